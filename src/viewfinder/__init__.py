@@ -1,0 +1,3 @@
+"""Viewfinder: self-hosted semantic image search."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,17 @@
+"""The project's own exception types, turned into exit codes and HTTP statuses at the edges."""
+
+
+class ViewfinderError(Exception):
+    """A problem the user can fix; the message is one sentence that names the fix."""
+
+
+class ModelUnavailableError(ViewfinderError):
+    """The model's weights cannot be loaded (not downloaded, unreachable hub, bad file)."""
+
+
+class IndexMismatchError(ViewfinderError):
+    """The index was built with another model, or its files are not a Viewfinder index."""
+
+
+class BadQueryError(ViewfinderError):
+    """A query that cannot be run: empty, unknown image id, bad weights."""
