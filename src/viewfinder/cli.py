@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         " (default: the index's model, else ViT-B-32:openai)",
     )
     index.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _runtime_option(index)
     index.add_argument("--batch-size", type=int, default=32, metavar="N")
     index.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
     index.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=20, metavar="K", help="number of results (default 20)")
     _index_option(search)
     search.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _runtime_option(search)
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
 
@@ -84,7 +86,38 @@ def build_parser() -> argparse.ArgumentParser:
     _index_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
+
+    bench = commands.add_parser("bench", help="measure search, embedding and service speed (see BENCHMARKS.md)")
+    benches = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
+    bench_search = benches.add_parser("search", help="latency, recall@50, build time and size of index options")
+    bench_search.add_argument("--n", type=int, metavar="N", help="database size (synthetic clustered vectors)")
+    bench_search.add_argument("--dim", type=int, default=512, help="vector dimension (default 512)")
+    bench_search.add_argument(
+        "--vectors", metavar="FILE.npy", help="real unit vectors instead; the last 1000 rows are the queries"
+    )
+    bench_search.add_argument("--queries", type=int, default=1000, metavar="N", help="synthetic queries (1000)")
+    bench_search.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="run only index rows starting with NAME"
+    )
+    bench_embed = benches.add_parser("embed", help="images/s of decoding, the model and the indexing pipeline")
+    bench_embed.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
+    bench_embed.add_argument("--count", type=int, default=128, metavar="N", help="images per size (default 128)")
+    bench_embed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _runtime_option(bench_embed)
+    bench_embed.add_argument("--batch-size", type=int, default=32, metavar="N")
+    for sub in (bench_search, bench_embed):
+        sub.add_argument("--json", action="store_true", help="print JSON")
+    bench.set_defaults(run=_bench)
     return parser
+
+
+def _runtime_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime",
+        default="auto",
+        choices=["auto", "torch", "onnx", "onnx-int8"],
+        help="embedding runtime (default auto: torch on a GPU, else ONNX Runtime)",
+    )
 
 
 def _index_option(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +139,7 @@ def _index(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             workers=args.workers,
             progress=progress,
+            runtime=args.runtime,
         )
     if args.json:
         print(json.dumps(asdict(report)))
@@ -140,7 +174,7 @@ def _search(args: argparse.Namespace) -> int:
     weights = args.weight + [1.0] * (len(positives) - len(args.weight))
     terms = [Term(**{**vars(term), "weight": weight}) for term, weight in zip(positives, weights, strict=True)]
     terms += [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
-    engine = SearchEngine(IndexDir(default_index_path(args.index)), device=args.device)
+    engine = SearchEngine(IndexDir(default_index_path(args.index)), device=args.device, runtime=args.runtime)
     try:
         result = engine.search(terms, k=args.k)
     finally:
@@ -199,6 +233,23 @@ def _info(args: argparse.Namespace) -> int:
         return EXIT_OK
     for key, value in summary.items():
         print(f"{key:>14}: {value}")
+    return EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from viewfinder import bench
+
+    if args.bench == "search":
+        vectors = bench.load_vectors(args.vectors) if args.vectors else None
+        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only)
+    else:
+        result = bench.bench_embed(args.model, args.count, args.runtime, args.device, args.batch_size)
+    if args.json:
+        print(json.dumps(result))
+        return EXIT_OK
+    print(bench.format_table(result["results"]))
+    summary = {key: value for key, value in result.items() if key != "results"}
+    print("  ".join(f"{key}={value}" for key, value in summary.items()), file=sys.stderr)
     return EXIT_OK
 
 

@@ -23,12 +23,14 @@ HUB_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"
 class OpenClipEmbedder(Embedder):
     """An open_clip model on torch, in eval mode, on CPU or CUDA."""
 
+    runtime = "torch"
+
     def __init__(self, spec: ModelSpec, device: str = "auto") -> None:
         import torch
 
         self.spec = spec
         self.device = _pick_device(device)
-        self.model, self.tokenizer = _create_model(spec, self.device)
+        self.model, self.tokenizer = create_model(spec, self.device)
         self.preprocess = preprocess_spec_of(self.model)
         with torch.inference_mode():
             probe = self.model.encode_text(self.tokenizer(["a photo"]).to(self.device))
@@ -63,7 +65,7 @@ def _pick_device(device: str) -> str:
     return device
 
 
-def _create_model(spec: ModelSpec, device: str):
+def create_model(spec: ModelSpec, device: str):
     import open_clip
     import torch
 

@@ -77,9 +77,12 @@ class SearchResult:
 class SearchEngine:
     """Opens an index read-only and answers queries; safe to share between threads."""
 
-    def __init__(self, index_dir: IndexDir, device: str = "auto", embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, index_dir: IndexDir, device: str = "auto", embedder: Embedder | None = None, runtime: str = "auto"
+    ) -> None:
         self.index_dir = index_dir
         self.device = device
+        self.runtime = runtime
         self.manifest: Manifest = index_dir.read_manifest()
         self.catalog: Catalog = index_dir.open_catalog(readonly=True)
         self.vectors, _ = index_dir.load_vectors(self.catalog, self.manifest.dim)
@@ -89,8 +92,8 @@ class SearchEngine:
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @classmethod
-    def open(cls, path: str | Path, device: str = "auto") -> SearchEngine:
-        return cls(IndexDir(Path(path)), device)
+    def open(cls, path: str | Path, device: str = "auto", runtime: str = "auto") -> SearchEngine:
+        return cls(IndexDir(Path(path)), device, runtime=runtime)
 
     @property
     def embedder(self) -> Embedder:
@@ -99,7 +102,7 @@ class SearchEngine:
             if self._embedder is None:
                 spec = resolve_model(self.manifest.model)
                 self.index_dir.check_model(spec)
-                self._embedder = load_embedder(spec, self.device)
+                self._embedder = load_embedder(spec, self.device, self.runtime)
             return self._embedder
 
     def close(self) -> None:

@@ -94,6 +94,7 @@ def run_index(
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     progress: Progress | None = None,
+    runtime: str = "auto",
 ) -> IndexReport:
     """Brings an index up to date with its source folders; returns what was done."""
     started = time.perf_counter()
@@ -128,9 +129,12 @@ def run_index(
             added_vectors: list[np.ndarray] = []
             dim = manifest.dim if manifest else 0
             if plan.to_embed or manifest is None:
-                from viewfinder.embed import load_embedder
+                from viewfinder.embed import cuda_available, load_embedder
 
-                embedder = load_embedder(spec, device)
+                if runtime == "auto" and device == "auto":
+                    # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
+                    device = "cuda" if cuda_available() else "cpu"
+                embedder = load_embedder(spec, device, runtime)
                 dim = embedder.dim
                 if manifest is None:
                     manifest = index_dir.create(spec, dim)
