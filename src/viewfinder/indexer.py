@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from viewfinder import embed
 from viewfinder.ann import VectorIndex
 from viewfinder.catalog import Catalog, FileState, NewImage
 from viewfinder.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
+from viewfinder.embed import Embedder
 from viewfinder.errors import ViewfinderError
 from viewfinder.indexdir import IndexDir, apply_changes, rebuild_from_catalog
 from viewfinder.models import DEFAULT_MODEL, resolve_model
@@ -106,8 +108,14 @@ def run_index(
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
+        embedder = None
         if manifest is not None:
             index_dir.check_model(spec)
+        else:
+            # A new index needs the model's dimension; loading it first means a model that cannot be
+            # loaded leaves no half-made index behind.
+            embedder = embed.load_embedder(spec, device)
+            manifest = index_dir.create(spec, embedder.dim)
         catalog = index_dir.open_catalog()
         try:
             sources = [FolderSource(root) for root in roots]
@@ -126,14 +134,9 @@ def run_index(
             report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
             added_ids: list[np.ndarray] = []
             added_vectors: list[np.ndarray] = []
-            dim = manifest.dim if manifest else 0
-            if plan.to_embed or manifest is None:
-                from viewfinder.embed import load_embedder
-
-                embedder = load_embedder(spec, device)
-                dim = embedder.dim
-                if manifest is None:
-                    manifest = index_dir.create(spec, dim)
+            dim = manifest.dim
+            if plan.to_embed:
+                embedder = embedder or embed.load_embedder(spec, device)
                 for ids, vectors, failures, replaced in _embed_all(
                     plan.to_embed, embedder, catalog, batch_size, workers, progress
                 ):
@@ -156,7 +159,7 @@ def run_index(
 
 def _embed_all(
     work: list[tuple[SourceFile, int | None]],
-    embedder,
+    embedder: Embedder,
     catalog: Catalog,
     batch_size: int,
     workers: int | None,
