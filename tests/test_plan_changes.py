@@ -53,3 +53,8 @@ def test_vanished_skipped_files_are_forgotten_and_unreadable_indexed_files_remov
     assert plan.removed_ids == [5]
     assert plan.newly_unusable == [unusable]
     assert plan.forget_skipped == [f"{ROOT}/deleted-bad.jpg"]
+
+
+def test_a_file_found_under_two_overlapping_roots_is_embedded_once():
+    plan = plan_changes([found("a.jpg"), SourceFile(f"{ROOT}/a.jpg", f"{ROOT}/", 10, 1)], {}, {}, [ROOT])
+    assert len(plan.to_embed) == 1

@@ -67,6 +67,8 @@ def plan_changes(
     plan = ChangePlan()
     seen: set[str] = set()
     for item in found:
+        if item.path in seen:  # overlapping roots find a file twice
+            continue
         seen.add(item.path)
         if isinstance(item, Unusable):
             plan.newly_unusable.append(item)
