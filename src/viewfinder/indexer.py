@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from viewfinder import embed
 from viewfinder.ann import VectorIndex
 from viewfinder.catalog import Catalog, FileState, NewImage
 from viewfinder.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
+from viewfinder.embed import Embedder
 from viewfinder.errors import ViewfinderError
 from viewfinder.indexdir import IndexDir, apply_changes, rebuild_from_catalog
-from viewfinder.models import DEFAULT_MODEL, resolve_model
+from viewfinder.models import DEFAULT_MODEL, ModelSpec, resolve_model
 from viewfinder.sources import FolderSource, SourceFile, Unusable
 
 DEFAULT_BATCH_SIZE = 32
@@ -65,6 +67,8 @@ def plan_changes(
     plan = ChangePlan()
     seen: set[str] = set()
     for item in found:
+        if item.path in seen:  # overlapping roots find a file twice
+            continue
         seen.add(item.path)
         if isinstance(item, Unusable):
             plan.newly_unusable.append(item)
@@ -107,8 +111,14 @@ def run_index(
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
+        embedder = None
         if manifest is not None:
             index_dir.check_model(spec)
+        else:
+            # A new index needs the model's dimension; loading it first means a model that cannot be
+            # loaded leaves no half-made index behind.
+            embedder = _load_embedder(spec, device, runtime)
+            manifest = index_dir.create(spec, embedder.dim)
         catalog = index_dir.open_catalog()
         try:
             sources = [FolderSource(root) for root in roots]
@@ -127,17 +137,9 @@ def run_index(
             report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
             added_ids: list[np.ndarray] = []
             added_vectors: list[np.ndarray] = []
-            dim = manifest.dim if manifest else 0
-            if plan.to_embed or manifest is None:
-                from viewfinder.embed import cuda_available, load_embedder
-
-                if runtime == "auto" and device == "auto":
-                    # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
-                    device = "cuda" if cuda_available() else "cpu"
-                embedder = load_embedder(spec, device, runtime)
-                dim = embedder.dim
-                if manifest is None:
-                    manifest = index_dir.create(spec, dim)
+            dim = manifest.dim
+            if plan.to_embed:
+                embedder = embedder or _load_embedder(spec, device, runtime)
                 for ids, vectors, failures, replaced in _embed_all(
                     plan.to_embed, embedder, catalog, batch_size, workers, progress
                 ):
@@ -158,9 +160,16 @@ def run_index(
     return report
 
 
+def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
+    if runtime == "auto" and device == "auto":
+        # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
+        device = "cuda" if embed.cuda_available() else "cpu"
+    return embed.load_embedder(spec, device, runtime)
+
+
 def _embed_all(
     work: list[tuple[SourceFile, int | None]],
-    embedder,
+    embedder: Embedder,
     catalog: Catalog,
     batch_size: int,
     workers: int | None,
