@@ -73,3 +73,16 @@ def tiny_embedder():
     from viewfinder.models import resolve_model
 
     return load_embedder(resolve_model("test:tiny"), "cpu")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder for the whole session, so ONNX exports never land in the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("viewfinder-cache")
+    previous = os.environ.get("VIEWFINDER_CACHE")
+    os.environ["VIEWFINDER_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["VIEWFINDER_CACHE"]
+    else:
+        os.environ["VIEWFINDER_CACHE"] = previous

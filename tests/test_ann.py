@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewfinder.ann import FLAT_MAX, TARGET_RECALL, IndexParams, VectorIndex, choose_params, needs_retrain, recall_at_k
+from viewfinder.ann import (
+    FLAT_MAX,
+    MAX_NLIST,
+    TARGET_RECALL,
+    IndexParams,
+    VectorIndex,
+    choose_params,
+    needs_retrain,
+    recall_at_k,
+)
 
 
 def clustered_vectors(n: int, dim: int = 64, clusters: int = 150, seed: int = 0) -> np.ndarray:
@@ -21,7 +30,7 @@ def test_small_collections_are_exact_and_large_ones_ivf_with_about_four_root_n_l
     assert choose_params(FLAT_MAX - 1).kind == "flat"
     params = choose_params(100_000)
     assert params.kind == "ivf" and 1200 <= params.nlist <= 1300
-    assert choose_params(1_000_000).nlist == 4000
+    assert choose_params(1_000_000).nlist == MAX_NLIST
 
 
 def test_retrain_when_the_collection_outgrows_the_trained_size():

@@ -1,9 +1,9 @@
 """The vector index: FAISS chosen by collection size, with stable 64-bit ids and atomic saves.
 
 Below `FLAT_MAX` vectors the index is exact (inner product over all vectors). Above it, an IVF index with
-`nlist` ≈ 4·√n lists is trained on a sample, and `nprobe` is calibrated against exact search so that
-recall@50 reaches `TARGET_RECALL` with a margin. Ids are catalog ids, so updates and deletes never need a rebuild; the
-index is retrained only when the collection outgrows the size it was trained at.
+`nlist` ≈ 4·√n lists (at most MAX_NLIST) is trained on a sample, and `nprobe` is calibrated against exact
+search so that recall@50 reaches `TARGET_RECALL` with a margin. Ids are catalog ids, so updates and deletes
+never need a rebuild; the index is retrained only when the collection outgrows the size it was trained at.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ TARGET_RECALL = 0.98
 CALIBRATION_RECALL = 0.99
 CALIBRATION_QUERIES = 256
 CALIBRATION_K = 50
-TRAINING_POINTS_PER_LIST = 48
+# Training costs ~ points x nlist x iterations and adding costs ~ n x nlist: these keep a million-vector
+# build near a minute on two cores, where 4000 lists trained on 48 points each for 25 iterations took five
+# (BENCHMARKS.md). 40 points per list is just above the 39 below which faiss warns.
+MAX_NLIST = 2048
+TRAINING_POINTS_PER_LIST = 40
+TRAINING_ITERATIONS = 10
 GROWTH_BEFORE_RETRAIN = 2.0
 STATE_FILE = "ann.json"
 
@@ -40,7 +45,7 @@ def choose_params(n: int) -> IndexParams:
     """The index shape for a collection of n vectors (nprobe is calibrated after training)."""
     if n < FLAT_MAX:
         return IndexParams("flat")
-    nlist = int(min(65_536, max(64, round(4 * math.sqrt(n)))))
+    nlist = int(min(MAX_NLIST, max(64, round(4 * math.sqrt(n)))))
     return IndexParams("ivf", nlist=nlist, nprobe=0, trained_size=n)
 
 
@@ -87,6 +92,7 @@ class VectorIndex:
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, params.nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
+        index.cp.niter = TRAINING_ITERATIONS
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
         nprobe = calibrate_nprobe(index, ids, vectors, params.nlist, rng)
@@ -161,7 +167,7 @@ class VectorIndex:
 
 
 def calibrate_nprobe(index, ids: np.ndarray, vectors: np.ndarray, nlist: int, rng: np.random.Generator) -> int:
-    """Smallest power-of-two nprobe whose recall@50 against exact search reaches CALIBRATION_RECALL.
+    """Smallest nprobe among NPROBE_STEPS whose recall@50 against exact search reaches CALIBRATION_RECALL.
 
     Leave-one-out: sampled stored vectors are the queries and each one's own match is dropped from both
     result lists, so they behave like new images from the same collection. The calibration aims above
@@ -172,19 +178,24 @@ def calibrate_nprobe(index, ids: np.ndarray, vectors: np.ndarray, nlist: int, rn
     count = min(CALIBRATION_QUERIES, len(vectors))
     picked = rng.choice(len(vectors), count, replace=False)
     queries = np.ascontiguousarray(vectors[picked], dtype=np.float32)
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    _, positions = exact.search(queries, CALIBRATION_K + 1)
+    # faiss.knn scans the vectors in place; an exact index would copy all of them (2 GB at a million).
+    _, positions = faiss.knn(
+        queries, np.ascontiguousarray(vectors, dtype=np.float32), CALIBRATION_K + 1, faiss.METRIC_INNER_PRODUCT
+    )
     own = np.asarray(ids, dtype=np.int64)[picked][:, None]
     truth = _without(np.asarray(ids, dtype=np.int64)[positions], own)
-    nprobe = 1
-    while nprobe < nlist:
+    for nprobe in nprobe_steps(nlist):
         index.nprobe = nprobe
         _, found = index.search(queries, CALIBRATION_K + 1)
         if recall_at_k(_without(found, own), truth) >= CALIBRATION_RECALL:
             return nprobe
-        nprobe *= 2
     return nlist
+
+
+def nprobe_steps(nlist: int) -> list[int]:
+    """1, 2, 3, 4, 6, 8, 11, 16, 23, ...: steps of √2, fine enough that the chosen nprobe scans at most
+    ~40% more lists than the recall target needs (doubling could scan twice as many)."""
+    return sorted({min(nlist, round(2 ** (i / 2))) for i in range(int(2 * math.log2(nlist)) + 2)})
 
 
 def _without(found: np.ndarray, own: np.ndarray) -> np.ndarray:

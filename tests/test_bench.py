@@ -1,0 +1,48 @@
+"""`viewfinder bench`: the shape of its results on tiny inputs (never its timings), and the index helper."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import run_cli, run_cli_json
+
+from viewfinder import bench
+
+SEARCH_FIELDS = {"index", "p50_ms", "p99_ms", "recall_at_50", "build_s", "bytes"}
+
+
+def test_bench_search_json_has_a_row_per_index_with_the_contract_fields(capsys):
+    result = run_cli_json(capsys, "bench", "search", "--n", "3000", "--dim", "16", "--queries", "60")
+    assert result["n"] == 3000 and result["dim"] == 16
+    rows = {row["index"]: row for row in result["results"]}
+    assert {"numpy", "flat", "default", "default,threads=1", "HNSW32,efSearch=64"} <= set(rows)
+    for row in rows.values():
+        assert set(row) >= SEARCH_FIELDS
+        assert 0 <= row["recall_at_50"] <= 1 and row["p50_ms"] <= row["p99_ms"] and row["bytes"] > 0
+    assert rows["numpy"]["recall_at_50"] == rows["flat"]["recall_at_50"] == 1.0
+
+
+def test_bench_search_takes_real_vectors_whose_last_thousand_rows_are_queries(capsys, tmp_path):
+    vectors = bench.clustered_vectors(2500, 8, seed=3)
+    np.save(tmp_path / "real.npy", vectors)
+    result = run_cli_json(capsys, "bench", "search", "--vectors", tmp_path / "real.npy", "--only", "default")
+    assert result["n"] == 1500 and result["dim"] == 8
+    np.save(tmp_path / "raw.npy", vectors * 3)
+    code, _, err = run_cli(capsys, "bench", "search", "--vectors", tmp_path / "raw.npy")
+    assert code == 2 and "unit-length" in err
+
+
+def test_synthetic_queries_come_from_the_mixture_but_not_the_database():
+    base = bench.clustered_vectors(4000, 32, seed=1)
+    queries = bench.mixture_sample(200, 32, 1, 2)
+    assert np.allclose(np.linalg.norm(base, axis=1), 1, atol=1e-5)
+    nearest = (queries @ base.T).max(axis=1)
+    assert nearest.max() < 0.9999 and np.median(nearest) > 0.5  # close to clusters, never a stored vector
+
+
+def test_bench_embed_reports_decode_model_and_pipeline_throughput(tmp_path):
+    result = bench.bench_embed("test:tiny", count=8, device="cpu", batch_size=4, sizes=[(320, 240)], cache=tmp_path)
+    (row,) = result["results"]
+    assert row["size"] == "320x240" and row["jpeg_kb"] > 0
+    assert min(row["decode_per_s"], row["model_per_s"], row["pipeline_per_s"]) > 0
+    assert row["pipeline_vs_model"] == round(row["pipeline_per_s"] / row["model_per_s"], 3)
+    assert len(list((tmp_path / "320x240").glob("*.jpg"))) == 8

@@ -1,0 +1,112 @@
+"""Fidelity of the fast CPU path: the numpy tokenizer, ONNX fp32 and int8 towers, the trimmed text tower."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import cli_env
+
+from viewfinder.embed import load_embedder
+from viewfinder.embed_onnx import OnnxEmbedder
+from viewfinder.embed_torch import OpenClipEmbedder
+from viewfinder.errors import ViewfinderError
+from viewfinder.models import resolve_model
+from viewfinder.tokenizer import ClipTokenizer, open_clip_vocab
+
+TEXTS = [
+    "a photo of a dog",
+    "a red bicycle leaning against a brick wall in the rain",
+    "x",
+    "Café crème brûlée, 3 € — naïve façade",
+    "日本語のテキストと絵文字 🐶🐱",
+    "don't you'll we've THEY'RE",
+    "&amp; &lt;b&gt; html   entities\tand\nwhitespace",
+    "<start_of_text> literal special tokens <end_of_text>",
+    "word " * 100,  # longer than the context: truncated, end token kept
+]
+
+
+@pytest.fixture(scope="module")
+def torch_tiny() -> OpenClipEmbedder:
+    return OpenClipEmbedder(resolve_model("test:tiny"), "cpu")
+
+
+@pytest.fixture(scope="module")
+def onnx_tiny() -> OnnxEmbedder:
+    return OnnxEmbedder(resolve_model("test:tiny"))
+
+
+@pytest.fixture(scope="module")
+def int8_tiny() -> OnnxEmbedder:
+    return OnnxEmbedder(resolve_model("test:tiny"), int8=True)
+
+
+def photo_pixels(count: int, side: int) -> np.ndarray:
+    """Smooth colour fields with a little noise: closer to photos than uniform noise."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images = []
+    for _ in range(count):
+        coarse = Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((side, side), Image.BICUBIC)
+        noisy = np.asarray(coarse, np.float32) + rng.normal(0, 6, (side, side, 3))
+        images.append(np.clip(noisy, 0, 255).astype(np.uint8))
+    return np.stack(images)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_numpy_tokenizer_matches_open_clip_on_varied_strings():
+    from open_clip.tokenizer import SimpleTokenizer
+
+    rng = np.random.default_rng(1)
+    alphabet = list("abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789.,!?'-&;éüßñ中文😀\t\n")
+    texts = TEXTS + ["".join(rng.choice(alphabet, rng.integers(0, 90))) for _ in range(300)]
+    ours = ClipTokenizer(open_clip_vocab())(texts)
+    assert np.array_equal(ours, SimpleTokenizer()(texts).numpy())
+
+
+def test_onnx_fp32_matches_open_clip_torch(torch_tiny, onnx_tiny):
+    assert onnx_tiny.dim == torch_tiny.dim and onnx_tiny.preprocess == torch_tiny.preprocess
+    assert cosines(onnx_tiny.encode_texts(TEXTS), torch_tiny.encode_texts(TEXTS)).min() >= 0.999
+    pixels = photo_pixels(6, torch_tiny.preprocess.image_size)
+    assert cosines(onnx_tiny.encode_images(pixels), torch_tiny.encode_images(pixels)).min() >= 0.999
+
+
+def test_onnx_int8_stays_close_to_open_clip_torch(torch_tiny, int8_tiny):
+    assert cosines(int8_tiny.encode_texts(TEXTS), torch_tiny.encode_texts(TEXTS)).min() >= 0.995
+    pixels = photo_pixels(6, torch_tiny.preprocess.image_size)
+    assert cosines(int8_tiny.encode_images(pixels), torch_tiny.encode_images(pixels)).min() >= 0.995
+
+
+def test_trimmed_text_tower_equals_the_full_77_token_run(torch_tiny, onnx_tiny):
+    assert onnx_tiny.trimmed_text
+    full = onnx_tiny._text.run(None, {"tokens": onnx_tiny.tokenizer(TEXTS)})[0]  # padded to 77, as open_clip
+    one_by_one = np.concatenate([onnx_tiny.encode_texts([text]) for text in TEXTS])  # each at its own length
+    assert cosines(one_by_one, full).min() >= 0.99999
+    assert cosines(one_by_one, torch_tiny.encode_texts(TEXTS)).min() >= 0.999
+
+
+def test_cached_export_loads_and_encodes_without_importing_torch(onnx_tiny):
+    script = (
+        "import sys; from viewfinder.embed import load_embedder; from viewfinder.models import resolve_model\n"
+        "embedder = load_embedder(resolve_model('test:tiny'), 'auto')\n"
+        "assert embedder.runtime == 'onnx', embedder.runtime\n"
+        "embedder.encode_texts(['a dog']); embedder.encode_images(__import__('numpy').zeros((1, 64, 64, 3), 'uint8'))\n"
+        "assert 'torch' not in sys.modules and 'open_clip' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_auto_runtime_is_onnx_on_cpu_and_torch_when_asked(onnx_tiny):
+    spec = resolve_model("test:tiny")
+    assert load_embedder(spec, "cpu").runtime == "onnx"
+    assert load_embedder(spec, "cpu", "torch").runtime == "torch"
+    with pytest.raises(ViewfinderError, match="runtime"):
+        load_embedder(spec, "cpu", "tensorrt")
