@@ -46,3 +46,16 @@ def test_bench_embed_reports_decode_model_and_pipeline_throughput(tmp_path):
     assert min(row["decode_per_s"], row["model_per_s"], row["pipeline_per_s"]) > 0
     assert row["pipeline_vs_model"] == round(row["pipeline_per_s"] / row["model_per_s"], 3)
     assert len(list((tmp_path / "320x240").glob("*.jpg"))) == 8
+
+
+def test_make_vector_index_gives_a_searchable_index_without_images(tmp_path):
+    from viewfinder.engine import SearchEngine
+    from viewfinder.query import Term
+
+    path = bench.make_vector_index(tmp_path / "index", 500, "test:tiny")
+    engine = SearchEngine.open(path, device="cpu")
+    try:
+        result = engine.search([Term(text="a dog")], k=20)
+    finally:
+        engine.close()
+    assert len(result.hits) == 20 and engine.manifest.model == "test:tiny"

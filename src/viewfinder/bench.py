@@ -138,6 +138,8 @@ def bench_search(
     """
     import faiss
 
+    from viewfinder.ann import choose_params
+
     if vectors is not None:
         if len(vectors) <= QUERY_ROWS:
             raise ViewfinderError(f"--vectors needs over {QUERY_ROWS} rows: the last {QUERY_ROWS} are the queries.")
@@ -175,7 +177,7 @@ def bench_search(
             measure("default,threads=1", default)
         finally:
             faiss.omp_set_num_threads(threads)
-    nlist = round(4 * math.sqrt(n))
+    nlist = choose_params(n).nlist or round(4 * math.sqrt(n))  # the default's lists, also below FLAT_MAX
     for lists, probes in ((256, (32,)), (nlist, (8, 16, 32, 64))):
         if not wanted(f"IVF{lists},") or lists * 39 > n:  # faiss wants ≥ 39 training points per list
             continue
@@ -265,13 +267,16 @@ def _default_index(ids: np.ndarray, base: np.ndarray) -> _Built:
 
 
 def _ivf(base: np.ndarray, factory: str):
-    """An IVF index trained the way ann.py trains one: on a sample of TRAINING_POINTS_PER_LIST per list."""
+    """An IVF index trained the way ann.py trains one: TRAINING_ITERATIONS over TRAINING_POINTS_PER_LIST
+    sampled points per list."""
     import faiss
 
-    from viewfinder.ann import TRAINING_POINTS_PER_LIST
+    from viewfinder.ann import TRAINING_ITERATIONS, TRAINING_POINTS_PER_LIST
 
     index = faiss.index_factory(base.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-    nlist = faiss.extract_index_ivf(index).nlist
+    ivf = faiss.extract_index_ivf(index)
+    ivf.cp.niter = TRAINING_ITERATIONS
+    nlist = ivf.nlist
     rng = np.random.default_rng(0)
     sample = base[np.sort(rng.choice(len(base), min(len(base), TRAINING_POINTS_PER_LIST * nlist), replace=False))]
     index.train(sample)
@@ -445,3 +450,145 @@ def bench_embed(
         "batch_size": batch_size,
         "results": [asdict(row) for row in rows],
     }
+
+
+SERVE_QUERIES = 200
+NOUNS = ("dog", "beach", "mountain", "birthday cake", "red car", "city at night", "forest", "cat", "bridge", "snow")
+
+
+def make_vector_index(path: Path, n: int, model: str = "random:ViT-B-32", seed: int = 0) -> Path:
+    """An index directory of n synthetic vectors for `model`, without embedding any image.
+
+    The catalog rows name files that do not exist: enough for search and its benchmarks, not for thumbnails.
+    The model is loaded (or its ONNX export read) once, for its dimension.
+    """
+    from viewfinder.catalog import NewImage
+    from viewfinder.embed import load_embedder
+    from viewfinder.indexdir import IndexDir, rebuild_from_catalog
+    from viewfinder.models import resolve_model
+
+    spec = resolve_model(model)
+    dim = load_embedder(spec, "cpu").dim
+    index_dir = IndexDir(Path(path))
+    if index_dir.exists():
+        raise ViewfinderError(f"{path} already holds an index; give a new directory.")
+    index_dir.create(spec, dim)
+    catalog = index_dir.open_catalog()
+    try:
+        vectors = clustered_vectors(n, dim, seed)
+        for start in range(0, n, 10_000):
+            rows = [
+                NewImage(f"/bench/{i:08d}.jpg", "/bench", 1, i, 640, 480, "JPEG", None, vectors[i])
+                for i in range(start, min(n, start + 10_000))
+            ]
+            catalog.commit_batch(images=rows)
+        index_dir.save_vectors(rebuild_from_catalog(catalog, dim), catalog.generation())
+    finally:
+        catalog.close()
+    return index_dir.path
+
+
+@dataclass
+class ServeRow:
+    """One server configuration: start-up and HTTP latencies in ms (the client's clock)."""
+
+    runtime: str
+    first_query_s: float  # from starting the process to the first answered /search
+    p50_ms: float  # warm text queries, each new to the server (no cache)
+    p99_ms: float
+    encode_p50_ms: float  # the server's own timings for the same queries
+    search_p50_ms: float
+    cache_hit_p50_ms: float  # the same query again
+    cache_hit_p99_ms: float
+
+
+def bench_serve(
+    n: int = 100_000,
+    model: str = "random:ViT-B-32",
+    runtimes: Sequence[str] = ("torch", "onnx", "onnx-int8"),
+    queries: int = SERVE_QUERIES,
+    index: Path | None = None,
+) -> dict:
+    """Start-up and text-query latency of `viewfinder serve` over HTTP, per embedding runtime.
+
+    `index` keeps the generated index between runs (it is made when missing); otherwise it is temporary.
+    The ONNX exports are made before the clock starts, as a server with a warm cache finds them.
+    """
+    import shutil
+    import tempfile
+
+    from viewfinder.embed import load_embedder
+    from viewfinder.models import resolve_model
+
+    scratch = None
+    if index is None:
+        scratch = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
+        index = scratch / "index"
+    try:
+        if not (Path(index) / "manifest.json").exists():
+            make_vector_index(Path(index), n, model)
+        for runtime in runtimes:
+            if runtime != "torch":
+                load_embedder(resolve_model(model), "cpu", runtime)  # export and quantise now, not on the clock
+        rows = [_serve_row(Path(index), runtime, queries) for runtime in runtimes]
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {"n": n, "model": model, "queries": queries, "results": [asdict(row) for row in rows]}
+
+
+def _serve_row(index: Path, runtime: str, queries: int) -> ServeRow:
+    import http.client
+    import json
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "viewfinder", "serve", "--index", str(index), "--port", "0"]
+    command += ["--runtime", runtime, "--device", "cpu"]
+    started = time.perf_counter()
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        ready = server.stdout.readline() if server.stdout else ""
+        if "http://" not in ready:
+            raise ViewfinderError(f"viewfinder serve did not start: {ready or server.stderr.read()[-500:]}")
+        host_port = ready.rsplit("http://", 1)[1].strip().rstrip("/")
+        connection = http.client.HTTPConnection(host_port, timeout=120)
+
+        def ask(text: str) -> tuple[float, dict]:
+            body = json.dumps({"query": text, "top_k": K})
+            began = time.perf_counter()
+            connection.request("POST", "/search", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            if response.status != 200:
+                raise ViewfinderError(f"/search answered {response.status}: {answer}")
+            return (time.perf_counter() - began) * 1000, answer
+
+        ask("a photo of a dog")
+        first_query = time.perf_counter() - started
+        cold, encode, search = [], [], []
+        for number in range(queries):
+            elapsed, answer = ask(f"a photo of a {NOUNS[number % len(NOUNS)]} number {number}")
+            cold.append(elapsed)
+            encode.append(answer["timings_ms"]["encode"])
+            search.append(answer["timings_ms"]["search"])
+        hits = [ask("a photo of a dog")[0] for _ in range(queries)]
+        connection.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return ServeRow(
+        runtime=runtime,
+        first_query_s=round(first_query, 3),
+        p50_ms=_percentile(cold, 50),
+        p99_ms=_percentile(cold, 99),
+        encode_p50_ms=_percentile(encode, 50),
+        search_p50_ms=_percentile(search, 50),
+        cache_hit_p50_ms=_percentile(hits, 50),
+        cache_hit_p99_ms=_percentile(hits, 99),
+    )
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 3)
