@@ -16,6 +16,7 @@ import numpy as np
 from viewfinder.ann import VectorIndex
 from viewfinder.catalog import Catalog, FileState, NewImage
 from viewfinder.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
+from viewfinder.embed import Embedder
 from viewfinder.errors import ViewfinderError
 from viewfinder.indexdir import IndexDir, apply_changes, rebuild_from_catalog
 from viewfinder.models import DEFAULT_MODEL, resolve_model
@@ -94,8 +95,12 @@ def run_index(
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> IndexReport:
-    """Brings an index up to date with its source folders; returns what was done."""
+    """Brings an index up to date with its source folders; returns what was done.
+
+    `embedder` is a model already loaded (the server's), used when it is the index's model.
+    """
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
@@ -128,9 +133,10 @@ def run_index(
             added_vectors: list[np.ndarray] = []
             dim = manifest.dim if manifest else 0
             if plan.to_embed or manifest is None:
-                from viewfinder.embed import load_embedder
+                if embedder is None or embedder.spec.identity() != spec.identity():
+                    from viewfinder.embed import load_embedder
 
-                embedder = load_embedder(spec, device)
+                    embedder = load_embedder(spec, device)
                 dim = embedder.dim
                 if manifest is None:
                     manifest = index_dir.create(spec, dim)
