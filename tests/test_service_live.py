@@ -4,6 +4,7 @@ index updated by a separate `viewfinder index` process is noticed; plus admin au
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,8 @@ from conftest import run_subprocess, write_colour_images
 from service_helpers import ADMIN_TOKEN, start_server_thread, wait_for
 
 from viewfinder.indexer import run_index
+from viewfinder.live import LiveIndex
+from viewfinder.query import Term
 from viewfinder.service import create_app
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -158,3 +161,23 @@ def test_an_empty_index_is_served_and_reindex_needs_a_known_source(tmp_path: Pat
         assert client.post("/search", json={"query": "cat"}).json()["count"] == 0
         refused = client.post("/admin/reindex")
         assert refused.status_code == 400 and "--source" in refused.json()["error"]
+
+
+def test_a_search_keeps_its_engine_through_a_swap_and_the_old_engine_closes_after(tmp_path: Path):
+    library, index = tmp_path / "photos", tmp_path / "index"
+    write_colour_images(library, 4)
+    run_index(index, [str(library)], model="test:tiny")
+    live = LiveIndex(index, device="cpu")
+    try:
+        assert live.refresh() is False  # nothing new on disk
+        with live.engine() as old:
+            write_colour_images(library, 2, seed=3, start=50)
+            run_index(index, [str(library)], embedder=old.embedder)
+            assert live.refresh() is True
+            with live.engine() as new:
+                assert new is not old and new.vectors.count == 6 and new.embedder is old.embedder
+            assert len(old.search([Term(text="sky")], k=10).hits) == 4  # still open, on the old index
+        with pytest.raises(sqlite3.ProgrammingError):
+            old.catalog.count()  # closed once its last user finished
+    finally:
+        live.close()

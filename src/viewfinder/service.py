@@ -272,7 +272,9 @@ def create_app(
     guarded = [Depends(require_api_token)] if api_token is not None else []
     admin = [Depends(require_admin_token)]
 
-    def answer(terms: list[Term], k: int, filters: Filters | None = None, rerank: ranking.Rerank | None = None):
+    def answer(
+        terms: list[Term], k: int, filters: Filters | None = None, rerank: ranking.Rerank | None = None
+    ) -> JSONResponse:
         started = time.perf_counter()
         cacheable = all(term.image_bytes is None for term in terms)
         with live.engine() as engine:
@@ -299,11 +301,11 @@ def create_app(
         dependencies=[*guarded, Depends(_json_body)],
         responses=_errors(400, 401, 404, 413, 415, 422),
     )
-    def search(request: SearchIn) -> Response:
+    def search(body: SearchIn) -> Response:
         """Ranks the library for a text, an indexed image, weighted terms or a mix, with optional filters."""
-        filters = Filters(**request.filters.model_dump()) if request.filters else None
-        rerank = ranking.Rerank(**request.rerank.model_dump()) if request.rerank else None
-        return answer(request.query_terms(), request.top_k, filters, rerank)
+        filters = Filters(**body.filters.model_dump()) if body.filters else None
+        rerank = ranking.Rerank(**body.rerank.model_dump()) if body.rerank else None
+        return answer(body.query_terms(), body.top_k, filters, rerank)
 
     @app.post(
         "/search/image",
@@ -330,7 +332,9 @@ def create_app(
         with live.engine() as engine:
             image = engine.image(image_id)
         try:
-            stat = os.stat(image.path)
+            # Opened here, not only stat'ed, so an unreadable file is a 404 before the response starts.
+            with open(image.path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
         except OSError:
             raise HTTPException(404, f"The file of image {image.id} is no longer there; re-run indexing.") from None
         headers = {"Cache-Control": IMAGE_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}

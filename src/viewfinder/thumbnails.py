@@ -46,7 +46,7 @@ def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
     cached = folder / f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg"
     try:
         return Thumbnail(cached.read_bytes(), etag_of(image))
-    except FileNotFoundError:
+    except OSError:  # not made yet, or unreadable: make it again
         pass
     data = make_thumbnail(image.path)
     try:
