@@ -7,6 +7,7 @@ update tests in test_service_live.py run their own.
 from __future__ import annotations
 
 import io
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from conftest import write_colour_images
+from conftest import run_cli, write_colour_images
 from hypothesis import HealthCheck, given, settings, strategies
 from PIL import Image
 from schemathesis import GenerationMode
@@ -362,3 +363,13 @@ def test_concurrent_clients_all_get_answers(server):
     with ThreadPoolExecutor(max_workers=16) as pool:
         completed = sum(pool.map(client_session, range(16)))
     assert failures == [] and completed == 16 * 25
+
+
+def test_serve_on_a_taken_or_impossible_port_exits_2_with_a_clear_message(capsys, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, _, err = run_cli(capsys, "serve", "--index", tmp_path, "--port", taken.getsockname()[1])
+    assert code == 2 and "Cannot listen on 127.0.0.1" in err and "--port" in err
+    code, _, err = run_cli(capsys, "serve", "--index", tmp_path, "--port", 70000)
+    assert code == 2 and "not a port number" in err

@@ -8,6 +8,7 @@ updates live in `engine`, `ranking`, `thumbnails` and `live`.
 import hmac
 import logging
 import os
+import socket
 import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
@@ -572,6 +573,7 @@ def serve(
     VIEWFINDER_API_TOKEN protects every route but the UI and /healthz; VIEWFINDER_ADMIN_TOKEN enables
     /admin; VIEWFINDER_CORS_ORIGINS (comma-separated) is used when no --cors-origin is given.
     """
+    listener = _listen(host, port)  # before the slow model load, so a taken port fails at once
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("viewfinder").setLevel(logging.INFO)
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a warning per malformed upload is noise
@@ -588,4 +590,19 @@ def serve(
     with app.state.live.engine() as engine:
         images = engine.vectors.count
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    _Server(config, f"Viewfinder is serving {images} images from {index_path} at {{url}}").run()
+    _Server(config, f"Viewfinder is serving {images} images from {index_path} at {{url}}").run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port; ViewfinderError with the fix when the address is taken or invalid."""
+    if not 0 <= port <= 65535:
+        raise ViewfinderError(f"--port {port} is not a port number; use 1-65535, or 0 for a free one.")
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, protocol)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ViewfinderError(f"Cannot listen on {host}:{port} ({reason}); choose another --port or --host.") from None
+    return listener
