@@ -2,7 +2,7 @@
 
 Below `FLAT_MAX` vectors the index is exact (inner product over all vectors). Above it, an IVF index with
 `nlist` ≈ 4·√n lists is trained on a sample, and `nprobe` is calibrated against exact search so that
-recall@50 reaches `TARGET_RECALL`. Ids are catalog ids, so updates and deletes never need a rebuild; the
+recall@50 reaches `TARGET_RECALL` with a margin. Ids are catalog ids, so updates and deletes never need a rebuild; the
 index is retrained only when the collection outgrows the size it was trained at.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 
 FLAT_MAX = 20_000
 TARGET_RECALL = 0.98
+CALIBRATION_RECALL = 0.99
 CALIBRATION_QUERIES = 256
 CALIBRATION_K = 50
 TRAINING_POINTS_PER_LIST = 48
@@ -168,30 +169,35 @@ def saved_generation(folder: Path) -> int | None:
 
 
 def calibrate_nprobe(index, ids: np.ndarray, vectors: np.ndarray, nlist: int, rng: np.random.Generator) -> int:
-    """Smallest power-of-two nprobe whose recall@50 against exact search reaches TARGET_RECALL.
+    """Smallest power-of-two nprobe whose recall@50 against exact search reaches CALIBRATION_RECALL.
 
-    Queries are stored vectors moved off their point by noise, so a query is never trivially its own match.
+    Leave-one-out: sampled stored vectors are the queries and each one's own match is dropped from both
+    result lists, so they behave like new images from the same collection. The calibration aims above
+    TARGET_RECALL to leave a margin for queries unlike the collection (texts).
     """
     import faiss
 
     count = min(CALIBRATION_QUERIES, len(vectors))
-    picked = vectors[rng.choice(len(vectors), count, replace=False)]
-    noise = rng.standard_normal(picked.shape).astype(np.float32)
-    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    queries = picked + 0.5 * noise
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    picked = rng.choice(len(vectors), count, replace=False)
+    queries = np.ascontiguousarray(vectors[picked], dtype=np.float32)
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    _, positions = exact.search(queries, CALIBRATION_K)
-    truth = np.asarray(ids, dtype=np.int64)[positions]
+    _, positions = exact.search(queries, CALIBRATION_K + 1)
+    own = np.asarray(ids, dtype=np.int64)[picked][:, None]
+    truth = _without(np.asarray(ids, dtype=np.int64)[positions], own)
     nprobe = 1
     while nprobe < nlist:
         index.nprobe = nprobe
-        _, found = index.search(queries, CALIBRATION_K)
-        if recall_at_k(found, truth) >= TARGET_RECALL:
+        _, found = index.search(queries, CALIBRATION_K + 1)
+        if recall_at_k(_without(found, own), truth) >= CALIBRATION_RECALL:
             return nprobe
         nprobe *= 2
     return nlist
+
+
+def _without(found: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Each row's first CALIBRATION_K ids other than the query's own id."""
+    return np.stack([row[row != me][:CALIBRATION_K] for row, me in zip(found, own[:, 0], strict=True)])
 
 
 def _fsync_replace(temporary: Path, final: Path) -> None:

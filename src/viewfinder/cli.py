@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from viewfinder import __version__
 from viewfinder.errors import ViewfinderError
@@ -107,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     _index_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
+    sample = commands.add_parser("sample", help="generate a sample library of synthetic shape pictures (demo)")
+    sample.add_argument("folder", metavar="FOLDER", help="where to write the pictures")
+    sample.add_argument("--count", type=int, default=300, metavar="N", help="number of pictures (default 300)")
+    sample.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same pictures)")
+    sample.set_defaults(run=_sample)
     return parser
 
 
@@ -237,6 +243,16 @@ def _info(args: argparse.Namespace) -> int:
         return EXIT_OK
     for key, value in summary.items():
         print(f"{key:>14}: {value}")
+    return EXIT_OK
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from viewfinder.synthetic import generate_library
+
+    if args.count < 1:
+        raise ViewfinderError("--count must be at least 1.")
+    written = generate_library(Path(args.folder), args.count, seed=args.seed)
+    print(f"wrote {len(written)} pictures and captions.jsonl to {args.folder}")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from viewfinder import embed
 from viewfinder.ann import VectorIndex
 from viewfinder.catalog import Catalog, FileState, NewImage
 from viewfinder.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
@@ -66,6 +67,8 @@ def plan_changes(
     plan = ChangePlan()
     seen: set[str] = set()
     for item in found:
+        if item.path in seen:  # overlapping roots find a file twice
+            continue
         seen.add(item.path)
         if isinstance(item, Unusable):
             plan.newly_unusable.append(item)
@@ -111,8 +114,15 @@ def run_index(
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
+        if embedder is not None and embedder.spec.identity() != spec.identity():
+            embedder = None  # another model than this index's: load the right one when it is needed
         if manifest is not None:
             index_dir.check_model(spec)
+        else:
+            # A new index needs the model's dimension; loading it first means a model that cannot be
+            # loaded leaves no half-made index behind.
+            embedder = embedder or embed.load_embedder(spec, device)
+            manifest = index_dir.create(spec, embedder.dim)
         catalog = index_dir.open_catalog()
         try:
             sources = [FolderSource(root) for root in roots]
@@ -131,15 +141,9 @@ def run_index(
             report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
             added_ids: list[np.ndarray] = []
             added_vectors: list[np.ndarray] = []
-            dim = manifest.dim if manifest else 0
-            if plan.to_embed or manifest is None:
-                if embedder is None or embedder.spec.identity() != spec.identity():
-                    from viewfinder.embed import load_embedder
-
-                    embedder = load_embedder(spec, device)
-                dim = embedder.dim
-                if manifest is None:
-                    manifest = index_dir.create(spec, dim)
+            dim = manifest.dim
+            if plan.to_embed:
+                embedder = embedder or embed.load_embedder(spec, device)
                 for ids, vectors, failures, replaced in _embed_all(
                     plan.to_embed, embedder, catalog, batch_size, workers, progress
                 ):
@@ -162,7 +166,7 @@ def run_index(
 
 def _embed_all(
     work: list[tuple[SourceFile, int | None]],
-    embedder,
+    embedder: Embedder,
     catalog: Catalog,
     batch_size: int,
     workers: int | None,
