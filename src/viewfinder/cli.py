@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from viewfinder import __version__
 from viewfinder.errors import ViewfinderError
@@ -82,10 +83,39 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
 
+    serve = commands.add_parser("serve", help="serve the HTTP search API and the web UI")
+    _index_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
+    serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _runtime_option(serve)
+    serve.add_argument(
+        "--source",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder POST /admin/reindex scans (repeatable; default: the folders the index was built from)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin allowed to call the API from a browser (repeatable; default $VIEWFINDER_CORS_ORIGINS)",
+    )
+    serve.set_defaults(run=_serve)
+
     info = commands.add_parser("info", help="describe an index")
     _index_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
+    sample = commands.add_parser("sample", help="generate a sample library of synthetic shape pictures (demo)")
+    sample.add_argument("folder", metavar="FOLDER", help="where to write the pictures")
+    sample.add_argument("--count", type=int, default=300, metavar="N", help="number of pictures (default 300)")
+    sample.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same pictures)")
+    sample.set_defaults(run=_sample)
 
     bench = commands.add_parser("bench", help="measure search, embedding and service speed (see BENCHMARKS.md)")
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
@@ -206,6 +236,22 @@ def _search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from viewfinder.indexdir import default_index_path
+    from viewfinder.service import serve
+
+    serve(
+        default_index_path(args.index),
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        sources=args.sources,
+        cors_origins=args.cors_origins,
+        runtime=args.runtime,
+    )
+    return EXIT_OK
+
+
 def _info(args: argparse.Namespace) -> int:
     from viewfinder.engine import SearchEngine
     from viewfinder.indexdir import IndexDir, default_index_path
@@ -250,6 +296,16 @@ def _bench(args: argparse.Namespace) -> int:
     print(bench.format_table(result["results"]))
     summary = {key: value for key, value in result.items() if key != "results"}
     print("  ".join(f"{key}={value}" for key, value in summary.items()), file=sys.stderr)
+    return EXIT_OK
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from viewfinder.synthetic import generate_library
+
+    if args.count < 1:
+        raise ViewfinderError("--count must be at least 1.")
+    written = generate_library(Path(args.folder), args.count, seed=args.seed)
+    print(f"wrote {len(written)} pictures and captions.jsonl to {args.folder}")
     return EXIT_OK
 
 
