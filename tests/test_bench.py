@@ -59,3 +59,11 @@ def test_make_vector_index_gives_a_searchable_index_without_images(tmp_path):
     finally:
         engine.close()
     assert len(result.hits) == 20 and engine.manifest.model == "test:tiny"
+
+
+def test_bench_serve_reports_start_up_and_http_latencies(tmp_path):
+    result = bench.bench_serve(300, "test:tiny", ["onnx"], queries=5, index=tmp_path / "index")
+    (row,) = result["results"]
+    assert row["runtime"] == "onnx" and row["first_query_s"] > 0
+    assert row["cache_hit_p50_ms"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
+    assert row["encode_p50_ms"] >= 0 and row["search_p50_ms"] >= 0

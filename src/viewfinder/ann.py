@@ -23,9 +23,8 @@ TARGET_RECALL = 0.98
 CALIBRATION_RECALL = 0.985
 CALIBRATION_QUERIES = 1000  # fewer make the estimate noisy by ±0.003, which near the plateau moves nprobe 2-4x
 CALIBRATION_K = 50
-# Training costs ~ points x nlist x iterations and adding costs ~ n x nlist: these keep a million-vector
-# build near a minute on two cores, where 4000 lists trained on 48 points each for 25 iterations took five
-# (BENCHMARKS.md). 40 points per list is just above the 39 below which faiss warns.
+# Training costs ~ points x nlist x iterations and adding costs ~ n x nlist; these bounds keep a million-vector
+# build near 90 s on two cores (BENCHMARKS.md). 40 points per list is just above the 39 below which faiss warns.
 MAX_NLIST = 2048
 TRAINING_POINTS_PER_LIST = 40
 TRAINING_ITERATIONS = 10

@@ -375,6 +375,17 @@ def bench_images(folder: Path, width: int, height: int, count: int) -> list[Path
     return paths
 
 
+def text_encode_ms(embedder, count: int = 50) -> float:
+    """Median ms to embed one short query (2-4 words, each new to the embedder)."""
+    embedder.encode_texts(["warm-up"])
+    times = []
+    for number in range(count):
+        started = time.perf_counter()
+        embedder.encode_texts([f"{NOUNS[number % len(NOUNS)]} {number}"])
+        times.append((time.perf_counter() - started) * 1000)
+    return _percentile(times, 50)
+
+
 def bench_embed(
     model: str = "random:ViT-B-32",
     count: int = 128,
@@ -444,6 +455,7 @@ def bench_embed(
         )
     return {
         "model": model,
+        "text_encode_p50_ms": text_encode_ms(embedder),
         "runtime": embedder.runtime,
         "device": embedder.device,
         "count": count,

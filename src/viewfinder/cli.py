@@ -135,7 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_embed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _runtime_option(bench_embed)
     bench_embed.add_argument("--batch-size", type=int, default=32, metavar="N")
-    for sub in (bench_search, bench_embed):
+    bench_serve = benches.add_parser("serve", help="start-up and HTTP text-query latency of `viewfinder serve`")
+    bench_serve.add_argument("--n", type=int, default=100_000, metavar="N", help="index size (default 100000)")
+    bench_serve.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
+    bench_serve.add_argument(
+        "--runtime",
+        action="append",
+        choices=["torch", "onnx", "onnx-int8"],
+        help="runtimes to compare (repeatable; default all three, torch being the baseline)",
+    )
+    bench_serve.add_argument("--queries", type=int, default=200, metavar="N", help="queries per figure (200)")
+    bench_serve.add_argument("--index", metavar="DIR", help="keep the generated index here for later runs")
+    for sub in (bench_search, bench_embed, bench_serve):
         sub.add_argument("--json", action="store_true", help="print JSON")
     bench.set_defaults(run=_bench)
     return parser
@@ -288,8 +299,12 @@ def _bench(args: argparse.Namespace) -> int:
     if args.bench == "search":
         vectors = bench.load_vectors(args.vectors) if args.vectors else None
         result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only)
-    else:
+    elif args.bench == "embed":
         result = bench.bench_embed(args.model, args.count, args.runtime, args.device, args.batch_size)
+    else:
+        runtimes = args.runtime or ["torch", "onnx", "onnx-int8"]
+        index = Path(args.index) if args.index else None
+        result = bench.bench_serve(args.n, args.model, runtimes, args.queries, index)
     if args.json:
         print(json.dumps(result))
         return EXIT_OK
