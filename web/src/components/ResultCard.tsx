@@ -29,8 +29,6 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
         onFocus={onFocus}
         onClick={onOpen}
         aria-label={`Result ${result.rank}: ${name}, similarity ${similarity}`}
-        data-rank={result.rank}
-        data-similarity={result.similarity}
       >
         <span className="result-frame">
           <img src={result.thumbnail_url} alt={name} loading="lazy" decoding="async" width={384} height={384} />
