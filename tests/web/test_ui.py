@@ -298,6 +298,18 @@ def test_server_error_is_explained(page: Page, snapshot) -> None:
     expect_found(page, "matching “blue circle”")
 
 
+def test_unreachable_server_is_explained(page: Page) -> None:
+    page.goto("/")
+    page.route("**/search", lambda route: route.abort("connectionrefused"))
+    search_box(page).fill("green circle")
+    search_box(page).press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("Viewfinder is not answering")
+
+    page.unroute("**/search")
+    page.get_by_role("button", name="Try again").click()
+    expect_found(page, "matching “green circle”")
+
+
 def test_offline_state_recovers_when_the_connection_returns(page: Page, snapshot) -> None:
     page.goto("/?q=red")
     expect_found(page, "matching “red”")

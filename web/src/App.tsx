@@ -40,15 +40,10 @@ export function App() {
     setActiveIndex(0);
   }
 
-  // The search that failed for want of a connection runs again once it is back.
-  const unreachable = outcome.kind === "unreachable";
-  useEffect(() => {
-    if (online && unreachable) retry();
-  }, [online, unreachable, retry]);
-
   const description = describeQuery(state, example?.name ?? null);
   useEffect(() => {
-    document.title = hasQuery(state) ? `${description.replace(/^matching /, "")} — Viewfinder` : "Viewfinder";
+    const title = description.replace(/^matching /, "");
+    document.title = hasQuery(state) ? `${title} — Viewfinder` : "Viewfinder";
   }, [state, description]);
 
   useSlashToFocus(searchInput, openId === null);
@@ -91,8 +86,11 @@ export function App() {
         {idle ? (
           <ExampleChips onPick={(text) => navigate(startQuery(state, { text }))} />
         ) : (
-          <RefineBar state={state} stats={stats}
-            onChange={(change, mode) => navigate({ ...state, ...change, limit: PAGE_SIZE }, mode)} />
+          <RefineBar
+            state={state}
+            stats={stats}
+            onChange={(change, mode) => navigate({ ...state, ...change, limit: PAGE_SIZE }, mode)}
+          />
         )}
         {outcome.kind !== "idle" && (
           <SearchResults
@@ -105,15 +103,20 @@ export function App() {
             onActiveChange={setActiveIndex}
             onOpen={(result) => setOpenId(result.image_id)}
             onRetry={retry}
-            onShowMore={pageWasFull && state.limit < MAX_RESULTS
-              ? () => navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit + PAGE_SIZE) }, "replace")
-              : null}
+            onShowMore={
+              pageWasFull && state.limit < MAX_RESULTS
+                ? () =>
+                    navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit + PAGE_SIZE) }, "replace")
+                : null
+            }
           />
         )}
       </main>
       <footer className="shortcuts" aria-label="Keyboard shortcuts">
-        <kbd>/</kbd> search · <kbd>←</kbd><kbd>→</kbd><kbd>↑</kbd><kbd>↓</kbd> move · <kbd>Enter</kbd> open ·{" "}
-        <kbd>Esc</kbd> close
+        <kbd>/</kbd> search · <kbd>←</kbd>
+        <kbd>→</kbd>
+        <kbd>↑</kbd>
+        <kbd>↓</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close
       </footer>
       {openResult && (
         <ImageDialog
@@ -142,10 +145,16 @@ function useExampleImage(state: SearchState): ExampleImage | null {
   const meta = useImageMeta(state.imageId);
   if (state.uploadKey !== null) {
     const upload = findUpload(state.uploadKey);
-    return upload ? { name: upload.file.name, previewUrl: upload.previewUrl } : null;
+    // Still shown when gone, so that it can be removed from the search.
+    return upload
+      ? { name: upload.file.name, previewUrl: upload.previewUrl }
+      : { name: "Image from an earlier visit", previewUrl: null };
   }
   if (state.imageId === null) return null;
-  return { name: meta ? imageName(meta) : `Image ${state.imageId}`, previewUrl: thumbnailPath(state.imageId) };
+  return {
+    name: meta ? imageName(meta) : `Image ${state.imageId}`,
+    previewUrl: thumbnailPath(state.imageId),
+  };
 }
 
 function shownResponse(outcome: SearchOutcome): SearchResponse | null {

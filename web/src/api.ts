@@ -111,7 +111,9 @@ async function call<T>(path: string, init: RequestInit): Promise<T> {
   }
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok || isFailure(body)) {
-    throw new ApiError(errorMessage(body) ?? `The server answered ${response.status} ${response.statusText}.`);
+    throw new ApiError(
+      errorMessage(body) ?? `The server answered ${response.status} ${response.statusText}.`,
+    );
   }
   return body as T;
 }

@@ -35,7 +35,9 @@ export function formatTakenAt(takenAt: string): string {
 }
 
 export function formatDuration(milliseconds: number): string {
-  return milliseconds < 1000 ? `${Math.max(1, Math.round(milliseconds))} ms` : `${(milliseconds / 1000).toFixed(1)} s`;
+  return milliseconds < 1000
+    ? `${Math.max(1, Math.round(milliseconds))} ms`
+    : `${(milliseconds / 1000).toFixed(1)} s`;
 }
 
 /** The query in words: `matching “red car” and similar to IMG_1.jpg, without “snow”`. */

@@ -33,11 +33,23 @@ export function FilterFields({ id, state, folders, takenRange, onChange }: Filte
       {takenRange && (
         <fieldset className="refine-field date-range">
           <legend>Taken</legend>
-          <input type="date" aria-label="Taken on or after" value={state.takenAfter} min={earliest} max={latest}
-            onChange={(event) => onChange({ takenAfter: event.target.value })} />
+          <input
+            type="date"
+            aria-label="Taken on or after"
+            value={state.takenAfter}
+            min={earliest}
+            max={latest}
+            onChange={(event) => onChange({ takenAfter: event.target.value })}
+          />
           <span aria-hidden="true">–</span>
-          <input type="date" aria-label="Taken on or before" value={state.takenBefore} min={earliest} max={latest}
-            onChange={(event) => onChange({ takenBefore: event.target.value })} />
+          <input
+            type="date"
+            aria-label="Taken on or before"
+            value={state.takenBefore}
+            min={earliest}
+            max={latest}
+            onChange={(event) => onChange({ takenBefore: event.target.value })}
+          />
         </fieldset>
       )}
     </div>

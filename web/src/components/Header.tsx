@@ -6,11 +6,15 @@ import { ViewfinderMark } from "./Icons";
 export function Header({ stats, onHome }: { stats: LibraryStats | null; onHome: () => void }) {
   return (
     <header className="app-header">
-      <a className="brand" href="/" onClick={(event) => {
-        // Home is a state of this page: no reload, and it becomes a history entry like any search.
-        event.preventDefault();
-        onHome();
-      }}>
+      <a
+        className="brand"
+        href="/"
+        onClick={(event) => {
+          // Home is a state of this page: no reload, and it becomes a history entry like any search.
+          event.preventDefault();
+          onHome();
+        }}
+      >
         <ViewfinderMark />
         <span>Viewfinder</span>
       </a>

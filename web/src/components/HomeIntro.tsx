@@ -13,8 +13,8 @@ export function HomeIntro({ stats }: { stats: LibraryStats | null }) {
         </p>
       ) : (
         <p>
-          Search {stats === null ? "your images" : formatImageCount(stats.images)} by what is in them, or drop an
-          image anywhere to find similar ones.
+          Search {stats === null ? "your images" : formatImageCount(stats.images)} by what is in them, or drop
+          an image anywhere to find similar ones.
         </p>
       )}
     </div>

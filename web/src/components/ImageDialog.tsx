@@ -14,13 +14,23 @@ interface ImageDialogProps {
 }
 
 /** The large view of one result: the image, what the catalog knows about it, and "Find similar". */
-export function ImageDialog({ result, hasPrevious, hasNext, onStep, onFindSimilar, onClose }: ImageDialogProps) {
+export function ImageDialog({
+  result,
+  hasPrevious,
+  hasNext,
+  onStep,
+  onFindSimilar,
+  onClose,
+}: ImageDialogProps) {
   const dialogRef = useRef<HTMLDialogElement>(null);
+  const closeRef = useRef<HTMLButtonElement>(null);
 
   // A modal <dialog> brings focus trapping, Esc to close and focus return to the opening card.
+  // Focus starts on Close rather than on the first control, which may be "Previous result".
   useEffect(() => {
     const dialog = dialogRef.current;
     if (dialog && !dialog.open) dialog.showModal();
+    closeRef.current?.focus();
   }, []);
 
   const close = () => dialogRef.current?.close();
@@ -37,20 +47,40 @@ export function ImageDialog({ result, hasPrevious, hasNext, onStep, onFindSimila
 
   const name = imageName(result);
   return (
-    <dialog ref={dialogRef} className="image-dialog" aria-labelledby="image-dialog-title" onClose={onClose}
-      onKeyDown={step} onClick={closeOnBackdrop}>
+    <dialog
+      ref={dialogRef}
+      className="image-dialog"
+      aria-labelledby="image-dialog-title"
+      onClose={onClose}
+      onKeyDown={step}
+      onClick={closeOnBackdrop}
+    >
       <div className="dialog-body">
         <div className="viewer" style={{ backgroundImage: `url("${result.thumbnail_url}")` }}>
-          <img key={result.image_id} src={result.image_url} alt={name} width={result.width} height={result.height} />
+          <img
+            key={result.image_id}
+            src={result.image_url}
+            alt={name}
+            width={result.width}
+            height={result.height}
+          />
           {hasPrevious && (
-            <button type="button" className="icon-button viewer-step previous" onClick={() => onStep(-1)}
-              aria-label="Previous result">
+            <button
+              type="button"
+              className="icon-button viewer-step previous"
+              onClick={() => onStep(-1)}
+              aria-label="Previous result"
+            >
               <ChevronIcon direction="left" />
             </button>
           )}
           {hasNext && (
-            <button type="button" className="icon-button viewer-step next" onClick={() => onStep(1)}
-              aria-label="Next result">
+            <button
+              type="button"
+              className="icon-button viewer-step next"
+              onClick={() => onStep(1)}
+              aria-label="Next result"
+            >
               <ChevronIcon direction="right" />
             </button>
           )}
@@ -58,16 +88,20 @@ export function ImageDialog({ result, hasPrevious, hasNext, onStep, onFindSimila
         <aside className="details">
           <header className="details-header">
             <h2 id="image-dialog-title">{name}</h2>
-            <button type="button" className="icon-button" onClick={close} aria-label="Close" autoFocus>
+            <button ref={closeRef} type="button" className="icon-button" onClick={close} aria-label="Close">
               <CloseIcon />
             </button>
           </header>
           <ImageFacts result={result} />
           <div className="details-actions">
-            <button type="button" className="primary-button" onClick={() => {
-              close();
-              onFindSimilar();
-            }}>
+            <button
+              type="button"
+              className="primary-button"
+              onClick={() => {
+                close();
+                onFindSimilar();
+              }}
+            >
               <SimilarIcon />
               Find similar
             </button>

@@ -28,24 +28,40 @@ export function RefineBar({ state, stats, onChange }: RefineBarProps) {
     <div className="refine" role="group" aria-label="Refine the search">
       <div className="refine-bar">
         {mixed && (
-          <BalanceSlider textShare={state.textShare} onCommit={(textShare) => onChange({ textShare }, "replace")} />
+          <BalanceSlider
+            textShare={state.textShare}
+            onCommit={(textShare) => onChange({ textShare }, "replace")}
+          />
         )}
         {filtersOffered && (
-          <button type="button" className={filtered ? "chip filter-toggle active" : "chip filter-toggle"}
-            aria-expanded={filtersOpen} aria-controls="search-filters" onClick={() => setFiltersOpen(!filtersOpen)}>
+          <button
+            type="button"
+            className={filtered ? "chip filter-toggle active" : "chip filter-toggle"}
+            aria-expanded={filtersOpen}
+            aria-controls="search-filters"
+            onClick={() => setFiltersOpen(!filtersOpen)}
+          >
             Filters{activeFilters > 0 && ` · ${activeFilters}`}
           </button>
         )}
         {filtered && (
-          <button type="button" className="text-button"
-            onClick={() => onChange({ folder: "", takenAfter: "", takenBefore: "" }, "push")}>
+          <button
+            type="button"
+            className="text-button"
+            onClick={() => onChange({ folder: "", takenAfter: "", takenBefore: "" }, "push")}
+          >
             Clear filters
           </button>
         )}
       </div>
       {filtersOffered && filtersOpen && (
-        <FilterFields id="search-filters" state={state} folders={folders} takenRange={takenRange}
-          onChange={(change) => onChange(change, "push")} />
+        <FilterFields
+          id="search-filters"
+          state={state}
+          folders={folders}
+          takenRange={takenRange}
+          onChange={(change) => onChange(change, "push")}
+        />
       )}
     </div>
   );

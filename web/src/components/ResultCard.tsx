@@ -31,7 +31,14 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
         aria-label={`Result ${result.rank}: ${name}, similarity ${similarity}`}
       >
         <span className="result-frame">
-          <img src={result.thumbnail_url} alt={name} loading="lazy" decoding="async" width={384} height={384} />
+          <img
+            src={result.thumbnail_url}
+            alt={name}
+            loading="lazy"
+            decoding="async"
+            width={384}
+            height={384}
+          />
           <span className="badge rank-badge" aria-hidden="true">
             {result.rank}
           </span>

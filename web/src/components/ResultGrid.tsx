@@ -32,8 +32,7 @@ export function ResultGrid(props: ResultGridProps) {
   };
 
   return (
-    <ul className={stale ? "result-grid stale" : "result-grid"} aria-label="Search results"
-      onKeyDown={move}>
+    <ul className={stale ? "result-grid stale" : "result-grid"} aria-label="Search results" onKeyDown={move}>
       {results.map((result, index) => (
         <ResultCard
           key={result.image_id}
@@ -58,7 +57,12 @@ function columnCount(cards: (HTMLButtonElement | null)[]): number {
 }
 
 function nextIndex(key: string, index: number, count: number, columns: number): number | null {
-  const steps: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns, ArrowDown: columns };
+  const steps: Record<string, number> = {
+    ArrowLeft: -1,
+    ArrowRight: 1,
+    ArrowUp: -columns,
+    ArrowDown: columns,
+  };
   if (key === "Home") return 0;
   if (key === "End") return count - 1;
   const step = steps[key];

@@ -12,7 +12,7 @@ interface ResultSummaryProps {
 /** One line over the grid saying what is happening or what was found; read out as it changes. */
 export function ResultSummary({ response, description, libraryImages }: ResultSummaryProps) {
   return (
-    <p className="result-summary" role="status" aria-live="polite">
+    <p className="result-summary" role="status">
       {response === null ? (
         <span className="searching">
           <span className="spinner" aria-hidden="true" />

@@ -5,7 +5,8 @@ import { CloseIcon, ImageIcon, SearchIcon } from "./Icons";
 /** The image a search is "similar to", as the search box shows it. */
 export interface ExampleImage {
   name: string;
-  previewUrl: string;
+  /** Null when there is nothing left to show (an upload from an earlier visit). */
+  previewUrl: string | null;
 }
 
 interface SearchFormProps {
@@ -53,10 +54,18 @@ export function SearchForm(props: SearchFormProps) {
         </span>
         {example && (
           <span className="example-pill">
-            <img src={example.previewUrl} alt="" width={28} height={28} />
+            {example.previewUrl === null ? (
+              <ImageIcon />
+            ) : (
+              <img src={example.previewUrl} alt="" width={28} height={28} />
+            )}
             <span className="example-pill-name">{example.name}</span>
-            <button type="button" className="icon-button small" onClick={onRemoveExample}
-              aria-label={`Remove example image ${example.name}`}>
+            <button
+              type="button"
+              className="icon-button small"
+              onClick={onRemoveExample}
+              aria-label={`Remove example image ${example.name}`}
+            >
               <CloseIcon />
             </button>
           </span>
@@ -74,8 +83,13 @@ export function SearchForm(props: SearchFormProps) {
           autoComplete="off"
           enterKeyHint="search"
         />
-        <button type="button" className="icon-button" onClick={() => fileRef.current?.click()}
-          aria-label="Search by image" title="Search by image — or drop one anywhere on the page">
+        <button
+          type="button"
+          className="icon-button"
+          onClick={() => fileRef.current?.click()}
+          aria-label="Search by image"
+          title="Search by image — or drop one anywhere on the page"
+        >
           <ImageIcon />
         </button>
         <input

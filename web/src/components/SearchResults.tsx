@@ -26,8 +26,12 @@ export function SearchResults(props: SearchResultsProps) {
 
   if (outcome.kind === "unreachable") {
     return online ? (
-      <StateMessage icon={<OfflineIcon />} title="Viewfinder is not answering" urgent
-        action={{ label: "Try again", onClick: onRetry }}>
+      <StateMessage
+        icon={<OfflineIcon />}
+        title="Viewfinder is not answering"
+        urgent
+        action={{ label: "Try again", onClick: onRetry }}
+      >
         <p>
           The server at {window.location.host} cannot be reached. Check that <code>viewfinder serve</code> is
           still running, then try again.
@@ -42,8 +46,12 @@ export function SearchResults(props: SearchResultsProps) {
 
   if (outcome.kind === "error") {
     return (
-      <StateMessage icon={<AlertIcon />} title="This search did not work" urgent
-        action={{ label: "Try again", onClick: onRetry }}>
+      <StateMessage
+        icon={<AlertIcon />}
+        title="This search did not work"
+        urgent
+        action={{ label: "Try again", onClick: onRetry }}
+      >
         <p className="error-message">{outcome.message}</p>
       </StateMessage>
     );
@@ -52,8 +60,11 @@ export function SearchResults(props: SearchResultsProps) {
   const response = outcome.kind === "results" ? outcome.response : outcome.previous;
   return (
     <section className="search-results" aria-busy={outcome.kind === "loading"}>
-      <ResultSummary response={outcome.kind === "results" ? outcome.response : null} description={description}
-        libraryImages={libraryImages} />
+      <ResultSummary
+        response={outcome.kind === "results" ? outcome.response : null}
+        description={description}
+        libraryImages={libraryImages}
+      />
       {response !== null && response.count === 0 && outcome.kind === "results" && (
         <StateMessage title="No images match">
           <p>Nothing in the library is close to this. Try fewer or broader words, or remove a filter.</p>

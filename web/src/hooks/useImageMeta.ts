@@ -16,10 +16,13 @@ export function useImageMeta(imageId: string | null): ImageMeta | null {
   useEffect(() => {
     if (imageId === null || known.has(imageId)) return;
     const controller = new AbortController();
-    fetchImageMeta(imageId, controller.signal).then((meta) => {
-      rememberImage(meta);
-      setFetched(meta);
-    }, () => undefined);
+    fetchImageMeta(imageId, controller.signal).then(
+      (meta) => {
+        rememberImage(meta);
+        setFetched(meta);
+      },
+      () => undefined,
+    );
     return () => controller.abort();
   }, [imageId]);
 

@@ -36,6 +36,14 @@ export function useSearch(state: SearchState): { outcome: SearchOutcome; retry: 
     return () => controller.abort();
   }, [state, attempt]);
 
+  // A search that failed for want of a connection runs again once the browser is back online.
+  const unreachable = outcome.kind === "unreachable";
+  useEffect(() => {
+    if (!unreachable) return;
+    window.addEventListener("online", retry);
+    return () => window.removeEventListener("online", retry);
+  }, [unreachable, retry]);
+
   return { outcome, retry };
 }
 
@@ -43,7 +51,8 @@ function runSearch(state: SearchState, signal: AbortSignal): Promise<SearchRespo
   if (state.uploadKey === null) return search(searchRequest(state), signal);
   const upload = findUpload(state.uploadKey);
   if (!upload) {
-    const gone = "The example image of this search was uploaded in an earlier visit; drop or choose it again.";
+    const gone =
+      "The example image of this search was uploaded in an earlier visit; drop or choose it again.";
     return Promise.reject(new ApiError(gone));
   }
   const request = { image: upload.file, top_k: state.limit, query: state.text, negative: state.negative };

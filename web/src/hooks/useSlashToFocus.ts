@@ -5,7 +5,8 @@ export function useSlashToFocus(input: RefObject<HTMLInputElement | null>, enabl
   useEffect(() => {
     if (!enabled) return;
     const focusSearch = (event: KeyboardEvent) => {
-      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || isTextField(event.target)) return;
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || isTextField(event.target))
+        return;
       event.preventDefault();
       input.current?.focus();
       input.current?.select();
@@ -17,7 +18,11 @@ export function useSlashToFocus(input: RefObject<HTMLInputElement | null>, enabl
 
 function isTextField(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) {
+  if (
+    target.isContentEditable ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement
+  ) {
     return true;
   }
   // Buttons, checkboxes and sliders do not take typed text, so `/` over them still means "search".

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { formatSearchParams, parseSearchParams, type SearchState } from "../searchState";
 
-/** How a change enters the history: a new search is a new entry, a small adjustment replaces the current one. */
+/** How a change enters the history: a new search is an entry, a small adjustment replaces the current one. */
 export type HistoryMode = "push" | "replace";
 
 /** The search state held in the URL, following back and forward. */
