@@ -83,7 +83,8 @@ export function SearchResults(props: SearchResultsProps) {
           stale={outcome.kind === "loading"}
         />
       )}
-      {outcome.kind === "results" && props.onShowMore && (
+      {/* Kept while the longer list loads, so the button keeps keyboard focus. */}
+      {response !== null && props.onShowMore && (
         <div className="show-more">
           <button type="button" className="secondary-button" onClick={props.onShowMore}>
             Show more results
