@@ -35,7 +35,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-MODEL = "test:tiny"
+# test:tiny needs nothing but the code; the screenshots read better with the trained demo model (test:shapes).
+MODEL = os.environ.get("VIEWFINDER_UI_TEST_MODEL", "test:tiny")
+# Lazy images below the fold never load, so a screenshot waits only for those on screen.
+IMAGES_IN_VIEW_LOADED = """() => [...document.images]
+    .map(image => [image, image.getBoundingClientRect()])
+    .filter(([, box]) => box.bottom > 0 && box.top < innerHeight)
+    .every(([image]) => image.complete)"""
 COLOURS = {"red": (214, 48, 49), "green": (46, 160, 67), "blue": (48, 92, 222), "yellow": (240, 200, 40)}
 SHAPES = ("circle", "square", "triangle")
 FOLDERS = ("garden", "trips")
@@ -91,9 +97,7 @@ def _wait_until_healthy(process: subprocess.Popen, url: str, log: Path, timeout:
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(
-        f"viewfinder serve did not answer {url}/healthz within {timeout} s:\n{log.read_text()}"
-    )
+    raise RuntimeError(f"viewfinder serve gave no answer at {url}/healthz in {timeout} s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="session")
@@ -177,6 +181,7 @@ def snapshot() -> Callable[[sync_api.Page, str], None]:
     def save(page: sync_api.Page, name: str) -> None:
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(folder) / f"{name}.png"))
+            page.wait_for_function(IMAGES_IN_VIEW_LOADED)
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled")
 
     return save

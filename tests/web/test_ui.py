@@ -1,4 +1,8 @@
-"""The web UI in a real browser against a real `viewfinder serve` (fixtures in conftest.py)."""
+"""The web UI in a real browser against a real `viewfinder serve` (fixtures in conftest.py).
+
+Screenshots of the main states land in a folder when one is named:
+    VIEWFINDER_SCREENSHOTS=docs/screenshots VIEWFINDER_UI_TEST_MODEL=test:shapes pytest tests/web
+"""
 
 from __future__ import annotations
 
@@ -141,7 +145,7 @@ def test_result_opens_a_large_view_with_its_metadata(page: Page, snapshot) -> No
     expect(results(page).nth(1)).to_be_focused()
 
 
-def test_find_similar_searches_by_the_open_image(page: Page) -> None:
+def test_find_similar_searches_by_the_open_image(page: Page, snapshot) -> None:
     page.goto("/?q=yellow+circle")
     expect_found(page, "matching “yellow circle”")
     _, image_id, _ = shown_results(page)[2]
@@ -155,6 +159,7 @@ def test_find_similar_searches_by_the_open_image(page: Page) -> None:
     shown = shown_results(page)
     assert shown[0][1] == image_id  # an image is most similar to itself
     assert shown == api_results(page, {"image_id": image_id})
+    snapshot(page, "similar")
 
 
 def test_uploaded_image_finds_itself_first(page: Page, library: list[Path]) -> None:

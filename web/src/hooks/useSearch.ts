@@ -11,23 +11,25 @@ export type SearchOutcome =
   | { kind: "error"; message: string }
   | { kind: "unreachable" };
 
+/** How a search ended, and which search (state and attempt) it was. */
+interface Settled {
+  state: SearchState;
+  attempt: number;
+  outcome: SearchOutcome;
+}
+
 /** Runs the search a state describes, cancelling any that is still in flight; `retry` runs it again. */
 export function useSearch(state: SearchState): { outcome: SearchOutcome; retry: () => void } {
-  const [outcome, setOutcome] = useState<SearchOutcome>({ kind: "idle" });
+  const [settled, setSettled] = useState<Settled | null>(null);
   const [attempt, setAttempt] = useState(0);
   const retry = useCallback(() => setAttempt((count) => count + 1), []);
 
   useEffect(() => {
-    if (!hasQuery(state)) {
-      setOutcome({ kind: "idle" });
-      return;
-    }
-    // The last results stay on screen, dimmed, until the new ones replace them.
-    setOutcome((current) => ({ kind: "loading", previous: latestResponse(current) }));
+    if (!hasQuery(state)) return;
     const controller = new AbortController();
     // A superseded search may still settle; only the latest one may speak.
-    const settle = (next: SearchOutcome) => {
-      if (!controller.signal.aborted) setOutcome(next);
+    const settle = (outcome: SearchOutcome) => {
+      if (!controller.signal.aborted) setSettled({ state, attempt, outcome });
     };
     runSearch(state, controller.signal).then(
       (response) => settle({ kind: "results", response }),
@@ -35,6 +37,8 @@ export function useSearch(state: SearchState): { outcome: SearchOutcome; retry: 
     );
     return () => controller.abort();
   }, [state, attempt]);
+
+  const outcome = currentOutcome(state, attempt, settled);
 
   // A search that failed for want of a connection runs again once the browser is back online.
   const unreachable = outcome.kind === "unreachable";
@@ -47,22 +51,26 @@ export function useSearch(state: SearchState): { outcome: SearchOutcome; retry: 
   return { outcome, retry };
 }
 
+/**
+ * The outcome for the search on screen. Until that very search settles it is loading, so results or
+ * errors of an earlier one are never shown as its own; the last results stay, dimmed, meanwhile.
+ */
+function currentOutcome(state: SearchState, attempt: number, settled: Settled | null): SearchOutcome {
+  if (!hasQuery(state)) return { kind: "idle" };
+  if (settled !== null && settled.state === state && settled.attempt === attempt) return settled.outcome;
+  const previous = settled?.outcome.kind === "results" ? settled.outcome.response : null;
+  return { kind: "loading", previous };
+}
+
 function runSearch(state: SearchState, signal: AbortSignal): Promise<SearchResponse> {
   if (state.uploadKey === null) return search(searchRequest(state), signal);
   const upload = findUpload(state.uploadKey);
   if (!upload) {
-    const gone =
-      "The example image of this search was uploaded in an earlier visit; drop or choose it again.";
+    const gone = "The example image of this search was uploaded in an earlier visit; drop or choose it again.";
     return Promise.reject(new ApiError(gone));
   }
   const request = { image: upload.file, top_k: state.limit, query: state.text, negative: state.negative };
   return searchByImage(request, signal);
-}
-
-function latestResponse(outcome: SearchOutcome): SearchResponse | null {
-  if (outcome.kind === "results") return outcome.response;
-  if (outcome.kind === "loading") return outcome.previous;
-  return null;
 }
 
 function failure(error: unknown): SearchOutcome {
