@@ -95,6 +95,8 @@ def test_typed_query_lists_results_in_rank_order(page: Page, library: list[Path]
     card_name = re.compile(r"^Result 1: .+\.jpg, similarity \d\.\d{3}$")
     expect(results(page).first).to_have_accessible_name(card_name)
     snapshot(page, "results")
+    page.emulate_media(color_scheme="dark")
+    snapshot(page, "results-dark")
 
 
 def test_loading_state_says_how_many_images_are_searched(page: Page, library: list[Path]) -> None:
