@@ -59,8 +59,8 @@ def ensure_export(spec: ModelSpec) -> Path:
         from viewfinder.onnx_export import export_model
     except ImportError as error:
         raise ModelUnavailableError(
-            f"No ONNX export of {spec.name} is cached in {cache_root()} and torch is not installed to make one; "
-            "install viewfinder[torch] once, or use --runtime torch."
+            f"No ONNX export of {spec.name} is cached in {cache_root()} and the exporter cannot run ({error}); "
+            "install viewfinder[torch,onnx] once to make it."
         ) from error
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the final folder and renamed into place, so a reader never sees half an export.
@@ -106,14 +106,13 @@ def quantized_file(folder: Path, name: str) -> Path:
 class OnnxEmbedder(Embedder):
     """open_clip's towers on ONNX Runtime (CPU), fp32 or dynamic int8; the image tower loads on first use."""
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu", int8: bool = False, threads: int = 0) -> None:
+    def __init__(self, spec: ModelSpec, device: str = "cpu", int8: bool = False) -> None:
         if device == "cuda":
             raise ViewfinderError("The ONNX runtime runs on the CPU; use --runtime torch to embed on a GPU.")
         self.spec = spec
         self.device = "cpu"
         self.int8 = int8
         self.runtime = "onnx-int8" if int8 else "onnx"
-        self.threads = threads
         self.folder = ensure_export(spec)
         meta = json.loads((self.folder / META_FILE).read_text())
         self.dim = int(meta["dim"])
@@ -147,7 +146,7 @@ class OnnxEmbedder(Embedder):
         # A text query is one short sequence: on one thread it never waits for a second thread that another
         # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine).
         # Image batches use every core.
-        options.intra_op_num_threads = 1 if name == "text" else self.threads
+        options.intra_op_num_threads = 1 if name == "text" else 0  # 0: one thread per core
         # Idle pool threads would otherwise spin after each batch, taking the cores the decode threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
