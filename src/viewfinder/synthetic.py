@@ -43,7 +43,7 @@ BACKGROUNDS: dict[str, tuple[int, int, int]] = {
 SIZES: tuple[str, ...] = ("small", "large")
 
 # Object radius as a fraction of the image height, by size word.
-_RADIUS = {"small": (0.09, 0.12), "large": (0.18, 0.23)}
+_RADIUS = {"small": (0.10, 0.13), "large": (0.19, 0.24)}
 # Scenes are laid out for a 4:3 landscape frame; search-time preprocessing centre-crops it to a square,
 # so objects are kept inside the central square where the model sees them whole.
 _ASPECT = 4 / 3
