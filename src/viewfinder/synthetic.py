@@ -119,9 +119,7 @@ def describe(
         if roll < 0.3:
             obj = objects[int(rng.integers(len(objects)))]
             return str(
-                rng.choice(
-                    [obj.colour, f"something {obj.colour}", f"{_article(obj.colour)} {obj.colour} shape"]
-                )
+                rng.choice([obj.colour, f"something {obj.colour}", f"{_article(obj.colour)} {obj.colour} shape"])
             )
         if roll < 0.45 and len(ordered) > 1:
             ordered = [ordered[int(rng.integers(len(ordered)))]]
@@ -301,8 +299,6 @@ def generate_library(
             image.save(path)
         written.append((path, scene))
         objects = [asdict(o) for o in scene.objects]
-        records.append(
-            json.dumps({"file": relative.as_posix(), "caption": scene.caption, "objects": objects})
-        )
+        records.append(json.dumps({"file": relative.as_posix(), "caption": scene.caption, "objects": objects}))
     (out_dir / "captions.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
     return written

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The offline demo: set up, generate a sample library of synthetic shape pictures, index it with the project's
+# own demo model (test:shapes), run a few searches, then serve the index with its web UI.
+# Pass --no-serve to stop after the searches. For real photos, swap the model for real CLIP weights:
+#   viewfinder index ~/Pictures --model ViT-B-32:openai
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+viewfinder=.venv/bin/viewfinder
+library=${VIEWFINDER_DEMO_LIBRARY:-sample-library}
+index=${VIEWFINDER_DEMO_INDEX:-demo-index}
+model=test:shapes
+
+echo "== The demo model is test:shapes: a tiny CLIP-style model trained on synthetic shapes, not on photos."
+if [ ! -d "$library" ]; then
+  "$viewfinder" sample "$library" --count 400
+fi
+"$viewfinder" index "$library" --index "$index" --model "$model"
+for query in "a red circle" "two green squares" "a blue star"; do
+  echo "== viewfinder search \"$query\""
+  "$viewfinder" search "$query" --index "$index" -k 5
+done
+echo "== viewfinder search star --not yellow"
+"$viewfinder" search star --not yellow --index "$index" -k 5
+
+if [ "${1:-}" != "--no-serve" ]; then
+  echo "== Serving $index on http://127.0.0.1:8000 (Ctrl-C to stop)"
+  exec "$viewfinder" serve --index "$index" --port "${PORT:-8000}"
+fi

@@ -1,0 +1,210 @@
+"""The SQLite catalog: one row per indexed image with its vector, plus skipped files and their reasons.
+
+Vectors live in the catalog so that each batch of work is one transaction: a crash at any moment leaves the
+last committed batch intact, and the FAISS index can always be rebuilt from here. `generation` counts
+committed changes, so a FAISS file knows whether it is current.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    root TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    taken_at TEXT,
+    indexed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_taken_at ON images (taken_at);
+CREATE TABLE IF NOT EXISTS vectors (
+    id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    path TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    reason TEXT NOT NULL,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+"""
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An indexed image as the catalog knows it."""
+
+    id: int
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    width: int
+    height: int
+    format: str
+    taken_at: str | None
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the catalog remembers of a path, to tell whether it changed."""
+
+    size: int
+    mtime_ns: int
+    id: int | None = None  # set for indexed images
+    reason: str | None = None  # set for skipped files
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """An embedded image ready to be written; `id` is set when it replaces an indexed one."""
+
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    width: int
+    height: int
+    format: str
+    taken_at: str | None
+    vector: np.ndarray
+    id: int | None = None
+
+
+IMAGE_COLUMNS = "id, path, root, size, mtime_ns, width, height, format, taken_at, indexed_at"
+
+
+class Catalog:
+    """The catalog of one index directory, over a WAL-mode SQLite database."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        if readonly:
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=10000")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def generation(self) -> int:
+        """How many changes have been committed; FAISS files record the generation they reflect."""
+        return int(self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    def indexed_states(self) -> dict[str, FileState]:
+        rows = self.db.execute("SELECT path, size, mtime_ns, id FROM images")
+        return {path: FileState(size, mtime, id=image_id) for path, size, mtime, image_id in rows}
+
+    def skipped_states(self) -> dict[str, FileState]:
+        rows = self.db.execute("SELECT path, size, mtime_ns, reason FROM skipped")
+        return {path: FileState(size or 0, mtime or 0, reason=reason) for path, size, mtime, reason in rows}
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
+
+    def commit_batch(
+        self,
+        images: Sequence[NewImage] = (),
+        skipped: Iterable[tuple[str, str, int | None, int | None, str]] = (),
+        removed_ids: Iterable[int] = (),
+        forget_skipped: Iterable[str] = (),
+    ) -> list[int]:
+        """Writes one batch of work atomically and returns the ids of `images`, in order.
+
+        `skipped` rows are (path, root, size, mtime_ns, reason); `forget_skipped` are paths no longer there.
+        """
+        now = time.time()
+        ids: list[int] = []
+        with self.db:
+            self.db.executemany("DELETE FROM images WHERE id = ?", ((i,) for i in removed_ids))
+            self.db.executemany("DELETE FROM skipped WHERE path = ?", ((p,) for p in forget_skipped))
+            for image in images:
+                values = (
+                    image.path,
+                    image.root,
+                    image.size,
+                    image.mtime_ns,
+                    image.width,
+                    image.height,
+                    image.format,
+                    image.taken_at,
+                    now,
+                )
+                if image.id is None:
+                    cursor = self.db.execute(
+                        "INSERT INTO images (path, root, size, mtime_ns, width, height, format, taken_at,"
+                        " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        values,
+                    )
+                    image_id = int(cursor.lastrowid)
+                else:
+                    image_id = image.id
+                    self.db.execute(
+                        "UPDATE images SET path=?, root=?, size=?, mtime_ns=?, width=?, height=?, format=?,"
+                        " taken_at=?, indexed_at=? WHERE id=?",
+                        (*values, image_id),
+                    )
+                vector = np.ascontiguousarray(image.vector, dtype=np.float32)
+                self.db.execute("INSERT OR REPLACE INTO vectors (id, vector) VALUES (?, ?)", (image_id, vector))
+                self.db.execute("DELETE FROM skipped WHERE path = ?", (image.path,))
+                ids.append(image_id)
+            for path, root, size, mtime_ns, reason in skipped:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO skipped (path, root, size, mtime_ns, reason, seen_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (path, root, size, mtime_ns, reason, now),
+                )
+            self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+        return ids
+
+    def vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (ids, vectors) in id order, in chunks, read in one snapshot."""
+        cursor = self.db.execute("SELECT id, vector FROM vectors ORDER BY id")
+        while rows := cursor.fetchmany(chunk):
+            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            data = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dim)
+            yield ids, data
+
+    def vector_of(self, image_id: int, dim: int) -> np.ndarray | None:
+        row = self.db.execute("SELECT vector FROM vectors WHERE id = ?", (image_id,)).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32).reshape(dim).copy()
+
+    def images(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
+        """Catalog rows for the given ids (missing ids are absent from the result)."""
+        found: dict[int, ImageRecord] = {}
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(f"SELECT {IMAGE_COLUMNS} FROM images WHERE id IN ({marks})", part):
+                found[row[0]] = ImageRecord(*row)
+        return found
+
+    def ids_where(self, clauses: Sequence[str], params: Sequence[object]) -> np.ndarray:
+        """Ids of images matching SQL conditions built by the ranking filters."""
+        sql = "SELECT id FROM images" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return np.fromiter((row[0] for row in self.db.execute(sql, params)), dtype=np.int64)

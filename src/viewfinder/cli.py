@@ -1,0 +1,266 @@
+"""The `viewfinder` command: argument parsing and output only; behaviour lives in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from viewfinder import __version__
+from viewfinder.errors import ViewfinderError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors with the project's exit code for them."""
+
+    def error(self, message: str) -> None:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"viewfinder: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="viewfinder", description="Semantic search over your own photos, offline.")
+    parser.add_argument("--version", action="version", version=f"viewfinder {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    index = commands.add_parser("index", help="index folders of images (incremental)")
+    index.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to index, searched recursively")
+    _index_option(index)
+    index.add_argument(
+        "--model",
+        help="open_clip NAME:TAG, hf-hub:org/name, a weights path, test:tiny or test:shapes"
+        " (default: the index's model, else ViT-B-32:openai)",
+    )
+    index.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    index.add_argument("--batch-size", type=int, default=32, metavar="N")
+    index.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
+    index.add_argument("--json", action="store_true", help="print a JSON summary")
+    index.set_defaults(run=_index)
+
+    search = commands.add_parser("search", help="search an index by text, image or both")
+    search.add_argument("text", nargs="?", metavar="TEXT", help="what to look for")
+    search.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH_OR_ID",
+        help="an image file or an indexed image id to find similar images to (repeatable)",
+    )
+    search.add_argument(
+        "--not",
+        dest="negatives",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a text to steer away from (repeatable)",
+    )
+    search.add_argument(
+        "--weight",
+        action="append",
+        type=float,
+        default=[],
+        metavar="W",
+        help="weights of TEXT then each --image, in order (default 1 each)",
+    )
+    search.add_argument(
+        "--not-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="how strongly each --not term is subtracted (default 1)",
+    )
+    search.add_argument("-k", type=int, default=20, metavar="K", help="number of results (default 20)")
+    _index_option(search)
+    search.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.set_defaults(run=_search)
+
+    info = commands.add_parser("info", help="describe an index")
+    _index_option(info)
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(run=_info)
+    sample = commands.add_parser("sample", help="generate a sample library of synthetic shape pictures (demo)")
+    sample.add_argument("folder", metavar="FOLDER", help="where to write the pictures")
+    sample.add_argument("--count", type=int, default=300, metavar="N", help="number of pictures (default 300)")
+    sample.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same pictures)")
+    sample.set_defaults(run=_sample)
+    return parser
+
+
+def _index_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--index", metavar="DIR", help="index directory (default: $VIEWFINDER_INDEX or ./viewfinder-index)"
+    )
+
+
+def _index(args: argparse.Namespace) -> int:
+    from viewfinder.indexdir import default_index_path
+    from viewfinder.indexer import run_index
+
+    with _progress_bar() as progress:
+        report = run_index(
+            default_index_path(args.index),
+            args.sources,
+            model=args.model,
+            device=args.device,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            progress=progress,
+        )
+    if args.json:
+        print(json.dumps(asdict(report)))
+        return EXIT_OK
+    for item in report.skipped:
+        print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    print(
+        f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} skipped; {report.total} images in the index "
+        f"({report.seconds:.1f} s, {report.images_per_second:.1f} images/s)"
+    )
+    return EXIT_OK
+
+
+def _search(args: argparse.Namespace) -> int:
+    from viewfinder.engine import SearchEngine
+    from viewfinder.indexdir import IndexDir, default_index_path
+    from viewfinder.query import Term
+
+    positives: list[Term] = []
+    if args.text is not None:
+        positives.append(Term(text=args.text))
+    for value in args.image:
+        is_file = os.path.exists(value)
+        positives.append(Term(image_path=value) if is_file else Term(image_id=value))
+    if not positives:
+        raise ViewfinderError("Give a TEXT to search for or an --image (a file or an indexed image id).")
+    if len(args.weight) > len(positives):
+        raise ViewfinderError(
+            f"{len(args.weight)} --weight values for {len(positives)} terms (TEXT, then each --image)."
+        )
+    weights = args.weight + [1.0] * (len(positives) - len(args.weight))
+    terms = [Term(**{**vars(term), "weight": weight}) for term, weight in zip(positives, weights, strict=True)]
+    terms += [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
+    engine = SearchEngine(IndexDir(default_index_path(args.index)), device=args.device)
+    try:
+        result = engine.search(terms, k=args.k)
+    finally:
+        engine.close()
+    if args.json:
+        results = [
+            {
+                "rank": h.rank,
+                "image_id": str(h.image.id),
+                "path": h.image.path,
+                "similarity": round(h.similarity, 6),
+            }
+            for h in result.hits
+        ]
+        output = {
+            "query": result.query,
+            "count": len(results),
+            "results": results,
+            "timings_ms": result.timings_ms,
+        }
+        print(json.dumps(output))
+        return EXIT_OK
+    for hit in result.hits:
+        print(f"{hit.rank:>4}  {hit.similarity:.4f}  {hit.image.path}")
+    print(
+        f"{len(result.hits)} results for {result.query!r} in {result.timings_ms['total']:.1f} ms",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    from viewfinder.engine import SearchEngine
+    from viewfinder.indexdir import IndexDir, default_index_path
+
+    index_dir = IndexDir(default_index_path(args.index))
+    engine = SearchEngine(index_dir)
+    try:
+        params = engine.vectors.params
+        summary = {
+            "index": str(index_dir.path.resolve()),
+            "images": engine.catalog.count(),
+            "skipped": len(engine.catalog.skipped()),
+            "model": engine.manifest.model,
+            "dim": engine.manifest.dim,
+            "index_type": params.kind,
+            "nlist": params.nlist,
+            "nprobe": params.nprobe,
+            "bytes_on_disk": index_dir.bytes_on_disk(),
+            "generation": engine.generation,
+        }
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(summary))
+        return EXIT_OK
+    for key, value in summary.items():
+        print(f"{key:>14}: {value}")
+    return EXIT_OK
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from viewfinder.synthetic import generate_library
+
+    if args.count < 1:
+        raise ViewfinderError("--count must be at least 1.")
+    written = generate_library(Path(args.folder), args.count, seed=args.seed)
+    print(f"wrote {len(written)} pictures and captions.jsonl to {args.folder}")
+    return EXIT_OK
+
+
+class _progress_bar:
+    """A tqdm bar on stderr when it is a terminal; otherwise nothing."""
+
+    def __enter__(self):
+        self.bar = None
+        if not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+
+        def update(done: int, total: int) -> None:
+            if self.bar is None:
+                self.bar = tqdm(total=total, unit="img", desc="indexing", file=sys.stderr)
+            self.bar.n = done
+            self.bar.refresh()
+
+        return update
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (0 ok, 2 usage or configuration error, 1 failure)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ViewfinderError as error:
+        print(f"viewfinder: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("viewfinder: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("VIEWFINDER_DEBUG"):
+            raise
+        print(
+            f"viewfinder: unexpected error: {type(error).__name__}: {error} "
+            "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

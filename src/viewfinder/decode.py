@@ -1,0 +1,340 @@
+"""Safe decode: turns an image file or upload into exactly the pixels open_clip's eval transform would see.
+
+Runs in spawned decode workers, so it imports only numpy and Pillow (pillow_heif on first HEIF file), never
+torch. Every way a file can fail to be a usable image surfaces as a DecodeError with a one-line reason.
+"""
+
+import functools
+import io
+import os
+import re
+import stat
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+import numpy as np
+
+# The plugins are imported to register their openers: naming a format Pillow has not loaded makes
+# Image.open import all ~40 plugins.
+from PIL import (
+    AvifImagePlugin,  # noqa: F401
+    BmpImagePlugin,  # noqa: F401
+    GifImagePlugin,  # noqa: F401
+    Image,
+    JpegImagePlugin,
+    PngImagePlugin,  # noqa: F401
+    TiffImagePlugin,  # noqa: F401
+    UnidentifiedImageError,
+    WebPImagePlugin,  # noqa: F401
+)
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+MAX_PIXELS: int = 120_000_000
+MAX_BYTES: int = 200 * 1024 * 1024
+
+# Only these are tried, whatever a file is named: Pillow's other plugins (EPS runs Ghostscript, PSD, ICO, ...)
+# are attack surface a photo library does not need. HEIF joins when a file looks like one.
+_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
+
+# What Pillow, its plugins and pillow_heif raise on data they cannot decode (RuntimeError: the AVIF and HEIF
+# decoders, found by fuzzing).
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, struct.error, RuntimeError)
+
+_RESAMPLE = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
+_RESIZE_MODES = ("shortest", "longest", "squash")
+
+_ORIENTATION = 0x0112
+_DATETIME = 0x0132
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 0x9003
+# The same table as ImageOps.exif_transpose, which is not used because it re-reads EXIF without the
+# guard against malformed data that _exif has.
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
+_EXIF_DATE = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How a model wants its input images: open_clip's eval transform, as plain data."""
+
+    image_size: int
+    resize_mode: str = "shortest"
+    interpolation: str = "bicubic"
+    mean: tuple[float, float, float] = OPENAI_MEAN
+    std: tuple[float, float, float] = OPENAI_STD
+
+    def __post_init__(self) -> None:
+        if self.image_size < 1:
+            raise ValueError(f"image_size must be positive, not {self.image_size}")
+        if self.resize_mode not in _RESIZE_MODES:
+            raise ValueError(f"resize_mode must be one of {_RESIZE_MODES}, not {self.resize_mode!r}")
+        if self.interpolation not in _RESAMPLE:
+            raise ValueError(f"interpolation must be one of {tuple(_RESAMPLE)}, not {self.interpolation!r}")
+
+
+# eq=False: the generated __eq__ and __hash__ would compare the pixel arrays, which numpy cannot do.
+@dataclass(frozen=True, eq=False)
+class DecodedImage:
+    """One image ready for the model, with what the catalog records about the original."""
+
+    pixels: np.ndarray
+    width: int
+    height: int
+    format: str
+    taken_at: str | None
+
+
+class DecodeError(Exception):
+    """A file that cannot be used as an image; str(e) is a one-line, human reason."""
+
+
+def decode_image(path: str | os.PathLike, spec: PreprocessSpec) -> DecodedImage:
+    """Decodes an image file into the model's input pixels; raises DecodeError."""
+    return _decode(os.fsdecode(path), spec)
+
+
+def decode_bytes(data: bytes, spec: PreprocessSpec) -> DecodedImage:
+    """Decodes an uploaded image into the model's input pixels; raises DecodeError."""
+    return _decode(data, spec)
+
+
+def open_oriented(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Opens an image file or bytes at full size, upright and RGB, for thumbnails; raises DecodeError."""
+    with _opened(source if isinstance(source, bytes) else os.fsdecode(source), max_pixels) as img:
+        img.load()
+        return _orient(_to_rgb(img), _exif(img).get(_ORIENTATION))
+
+
+def to_model_input(pixels: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Turns uint8 (N, S, S, 3) or (S, S, 3) pixels into the model's float32 (N, 3, S, S) input."""
+    batch = pixels[np.newaxis] if pixels.ndim == 3 else pixels
+    side = spec.image_size
+    if batch.ndim != 4 or batch.shape[1:] != (side, side, 3) or batch.dtype != np.uint8:
+        raise ValueError(f"expected uint8 (N, {side}, {side}, 3) pixels, got {pixels.dtype} {pixels.shape}")
+    # The same float32 operations in the same order as ToTensor (x / 255) then Normalize ((x - mean) / std),
+    # so the result is bit-identical to open_clip's.
+    x = batch.astype(np.float32) / np.float32(255)
+    x -= np.asarray(spec.mean, dtype=np.float32)
+    x /= np.asarray(spec.std, dtype=np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
+    with _opened(source, MAX_PIXELS) as img:
+        is_jpeg = isinstance(img, JpegImagePlugin.JpegImageFile)
+        if not is_jpeg:
+            # PNG may keep its EXIF after the pixel data; a JPEG must not load before draft().
+            img.load()
+        exif = _exif(img)
+        orientation = exif.get(_ORIENTATION)
+        swaps = orientation in _SWAPS_AXES
+        width, height = (img.height, img.width) if swaps else (img.width, img.height)
+        out_w, out_h = _resized_size(width, height, spec)
+        # Resizing before rotating gives the same pixels (to rounding) and rotates a small image.
+        stored_size = (out_h, out_w) if swaps else (out_w, out_h)
+        box = None
+        if is_jpeg:
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale, as long as the result stays at least stored_size;
+            # the box it returns is the original image's extent in the reduced pixels.
+            drafted = img.draft("RGB", stored_size)
+            box = drafted[1] if drafted else None
+        resized = _to_rgb(img).resize(stored_size, _RESAMPLE[spec.interpolation], box=box)
+        square = _center_crop_or_pad(_orient(resized, orientation), spec.image_size)
+        return DecodedImage(
+            pixels=np.asarray(square),
+            width=width,
+            height=height,
+            # Phones write multi-picture JPEGs, which Pillow calls MPO; everything downstream wants JPEG.
+            format="JPEG" if img.format == "MPO" else str(img.format),
+            taken_at=_taken_at(exif),
+        )
+
+
+@contextmanager
+def _opened(source: str | bytes, max_pixels: int) -> Iterator[Image.Image]:
+    """Opens source after the file checks, with only the header read and its size checked."""
+    with _readable(source) as fp, _reasons():
+        formats = _FORMATS
+        if fp.read(12)[4:8] == b"ftyp":  # an ISO media file: HEIF, or AVIF
+            _register_heif()
+            formats += ("HEIF",)
+        fp.seek(0)
+        with Image.open(fp, formats=formats) as img:
+            width, height = img.size
+            if width * height > max_pixels:
+                raise DecodeError(f"image too large ({width}x{height} pixels, limit {max_pixels / 1e6:g} MP)")
+            if width < 1 or height < 1:
+                raise DecodeError(f"empty image ({width}x{height} pixels)")
+            yield img
+
+
+@contextmanager
+def _readable(source: str | bytes) -> Iterator[BinaryIO]:
+    """Opens a path for reading, or wraps bytes, after checking it is a plausible image file."""
+    if isinstance(source, bytes):
+        _check_byte_size(len(source))
+        yield io.BytesIO(source)
+        return
+    try:
+        mode = os.stat(source).st_mode
+        if stat.S_ISDIR(mode):
+            raise DecodeError("is a directory")
+        # A FIFO or device would block or never end.
+        if not stat.S_ISREG(mode):
+            raise DecodeError("not a regular file")
+        fp = open(source, "rb")  # noqa: SIM115 (closed by the with below, after the checks)
+    except FileNotFoundError:
+        raise DecodeError("file not found") from None
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except OSError as e:
+        raise DecodeError(f"cannot read file ({e.strerror or e})") from None
+    with fp:
+        _check_byte_size(os.fstat(fp.fileno()).st_size)
+        yield fp
+
+
+def _check_byte_size(size: int) -> None:
+    if size == 0:
+        raise DecodeError("empty file")
+    if size > MAX_BYTES:
+        raise DecodeError(f"file too large ({size / 2**20:.0f} MB, limit {MAX_BYTES / 2**20:g} MB)")
+
+
+@contextmanager
+def _reasons() -> Iterator[None]:
+    """Turns what Pillow raises on bad data into a DecodeError with a short reason."""
+    try:
+        yield
+    except UnidentifiedImageError as e:
+        raise DecodeError("not an image file") from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Pillow's own limit, met inside Image.open before _opened's size check can report the size (the
+        # warning is only raised when warnings are made errors).
+        raise DecodeError("image too large (over Pillow's decompression-bomb limit)") from e
+    except _CORRUPT as e:
+        if any(word in str(e).lower() for word in ("truncated", "end of file")):
+            raise DecodeError("truncated image data") from e
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise DecodeError(f"corrupt image data ({reason})") from e
+
+
+@functools.cache
+def _register_heif() -> None:
+    """Teaches Pillow HEIF/HEIC, once, when a file first needs it."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+
+def _exif(img: Image.Image) -> Image.Exif:
+    """The image's EXIF, empty when missing or malformed: broken metadata on a fine image is common."""
+    try:
+        return img.getexif()
+    except _CORRUPT:
+        return Image.Exif()
+
+
+def _taken_at(exif: Image.Exif) -> str | None:
+    """The capture time as ISO 8601 from DateTimeOriginal, else DateTime; None when missing or junk."""
+    try:
+        original = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)
+    except _CORRUPT:
+        original = None
+    for value in (original, exif.get(_DATETIME)):
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        if not isinstance(value, str) or not (match := _EXIF_DATE.match(value.strip())):
+            continue
+        try:
+            return datetime(*map(int, match.groups())).isoformat()
+        except ValueError:  # "0000:00:00 00:00:00" and other impossible dates
+            continue
+    return None
+
+
+def _orient(img: Image.Image, orientation: object) -> Image.Image:
+    """Turns an image upright according to its EXIF orientation; junk values leave it as it is."""
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return img if method is None else img.transpose(method)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Converts any Pillow mode to a new RGB image as a viewer would show it."""
+    if img.mode.startswith("I;16"):
+        # Keep the high byte: Pillow's own convert("L") clips 16-bit values at 255, leaving white.
+        img = Image.fromarray((np.asarray(img) >> 8).astype(np.uint8))
+    elif img.mode in ("I", "F"):
+        img = _stretch_to_l(np.asarray(img))
+    try:
+        if img.has_transparency_data:
+            # Transparent areas over white, as viewers show them; RGB alone would reveal whatever colour
+            # the encoder left under alpha 0, often black.
+            rgba = img.convert("RGBA")
+            rgb = Image.new("RGB", img.size, (255, 255, 255))
+            rgb.paste(rgba, mask=rgba.getchannel("A"))
+            return rgb
+        return img.convert("RGB")
+    except ValueError as e:  # a mode Pillow cannot convert, such as LAB
+        raise DecodeError(f"unsupported colour mode {img.mode}") from e
+
+
+def _stretch_to_l(values: np.ndarray) -> Image.Image:
+    """Maps 32-bit integer or float samples, which have no fixed range, onto 0..255 greyscale."""
+    is_float = values.dtype.kind == "f"
+    values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(values.min()), float(values.max())
+    if is_float and low >= 0.0 and high <= 1.0:
+        low, high = 0.0, 1.0  # floats in 0..1 are already intensities; do not stretch a dark image
+    scale = 255.0 / (high - low) if high > low else 0.0
+    return Image.fromarray(np.rint((values - low) * scale).astype(np.uint8))
+
+
+def _resized_size(width: int, height: int, spec: PreprocessSpec) -> tuple[int, int]:
+    """The (w, h) open_clip's eval transform resizes an upright width x height image to."""
+    size = spec.image_size
+    if spec.resize_mode == "shortest":
+        # torchvision Resize(int): the short side becomes size, the long side is truncated, not rounded.
+        short, long = sorted((width, height))
+        long_out = int(size * long / short)
+        return (size, long_out) if width <= height else (long_out, size)
+    if spec.resize_mode == "longest":
+        # timm's ResizeKeepRatio(longest=1): divide by the larger ratio, round half to even. max(1, ...) keeps
+        # a very thin panorama at least a pixel thick, where open_clip would fail resizing to zero.
+        ratio = max(width / size, height / size)
+        return max(1, round(width / ratio)), max(1, round(height / ratio))
+    return size, size
+
+
+def _center_crop_or_pad(img: Image.Image, size: int) -> np.ndarray:
+    """The centre size x size square, black-padded where the image is smaller, as uint8 (S, S, 3).
+
+    This is torchvision's CenterCrop and open_clip's CenterCropOrPad: pad (size - have) // 2 before, or crop
+    from round((have - size) / 2), where round is Python's, half to even.
+    """
+
+    def start(have: int) -> int:
+        return -((size - have) // 2) if have < size else round((have - size) / 2)
+
+    left, top = start(img.width), start(img.height)
+    # Pillow fills the part of a crop box outside the image with zeros, which is the padding.
+    return np.asarray(img.crop((left, top, left + size, top + size)))

@@ -1,0 +1,170 @@
+"""The open_clip runtime on torch: loads real CLIP weights, hub models, local files and the test models."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from viewfinder.decode import PreprocessSpec, to_model_input
+from viewfinder.embed import Embedder
+from viewfinder.errors import ModelUnavailableError, ViewfinderError
+from viewfinder.models import MODEL_CONFIG_DIR, RANDOM_SEED, ModelSpec
+
+HUB_HOST = "huggingface.co"
+HUB_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+class OpenClipEmbedder(Embedder):
+    """An open_clip model on torch, in eval mode, on CPU or CUDA."""
+
+    def __init__(self, spec: ModelSpec, device: str = "auto") -> None:
+        import torch
+
+        self.spec = spec
+        self.device = _pick_device(device)
+        self.model, self.tokenizer = _create_model(spec, self.device)
+        self.preprocess = preprocess_spec_of(self.model)
+        with torch.inference_mode():
+            probe = self.model.encode_text(self.tokenizer(["a photo"]).to(self.device))
+        self.dim = int(probe.shape[-1])
+
+    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        batch = torch.from_numpy(to_model_input(pixels, self.preprocess)).to(self.device)
+        with torch.inference_mode():
+            features = self.model.encode_image(batch, normalize=True)
+        return features.float().cpu().numpy()
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        with torch.inference_mode():
+            features = self.model.encode_text(tokens, normalize=True)
+        return features.float().cpu().numpy()
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ViewfinderError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu.")
+    if device not in ("cpu", "cuda"):
+        raise ViewfinderError(f"Unknown device {device!r}; use auto, cpu or cuda.")
+    return device
+
+
+def _create_model(spec: ModelSpec, device: str):
+    import open_clip
+    import torch
+
+    open_clip.add_model_config(MODEL_CONFIG_DIR)
+    if not spec.arch.startswith(("hf-hub:", "local-dir:")) and spec.arch not in open_clip.list_models():
+        raise ViewfinderError(f"Unknown open_clip architecture {spec.arch!r} in model {spec.name!r}.")
+    _check_weights_reachable(spec)
+    if spec.is_random:
+        torch.manual_seed(RANDOM_SEED)
+    try:
+        with _quiet_logging():
+            model = open_clip.create_model(spec.arch, pretrained=spec.pretrained, device=device)
+            tokenizer = open_clip.get_tokenizer(spec.arch)
+    except Exception as error:
+        raise ModelUnavailableError(f"Cannot load model {spec.name}: {_first_line(error)}") from error
+    model.eval()
+    return model, tokenizer
+
+
+@contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """Silences open_clip's and the hub client's log lines (random init, retries); our errors say what to do."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def _check_weights_reachable(spec: ModelSpec) -> None:
+    """Fails fast, with the fix, when weights are neither cached nor downloadable."""
+    from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
+
+    if spec.is_random or spec.weights_file is not None or spec.arch.startswith("local-dir:"):
+        if spec.weights_file is not None and not Path(spec.weights_file).is_file():
+            raise ModelUnavailableError(f"Weights file {spec.weights_file} is missing; reinstall or re-download.")
+        return
+    if spec.arch.startswith("hf-hub:"):
+        repo, filename = spec.arch.removeprefix("hf-hub:"), None
+    else:
+        config = get_pretrained_cfg(spec.arch, spec.pretrained or "")
+        if not config:
+            tags = ", ".join(list_pretrained_tags_by_model(spec.arch)) or "none"
+            raise ViewfinderError(f"{spec.arch} has no pretrained tag {spec.pretrained!r}; known tags: {tags}.")
+        repo, _, filename = config.get("hf_hub", "").strip("/").rpartition("/")
+        if not repo:
+            repo, filename = config.get("hf_hub", "").strip("/"), None
+    if _cached_on_hub(repo, filename) or _hub_reachable():
+        return
+    wanted = filename or " or ".join(HUB_WEIGHT_FILES)
+    raise ModelUnavailableError(
+        f"Weights for {spec.name} are not cached and {HUB_HOST} cannot be reached: download {wanted} "
+        f"from https://{HUB_HOST}/{repo} and pass --model {_arch_of(spec)}:/path/to/{wanted.split(' ')[0]} "
+        f"(or put the repository in the Hugging Face cache, {_hub_cache_dir()})."
+    )
+
+
+def _cached_on_hub(repo: str, filename: str | None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    names = (filename,) if filename else HUB_WEIGHT_FILES
+    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
+
+
+def _hub_reachable() -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+        return False
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+def _hub_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def _arch_of(spec: ModelSpec) -> str:
+    return "ViT-B-32" if spec.arch.startswith("hf-hub:") else spec.arch
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def preprocess_spec_of(model) -> PreprocessSpec:
+    """Reads the eval-time image transform open_clip attached to a model."""
+    import open_clip
+
+    config = open_clip.get_model_preprocess_cfg(model)
+    size = config["size"]
+    side = int(size if isinstance(size, int) else size[0])
+    return PreprocessSpec(
+        image_size=side,
+        resize_mode=config.get("resize_mode", "shortest"),
+        interpolation=config.get("interpolation", "bicubic"),
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
+    )

@@ -1,0 +1,184 @@
+"""The search engine over one index directory: the library behind the CLI's `search` and the HTTP service."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from viewfinder import query as algebra
+from viewfinder.catalog import Catalog, ImageRecord
+from viewfinder.decode import DecodeError, decode_bytes, decode_image
+from viewfinder.embed import Embedder, load_embedder
+from viewfinder.errors import BadQueryError
+from viewfinder.indexdir import IndexDir, Manifest
+from viewfinder.models import resolve_model
+from viewfinder.query import Term
+
+MAX_K = 1000
+TEXT_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata conditions a result must meet; None means no condition."""
+
+    taken_after: str | None = None  # ISO date or date-time, inclusive
+    taken_before: str | None = None  # ISO date or date-time, inclusive (a bare date covers the whole day)
+    folder: str | None = None  # relative to the source root, includes sub-folders
+    min_width: int | None = None
+    min_height: int | None = None
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in vars(self).values())
+
+    def sql(self) -> tuple[list[str], list[object]]:
+        """WHERE clauses and parameters selecting the images that pass."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.taken_after:
+            clauses.append("taken_at >= ?")
+            params.append(self.taken_after)
+        if self.taken_before:
+            clauses.append("taken_at <= ?")
+            params.append(self.taken_before + ("T23:59:59" if len(self.taken_before) == 10 else ""))
+        if self.folder:
+            folder = self.folder.strip("/")
+            clauses.append("(substr(path, length(root) + 2) LIKE ? ESCAPE '\\')")
+            params.append(_like_escape(folder) + "/%")
+        if self.min_width:
+            clauses.append("width >= ?")
+            params.append(self.min_width)
+        if self.min_height:
+            clauses.append("height >= ?")
+            params.append(self.min_height)
+        return clauses, params
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    image: ImageRecord
+    similarity: float
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class SearchEngine:
+    """Opens an index read-only and answers queries; safe to share between threads."""
+
+    def __init__(self, index_dir: IndexDir, device: str = "auto", embedder: Embedder | None = None) -> None:
+        self.index_dir = index_dir
+        self.device = device
+        self.manifest: Manifest = index_dir.read_manifest()
+        self.catalog: Catalog = index_dir.open_catalog(readonly=True)
+        self.vectors, _ = index_dir.load_vectors(self.catalog, self.manifest.dim)
+        self.generation = self.catalog.generation()
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @classmethod
+    def open(cls, path: str | Path, device: str = "auto") -> SearchEngine:
+        return cls(IndexDir(Path(path)), device)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use (searches by indexed image id never need it)."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                spec = resolve_model(self.manifest.model)
+                self.index_dir.check_model(spec)
+                self._embedder = load_embedder(spec, self.device)
+            return self._embedder
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def search(self, terms: Sequence[Term], k: int = 50, filters: Filters | None = None) -> SearchResult:
+        """Ranks the index for a query; similarities are cosines with the combined query vector."""
+        if not 1 <= k <= MAX_K:
+            raise BadQueryError(f"k must be between 1 and {MAX_K}.")
+        terms = algebra.validate(terms)
+        if any(term.image_id is None for term in terms):
+            _ = self.embedder  # loading the model is start-up work, not part of a query's time
+        started = time.perf_counter()
+        term_vectors = np.stack([self._term_vector(term) for term in terms])
+        query_vector = algebra.combine(term_vectors, terms)
+        encoded = time.perf_counter()
+        allowed = None
+        if filters is not None and not filters.is_empty():
+            allowed = self.catalog.ids_where(*filters.sql())
+        if allowed is not None and len(allowed) == 0:
+            scores, ids = np.empty((1, 0), np.float32), np.empty((1, 0), np.int64)
+        else:
+            scores, ids = self.vectors.search(query_vector, k, allowed)
+        searched = time.perf_counter()
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        records = self.catalog.images([i for i, _ in pairs])
+        hits = [Hit(rank, records[i], s) for rank, (i, s) in enumerate(((i, s) for i, s in pairs if i in records), 1)]
+        finished = time.perf_counter()
+        timings = {
+            "encode": (encoded - started) * 1000,
+            "search": (searched - encoded) * 1000,
+            "total": (finished - started) * 1000,
+        }
+        return SearchResult(algebra.describe(terms), hits, {key: round(value, 3) for key, value in timings.items()})
+
+    def image(self, image_id: str) -> ImageRecord:
+        """The catalog row of an indexed image; BadQueryError when there is none."""
+        record = self.catalog.images([parse_image_id(image_id)]).get(parse_image_id(image_id))
+        if record is None:
+            raise BadQueryError(f"No indexed image has id {image_id!r}.")
+        return record
+
+    def _term_vector(self, term: Term) -> np.ndarray:
+        if term.text is not None:
+            return self._text_vector(term.text)
+        if term.image_id is not None:
+            vector = self.catalog.vector_of(parse_image_id(term.image_id), self.manifest.dim)
+            if vector is None:
+                raise BadQueryError(f"No indexed image has id {term.image_id!r}.")
+            return vector
+        preprocess = self.embedder.preprocess
+        try:
+            if term.image_path is not None:
+                decoded = decode_image(term.image_path, preprocess)
+            else:
+                decoded = decode_bytes(term.image_bytes or b"", preprocess)
+        except DecodeError as error:
+            raise BadQueryError(f"The query image cannot be used: {error}.") from error
+        return self.embedder.encode_images(decoded.pixels[None])[0]
+
+    def _text_vector(self, text: str) -> np.ndarray:
+        cached = self._text_cache.get(text)
+        if cached is not None:
+            self._text_cache.move_to_end(text)
+            return cached
+        vector = self.embedder.encode_texts([text])[0]
+        self._text_cache[text] = vector
+        if len(self._text_cache) > TEXT_CACHE_SIZE:
+            self._text_cache.popitem(last=False)
+        return vector
+
+
+def parse_image_id(image_id: str) -> int:
+    """Image ids are the catalog's integer ids, written as decimal strings."""
+    text = str(image_id).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise BadQueryError(f"No indexed image has id {image_id!r}.")
+    return int(text)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,106 @@
+"""Resolves `--model` strings to a loadable model description, in one place.
+
+Accepted forms:
+- `ARCH:TAG`            an open_clip architecture with a pretrained tag (`ViT-B-32:openai`)
+- `ARCH:/path/file`     an open_clip architecture with a local weights file
+- `hf-hub:org/name`     an open_clip model on the Hugging Face hub (config and weights)
+- `/path/to/dir`        a local directory holding `open_clip_config.json` and weights (a hub snapshot)
+- `/path/to/file.bin`   a local weights file for the default architecture (ViT-B-32)
+- `test:tiny`           the project's deterministic, randomly initialised tiny model (plumbing tests)
+- `test:shapes`         the project's tiny model trained on synthetic shapes (semantic tests, demo)
+- `random:ARCH`         any architecture with deterministic random weights (benchmarks)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from viewfinder.errors import ModelUnavailableError, ViewfinderError
+
+DEFAULT_MODEL = "ViT-B-32:openai"
+DEFAULT_ARCH = "ViT-B-32"
+PACKAGE_DIR = Path(__file__).parent
+MODEL_CONFIG_DIR = PACKAGE_DIR / "model_configs"
+SHAPES_WEIGHTS = PACKAGE_DIR / "weights" / "shapes.safetensors"
+RANDOM_SEED = 0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load for a `--model` string, and how to recognise the same model later."""
+
+    name: str  # canonical user-facing name, stored in the index manifest
+    arch: str  # open_clip model name, possibly with an `hf-hub:` or `local-dir:` schema
+    pretrained: str | None = None  # open_clip pretrained tag or weights file; None means random init
+    weights_file: Path | None = None  # local weights whose checksum identifies the model
+
+    @property
+    def is_random(self) -> bool:
+        return self.pretrained is None and not self.arch.startswith(("hf-hub:", "local-dir:"))
+
+    def identity(self) -> str:
+        """A string that differs whenever the vectors this model makes would differ."""
+        if self.weights_file is not None:
+            return f"{self.arch}@sha256:{file_sha256(self.weights_file)}"
+        return self.name
+
+
+def resolve_model(text: str) -> ModelSpec:
+    """Turns a `--model` string into a ModelSpec; raises ViewfinderError for malformed names."""
+    text = text.strip()
+    if not text:
+        raise ViewfinderError("The model name is empty; pass e.g. --model ViT-B-32:openai.")
+    if text == "test:tiny":
+        return ModelSpec(name=text, arch="viewfinder-tiny")
+    if text == "test:shapes":
+        return ModelSpec(
+            name=text, arch="viewfinder-shapes", pretrained=str(SHAPES_WEIGHTS), weights_file=SHAPES_WEIGHTS
+        )
+    if text.startswith("test:"):
+        raise ViewfinderError(f"Unknown test model {text!r}; the built-in ones are test:tiny and test:shapes.")
+    if text.startswith("random:"):
+        return ModelSpec(name=text, arch=text.removeprefix("random:"))
+    if text.startswith("hf-hub:"):
+        return ModelSpec(name=text, arch=text)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "open_clip_config.json").is_file():
+            raise ModelUnavailableError(
+                f"{path} has no open_clip_config.json; point --model at a downloaded open_clip model folder."
+            )
+        return ModelSpec(name=f"local-dir:{path.resolve()}", arch=f"local-dir:{path.resolve()}")
+    if path.is_file():
+        return _file_spec(DEFAULT_ARCH, path)
+    arch, sep, tag = text.partition(":")
+    if not sep or not tag:
+        raise ViewfinderError(
+            f"Model {text!r} names no weights; use ARCH:TAG (e.g. {DEFAULT_MODEL}), hf-hub:org/name or a path."
+        )
+    if "/" in tag or os.sep in tag or Path(tag).expanduser().exists():
+        weights = Path(tag).expanduser()
+        if not weights.is_file():
+            raise ModelUnavailableError(f"Weights file {weights} does not exist; check the path in --model.")
+        return _file_spec(arch, weights)
+    return ModelSpec(name=text, arch=arch, pretrained=tag)
+
+
+def _file_spec(arch: str, weights: Path) -> ModelSpec:
+    weights = weights.resolve()
+    return ModelSpec(name=f"{arch}:{weights}", arch=arch, pretrained=str(weights), weights_file=weights)
+
+
+_checksums: dict[Path, str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """Checksum of a weights file, cached per process (large files take a second to hash)."""
+    if path not in _checksums:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _checksums[path] = digest.hexdigest()
+    return _checksums[path]

@@ -1,0 +1,97 @@
+"""The query algebra: text and image terms with signed weights, combined into one query vector.
+
+A query is a list of terms. Positive weights are scaled to sum to 1; negative weights keep their size
+relative to that. The query vector is the normalised weighted sum of the terms' unit vectors, so an image's
+rank follows Σ wᵢ·cos(termᵢ, image): "mountains, not snow" ranks by cos(mountains) − cos(snow).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from viewfinder.errors import BadQueryError
+
+MAX_TERMS = 16
+MAX_WEIGHT = 100.0
+MAX_TEXT_CHARS = 500
+NEGATIVE_WEIGHT = -1.0
+
+
+@dataclass(frozen=True)
+class Term:
+    """One part of a query: a text, an indexed image (by id), or an image given by path or bytes."""
+
+    weight: float = 1.0
+    text: str | None = None
+    image_id: str | None = None
+    image_path: str | None = None
+    image_bytes: bytes | None = None
+
+    def label(self) -> str:
+        if self.text is not None:
+            return self.text
+        if self.image_id is not None:
+            return f"image {self.image_id}"
+        if self.image_path is not None:
+            return f"image {self.image_path}"
+        return "uploaded image"
+
+
+def validate(terms: Sequence[Term]) -> list[Term]:
+    """The terms with blank texts rejected and weights checked; raises BadQueryError with the fix."""
+    if not terms:
+        raise BadQueryError("The query is empty; give a text, an image or both.")
+    if len(terms) > MAX_TERMS:
+        raise BadQueryError(f"A query takes at most {MAX_TERMS} terms.")
+    checked = []
+    for term in terms:
+        sources = [term.text, term.image_id, term.image_path, term.image_bytes]
+        if sum(source is not None for source in sources) != 1:
+            raise BadQueryError("Each term is exactly one of a text or an image.")
+        if term.text is not None:
+            text = " ".join(term.text.split())
+            if not text:
+                raise BadQueryError("A query text is empty; type some words.")
+            if len(text) > MAX_TEXT_CHARS:
+                raise BadQueryError(f"A query text is longer than {MAX_TEXT_CHARS} characters; shorten it.")
+            term = Term(weight=term.weight, text=text)
+        if not math.isfinite(term.weight) or abs(term.weight) > MAX_WEIGHT:
+            raise BadQueryError(f"Weight {term.weight} is not a number between -{MAX_WEIGHT:g} and {MAX_WEIGHT:g}.")
+        checked.append(term)
+    if not any(term.weight > 0 for term in checked):
+        raise BadQueryError("A query needs at least one term with a positive weight (what to look for).")
+    return checked
+
+
+def effective_weights(terms: Sequence[Term]) -> np.ndarray:
+    """Weights with the positive ones scaled to sum to 1 and the negative ones by the same factor."""
+    weights = np.array([term.weight for term in terms], dtype=np.float64)
+    positive_sum = weights[weights > 0].sum()
+    return (weights / positive_sum).astype(np.float32)
+
+
+def combine(vectors: np.ndarray, terms: Sequence[Term]) -> np.ndarray:
+    """The unit query vector for term vectors (one unit row per term)."""
+    query = effective_weights(terms) @ np.asarray(vectors, dtype=np.float32)
+    norm = float(np.linalg.norm(query))
+    if norm < 1e-6:
+        raise BadQueryError("The terms cancel each other out; lower the weight of the negative terms.")
+    return (query / norm).astype(np.float32)
+
+
+def describe(terms: Sequence[Term]) -> str:
+    """A readable form of a query, e.g. 'mountains ×0.7 + lake ×0.3 − snow'."""
+    parts: list[str] = []
+    weights = effective_weights(terms)
+    show_weights = len({round(abs(float(w)), 4) for w in weights}) > 1
+    for term, weight in zip(terms, weights, strict=True):
+        text = term.label() + (f" ×{abs(float(weight)):.2g}" if show_weights else "")
+        if parts:
+            parts.append(("+ " if weight > 0 else "− ") + text)
+        else:
+            parts.append(text if weight > 0 else "− " + text)
+    return " ".join(parts)

@@ -1,0 +1,100 @@
+"""Where images come from: walks folders safely and reports what it finds, with a reason for what it can't use."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".webp",
+        ".gif",
+        ".bmp",
+        ".dib",
+        ".tif",
+        ".tiff",
+        ".heic",
+        ".heif",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A candidate image file and the facts that tell whether it changed since the last run."""
+
+    path: str  # absolute, as found under the root (symbolic links are not resolved)
+    root: str  # the source folder it was found under
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A path that looks like an image but cannot be read at all."""
+
+    path: str
+    root: str
+    reason: str
+
+
+class FolderSource:
+    """A folder tree of images; symbolic links are followed, loops and dangling links reported."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = os.path.abspath(os.path.expanduser(root))
+
+    def scan(self, exclude: str | None = None) -> Iterator[SourceFile | Unusable]:
+        """Yields every image-named file under the root, in sorted order, skipping hidden folders and `exclude`."""
+        yield from self._walk(self.root, visited=set(), exclude=exclude and os.path.abspath(exclude))
+
+    def _walk(self, folder: str, visited: set[tuple[int, int]], exclude: str | None) -> Iterator:
+        try:
+            info = os.stat(folder)
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            yield Unusable(folder, self.root, _reason(error, "folder"))
+            return
+        if (info.st_dev, info.st_ino) in visited:
+            yield Unusable(folder, self.root, "symbolic link loop (folder already visited)")
+            return
+        visited = visited | {(info.st_dev, info.st_ino)}
+        for entry in entries:
+            if entry.name.startswith(".") or entry.path == exclude:
+                continue
+            is_image_name = Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+            try:
+                is_dir = entry.is_dir()
+                if not is_dir and is_image_name:
+                    stat = entry.stat()
+            except OSError as error:
+                if is_image_name or entry.is_symlink():
+                    yield Unusable(entry.path, self.root, _reason(error, "file"))
+                continue
+            if is_dir:
+                yield from self._walk(entry.path, visited, exclude)
+            elif is_image_name:
+                if not entry.is_file():
+                    yield Unusable(entry.path, self.root, "not a regular file")
+                    continue
+                yield SourceFile(entry.path, self.root, stat.st_size, stat.st_mtime_ns)
+            elif entry.is_symlink() and not os.path.exists(entry.path):
+                yield Unusable(entry.path, self.root, "dangling symbolic link")
+
+
+def _reason(error: OSError, what: str) -> str:
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if error.errno == errno.ENOENT:
+        return "dangling symbolic link" if what == "file" else "folder does not exist"
+    if error.errno == errno.EACCES:
+        return "permission denied"
+    return f"cannot read {what}: {error.strerror or error}"

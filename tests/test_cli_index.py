@@ -1,0 +1,188 @@
+"""End-to-end behaviour of `viewfinder index`, `search` and `info` through the real command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+from conftest import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
+from PIL import Image
+
+from viewfinder import embed
+
+
+def test_index_then_search_returns_contract_shape_sorted_by_similarity(capsys, library, tmp_path):
+    index = tmp_path / "index"
+    report = run_cli_json(capsys, "index", library, "--index", index, "--model", "test:tiny")
+    assert report["added"] == 24 and report["total"] == 24 and report["skipped"] == []
+    assert set(report) == {
+        "added",
+        "updated",
+        "removed",
+        "unchanged",
+        "skipped",
+        "total",
+        "seconds",
+        "images_per_second",
+    }
+
+    result = run_cli_json(capsys, "search", "a blue sky", "--index", index, "-k", "10")
+    assert result["count"] == 10 == len(result["results"])
+    assert [r["rank"] for r in result["results"]] == list(range(1, 11))
+    similarities = [r["similarity"] for r in result["results"]]
+    assert similarities == sorted(similarities, reverse=True)
+    assert all(Path(r["path"]).is_file() and r["image_id"].isdigit() for r in result["results"])
+    assert set(result["timings_ms"]) >= {"encode", "search", "total"}
+
+    info = run_cli_json(capsys, "info", "--index", index)
+    assert info["images"] == 24 and info["model"] == "test:tiny" and info["index_type"] == "flat"
+
+
+def test_reindex_of_unchanged_library_reports_all_unchanged_without_loading_the_model(
+    capsys, library, tmp_path, monkeypatch
+):
+    index = tmp_path / "index"
+    run_cli_json(capsys, "index", library, "--index", index, "--model", "test:tiny")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unchanged library must not load the model")
+
+    monkeypatch.setattr(embed, "load_embedder", refuse)
+    report = run_cli_json(capsys, "index", library, "--index", index)
+    assert (report["added"], report["updated"], report["removed"], report["unchanged"]) == (0, 0, 0, 24)
+
+
+def test_modified_added_and_deleted_files_are_counted_and_reflected_in_search(capsys, library, tmp_path):
+    index = tmp_path / "index"
+    run_cli_json(capsys, "index", library, "--index", index, "--model", "test:tiny")
+    files = sorted(library.rglob("image-*"))
+    deleted, modified = files[0], files[1]
+    deleted.unlink()
+    Image.new("RGB", (80, 60), (250, 10, 10)).save(modified)
+    os.utime(modified, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+    added = write_colour_images(library, 3, seed=9, start=100)
+
+    report = run_cli_json(capsys, "index", library, "--index", index)
+    assert (report["added"], report["updated"], report["removed"], report["unchanged"]) == (3, 1, 1, 22)
+    assert report["total"] == 26
+
+    found = run_cli_json(capsys, "search", "anything", "--index", index, "-k", "100")
+    paths = {r["path"] for r in found["results"]}
+    assert str(deleted) not in paths
+    assert {str(p) for p in added} <= paths and str(modified) in paths
+    by_image = run_cli_json(capsys, "search", "--image", modified, "--index", index, "-k", "1")
+    assert by_image["results"][0]["path"] == str(modified)
+    assert by_image["results"][0]["similarity"] > 0.999
+
+
+def test_broken_files_are_skipped_with_reasons_and_every_valid_image_is_indexed(capsys, library, tmp_path):
+    broken = library / "broken"
+    broken.mkdir()
+    (broken / "empty.jpg").write_bytes(b"")
+    (broken / "notes.jpg").write_text("this is a text file, not a photo")
+    whole = (library / "image-0001.jpg").read_bytes()
+    (broken / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    Image.new("1", (20_000, 20_000)).save(broken / "bomb.png")
+    (broken / "dangling.jpg").symlink_to(broken / "missing.jpg")
+    (broken / "loop.jpg").symlink_to(broken / "loop.jpg")
+    (broken / "folder-loop").symlink_to(library)
+
+    report = run_cli_json(capsys, "index", library, "--index", tmp_path / "index", "--model", "test:tiny")
+    reasons = {Path(item["path"]).name: item["reason"] for item in report["skipped"]}
+    assert report["added"] == 24 and report["total"] == 24
+    assert set(reasons) >= {"empty.jpg", "notes.jpg", "truncated.jpg", "bomb.png", "dangling.jpg", "loop.jpg"}
+    assert all(reason and "\n" not in reason for reason in reasons.values())
+    assert "too large" in reasons["bomb.png"] and "link" in reasons["dangling.jpg"]
+
+    again = run_cli_json(capsys, "index", library, "--index", tmp_path / "index")
+    assert again["unchanged"] == 24 and {Path(i["path"]).name for i in again["skipped"]} == set(reasons)
+
+
+def test_kill_during_indexing_leaves_index_searchable_and_resume_completes_without_duplicates(tmp_path):
+    library = tmp_path / "photos"
+    write_colour_images(library, 12, seed=1)
+    index = tmp_path / "index"
+    first = run_subprocess("index", library, "--index", index, "--model", "test:tiny", "--json")
+    assert first.returncode == 0, first.stderr
+    write_colour_images(library, 400, seed=2, start=1000)
+
+    process = subprocess.Popen(
+        cli_command("index", library, "--index", index, "--batch-size", "8", "--workers", "1"),
+        env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    catalog = index / "catalog.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        with sqlite3.connect(catalog) as db:
+            if db.execute("SELECT COUNT(*) FROM images").fetchone()[0] > 12 + 16:
+                break
+        time.sleep(0.02)
+    assert process.poll() is None, "indexing finished before it could be interrupted; make the library larger"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    during = run_subprocess("search", "red", "--index", index, "-k", "5", "--json")
+    assert during.returncode == 0, during.stderr
+
+    resumed = run_subprocess("index", library, "--index", index, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    with sqlite3.connect(catalog) as db:
+        paths = [row[0] for row in db.execute("SELECT path FROM images")]
+        vectors = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    assert len(paths) == len(set(paths)) == 412 == vectors
+    found = run_subprocess("search", "red", "--index", index, "-k", "1000", "--json")
+    results = json.loads(found.stdout)["results"]
+    assert len(results) == 412 and len({r["image_id"] for r in results}) == 412
+
+
+def test_exact_search_equals_brute_force_numpy_ranking(capsys, library, tmp_path, tiny_embedder):
+    index = tmp_path / "index"
+    run_cli_json(capsys, "index", library, "--index", index, "--model", "test:tiny")
+    with sqlite3.connect(index / "catalog.sqlite") as db:
+        rows = db.execute("SELECT images.id, path, vector FROM images JOIN vectors USING (id)").fetchall()
+    ids = np.array([row[0] for row in rows])
+    matrix = np.stack([np.frombuffer(row[2], dtype=np.float32) for row in rows])
+    query = tiny_embedder.encode_texts(["a green meadow"])[0]
+    expected = ids[np.argsort(-(matrix @ query), kind="stable")][:15]
+
+    result = run_cli_json(capsys, "search", "a green meadow", "--index", index, "-k", "15")
+    assert [int(r["image_id"]) for r in result["results"]] == list(expected)
+    scores = sorted((matrix @ query).tolist(), reverse=True)[:15]
+    assert np.allclose([r["similarity"] for r in result["results"]], scores, atol=1e-5)
+
+
+def test_opening_an_index_with_another_model_exits_2_with_a_clear_message(capsys, library, tmp_path):
+    index = tmp_path / "index"
+    run_cli_json(capsys, "index", library, "--index", index, "--model", "test:tiny")
+    code, _, err = run_cli(capsys, "index", library, "--index", index, "--model", "random:viewfinder-tiny")
+    assert code == 2
+    assert "built with model test:tiny" in err and "Traceback" not in err
+
+
+def test_unreachable_real_weights_fail_with_one_line_naming_what_to_download(tmp_path, library):
+    env_home = tmp_path / "hf-home"
+    shutil.rmtree(env_home, ignore_errors=True)
+    os.environ["HF_HOME"] = str(env_home)
+    try:
+        completed = run_subprocess("index", library, "--index", tmp_path / "index", "--model", "ViT-B-32:openai")
+    finally:
+        del os.environ["HF_HOME"]
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert "download" in lines[0] and "--model ViT-B-32:" in lines[0]
+    assert not (tmp_path / "index" / "manifest.json").exists()
+
+
+def test_search_of_a_missing_index_or_bad_query_is_a_usage_error(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "search", "cat", "--index", tmp_path / "nothing")
+    assert code == 2 and "No index at" in err
+    code, _, err = run_cli(capsys, "index", tmp_path / "no-such-folder", "--index", tmp_path / "i")
+    assert code == 2 and "does not exist" in err

@@ -1,0 +1,27 @@
+"""Walking source folders: image files found, hidden folders skipped, loops and dangling links reported."""
+
+from __future__ import annotations
+
+from viewfinder.sources import FolderSource, SourceFile, Unusable
+
+
+def test_scan_finds_images_recursively_and_reports_links_it_cannot_follow(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    for name in ("one.JPG", "a/two.png", "a/b/three.heic", ".hidden/four.jpg", "a/readme.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "a" / "up").symlink_to(tmp_path)
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "nothing.jpg")
+    (tmp_path / "self.jpg").symlink_to(tmp_path / "self.jpg")
+
+    items = list(FolderSource(tmp_path).scan())
+    files = sorted(item.path.removeprefix(str(tmp_path) + "/") for item in items if isinstance(item, SourceFile))
+    problems = {
+        item.path.removeprefix(str(tmp_path) + "/"): item.reason for item in items if isinstance(item, Unusable)
+    }
+    assert files == ["a/b/three.heic", "a/two.png", "one.JPG"]
+    assert problems == {
+        "a/up": "symbolic link loop (folder already visited)",
+        "gone.jpg": "dangling symbolic link",
+        "self.jpg": "symbolic link loop",
+    }
