@@ -160,6 +160,14 @@ class VectorIndex:
         return cls(index, params, int(state["dim"])), int(state["generation"])
 
 
+def saved_generation(folder: Path) -> int | None:
+    """The catalog generation of the index saved in `folder`, read cheaply (no FAISS load); None if none."""
+    try:
+        return int(json.loads((folder / STATE_FILE).read_text())["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def calibrate_nprobe(index, ids: np.ndarray, vectors: np.ndarray, nlist: int, rng: np.random.Generator) -> int:
     """Smallest power-of-two nprobe whose recall@50 against exact search reaches CALIBRATION_RECALL.
 

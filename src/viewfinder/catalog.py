@@ -7,6 +7,7 @@ committed changes, so a FAISS file knows whether it is current.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -60,6 +61,15 @@ class ImageRecord:
     format: str
     taken_at: str | None
     indexed_at: float
+
+    @property
+    def file_name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def folder(self) -> str:
+        """The image's folder relative to its source root ('' at the root), so absolute paths stay private."""
+        return relative_folder(self.path, self.root)
 
 
 @dataclass(frozen=True)
@@ -204,7 +214,33 @@ class Catalog:
                 found[row[0]] = ImageRecord(*row)
         return found
 
+    def roots(self) -> list[str]:
+        """The source folders this index was built from (of indexed and of skipped files)."""
+        rows = self.db.execute("SELECT root FROM images UNION SELECT root FROM skipped ORDER BY root")
+        return [row[0] for row in rows]
+
+    def folders(self) -> list[str]:
+        """Every folder, relative to its source root, that holds indexed images, with its parent folders."""
+        found: set[str] = set()
+        for path, root in self.db.execute("SELECT path, root FROM images"):
+            folder = relative_folder(path, root)
+            while folder and folder not in found:
+                found.add(folder)
+                folder = folder.rpartition("/")[0]
+        return sorted(found)
+
+    def taken_range(self) -> tuple[str, str] | None:
+        """The earliest and latest capture times, or None when no image has one."""
+        row = self.db.execute("SELECT MIN(taken_at), MAX(taken_at) FROM images WHERE taken_at IS NOT NULL").fetchone()
+        return None if row[0] is None else (row[0], row[1])
+
     def ids_where(self, clauses: Sequence[str], params: Sequence[object]) -> np.ndarray:
         """Ids of images matching SQL conditions built by the ranking filters."""
         sql = "SELECT id FROM images" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return np.fromiter((row[0] for row in self.db.execute(sql, params)), dtype=np.int64)
+
+
+def relative_folder(path: str, root: str) -> str:
+    """The folder of `path` relative to `root`, with '/' separators ('' for the root itself)."""
+    folder = os.path.relpath(os.path.dirname(path), root)
+    return "" if folder == "." else folder.replace(os.sep, "/")

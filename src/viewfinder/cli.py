@@ -81,6 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
 
+    serve = commands.add_parser("serve", help="serve the HTTP search API and the web UI")
+    _index_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
+    serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    serve.add_argument(
+        "--source",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder POST /admin/reindex scans (repeatable; default: the folders the index was built from)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin allowed to call the API from a browser (repeatable; default $VIEWFINDER_CORS_ORIGINS)",
+    )
+    serve.set_defaults(run=_serve)
+
     info = commands.add_parser("info", help="describe an index")
     _index_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -174,6 +197,21 @@ def _search(args: argparse.Namespace) -> int:
     print(
         f"{len(result.hits)} results for {result.query!r} in {result.timings_ms['total']:.1f} ms",
         file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from viewfinder.indexdir import default_index_path
+    from viewfinder.service import serve
+
+    serve(
+        default_index_path(args.index),
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        sources=args.sources,
+        cors_origins=args.cors_origins,
     )
     return EXIT_OK
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,11 @@ from viewfinder import query as algebra
 from viewfinder.catalog import Catalog, ImageRecord
 from viewfinder.decode import DecodeError, decode_bytes, decode_image
 from viewfinder.embed import Embedder, load_embedder
-from viewfinder.errors import BadQueryError
+from viewfinder.errors import BadQueryError, UnknownImageError
 from viewfinder.indexdir import IndexDir, Manifest
+from viewfinder.lru import LRUCache
 from viewfinder.models import resolve_model
-from viewfinder.query import Term
+from viewfinder.query import Term, is_valid_unicode
 
 MAX_K = 1000
 TEXT_CACHE_SIZE = 1024
@@ -33,6 +34,15 @@ class Filters:
     folder: str | None = None  # relative to the source root, includes sub-folders
     min_width: int | None = None
     min_height: int | None = None
+
+    def __post_init__(self) -> None:
+        # Dates compare as text in SQL, so every accepted spelling is brought to the catalog's ISO form.
+        for name in ("taken_after", "taken_before"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, normalise_date(value, name))
+        if self.folder is not None and not is_valid_unicode(self.folder):
+            raise BadQueryError("The folder filter holds characters that are not valid Unicode; retype it.")
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -82,11 +92,11 @@ class SearchEngine:
         self.device = device
         self.manifest: Manifest = index_dir.read_manifest()
         self.catalog: Catalog = index_dir.open_catalog(readonly=True)
-        self.vectors, _ = index_dir.load_vectors(self.catalog, self.manifest.dim)
+        self.vectors, self.vectors_rebuilt = index_dir.load_vectors(self.catalog, self.manifest.dim)
         self.generation = self.catalog.generation()
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
-        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._text_cache: LRUCache[np.ndarray] = LRUCache(TEXT_CACHE_SIZE)
 
     @classmethod
     def open(cls, path: str | Path, device: str = "auto") -> SearchEngine:
@@ -101,6 +111,17 @@ class SearchEngine:
                 self.index_dir.check_model(spec)
                 self._embedder = load_embedder(spec, self.device)
             return self._embedder
+
+    def reopen(self) -> SearchEngine:
+        """A new engine over the index's current files, sharing this one's loaded model and text cache.
+
+        The model is shared only while the manifest names the same model: a rebuilt index may not.
+        """
+        fresh = SearchEngine(self.index_dir, self.device)
+        if fresh.manifest.identity == self.manifest.identity:
+            fresh._embedder = self._embedder
+            fresh._text_cache = self._text_cache
+        return fresh
 
     def close(self) -> None:
         self.catalog.close()
@@ -136,10 +157,10 @@ class SearchEngine:
         return SearchResult(algebra.describe(terms), hits, {key: round(value, 3) for key, value in timings.items()})
 
     def image(self, image_id: str) -> ImageRecord:
-        """The catalog row of an indexed image; BadQueryError when there is none."""
+        """The catalog row of an indexed image; UnknownImageError when there is none."""
         record = self.catalog.images([parse_image_id(image_id)]).get(parse_image_id(image_id))
         if record is None:
-            raise BadQueryError(f"No indexed image has id {image_id!r}.")
+            raise UnknownImageError(f"No indexed image has id {image_id!r}.")
         return record
 
     def _term_vector(self, term: Term) -> np.ndarray:
@@ -148,7 +169,7 @@ class SearchEngine:
         if term.image_id is not None:
             vector = self.catalog.vector_of(parse_image_id(term.image_id), self.manifest.dim)
             if vector is None:
-                raise BadQueryError(f"No indexed image has id {term.image_id!r}.")
+                raise UnknownImageError(f"No indexed image has id {term.image_id!r}.")
             return vector
         preprocess = self.embedder.preprocess
         try:
@@ -161,23 +182,33 @@ class SearchEngine:
         return self.embedder.encode_images(decoded.pixels[None])[0]
 
     def _text_vector(self, text: str) -> np.ndarray:
-        cached = self._text_cache.get(text)
-        if cached is not None:
-            self._text_cache.move_to_end(text)
-            return cached
-        vector = self.embedder.encode_texts([text])[0]
-        self._text_cache[text] = vector
-        if len(self._text_cache) > TEXT_CACHE_SIZE:
-            self._text_cache.popitem(last=False)
+        vector = self._text_cache.get(text)
+        if vector is None:
+            vector = self.embedder.encode_texts([text])[0]
+            self._text_cache.put(text, vector)
         return vector
 
 
 def parse_image_id(image_id: str) -> int:
     """Image ids are the catalog's integer ids, written as decimal strings."""
     text = str(image_id).strip()
-    if not text.isdigit() or len(text) > 18:
-        raise BadQueryError(f"No indexed image has id {image_id!r}.")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise UnknownImageError(f"No indexed image has id {image_id!r}.")
     return int(text)
+
+
+def normalise_date(value: str, name: str = "date") -> str:
+    """An ISO date (YYYY-MM-DD) or date-time bound in the catalog's form; BadQueryError for anything else."""
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    try:
+        # Capture times are the camera's local time, without a zone, so a zone in the bound is dropped.
+        return datetime.fromisoformat(text).replace(tzinfo=None).isoformat()
+    except ValueError:
+        raise BadQueryError(f"{name} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.") from None
 
 
 def _like_escape(text: str) -> str:

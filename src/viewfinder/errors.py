@@ -15,3 +15,7 @@ class IndexMismatchError(ViewfinderError):
 
 class BadQueryError(ViewfinderError):
     """A query that cannot be run: empty, unknown image id, bad weights."""
+
+
+class UnknownImageError(BadQueryError):
+    """An image id that names no indexed image (HTTP 404)."""

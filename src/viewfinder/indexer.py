@@ -98,8 +98,12 @@ def run_index(
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> IndexReport:
-    """Brings an index up to date with its source folders; returns what was done."""
+    """Brings an index up to date with its source folders; returns what was done.
+
+    `embedder` is a model already loaded (the server's), used when it is the index's model.
+    """
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
@@ -110,13 +114,14 @@ def run_index(
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
-        embedder = None
+        if embedder is not None and embedder.spec.identity() != spec.identity():
+            embedder = None  # another model than this index's: load the right one when it is needed
         if manifest is not None:
             index_dir.check_model(spec)
         else:
             # A new index needs the model's dimension; loading it first means a model that cannot be
             # loaded leaves no half-made index behind.
-            embedder = embed.load_embedder(spec, device)
+            embedder = embedder or embed.load_embedder(spec, device)
             manifest = index_dir.create(spec, embedder.dim)
         catalog = index_dir.open_catalog()
         try:

@@ -58,6 +58,8 @@ def validate(terms: Sequence[Term]) -> list[Term]:
                 raise BadQueryError("A query text is empty; type some words.")
             if len(text) > MAX_TEXT_CHARS:
                 raise BadQueryError(f"A query text is longer than {MAX_TEXT_CHARS} characters; shorten it.")
+            if not is_valid_unicode(text):
+                raise BadQueryError("A query text holds characters that are not valid Unicode; retype it.")
             term = Term(weight=term.weight, text=text)
         if not math.isfinite(term.weight) or abs(term.weight) > MAX_WEIGHT:
             raise BadQueryError(f"Weight {term.weight} is not a number between -{MAX_WEIGHT:g} and {MAX_WEIGHT:g}.")
@@ -65,6 +67,15 @@ def validate(terms: Sequence[Term]) -> list[Term]:
     if not any(term.weight > 0 for term in checked):
         raise BadQueryError("A query needs at least one term with a positive weight (what to look for).")
     return checked
+
+
+def is_valid_unicode(text: str) -> bool:
+    """Whether text can be encoded (JSON escapes and undecodable arguments can carry lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def effective_weights(terms: Sequence[Term]) -> np.ndarray:

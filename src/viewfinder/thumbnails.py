@@ -1,0 +1,83 @@
+"""Thumbnails of indexed images: made once from the original, cached in the index directory's `thumbnails/`.
+
+A thumbnail's file name carries the original's size and modification time as the catalog knows them, so an
+image re-indexed after an edit gets a new thumbnail (and a new ETag) and the stale one is removed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from viewfinder.catalog import ImageRecord
+from viewfinder.decode import DecodeError, open_oriented
+
+THUMBNAIL_SIDE = 384
+JPEG_QUALITY = 82
+FOLDER = "thumbnails"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A JPEG thumbnail and the validator that identifies its content."""
+
+    data: bytes
+    etag: str
+
+
+def etag_of(image: ImageRecord) -> str:
+    """A strong ETag for an image's thumbnail: it changes exactly when the indexed file does."""
+    return f'"{image.id}-{image.size:x}-{image.mtime_ns:x}"'
+
+
+def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
+    """The cached thumbnail of an indexed image, made and stored on first use; raises DecodeError.
+
+    The cache is written atomically (temporary file, then rename), so concurrent requests for the same
+    image each see a whole file; a read-only index directory only loses the caching.
+    """
+    folder = Path(index_path) / FOLDER
+    cached = folder / f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg"
+    try:
+        return Thumbnail(cached.read_bytes(), etag_of(image))
+    except OSError:  # not made yet, or unreadable: make it again
+        pass
+    data = make_thumbnail(image.path)
+    try:
+        folder.mkdir(exist_ok=True)
+        _write_atomically(cached, data)
+        for stale in folder.glob(f"{image.id}-*.jpg"):
+            if stale != cached:
+                stale.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("cannot cache the thumbnail of image %s in %s: %s", image.id, folder, error)
+    return Thumbnail(data, etag_of(image))
+
+
+def make_thumbnail(source: str | os.PathLike | bytes, side: int = THUMBNAIL_SIDE) -> bytes:
+    """JPEG bytes of an image, upright, its longest side at most `side` pixels; raises DecodeError."""
+    image = open_oriented(source)
+    image.thumbnail((side, side))
+    out = io.BytesIO()
+    try:
+        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    except OSError as error:
+        raise DecodeError(f"cannot write a thumbnail ({error})") from error
+    return out.getvalue()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,187 @@
+"""A real `viewfinder serve` over a generated library, and Debian's Chromium to drive the web UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+sync_api = pytest.importorskip("playwright.sync_api")
+# Shared CI machines can be slow to encode a query; waiting longer costs nothing when they are not.
+sync_api.expect.set_options(timeout=15_000)
+
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src"
+WEBUI_INDEX = SRC / "viewfinder" / "webui" / "index.html"
+# Browser downloads are not possible everywhere the tests run, so they use the distribution's Chromium.
+CHROMIUM = os.environ.get("VIEWFINDER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# test:tiny needs nothing but the code; the screenshots read better with the trained demo model (test:shapes).
+MODEL = os.environ.get("VIEWFINDER_UI_TEST_MODEL", "test:tiny")
+# Lazy images below the fold never load, so a screenshot waits only for those on screen.
+IMAGES_IN_VIEW_LOADED = """() => [...document.images]
+    .map(image => [image, image.getBoundingClientRect()])
+    .filter(([, box]) => box.bottom > 0 && box.top < innerHeight)
+    .every(([image]) => image.complete)"""
+COLOURS = {"red": (214, 48, 49), "green": (46, 160, 67), "blue": (48, 92, 222), "yellow": (240, 200, 40)}
+SHAPES = ("circle", "square", "triangle")
+FOLDERS = ("garden", "trips")
+
+
+def write_shape_library(root: Path, count: int = 36) -> list[Path]:
+    """Writes coloured shapes on light backgrounds, in two folders, with EXIF capture dates; no two alike."""
+    rng = random.Random(5)
+    paths = []
+    for number in range(count):
+        colour = list(COLOURS)[number % len(COLOURS)]
+        shape = SHAPES[(number // len(COLOURS)) % len(SHAPES)]
+        image = Image.new("RGB", (320, 240), tuple(rng.randint(225, 250) for _ in range(3)))
+        draw = ImageDraw.Draw(image)
+        size = rng.randint(60, 110)
+        left, top = rng.randint(10, 320 - size - 10), rng.randint(10, 240 - size - 10)
+        box = (left, top, left + size, top + size)
+        if shape == "circle":
+            draw.ellipse(box, fill=COLOURS[colour])
+        elif shape == "square":
+            draw.rectangle(box, fill=COLOURS[colour])
+        else:
+            corners = [(left + size / 2, top), (left + size, top + size), (left, top + size)]
+            draw.polygon(corners, fill=COLOURS[colour])
+        exif = Image.Exif()
+        exif[0x0132] = f"20{20 + number % 4}:0{1 + number % 9}:1{number % 10} 12:{number:02d}:00"  # DateTime
+        path = root / FOLDERS[number % len(FOLDERS)] / f"{colour}-{shape}-{number:02d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, quality=90, exif=exif)
+        paths.append(path)
+    return paths
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_healthy(process: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
+    """Polls /healthz until the server answers; fails with its log if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"viewfinder serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if json.load(response).get("status") == "ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"viewfinder serve gave no answer at {url}/healthz in {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def library(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_shape_library(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="session")
+def server(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of `viewfinder serve` over the indexed library; the web UI must have been built."""
+    if not WEBUI_INDEX.exists():
+        pytest.fail("The web UI is not built: run scripts/build_web.sh first.")
+    index = tmp_path_factory.mktemp("index")
+    root = library[0].parents[1]
+    viewfinder = [sys.executable, "-m", "viewfinder"]
+    indexing = [*viewfinder, "index", str(root), "--index", str(index), "--model", MODEL, "--json"]
+    subprocess.run(indexing, check=True, capture_output=True, env=_env(), timeout=600)
+    port = _free_port()
+    serve = [*viewfinder, "serve", "--index", str(index), "--port", str(port)]
+    # The log goes to a file: a pipe nobody reads would stall the server once full.
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(serve, env=_env(), stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(process, url, log)
+        # The first text search loads the model; done here so no test's timeout has to allow for it.
+        warm_up = urllib.request.Request(
+            f"{url}/search",
+            data=b'{"query": "warm up", "top_k": 1}',
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(warm_up, timeout=300).close()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[sync_api.Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium).")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
+    """A fresh desktop-sized page on the server; page errors fail the test."""
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+@pytest.fixture
+def phone(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
+    """The page on a phone-sized touch screen (390 × 844)."""
+    context = browser.new_context(
+        base_url=server,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def snapshot() -> Callable[[sync_api.Page, str], None]:
+    """Saves a screenshot of a state when VIEWFINDER_SCREENSHOTS names a folder (e.g. docs/screenshots)."""
+    folder = os.environ.get("VIEWFINDER_SCREENSHOTS")
+
+    def save(page: sync_api.Page, name: str) -> None:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.wait_for_function(IMAGES_IN_VIEW_LOADED)
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled")
+
+    return save

@@ -1,0 +1,164 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { type SearchResponse, thumbnailPath } from "./api";
+import { DropOverlay } from "./components/DropOverlay";
+import { ExampleChips } from "./components/ExampleChips";
+import { Header } from "./components/Header";
+import { HomeIntro } from "./components/HomeIntro";
+import { ImageDialog } from "./components/ImageDialog";
+import { imageName } from "./components/ResultCard";
+import { RefineBar } from "./components/RefineBar";
+import type { ResultGridHandle } from "./components/ResultGrid";
+import { type ExampleImage, SearchForm } from "./components/SearchForm";
+import { SearchResults } from "./components/SearchResults";
+import { describeQuery } from "./format";
+import { useFileDrop } from "./hooks/useFileDrop";
+import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
+import { useOnline } from "./hooks/useOnline";
+import { type SearchOutcome, useSearch } from "./hooks/useSearch";
+import { useSlashToFocus } from "./hooks/useSlashToFocus";
+import { useStats } from "./hooks/useStats";
+import { useUrlState } from "./hooks/useUrlState";
+import { EMPTY_STATE, hasQuery, MAX_RESULTS, PAGE_SIZE, type SearchState, startQuery } from "./searchState";
+import { findUpload, rememberUpload } from "./uploads";
+
+export function App() {
+  const [state, navigate] = useUrlState();
+  const online = useOnline();
+  const stats = useStats(online);
+  const { outcome, retry } = useSearch(state);
+  const example = useExampleImage(state);
+  const [openId, setOpenId] = useState<string | null>(null);
+  const [activeIndex, setActiveIndex] = useState(0);
+  const searchInput = useRef<HTMLInputElement>(null);
+  const grid = useRef<ResultGridHandle>(null);
+
+  // A new search starts with the large view closed and the first result active.
+  const [shownState, setShownState] = useState(state);
+  if (shownState !== state) {
+    setShownState(state);
+    setOpenId(null);
+    setActiveIndex(0);
+  }
+
+  const description = describeQuery(state, example?.name ?? null);
+  useEffect(() => {
+    const title = description.replace(/^matching /, "");
+    document.title = hasQuery(state) ? `${title} — Viewfinder` : "Viewfinder";
+  }, [state, description]);
+
+  useSlashToFocus(searchInput, openId === null);
+
+  const searchByFile = useCallback(
+    (file: File) => {
+      const upload = rememberUpload(file);
+      navigate(startQuery(state, { text: state.text, negative: state.negative, uploadKey: upload.key }));
+    },
+    [state, navigate],
+  );
+  const dragging = useFileDrop(searchByFile);
+
+  const response = shownResponse(outcome);
+  const results = response?.results ?? [];
+  const openIndex = results.findIndex((result) => result.image_id === openId);
+  const openResult = results[openIndex];
+  const idle = outcome.kind === "idle";
+  const pageWasFull = response !== null && response.count > 0 && response.count % PAGE_SIZE === 0;
+
+  return (
+    <div className="app">
+      <Header stats={stats} onHome={() => navigate(EMPTY_STATE)} />
+      {!online && (
+        <p className="offline-banner" role="status">
+          You are offline. Searches will run again when the connection is back.
+        </p>
+      )}
+      <main className={idle ? "page home" : "page"}>
+        {idle ? <HomeIntro stats={stats} /> : <h1 className="visually-hidden">Search results</h1>}
+        <SearchForm
+          state={state}
+          example={example}
+          inputRef={searchInput}
+          onSubmit={(text, negative) => navigate({ ...state, text, negative, limit: PAGE_SIZE })}
+          onPickFile={searchByFile}
+          onRemoveExample={() => navigate({ ...state, imageId: null, uploadKey: null, limit: PAGE_SIZE })}
+          onLeaveDown={() => grid.current?.focusCard(activeIndex)}
+        />
+        {idle ? (
+          <ExampleChips onPick={(text) => navigate(startQuery(state, { text }))} />
+        ) : (
+          <RefineBar
+            state={state}
+            stats={stats}
+            onChange={(change, mode) => navigate({ ...state, ...change, limit: PAGE_SIZE }, mode)}
+          />
+        )}
+        {outcome.kind !== "idle" && (
+          <SearchResults
+            outcome={outcome}
+            description={description}
+            libraryImages={stats?.images ?? null}
+            online={online}
+            gridRef={grid}
+            activeIndex={activeIndex}
+            onActiveChange={setActiveIndex}
+            onOpen={(result) => setOpenId(result.image_id)}
+            onRetry={retry}
+            onShowMore={
+              pageWasFull && state.limit < MAX_RESULTS
+                ? () =>
+                    navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit + PAGE_SIZE) }, "replace")
+                : null
+            }
+          />
+        )}
+      </main>
+      <footer className="shortcuts" aria-label="Keyboard shortcuts">
+        <kbd>/</kbd> search · <kbd>←</kbd>
+        <kbd>→</kbd>
+        <kbd>↑</kbd>
+        <kbd>↓</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close
+      </footer>
+      {openResult && (
+        <ImageDialog
+          result={openResult}
+          hasPrevious={openIndex > 0}
+          hasNext={openIndex < results.length - 1}
+          onStep={(step) => setOpenId(results[openIndex + step]?.image_id ?? openId)}
+          onFindSimilar={() => {
+            rememberImage(openResult);
+            navigate(startQuery(state, { imageId: openResult.image_id }));
+          }}
+          onClose={() => {
+            // The dialog gave focus back to the card that opened it; the one last viewed should have it.
+            grid.current?.focusCard(openIndex);
+            setOpenId(null);
+          }}
+        />
+      )}
+      {dragging && <DropOverlay />}
+    </div>
+  );
+}
+
+/** The example image of a search by image, as the search box shows it. */
+function useExampleImage(state: SearchState): ExampleImage | null {
+  const meta = useImageMeta(state.imageId);
+  if (state.uploadKey !== null) {
+    const upload = findUpload(state.uploadKey);
+    // Still shown when gone, so that it can be removed from the search.
+    return upload
+      ? { name: upload.file.name, previewUrl: upload.previewUrl }
+      : { name: "Image from an earlier visit", previewUrl: null };
+  }
+  if (state.imageId === null) return null;
+  return {
+    name: meta ? imageName(meta) : `Image ${state.imageId}`,
+    previewUrl: thumbnailPath(state.imageId),
+  };
+}
+
+function shownResponse(outcome: SearchOutcome): SearchResponse | null {
+  if (outcome.kind === "results") return outcome.response;
+  if (outcome.kind === "loading") return outcome.previous;
+  return null;
+}

@@ -1,0 +1,131 @@
+/** Typed calls to the Viewfinder HTTP API (docs/API.md); the page talks to nothing else. */
+
+/** What the server knows about one indexed image (`GET /images/{id}/meta`). */
+export interface ImageMeta {
+  image_id: string;
+  image_url: string;
+  thumbnail_url: string;
+  width: number;
+  height: number;
+  file_name?: string;
+  folder?: string;
+  size_bytes?: number;
+  taken_at?: string | null;
+}
+
+/** One ranked hit of a search. */
+export interface SearchResult extends ImageMeta {
+  rank: number;
+  similarity: number;
+}
+
+export interface SearchResponse {
+  query: string;
+  count: number;
+  results: SearchResult[];
+  timings_ms: { total?: number };
+}
+
+/** The library summary (`GET /stats`); the filters are offered only where these fields are present. */
+export interface LibraryStats {
+  images: number;
+  model?: string;
+  folders?: string[];
+  taken_range?: [string, string] | null;
+}
+
+export type SearchTerm = ({ text: string } | { image_id: string }) & { weight: number };
+
+export interface SearchFilters {
+  folder?: string;
+  taken_after?: string;
+  taken_before?: string;
+}
+
+/** The JSON body of `POST /search`. */
+export interface SearchRequest {
+  top_k: number;
+  query?: string;
+  image_id?: string;
+  negative?: string;
+  terms?: SearchTerm[];
+  filters?: SearchFilters;
+}
+
+/** The fields of `POST /search/image` besides the file itself. */
+export interface ImageSearchRequest {
+  image: File;
+  top_k: number;
+  query?: string;
+  negative?: string;
+}
+
+/** The server refused a request; the message is the server's own and is meant for the user. */
+export class ApiError extends Error {}
+
+/** The server could not be reached at all (offline, or `viewfinder serve` is not running). */
+export class UnreachableError extends Error {}
+
+export function search(request: SearchRequest, signal: AbortSignal): Promise<SearchResponse> {
+  return call("/search", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+    signal,
+  });
+}
+
+export function searchByImage(request: ImageSearchRequest, signal: AbortSignal): Promise<SearchResponse> {
+  const form = new FormData();
+  form.append("image", request.image);
+  form.append("top_k", String(request.top_k));
+  if (request.query) form.append("query", request.query);
+  if (request.negative) form.append("negative", request.negative);
+  return call("/search/image", { method: "POST", body: form, signal });
+}
+
+export function fetchStats(signal: AbortSignal): Promise<LibraryStats> {
+  return call("/stats", { signal });
+}
+
+export function fetchImageMeta(imageId: string, signal: AbortSignal): Promise<ImageMeta> {
+  return call(`${imagePath(imageId)}/meta`, { signal });
+}
+
+export function imagePath(imageId: string): string {
+  return `/images/${encodeURIComponent(imageId)}`;
+}
+
+export function thumbnailPath(imageId: string): string {
+  return `/thumbnails/${encodeURIComponent(imageId)}`;
+}
+
+async function call<T>(path: string, init: RequestInit): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, { ...init, headers: { Accept: "application/json", ...init.headers } });
+  } catch (error) {
+    // An abort is the caller changing its mind, not a network failure.
+    if (error instanceof DOMException && error.name === "AbortError") throw error;
+    throw new UnreachableError("The Viewfinder server cannot be reached.");
+  }
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok || isFailure(body)) {
+    throw new ApiError(
+      errorMessage(body) ?? `The server answered ${response.status} ${response.statusText}.`,
+    );
+  }
+  return body as T;
+}
+
+function isFailure(body: unknown): boolean {
+  return typeof body === "object" && body !== null && "success" in body && body.success === false;
+}
+
+function errorMessage(body: unknown): string | null {
+  if (typeof body !== "object" || body === null) return null;
+  if ("error" in body && typeof body.error === "string") return body.error;
+  // Framework-level rejections (before the service's own handlers) may use `detail` instead.
+  if ("detail" in body && typeof body.detail === "string") return body.detail;
+  return null;
+}

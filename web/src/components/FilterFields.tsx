@@ -1,0 +1,57 @@
+import type { SearchState } from "../searchState";
+
+interface FilterFieldsProps {
+  id: string;
+  state: SearchState;
+  /** Folders of the library, relative to its root; offered when there is a choice. */
+  folders: string[];
+  /** First and last capture times in the library, or null when none is known. */
+  takenRange: [string, string] | null;
+  onChange: (change: Partial<SearchState>) => void;
+}
+
+/** The folder and capture-date filters; each applies as soon as it changes. */
+export function FilterFields({ id, state, folders, takenRange, onChange }: FilterFieldsProps) {
+  // Date inputs take YYYY-MM-DD; the catalog's capture times are ISO date-times.
+  const earliest = takenRange?.[0].slice(0, 10);
+  const latest = takenRange?.[1].slice(0, 10);
+  return (
+    <div id={id} className="filter-fields">
+      {folders.length >= 2 && (
+        <label className="refine-field">
+          <span>Folder</span>
+          <select value={state.folder} onChange={(event) => onChange({ folder: event.target.value })}>
+            <option value="">All folders</option>
+            {folders.map((folder) => (
+              <option key={folder} value={folder}>
+                {folder || "Top folder"}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {takenRange && (
+        <fieldset className="refine-field date-range">
+          <legend>Taken</legend>
+          <input
+            type="date"
+            aria-label="Taken on or after"
+            value={state.takenAfter}
+            min={earliest}
+            max={latest}
+            onChange={(event) => onChange({ takenAfter: event.target.value })}
+          />
+          <span aria-hidden="true">–</span>
+          <input
+            type="date"
+            aria-label="Taken on or before"
+            value={state.takenBefore}
+            min={earliest}
+            max={latest}
+            onChange={(event) => onChange({ takenBefore: event.target.value })}
+          />
+        </fieldset>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+import { useState } from "react";
+import type { LibraryStats } from "../api";
+import type { HistoryMode } from "../hooks/useUrlState";
+import { hasFilters, isMixedQuery, type SearchState } from "../searchState";
+import { BalanceSlider } from "./BalanceSlider";
+import { FilterFields } from "./FilterFields";
+
+interface RefineBarProps {
+  state: SearchState;
+  stats: LibraryStats | null;
+  onChange: (change: Partial<SearchState>, mode: HistoryMode) => void;
+}
+
+/** Ways to narrow a search without query syntax: the text/image balance, and filters behind a toggle. */
+export function RefineBar({ state, stats, onChange }: RefineBarProps) {
+  const filtered = hasFilters(state);
+  const [filtersOpen, setFiltersOpen] = useState(filtered);
+  // Uploads go to /search/image, which takes no filters; filters are offered only where the library has them.
+  const byUpload = state.uploadKey !== null;
+  const folders = byUpload ? [] : (stats?.folders ?? []);
+  const takenRange = byUpload ? null : (stats?.taken_range ?? null);
+  const filtersOffered = folders.length >= 2 || takenRange !== null;
+  const mixed = isMixedQuery(state);
+  if (!mixed && !filtersOffered) return null;
+
+  const activeFilters = [state.folder, state.takenAfter, state.takenBefore].filter(Boolean).length;
+  return (
+    <div className="refine" role="group" aria-label="Refine the search">
+      <div className="refine-bar">
+        {mixed && (
+          <BalanceSlider
+            textShare={state.textShare}
+            onCommit={(textShare) => onChange({ textShare }, "replace")}
+          />
+        )}
+        {filtersOffered && (
+          <button
+            type="button"
+            className={filtered ? "chip filter-toggle active" : "chip filter-toggle"}
+            aria-expanded={filtersOpen}
+            aria-controls="search-filters"
+            onClick={() => setFiltersOpen(!filtersOpen)}
+          >
+            Filters{activeFilters > 0 && ` · ${activeFilters}`}
+          </button>
+        )}
+        {filtered && (
+          <button
+            type="button"
+            className="text-button"
+            onClick={() => onChange({ folder: "", takenAfter: "", takenBefore: "" }, "push")}
+          >
+            Clear filters
+          </button>
+        )}
+      </div>
+      {filtersOffered && filtersOpen && (
+        <FilterFields
+          id="search-filters"
+          state={state}
+          folders={folders}
+          takenRange={takenRange}
+          onChange={(change) => onChange(change, "push")}
+        />
+      )}
+    </div>
+  );
+}

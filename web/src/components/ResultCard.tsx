@@ -1,0 +1,55 @@
+import type { Ref } from "react";
+import type { SearchResult } from "../api";
+import { formatSimilarity } from "../format";
+
+interface ResultCardProps {
+  result: SearchResult;
+  /** Only the active card is in the tab order; arrow keys move between the others. */
+  active: boolean;
+  buttonRef: Ref<HTMLButtonElement>;
+  onFocus: () => void;
+  onOpen: () => void;
+}
+
+export function imageName(result: { image_id: string; file_name?: string }): string {
+  return result.file_name ?? `Image ${result.image_id}`;
+}
+
+/** One thumbnail in the grid, with its rank and similarity. */
+export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: ResultCardProps) {
+  const name = imageName(result);
+  const similarity = formatSimilarity(result.similarity);
+  return (
+    <li className="result">
+      <button
+        ref={buttonRef}
+        type="button"
+        className="result-button"
+        tabIndex={active ? 0 : -1}
+        onFocus={onFocus}
+        onClick={onOpen}
+        aria-label={`Result ${result.rank}: ${name}, similarity ${similarity}`}
+      >
+        <span className="result-frame">
+          <img
+            src={result.thumbnail_url}
+            alt={name}
+            loading="lazy"
+            decoding="async"
+            width={384}
+            height={384}
+          />
+          <span className="badge rank-badge" aria-hidden="true">
+            {result.rank}
+          </span>
+          <span className="badge similarity-badge" aria-hidden="true">
+            {similarity}
+          </span>
+        </span>
+        <span className="result-name" aria-hidden="true">
+          {name}
+        </span>
+      </button>
+    </li>
+  );
+}

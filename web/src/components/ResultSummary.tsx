@@ -1,0 +1,33 @@
+import type { SearchResponse } from "../api";
+import { formatCount, formatDuration, formatImageCount } from "../format";
+
+interface ResultSummaryProps {
+  /** Null while searching. */
+  response: SearchResponse | null;
+  /** The query in words, e.g. `matching “red car”`. */
+  description: string;
+  libraryImages: number | null;
+}
+
+/** One line over the grid saying what is happening or what was found; read out as it changes. */
+export function ResultSummary({ response, description, libraryImages }: ResultSummaryProps) {
+  return (
+    <p className="result-summary" role="status">
+      {response === null ? (
+        <span className="searching">
+          <span className="spinner" aria-hidden="true" />
+          {libraryImages === null ? "Searching…" : `Searching ${formatImageCount(libraryImages)}…`}
+        </span>
+      ) : (
+        <>
+          <span>
+            Found {formatCount(response.count)} {response.count === 1 ? "image" : "images"} {description}
+          </span>
+          {response.timings_ms.total !== undefined && (
+            <span className="timing"> · {formatDuration(response.timings_ms.total)}</span>
+          )}
+        </>
+      )}
+    </p>
+  );
+}

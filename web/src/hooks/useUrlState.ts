@@ -1,0 +1,28 @@
+import { useCallback, useEffect, useState } from "react";
+import { formatSearchParams, parseSearchParams, type SearchState } from "../searchState";
+
+/** How a change enters the history: a new search is an entry, a small adjustment replaces the current one. */
+export type HistoryMode = "push" | "replace";
+
+/** The search state held in the URL, following back and forward. */
+export function useUrlState(): [SearchState, (next: SearchState, mode?: HistoryMode) => void] {
+  const [state, setState] = useState(() => parseSearchParams(window.location.search));
+
+  useEffect(() => {
+    const restore = () => setState(parseSearchParams(window.location.search));
+    window.addEventListener("popstate", restore);
+    return () => window.removeEventListener("popstate", restore);
+  }, []);
+
+  const navigate = useCallback((next: SearchState, mode: HistoryMode = "push") => {
+    const url = `${window.location.pathname}${formatSearchParams(next)}`;
+    // Repeating the current search runs it again without stacking identical history entries.
+    if (url !== `${window.location.pathname}${window.location.search}`) {
+      if (mode === "push") window.history.pushState(null, "", url);
+      else window.history.replaceState(null, "", url);
+    }
+    setState(next);
+  }, []);
+
+  return [state, navigate];
+}
