@@ -43,13 +43,13 @@ BACKGROUNDS: dict[str, tuple[int, int, int]] = {
 SIZES: tuple[str, ...] = ("small", "large")
 
 # Object radius as a fraction of the image height, by size word.
-_RADIUS = {"small": (0.09, 0.12), "large": (0.18, 0.23)}
+_RADIUS = {"small": (0.13, 0.16), "large": (0.21, 0.26)}
 # Scenes are laid out for a 4:3 landscape frame; search-time preprocessing centre-crops it to a square,
 # so objects are kept inside the central square where the model sees them whole.
 _ASPECT = 4 / 3
 _PLURALS = {"cross": "crosses"}
 _COUNTS = {1: "a", 2: "two", 3: "three"}
-_W = 0.32
+_W = 0.38  # a chunky plus, so that a small cross does not read as a star
 _CROSS = [(_W, -1), (_W, -_W), (1, -_W), (1, _W), (_W, _W), (_W, 1),
           (-_W, 1), (-_W, _W), (-1, _W), (-1, -_W), (-_W, -_W), (-_W, -1)]  # fmt: skip
 
@@ -117,21 +117,21 @@ def describe(
             obj = objects[int(rng.integers(len(objects)))]
             return str(rng.choice([obj.shape, f"a {obj.shape}", f"a photo of a {obj.shape}"]))
         if roll < 0.3:
-            obj = objects[int(rng.integers(len(objects)))]
-            return str(
-                rng.choice([obj.colour, f"something {obj.colour}", f"{_article(obj.colour)} {obj.colour} shape"])
-            )
+            colour = objects[int(rng.integers(len(objects)))].colour
+            return str(rng.choice([colour, f"something {colour}", f"{_article(colour)} {colour} shape"]))
         if roll < 0.45 and len(ordered) > 1:
             ordered = [ordered[int(rng.integers(len(ordered)))]]
 
     order = rng.permutation(len(ordered))
-    with_size = rng.random() < 0.4
+    # Size and background are mentioned now and then, as people do; mentioned often, the model would weigh
+    # them as much as colour and shape, and "more like this picture" would return the same backdrop.
+    with_size = rng.random() < 0.25
     parts = [_phrase(ordered[i], with_size) for i in order]
     text = _join(parts)
     prefix = str(rng.choice(["", "", "a photo of ", "an image of ", "a picture of "]))
     if not prefix and len(parts) == 1 and rng.random() < 0.25:
         text = text.split(" ", 1)[1]  # a bare "red circle", as people type queries
-    suffix = f" on a {background} background" if rng.random() < 0.3 else ""
+    suffix = f" on a {background} background" if rng.random() < 0.15 else ""
     return prefix + text + suffix
 
 
@@ -200,8 +200,8 @@ def _outline(obj: ShapeObject, cx: float, cy: float, r: float) -> list[tuple[flo
         radii = np.full(3, r)
     elif obj.shape == "star":
         angles = np.arange(10) * 36 - 90
-        radii = np.where(np.arange(10) % 2 == 0, r, r * 0.42)
-    else:  # cross: a plus sign whose arms are 0.64 r wide
+        radii = np.where(np.arange(10) % 2 == 0, r, r * 0.4)
+    else:  # cross: a plus sign whose arms are 0.76 r wide
         xy = np.array(_CROSS) * r
         angles = np.degrees(np.arctan2(xy[:, 1], xy[:, 0]))
         radii = np.hypot(xy[:, 0], xy[:, 1])
@@ -298,7 +298,7 @@ def generate_library(
         else:
             image.save(path)
         written.append((path, scene))
-        objects = [asdict(o) for o in scene.objects]
-        records.append(json.dumps({"file": relative.as_posix(), "caption": scene.caption, "objects": objects}))
+        record = {"file": relative.as_posix(), "caption": scene.caption}
+        records.append(json.dumps(record | {"objects": [asdict(o) for o in scene.objects]}))
     (out_dir / "captions.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
     return written

@@ -1,0 +1,128 @@
+"""Semantic end-to-end tests: the `test:shapes` model through the real CLI on a freshly generated library.
+
+Every assertion is a rate with a threshold over a whole family of queries (every (colour, shape) pair, every
+colour, every single-object image), never a hand-picked example. The library is indexed by a separate
+`viewfinder` process, as a user would; the many searches run through the same CLI entry point in this
+process so that the suite does not start a Python per query.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli_json, run_subprocess
+
+from viewfinder import synthetic
+from viewfinder.synthetic import COLOURS, SHAPES
+
+pytest.importorskip("open_clip")
+
+LIBRARY_SEED = 31_337  # not a seed the model was trained on
+LIBRARY_SIZE = 240
+TOP = 10
+PAIRS = [(colour, shape) for colour in COLOURS for shape in SHAPES]
+Objects = frozenset[tuple[str, str]]
+
+
+@pytest.fixture(scope="module")
+def shapes_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[Path, Objects]]:
+    """A generated library indexed with test:shapes; returns the index and each image's (colour, shape)s."""
+    root = tmp_path_factory.mktemp("shapes")
+    library, index = root / "library", root / "index"
+    synthetic.generate_library(library, LIBRARY_SIZE, seed=LIBRARY_SEED)
+    done = run_subprocess("index", library, "--model", "test:shapes", "--index", index, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["added"] == LIBRARY_SIZE == report["total"]
+
+    contents = {}
+    for line in (library / "captions.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        pairs = frozenset((o["colour"], o["shape"]) for o in record["objects"])
+        contents[(library / record["file"]).resolve()] = pairs
+    return index, contents
+
+
+def _search(capsys, index: Path, contents: dict[Path, Objects], *args: str) -> list[Objects]:
+    """The (colour, shape) contents of the results of one `viewfinder search`, best first."""
+    result = run_cli_json(capsys, "search", *args, "--index", index)
+    return [contents[Path(hit["path"]).resolve()] for hit in result["results"]]
+
+
+def _present(contents: dict[Path, Objects]) -> list[tuple[str, str]]:
+    return [pair for pair in PAIRS if any(pair in objects for objects in contents.values())]
+
+
+def test_colour_and_shape_queries_find_that_object_first(capsys, shapes_index):
+    index, contents = shapes_index
+    pairs = _present(contents)
+    assert len(pairs) >= 40  # the library is large enough to hold nearly every pair
+    hits = [(c, s) in _search(capsys, index, contents, f"a {c} {s}", "-k", "1")[0] for c, s in pairs]
+    assert np.mean(hits) >= 0.9
+
+
+def test_image_query_returns_the_same_colour_and_shape_first(capsys, shapes_index, tmp_path):
+    index, contents = shapes_index
+    rng = np.random.default_rng(LIBRARY_SEED + 1)
+    hits = []
+    for colour, shape in _present(contents):
+        query = tmp_path / f"{colour}-{shape}.jpg"
+        synthetic.render_scene(synthetic.scene_of(shape, colour, rng), (320, 240), rng).save(query)
+        hits.append((colour, shape) in _search(capsys, index, contents, "--image", str(query), "-k", "1")[0])
+    assert np.mean(hits) >= 0.8
+
+
+def test_library_image_finds_itself_then_its_kind_by_path_and_by_id(capsys, shapes_index):
+    index, contents = shapes_index
+    singles = [path for path, objects in contents.items() if len(objects) == 1]
+    hits = []
+    for number, path in enumerate(singles):
+        result = run_cli_json(capsys, "search", "--image", str(path), "-k", "2", "--index", index)
+        itself, nearest = result["results"]
+        assert Path(itself["path"]).resolve() == path and itself["similarity"] > 0.99
+        hits.append(contents[path] <= contents[Path(nearest["path"]).resolve()])
+        if number % 10 == 0:  # an indexed image's id stands for its stored vector: the same results
+            by_id = run_cli_json(capsys, "search", "--image", itself["image_id"], "-k", "2", "--index", index)
+            assert [r["image_id"] for r in by_id["results"]] == [r["image_id"] for r in result["results"]]
+    assert len(singles) >= 60
+    assert np.mean(hits) >= 0.75
+
+
+def test_negative_query_keeps_the_negated_colour_out_of_the_top_results(capsys, shapes_index):
+    index, contents = shapes_index
+    excluded, on_topic = [], []
+    for colour, shape in PAIRS:
+        top = _search(capsys, index, contents, shape, "--not", colour, "-k", str(TOP))
+        excluded.append(not any((colour, shape) in objects for objects in top))
+        on_topic.append(np.mean([any(s == shape for _, s in objects) for objects in top]))
+    assert np.mean(excluded) >= 0.95
+    assert np.mean(on_topic) >= 0.7  # still about the shape asked for
+
+
+def test_weights_move_results_between_a_text_and_an_image(capsys, shapes_index, tmp_path):
+    """TEXT names a colour, the --image shows a shape in another colour: the heavier term takes the top."""
+    index, contents = shapes_index
+    rng = np.random.default_rng(LIBRARY_SEED + 2)
+    present = _present(contents)
+    text_share: dict[float, list[float]] = {0.2: [], 0.8: []}  # keyed by the weight of TEXT
+    image_share: dict[float, list[float]] = {0.2: [], 0.8: []}
+    for colour in COLOURS:
+        others = [pair for pair in present if pair[0] != colour]
+        pair = others[int(rng.integers(len(others)))]
+        query = tmp_path / f"{pair[0]}-{pair[1]}.jpg"
+        synthetic.render_scene(synthetic.scene_of(pair[1], pair[0], rng), (320, 240), rng).save(query)
+        # Only a few library images hold a given pair: count hits against what the top could hold at best.
+        best = min(TOP, sum(pair in objects for objects in contents.values()))
+        for weight in text_share:
+            args = [colour, "--image", str(query), "--weight", str(weight), "--weight", str(1 - weight)]
+            top = _search(capsys, index, contents, *args, "-k", str(TOP))
+            text_share[weight].append(np.mean([any(c == colour for c, _ in objects) for objects in top]))
+            image_share[weight].append(sum(pair in objects for objects in top) / best)
+    text_mean = {weight: float(np.mean(values)) for weight, values in text_share.items()}
+    image_mean = {weight: float(np.mean(values)) for weight, values in image_share.items()}
+    assert text_mean[0.8] >= 0.8 and image_mean[0.2] >= 0.35
+    assert text_mean[0.8] >= text_mean[0.2] + 0.5
+    assert image_mean[0.2] >= image_mean[0.8] + 0.3
