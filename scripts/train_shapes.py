@@ -91,9 +91,7 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """open_clip's convention: no weight decay on gains, biases, embeddings and the logit scale."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
-        exempt = (
-            param.ndim < 2 or "bn" in name or "ln" in name or "embedding" in name or "logit_scale" in name
-        )
+        exempt = param.ndim < 2 or "bn" in name or "ln" in name or "embedding" in name or "logit_scale" in name
         (no_decay if exempt else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
@@ -173,9 +171,7 @@ class Embedder:
     @torch.no_grad()
     def images(self, images: list[Image.Image]) -> np.ndarray:
         batches = [
-            self.model.encode_image(
-                torch.stack([self.preprocess(im) for im in images[i : i + 256]]), normalize=True
-            )
+            self.model.encode_image(torch.stack([self.preprocess(im) for im in images[i : i + 256]]), normalize=True)
             for i in range(0, len(images), 256)
         ]
         return torch.cat(batches).numpy()
@@ -216,9 +212,7 @@ def evaluate(embed: Embedder, workdir: Path) -> dict[str, float]:
     neighbours = gallery @ gallery.T
     np.fill_diagonal(neighbours, -np.inf)
     kinds = [{(o.colour, o.shape) for o in scene.objects} for scene in scenes]
-    within_hits = [
-        kinds[i] <= kinds[int(np.argmax(neighbours[i]))] for i in range(len(scenes)) if len(kinds[i]) == 1
-    ]
+    within_hits = [kinds[i] <= kinds[int(np.argmax(neighbours[i]))] for i in range(len(scenes)) if len(kinds[i]) == 1]
 
     def top_scenes(query: np.ndarray) -> list[Scene]:
         return [scenes[i] for i in np.argsort(-(gallery @ _unit(query)))[:TOP]]
@@ -236,16 +230,12 @@ def evaluate(embed: Embedder, workdir: Path) -> dict[str, float]:
         for colour, shape in PAIRS:
             hits = top_scenes(weight * _unit(words[colour]) + (1 - weight) * _unit(words[shape]))
             values.append(
-                np.mean(
-                    [_has(s, colour=colour) if attribute == "colour" else _has(s, shape=shape) for s in hits]
-                )
+                np.mean([_has(s, colour=colour) if attribute == "colour" else _has(s, shape=shape) for s in hits])
             )
         return float(np.mean(values))
 
     matched = np.mean([single_vectors[i] @ text[pair] for i, pair in enumerate(PAIRS)])
-    mismatched = np.mean(
-        [single_vectors[i] @ text[other] for i, _ in enumerate(PAIRS) for other in PAIRS[::7]]
-    )
+    mismatched = np.mean([single_vectors[i] @ text[other] for i, _ in enumerate(PAIRS) for other in PAIRS[::7]])
     return {
         "pairs_present": len(present),
         "text_to_image_recall_at_1": float(np.mean(library_hits)),
@@ -278,13 +268,11 @@ METRIC_ROWS = [
     ),
     (
         "single_object_text_to_image_accuracy",
-        "Single-object gallery (one image per pair, 48 images): "
-        '"a {colour} {shape}" ranks its own image first',
+        'Single-object gallery (one image per pair, 48 images): "a {colour} {shape}" ranks its own image first',
     ),
     (
         "image_to_image_same_pair_at_1",
-        "Image→image: the nearest library image to a fresh single-object image "
-        "holds the same colour and shape",
+        "Image→image: the nearest library image to a fresh single-object image holds the same colour and shape",
     ),
     (
         "library_image_to_image_same_pair_at_1",
