@@ -126,3 +126,49 @@ def test_weights_move_results_between_a_text_and_an_image(capsys, shapes_index, 
     assert text_mean[0.8] >= 0.8 and image_mean[0.2] >= 0.35
     assert text_mean[0.8] >= text_mean[0.2] + 0.5
     assert image_mean[0.2] >= image_mean[0.8] + 0.3
+
+
+def test_the_http_api_gives_the_same_semantics(shapes_index, tmp_path):
+    """The served index (ONNX Runtime, as `serve` runs by default): text, negative, weighted and upload queries."""
+    import httpx
+    from service_helpers import start_server_process
+
+    index, contents = shapes_index
+    library = index.parent / "library"  # as the shapes_index fixture lays it out
+    pairs = _present(contents)
+    rng = np.random.default_rng(LIBRARY_SEED + 3)
+
+    def objects_of(response: httpx.Response) -> list[Objects]:
+        assert response.status_code == 200, response.text
+        hits = response.json()["results"]
+        return [contents[(library / hit["folder"] / hit["file_name"]).resolve()] for hit in hits]
+
+    with start_server_process(index) as server, httpx.Client(base_url=server, timeout=60) as http:
+        examples = http.get("stats").json()["example_queries"]
+        for example in examples:  # the web UI's one-click queries find what they name
+            *_, colour, shape = example.removesuffix("s").split()
+            assert (colour, shape) in objects_of(http.post("search", json={"query": example, "top_k": 1}))[0]
+        text_hits = [
+            (c, s) in objects_of(http.post("search", json={"query": f"a {c} {s}", "top_k": 1}))[0] for c, s in pairs
+        ]
+        excluded = []
+        for colour, shape in PAIRS:
+            top = objects_of(http.post("search", json={"query": shape, "negative": colour, "top_k": TOP}))
+            excluded.append(not any((colour, shape) in objects for objects in top))
+        colour_share = {}
+        for weight in (0.2, 0.8):
+            terms = [{"text": "red", "weight": weight}, {"text": "blue", "weight": 1 - weight}]
+            top = objects_of(http.post("search", json={"terms": terms, "top_k": TOP}))
+            colour_share[weight] = np.mean([any(c == "red" for c, _ in objects) for objects in top])
+        upload_hits = []
+        for colour, shape in pairs[::4]:
+            query = tmp_path / f"{colour}-{shape}.png"
+            synthetic.render_scene(synthetic.scene_of(shape, colour, rng), (320, 240), rng).save(query)
+            files = {"image": (query.name, query.read_bytes(), "image/png")}
+            upload_hits.append(
+                (colour, shape) in objects_of(http.post("search/image", files=files, data={"top_k": "1"}))[0]
+            )
+    assert len(examples) >= 3 and np.mean(text_hits) >= 0.9
+    assert np.mean(excluded) >= 0.95
+    assert colour_share[0.8] >= colour_share[0.2] + 0.5
+    assert np.mean(upload_hits) >= 0.75

@@ -23,6 +23,7 @@ from viewfinder.engine import SearchEngine
 from viewfinder.errors import ViewfinderError
 from viewfinder.indexdir import IndexDir
 from viewfinder.indexer import IndexReport, run_index
+from viewfinder.models import example_queries
 from viewfinder.query import Term
 
 POLL_SECONDS = 1.0
@@ -58,6 +59,7 @@ class IndexStats:
     folders: list[str]
     taken_range: tuple[str, str] | None
     generation: int
+    example_queries: list[str]
 
 
 class _Lease:
@@ -166,6 +168,7 @@ class LiveIndex:
                 folders=engine.catalog.folders(),
                 taken_range=engine.catalog.taken_range(),
                 generation=engine.generation,
+                example_queries=example_queries(engine.manifest.model),
             )
             self._stats = stats
             return stats

@@ -27,6 +27,16 @@ MODEL_CONFIG_DIR = PACKAGE_DIR / "model_configs"
 SHAPES_WEIGHTS = PACKAGE_DIR / "weights" / "shapes.safetensors"
 RANDOM_SEED = 0
 
+# Queries a user can try in one click (the web UI's chips): what each model understands.
+PHOTO_EXAMPLES = (
+    "sunset over the sea",
+    "a dog playing in the snow",
+    "city street at night",
+    "birthday cake with candles",
+    "red flowers",
+)
+SHAPES_EXAMPLES = ("a red circle", "two green squares", "a blue star", "a yellow triangle", "a purple ring")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -46,6 +56,11 @@ class ModelSpec:
         if self.weights_file is not None:
             return f"{self.arch}@sha256:{file_sha256(self.weights_file)}"
         return self.name
+
+
+def example_queries(model_name: str) -> list[str]:
+    """Queries that show what the model an index was built with understands."""
+    return list(SHAPES_EXAMPLES if model_name == "test:shapes" else PHOTO_EXAMPLES)
 
 
 def resolve_model(text: str) -> ModelSpec:

@@ -171,6 +171,7 @@ class StatsOut(BaseModel):
     folders: list[str]
     taken_range: tuple[str, str] | None
     generation: int
+    example_queries: list[str]
 
 
 class JobOut(BaseModel):

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { type SearchResponse, thumbnailPath } from "./api";
 import { DropOverlay } from "./components/DropOverlay";
-import { ExampleChips } from "./components/ExampleChips";
+import { ExampleChips, PHOTO_EXAMPLES } from "./components/ExampleChips";
 import { Header } from "./components/Header";
 import { HomeIntro } from "./components/HomeIntro";
 import { ImageDialog } from "./components/ImageDialog";
@@ -25,6 +25,8 @@ export function App() {
   const [state, navigate] = useUrlState();
   const online = useOnline();
   const stats = useStats(online);
+  // Shown once the server has said which model it runs, so the chips never change under the pointer.
+  const exampleQueries = stats ? (stats.example_queries ?? PHOTO_EXAMPLES) : [];
   const { outcome, retry } = useSearch(state);
   const example = useExampleImage(state);
   const [openId, setOpenId] = useState<string | null>(null);
@@ -77,6 +79,7 @@ export function App() {
         <SearchForm
           state={state}
           example={example}
+          suggestion={exampleQueries[0]}
           inputRef={searchInput}
           onSubmit={(text, negative) => navigate({ ...state, text, negative, limit: PAGE_SIZE })}
           onPickFile={searchByFile}
@@ -84,7 +87,7 @@ export function App() {
           onLeaveDown={() => grid.current?.focusCard(activeIndex)}
         />
         {idle ? (
-          <ExampleChips onPick={(text) => navigate(startQuery(state, { text }))} />
+          <ExampleChips queries={exampleQueries} onPick={(text) => navigate(startQuery(state, { text }))} />
         ) : (
           <RefineBar
             state={state}

@@ -32,6 +32,8 @@ export interface LibraryStats {
   model?: string;
   folders?: string[];
   taken_range?: [string, string] | null;
+  /** Queries that show what the index's model understands. */
+  example_queries?: string[];
 }
 
 export type SearchTerm = ({ text: string } | { image_id: string }) & { weight: number };

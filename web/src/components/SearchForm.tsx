@@ -12,6 +12,8 @@ export interface ExampleImage {
 interface SearchFormProps {
   state: SearchState;
   example: ExampleImage | null;
+  /** A query shown as the placeholder: one the index's model understands. */
+  suggestion: string | undefined;
   inputRef: Ref<HTMLInputElement>;
   onSubmit: (text: string, negative: string) => void;
   onPickFile: (file: File) => void;
@@ -22,7 +24,7 @@ interface SearchFormProps {
 
 /** The search box: words, an optional example image, and "without …" once a search is under way. */
 export function SearchForm(props: SearchFormProps) {
-  const { state, example, inputRef, onSubmit, onPickFile, onRemoveExample, onLeaveDown } = props;
+  const { state, example, suggestion, inputRef, onSubmit, onPickFile, onRemoveExample, onLeaveDown } = props;
   const [text, setText] = useState(state.text);
   const [negative, setNegative] = useState(state.negative);
   const [shown, setShown] = useState(state);
@@ -78,7 +80,7 @@ export function SearchForm(props: SearchFormProps) {
           value={text}
           onChange={(event) => setText(event.target.value)}
           onKeyDown={leaveDown}
-          placeholder={example ? "Add words to refine…" : "Try “sunset over the sea”"}
+          placeholder={example ? "Add words to refine…" : suggestion ? `Try “${suggestion}”` : "Describe an image"}
           aria-label="Describe the images you are looking for"
           autoComplete="off"
           enterKeyHint="search"
