@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import warnings
 from pathlib import Path
@@ -97,6 +98,8 @@ def export_model(spec: ModelSpec, out: Path) -> None:
 
 def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, name: str, axes: dict[int, str]) -> None:
     dims = {axis: torch.export.Dim.DYNAMIC for axis in axes}
+    # The exporter's optimiser logs harmless notes ("Skipping constant folding ...") a user cannot act on.
+    logging.getLogger("onnxscript").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
