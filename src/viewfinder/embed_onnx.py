@@ -125,11 +125,7 @@ class OnnxEmbedder(Embedder):
         self._lock = threading.Lock()
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        lists = self.tokenizer.token_lists(texts)
-        length = max(map(len, lists)) if self.trimmed_text else self.tokenizer.context_length
-        tokens = np.zeros((len(lists), length), dtype=np.int64)
-        for row, ids in enumerate(lists):
-            tokens[row, : len(ids)] = ids
+        tokens = self.tokenizer(texts, trim=self.trimmed_text)
         return self._text.run(None, {"tokens": tokens})[0]
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:

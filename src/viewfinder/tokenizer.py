@@ -78,10 +78,12 @@ class ClipTokenizer:
             lists.append(tokens)
         return lists
 
-    def __call__(self, texts: Sequence[str], length: int | None = None) -> np.ndarray:
-        """(N, length) int64 ids, zero-padded; length defaults to the context length, as open_clip pads."""
+    def __call__(self, texts: Sequence[str], trim: bool = False) -> np.ndarray:
+        """(N, length) int64 ids, zero-padded to the context length as open_clip pads them, or with `trim` only
+        to the longest text's length."""
         lists = self.token_lists(texts)
-        out = np.zeros((len(lists), length or self.context_length), dtype=np.int64)
+        length = max(map(len, lists)) if trim else self.context_length
+        out = np.zeros((len(lists), length), dtype=np.int64)
         for row, tokens in enumerate(lists):
             out[row, : len(tokens)] = tokens
         return out
