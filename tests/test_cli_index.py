@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
 from PIL import Image
 
@@ -166,18 +167,25 @@ def test_opening_an_index_with_another_model_exits_2_with_a_clear_message(capsys
     assert "built with model test:tiny" in err and "Traceback" not in err
 
 
-def test_unreachable_real_weights_fail_with_one_line_naming_what_to_download(tmp_path, library):
+@pytest.mark.parametrize(
+    ("model", "repository", "fix"),
+    [
+        ("ViT-B-32:openai", "timm/vit_base_patch32_clip_224.openai", "--model ViT-B-32:/path/to/"),
+        ("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", "/path/to/folder"),
+    ],
+)
+def test_unreachable_real_weights_fail_with_one_line_naming_what_to_download(tmp_path, library, model, repository, fix):
     env_home = tmp_path / "hf-home"
     shutil.rmtree(env_home, ignore_errors=True)
     os.environ["HF_HOME"] = str(env_home)
     try:
-        completed = run_subprocess("index", library, "--index", tmp_path / "index", "--model", "ViT-B-32:openai")
+        completed = run_subprocess("index", library, "--index", tmp_path / "index", "--model", model)
     finally:
         del os.environ["HF_HOME"]
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1, completed.stderr
-    assert "download" in lines[0] and "--model ViT-B-32:" in lines[0]
+    assert f"https://huggingface.co/{repository}," in lines[0] and "download" in lines[0] and fix in lines[0]
     assert not (tmp_path / "index" / "manifest.json").exists()
 
 

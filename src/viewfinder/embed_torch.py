@@ -111,16 +111,19 @@ def _check_weights_reachable(spec: ModelSpec) -> None:
         if not config:
             tags = ", ".join(list_pretrained_tags_by_model(spec.arch)) or "none"
             raise ViewfinderError(f"{spec.arch} has no pretrained tag {spec.pretrained!r}; known tags: {tags}.")
-        repo, _, filename = config.get("hf_hub", "").strip("/").rpartition("/")
-        if not repo:
-            repo, filename = config.get("hf_hub", "").strip("/"), None
+        # As open_clip reads it: "org/repo/" names a repository, "org/repo/file.bin" one file in it.
+        repo, filename = os.path.split(config.get("hf_hub", ""))
+        filename = filename or None
     if _cached_on_hub(repo, filename) or _hub_reachable():
         return
     wanted = filename or " or ".join(HUB_WEIGHT_FILES)
+    if spec.arch.startswith("hf-hub:"):  # the architecture is in the repository's config, so take both
+        fix = f"download open_clip_config.json and {wanted} into a folder and pass --model /path/to/folder"
+    else:
+        fix = f"download {wanted} and pass --model {spec.arch}:/path/to/{wanted.split(' ')[0]}"
     raise ModelUnavailableError(
-        f"Weights for {spec.name} are not cached and {HUB_HOST} cannot be reached: download {wanted} "
-        f"from https://{HUB_HOST}/{repo} and pass --model {_arch_of(spec)}:/path/to/{wanted.split(' ')[0]} "
-        f"(or put the repository in the Hugging Face cache, {_hub_cache_dir()})."
+        f"Weights for {spec.name} are not cached and {HUB_HOST} cannot be reached: from https://{HUB_HOST}/{repo}, "
+        f"{fix} (or put the repository in the Hugging Face cache, {_hub_cache_dir()})."
     )
 
 
@@ -145,10 +148,6 @@ def _hub_cache_dir() -> str:
     from huggingface_hub import constants
 
     return str(constants.HF_HUB_CACHE)
-
-
-def _arch_of(spec: ModelSpec) -> str:
-    return "ViT-B-32" if spec.arch.startswith("hf-hub:") else spec.arch
 
 
 def _first_line(error: BaseException) -> str:
