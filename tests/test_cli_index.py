@@ -192,5 +192,7 @@ def test_unreachable_real_weights_fail_with_one_line_naming_what_to_download(tmp
 def test_search_of_a_missing_index_or_bad_query_is_a_usage_error(capsys, tmp_path):
     code, _, err = run_cli(capsys, "search", "cat", "--index", tmp_path / "nothing")
     assert code == 2 and "No index at" in err
+    code, _, err = run_cli(capsys, "search", "--image", tmp_path / "missing.jpg", "--index", tmp_path / "nothing")
+    assert code == 2 and "missing.jpg: no such file" in err
     code, _, err = run_cli(capsys, "index", tmp_path / "no-such-folder", "--index", tmp_path / "i")
     assert code == 2 and "does not exist" in err

@@ -204,8 +204,12 @@ def _search(args: argparse.Namespace) -> int:
     if args.text is not None:
         positives.append(Term(text=args.text))
     for value in args.image:
-        is_file = os.path.exists(value)
-        positives.append(Term(image_path=value) if is_file else Term(image_id=value))
+        if os.path.exists(value):
+            positives.append(Term(image_path=value))
+        elif value.isascii() and value.isdigit():
+            positives.append(Term(image_id=value))
+        else:
+            raise ViewfinderError(f"--image {value}: no such file (an indexed image id is a number).")
     if not positives:
         raise ViewfinderError("Give a TEXT to search for or an --image (a file or an indexed image id).")
     if len(args.weight) > len(positives):
