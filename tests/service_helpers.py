@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import cli_command, cli_env
+from cli_helpers import cli_command, cli_env
 from PIL import Image
 
 API_TOKEN = "search-token-for-tests"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import run_cli, run_cli_json
+from cli_helpers import run_cli, run_cli_json
 
 from viewfinder import bench
 

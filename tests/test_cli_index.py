@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
+from cli_helpers import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
 from PIL import Image
 
 from viewfinder import embed

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import cli_env
+from cli_helpers import cli_env
 
 from viewfinder.embed import load_embedder
 from viewfinder.embed_onnx import OnnxEmbedder

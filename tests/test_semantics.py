@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli_json, run_subprocess
+from cli_helpers import run_cli_json, run_subprocess
 
 from viewfinder import synthetic
 from viewfinder.synthetic import COLOURS, SHAPES

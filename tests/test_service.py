@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from conftest import run_cli, write_colour_images
+from cli_helpers import run_cli, write_colour_images
 from hypothesis import HealthCheck, given, settings, strategies
 from PIL import Image
 from schemathesis import GenerationMode

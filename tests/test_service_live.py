@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from conftest import run_subprocess, write_colour_images
+from cli_helpers import run_subprocess, write_colour_images
 from service_helpers import ADMIN_TOKEN, start_server_thread, wait_for
 
 from viewfinder.indexer import run_index
