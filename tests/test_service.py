@@ -11,6 +11,7 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -174,7 +175,8 @@ def test_health_stats_openapi_and_ui_describe_the_service(client, server):
 def test_search_token_guards_everything_but_health_and_ui(server):
     for token in (None, "wrong-token"):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        with httpx.Client(base_url=server, headers=headers) as anonymous:
+        cookies = {"viewfinder_token": token} if token else {}
+        with httpx.Client(base_url=server, headers=headers, cookies=cookies) as anonymous:
             for response in (
                 anonymous.post("/search", json={"query": "cat"}),
                 anonymous.post("/search/image", files={"image": ("a.jpg", b"x")}),
@@ -187,6 +189,14 @@ def test_search_token_guards_everything_but_health_and_ui(server):
                 assert response.json()["success"] is False and "Bearer" in response.json()["error"]
                 assert response.headers["www-authenticate"] == "Bearer"
             assert anonymous.get("/healthz").status_code == 200 and anonymous.get("/").status_code == 200
+
+
+def test_the_web_ui_may_send_the_search_token_as_a_cookie(server):
+    """What the page stores after asking for the token (URL-encoded), so that <img> requests carry it too."""
+    with httpx.Client(base_url=server, cookies={"viewfinder_token": quote(API_TOKEN)}) as browser:
+        assert browser.post("/search", json={"query": "cat", "top_k": 1}).status_code == 200
+        assert browser.get("/thumbnails/1").status_code == 200
+        assert browser.get("/stats").status_code == 200
 
 
 def test_admin_routes_are_forbidden_while_no_admin_token_is_set(client):

@@ -128,6 +128,9 @@ def test_admin_routes_need_the_admin_token(live):
     for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": "Basic YWRtaW46YWRtaW4="}):
         for response in (live.client.post("/admin/reindex", headers=headers), live.client.get("/admin/reindex")):
             assert response.status_code == 401 and response.json()["success"] is False
+    # The web UI's search-token cookie is no way into admin routes, even holding the admin token.
+    cookie = {"Cookie": f"viewfinder_token={ADMIN_TOKEN}"}
+    assert live.client.post("/admin/reindex", headers=cookie).status_code == 401
 
 
 def test_built_web_ui_is_served_at_the_root_with_its_assets(live):

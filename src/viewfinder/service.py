@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 import uvicorn
-from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import Cookie, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -193,6 +194,9 @@ class ReindexOut(BaseModel):
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
+# The web UI keeps the search token in this cookie (SameSite=Strict), since <img> requests cannot send headers.
+TOKEN_COOKIE = "viewfinder_token"
+TokenCookie = Annotated[str | None, Cookie(alias=TOKEN_COOKIE, include_in_schema=False)]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -262,14 +266,15 @@ def create_app(
     )
     app.state.live = live
 
-    def require_api_token(credentials: Credentials) -> None:
-        if api_token is not None and not _token_matches(credentials, api_token):
+    def require_api_token(credentials: Credentials, cookie: TokenCookie = None) -> None:
+        offered = [credentials.credentials if credentials else None, unquote(cookie) if cookie else None]
+        if api_token is not None and not any(_token_matches(token, api_token) for token in offered):
             raise HTTPException(401, "This server needs a token: send Authorization: Bearer <token>.", _CHALLENGE)
 
     def require_admin_token(credentials: Credentials) -> None:
         if admin_token is None:
             raise HTTPException(403, "Admin routes are disabled; start the server with VIEWFINDER_ADMIN_TOKEN set.")
-        if not _token_matches(credentials, admin_token):
+        if not _token_matches(credentials.credentials if credentials else None, admin_token):
             raise HTTPException(401, "Admin routes need Authorization: Bearer <VIEWFINDER_ADMIN_TOKEN>.", _CHALLENGE)
 
     guarded = [Depends(require_api_token)] if api_token is not None else []
@@ -418,9 +423,9 @@ def create_app(
     return app
 
 
-def _token_matches(credentials: HTTPAuthorizationCredentials | None, token: str) -> bool:
+def _token_matches(offered: str | None, token: str) -> bool:
     # compare_digest takes the same time wherever the strings differ; bytes, since it refuses non-ASCII str.
-    return credentials is not None and hmac.compare_digest(credentials.credentials.encode(), token.encode())
+    return offered is not None and hmac.compare_digest(offered.encode(), token.encode())
 
 
 def _media_type(request: Request) -> str:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ CHROMIUM_ARGS = [
 ]
 # test:tiny needs nothing but the code; the screenshots read better with the trained demo model (test:shapes).
 MODEL = os.environ.get("VIEWFINDER_UI_TEST_MODEL", "test:tiny")
+API_TOKEN = "web-ui/token+=1"  # characters a cookie must carry URL-encoded
 # Lazy images below the fold never load, so a screenshot waits only for those on screen.
 IMAGES_IN_VIEW_LOADED = """() => [...document.images]
     .map(image => [image, image.getBoundingClientRect()])
@@ -106,30 +108,47 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def server(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of `viewfinder serve` over the indexed library; the web UI must have been built."""
-    if not WEBUI_INDEX.exists():
-        pytest.fail("The web UI is not built: run scripts/build_web.sh first.")
+def index(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated library indexed by `viewfinder index`."""
     index = tmp_path_factory.mktemp("index")
     root = library[0].parents[1]
-    viewfinder = [sys.executable, "-m", "viewfinder"]
-    indexing = [*viewfinder, "index", str(root), "--index", str(index), "--model", MODEL, "--json"]
-    subprocess.run(indexing, check=True, capture_output=True, env=_env(), timeout=600)
+    indexing = [sys.executable, "-m", "viewfinder", "index", str(root), "--index", str(index), "--model", MODEL]
+    subprocess.run([*indexing, "--json"], check=True, capture_output=True, env=_env(), timeout=600)
+    return index
+
+
+@pytest.fixture(scope="session")
+def server(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of `viewfinder serve` over the indexed library; the web UI must have been built."""
+    with _serving(index, tmp_path_factory.mktemp("serve"), {}) as url:
+        yield url
+
+
+@pytest.fixture
+def token_server(index: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Another server over the same index, guarded by a search token; yields its URL and the token."""
+    with _serving(index, tmp_path, {"VIEWFINDER_API_TOKEN": API_TOKEN}) as url:
+        yield url, API_TOKEN
+
+
+@contextmanager
+def _serving(index: Path, folder: Path, env: dict[str, str]) -> Iterator[str]:
+    if not WEBUI_INDEX.exists():
+        pytest.fail("The web UI is not built: run scripts/build_web.sh first.")
     port = _free_port()
-    serve = [*viewfinder, "serve", "--index", str(index), "--port", str(port)]
+    serve = [sys.executable, "-m", "viewfinder", "serve", "--index", str(index), "--port", str(port)]
     # The log goes to a file: a pipe nobody reads would stall the server once full.
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = folder / "serve.log"
     with log.open("w") as output:
-        process = subprocess.Popen(serve, env=_env(), stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(serve, env={**_env(), **env}, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(process, url, log)
         # The first text search loads the model; done here so no test's timeout has to allow for it.
-        warm_up = urllib.request.Request(
-            f"{url}/search",
-            data=b'{"query": "warm up", "top_k": 1}',
-            headers={"Content-Type": "application/json"},
-        )
+        headers = {"Content-Type": "application/json"}
+        if "VIEWFINDER_API_TOKEN" in env:
+            headers["Authorization"] = f"Bearer {env['VIEWFINDER_API_TOKEN']}"
+        warm_up = urllib.request.Request(f"{url}/search", data=b'{"query": "warm up", "top_k": 1}', headers=headers)
         urllib.request.urlopen(warm_up, timeout=300).close()
         yield url
     finally:

@@ -342,3 +342,27 @@ def test_phone_layout_fits_without_sideways_scrolling(phone: Page, snapshot) -> 
     results(phone).first.tap()
     expect(phone.get_by_role("button", name="Find similar")).to_be_in_viewport()
     snapshot(phone, "phone-detail")
+
+
+def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser, token_server) -> None:
+    url, token = token_server
+    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto("/?q=red")
+    asking = page.get_by_role("alert").filter(has_text="This server needs an access token")
+    expect(asking).to_be_visible()
+
+    for attempt in ("not-the-token", token):
+        page.get_by_label("Access token").fill(attempt)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Use token").click()
+        if attempt != token:
+            expect(asking).to_be_visible()
+    expect_found(page, "matching “red”")
+    # The thumbnails, which no script can add a header to, come through with the token as well.
+    thumbnails = results(page).locator("img")
+    thumbnails.nth(5).wait_for()
+    page.wait_for_function("images => images.every(image => image.complete)", arg=thumbnails.element_handles()[:6])
+    widths = thumbnails.evaluate_all("images => images.slice(0, 6).map(image => image.naturalWidth)")
+    assert len(widths) == 6 and min(widths) > 0
+    context.close()

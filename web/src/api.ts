@@ -68,6 +68,21 @@ export class ApiError extends Error {}
 /** The server could not be reached at all (offline, or `viewfinder serve` is not running). */
 export class UnreachableError extends Error {}
 
+/** The server wants its search token (`VIEWFINDER_API_TOKEN`), and the page sent none or a wrong one. */
+export class TokenRequiredError extends ApiError {}
+
+const TOKEN_COOKIE = "viewfinder_token";
+
+/**
+ * Keeps the search token in a cookie for this server, the one way `<img>` requests can carry it too.
+ * SameSite=Strict: other sites' pages cannot make the browser send it.
+ */
+export function rememberToken(token: string): void {
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  const value = encodeURIComponent(token);
+  document.cookie = `${TOKEN_COOKIE}=${value}; Path=/; SameSite=Strict; Max-Age=31536000${secure}`;
+}
+
 export function search(request: SearchRequest, signal: AbortSignal): Promise<SearchResponse> {
   return call("/search", {
     method: "POST",
@@ -112,6 +127,9 @@ async function call<T>(path: string, init: RequestInit): Promise<T> {
     throw new UnreachableError("The Viewfinder server cannot be reached.");
   }
   const body: unknown = await response.json().catch(() => null);
+  if (response.status === 401) {
+    throw new TokenRequiredError(errorMessage(body) ?? "This server needs an access token.");
+  }
   if (!response.ok || isFailure(body)) {
     throw new ApiError(
       errorMessage(body) ?? `The server answered ${response.status} ${response.statusText}.`,

@@ -5,6 +5,7 @@ import { AlertIcon, OfflineIcon } from "./Icons";
 import { ResultGrid, type ResultGridHandle } from "./ResultGrid";
 import { ResultSummary } from "./ResultSummary";
 import { StateMessage } from "./StateMessage";
+import { TokenForm } from "./TokenForm";
 
 interface SearchResultsProps {
   outcome: Exclude<SearchOutcome, { kind: "idle" }>;
@@ -43,6 +44,8 @@ export function SearchResults(props: SearchResultsProps) {
       </StateMessage>
     );
   }
+
+  if (outcome.kind === "token") return <TokenForm />;
 
   if (outcome.kind === "error") {
     return (

@@ -1,5 +1,12 @@
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, search, searchByImage, type SearchResponse, UnreachableError } from "../api";
+import {
+  ApiError,
+  search,
+  searchByImage,
+  type SearchResponse,
+  TokenRequiredError,
+  UnreachableError,
+} from "../api";
 import { hasQuery, type SearchState, searchRequest } from "../searchState";
 import { findUpload } from "../uploads";
 
@@ -9,7 +16,8 @@ export type SearchOutcome =
   | { kind: "loading"; previous: SearchResponse | null }
   | { kind: "results"; response: SearchResponse }
   | { kind: "error"; message: string }
-  | { kind: "unreachable" };
+  | { kind: "unreachable" }
+  | { kind: "token" };
 
 /** How a search ended, and which search (state and attempt) it was. */
 interface Settled {
@@ -75,6 +83,7 @@ function runSearch(state: SearchState, signal: AbortSignal): Promise<SearchRespo
 
 function failure(error: unknown): SearchOutcome {
   if (error instanceof UnreachableError) return { kind: "unreachable" };
+  if (error instanceof TokenRequiredError) return { kind: "token" };
   if (error instanceof ApiError) return { kind: "error", message: error.message };
   return { kind: "error", message: "Something went wrong in the page; reload it and try again." };
 }
