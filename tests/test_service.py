@@ -138,6 +138,25 @@ def test_uploaded_image_finds_itself_first(client, library):
     assert with_text.status_code == 200 and with_text.json()["count"] == 3
 
 
+def test_an_upload_takes_weights_and_filters_like_a_json_search(client, library):
+    """The upload is weighed against its text, and filters narrow it, as `terms` and `filters` do in /search."""
+    path = library / "image-0005.jpg"
+    upload = {"image": (path.name, path.read_bytes(), "image/jpeg")}
+    image_id = next(
+        r["image_id"] for r in search(client, query="x", top_k=100)["results"] if r["file_name"] == path.name
+    )
+    for text_share in (0.2, 0.8):
+        fields = {"query": "red", "query_weight": str(text_share), "image_weight": str(1 - text_share), "top_k": "10"}
+        by_upload = client.post("/search/image", files=upload, data=fields).json()["results"]
+        terms = [{"text": "red", "weight": text_share}, {"image_id": image_id, "weight": 1 - text_share}]
+        by_id = search(client, terms=terms, top_k=10)["results"]
+        assert [r["image_id"] for r in by_upload] == [r["image_id"] for r in by_id]
+    narrowed = client.post("/search/image", files=upload, data={"folder": "trips", "taken_after": "2022-01-01"})
+    assert [r["file_name"] for r in narrowed.json()["results"]] == ["dated-2023.jpg"]
+    bad_date = client.post("/search/image", files=upload, data={"taken_after": "last tuesday"})
+    assert bad_date.status_code == 400 and bad_date.json()["success"] is False
+
+
 def test_images_thumbnails_and_meta_are_served_by_id(client, library):
     hit = search(client, query="anything", top_k=100, filters={"min_width": 1000})["results"][0]
     original = client.get(hit["image_url"])

@@ -324,15 +324,26 @@ def create_app(
     def search_image(
         image: Annotated[UploadFile, File(description="the query image (JPEG, PNG, WebP, ...)")],
         top_k: Annotated[int, Form(ge=1, le=MAX_K)] = 50,
-        query: Annotated[str | None, Form(description="text to add (weight 1)")] = None,
+        query: Annotated[str | None, Form(description="text to add")] = None,
         negative: Annotated[str | None, Form(description="text to steer away from (weight -1)")] = None,
+        image_weight: Annotated[float, Form(ge=-algebra.MAX_WEIGHT, le=algebra.MAX_WEIGHT)] = 1.0,
+        query_weight: Annotated[float, Form(ge=-algebra.MAX_WEIGHT, le=algebra.MAX_WEIGHT)] = 1.0,
+        taken_after: Annotated[str | None, Form()] = None,
+        taken_before: Annotated[str | None, Form()] = None,
+        folder: Annotated[str | None, Form(max_length=1000)] = None,
     ) -> Response:
-        """Ranks the library by similarity to an uploaded image, optionally with texts."""
-        terms = [Term(image_bytes=image.file.read())]
+        """Ranks the library by similarity to an uploaded image, optionally with texts, weights and filters."""
+        terms = [Term(weight=image_weight, image_bytes=image.file.read())]
         # HTML forms send empty fields for unused inputs: empty means absent here.
-        terms += [Term(text=query)] if query else []
+        terms += [Term(weight=query_weight, text=query)] if query else []
         terms += [Term(weight=algebra.NEGATIVE_WEIGHT, text=negative)] if negative else []
-        return answer(terms, top_k)
+        conditions = {
+            "taken_after": taken_after or None,
+            "taken_before": taken_before or None,
+            "folder": folder or None,
+        }
+        filters = Filters(**conditions) if any(conditions.values()) else None
+        return answer(terms, top_k, filters)
 
     @app.get("/images/{image_id}", dependencies=guarded, responses=_errors(401, 404), response_class=FileResponse)
     def image_file(image_id: str) -> Response:

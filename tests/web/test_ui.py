@@ -176,6 +176,32 @@ def test_uploaded_image_finds_itself_first(page: Page, library: list[Path]) -> N
     expect(first).to_have_accessible_name(re.compile(rf"^Result 1: {example.name}, similarity 1\.000$"))
 
 
+def test_an_uploaded_image_takes_words_a_balance_and_filters(page: Page, library: list[Path]) -> None:
+    """The upload weighs against the words and is filtered as the same image would be by its indexed id."""
+    example = library[7]
+    page.goto("/")
+    page.get_by_label("Choose an image to search by").set_input_files(example)
+    expect_found(page, f"similar to {example.name}")
+    image_id = shown_results(page)[0][1]  # the upload finds itself first (the test above)
+
+    search_for(page, "blue")
+    slider = page.get_by_role("slider", name="Balance between words and example image")
+    slider.focus()
+    page.keyboard.press("ArrowLeft")  # towards the words
+    expect(slider).to_have_attribute("aria-valuetext", "60% words, 40% image")
+    terms = [{"text": "blue", "weight": 0.6}, {"image_id": image_id, "weight": 0.4}]
+    expected = api_results(page, {"terms": terms})
+    expect(results(page).first).to_have_accessible_name(re.compile(rf"^Result 1: .*{expected[0][2]}$"))
+    assert shown_results(page) == expected
+
+    folder = example.parent.name
+    page.get_by_role("button", name=re.compile("^Filters")).click()
+    page.get_by_label("Folder").select_option(folder)
+    expected = api_results(page, {"terms": terms, "filters": {"folder": folder}})
+    expect_found(page, f"Found {len(expected)} images")
+    assert shown_results(page) == expected and "upload" in query_of(page)
+
+
 def test_negative_term_changes_the_results(page: Page) -> None:
     page.goto("/")
     search_for(page, "red square")

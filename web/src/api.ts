@@ -60,6 +60,10 @@ export interface ImageSearchRequest {
   top_k: number;
   query?: string;
   negative?: string;
+  /** The words' weight against the image's, as the terms of a JSON search. */
+  query_weight?: number;
+  image_weight?: number;
+  filters?: SearchFilters;
 }
 
 /** The server refused a request; the message is the server's own and is meant for the user. */
@@ -98,6 +102,11 @@ export function searchByImage(request: ImageSearchRequest, signal: AbortSignal):
   form.append("top_k", String(request.top_k));
   if (request.query) form.append("query", request.query);
   if (request.negative) form.append("negative", request.negative);
+  if (request.query_weight !== undefined) form.append("query_weight", String(request.query_weight));
+  if (request.image_weight !== undefined) form.append("image_weight", String(request.image_weight));
+  for (const [name, value] of Object.entries(request.filters ?? {})) {
+    if (value) form.append(name, value);
+  }
   return call("/search/image", { method: "POST", body: form, signal });
 }
 

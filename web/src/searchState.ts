@@ -1,6 +1,6 @@
 /** The query a page shows, and its round trip through the URL so searches can be shared and revisited. */
 
-import type { SearchFilters, SearchRequest } from "./api";
+import type { ImageSearchRequest, SearchFilters, SearchRequest } from "./api";
 
 export interface SearchState {
   /** What the images should show, in words. */
@@ -48,9 +48,9 @@ export function hasFilters(state: SearchState): boolean {
   return state.folder !== "" || state.takenAfter !== "" || state.takenBefore !== "";
 }
 
-/** Whether the text/image balance applies: only a search by indexed image can weigh its terms. */
+/** Whether the text/image balance applies: words together with an example image (indexed or uploaded). */
 export function isMixedQuery(state: SearchState): boolean {
-  return state.text !== "" && state.imageId !== null;
+  return state.text !== "" && (state.imageId !== null || state.uploadKey !== null);
 }
 
 /** A new query that keeps the user's filters: they describe the part of the library being searched. */
@@ -108,6 +108,20 @@ export function searchRequest(state: SearchState): SearchRequest {
     request.image_id = state.imageId;
   } else {
     request.query = state.text;
+  }
+  if (state.negative) request.negative = state.negative;
+  const filters = searchFilters(state);
+  if (filters) request.filters = filters;
+  return request;
+}
+
+/** The `POST /search/image` fields for a state whose example image is the uploaded `image`. */
+export function imageSearchRequest(state: SearchState, image: File): ImageSearchRequest {
+  const request: ImageSearchRequest = { image, top_k: state.limit };
+  if (state.text) request.query = state.text;
+  if (isMixedQuery(state)) {
+    request.query_weight = state.textShare;
+    request.image_weight = round(1 - state.textShare);
   }
   if (state.negative) request.negative = state.negative;
   const filters = searchFilters(state);

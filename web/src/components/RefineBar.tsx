@@ -15,10 +15,9 @@ interface RefineBarProps {
 export function RefineBar({ state, stats, onChange }: RefineBarProps) {
   const filtered = hasFilters(state);
   const [filtersOpen, setFiltersOpen] = useState(filtered);
-  // Uploads go to /search/image, which takes no filters; filters are offered only where the library has them.
-  const byUpload = state.uploadKey !== null;
-  const folders = byUpload ? [] : (stats?.folders ?? []);
-  const takenRange = byUpload ? null : (stats?.taken_range ?? null);
+  // Filters are offered only where the library has them.
+  const folders = stats?.folders ?? [];
+  const takenRange = stats?.taken_range ?? null;
   const filtersOffered = folders.length >= 2 || takenRange !== null;
   const mixed = isMixedQuery(state);
   if (!mixed && !filtersOffered) return null;

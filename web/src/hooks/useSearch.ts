@@ -7,7 +7,7 @@ import {
   TokenRequiredError,
   UnreachableError,
 } from "../api";
-import { hasQuery, type SearchState, searchRequest } from "../searchState";
+import { hasQuery, imageSearchRequest, type SearchState, searchRequest } from "../searchState";
 import { findUpload } from "../uploads";
 
 /** Where the current search stands; every kind has something to show, so the page is never blank. */
@@ -77,8 +77,7 @@ function runSearch(state: SearchState, signal: AbortSignal): Promise<SearchRespo
     const gone = "The example image of this search was uploaded in an earlier visit; drop or choose it again.";
     return Promise.reject(new ApiError(gone));
   }
-  const request = { image: upload.file, top_k: state.limit, query: state.text, negative: state.negative };
-  return searchByImage(request, signal);
+  return searchByImage(imageSearchRequest(state, upload.file), signal);
 }
 
 function failure(error: unknown): SearchOutcome {
