@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { type SearchResponse, thumbnailPath } from "./api";
 import { DropOverlay } from "./components/DropOverlay";
-import { ExampleChips, PHOTO_EXAMPLES } from "./components/ExampleChips";
+import { ExampleChips } from "./components/ExampleChips";
 import { Header } from "./components/Header";
 import { HomeIntro } from "./components/HomeIntro";
 import { ImageDialog } from "./components/ImageDialog";
@@ -25,8 +25,8 @@ export function App() {
   const [state, navigate] = useUrlState();
   const online = useOnline();
   const stats = useStats(online);
-  // Shown once the server has said which model it runs, so the chips never change under the pointer.
-  const exampleQueries = stats ? (stats.example_queries ?? PHOTO_EXAMPLES) : [];
+  // Queries that suit the index's model; none until the server has said, so chips never change under the pointer.
+  const exampleQueries = stats?.example_queries ?? [];
   const { outcome, retry } = useSearch(state);
   const example = useExampleImage(state);
   const [openId, setOpenId] = useState<string | null>(null);

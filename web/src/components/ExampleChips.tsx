@@ -1,12 +1,4 @@
-/** Queries to try in one click when the server does not say what its model understands (`/stats`). */
-export const PHOTO_EXAMPLES = [
-  "sunset over the sea",
-  "a dog playing in the snow",
-  "city street at night",
-  "birthday cake with candles",
-  "red flowers",
-];
-
+/** Queries to try in one click: the server's examples for its model (`/stats`), for people new to the search. */
 export function ExampleChips({ queries, onPick }: { queries: string[]; onPick: (query: string) => void }) {
   if (queries.length === 0) return null;
   return (
