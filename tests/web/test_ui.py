@@ -370,13 +370,16 @@ def test_phone_layout_fits_without_sideways_scrolling(phone: Page, snapshot) -> 
     snapshot(phone, "phone-detail")
 
 
-def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser, token_server) -> None:
+def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser, token_server, snapshot) -> None:
     url, token = token_server
     context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 860})
     page = context.new_page()
-    page.goto("/?q=red")
     asking = page.get_by_role("alert").filter(has_text="This server needs an access token")
-    expect(asking).to_be_visible()
+    page.goto("/?q=red")
+    expect(asking).to_be_visible()  # in place of results
+    page.goto("/")
+    expect(asking).to_be_visible()  # on the home page, before any search
+    snapshot(page, "token")
 
     for attempt in ("not-the-token", token):
         page.get_by_label("Access token").fill(attempt)
@@ -384,7 +387,9 @@ def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser
             page.get_by_role("button", name="Use token").click()
         if attempt != token:
             expect(asking).to_be_visible()
-    expect_found(page, "matching “red”")
+    expect(page.get_by_role("list", name="Try").get_by_role("button").first).to_be_visible()
+    expect(asking).to_have_count(0)
+    search_for(page, "red")
     # The thumbnails, which no script can add a header to, come through with the token as well.
     thumbnails = results(page).locator("img")
     thumbnails.nth(5).wait_for()

@@ -10,6 +10,7 @@ import { RefineBar } from "./components/RefineBar";
 import type { ResultGridHandle } from "./components/ResultGrid";
 import { type ExampleImage, SearchForm } from "./components/SearchForm";
 import { SearchResults } from "./components/SearchResults";
+import { TokenForm } from "./components/TokenForm";
 import { describeQuery } from "./format";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
@@ -24,7 +25,7 @@ import { findUpload, rememberUpload } from "./uploads";
 export function App() {
   const [state, navigate] = useUrlState();
   const online = useOnline();
-  const stats = useStats(online);
+  const { stats, needsToken } = useStats(online);
   // Queries that suit the index's model; none until the server has said, so chips never change under the pointer.
   const exampleQueries = stats?.example_queries ?? [];
   const { outcome, retry } = useSearch(state);
@@ -86,6 +87,7 @@ export function App() {
           onRemoveExample={() => navigate({ ...state, imageId: null, uploadKey: null, limit: PAGE_SIZE })}
           onLeaveDown={() => grid.current?.focusCard(activeIndex)}
         />
+        {idle && needsToken && <TokenForm />}
         {idle ? (
           <ExampleChips queries={exampleQueries} onPick={(text) => navigate(startQuery(state, { text }))} />
         ) : (
