@@ -94,13 +94,18 @@ def test_broken_files_are_skipped_with_reasons_and_every_valid_image_is_indexed(
     (broken / "dangling.jpg").symlink_to(broken / "missing.jpg")
     (broken / "loop.jpg").symlink_to(broken / "loop.jpg")
     (broken / "folder-loop").symlink_to(library)
+    # A name in another encoding than the file system's (a Latin-1 "café"): readable, but not storable as text.
+    with open(os.path.join(os.fsencode(broken), b"caf\xe9.jpg"), "wb") as latin1:
+        latin1.write(whole)
 
     report = run_cli_json(capsys, "index", library, "--index", tmp_path / "index", "--model", "test:tiny")
     reasons = {Path(item["path"]).name: item["reason"] for item in report["skipped"]}
     assert report["added"] == 24 and report["total"] == 24
-    assert set(reasons) >= {"empty.jpg", "notes.jpg", "truncated.jpg", "bomb.png", "dangling.jpg", "loop.jpg"}
+    expected = {"empty.jpg", "notes.jpg", "truncated.jpg", "bomb.png", "dangling.jpg", "loop.jpg", "caf\ufffd.jpg"}
+    assert set(reasons) >= expected
     assert all(reason and "\n" not in reason for reason in reasons.values())
     assert "too large" in reasons["bomb.png"] and "link" in reasons["dangling.jpg"]
+    assert "not valid UTF-8" in reasons["caf\ufffd.jpg"]
 
     again = run_cli_json(capsys, "index", library, "--index", tmp_path / "index")
     assert again["unchanged"] == 24 and {Path(i["path"]).name for i in again["skipped"]} == set(reasons)

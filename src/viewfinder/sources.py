@@ -71,6 +71,12 @@ class FolderSource:
             if entry.name.startswith(".") or entry.path == exclude:
                 continue
             is_image_name = Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+            if _undecodable(entry.name):  # the catalog (and JSON) hold text: such a path cannot be recorded as is
+                if is_image_name or entry.is_dir():
+                    what = "folder" if entry.is_dir() else "file"
+                    reason = f"{what} name is not valid UTF-8; rename the {what} to index it"
+                    yield Unusable(_printable(entry.path), self.root, reason)
+                continue
             try:
                 is_dir = entry.is_dir()
                 if not is_dir and is_image_name:
@@ -88,6 +94,16 @@ class FolderSource:
                 yield SourceFile(entry.path, self.root, stat.st_size, stat.st_mtime_ns)
             elif entry.is_symlink() and not os.path.exists(entry.path):
                 yield Unusable(entry.path, self.root, "dangling symbolic link")
+
+
+def _undecodable(name: str) -> bool:
+    """Whether a name holds bytes the file system encoding could not decode (Python keeps them as surrogates)."""
+    return _printable(name) != name
+
+
+def _printable(path: str) -> str:
+    """The path with each undecodable byte shown as U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _reason(error: OSError, what: str) -> str:
