@@ -90,8 +90,13 @@ class IndexDir:
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         """Holds the index's single-writer lock; a second `index` run fails with a clear error."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / "index.lock", "w") as handle:
+        lock = self.path / "index.lock"
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock.touch()
+        except OSError as error:
+            raise ViewfinderError(f"Cannot write the index at {self.path}: {error.strerror or error}.") from error
+        with open(lock, "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as error:
