@@ -194,7 +194,7 @@ def test_unreachable_real_weights_fail_with_one_line_naming_what_to_download(tmp
     assert not (tmp_path / "index" / "manifest.json").exists()
 
 
-def test_search_of_a_missing_index_or_bad_query_is_a_usage_error(capsys, tmp_path, library):
+def test_missing_or_unwritable_index_and_bad_queries_are_usage_errors(capsys, tmp_path, library):
     (tmp_path / "a-file").write_text("not a folder")
     code, _, err = run_cli(capsys, "index", library, "--index", tmp_path / "a-file" / "index", "--model", "test:tiny")
     assert code == 2 and "Cannot write the index at" in err
