@@ -192,6 +192,11 @@ def _index(args: argparse.Namespace) -> int:
         f"{len(report.skipped)} skipped; {report.total} images in the index "
         f"({report.seconds:.1f} s, {report.images_per_second:.1f} images/s)"
     )
+    if report.total == 0 and not report.skipped:
+        from viewfinder.sources import IMAGE_SUFFIXES
+
+        suffixes = " ".join(sorted(IMAGE_SUFFIXES))
+        print(f"No image files under {', '.join(args.sources)} (looked for {suffixes}).", file=sys.stderr)
     return EXIT_OK
 
 
