@@ -8,7 +8,7 @@ from viewfinder.sources import FolderSource, SourceFile, Unusable
 def test_scan_finds_images_recursively_and_reports_links_it_cannot_follow(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / ".hidden").mkdir()
-    for name in ("one.JPG", "a/two.png", "a/b/three.heic", ".hidden/four.jpg", "a/readme.txt"):
+    for name in ("one.JPG", "a/two.png", "a/b/three.heic", "a/b/five.avif", ".hidden/four.jpg", "a/readme.txt"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "a" / "up").symlink_to(tmp_path)
     (tmp_path / "gone.jpg").symlink_to(tmp_path / "nothing.jpg")
@@ -19,7 +19,7 @@ def test_scan_finds_images_recursively_and_reports_links_it_cannot_follow(tmp_pa
     problems = {
         item.path.removeprefix(str(tmp_path) + "/"): item.reason for item in items if isinstance(item, Unusable)
     }
-    assert files == ["a/b/three.heic", "a/two.png", "one.JPG"]
+    assert files == ["a/b/five.avif", "a/b/three.heic", "a/two.png", "one.JPG"]
     assert problems == {
         "a/up": "symbolic link loop (folder already visited)",
         "gone.jpg": "dangling symbolic link",

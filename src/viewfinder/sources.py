@@ -23,6 +23,7 @@ IMAGE_SUFFIXES = frozenset(
         ".tiff",
         ".heic",
         ".heif",
+        ".avif",
     }
 )
 
