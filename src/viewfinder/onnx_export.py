@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -72,6 +73,8 @@ def can_trim(model: torch.nn.Module) -> bool:
 def export_model(spec: ModelSpec, out: Path) -> None:
     """Writes image.onnx, text.onnx, the vocabulary and export.json for a model into `out`."""
     model, tokenizer = create_model(spec, "cpu")
+    # Seconds for small models, a minute or two for large ones; said so that a first run does not look stuck.
+    print(f"viewfinder: exporting {spec.name} to ONNX once (cached in {out.parent})", file=sys.stderr, flush=True)
     if type(tokenizer) is not SimpleTokenizer or tokenizer.reduction_fn is not None:
         raise ExportUnsupportedError(f"{spec.name} uses a tokenizer the ONNX runtime does not implement.")
     trimmed = can_trim(model)
