@@ -555,41 +555,45 @@ def _serve_row(index: Path, runtime: str, queries: int) -> ServeRow:
     import os
     import subprocess
     import sys
+    import tempfile
 
     command = [sys.executable, "-m", "viewfinder", "serve", "--index", str(index), "--port", "0"]
     command += ["--runtime", runtime, "--device", "cpu"]
-    started = time.perf_counter()
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
-    try:
-        ready = server.stdout.readline() if server.stdout else ""
-        if "http://" not in ready:
-            raise ViewfinderError(f"viewfinder serve did not start: {ready or server.stderr.read()[-500:]}")
-        host_port = ready.rsplit("http://", 1)[1].strip().rstrip("/")
-        connection = http.client.HTTPConnection(host_port, timeout=120)
+    # The server's log goes to a file: a pipe nobody reads would stall the server once full.
+    with tempfile.TemporaryFile("w+") as log:
+        started = time.perf_counter()
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ)
+        try:
+            ready = server.stdout.readline() if server.stdout else ""
+            if "http://" not in ready:
+                log.seek(0)
+                raise ViewfinderError(f"viewfinder serve did not start: {ready or log.read()[-500:]}")
+            host_port = ready.rsplit("http://", 1)[1].strip().rstrip("/")
+            connection = http.client.HTTPConnection(host_port, timeout=120)
 
-        def ask(text: str) -> tuple[float, dict]:
-            body = json.dumps({"query": text, "top_k": K})
-            began = time.perf_counter()
-            connection.request("POST", "/search", body, {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            answer = json.loads(response.read())
-            if response.status != 200:
-                raise ViewfinderError(f"/search answered {response.status}: {answer}")
-            return (time.perf_counter() - began) * 1000, answer
+            def ask(text: str) -> tuple[float, dict]:
+                body = json.dumps({"query": text, "top_k": K})
+                began = time.perf_counter()
+                connection.request("POST", "/search", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                answer = json.loads(response.read())
+                if response.status != 200:
+                    raise ViewfinderError(f"/search answered {response.status}: {answer}")
+                return (time.perf_counter() - began) * 1000, answer
 
-        ask("a photo of a dog")
-        first_query = time.perf_counter() - started
-        cold, encode, search = [], [], []
-        for number in range(queries):
-            elapsed, answer = ask(f"a photo of a {NOUNS[number % len(NOUNS)]} number {number}")
-            cold.append(elapsed)
-            encode.append(answer["timings_ms"]["encode"])
-            search.append(answer["timings_ms"]["search"])
-        hits = [ask("a photo of a dog")[0] for _ in range(queries)]
-        connection.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            ask("a photo of a dog")
+            first_query = time.perf_counter() - started
+            cold, encode, search = [], [], []
+            for number in range(queries):
+                elapsed, answer = ask(f"a photo of a {NOUNS[number % len(NOUNS)]} number {number}")
+                cold.append(elapsed)
+                encode.append(answer["timings_ms"]["encode"])
+                search.append(answer["timings_ms"]["search"])
+            hits = [ask("a photo of a dog")[0] for _ in range(queries)]
+            connection.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     return ServeRow(
         runtime=runtime,
         first_query_s=round(first_query, 3),

@@ -157,7 +157,8 @@ def _runtime_option(parser: argparse.ArgumentParser) -> None:
         "--runtime",
         default="auto",
         choices=["auto", "torch", "onnx", "onnx-int8"],
-        help="embedding runtime (default auto: torch on a GPU, else ONNX Runtime)",
+        help="embedding runtime (default auto: torch with --device cuda, and for index on a GPU it finds; "
+        "else ONNX Runtime)",
     )
 
 
