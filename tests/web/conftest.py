@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli_env
 from PIL import Image, ImageDraw
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -23,8 +24,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 sync_api.expect.set_options(timeout=15_000)
 
 REPO = Path(__file__).resolve().parents[2]
-SRC = REPO / "src"
-WEBUI_INDEX = SRC / "viewfinder" / "webui" / "index.html"
+WEBUI_INDEX = REPO / "src" / "viewfinder" / "webui" / "index.html"
 # Browser downloads are not possible everywhere the tests run, so they use the distribution's Chromium.
 CHROMIUM = os.environ.get("VIEWFINDER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -77,10 +77,6 @@ def write_shape_library(root: Path, count: int = 36) -> list[Path]:
     return paths
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -113,7 +109,7 @@ def index(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path
     index = tmp_path_factory.mktemp("index")
     root = library[0].parents[1]
     indexing = [sys.executable, "-m", "viewfinder", "index", str(root), "--index", str(index), "--model", MODEL]
-    subprocess.run([*indexing, "--json"], check=True, capture_output=True, env=_env(), timeout=600)
+    subprocess.run([*indexing, "--json"], check=True, capture_output=True, env=cli_env(), timeout=600)
     return index
 
 
@@ -140,7 +136,7 @@ def _serving(index: Path, folder: Path, env: dict[str, str]) -> Iterator[str]:
     # The log goes to a file: a pipe nobody reads would stall the server once full.
     log = folder / "serve.log"
     with log.open("w") as output:
-        process = subprocess.Popen(serve, env={**_env(), **env}, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(serve, env={**cli_env(), **env}, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(process, url, log)
