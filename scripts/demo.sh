@@ -25,6 +25,6 @@ echo "== viewfinder search star --not yellow"
 "$viewfinder" search star --not yellow --index "$index" -k 5
 
 if [ "${1:-}" != "--no-serve" ]; then
-  echo "== Serving $index on http://127.0.0.1:8000 (Ctrl-C to stop)"
+  echo "== Serving $index on http://127.0.0.1:${PORT:-8000} (Ctrl-C to stop)"
   exec "$viewfinder" serve --index "$index" --port "${PORT:-8000}"
 fi
