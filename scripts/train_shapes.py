@@ -4,7 +4,7 @@ Run from the repository root (CPU, deterministic for a seed, about ten minutes o
 
     PYTHONPATH=src python scripts/train_shapes.py
 
-Writes src/viewfinder/weights/shapes.safetensors (fp16) and docs/model-card-shapes.md with held-out metrics
+Writes src/viewfinder/models/weights/shapes.safetensors (fp16) and docs/model-card-shapes.md with held-out metrics
 measured on the shipped file, loaded the way Viewfinder loads it.
 """
 
@@ -29,8 +29,8 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 from safetensors.torch import save_file
 
-from viewfinder import synthetic
-from viewfinder.synthetic import COLOURS, SHAPES, Scene
+from viewfinder.images import synthetic
+from viewfinder.images.synthetic import COLOURS, SHAPES, Scene
 
 MODEL_NAME = "viewfinder-shapes"
 CONFIG_DIR = Path(synthetic.__file__).parent / "model_configs"
@@ -330,7 +330,7 @@ offline. **It only knows a synthetic world of coloured shapes.** It is the demo 
 for real photos use real CLIP (`--model ViT-B-32:openai`).
 
 ## Loading
-- Config: `src/viewfinder/model_configs/{cfg_name}.json`, registered with
+- Config: `src/viewfinder/models/model_configs/{cfg_name}.json`, registered with
   `open_clip.add_model_config`.
 - Weights: `{weights}` ({size_mb:.1f} MB, safetensors, fp16; loading copies
   them into the fp32 model).
@@ -351,7 +351,7 @@ embedding table the stock tokenizer needs).
   crop, OpenAI mean/std), the same at training and search time.
 
 ## Data
-`viewfinder.synthetic`: {args.pool_size} scenes rendered at 320×240 (seed {args.seed}), saved as JPEG
+`viewfinder.images.synthetic`: {args.pool_size} scenes rendered at 320×240 (seed {args.seed}), saved as JPEG
 (quality 75–95) 85% of the time as the sample library is, then preprocessed once.
 - Shapes: {shapes}.
 - Colours: {colours}.
@@ -400,7 +400,7 @@ def main() -> None:
     # One thread: on a busy shared machine two threads waiting on each other ran four times slower.
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes rendering data")
-    parser.add_argument("--weights", type=Path, default=REPO / "src/viewfinder/weights/shapes.safetensors")
+    parser.add_argument("--weights", type=Path, default=REPO / "src/viewfinder/models/weights/shapes.safetensors")
     parser.add_argument("--card", type=Path, default=REPO / "docs/model-card-shapes.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -19,8 +19,8 @@ def library(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_embedder():
     """The deterministic random test model, loaded once for the session."""
-    from viewfinder.embed import load_embedder
-    from viewfinder.models import resolve_model
+    from viewfinder.models.factory import load_embedder
+    from viewfinder.models.registry import resolve_model
 
     return load_embedder(resolve_model("test:tiny"), "cpu")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewfinder.ann import (
+from viewfinder.store.faiss_index import (
     FLAT_MAX,
     MAX_NLIST,
     TARGET_RECALL,

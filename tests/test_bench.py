@@ -49,8 +49,8 @@ def test_bench_embed_reports_decode_model_and_pipeline_throughput(tmp_path):
 
 
 def test_make_vector_index_gives_a_searchable_index_without_images(tmp_path):
-    from viewfinder.engine import SearchEngine
-    from viewfinder.query import Term
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.search.query import Term
 
     path = bench.make_vector_index(tmp_path / "index", 500, "test:tiny")
     engine = SearchEngine.open(path, device="cpu")

@@ -16,7 +16,7 @@ import pytest
 from cli_helpers import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
 from PIL import Image
 
-from viewfinder import embed
+from viewfinder.models import factory
 
 
 def test_index_then_search_returns_contract_shape_sorted_by_similarity(capsys, library, tmp_path):
@@ -55,7 +55,7 @@ def test_reindex_of_unchanged_library_reports_all_unchanged_without_loading_the_
     def refuse(*args, **kwargs):
         raise AssertionError("an unchanged library must not load the model")
 
-    monkeypatch.setattr(embed, "load_embedder", refuse)
+    monkeypatch.setattr(factory, "load_embedder", refuse)
     report = run_cli_json(capsys, "index", library, "--index", index)
     assert (report["added"], report["updated"], report["removed"], report["unchanged"]) == (0, 0, 0, 24)
 

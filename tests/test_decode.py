@@ -14,8 +14,8 @@ import pillow_heif
 import pytest
 from PIL import Image, ImageDraw, ImageOps, JpegImagePlugin, features
 
-from viewfinder import decode
-from viewfinder.decode import (
+from viewfinder.images import decode
+from viewfinder.images.decode import (
     DecodedImage,
     DecodeError,
     PreprocessSpec,
@@ -459,7 +459,7 @@ def test_importing_decode_loads_neither_torch_nor_pillow_heif():
     # Decode workers are spawned per CPU: their start-up must not pay for torch, nor for HEIF before a HEIF.
     src = Path(decode.__file__).parents[1]
     heavy = "{'torch', 'open_clip', 'pillow_heif'}"
-    code = f"import sys, viewfinder.decode; print(sorted({heavy} & set(sys.modules)))"
+    code = f"import sys, viewfinder.images.decode; print(sorted({heavy} & set(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": str(src)},

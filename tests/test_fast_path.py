@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from cli_helpers import cli_env
 
-from viewfinder.embed import load_embedder
-from viewfinder.embed_onnx import OnnxEmbedder
-from viewfinder.embed_torch import OpenClipEmbedder
 from viewfinder.errors import ViewfinderError
-from viewfinder.models import resolve_model
-from viewfinder.tokenizer import ClipTokenizer, open_clip_vocab
+from viewfinder.models.factory import load_embedder
+from viewfinder.models.onnx_runtime import OnnxEmbedder
+from viewfinder.models.registry import resolve_model
+from viewfinder.models.tokenizer import ClipTokenizer, open_clip_vocab
+from viewfinder.models.torch_runtime import OpenClipEmbedder
 
 TEXTS = [
     "a photo of a dog",
@@ -94,7 +94,8 @@ def test_trimmed_text_tower_equals_the_full_77_token_run(torch_tiny, onnx_tiny):
 
 def test_cached_export_loads_and_encodes_without_importing_torch(onnx_tiny):
     script = (
-        "import sys; from viewfinder.embed import load_embedder; from viewfinder.models import resolve_model\n"
+        "import sys; from viewfinder.models.factory import load_embedder\n"
+        "from viewfinder.models.registry import resolve_model\n"
         "embedder = load_embedder(resolve_model('test:tiny'), 'auto')\n"
         "assert embedder.runtime == 'onnx', embedder.runtime\n"
         "embedder.encode_texts(['a dog']); embedder.encode_images(__import__('numpy').zeros((1, 64, 64, 3), 'uint8'))\n"

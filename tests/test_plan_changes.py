@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from viewfinder.catalog import FileState
-from viewfinder.indexer import plan_changes
+from viewfinder.pipeline.indexer import plan_changes
 from viewfinder.sources import SourceFile, Unusable
+from viewfinder.store.catalog import FileState
 
 ROOT = "/photos"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from viewfinder.errors import BadQueryError
-from viewfinder.query import Term, combine, describe, effective_weights, validate
+from viewfinder.search.query import Term, combine, describe, effective_weights, validate
 
 
 def unit(*values: float) -> np.ndarray:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from viewfinder.catalog import ImageRecord
-from viewfinder.engine import Hit
 from viewfinder.errors import BadQueryError
-from viewfinder.ranking import Rerank, recency, rerank_hits, resolution
+from viewfinder.search.engine import Hit
+from viewfinder.search.ranking import Rerank, recency, rerank_hits, resolution
+from viewfinder.store.catalog import ImageRecord
 
 DAY_NS = 86_400 * 10**9
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli_json, run_subprocess
 
-from viewfinder import synthetic
-from viewfinder.synthetic import COLOURS, SHAPES
+from viewfinder.images import synthetic
+from viewfinder.images.synthetic import COLOURS, SHAPES
 
 pytest.importorskip("open_clip")
 

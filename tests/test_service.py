@@ -22,8 +22,8 @@ from PIL import Image
 from schemathesis import GenerationMode
 from service_helpers import API_TOKEN, decompression_bomb_png, exif_dated_jpeg, start_server_process
 
-from viewfinder import ranking
-from viewfinder.indexer import run_index
+from viewfinder.pipeline.indexer import run_index
+from viewfinder.search import ranking
 
 ORIGIN = "http://photos.example"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}

@@ -14,10 +14,10 @@ import pytest
 from cli_helpers import run_subprocess, write_colour_images
 from service_helpers import ADMIN_TOKEN, start_server_thread, wait_for
 
-from viewfinder.indexer import run_index
-from viewfinder.live import LiveIndex
-from viewfinder.query import Term
-from viewfinder.service import create_app
+from viewfinder.pipeline.indexer import run_index
+from viewfinder.search.query import Term
+from viewfinder.serve.app import create_app
+from viewfinder.serve.live import LiveIndex
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

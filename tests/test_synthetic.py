@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viewfinder import synthetic
-from viewfinder.synthetic import COLOURS, SHAPES
+from viewfinder.images import synthetic
+from viewfinder.images.synthetic import COLOURS, SHAPES
 
 
 def test_world_has_enough_shapes_and_distinct_colours():

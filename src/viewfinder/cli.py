@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from viewfinder import __version__
 from viewfinder.errors import ViewfinderError
+from viewfinder.version import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -28,7 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="viewfinder", description="Semantic search over your own photos, offline.")
     parser.add_argument("--version", action="version", version=f"viewfinder {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_index_command(commands)
+    _add_search_command(commands)
+    _add_serve_command(commands)
+    _add_info_command(commands)
+    _add_sample_command(commands)
+    _add_bench_command(commands)
+    return parser
 
+
+def _add_index_command(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder index SOURCE...`: incremental indexing."""
     index = commands.add_parser("index", help="index folders of images (incremental)")
     index.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to index, searched recursively")
     _index_option(index)
@@ -44,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help="print a JSON summary")
     index.set_defaults(run=_index)
 
+
+def _add_search_command(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder search`: text, images and weighted terms."""
     search = commands.add_parser("search", help="search an index by text, image or both")
     search.add_argument("text", nargs="?", metavar="TEXT", help="what to look for")
     search.add_argument(
@@ -83,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
 
+
+def _add_serve_command(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder serve`: the HTTP API and the web UI."""
     serve = commands.add_parser("serve", help="serve the HTTP search API and the web UI")
     _index_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -107,16 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
+
+def _add_info_command(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder info`: what an index holds."""
     info = commands.add_parser("info", help="describe an index")
     _index_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
+
+
+def _add_sample_command(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder sample`: a generated library of shape pictures."""
     sample = commands.add_parser("sample", help="generate a sample library of synthetic shape pictures (demo)")
     sample.add_argument("folder", metavar="FOLDER", help="where to write the pictures")
     sample.add_argument("--count", type=int, default=300, metavar="N", help="number of pictures (default 300)")
     sample.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same pictures)")
     sample.set_defaults(run=_sample)
 
+
+def _add_bench_command(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder bench search|embed|serve`."""
     bench = commands.add_parser("bench", help="measure search, embedding and service speed (see BENCHMARKS.md)")
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     bench_search = benches.add_parser("search", help="latency, recall@50, build time and size of index options")
@@ -149,7 +175,6 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (bench_search, bench_embed, bench_serve):
         sub.add_argument("--json", action="store_true", help="print JSON")
     bench.set_defaults(run=_bench)
-    return parser
 
 
 def _runtime_option(parser: argparse.ArgumentParser) -> None:
@@ -169,8 +194,8 @@ def _index_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from viewfinder.indexdir import default_index_path
-    from viewfinder.indexer import run_index
+    from viewfinder.pipeline.indexer import run_index
+    from viewfinder.store.indexdir import default_index_path
 
     with _progress_bar() as progress:
         report = run_index(
@@ -202,9 +227,9 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from viewfinder.engine import SearchEngine
-    from viewfinder.indexdir import IndexDir, default_index_path
-    from viewfinder.query import Term
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.search.query import Term
+    from viewfinder.store.indexdir import IndexDir, default_index_path
 
     positives: list[Term] = []
     if args.text is not None:
@@ -258,8 +283,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from viewfinder.indexdir import default_index_path
-    from viewfinder.service import serve
+    from viewfinder.serve.server import serve
+    from viewfinder.store.indexdir import default_index_path
 
     serve(
         default_index_path(args.index),
@@ -274,8 +299,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from viewfinder.engine import SearchEngine
-    from viewfinder.indexdir import IndexDir, default_index_path
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.store.indexdir import IndexDir, default_index_path
 
     index_dir = IndexDir(default_index_path(args.index))
     engine = SearchEngine(index_dir)
@@ -325,7 +350,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from viewfinder.synthetic import generate_library
+    from viewfinder.images.synthetic import generate_library
 
     if args.count < 1:
         raise ViewfinderError("--count must be at least 1.")

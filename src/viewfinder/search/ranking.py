@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from viewfinder.catalog import ImageRecord
-from viewfinder.engine import MAX_K, Filters, Hit, SearchEngine, SearchResult
 from viewfinder.errors import BadQueryError
-from viewfinder.query import Term
+from viewfinder.search.engine import MAX_K, Filters, Hit, SearchEngine, SearchResult
+from viewfinder.search.query import Term
+from viewfinder.store.catalog import ImageRecord
 
 RECENCY_HALF_LIFE_DAYS = 365.0
 FULL_RESOLUTION_PIXELS = 12_000_000

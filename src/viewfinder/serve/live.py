@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from viewfinder.ann import saved_generation
-from viewfinder.engine import SearchEngine
 from viewfinder.errors import ViewfinderError
-from viewfinder.indexdir import IndexDir
-from viewfinder.indexer import IndexReport, run_index
-from viewfinder.models import example_queries
-from viewfinder.query import Term
+from viewfinder.models.registry import example_queries
+from viewfinder.pipeline.indexer import IndexReport, run_index
+from viewfinder.search.engine import SearchEngine
+from viewfinder.search.query import Term
+from viewfinder.store.faiss_index import saved_generation
+from viewfinder.store.indexdir import IndexDir
 
 POLL_SECONDS = 1.0
 

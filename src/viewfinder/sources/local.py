@@ -1,50 +1,14 @@
-"""Where images come from: walks folders safely and reports what it finds, with a reason for what it can't use."""
+"""Local folders as a source: walks them safely and reports what it finds, with a reason for what it can't use."""
 
 from __future__ import annotations
 
 import errno
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-IMAGE_SUFFIXES = frozenset(
-    {
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".jfif",
-        ".png",
-        ".webp",
-        ".gif",
-        ".bmp",
-        ".dib",
-        ".tif",
-        ".tiff",
-        ".heic",
-        ".heif",
-        ".avif",
-    }
-)
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A candidate image file and the facts that tell whether it changed since the last run."""
-
-    path: str  # absolute, as found under the root (symbolic links are not resolved)
-    root: str  # the source folder it was found under
-    size: int
-    mtime_ns: int
-
-
-@dataclass(frozen=True)
-class Unusable:
-    """A path that looks like an image but cannot be read at all."""
-
-    path: str
-    root: str
-    reason: str
+from viewfinder.sources.base import IMAGE_SUFFIXES, SourceFile, Unusable
 
 
 class FolderSource:
@@ -52,6 +16,10 @@ class FolderSource:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
+
+    def open(self, key: str) -> BinaryIO:
+        """Opens the file a scan listed as `key` (its path) for reading."""
+        return open(key, "rb")
 
     def scan(self, exclude: str | None = None) -> Iterator[SourceFile | Unusable]:
         """Yields every image-named file under the root, in sorted order, skipping hidden folders and `exclude`."""

@@ -8,7 +8,6 @@ those files with onnxruntime and numpy, so a server with a cached export starts 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,34 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.decode import PreprocessSpec, to_model_input
-from viewfinder.embed import Embedder
 from viewfinder.errors import ModelUnavailableError, ViewfinderError
-from viewfinder.models import ModelSpec
-from viewfinder.tokenizer import VOCAB_FILE, ClipTokenizer
-
-EXPORT_FORMAT = 1
-META_FILE = "export.json"
-
-
-class ExportUnsupportedError(ViewfinderError):
-    """The model has a part the ONNX runtime does not implement (another tokenizer)."""
-
-
-def cache_home() -> Path:
-    """Viewfinder's cache folder: $VIEWFINDER_CACHE, else ~/.cache/viewfinder."""
-    return Path(os.environ.get("VIEWFINDER_CACHE") or Path.home() / ".cache" / "viewfinder").expanduser()
-
-
-def cache_root() -> Path:
-    """Where exports live: the `onnx` folder of the cache."""
-    return cache_home() / "onnx"
-
-
-def export_dir(spec: ModelSpec) -> Path:
-    """The cache folder of one model's export; a new weights checksum is a new folder."""
-    digest = hashlib.sha256(f"{spec.identity()}|format-{EXPORT_FORMAT}".encode()).hexdigest()[:20]
-    return cache_root() / digest
+from viewfinder.images.decode import PreprocessSpec, to_model_input
+from viewfinder.models.embedder import Embedder
+from viewfinder.models.onnx_format import META_FILE, cache_root, export_dir
+from viewfinder.models.registry import ModelSpec
+from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
 
 
 def ensure_export(spec: ModelSpec) -> Path:
@@ -56,7 +33,7 @@ def ensure_export(spec: ModelSpec) -> Path:
     if (folder / META_FILE).is_file():
         return folder
     try:
-        from viewfinder.onnx_export import export_model
+        from viewfinder.models.onnx_export import export_model
     except ImportError as error:
         raise ModelUnavailableError(
             f"No ONNX export of {spec.name} is cached in {cache_root()} and the exporter cannot run ({error}); "

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder import embed
-from viewfinder.ann import VectorIndex
-from viewfinder.catalog import Catalog, FileState, NewImage
-from viewfinder.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
-from viewfinder.embed import Embedder
 from viewfinder.errors import ViewfinderError
-from viewfinder.indexdir import IndexDir, apply_changes, rebuild_from_catalog
-from viewfinder.models import DEFAULT_MODEL, ModelSpec, resolve_model
-from viewfinder.sources import FolderSource, SourceFile, Unusable
+from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
+from viewfinder.models import factory
+from viewfinder.models.embedder import Embedder
+from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
+from viewfinder.sources import SourceFile, Unusable, open_source
+from viewfinder.store.catalog import Catalog, FileState, NewImage
+from viewfinder.store.faiss_index import VectorIndex
+from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
 
 DEFAULT_BATCH_SIZE = 32
 Progress = Callable[[int, int], None]
@@ -108,9 +108,7 @@ def run_index(
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
-    for root in roots:
-        if not Path(root).expanduser().is_dir():
-            raise ViewfinderError(f"Source folder {root} does not exist or is not a folder.")
+    sources = [open_source(root) for root in roots]
     index_dir = IndexDir(index_path)
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
@@ -126,7 +124,6 @@ def run_index(
             manifest = index_dir.create(spec, embedder.dim)
         catalog = index_dir.open_catalog()
         try:
-            sources = [FolderSource(root) for root in roots]
             found = [item for source in sources for item in source.scan(exclude=str(index_dir.path.resolve()))]
             plan = plan_changes(found, catalog.indexed_states(), catalog.skipped_states(), [s.root for s in sources])
             saved = VectorIndex.load(index_dir.path)
@@ -168,8 +165,8 @@ def run_index(
 def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
     if runtime == "auto" and device == "auto":
         # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
-        device = "cuda" if embed.cuda_available() else "cpu"
-    return embed.load_embedder(spec, device, runtime)
+        device = "cuda" if factory.cuda_available() else "cpu"
+    return factory.load_embedder(spec, device, runtime)
 
 
 def _embed_all(

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.ann import VectorIndex, needs_retrain
-from viewfinder.catalog import Catalog
 from viewfinder.errors import IndexMismatchError, ViewfinderError
-from viewfinder.models import ModelSpec
+from viewfinder.models.registry import ModelSpec
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.faiss_index import VectorIndex, needs_retrain
+from viewfinder.store.vector_store import VectorStore
 
 DEFAULT_INDEX = "viewfinder-index"
 FORMAT_VERSION = 1
@@ -123,7 +124,7 @@ class IndexDir:
                 return vectors, False
         return rebuild_from_catalog(catalog, dim), True
 
-    def save_vectors(self, vectors: VectorIndex, generation: int) -> None:
+    def save_vectors(self, vectors: VectorStore, generation: int) -> None:
         vectors.save(self.path, generation)
 
     def bytes_on_disk(self) -> int:

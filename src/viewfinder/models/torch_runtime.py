@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.decode import PreprocessSpec, to_model_input
-from viewfinder.embed import Embedder
 from viewfinder.errors import ModelUnavailableError, ViewfinderError
-from viewfinder.models import MODEL_CONFIG_DIR, RANDOM_SEED, ModelSpec
+from viewfinder.images.decode import PreprocessSpec, to_model_input
+from viewfinder.models.embedder import Embedder
+from viewfinder.models.registry import MODEL_CONFIG_DIR, RANDOM_SEED, ModelSpec
 
 HUB_HOST = "huggingface.co"
 HUB_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder import query as algebra
-from viewfinder.catalog import Catalog, ImageRecord
-from viewfinder.decode import DecodeError, decode_bytes, decode_image
-from viewfinder.embed import Embedder, load_embedder
 from viewfinder.errors import BadQueryError, UnknownImageError
-from viewfinder.indexdir import IndexDir, Manifest
-from viewfinder.lru import LRUCache
-from viewfinder.models import resolve_model
-from viewfinder.query import Term, is_valid_unicode
+from viewfinder.images.decode import DecodeError, decode_bytes, decode_image
+from viewfinder.models.embedder import Embedder
+from viewfinder.models.factory import load_embedder
+from viewfinder.models.registry import resolve_model
+from viewfinder.search import query as algebra
+from viewfinder.search.lru import LRUCache
+from viewfinder.search.query import Term, is_valid_unicode
+from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.indexdir import IndexDir, Manifest
 
 MAX_K = 1000
 TEXT_CACHE_SIZE = 1024
@@ -128,6 +129,12 @@ class SearchEngine:
 
     def close(self) -> None:
         self.catalog.close()
+
+    def __enter__(self) -> SearchEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def search(self, terms: Sequence[Term], k: int = 50, filters: Filters | None = None) -> SearchResult:
         """Ranks the index for a query; similarities are cosines with the combined query vector."""

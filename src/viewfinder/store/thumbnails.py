@@ -1,4 +1,4 @@
-"""Thumbnails of indexed images: made once from the original, cached in the index directory's `thumbnails/`.
+"""The thumbnail cache of an index: made once from the original, kept in the index directory's `thumbnails/`.
 
 A thumbnail's file name carries the original's size and modification time as the catalog knows them, so an
 image re-indexed after an edit gets a new thumbnail (and a new ETag) and the stale one is removed.
@@ -6,18 +6,15 @@ image re-indexed after an edit gets a new thumbnail (and a new ETag) and the sta
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from viewfinder.catalog import ImageRecord
-from viewfinder.decode import DecodeError, open_oriented
+from viewfinder.images.thumbnails import make_thumbnail
+from viewfinder.store.catalog import ImageRecord
 
-THUMBNAIL_SIDE = 384
-JPEG_QUALITY = 82
 FOLDER = "thumbnails"
 
 log = logging.getLogger(__name__)
@@ -58,18 +55,6 @@ def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
     except OSError as error:
         log.warning("cannot cache the thumbnail of image %s in %s: %s", image.id, folder, error)
     return Thumbnail(data, etag_of(image))
-
-
-def make_thumbnail(source: str | os.PathLike | bytes, side: int = THUMBNAIL_SIDE) -> bytes:
-    """JPEG bytes of an image, upright, its longest side at most `side` pixels; raises DecodeError."""
-    image = open_oriented(source)
-    image.thumbnail((side, side))
-    out = io.BytesIO()
-    try:
-        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    except OSError as error:
-        raise DecodeError(f"cannot write a thumbnail ({error})") from error
-    return out.getvalue()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from open_clip.tokenizer import SimpleTokenizer
 from open_clip.transformer import text_global_pool
 
-from viewfinder.embed_onnx import META_FILE, ExportUnsupportedError
-from viewfinder.embed_torch import create_model, preprocess_spec_of
-from viewfinder.models import ModelSpec
-from viewfinder.tokenizer import VOCAB_FILE
+from viewfinder.models.onnx_format import META_FILE, ExportUnsupportedError
+from viewfinder.models.registry import ModelSpec
+from viewfinder.models.tokenizer import VOCAB_FILE
+from viewfinder.models.torch_runtime import create_model, preprocess_spec_of
 
 OPSET = 18
 

@@ -1,0 +1,242 @@
+"""Vector search benchmark: the default index beside exact, IVF and HNSW baselines, on the same vectors.
+
+Each figure is measured in the same run as its baseline, and latencies are medians (p50) and p99 over many
+single queries, because these machines are shared and noisy: compare ratios, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from viewfinder.bench.vectors import clustered_vectors, mixture_sample
+from viewfinder.errors import ViewfinderError
+
+K = 50
+QUERY_ROWS = 1000
+TIMING_BUDGET_S = 15.0
+MIN_TIMED_QUERIES = 50
+
+
+@dataclass
+class SearchRow:
+    """One index configuration's figures (the `--json` row shape, plus a free-text detail)."""
+
+    index: str
+    p50_ms: float
+    p99_ms: float
+    recall_at_50: float
+    build_s: float
+    bytes: int
+    detail: str = ""
+
+
+@dataclass
+class _Built:
+    search: Callable[[np.ndarray], np.ndarray]  # (m, dim) queries -> (m, K) ids
+    build_s: float
+    bytes: int
+    detail: str = ""
+
+
+def bench_search(
+    n: int | None = None,
+    dim: int = 512,
+    vectors: np.ndarray | None = None,
+    queries: int = QUERY_ROWS,
+    only: Sequence[str] = (),
+    seed: int = 0,
+) -> dict:
+    """Latency, recall@50, build time and size of each index option over one set of vectors.
+
+    With `vectors` (unit rows), the last QUERY_ROWS rows are the queries and the rest the database;
+    otherwise n database rows and `queries` query rows come from the synthetic mixture. `only` keeps the
+    rows whose name starts with one of its entries (the baseline and exact search always run).
+    """
+    import faiss
+
+    from viewfinder.store.faiss_index import choose_params
+
+    if vectors is not None:
+        if len(vectors) <= QUERY_ROWS:
+            raise ViewfinderError(f"--vectors needs over {QUERY_ROWS} rows: the last {QUERY_ROWS} are the queries.")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        base, query_rows = vectors[:-QUERY_ROWS], vectors[-QUERY_ROWS:]
+    else:
+        if not n:
+            raise ViewfinderError("Give --n (the database size) or --vectors FILE.npy.")
+        base = clustered_vectors(n, dim, seed)
+        query_rows = mixture_sample(queries, dim, seed, seed + 1)
+    n, dim = base.shape
+    ids = np.arange(n, dtype=np.int64)
+    truth = _exact_ids(base, query_rows)
+    rows: list[SearchRow] = []
+
+    def measure(name: str, built: _Built) -> None:
+        p50, p99 = _single_query_latency(built.search, query_rows)
+        recall = _recall(built.search(query_rows), truth)
+        rows.append(SearchRow(name, p50, p99, recall, round(built.build_s, 3), built.bytes, built.detail))
+
+    def wanted(name: str) -> bool:
+        return not only or any(name.startswith(prefix) for prefix in only)
+
+    measure("numpy", _numpy_index(base))
+    flat = _timed(lambda: _faiss_flat(base))
+    measure("flat", _Built(lambda q: flat[0].search(q, K)[1], flat[1], _faiss_bytes(flat[0])))
+    if wanted("default"):
+        default = _default_index(ids, base)
+        measure("default", default)
+        # faiss runs a single query on one thread for most index types; this row shows whether pinning
+        # OpenMP to one thread (no idle team to wake) changes the latency.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            measure("default,threads=1", default)
+        finally:
+            faiss.omp_set_num_threads(threads)
+    nlist = choose_params(n).nlist or round(4 * math.sqrt(n))  # the default's lists, also below FLAT_MAX
+    for lists, probes in ((256, (32,)), (nlist, (8, 16, 32, 64))):
+        if not wanted(f"IVF{lists},") or lists * 39 > n:  # faiss wants ≥ 39 training points per list
+            continue
+        index, seconds = _timed(lambda lists=lists: _ivf(base, f"IVF{lists},Flat"))
+        for nprobe in probes:
+            measure(f"IVF{lists},nprobe={nprobe}", _Built(_ivf_search(index, nprobe), seconds, _faiss_bytes(index)))
+    if wanted("HNSW32"):
+        index, seconds = _timed(lambda: _hnsw(base))
+        for ef in (64, 128):
+            measure(f"HNSW32,efSearch={ef}", _Built(_hnsw_search(index, ef), seconds, _faiss_bytes(index)))
+    if wanted(f"IVF{nlist},SQ8") and nlist * 39 <= n:
+        index, seconds = _timed(lambda: _ivf(base, f"IVF{nlist},SQ8"))
+        for nprobe in (16, 32):
+            measure(
+                f"IVF{nlist},SQ8,nprobe={nprobe}+rerank",
+                _Built(_rerank(base, _ivf_search(index, nprobe, 2 * K)), seconds, _faiss_bytes(index)),
+            )
+    return {"n": int(n), "dim": int(dim), "results": [asdict(row) for row in rows]}
+
+
+def _timed(make: Callable) -> tuple:
+    started = time.perf_counter()
+    made = make()
+    return made, time.perf_counter() - started
+
+
+def _exact_ids(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    index = _faiss_flat(base)
+    return index.search(queries, K)[1]
+
+
+def _single_query_latency(search: Callable, queries: np.ndarray) -> tuple[float, float]:
+    """p50 and p99 in ms of one query at a time; slow indexes stop after TIMING_BUDGET_S."""
+    for row in queries[:5]:  # warm caches and thread pools
+        search(row[None])
+    times: list[float] = []
+    for row in queries:
+        started = time.perf_counter()
+        search(row[None])
+        times.append(time.perf_counter() - started)
+        if len(times) >= MIN_TIMED_QUERIES and sum(times) > TIMING_BUDGET_S:
+            break
+    p50, p99 = np.percentile(np.asarray(times) * 1000, [50, 99])
+    return round(float(p50), 4), round(float(p99), 4)
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    from viewfinder.store.faiss_index import recall_at_k
+
+    return round(recall_at_k(found, truth), 4)
+
+
+def _numpy_index(base: np.ndarray) -> _Built:
+    def search(queries: np.ndarray) -> np.ndarray:
+        out = np.empty((len(queries), K), np.int64)
+        for start in range(0, len(queries), 64):
+            scores = queries[start : start + 64] @ base.T
+            top = np.argpartition(-scores, K, axis=1)[:, :K]
+            order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+            out[start : start + 64] = np.take_along_axis(top, order, axis=1)
+        return out
+
+    return _Built(search, 0.0, base.nbytes, "matrix product + argpartition")
+
+
+def _faiss_flat(base: np.ndarray):
+    import faiss
+
+    index = faiss.IndexFlatIP(base.shape[1])
+    index.add(base)
+    return index
+
+
+def _faiss_bytes(index) -> int:
+    import faiss
+
+    return int(faiss.serialize_index(index).nbytes)
+
+
+def _default_index(ids: np.ndarray, base: np.ndarray) -> _Built:
+    from viewfinder.store.faiss_index import VectorIndex
+
+    built, seconds = _timed(lambda: VectorIndex.build(ids, base, base.shape[1]))
+    params = built.params
+    detail = "flat" if params.kind == "flat" else f"IVF{params.nlist},nprobe={params.nprobe}"
+    return _Built(lambda q: built.search(q, K)[1], seconds, _faiss_bytes(built.index), detail)
+
+
+def _ivf(base: np.ndarray, factory: str):
+    """An IVF index trained the way ann.py trains one: TRAINING_ITERATIONS over TRAINING_POINTS_PER_LIST
+    sampled points per list."""
+    import faiss
+
+    from viewfinder.store.faiss_index import TRAINING_ITERATIONS, TRAINING_POINTS_PER_LIST
+
+    index = faiss.index_factory(base.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.extract_index_ivf(index)
+    ivf.cp.niter = TRAINING_ITERATIONS
+    nlist = ivf.nlist
+    rng = np.random.default_rng(0)
+    sample = base[np.sort(rng.choice(len(base), min(len(base), TRAINING_POINTS_PER_LIST * nlist), replace=False))]
+    index.train(sample)
+    index.add(base)
+    return index
+
+
+def _ivf_search(index, nprobe: int, k: int = K) -> Callable[[np.ndarray], np.ndarray]:
+    import faiss
+
+    params = faiss.SearchParametersIVF(nprobe=nprobe)
+    return lambda q: index.search(q, k, params=params)[1]
+
+
+def _hnsw(base: np.ndarray):
+    import faiss
+
+    index = faiss.IndexHNSWFlat(base.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.add(base)
+    return index
+
+
+def _hnsw_search(index, ef: int) -> Callable[[np.ndarray], np.ndarray]:
+    import faiss
+
+    params = faiss.SearchParametersHNSW(efSearch=ef)
+    return lambda q: index.search(q, K, params=params)[1]
+
+
+def _rerank(base: np.ndarray, candidates: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Exact inner products over the compressed index's candidates, which keeps only the best K."""
+
+    def search(queries: np.ndarray) -> np.ndarray:
+        found = candidates(queries)
+        out = np.full((len(queries), K), -1, np.int64)
+        for row, (query, ids) in enumerate(zip(queries, found, strict=True)):
+            ids = ids[ids >= 0]
+            best = ids[np.argsort(-(base[ids] @ query))[:K]]
+            out[row, : len(best)] = best
+        return out
+
+    return search

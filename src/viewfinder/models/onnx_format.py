@@ -1,0 +1,33 @@
+"""The ONNX export folder's format, shared by the exporter that writes it and the runtime that reads it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from viewfinder.errors import ViewfinderError
+from viewfinder.models.registry import ModelSpec
+
+EXPORT_FORMAT = 1
+META_FILE = "export.json"
+
+
+class ExportUnsupportedError(ViewfinderError):
+    """The model has a part the ONNX runtime does not implement (another tokenizer)."""
+
+
+def cache_home() -> Path:
+    """Viewfinder's cache folder: $VIEWFINDER_CACHE, else ~/.cache/viewfinder."""
+    return Path(os.environ.get("VIEWFINDER_CACHE") or Path.home() / ".cache" / "viewfinder").expanduser()
+
+
+def cache_root() -> Path:
+    """Where exports live: the `onnx` folder of the cache."""
+    return cache_home() / "onnx"
+
+
+def export_dir(spec: ModelSpec) -> Path:
+    """The cache folder of one model's export; a new weights checksum is a new folder."""
+    digest = hashlib.sha256(f"{spec.identity()}|format-{EXPORT_FORMAT}".encode()).hexdigest()[:20]
+    return cache_root() / digest

@@ -1,0 +1,79 @@
+"""The HTTP service behind `viewfinder serve`: a thin FastAPI layer over the search library.
+
+Routes and shapes are in docs/API.md and at /openapi.json. The layer parses and checks requests, turns the
+library's answers into JSON and its errors into 4xx responses; searching, reranking, thumbnails and index
+updates live in the `search` and `store` packages and in `live`. Routes are grouped by concern in the
+`routes_*` modules; this module wires them, the guards and the middleware together.
+"""
+
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from viewfinder.search.lru import LRUCache
+from viewfinder.serve.errors import add_error_handlers
+from viewfinder.serve.guards import BodyLimit, admin_token_guard, api_token_guard
+from viewfinder.serve.live import POLL_SECONDS, LiveIndex
+from viewfinder.serve.routes_images import image_routes
+from viewfinder.serve.routes_index import index_routes
+from viewfinder.serve.routes_search import search_routes
+from viewfinder.serve.webui import WEBUI_DIR, add_ui
+from viewfinder.version import __version__
+
+MAX_UPLOAD_BYTES = 20 * 2**20
+MAX_JSON_BYTES = 64 * 2**10
+RESPONSE_CACHE_SIZE = 512
+
+
+def create_app(
+    index_path: str | Path,
+    *,
+    device: str = "auto",
+    sources: Sequence[str] = (),
+    cors_origins: Sequence[str] = (),
+    api_token: str | None = None,
+    admin_token: str | None = None,
+    webui_dir: Path = WEBUI_DIR,
+    poll_seconds: float = POLL_SECONDS,
+    runtime: str = "auto",
+) -> FastAPI:
+    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning."""
+    live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
+    responses: LRUCache[dict[str, Any]] = LRUCache(RESPONSE_CACHE_SIZE)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        live.start_watching()
+        yield
+        live.close()
+
+    app = FastAPI(
+        title="Viewfinder",
+        version=__version__,
+        description="Semantic search over a photo library: text, example images and uploads (docs/API.md).",
+        docs_url=None,  # the interactive docs load scripts from a CDN; this service works offline
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.live = live
+    guarded = api_token_guard(api_token)
+    app.include_router(search_routes(live, responses, guarded))
+    app.include_router(image_routes(live, guarded))
+    app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
+    add_ui(app, webui_dir)
+    add_error_handlers(app)
+    app.add_middleware(BodyLimit, limits={"/search/image": MAX_UPLOAD_BYTES}, default=MAX_JSON_BYTES)
+    if cors_origins:
+        # Outermost, so error responses carry the CORS headers too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    return app

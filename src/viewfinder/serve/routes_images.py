@@ -1,0 +1,95 @@
+"""Image routes: the original bytes, cached thumbnails and the metadata of indexed images (never a path)."""
+
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+from starlette.exceptions import HTTPException
+
+from viewfinder.images.decode import DecodeError
+from viewfinder.serve.live import LiveIndex
+from viewfinder.serve.schemas import ImageOut, error_responses, image_json
+from viewfinder.store.thumbnails import etag_of, thumbnail
+
+THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
+IMAGE_CACHE_CONTROL = "private, max-age=3600"
+MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "AVIF": "image/avif",
+    "HEIF": "image/heif",
+}
+
+
+def image_routes(live: LiveIndex, guarded: list) -> APIRouter:
+    """GET /images/{id}, /thumbnails/{id} and /images/{id}/meta."""
+    router = APIRouter()
+
+    @router.get(
+        "/images/{image_id}", dependencies=guarded, responses=error_responses(401, 404), response_class=FileResponse
+    )
+    def image_file(image_id: str) -> Response:
+        """The original bytes of an indexed image."""
+        with live.engine() as engine:
+            image = engine.image(image_id)
+        try:
+            # Opened here, not only stat'ed, so an unreadable file is a 404 before the response starts.
+            with open(image.path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+        except OSError:
+            raise HTTPException(404, f"The file of image {image.id} is no longer there; re-run indexing.") from None
+        headers = {"Cache-Control": IMAGE_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
+        media_type = MEDIA_TYPES.get(image.format, "application/octet-stream")
+        return FileResponse(
+            image.path,
+            stat_result=stat,
+            media_type=media_type,
+            headers=headers,
+            filename=image.file_name,
+            content_disposition_type="inline",
+        )
+
+    @router.get(
+        "/thumbnails/{image_id}",
+        dependencies=guarded,
+        responses={
+            **error_responses(401, 404),
+            200: {"content": {"image/jpeg": {}}},
+            304: {"description": "Not Modified"},
+        },
+        response_class=Response,
+    )
+    def thumbnail_file(image_id: str, request: Request) -> Response:
+        """A JPEG thumbnail (longest side 384 px), made once and cached; answers 304 to a matching If-None-Match."""
+        with live.engine() as engine:
+            image = engine.image(image_id)
+        headers = {"ETag": etag_of(image), "Cache-Control": THUMBNAIL_CACHE_CONTROL}
+        if _etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        try:
+            made = thumbnail(live.index_dir.path, image)
+        except DecodeError as error:
+            raise HTTPException(404, f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
+        return Response(made.data, media_type="image/jpeg", headers=headers)
+
+    @router.get(
+        "/images/{image_id}/meta", response_model=ImageOut, dependencies=guarded, responses=error_responses(401, 404)
+    )
+    def image_meta(image_id: str) -> dict[str, Any]:
+        """What the index knows about an image: the search result fields without rank and similarity."""
+        with live.engine() as engine:
+            return image_json(engine.image(image_id))
+
+    return router
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags

@@ -1,0 +1,171 @@
+"""The HTTP API's request and response shapes, and how library records become them."""
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from viewfinder.search import query as algebra
+from viewfinder.search import ranking
+from viewfinder.search.engine import MAX_K, Hit
+from viewfinder.search.query import Term
+from viewfinder.serve.live import ReindexJob
+from viewfinder.store.catalog import ImageRecord
+
+QueryText = Annotated[str, Field(min_length=1, max_length=algebra.MAX_TEXT_CHARS)]
+
+
+class TermIn(BaseModel):
+    """One weighted term: a text or an indexed image id; negative weights subtract."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["image_id"]}]}
+    )
+    text: QueryText | None = None
+    image_id: str | None = None
+    weight: float = Field(1.0, ge=-algebra.MAX_WEIGHT, le=algebra.MAX_WEIGHT)
+
+
+class FiltersIn(BaseModel):
+    """Metadata conditions; dates are ISO (YYYY-MM-DD or a date-time), inclusive."""
+
+    model_config = ConfigDict(extra="forbid")
+    taken_after: str | None = None
+    taken_before: str | None = None
+    folder: str | None = Field(None, max_length=1000, description="relative to the source root, with sub-folders")
+    min_width: int | None = Field(None, ge=0, le=1_000_000)
+    min_height: int | None = Field(None, ge=0, le=1_000_000)
+
+
+class RerankIn(BaseModel):
+    """Weights of the metadata rerank (docs/API.md gives the formula); both 0 by default."""
+
+    model_config = ConfigDict(extra="forbid")
+    recency: float = Field(0.0, ge=0.0, le=ranking.MAX_RERANK_WEIGHT)
+    resolution: float = Field(0.0, ge=0.0, le=ranking.MAX_RERANK_WEIGHT)
+
+
+class SearchIn(BaseModel):
+    """A search: at least one of `query`, `image_id` or `terms`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": [name]} for name in ("query", "image_id", "terms")]},
+    )
+    query: QueryText | None = Field(None, description="text to look for (weight 1)")
+    top_k: int = Field(50, ge=1, le=MAX_K)
+    negative: QueryText | None = Field(None, description="text to steer away from (weight -1)")
+    image_id: str | None = Field(None, description="an indexed image to find similar ones to (weight 1)")
+    terms: list[TermIn] | None = Field(None, max_length=algebra.MAX_TERMS)
+    filters: FiltersIn | None = None
+    rerank: RerankIn | None = None
+
+    def query_terms(self) -> list[Term]:
+        terms = [Term(text=self.query)] if self.query is not None else []
+        terms += [Term(image_id=self.image_id)] if self.image_id is not None else []
+        terms += [Term(weight=t.weight, text=t.text, image_id=t.image_id) for t in self.terms or ()]
+        terms += [Term(weight=algebra.NEGATIVE_WEIGHT, text=self.negative)] if self.negative is not None else []
+        return terms
+
+
+class ImageOut(BaseModel):
+    image_id: str
+    image_url: str
+    thumbnail_url: str
+    width: int
+    height: int
+    file_name: str
+    folder: str
+    size_bytes: int
+    taken_at: str | None
+
+
+class ResultOut(ImageOut):
+    rank: int
+    similarity: float
+
+
+class SearchOut(BaseModel):
+    success: Literal[True]
+    query: str
+    count: int
+    results: list[ResultOut]
+    timings_ms: dict[str, float]
+    cached: bool
+
+
+class ErrorOut(BaseModel):
+    success: Literal[False]
+    error: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    images: int
+
+
+class StatsOut(BaseModel):
+    images: int
+    skipped: int
+    model: str
+    dim: int
+    index_type: str
+    bytes_on_disk: int
+    folders: list[str]
+    taken_range: tuple[str, str] | None
+    generation: int
+    example_queries: list[str]
+
+
+class JobOut(BaseModel):
+    id: str
+    state: Literal["running", "done", "failed"]
+    roots: list[str]
+    missing_roots: list[str]
+    started_at: str
+    finished_at: str | None
+    report: dict[str, Any] | None
+    error: str | None
+    generation: int | None
+
+
+class ReindexOut(BaseModel):
+    success: Literal[True]
+    job: JobOut | None
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorOut, "description": HTTPStatus(code).phrase} for code in codes}
+
+
+def image_json(image: ImageRecord) -> dict[str, Any]:
+    return {
+        "image_id": str(image.id),
+        "image_url": f"/images/{image.id}",
+        "thumbnail_url": f"/thumbnails/{image.id}",
+        "width": image.width,
+        "height": image.height,
+        "file_name": image.file_name,
+        "folder": image.folder,
+        "size_bytes": image.size,
+        "taken_at": image.taken_at,
+    }
+
+
+def result_json(hit: Hit) -> dict[str, Any]:
+    return {"rank": hit.rank, **image_json(hit.image), "similarity": round(hit.similarity, 6)}
+
+
+def job_json(job: ReindexJob) -> dict[str, Any]:
+    return {
+        **asdict(job),
+        "id": str(job.id),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at) if job.finished_at is not None else None,
+    }
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")

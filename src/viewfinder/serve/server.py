@@ -1,0 +1,77 @@
+"""Runs the app under uvicorn on a socket opened before the model loads, and says when it is ready."""
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from viewfinder.errors import ViewfinderError
+from viewfinder.serve.app import create_app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, printing one line with the URL once the socket is open and the app is ready."""
+
+    def __init__(self, config: uvicorn.Config, ready_line: str) -> None:
+        super().__init__(config)
+        self.ready_line = ready_line
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+            print(self.ready_line.format(url=url), flush=True)
+
+
+def serve(
+    index_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "auto",
+    sources: Sequence[str] = (),
+    cors_origins: Sequence[str] = (),
+    runtime: str = "auto",
+) -> None:
+    """Runs the service until interrupted; tokens and CORS origins may come from the environment.
+
+    VIEWFINDER_API_TOKEN protects every route but the UI and /healthz; VIEWFINDER_ADMIN_TOKEN enables
+    /admin; VIEWFINDER_CORS_ORIGINS (comma-separated) is used when no --cors-origin is given.
+    """
+    listener = _listen(host, port)  # before the slow model load, so a taken port fails at once
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("viewfinder").setLevel(logging.INFO)
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a warning per malformed upload is noise
+    if not cors_origins:
+        cors_origins = [o.strip() for o in os.environ.get("VIEWFINDER_CORS_ORIGINS", "").split(",") if o.strip()]
+    app = create_app(
+        index_path,
+        device=device,
+        sources=sources,
+        cors_origins=cors_origins,
+        runtime=runtime,
+        api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
+        admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
+    )
+    with app.state.live.engine() as engine:
+        images = engine.vectors.count
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    _Server(config, f"Viewfinder is serving {images} images from {index_path} at {{url}}").run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port; ViewfinderError with the fix when the address is taken or invalid."""
+    if not 0 <= port <= 65535:
+        raise ViewfinderError(f"--port {port} is not a port number; use 1-65535, or 0 for a free one.")
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, protocol)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ViewfinderError(f"Cannot listen on {host}:{port} ({reason}); choose another --port or --host.") from None
+    return listener

@@ -1,0 +1,18 @@
+"""Where images come from: the Source interface and the factory that picks an implementation by location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from viewfinder.errors import ViewfinderError
+from viewfinder.sources.base import IMAGE_SUFFIXES, Source, SourceFile, Unusable
+from viewfinder.sources.local import FolderSource
+
+__all__ = ["IMAGE_SUFFIXES", "FolderSource", "Source", "SourceFile", "Unusable", "open_source"]
+
+
+def open_source(location: str) -> Source:
+    """The source a user-given location names; raises ViewfinderError when it cannot be one."""
+    if not Path(location).expanduser().is_dir():
+        raise ViewfinderError(f"Source folder {location} does not exist or is not a folder.")
+    return FolderSource(location)

@@ -1,0 +1,100 @@
+"""The package layout: imports go from outer layers to inner ones, never back, and form no circle.
+
+Every `viewfinder` import is read from the source (module level and inside functions alike, since a lazy
+import is still a dependency), so the check needs none of the heavy libraries and fails on the first
+import that points the wrong way.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+# Lower numbers are inner layers (docs/architecture.md). A module may import modules of its own package and
+# of lower layers only: two packages of one layer (sources and images, pipeline and search) stay independent.
+LAYERS = {
+    "viewfinder.errors": 0,
+    "viewfinder.version": 0,
+    "viewfinder.sources": 1,
+    "viewfinder.images": 1,
+    "viewfinder.models": 2,
+    "viewfinder.store": 3,
+    "viewfinder.pipeline": 4,
+    "viewfinder.search": 4,
+    "viewfinder.serve": 5,
+    "viewfinder.bench": 5,
+    "viewfinder.cli": 6,
+    "viewfinder.__main__": 7,
+    "viewfinder": 7,  # the public API over everything
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The viewfinder modules a file imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("viewfinder"):
+            for alias in node.names:
+                candidate = SRC / f"{node.module}.{alias.name}".replace(".", "/")
+                is_module = candidate.with_suffix(".py").exists() or (candidate / "__init__.py").exists()
+                found.add(f"{node.module}.{alias.name}" if is_module else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("viewfinder")}
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(path): imported_modules(path) for path in (SRC / "viewfinder").rglob("*.py")}
+
+
+def layer_of(module: str) -> tuple[str, int]:
+    owner = max((prefix for prefix in LAYERS if module == prefix or module.startswith(prefix + ".")), key=len)
+    return owner, LAYERS[owner]
+
+
+def test_every_module_has_a_layer():
+    for module in graph():
+        assert layer_of(module), module
+
+
+def test_imports_point_inward_only():
+    wrong = []
+    for module, imports in graph().items():
+        owner, layer = layer_of(module)
+        for target in imports:
+            target_owner, target_layer = layer_of(target)
+            if target_owner != owner and target_layer >= layer:
+                wrong.append(f"{module} -> {target}")
+    assert not wrong, "imports that point outward or sideways:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_circle_of_imports():
+    edges = {module: {t for t in imports if t != module} for module, imports in graph().items()}
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for target in edges.get(module, ()):
+            if state.get(target) == "open":
+                raise AssertionError("import circle: " + " -> ".join([*trail, module, target]))
+            if target not in state:
+                visit(target, [*trail, module])
+        state[module] = "done"
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [])
+
+
+def test_the_checker_sees_an_outward_import(tmp_path):
+    """The graph reader finds lazy imports inside functions (the kind that once made a circle)."""
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from viewfinder.serve.app import create_app\n")
+    assert "viewfinder.serve.app" in imported_modules(path)
