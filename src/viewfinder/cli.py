@@ -317,14 +317,22 @@ def _info(args: argparse.Namespace) -> int:
             "nprobe": params.nprobe,
             "bytes_on_disk": index_dir.bytes_on_disk(),
             "generation": engine.generation,
+            "sources": [
+                {"source": root, "images": count, "missing": not os.path.isdir(root)}
+                for root, count in engine.catalog.source_counts().items()
+            ],
         }
     finally:
         engine.close()
     if args.json:
         print(json.dumps(summary))
         return EXIT_OK
+    sources = summary.pop("sources")
     for key, value in summary.items():
         print(f"{key:>14}: {value}")
+    for source in sources:
+        flag = "  MISSING (`viewfinder remove` drops its images)" if source["missing"] else ""
+        print(f"{'source':>14}: {source['source']} ({source['images']} images){flag}")
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -157,7 +158,9 @@ class SearchEngine:
         searched = time.perf_counter()
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         records = self.catalog.images([i for i, _ in pairs])
-        hits = [Hit(rank, records[i], s) for rank, (i, s) in enumerate(((i, s) for i, s in pairs if i in records), 1)]
+        # A file deleted or moved since the last `viewfinder index` is no result: its path would lead nowhere.
+        present = ((i, s) for i, s in pairs if i in records and os.path.exists(records[i].path))
+        hits = [Hit(rank, records[i], s) for rank, (i, s) in enumerate(present, 1)]
         finished = time.perf_counter()
         timings = {
             "encode": (encoded - started) * 1000,
