@@ -193,3 +193,27 @@ def test_search_leaves_out_files_deleted_since_indexing(capsys, library, tmp_pat
     found = run_cli_json(capsys, "search", "sky", "--index", index, "-k", "24")
     assert found["count"] == 19 and not {str(p) for p in gone} & {r["path"] for r in found["results"]}
     assert [r["rank"] for r in found["results"]] == list(range(1, 20))
+
+
+def test_remove_drops_a_source_whose_folder_is_gone_and_info_flags_missing_sources(capsys, tmp_path, tiny_embedder):
+    kept, gone, index = tmp_path / "kept", tmp_path / "unplugged", tmp_path / "index"
+    tiny_pictures(kept, 3)
+    (gone / "sub").mkdir(parents=True)
+    for number, path in enumerate(tiny_pictures(gone / "sub", 4)):
+        path.write_bytes(path.read_bytes() + bytes([number]) * 8)  # other content than `kept`'s pictures
+    run_index(index, [str(kept), str(gone)], embedder=tiny_embedder, model="test:tiny")
+    shutil.rmtree(gone)
+
+    report = run_index(index, [str(kept)], embedder=tiny_embedder)
+    # A source that vanished without its pictures turning up elsewhere is kept (a drive may come back).
+    assert report.missing_sources == [{"source": str(gone), "images": 4, "removed": False}]
+    info = run_cli_json(capsys, "info", "--index", index)
+    assert {s["source"]: s["missing"] for s in info["sources"]} == {str(kept): False, str(gone): True}
+
+    removed = run_cli_json(capsys, "remove", gone, "--index", index)
+    assert removed == {"removed": {str(gone): 4}, "total": 3}
+    assert [s["source"] for s in run_cli_json(capsys, "info", "--index", index)["sources"]] == [str(kept)]
+    assert run_cli_json(capsys, "search", "sky", "--index", index)["count"] == 3
+
+    code, _, err = run_cli(capsys, "remove", tmp_path / "never-indexed", "--index", index)
+    assert code == 2 and "is not a source of this index" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_command(commands)
     _add_serve_command(commands)
     _add_info_command(commands)
+    _add_library_commands(commands)
     _add_sample_command(commands)
     _add_bench_command(commands)
     return parser
@@ -130,6 +132,20 @@ def _add_info_command(commands: argparse._SubParsersAction) -> None:
     _index_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
+
+
+def _add_library_commands(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder remove`, `check` and `duplicates`: keeping an index in step with a changing library."""
+    remove = commands.add_parser("remove", help="remove a source folder's images from an index (even if it is gone)")
+    remove.add_argument("sources", nargs="+", metavar="SOURCE", help="source folders to remove")
+    _index_option(remove)
+    remove.add_argument("--json", action="store_true", help="print JSON")
+    remove.set_defaults(run=_remove)
+    check = commands.add_parser("check", help="verify an index's files, and with --repair fix what can be fixed")
+    _index_option(check)
+    check.add_argument("--repair", action="store_true", help="upgrade, rebuild and clean up what is wrong")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(run=_check)
 
 
 def _add_sample_command(commands: argparse._SubParsersAction) -> None:
@@ -336,6 +352,38 @@ def _info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _remove(args: argparse.Namespace) -> int:
+    from viewfinder.pipeline.maintenance import remove_sources
+    from viewfinder.store.indexdir import default_index_path
+
+    report = remove_sources(default_index_path(args.index), args.sources)
+    if args.json:
+        print(json.dumps(asdict(report)))
+        return EXIT_OK
+    for source, count in report.removed.items():
+        print(f"removed {count} images of {source}")
+    print(f"{report.total} images in the index")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from viewfinder.store.check import check_index
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    report = check_index(IndexDir(default_index_path(args.index)), repair=args.repair)
+    if args.json:
+        print(json.dumps({**asdict(report), "healthy": report.healthy}))
+    else:
+        for problem in report.problems:
+            print(f"problem: {problem}")
+        for action in report.repaired:
+            print(f"repaired: {action}")
+        if report.missing_files:
+            print(f"{report.missing_files} indexed files no longer exist; `viewfinder index` or `remove` settles them")
+        print("index is healthy" if report.healthy else "problems found; run `viewfinder check --repair`")
+    return EXIT_OK if report.healthy else EXIT_USAGE
+
+
 def _bench(args: argparse.Namespace) -> int:
     from viewfinder import bench
 
@@ -397,18 +445,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ViewfinderError as error:
         print(f"viewfinder: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError) and "full" not in str(error):
+            return _unexpected(error)
+        # A full disk or a damaged catalog: the user can fix either, and the message says how.
+        print(
+            f"viewfinder: error: the index's catalog cannot be used ({error}); free disk space if it is full, "
+            "then run `viewfinder check --repair`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("viewfinder: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
-        if os.environ.get("VIEWFINDER_DEBUG"):
-            raise
-        print(
-            f"viewfinder: unexpected error: {type(error).__name__}: {error} "
-            "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    if os.environ.get("VIEWFINDER_DEBUG"):
+        raise error
+    print(
+        f"viewfinder: unexpected error: {type(error).__name__}: {error} "
+        "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
+        file=sys.stderr,
+    )
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":

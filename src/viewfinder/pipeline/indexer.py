@@ -220,7 +220,7 @@ def _index_into(
             report.updated += replaced
             report.added += len(ids) - replaced
             report.skipped += failures
-    _update_vectors(index_dir, catalog, dim, saved, start_generation, removed_ids, added_ids, added_vectors)
+    update_vectors(index_dir, catalog, dim, saved, start_generation, removed_ids, added_ids, added_vectors)
     report.total = catalog.count()
     return report
 
@@ -320,7 +320,7 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _update_vectors(
+def update_vectors(
     index_dir: IndexDir,
     catalog: Catalog,
     dim: int,

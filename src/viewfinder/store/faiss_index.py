@@ -114,6 +114,22 @@ class VectorIndex:
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
+    def ids(self) -> np.ndarray:
+        """Every id the index holds, sorted (to compare with the catalog)."""
+        import faiss
+
+        if self.params.kind == "flat":
+            found = faiss.vector_to_array(self.index.id_map)
+        else:
+            lists = faiss.extract_index_ivf(self.index).invlists
+            parts = [
+                faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                for i in range(lists.nlist)
+                if lists.list_size(i)
+            ]
+            found = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        return np.sort(found.astype(np.int64))
+
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (similarities, ids) per query row; `allowed` restricts the result to those ids."""
         import faiss
