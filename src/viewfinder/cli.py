@@ -146,6 +146,14 @@ def _add_library_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--repair", action="store_true", help="upgrade, rebuild and clean up what is wrong")
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(run=_check)
+    duplicates = commands.add_parser("duplicates", help="list groups of near-identical photos and exact copies")
+    _index_option(duplicates)
+    duplicates.add_argument(
+        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.96)"
+    )
+    duplicates.add_argument("--exact", action="store_true", help="only byte-identical copies")
+    duplicates.add_argument("--json", action="store_true", help="print JSON")
+    duplicates.set_defaults(run=_duplicates)
 
 
 def _add_sample_command(commands: argparse._SubParsersAction) -> None:
@@ -382,6 +390,37 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{report.missing_files} indexed files no longer exist; `viewfinder index` or `remove` settles them")
         print("index is healthy" if report.healthy else "problems found; run `viewfinder check --repair`")
     return EXIT_OK if report.healthy else EXIT_USAGE
+
+
+def _duplicates(args: argparse.Namespace) -> int:
+    from viewfinder.search.duplicates import DEFAULT_THRESHOLD, exact_groups, find_duplicates
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    with SearchEngine(IndexDir(default_index_path(args.index))) as engine:
+        if args.exact:
+            groups = exact_groups(engine.catalog)
+        else:
+            groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, threshold)
+    if args.json:
+        output = [
+            {
+                "similarity": g.similarity,
+                "exact": g.exact,
+                "images": [{"image_id": str(i.id), "path": i.path} for i in g.images],
+            }
+            for g in groups
+        ]
+        print(json.dumps({"threshold": threshold, "count": len(groups), "groups": output}))
+        return EXIT_OK
+    for number, group in enumerate(groups, 1):
+        kind = "exact copies" if group.exact else f"similarity >= {group.similarity:.3f}"
+        print(f"group {number} ({len(group.images)} photos, {kind})")
+        for image in group.images:
+            print(f"  {image.path}")
+    print(f"{len(groups)} groups", file=sys.stderr)
+    return EXIT_OK
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -285,6 +285,14 @@ class Catalog:
                 found.setdefault(row[-2], (ImageRecord(*row[:-2]), vector))
         return found
 
+    def content_hashes(self, ids: Sequence[int]) -> dict[int, str | None]:
+        found: dict[int, str | None] = {}
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            found.update(self.db.execute(f"SELECT id, content_hash FROM images WHERE id IN ({marks})", part))
+        return found
+
     def exact_copies(self) -> list[list[ImageRecord]]:
         """Groups of indexed images with the same content hash (byte-identical files), largest first."""
         sql = (
