@@ -98,11 +98,11 @@ def test_duplicates_command_lists_groups_and_exact_copies(capsys, variants_index
 def test_get_duplicates_answers_groups_with_image_urls_and_rejects_a_bad_threshold(variants_index):
     from viewfinder.serve.app import create_app
 
-    with start_server_thread(create_app(variants_index, device="cpu")) as url:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            answer = client.get("/duplicates", params={"threshold": 0.97}).json()
-            assert answer["success"] is True and answer["threshold"] == 0.97 and answer["count"] >= 30
-            image = answer["groups"][0]["images"][0]
-            assert image["image_url"] == f"/images/{image['image_id']}" and "path" not in image
-            bad = client.get("/duplicates", params={"threshold": 2})
-            assert bad.status_code == 422 and bad.json()["success"] is False
+    app = create_app(variants_index, device="cpu")
+    with start_server_thread(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        answer = client.get("/duplicates", params={"threshold": 0.97}).json()
+        assert answer["success"] is True and answer["threshold"] == 0.97 and answer["count"] >= 30
+        image = answer["groups"][0]["images"][0]
+        assert image["image_url"] == f"/images/{image['image_id']}" and "path" not in image
+        bad = client.get("/duplicates", params={"threshold": 2})
+        assert bad.status_code == 422 and bad.json()["success"] is False
