@@ -123,6 +123,9 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         metavar="ORIGIN",
         help="a web origin allowed to call the API from a browser (repeatable; default $VIEWFINDER_CORS_ORIGINS)",
     )
+    serve.add_argument(
+        "--watch", action="store_true", help="reindex the source folders as photos are added, changed or deleted"
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -154,6 +157,16 @@ def _add_library_commands(commands: argparse._SubParsersAction) -> None:
     duplicates.add_argument("--exact", action="store_true", help="only byte-identical copies")
     duplicates.add_argument("--json", action="store_true", help="print JSON")
     duplicates.set_defaults(run=_duplicates)
+    watch = commands.add_parser("watch", help="index folders, then keep the index up to date as photos change")
+    watch.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to watch, recursively")
+    _index_option(watch)
+    watch.add_argument("--model", help="the model for a new index (default: the index's, else ViT-B-32:openai)")
+    watch.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _runtime_option(watch)
+    watch.add_argument(
+        "--reconcile", type=float, default=300.0, metavar="SECONDS", help="full rescan interval (default 300)"
+    )
+    watch.set_defaults(run=_watch)
 
 
 def _add_sample_command(commands: argparse._SubParsersAction) -> None:
@@ -318,6 +331,7 @@ def _serve(args: argparse.Namespace) -> int:
         sources=args.sources,
         cors_origins=args.cors_origins,
         runtime=args.runtime,
+        watch=args.watch,
     )
     return EXIT_OK
 
@@ -420,6 +434,42 @@ def _duplicates(args: argparse.Namespace) -> int:
         for image in group.images:
             print(f"  {image.path}")
     print(f"{len(groups)} groups", file=sys.stderr)
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import threading
+
+    from viewfinder.models.registry import resolve_model
+    from viewfinder.pipeline.indexer import load_embedder_for, run_index
+    from viewfinder.pipeline.watch import FolderWatcher
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    index = default_index_path(args.index)
+    first = run_index(index, args.sources, model=args.model, device=args.device, runtime=args.runtime)
+    print(f"indexed: {first.added} added, {first.unchanged} unchanged; {first.total} images", flush=True)
+    # One model for every later run, loaded once.
+    embedder = load_embedder_for(resolve_model(IndexDir(index).read_manifest().model), args.device, args.runtime)
+
+    def update() -> None:
+        report = run_index(index, args.sources, embedder=embedder, device=args.device, runtime=args.runtime)
+        if report.added or report.updated or report.removed:
+            print(
+                f"updated: {report.added} added, {report.updated} updated, {report.removed} removed; "
+                f"{report.total} images",
+                flush=True,
+            )
+
+    def failed(error: Exception) -> None:
+        print(f"viewfinder: watch: {error} (retrying on the next change)", file=sys.stderr, flush=True)
+
+    watcher = FolderWatcher(args.sources, update, on_error=failed, reconcile_seconds=args.reconcile)
+    watcher.start()
+    print(f"watching {', '.join(args.sources)}; Ctrl-C stops", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        watcher.stop()
     return EXIT_OK
 
 

@@ -131,13 +131,13 @@ def run_index(
         else:
             # A new index needs the model's dimension; loading it first means a model that cannot be
             # loaded leaves no half-made index behind.
-            embedder = embedder or _load_embedder(spec, device, runtime)
+            embedder = embedder or load_embedder_for(spec, device, runtime)
             manifest = index_dir.create(spec, embedder.dim)
         loaded = [embedder]
 
         def load() -> Embedder:
             if loaded[0] is None:
-                loaded[0] = _load_embedder(spec, device, runtime)
+                loaded[0] = load_embedder_for(spec, device, runtime)
             return loaded[0]
 
         catalog = index_dir.open_catalog()
@@ -225,7 +225,7 @@ def _index_into(
     return report
 
 
-def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
+def load_embedder_for(spec: ModelSpec, device: str, runtime: str) -> Embedder:
     if runtime == "auto" and device == "auto":
         # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
         device = "cuda" if factory.cuda_available() else "cpu"

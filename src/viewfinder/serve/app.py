@@ -41,15 +41,22 @@ def create_app(
     webui_dir: Path = WEBUI_DIR,
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
+    watch: bool = False,
 ) -> FastAPI:
     """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning."""
     live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
     responses: LRUCache[dict[str, Any]] = LRUCache(RESPONSE_CACHE_SIZE)
 
+    folders = live.folder_watcher() if watch else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         live.start_watching()
+        if folders is not None:
+            folders.start()
         yield
+        if folders is not None:
+            folders.stop()
         live.close()
 
     app = FastAPI(

@@ -35,6 +35,7 @@ def serve(
     sources: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
+    watch: bool = False,
 ) -> None:
     """Runs the service until interrupted; tokens and CORS origins may come from the environment.
 
@@ -53,6 +54,7 @@ def serve(
         sources=sources,
         cors_origins=cors_origins,
         runtime=runtime,
+        watch=watch,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
         admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
     )
