@@ -217,3 +217,12 @@ def test_remove_drops_a_source_whose_folder_is_gone_and_info_flags_missing_sourc
 
     code, _, err = run_cli(capsys, "remove", tmp_path / "never-indexed", "--index", index)
     assert code == 2 and "is not a source of this index" in err
+
+
+def test_indexing_a_renamed_source_by_its_old_name_says_what_to_do(capsys, tmp_path, tiny_embedder):
+    photos, index = tmp_path / "photos", tmp_path / "index"
+    tiny_pictures(photos, 2)
+    run_index(index, [str(photos)], embedder=tiny_embedder, model="test:tiny")
+    photos.rename(tmp_path / "renamed")
+    code, _, err = run_cli(capsys, "index", photos, "--index", index)
+    assert code == 2 and "index its new location" in err and f"viewfinder remove {photos}" in err

@@ -119,8 +119,14 @@ def run_index(
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
-    sources = [open_source(root) for root in roots]
     index_dir = IndexDir(index_path)
+    gone = [root for root in roots if not Path(root).expanduser().is_dir()]
+    if gone and index_dir.exists():
+        raise ViewfinderError(
+            f"Source folder {gone[0]} does not exist. If it was renamed or moved, index its new location (its "
+            f"photos are found again without re-embedding); to drop it, run `viewfinder remove {gone[0]}`."
+        )
+    sources = [open_source(root) for root in roots]
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))

@@ -11,6 +11,7 @@ import os
 import re
 import sqlite3
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,17 +42,19 @@ def check_index(index_dir: IndexDir, repair: bool = False) -> CheckReport:
     """Verifies the catalog, the vector index and the thumbnails; with `repair`, fixes what it can."""
     manifest = index_dir.read_manifest()
     report = CheckReport()
-    catalog = _open(index_dir, repair, report)
-    if catalog is None:
-        return report
-    try:
-        _check_catalog(catalog, manifest.dim, repair, report)
-        _check_vectors(index_dir, catalog, manifest.dim, repair, report)
-        _check_thumbnails(index_dir, catalog, repair, report)
-        paths = (row[0] for row in catalog.db.execute("SELECT path FROM images"))
-        report.missing_files = sum(1 for path in paths if not os.path.exists(path))
-    finally:
-        catalog.close()
+    # A repair writes: it takes the writer lock, so it never races a `viewfinder index` run.
+    with index_dir.writer_lock() if repair else nullcontext():
+        catalog = _open(index_dir, repair, report)
+        if catalog is None:
+            return report
+        try:
+            _check_catalog(catalog, manifest.dim, repair, report)
+            _check_vectors(index_dir, catalog, manifest.dim, repair, report)
+            _check_thumbnails(index_dir, catalog, repair, report)
+            paths = (row[0] for row in catalog.db.execute("SELECT path FROM images"))
+            report.missing_files = sum(1 for path in paths if not os.path.exists(path))
+        finally:
+            catalog.close()
     return report
 
 
