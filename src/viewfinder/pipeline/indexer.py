@@ -191,11 +191,10 @@ def _index_into(
     removed_ids, forget_skipped, forget_sources = list(plan.removed_ids), list(plan.forget_skipped), []
     for root in missing_roots(catalog.roots(), roots):
         ids = catalog.ids_under(root)
-        moved = root in reuse.from_roots
+        moved = root in reuse.from_roots  # its photos turned up here: a rename, not an unplugged drive
         report.missing_sources.append({"source": root, "images": len(ids), "removed": moved})
         if moved:
-            removed_ids += ids
-            forget_skipped += catalog.skipped_under(root)
+            removed_ids, forget_skipped = removed_ids + ids, forget_skipped + catalog.skipped_under(root)
             forget_sources.append(root)
     saved = VectorIndex.load(index_dir.path)
     start_generation = catalog.generation()
