@@ -106,3 +106,20 @@ def test_get_duplicates_answers_groups_with_image_urls_and_rejects_a_bad_thresho
         assert image["image_url"] == f"/images/{image['image_id']}" and "path" not in image
         bad = client.get("/duplicates", params={"threshold": 2})
         assert bad.status_code == 422 and bad.json()["success"] is False
+
+
+def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy():
+    import numpy as np
+
+    from viewfinder.store.faiss_index import FLAT_MAX, VectorIndex
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(FLAT_MAX, 16)).astype(np.float32)
+    copies = base[:50] + 0.05 * rng.normal(size=(50, 16)).astype(np.float32)
+    vectors = np.concatenate([base, copies])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(len(vectors), dtype=np.int64)
+    index = VectorIndex.build(ids, vectors, 16)
+    assert index.params.kind == "ivf" and index.params.nprobe > 8
+    _, found = index.near(vectors[FLAT_MAX:], 2)
+    assert all(twin in row for twin, row in zip(range(50), found, strict=True))

@@ -56,7 +56,7 @@ def find_duplicates(
         raise BadQueryError("threshold must be above 0 and at most 1.")
     groups = _UnionFind()
     for ids, chunk in catalog.vectors(dim, chunk=2048):
-        scores, found = vectors.search(chunk, NEIGHBOURS + 1)
+        scores, found = vectors.near(chunk, NEIGHBOURS + 1)
         for own, row_scores, row_ids in zip(ids, scores, found, strict=True):
             for score, other in zip(row_scores, row_ids, strict=True):
                 if other >= 0 and other != own and score >= threshold:

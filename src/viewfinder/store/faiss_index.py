@@ -30,6 +30,7 @@ TRAINING_POINTS_PER_LIST = 40
 TRAINING_ITERATIONS = 10
 GROWTH_BEFORE_RETRAIN = 2.0
 STATE_FILE = "ann.json"
+NEAR_NPROBE = 8  # lists probed for near-duplicates (similarity 0.9 and above)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,17 @@ class VectorIndex:
                 search_params = faiss.SearchParameters(sel=selector)
             scores, ids = self.index.search(queries, k, params=search_params)
         return scores, ids
+
+    def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (similarities, ids) of near-duplicate neighbours: only a few inverted lists are probed, since a
+        near-identical vector lies in or next to its twin's list (the calibrated nprobe serves far-away texts)."""
+        import faiss
+
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if self.params.kind != "ivf" or self.count == 0:
+            return self.search(queries, k)
+        params = faiss.SearchParametersIVF(nprobe=min(self.params.nprobe, NEAR_NPROBE))
+        return self.index.search(queries, max(1, min(k, self.count)), params=params)
 
     def save(self, folder: Path, generation: int) -> None:
         """Writes the index for a catalog generation atomically; readers see the old or the new one."""
