@@ -106,3 +106,20 @@ def test_stale_thumbnails_are_deleted(capsys, index):
     code, report = check(capsys, index, "--repair")
     assert code == 0 and report["problems"] == ["2 thumbnails are stale or empty."]
     assert list(thumbnails.iterdir()) == []
+
+
+def test_a_full_disk_while_saving_the_vector_index_keeps_the_catalog_searchable(capsys, library, tmp_path, monkeypatch):
+    from viewfinder.store.faiss_index import VectorIndex
+
+    def no_space(self, folder, generation):
+        raise RuntimeError(f"Error: 'ret == size' failed: write error in {folder}: No space left on device")
+
+    index = tmp_path / "index"
+    real_save = VectorIndex.save
+    monkeypatch.setattr(VectorIndex, "save", no_space)
+    code, _, err = run_cli(capsys, "index", library, "--index", index, "--model", "test:tiny")
+    assert code == 2 and "is full" in err
+    monkeypatch.setattr(VectorIndex, "save", real_save)
+    assert run_cli_json(capsys, "search", "sky", "--index", index, "-k", "50")["count"] == 24
+    assert run_cli_json(capsys, "index", library, "--index", index)["unchanged"] == 24
+    assert check(capsys, index)[0] == 0

@@ -149,8 +149,10 @@ def run_index(
         catalog = index_dir.open_catalog()
         try:
             report = _index_into(index_dir, catalog, sources, manifest.dim, batch_size, workers, progress, load)
-        except (sqlite3.OperationalError, OSError) as error:
-            if "full" not in str(error) and getattr(error, "errno", None) != errno.ENOSPC:
+        except (sqlite3.OperationalError, OSError, RuntimeError) as error:
+            # SQLite says "database or disk is full"; FAISS's writer a RuntimeError naming strerror(ENOSPC).
+            full = "full" in str(error) or os.strerror(errno.ENOSPC) in str(error)
+            if not full and getattr(error, "errno", None) != errno.ENOSPC:
                 raise
             raise ViewfinderError(
                 f"The disk holding {index_dir.path} is full ({error}); the images committed so far stay "
