@@ -3,6 +3,7 @@ commit each batch to the catalog, and bring the FAISS index up to date."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -25,6 +26,8 @@ from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_cata
 
 DEFAULT_BATCH_SIZE = 32
 Progress = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -237,10 +240,16 @@ def _decode_ahead(pool: ThreadPoolExecutor, work: list, preprocess: PreprocessSp
 
 
 def _decode_or_reason(path: str, preprocess: PreprocessSpec) -> DecodedImage | str:
+    """Decodes one file, or says why it cannot be used: one file never stops the run."""
     try:
         return decode_image(path, preprocess)
     except DecodeError as error:
         return str(error)
+    except Exception as error:  # noqa: BLE001 (whatever a crafted file makes a decoder raise)
+        # Logged with its traceback, since a bug in decode would land here too.
+        log.warning("unexpected error decoding %s", path, exc_info=error)
+        detail = " ".join(str(error).split())
+        return f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:
