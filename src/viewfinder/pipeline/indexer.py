@@ -245,7 +245,7 @@ def _decode_or_reason(path: str, preprocess: PreprocessSpec) -> DecodedImage | s
         return decode_image(path, preprocess)
     except DecodeError as error:
         return str(error)
-    except Exception as error:  # noqa: BLE001 (whatever a crafted file makes a decoder raise)
+    except Exception as error:  # whatever a crafted file makes a decoder raise
         # Logged with its traceback, since a bug in decode would land here too.
         log.warning("unexpected error decoding %s", path, exc_info=error)
         detail = " ".join(str(error).split())
