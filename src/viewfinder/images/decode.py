@@ -138,9 +138,12 @@ def decode_bytes(data: bytes, spec: PreprocessSpec) -> DecodedImage:
     return _decode(data, spec)
 
 
-def open_oriented(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Opens an image file or bytes at full size, upright and RGB, for thumbnails; raises DecodeError."""
-    with _opened(source if isinstance(source, bytes) else os.fsdecode(source), max_pixels) as img:
+def open_oriented(source: str | os.PathLike | bytes | BinaryIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Opens an image file, bytes or an open binary file at full size, upright and RGB, for thumbnails;
+    raises DecodeError."""
+    if isinstance(source, (str, os.PathLike)):
+        source = os.fsdecode(source)
+    with _opened(source, max_pixels) as img:
         img.load()
         return _orient(_to_rgb(img), _exif(img).get(_ORIENTATION))
 
@@ -192,7 +195,7 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
 
 
 @contextmanager
-def _opened(source: str | bytes, max_pixels: int) -> Iterator[Image.Image]:
+def _opened(source: str | bytes | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
     """Opens source after the file checks, with only the header read and its size checked."""
     with _readable(source) as fp, _reasons():
         formats = _FORMATS
@@ -214,11 +217,16 @@ def _opened(source: str | bytes, max_pixels: int) -> Iterator[Image.Image]:
 
 
 @contextmanager
-def _readable(source: str | bytes) -> Iterator[BinaryIO]:
-    """Opens a path for reading, or wraps bytes, after checking it is a plausible image file."""
+def _readable(source: str | bytes | BinaryIO) -> Iterator[BinaryIO]:
+    """Opens a path for reading, or wraps bytes, after checking it is a plausible image file; an open file
+    (a regular one, which the caller checked) is read as it is and left open."""
     if isinstance(source, bytes):
         _check_byte_size(len(source))
         yield io.BytesIO(source)
+        return
+    if not isinstance(source, str):
+        _check_byte_size(os.fstat(source.fileno()).st_size)
+        yield source
         return
     try:
         mode = os.stat(source).st_mode

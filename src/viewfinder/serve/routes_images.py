@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from viewfinder.images.decode import DecodeError
 from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import ImageOut, error_responses, image_json
+from viewfinder.store.originals import OriginalChangedError, open_original
 from viewfinder.store.thumbnails import etag_of, thumbnail
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
@@ -38,11 +39,12 @@ def image_routes(live: LiveIndex, guarded: list) -> APIRouter:
         with live.engine() as engine:
             image = engine.image(image_id)
         try:
-            # Opened here, not only stat'ed, so an unreadable file is a 404 before the response starts.
-            with open(image.path, "rb") as handle:
+            # Opened here, not only stat'ed, so a file that is gone or is no longer the one indexed (a link to
+            # another file, a FIFO) is a 404 before the response starts.
+            with open_original(image) as handle:
                 stat = os.fstat(handle.fileno())
-        except OSError:
-            raise HTTPException(404, f"The file of image {image.id} is no longer there; re-run indexing.") from None
+        except OriginalChangedError as error:
+            raise HTTPException(404, f"The file of image {image.id} is {error}; re-run indexing.") from None
         headers = {"Cache-Control": IMAGE_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
         media_type = MEDIA_TYPES.get(image.format, "application/octet-stream")
         return FileResponse(
@@ -73,7 +75,7 @@ def image_routes(live: LiveIndex, guarded: list) -> APIRouter:
             return Response(status_code=304, headers=headers)
         try:
             made = thumbnail(live.index_dir.path, image)
-        except DecodeError as error:
+        except (DecodeError, OriginalChangedError) as error:
             raise HTTPException(404, f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
         return Response(made.data, media_type="image/jpeg", headers=headers)
 
