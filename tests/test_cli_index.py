@@ -16,6 +16,7 @@ import pytest
 from cli_helpers import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
 from PIL import Image
 
+from viewfinder import Filters, Term, open_index
 from viewfinder.models import factory
 from viewfinder.pipeline import indexer
 
@@ -136,6 +137,20 @@ def test_any_error_decoding_one_file_skips_that_file_with_its_reason(capsys, lib
     assert [(Path(item["path"]).name, item["reason"]) for item in report["skipped"]] == [
         ("image-0003.jpg", "cannot be decoded (OverflowError: Python int too large to convert to C int)")
     ]
+
+
+def test_a_folder_given_with_its_parent_is_indexed_once_under_the_parent(capsys, library, tmp_path):
+    index = tmp_path / "index"
+    report = run_cli_json(capsys, "index", library / "nested", library, "--index", index, "--model", "test:tiny")
+    assert report["added"] == 24 and report["total"] == 24
+    catalog = sqlite3.connect(index / "catalog.sqlite")
+    assert set(catalog.execute("SELECT DISTINCT root FROM images")) == {(str(library),)}
+    engine = open_index(str(index))
+    try:
+        nested = engine.search([Term(text="anything")], k=100, filters=Filters(folder="nested"))
+    finally:
+        engine.close()
+    assert len(nested.hits) == 8
 
 
 def test_kill_during_indexing_leaves_index_searchable_and_resume_completes_without_duplicates(tmp_path):

@@ -19,7 +19,7 @@ from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, 
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
-from viewfinder.sources import SourceFile, Unusable, open_source
+from viewfinder.sources import Source, SourceFile, Unusable, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
@@ -111,7 +111,7 @@ def run_index(
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
-    sources = [open_source(root) for root in roots]
+    sources = _outermost([open_source(root) for root in roots])
     index_dir = IndexDir(index_path)
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
@@ -163,6 +163,18 @@ def run_index(
     embedded = report.added + report.updated
     report.images_per_second = round(embedded / report.seconds, 2) if report.seconds > 0 else 0.0
     return report
+
+
+def _outermost(sources: list[Source]) -> list[Source]:
+    """The sources not inside another one given, each once: a folder given with its parent is indexed under
+    the parent, so its images' folder (and the folder filter) is the same as when the parent alone is given."""
+    roots = {source.root.rstrip(os.sep) + os.sep for source in sources}
+    kept: dict[str, Source] = {}
+    for source in sources:
+        own = source.root.rstrip(os.sep) + os.sep
+        if own not in kept and not any(own.startswith(root) and own != root for root in roots):
+            kept[own] = source
+    return list(kept.values())
 
 
 def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
