@@ -490,6 +490,14 @@ def test_extremely_elongated_images_are_refused_from_the_header(tmp_path, decode
         open_oriented(path)
 
 
+@pytest.mark.parametrize(("fmt", "size"), [("JPEG", (20_000, 1)), ("WEBP", (16_383, 1)), ("PNG", (1, 20_000))])
+def test_real_strips_of_each_format_are_refused_before_decoding(tmp_path, decoder, fmt, size):
+    # The review's files: resized whole for a 224-pixel model, each took seconds and 3 to 4 GB.
+    path = save(Image.new("RGB", size, RED), tmp_path / "strip", fmt)
+    with pytest.raises(DecodeError, match=r"^image too elongated"):
+        decoder(path, PreprocessSpec(224))
+
+
 @pytest.mark.parametrize("size", [(1, 1000), (1000, 1)])
 def test_thin_strip_decodes_in_little_memory(tmp_path, size):
     # A 1x1000 strip made 224 wide is 224x224000 pixels if resized whole (about 200 MB); only the crop is
