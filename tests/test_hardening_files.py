@@ -10,9 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_helpers import write_colour_images
-from service_helpers import start_server_process
+from service_helpers import start_server_process, start_server_thread
 
 from viewfinder.pipeline.indexer import run_index
+from viewfinder.serve import routes_images
+from viewfinder.serve.app import create_app
 
 SECRET = b"root:x:0:0:root:/root:/bin/bash\n"
 
@@ -89,3 +91,29 @@ def test_an_indexed_file_replaced_by_a_fifo_answers_404_and_leaves_the_server_re
     for response in responses:
         assert_not_found(response)
     assert client.get("/healthz", timeout=10).status_code == 200
+
+
+def test_the_checked_file_is_sent_even_if_its_path_is_swapped_for_a_link_before_the_body(tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    write_colour_images(folder, 2)
+    (tmp_path / "secret.txt").write_bytes(SECRET)
+    index = tmp_path / "index"
+    run_index(index, [str(folder)], model="test:tiny")
+    real_open = routes_images.open_original
+
+    def open_then_swap(image):
+        handle = real_open(image)
+        # The race an attacker would try to win: the check has passed, the body is not sent yet.
+        original = Path(image.path).read_bytes()
+        Path(image.path).unlink()
+        Path(image.path).symlink_to(tmp_path / "secret.txt")
+        swapped.append(original)
+        return handle
+
+    swapped: list[bytes] = []
+    monkeypatch.setattr(routes_images, "open_original", open_then_swap)
+    with start_server_thread(create_app(index, device="cpu")) as url, httpx.Client(base_url=url, timeout=20) as client:
+        number = image_id(client, "image-0001.jpg")
+        response = client.get(f"/images/{number}")
+        assert response.status_code == 200 and response.content == swapped[0]
+        assert response.headers["content-length"] == str(len(swapped[0])) and "etag" in response.headers
