@@ -275,3 +275,18 @@ def test_a_filter_matching_everything_searches_unfiltered_and_a_narrow_one_uses_
     narrow = folders_engine.search([Term(text="photo")], k=50, filters=Filters(folder="xay")).hits
     assert names(narrow) == {"p5.jpg"} and sorted(seen[0]) == [narrow[0].image.id]
     assert filter_path(90, 100) == "post" and filter_path(5, 100_000) == "selector"
+
+
+def test_the_new_texts_of_a_many_term_query_are_embedded_in_one_batch(folders_engine, monkeypatch):
+    calls: list[int] = []
+    encode = folders_engine.embedder.encode_texts
+
+    def spy(texts):
+        calls.append(len(texts))
+        return encode(texts)
+
+    monkeypatch.setattr(folders_engine.embedder, "encode_texts", spy)
+    terms = [Term(text=f"a long description of picture number {n}") for n in range(16)]
+    batched = folders_engine.search(terms, k=5).hits
+    assert calls == [16]
+    assert len(batched) == 5 and folders_engine.search(terms, k=5).hits == batched and calls == [16]  # cached

@@ -155,6 +155,7 @@ class SearchEngine:
         if any(term.image_id is None for term in terms):
             _ = self.embedder  # loading the model is start-up work, not part of a query's time
         started = time.perf_counter()
+        self._encode_new_texts([term.text for term in terms if term.text is not None])
         term_vectors = np.stack([self._term_vector(term) for term in terms])
         query_vector = algebra.combine(term_vectors, terms)
         encoded = time.perf_counter()
@@ -230,6 +231,13 @@ class SearchEngine:
         except DecodeError as error:
             raise BadQueryError(f"The query image cannot be used: {error}.") from error
         return self.embedder.encode_images(decoded.pixels[None])[0]
+
+    def _encode_new_texts(self, texts: list[str]) -> None:
+        """Embeds the texts not cached yet in one batch: a query of 16 long terms costs one model run, not 16."""
+        new = [text for text in dict.fromkeys(texts) if self._text_cache.get(text) is None]
+        if len(new) > 1:
+            for text, vector in zip(new, self.embedder.encode_texts(new), strict=True):
+                self._text_cache.put(text, vector)
 
     def _text_vector(self, text: str) -> np.ndarray:
         vector = self._text_cache.get(text)
