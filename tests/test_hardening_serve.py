@@ -168,12 +168,13 @@ def test_the_host_allow_list_takes_names_any_ip_or_everything():
     assert host_guarded(["*"]).get("/", headers={"Host": "evil.example"}).status_code == 200
 
 
-def test_serve_allows_the_hosts_given_with_allowed_host(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--allowed-host", "photos.lan"], {}), ([], {"VIEWFINDER_ALLOWED_HOSTS": "other.lan, photos.lan"})],
+)
+def test_serve_allows_the_hosts_given_with_allowed_host_or_the_environment(tmp_path: Path, args, env):
     build(tmp_path / "photos", tmp_path / "index", 2)
-    with (
-        start_server_process(tmp_path / "index", "--allowed-host", "photos.lan") as url,
-        httpx.Client(base_url=url) as client,
-    ):
+    with start_server_process(tmp_path / "index", *args, env=env) as url, httpx.Client(base_url=url) as client:
         assert client.get("/healthz", headers={"Host": "photos.lan:8000"}).status_code == 200
         assert client.get("/healthz", headers={"Host": "localhost"}).status_code == 200
         refused = client.get("/healthz", headers={"Host": "attacker.example"})
