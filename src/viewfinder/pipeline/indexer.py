@@ -4,6 +4,7 @@ commit each batch to the catalog, and bring the FAISS index up to date."""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sqlite3
 import time
@@ -28,6 +29,8 @@ from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_cata
 
 DEFAULT_BATCH_SIZE = 32
 Progress = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -126,7 +129,7 @@ def run_index(
             f"Source folder {gone[0]} does not exist. If it was renamed or moved, index its new location (its "
             f"photos are found again without re-embedding); to drop it, run `viewfinder remove {gone[0]}`."
         )
-    sources = [open_source(root) for root in roots]
+    sources = _outermost([open_source(root) for root in roots])
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
@@ -232,6 +235,18 @@ def _index_into(
     return report
 
 
+def _outermost(sources: list[Source]) -> list[Source]:
+    """The sources not inside another one given, each once: a folder given with its parent is indexed under
+    the parent, so its images' folder (and the folder filter) is the same as when the parent alone is given."""
+    roots = {source.root.rstrip(os.sep) + os.sep for source in sources}
+    kept: dict[str, Source] = {}
+    for source in sources:
+        own = source.root.rstrip(os.sep) + os.sep
+        if own not in kept and not any(own.startswith(root) and own != root for root in roots):
+            kept[own] = source
+    return list(kept.values())
+
+
 def load_embedder_for(spec: ModelSpec, device: str, runtime: str) -> Embedder:
     if runtime == "auto" and device == "auto":
         # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
@@ -310,10 +325,16 @@ def _decode_ahead(pool: ThreadPoolExecutor, work: list, preprocess: PreprocessSp
 
 
 def _decode_or_reason(path: str, preprocess: PreprocessSpec) -> DecodedImage | str:
+    """Decodes one file, or says why it cannot be used: one file never stops the run."""
     try:
         return decode_image(path, preprocess)
     except DecodeError as error:
         return str(error)
+    except Exception as error:  # whatever a crafted file makes a decoder raise
+        # Logged with its traceback, since a bug in decode would land here too.
+        log.warning("unexpected error decoding %s", path, exc_info=error)
+        detail = " ".join(str(error).split())
+        return f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

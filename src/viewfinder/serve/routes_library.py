@@ -26,7 +26,7 @@ def library_routes(live: LiveIndex, guarded: list) -> APIRouter:
     ) -> dict[str, Any]:
         """Groups of near-identical photos (bursts, resized or recompressed copies, light edits), largest first."""
         with live.engine() as engine:
-            key = f"{engine.index_dir.path}:{engine.generation}:{threshold}"
+            key = (engine.catalog_state(), threshold)
             answer = answers.get(key)
             if answer is None:
                 groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, threshold)
