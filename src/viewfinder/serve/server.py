@@ -38,6 +38,7 @@ def serve(
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
     allowed_hosts: Sequence[str] = (),
+    watch: bool = False,
 ) -> None:
     """Runs the service until interrupted; tokens, CORS origins and host names may come from the environment.
 
@@ -60,6 +61,7 @@ def serve(
         sources=sources,
         cors_origins=cors_origins,
         runtime=runtime,
+        watch=watch,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
         admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
         allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
