@@ -14,16 +14,19 @@ from pathlib import Path
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
+from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, decode_bytes, decode_image
+from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
-from viewfinder.sources import SourceFile, Unusable, open_source
+from viewfinder.sources import FolderSource, Source, SourceFile, Unusable, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
+from viewfinder.store.thumbnails import store_thumbnail
 
 DEFAULT_BATCH_SIZE = 32
+REMOTE_WORKERS = 8  # concurrent GETs for a remote source: network-bound, so more than the cores
 Progress = Callable[[int, int], None]
 
 
@@ -84,10 +87,16 @@ def plan_changes(
             plan.still_skipped.append((item.path, failed.reason or "unreadable"))
             continue
         plan.to_embed.append((item, None if known is None else known.id))
-    prefixes = tuple(root.rstrip(os.sep) + os.sep for root in roots)
+    prefixes = tuple(_as_prefix(root) for root in roots)
     plan.removed_ids += [state.id for path, state in indexed.items() if path.startswith(prefixes) and path not in seen]
     plan.forget_skipped = [path for path in skipped if path.startswith(prefixes) and path not in seen]
     return plan
+
+
+def _as_prefix(root: str) -> str:
+    """What every key under a root starts with: the root and its separator ('/' for a URL)."""
+    separator = "/" if "://" in root else os.sep
+    return root.rstrip(separator) + separator
 
 
 def run_index(
@@ -142,8 +151,16 @@ def run_index(
             dim = manifest.dim
             if plan.to_embed:
                 embedder = embedder or _load_embedder(spec, device, runtime)
+                remote = {s.root: s for s in sources if not isinstance(s, FolderSource)}
+                reader = _Reader(remote, index_dir.path)
                 for ids, vectors, failures, replaced in _embed_all(
-                    plan.to_embed, embedder, catalog, batch_size, workers, progress
+                    plan.to_embed,
+                    embedder,
+                    catalog,
+                    batch_size,
+                    workers or (REMOTE_WORKERS if remote else None),
+                    progress,
+                    reader,
                 ):
                     added_ids.append(ids)
                     added_vectors.append(vectors)
@@ -176,6 +193,7 @@ def _embed_all(
     batch_size: int,
     workers: int | None,
     progress: Progress | None,
+    reader: _Reader | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
     """Decodes on worker threads while the model embeds the previous batch; commits one batch at a time.
 
@@ -183,9 +201,10 @@ def _embed_all(
     At most two batches of decoded pixels are held in memory.
     """
     done = 0
+    reader = reader or _Reader({}, None)
     workers = workers or max(2, os.cpu_count() or 2)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        for batch in _batched(_decode_ahead(pool, work, embedder.preprocess, 2 * batch_size), batch_size):
+        for batch in _batched(_decode_ahead(pool, work, reader, embedder.preprocess, 2 * batch_size), batch_size):
             images: list[tuple[SourceFile, int | None, DecodedImage]] = []
             skipped: list[tuple[str, str, int, int, str]] = []
             for (source, replaces), outcome in batch:
@@ -212,6 +231,7 @@ def _embed_all(
                 for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
             ]
             ids = catalog.commit_batch(images=new_images, skipped=skipped)
+            reader.store_thumbnails(zip(ids, (source for source, _, _ in images), strict=True))
             done += len(batch)
             if progress:
                 progress(done, len(work))
@@ -220,27 +240,53 @@ def _embed_all(
             yield np.asarray(ids, dtype=np.int64), vectors, failures, replaced
 
 
-def _decode_ahead(pool: ThreadPoolExecutor, work: list, preprocess: PreprocessSpec, ahead: int) -> Iterator:
+def _decode_ahead(
+    pool: ThreadPoolExecutor, work: list, reader: _Reader, preprocess: PreprocessSpec, ahead: int
+) -> Iterator:
     """Yields (item, DecodedImage or reason) in order, keeping at most `ahead` decodes in flight."""
     pending: deque[tuple[object, Future]] = deque()
     items = iter(work)
     for item in items:
-        pending.append((item, pool.submit(_decode_or_reason, item[0].path, preprocess)))
+        pending.append((item, pool.submit(reader.decode_or_reason, item[0], preprocess)))
         if len(pending) >= ahead:
             break
     while pending:
         item, future = pending.popleft()
         next_item = next(items, None)
         if next_item is not None:
-            pending.append((next_item, pool.submit(_decode_or_reason, next_item[0].path, preprocess)))
+            pending.append((next_item, pool.submit(reader.decode_or_reason, next_item[0], preprocess)))
         yield item, future.result()
 
 
-def _decode_or_reason(path: str, preprocess: PreprocessSpec) -> DecodedImage | str:
-    try:
-        return decode_image(path, preprocess)
-    except DecodeError as error:
-        return str(error)
+class _Reader:
+    """Decodes an entry: a local file by its path; a remote one through its source, in memory, making its
+    thumbnail at the same time so that the service never fetches the original for the result grid."""
+
+    def __init__(self, remote: dict[str, Source], index_path: Path | None) -> None:
+        self.remote = remote
+        self.index_path = index_path
+        self.thumbnails: dict[str, bytes] = {}  # by key, until the batch is committed and has ids
+
+    def decode_or_reason(self, file: SourceFile, preprocess: PreprocessSpec) -> DecodedImage | str:
+        source = self.remote.get(file.root)
+        try:
+            if source is None:
+                return decode_image(file.path, preprocess)
+            with source.open(file.path) as handle:
+                data = handle.read()
+            decoded = decode_bytes(data, preprocess)
+            self.thumbnails[file.path] = make_thumbnail(data)
+            return decoded
+        except DecodeError as error:
+            return str(error)
+        except OSError as error:  # deleted since the listing, or too big to fetch
+            return str(error)
+
+    def store_thumbnails(self, committed: Iterable[tuple[int, SourceFile]]) -> None:
+        for image_id, file in committed:
+            data = self.thumbnails.pop(file.path, None)
+            if data is not None and self.index_path is not None:
+                store_thumbnail(self.index_path, image_id, file.size, file.mtime_ns, data)
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

@@ -18,9 +18,10 @@ from viewfinder.search.lru import LRUCache
 from viewfinder.serve.errors import add_error_handlers
 from viewfinder.serve.guards import BodyLimit, admin_token_guard, api_token_guard
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex
-from viewfinder.serve.routes_images import image_routes
+from viewfinder.serve.routes_images import PRESIGN_TTL, image_routes
 from viewfinder.serve.routes_index import index_routes
 from viewfinder.serve.routes_search import search_routes
+from viewfinder.serve.snapshot_follow import SnapshotLiveIndex
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
 from viewfinder.version import __version__
 
@@ -40,9 +41,14 @@ def create_app(
     webui_dir: Path = WEBUI_DIR,
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
+    presign_ttl: int = PRESIGN_TTL,
 ) -> FastAPI:
-    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning."""
-    live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
+    """The Viewfinder ASGI app over one index (a directory, or a snapshot published at s3://…); loads the
+    index and its text encoder before returning."""
+    if str(index_path).startswith("s3://"):
+        live: LiveIndex = SnapshotLiveIndex(str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime)
+    else:
+        live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
     responses: LRUCache[dict[str, Any]] = LRUCache(RESPONSE_CACHE_SIZE)
 
     @asynccontextmanager
@@ -62,7 +68,7 @@ def create_app(
     app.state.live = live
     guarded = api_token_guard(api_token)
     app.include_router(search_routes(live, responses, guarded))
-    app.include_router(image_routes(live, guarded))
+    app.include_router(image_routes(live, guarded, presign_ttl))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
     add_ui(app, webui_dir)
     add_error_handlers(app)

@@ -10,6 +10,7 @@ import uvicorn
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
+from viewfinder.serve.routes_images import PRESIGN_TTL
 
 
 class _Server(uvicorn.Server):
@@ -35,6 +36,7 @@ def serve(
     sources: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
+    presign_ttl: int = PRESIGN_TTL,
 ) -> None:
     """Runs the service until interrupted; tokens and CORS origins may come from the environment.
 
@@ -53,6 +55,7 @@ def serve(
         sources=sources,
         cors_origins=cors_origins,
         runtime=runtime,
+        presign_ttl=presign_ttl,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
         admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
     )

@@ -12,7 +12,14 @@ __all__ = ["IMAGE_SUFFIXES", "FolderSource", "Source", "SourceFile", "Unusable",
 
 
 def open_source(location: str) -> Source:
-    """The source a user-given location names; raises ViewfinderError when it cannot be one."""
+    """The source a user-given location names (a folder, or s3://bucket/prefix); raises ViewfinderError when it
+    cannot be one."""
+    if location.startswith("s3://"):
+        from viewfinder.sources.s3 import S3Source
+
+        source = S3Source(location)
+        source.check()
+        return source
     if not Path(location).expanduser().is_dir():
         raise ViewfinderError(f"Source folder {location} does not exist or is not a folder.")
     return FolderSource(location)
