@@ -98,7 +98,7 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
     bucket, prefix = _location(url)
     index_dir = IndexDir(index_path)
     _call(f"bucket s3://{bucket}", client().list_objects_v2, Bucket=bucket, MaxKeys=1)
-    version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)  # sorts by time
+    version = _new_version()
     base = f"{prefix}/snapshots/{version}"
     with tempfile.TemporaryDirectory(prefix="viewfinder-publish-") as temporary:
         folder = Path(temporary)
@@ -119,6 +119,13 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
     if keep is not None:
         prune(url, keep)
     return version
+
+
+def _new_version() -> str:
+    """A name that sorts by publication time (to the microsecond), with a random tail against collisions."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1e6):06d}Z"
+    return f"{stamp}-{secrets.token_hex(3)}"
 
 
 def _put(bucket: str, key: str, data: bytes) -> None:
