@@ -76,6 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="viewfinder-bench-lambda-") as folder, run_seaweed() as s3:
         scratch = Path(folder)
         os.environ.update(s3.env())
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
         load_embedder(resolve_model(args.model), "cpu", "onnx")  # the export the image carries, off the clock
         index = make_vector_index(scratch / "index", args.n, args.model)
         s3.client().create_bucket(Bucket="bench")

@@ -9,10 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_helpers import run_cli, write_colour_images
-from service_helpers import start_server_thread, wait_for
+from service_helpers import start_server_process, start_server_thread, wait_for
 from test_service_live import SearchLoop
 
-from viewfinder.cli import _index_location
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.serve.app import create_app
 from viewfinder.store import snapshots
@@ -48,11 +47,13 @@ def test_publish_writes_a_checksummed_snapshot_then_the_pointer(seaweed, publish
     assert {"catalog.sqlite", "manifest.json", "ann.json"} <= set(listing["files"])
     assert any(name.startswith("vectors-") for name in listing["files"])
     assert [entry.name for entry in (tmp_path / "cache").iterdir()] == [version]  # no temporary folder left
+    env = {"VIEWFINDER_SNAPSHOT_CACHE": str(tmp_path / "serve-cache")}
+    with start_server_process(url, "--presign-ttl", "60", env=env) as server:  # the command line keeps s3:// whole
+        assert httpx.get(server + "healthz", timeout=30).json()["images"] == 12
 
 
 def test_server_follows_the_pointer_with_zero_failed_requests_and_rolls_back(published, tmp_path, capsys):
     url, index, library, first = published
-    assert _index_location(url) == url  # `serve --index s3://…` keeps the URL whole
     app = create_app(url, device="cpu", poll_seconds=0.05)
     live = app.state.live
     with start_server_thread(app) as server, httpx.Client(base_url=server, timeout=60) as http:
