@@ -84,7 +84,7 @@ def run_rie(handler: str, env: dict[str, str], cwd: Path) -> Iterator[str]:
 
 def http_event(method: str, path: str, body: object = None, query: str = "") -> dict:
     """An API Gateway HTTP API (payload format 2.0) event."""
-    headers = {"host": "localhost", "accept": "application/json"}
+    headers = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "accept": "application/json"}
     raw = None
     if body is not None:
         raw = base64.b64encode(json.dumps(body).encode()).decode()

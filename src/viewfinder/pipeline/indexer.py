@@ -3,6 +3,7 @@ commit each batch to the catalog, and bring the FAISS index up to date."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -28,6 +29,8 @@ from viewfinder.store.thumbnails import store_thumbnail
 DEFAULT_BATCH_SIZE = 32
 REMOTE_WORKERS = 8  # concurrent GETs for a remote source: network-bound, so more than the cores
 Progress = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,7 +120,7 @@ def run_index(
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
-    sources = [open_source(root) for root in roots]
+    sources = _outermost([open_source(root) for root in roots])
     index_dir = IndexDir(index_path)
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
@@ -177,6 +180,18 @@ def run_index(
     embedded = report.added + report.updated
     report.images_per_second = round(embedded / report.seconds, 2) if report.seconds > 0 else 0.0
     return report
+
+
+def _outermost(sources: list[Source]) -> list[Source]:
+    """The sources not inside another one given, each once: a folder given with its parent is indexed under
+    the parent, so its images' folder (and the folder filter) is the same as when the parent alone is given."""
+    roots = {source.root.rstrip(os.sep) + os.sep for source in sources}
+    kept: dict[str, Source] = {}
+    for source in sources:
+        own = source.root.rstrip(os.sep) + os.sep
+        if own not in kept and not any(own.startswith(root) and own != root for root in roots):
+            kept[own] = source
+    return list(kept.values())
 
 
 def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
@@ -268,25 +283,43 @@ class _Reader:
         self.thumbnails: dict[str, bytes] = {}  # by key, until the batch is committed and has ids
 
     def decode_or_reason(self, file: SourceFile, preprocess: PreprocessSpec) -> DecodedImage | str:
+        """The decoded entry or why it cannot be used; a remote read that fails for another reason than a
+        vanished or oversized object raises, so its batch is not committed."""
         source = self.remote.get(file.root)
+        if source is None:
+            return _decode_or_reason(file.path, preprocess)
         try:
-            if source is None:
-                return decode_image(file.path, preprocess)
             with source.open(file.path) as handle:
                 data = handle.read()
-            decoded = decode_bytes(data, preprocess)
-            self.thumbnails[file.path] = make_thumbnail(data)
-            return decoded
-        except DecodeError as error:
-            return str(error)
         except OSError as error:  # deleted since the listing, or too big to fetch
             return str(error)
+        outcome = _decode_or_reason(data, preprocess, file.path)
+        if isinstance(outcome, DecodedImage):
+            try:
+                self.thumbnails[file.path] = make_thumbnail(data)
+            except DecodeError as error:
+                return str(error)
+        return outcome
 
     def store_thumbnails(self, committed: Iterable[tuple[int, SourceFile]]) -> None:
         for image_id, file in committed:
             data = self.thumbnails.pop(file.path, None)
             if data is not None and self.index_path is not None:
                 store_thumbnail(self.index_path, image_id, file.size, file.mtime_ns, data)
+
+
+def _decode_or_reason(source: str | bytes, preprocess: PreprocessSpec, name: str = "") -> DecodedImage | str:
+    """Decodes one file (a path, or bytes read from `name`), or says why it cannot be used: one file never
+    stops the run."""
+    try:
+        return decode_bytes(source, preprocess) if isinstance(source, bytes) else decode_image(source, preprocess)
+    except DecodeError as error:
+        return str(error)
+    except Exception as error:  # whatever a crafted file makes a decoder raise
+        # Logged with its traceback, since a bug in decode would land here too.
+        log.warning("unexpected error decoding %s", name or source, exc_info=error)
+        detail = " ".join(str(error).split())
+        return f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

@@ -11,6 +11,7 @@ mounted EFS path. Warm invocations only search. Settings come from the environme
     VIEWFINDER_RUNTIME          onnx (default) or onnx-int8
     VIEWFINDER_PRESIGN_TTL      seconds an /images/{id} redirect stays valid (default 900)
     VIEWFINDER_API_TOKEN        optional bearer token for every route but /healthz and the UI
+    VIEWFINDER_ALLOWED_HOSTS    Host names to accept, comma-separated (default *: any)
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def build_handler() -> Any:
         runtime=os.environ.get("VIEWFINDER_RUNTIME", "onnx"),
         presign_ttl=int(os.environ.get("VIEWFINDER_PRESIGN_TTL", PRESIGN_TTL)),
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
+        # API Gateway is the front door and its host names vary (custom domains): DNS rebinding, which the
+        # Host check guards a loopback server against, does not apply to a public API.
+        allowed_hosts=[h.strip() for h in os.environ.get("VIEWFINDER_ALLOWED_HOSTS", "*").split(",") if h.strip()],
     )
     # No lifespan: a Lambda environment is frozen between invocations, so it polls nothing; a new snapshot
     # reaches new execution environments, which download the current one at their cold start.

@@ -15,6 +15,7 @@ from pathlib import Path
 from viewfinder.images.decode import DecodeError
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.originals import open_original
 
 FOLDER = "thumbnails"
 
@@ -35,7 +36,8 @@ def etag_of(image: ImageRecord) -> str:
 
 
 def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
-    """The cached thumbnail of an indexed image, made and stored on first use; raises DecodeError.
+    """The cached thumbnail of an indexed image, made and stored on first use; raises DecodeError, or
+    OriginalChangedError when the file is no longer the one indexed.
 
     The cache is written atomically (temporary file, then rename), so concurrent requests for the same
     image each see a whole file; a read-only index directory only loses the caching.
@@ -47,7 +49,8 @@ def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
         pass
     if image.path.startswith("s3://"):  # made at index time; a missing one is not fetched from the bucket here
         raise DecodeError("its thumbnail was not made at index time")
-    data = make_thumbnail(image.path)
+    with open_original(image) as original:
+        data = make_thumbnail(original)
     try:
         store_thumbnail(index_path, image.id, image.size, image.mtime_ns, data)
     except OSError as error:
