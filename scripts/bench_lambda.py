@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TRIM = [f"{name}{tail}" for name in ("onnx", "onnxscript", "onnx_ir", "ml_dtypes", "sympy", "mpmath")
+        for tail in ("", "-*.dist-info")]  # fmt: skip
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from lambda_helpers import http_event, invoke, run_rie  # noqa: E402
@@ -58,13 +61,18 @@ def lambda_row(url: str, scratch: Path, queries: int) -> dict:
     return {"setup": "lambda (RIE, s3 snapshot)", "first_query_s": round(cold, 3), "p50_ms": percentile(warm, 50)}
 
 
-def package_size(scratch: Path) -> str:
+def package_size(scratch: Path) -> dict[str, str]:
     target = scratch / "package"
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
                str(target), "-c", str(ROOT / "constraints.txt"), f"{ROOT}[onnx,serve,lambda]"]  # fmt: skip
     subprocess.run(command, check=True)
     assert not (target / "torch").exists(), "torch must not be in the package"
-    return subprocess.run(["du", "-sh", str(target)], capture_output=True, text=True).stdout.split()[0]
+    full = subprocess.run(["du", "-sh", str(target)], capture_output=True, text=True).stdout.split()[0]
+    for pattern in TRIM:  # what deploy/aws-lambda/Dockerfile removes
+        for path in target.glob(pattern):
+            shutil.rmtree(path)
+    trimmed = subprocess.run(["du", "-sh", str(target)], capture_output=True, text=True).stdout.split()[0]
+    return {"installed": full, "trimmed (as in the Dockerfile)": trimmed}
 
 
 def main() -> None:
