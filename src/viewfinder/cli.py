@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info_command(commands)
     _add_library_commands(commands)
     _add_sample_command(commands)
+    _add_snapshot_commands(commands)
     _add_bench_command(commands)
     return parser
 
@@ -42,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_index_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder index SOURCE...`: incremental indexing."""
     index = commands.add_parser("index", help="index folders of images (incremental)")
-    index.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to index, searched recursively")
+    index.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="folders or s3://bucket/prefix locations to index, recursively"
+    )
     _index_option(index)
+    _s3_endpoint_option(index)
     index.add_argument(
         "--model",
         help="open_clip NAME:TAG, hf-hub:org/name, a weights path, test:tiny or test:shapes"
@@ -103,6 +107,14 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder serve`: the HTTP API and the web UI."""
     serve = commands.add_parser("serve", help="serve the HTTP search API and the web UI")
     _index_option(serve)
+    _s3_endpoint_option(serve)
+    serve.add_argument(
+        "--presign-ttl",
+        type=int,
+        default=900,
+        metavar="SECONDS",
+        help="how long the link /images/{id} redirects to stays valid for an image in S3 (default 900)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
     serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -187,6 +199,22 @@ def _add_sample_command(commands: argparse._SubParsersAction) -> None:
     sample.set_defaults(run=_sample)
 
 
+def _add_snapshot_commands(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder publish` and `viewfinder rollback`: versioned index snapshots in S3."""
+    publish = commands.add_parser("publish", help="upload a verified snapshot of an index to S3 and make it current")
+    _index_option(publish)
+    publish.add_argument("--to", required=True, metavar="s3://BUCKET/indexes/NAME", help="where snapshots live")
+    publish.add_argument("--keep", type=int, metavar="N", help="delete all but the N newest snapshots afterwards")
+    publish.add_argument("--no-thumbnails", action="store_true", help="leave the thumbnail cache out")
+    _s3_endpoint_option(publish)
+    publish.set_defaults(run=_publish)
+    rollback = commands.add_parser("rollback", help="make an earlier published snapshot current again")
+    rollback.add_argument("--index", required=True, metavar="s3://BUCKET/indexes/NAME", help="the published index")
+    rollback.add_argument("--to", metavar="VERSION", help="the snapshot to make current (default: the one before)")
+    _s3_endpoint_option(rollback)
+    rollback.set_defaults(run=_rollback)
+
+
 def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder bench search|embed|serve`."""
     bench = commands.add_parser("bench", help="measure search, embedding and service speed (see BENCHMARKS.md)")
@@ -231,6 +259,26 @@ def _runtime_option(parser: argparse.ArgumentParser) -> None:
         help="embedding runtime (default auto: torch with --device cuda, and for index on a GPU it finds; "
         "else ONNX Runtime)",
     )
+
+
+def _s3_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--s3-endpoint", metavar="URL", help="an S3-compatible store instead of AWS (default $AWS_ENDPOINT_URL)"
+    )
+
+
+def _use_s3_endpoint(args: argparse.Namespace) -> None:
+    """Every S3 client of this process (they read AWS_ENDPOINT_URL) talks to --s3-endpoint when given."""
+    if getattr(args, "s3_endpoint", None):
+        os.environ["AWS_ENDPOINT_URL"] = args.s3_endpoint
+
+
+def _index_location(explicit: str | None) -> str | Path:
+    """--index as given: an s3:// snapshot location stays a URL (a Path would fold its '//')."""
+    from viewfinder.store.indexdir import default_index_path
+
+    location = explicit or os.environ.get("VIEWFINDER_INDEX") or ""
+    return location if location.startswith("s3://") else default_index_path(explicit)
 
 
 def _index_option(parser: argparse.ArgumentParser) -> None:
@@ -330,10 +378,12 @@ def _search(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from viewfinder.serve.server import serve
-    from viewfinder.store.indexdir import default_index_path
 
+    if args.presign_ttl < 1:
+        raise ViewfinderError("--presign-ttl must be at least 1 second.")
     serve(
-        default_index_path(args.index),
+        _index_location(args.index),
+        presign_ttl=args.presign_ttl,
         host=args.host,
         port=args.port,
         device=args.device,
@@ -346,8 +396,28 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _publish(args: argparse.Namespace) -> int:
+    from viewfinder.store.indexdir import default_index_path
+    from viewfinder.store.snapshots import publish
+
+    if args.keep is not None and args.keep < 1:
+        raise ViewfinderError("--keep must be at least 1.")
+    version = publish(default_index_path(args.index), args.to, keep=args.keep, thumbnails=not args.no_thumbnails)
+    print(f"published {args.to.rstrip('/')}/snapshots/{version} and made it current")
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from viewfinder.store.snapshots import rollback
+
+    version = rollback(args.index, args.to)
+    print(f"{args.index.rstrip('/')} now serves snapshot {version}")
+    return EXIT_OK
+
+
 def _info(args: argparse.Namespace) -> int:
     from viewfinder.search.engine import SearchEngine
+    from viewfinder.sources import is_remote
     from viewfinder.store.indexdir import IndexDir, default_index_path
 
     index_dir = IndexDir(default_index_path(args.index))
@@ -366,7 +436,7 @@ def _info(args: argparse.Namespace) -> int:
             "bytes_on_disk": index_dir.bytes_on_disk(),
             "generation": engine.generation,
             "sources": [
-                {"source": root, "images": count, "missing": not os.path.isdir(root)}
+                {"source": root, "images": count, "missing": not is_remote(root) and not os.path.isdir(root)}
                 for root, count in engine.catalog.source_counts().items()
             ],
         }
@@ -539,6 +609,7 @@ class _progress_bar:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code (0 ok, 2 usage or configuration error, 1 failure)."""
     args = build_parser().parse_args(argv)
+    _use_s3_endpoint(args)
     try:
         return args.run(args)
     except ViewfinderError as error:

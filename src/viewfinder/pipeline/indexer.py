@@ -8,26 +8,27 @@ import logging
 import os
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, decode_image
+from viewfinder.images.decode import DecodedImage
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
+from viewfinder.pipeline.reading import Reader, decode_ahead
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
-from viewfinder.sources import Source, SourceFile, Unusable, open_source
+from viewfinder.sources import FolderSource, Source, SourceFile, Unusable, is_remote, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
 
 DEFAULT_BATCH_SIZE = 32
+REMOTE_WORKERS = 8  # concurrent GETs for a remote source: network-bound, so more than the cores
 Progress = Callable[[int, int], None]
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,16 @@ def plan_changes(
             plan.still_skipped.append((item.path, failed.reason or "unreadable"))
             continue
         plan.to_embed.append((item, None if known is None else known.id))
-    prefixes = tuple(root.rstrip(os.sep) + os.sep for root in roots)
+    prefixes = tuple(_as_prefix(root) for root in roots)
     plan.removed_ids += [state.id for path, state in indexed.items() if path.startswith(prefixes) and path not in seen]
     plan.forget_skipped = [path for path in skipped if path.startswith(prefixes) and path not in seen]
     return plan
+
+
+def _as_prefix(root: str) -> str:
+    """What every key under a root starts with: the root and its separator ('/' for a URL)."""
+    separator = "/" if "://" in root else os.sep
+    return root.rstrip(separator) + separator
 
 
 def run_index(
@@ -123,7 +130,7 @@ def run_index(
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
     index_dir = IndexDir(index_path)
-    gone = [root for root in roots if not Path(root).expanduser().is_dir()]
+    gone = [root for root in roots if not is_remote(root) and not Path(root).expanduser().is_dir()]
     if gone and index_dir.exists():
         raise ViewfinderError(
             f"Source folder {gone[0]} does not exist. If it was renamed or moved, index its new location (its "
@@ -185,12 +192,16 @@ def _index_into(
     found = [item for source in sources for item in source.scan(exclude=str(index_dir.path.resolve()))]
     plan = plan_changes(found, catalog.indexed_states(), catalog.skipped_states(), roots)
     opened = {source.root: source for source in sources}
-    workers = workers or max(2, os.cpu_count() or 2)
+    remote = {root: source for root, source in opened.items() if not isinstance(source, FolderSource)}
+    workers = workers or (REMOTE_WORKERS if remote else max(2, os.cpu_count() or 2))
+    candidates = [item for item, _ in plan.to_check] + [item for item, _ in plan.to_embed]
     hashes = hash_files(
-        [item for item, _ in plan.to_check] + [item for item, _ in plan.to_embed],
+        [item for item in candidates if item.root not in remote],
         lambda item: opened[item.root].open(item.path),
         workers,
     )
+    # An object store's ETag already names the content: moved or copied objects match without a download.
+    hashes |= {item.path: f"etag-{item.mtime_ns:x}" for item in candidates if item.root in remote}
     reuse = resolve(plan.to_check, plan.to_embed, hashes, catalog, dim)
     report = IndexReport(unchanged=plan.unchanged + len(reuse.restats), reused=len(reuse.images))
     removed_ids, forget_skipped, forget_sources = list(plan.removed_ids), list(plan.forget_skipped), []
@@ -223,7 +234,7 @@ def _index_into(
     report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
     if reuse.to_embed:
         for ids, vectors, failures, replaced in _embed_all(
-            reuse.to_embed, load(), catalog, batch_size, workers, progress, hashes
+            reuse.to_embed, load(), catalog, batch_size, workers, progress, hashes, Reader(remote, index_dir.path)
         ):
             added_ids.append(ids)
             added_vectors.append(vectors)
@@ -262,6 +273,7 @@ def _embed_all(
     workers: int,
     progress: Progress | None,
     hashes: dict[str, str],
+    reader: Reader,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
     """Decodes on worker threads while the model embeds the previous batch; commits one batch at a time.
 
@@ -270,7 +282,7 @@ def _embed_all(
     """
     done = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        for batch in _batched(_decode_ahead(pool, work, embedder.preprocess, 2 * batch_size), batch_size):
+        for batch in _batched(decode_ahead(pool, work, reader, embedder.preprocess, 2 * batch_size), batch_size):
             images: list[tuple[SourceFile, int | None, DecodedImage]] = []
             skipped: list[tuple[str, str, int, int, str]] = []
             for (source, replaces), outcome in batch:
@@ -300,41 +312,13 @@ def _embed_all(
                 for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
             ]
             ids = catalog.commit_batch(images=new_images, skipped=skipped)
+            reader.store_thumbnails(zip(ids, (source for source, _, _ in images), strict=True))
             done += len(batch)
             if progress:
                 progress(done, len(work))
             replaced = sum(1 for _, replaces, _ in images if replaces is not None)
             failures = [{"path": path, "reason": reason} for path, _, _, _, reason in skipped]
             yield np.asarray(ids, dtype=np.int64), vectors, failures, replaced
-
-
-def _decode_ahead(pool: ThreadPoolExecutor, work: list, preprocess: PreprocessSpec, ahead: int) -> Iterator:
-    """Yields (item, DecodedImage or reason) in order, keeping at most `ahead` decodes in flight."""
-    pending: deque[tuple[object, Future]] = deque()
-    items = iter(work)
-    for item in items:
-        pending.append((item, pool.submit(_decode_or_reason, item[0].path, preprocess)))
-        if len(pending) >= ahead:
-            break
-    while pending:
-        item, future = pending.popleft()
-        next_item = next(items, None)
-        if next_item is not None:
-            pending.append((next_item, pool.submit(_decode_or_reason, next_item[0].path, preprocess)))
-        yield item, future.result()
-
-
-def _decode_or_reason(path: str, preprocess: PreprocessSpec) -> DecodedImage | str:
-    """Decodes one file, or says why it cannot be used: one file never stops the run."""
-    try:
-        return decode_image(path, preprocess)
-    except DecodeError as error:
-        return str(error)
-    except Exception as error:  # whatever a crafted file makes a decoder raise
-        # Logged with its traceback, since a bug in decode would land here too.
-        log.warning("unexpected error decoding %s", path, exc_info=error)
-        detail = " ".join(str(error).split())
-        return f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

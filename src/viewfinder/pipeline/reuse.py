@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from viewfinder.sources import SourceFile
+from viewfinder.sources import SourceFile, is_remote
 from viewfinder.store.catalog import Catalog, FileState, NewImage, Restat
 
 WHOLE_FILE_MAX = 1 << 20
@@ -112,5 +112,7 @@ def missing_roots(recorded: Iterable[str], scanned: Sequence[str]) -> list[str]:
     """Recorded source folders that no longer exist (and are not among, or inside, the scanned ones)."""
     prefixes = tuple(root.rstrip(os.sep) + os.sep for root in scanned)
     return [
-        root for root in recorded if root not in scanned and not root.startswith(prefixes) and not os.path.isdir(root)
+        root
+        for root in recorded
+        if root not in scanned and not root.startswith(prefixes) and not is_remote(root) and not os.path.isdir(root)
     ]

@@ -26,6 +26,7 @@ from viewfinder.pipeline.indexer import IndexReport, run_index
 from viewfinder.pipeline.watch import FolderWatcher
 from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
+from viewfinder.sources import is_remote
 from viewfinder.store.faiss_index import saved_generation
 from viewfinder.store.indexdir import IndexDir
 
@@ -238,7 +239,7 @@ class LiveIndex:
 
     def folder_watcher(self) -> FolderWatcher:
         """A watcher of the source folders that reindexes when photos change (`viewfinder serve --watch`)."""
-        roots = [root for root in self.source_roots() if os.path.isdir(root)]
+        roots = [root for root in self.source_roots() if is_remote(root) or os.path.isdir(root)]
         if not roots:
             raise ViewfinderError("--watch needs a source folder that exists; add one with --source DIR.")
 
@@ -250,7 +251,7 @@ class LiveIndex:
     def _run_job(self, job: ReindexJob) -> None:
         state = "failed"
         try:
-            job.missing_roots = [root for root in job.roots if not os.path.isdir(root)]
+            job.missing_roots = [root for root in job.roots if not is_remote(root) and not os.path.isdir(root)]
             present = [root for root in job.roots if root not in job.missing_roots]
             if not present:
                 raise ViewfinderError(f"No source folder can be found ({', '.join(job.roots)}); is its drive mounted?")
