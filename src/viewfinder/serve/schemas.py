@@ -61,6 +61,9 @@ class SearchIn(BaseModel):
     terms: list[TermIn] | None = Field(None, max_length=algebra.MAX_TERMS)
     filters: FiltersIn | None = None
     rerank: RerankIn | None = None
+    min_relevance: float | None = Field(
+        None, ge=0, le=100, description="only results rated at least this % relevant (default 50; 0 for test:tiny)"
+    )
 
     def query_terms(self) -> list[Term]:
         terms = [Term(text=self.query)] if self.query is not None else []
@@ -85,6 +88,7 @@ class ImageOut(BaseModel):
 class ResultOut(ImageOut):
     rank: int
     similarity: float
+    relevance: float | None = Field(None, description="0-100, the similarity rated for this model (docs/API.md)")
 
 
 class SearchOut(BaseModel):
@@ -92,6 +96,8 @@ class SearchOut(BaseModel):
     query: str
     count: int
     results: list[ResultOut]
+    min_relevance: float
+    closest: list[ResultOut] = Field(description="when no result reaches min_relevance: the closest few, below it")
     timings_ms: dict[str, float]
     cached: bool
 
@@ -155,7 +161,12 @@ def image_json(image: ImageRecord) -> dict[str, Any]:
 
 
 def result_json(hit: Hit) -> dict[str, Any]:
-    return {"rank": hit.rank, **image_json(hit.image), "similarity": round(hit.similarity, 6)}
+    return {
+        "rank": hit.rank,
+        **image_json(hit.image),
+        "similarity": round(hit.similarity, 6),
+        "relevance": hit.relevance,
+    }
 
 
 def job_json(job: ReindexJob) -> dict[str, Any]:
