@@ -20,6 +20,7 @@ from viewfinder.serve.guards import BodyLimit, admin_token_guard, api_token_guar
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex
 from viewfinder.serve.routes_images import image_routes
 from viewfinder.serve.routes_index import index_routes
+from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
 from viewfinder.version import __version__
@@ -63,6 +64,7 @@ def create_app(
     guarded = api_token_guard(api_token)
     app.include_router(search_routes(live, responses, guarded))
     app.include_router(image_routes(live, guarded))
+    app.include_router(rendition_routes(live, guarded))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
     add_ui(app, webui_dir)
     add_error_handlers(app)

@@ -14,6 +14,8 @@ from viewfinder.search.query import Term
 from viewfinder.serve.live import ReindexJob
 from viewfinder.store.catalog import ImageRecord
 
+# Formats browsers do not display: their detail view shows the JPEG rendition (serve/routes_renditions.py).
+NOT_FOR_BROWSERS = frozenset({"TIFF", "HEIF"})
 QueryText = Annotated[str, Field(min_length=1, max_length=algebra.MAX_TEXT_CHARS)]
 
 
@@ -77,6 +79,7 @@ class ImageOut(BaseModel):
     image_id: str
     image_url: str
     thumbnail_url: str
+    display_url: str = Field(description="what a browser can show: the original, or a JPEG rendition of it")
     width: int
     height: int
     file_name: str
@@ -151,6 +154,7 @@ def image_json(image: ImageRecord) -> dict[str, Any]:
         "image_id": str(image.id),
         "image_url": f"/images/{image.id}",
         "thumbnail_url": f"/thumbnails/{image.id}",
+        "display_url": f"/renditions/{image.id}" if image.format in NOT_FOR_BROWSERS else f"/images/{image.id}",
         "width": image.width,
         "height": image.height,
         "file_name": image.file_name,

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from viewfinder.images.thumbnails import make_thumbnail
+from viewfinder.images.thumbnails import THUMBNAIL_SIDE, make_thumbnail
 from viewfinder.store.catalog import ImageRecord
 
 FOLDER = "thumbnails"
@@ -33,19 +33,21 @@ def etag_of(image: ImageRecord) -> str:
     return f'"{image.id}-{image.size:x}-{image.mtime_ns:x}"'
 
 
-def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
+def thumbnail(index_path: Path, image: ImageRecord, side: int = THUMBNAIL_SIDE, folder_name: str = FOLDER) -> Thumbnail:
     """The cached thumbnail of an indexed image, made and stored on first use; raises DecodeError.
+
+    `side` and `folder_name` make other sizes, e.g. the display renditions in `renditions/`.
 
     The cache is written atomically (temporary file, then rename), so concurrent requests for the same
     image each see a whole file; a read-only index directory only loses the caching.
     """
-    folder = Path(index_path) / FOLDER
+    folder = Path(index_path) / folder_name
     cached = folder / f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg"
     try:
         return Thumbnail(cached.read_bytes(), etag_of(image))
     except OSError:  # not made yet, or unreadable: make it again
         pass
-    data = make_thumbnail(image.path)
+    data = make_thumbnail(image.path, side)
     try:
         folder.mkdir(exist_ok=True)
         _write_atomically(cached, data)
