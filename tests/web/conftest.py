@@ -153,6 +153,40 @@ def _serving(index: Path, folder: Path, env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server over a test:shapes library without stars, but surely with red circles, one of them a TIFF."""
+    import numpy as np
+
+    from viewfinder.images import synthetic
+
+    root = tmp_path_factory.mktemp("shapes")
+    library, index = root / "library", root / "index"
+    for path, scene in synthetic.generate_library(library, 120, seed=2_024):
+        if any(o.shape == "star" for o in scene.objects):
+            path.unlink()
+    rng = np.random.default_rng(2_025)
+    for number in range(3):
+        picture = synthetic.render_scene(synthetic.scene_of("circle", "red", rng), (320, 240), rng)
+        picture.save(library / ("scan-of-a-picture.tiff" if number == 0 else f"red-circle-extra-{number}.jpg"))
+    indexing = [sys.executable, "-m", "viewfinder", "index", str(library), "--index", str(index)]
+    subprocess.run([*indexing, "--model", "test:shapes"], check=True, capture_output=True, env=cli_env(), timeout=600)
+    with _serving(index, root, {}) as url:
+        yield url
+
+
+@pytest.fixture
+def shapes_page(browser: sync_api.Browser, shapes_server: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the test:shapes server; page errors fail the test."""
+    context = browser.new_context(base_url=shapes_server, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[sync_api.Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium).")
