@@ -81,6 +81,17 @@ def test_cli_says_so_in_words_and_min_relevance_zero_lists_every_result(capsys, 
     assert code == 2 and "between 0 and 100" in err
 
 
+def test_serve_min_relevance_sets_the_default_threshold_and_bad_values_exit_2(capsys, starless):
+    index, _ = starless
+    with start_server_process(index, "--min-relevance", "0") as server, httpx.Client(base_url=server) as http:
+        body = http.post("search", json={"query": "a red star", "top_k": 4}, timeout=60).json()
+        strict = http.post("search", json={"query": "a red star", "min_relevance": 99}, timeout=60).json()
+    assert body["count"] == 4 and body["min_relevance"] == 0
+    assert strict["count"] == 0 and strict["min_relevance"] == 99
+    code, _, err = run_cli(capsys, "serve", "--index", index, "--min-relevance", "101")
+    assert code == 2 and "between 0 and 100" in err
+
+
 def test_http_rates_results_and_answers_count_0_with_the_closest(starless):
     index, present = starless
     with start_server_process(index) as server, httpx.Client(base_url=server, timeout=60) as http:

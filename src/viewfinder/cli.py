@@ -127,6 +127,12 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         metavar="ORIGIN",
         help="a web origin allowed to call the API from a browser (repeatable; default $VIEWFINDER_CORS_ORIGINS)",
     )
+    serve.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="P",
+        help="threshold for searches that give none (default 50, or 0 for random-weight models)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -306,8 +312,12 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from viewfinder.search.relevance import check_min_relevance
     from viewfinder.serve.server import serve
     from viewfinder.store.indexdir import default_index_path
+
+    if args.min_relevance is not None:
+        check_min_relevance(args.min_relevance)
 
     serve(
         default_index_path(args.index),
@@ -317,6 +327,7 @@ def _serve(args: argparse.Namespace) -> int:
         sources=args.sources,
         cors_origins=args.cors_origins,
         runtime=args.runtime,
+        min_relevance=args.min_relevance,
     )
     return EXIT_OK
 

@@ -116,23 +116,25 @@ def index(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def server(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of `viewfinder serve` over the indexed library; the web UI must have been built."""
-    with _serving(index, tmp_path_factory.mktemp("serve"), {}) as url:
+    # These tests drive the page over the whole library (every search lists all of it), whatever the model
+    # rates it; test_relevance_ui.py checks the default threshold.
+    with _serving(index, tmp_path_factory.mktemp("serve"), {}, "--min-relevance", "0") as url:
         yield url
 
 
 @pytest.fixture
 def token_server(index: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Another server over the same index, guarded by a search token; yields its URL and the token."""
-    with _serving(index, tmp_path, {"VIEWFINDER_API_TOKEN": API_TOKEN}) as url:
+    with _serving(index, tmp_path, {"VIEWFINDER_API_TOKEN": API_TOKEN}, "--min-relevance", "0") as url:
         yield url, API_TOKEN
 
 
 @contextmanager
-def _serving(index: Path, folder: Path, env: dict[str, str]) -> Iterator[str]:
+def _serving(index: Path, folder: Path, env: dict[str, str], *options: str) -> Iterator[str]:
     if not WEBUI_INDEX.exists():
         pytest.fail("The web UI is not built: run scripts/build_web.sh first.")
     port = _free_port()
-    serve = [sys.executable, "-m", "viewfinder", "serve", "--index", str(index), "--port", str(port)]
+    serve = [sys.executable, "-m", "viewfinder", "serve", "--index", str(index), "--port", str(port), *options]
     # The log goes to a file: a pipe nobody reads would stall the server once full.
     log = folder / "serve.log"
     with log.open("w") as output:

@@ -41,8 +41,12 @@ def create_app(
     webui_dir: Path = WEBUI_DIR,
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
+    min_relevance: float | None = None,
 ) -> FastAPI:
-    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning."""
+    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning.
+
+    `min_relevance` is the threshold for searches that give none (None: the model's default, docs/API.md).
+    """
     live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
     responses: LRUCache[dict[str, Any]] = LRUCache(RESPONSE_CACHE_SIZE)
 
@@ -62,7 +66,7 @@ def create_app(
     )
     app.state.live = live
     guarded = api_token_guard(api_token)
-    app.include_router(search_routes(live, responses, guarded))
+    app.include_router(search_routes(live, responses, guarded, min_relevance))
     app.include_router(image_routes(live, guarded))
     app.include_router(rendition_routes(live, guarded))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))

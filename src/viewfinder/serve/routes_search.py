@@ -16,8 +16,13 @@ from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import SearchIn, SearchOut, error_responses, result_json
 
 
-def search_routes(live: LiveIndex, responses: LRUCache[dict[str, Any]], guarded: list) -> APIRouter:
-    """POST /search and POST /search/image, answering from `responses` when the same query was just asked."""
+def search_routes(
+    live: LiveIndex, responses: LRUCache[dict[str, Any]], guarded: list, default_min_relevance: float | None = None
+) -> APIRouter:
+    """POST /search and POST /search/image, answering from `responses` when the same query was just asked.
+
+    Searches that give no min_relevance use `default_min_relevance` (None: the model's default).
+    """
     router = APIRouter()
 
     def answer(
@@ -28,6 +33,7 @@ def search_routes(live: LiveIndex, responses: LRUCache[dict[str, Any]], guarded:
         min_relevance: float | None = None,
     ) -> JSONResponse:
         started = time.perf_counter()
+        min_relevance = default_min_relevance if min_relevance is None else min_relevance
         cacheable = all(term.image_bytes is None for term in terms)
         with live.engine() as engine:
             query = (tuple(algebra.validate(terms)), k, filters, rerank, min_relevance)

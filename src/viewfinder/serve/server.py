@@ -35,6 +35,7 @@ def serve(
     sources: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
+    min_relevance: float | None = None,
 ) -> None:
     """Runs the service until interrupted; tokens and CORS origins may come from the environment.
 
@@ -53,6 +54,7 @@ def serve(
         sources=sources,
         cors_origins=cors_origins,
         runtime=runtime,
+        min_relevance=min_relevance,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
         admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
     )
