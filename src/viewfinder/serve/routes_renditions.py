@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from viewfinder.images.decode import DecodeError
 from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import error_responses
+from viewfinder.store.originals import OriginalChangedError
 from viewfinder.store.thumbnails import etag_of, thumbnail
 
 RENDITION_SIDE = 2048
@@ -44,7 +45,7 @@ def rendition_routes(live: LiveIndex, guarded: list) -> APIRouter:
             return Response(status_code=304, headers=headers)
         try:
             made = thumbnail(live.index_dir.path, image, RENDITION_SIDE, FOLDER)
-        except DecodeError as error:
+        except (DecodeError, OriginalChangedError) as error:
             raise HTTPException(404, f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
         return Response(made.data, media_type="image/jpeg", headers=headers)
 
