@@ -34,6 +34,7 @@ import json
 import math
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -53,6 +54,7 @@ DEFAULT_MIN_RELEVANCE = 50.0
 CLOSEST = 3  # results shown, labelled as the closest, when none reaches the threshold
 CACHE_FILE = "calibration.json"
 _LOCK = threading.Lock()
+_BY_ENGINE: weakref.WeakKeyDictionary[SearchEngine, Calibration] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,17 @@ def search(
 
 
 def calibration_of(engine: SearchEngine) -> Calibration:
-    """The index's calibration, read from its directory or measured (and stored there when writable)."""
+    """The index's calibration, read from its directory or measured (and stored there when writable).
+
+    An engine sees one generation of its index, so the answer is kept with the engine for its later searches.
+    """
+    known = _BY_ENGINE.get(engine)
+    if known is None:
+        known = _BY_ENGINE[engine] = _load_or_measure(engine)
+    return known
+
+
+def _load_or_measure(engine: SearchEngine) -> Calibration:
     prompts = calibration_prompts(engine.manifest.model)
     bank = hashlib.sha256("\n".join(prompts).encode()).hexdigest()[:16]
     images = engine.catalog.count()
