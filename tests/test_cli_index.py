@@ -34,6 +34,8 @@ def test_index_then_search_returns_contract_shape_sorted_by_similarity(capsys, l
         "total",
         "seconds",
         "images_per_second",
+        "reused",
+        "missing_sources",
     }
 
     result = run_cli_json(capsys, "search", "a blue sky", "--index", index, "-k", "10")

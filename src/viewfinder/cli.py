@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_command(commands)
     _add_serve_command(commands)
     _add_info_command(commands)
+    _add_library_commands(commands)
     _add_sample_command(commands)
     _add_bench_command(commands)
     return parser
@@ -142,6 +144,9 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         metavar="P",
         help="threshold for searches that give none (default 50, or 0 for random-weight models)",
     )
+    serve.add_argument(
+        "--watch", action="store_true", help="reindex the source folders as photos are added, changed or deleted"
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -151,6 +156,38 @@ def _add_info_command(commands: argparse._SubParsersAction) -> None:
     _index_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
+
+
+def _add_library_commands(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder remove`, `check` and `duplicates`: keeping an index in step with a changing library."""
+    remove = commands.add_parser("remove", help="remove a source folder's images from an index (even if it is gone)")
+    remove.add_argument("sources", nargs="+", metavar="SOURCE", help="source folders to remove")
+    _index_option(remove)
+    remove.add_argument("--json", action="store_true", help="print JSON")
+    remove.set_defaults(run=_remove)
+    check = commands.add_parser("check", help="verify an index's files, and with --repair fix what can be fixed")
+    _index_option(check)
+    check.add_argument("--repair", action="store_true", help="upgrade, rebuild and clean up what is wrong")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(run=_check)
+    duplicates = commands.add_parser("duplicates", help="list groups of near-identical photos and exact copies")
+    _index_option(duplicates)
+    duplicates.add_argument(
+        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.96)"
+    )
+    duplicates.add_argument("--exact", action="store_true", help="only byte-identical copies")
+    duplicates.add_argument("--json", action="store_true", help="print JSON")
+    duplicates.set_defaults(run=_duplicates)
+    watch = commands.add_parser("watch", help="index folders, then keep the index up to date as photos change")
+    watch.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to watch, recursively")
+    _index_option(watch)
+    watch.add_argument("--model", help="the model for a new index (default: the index's, else ViT-B-32:openai)")
+    watch.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _runtime_option(watch)
+    watch.add_argument(
+        "--reconcile", type=float, default=300.0, metavar="SECONDS", help="full rescan interval (default 300)"
+    )
+    watch.set_defaults(run=_watch)
 
 
 def _add_sample_command(commands: argparse._SubParsersAction) -> None:
@@ -338,6 +375,7 @@ def _serve(args: argparse.Namespace) -> int:
         runtime=args.runtime,
         min_relevance=args.min_relevance,
         allowed_hosts=args.allowed_hosts,
+        watch=args.watch,
     )
     return EXIT_OK
 
@@ -361,14 +399,121 @@ def _info(args: argparse.Namespace) -> int:
             "nprobe": params.nprobe,
             "bytes_on_disk": index_dir.bytes_on_disk(),
             "generation": engine.generation,
+            "sources": [
+                {"source": root, "images": count, "missing": not os.path.isdir(root)}
+                for root, count in engine.catalog.source_counts().items()
+            ],
         }
     finally:
         engine.close()
     if args.json:
         print(json.dumps(summary))
         return EXIT_OK
+    sources = summary.pop("sources")
     for key, value in summary.items():
         print(f"{key:>14}: {value}")
+    for source in sources:
+        flag = "  MISSING (`viewfinder remove` drops its images)" if source["missing"] else ""
+        print(f"{'source':>14}: {source['source']} ({source['images']} images){flag}")
+    return EXIT_OK
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from viewfinder.pipeline.maintenance import remove_sources
+    from viewfinder.store.indexdir import default_index_path
+
+    report = remove_sources(default_index_path(args.index), args.sources)
+    if args.json:
+        print(json.dumps(asdict(report)))
+        return EXIT_OK
+    for source, count in report.removed.items():
+        print(f"removed {count} images of {source}")
+    print(f"{report.total} images in the index")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from viewfinder.store.check import check_index
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    report = check_index(IndexDir(default_index_path(args.index)), repair=args.repair)
+    if args.json:
+        print(json.dumps({**asdict(report), "healthy": report.healthy}))
+    else:
+        for problem in report.problems:
+            print(f"problem: {problem}")
+        for action in report.repaired:
+            print(f"repaired: {action}")
+        if report.missing_files:
+            print(f"{report.missing_files} indexed files no longer exist; `viewfinder index` or `remove` settles them")
+        print("index is healthy" if report.healthy else "problems found; run `viewfinder check --repair`")
+    return EXIT_OK if report.healthy else EXIT_USAGE
+
+
+def _duplicates(args: argparse.Namespace) -> int:
+    from viewfinder.search.duplicates import DEFAULT_THRESHOLD, exact_groups, find_duplicates
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    with SearchEngine(IndexDir(default_index_path(args.index))) as engine:
+        if args.exact:
+            groups = exact_groups(engine.catalog)
+        else:
+            groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, threshold)
+    if args.json:
+        output = [
+            {
+                "similarity": g.similarity,
+                "exact": g.exact,
+                "images": [{"image_id": str(i.id), "path": i.path} for i in g.images],
+            }
+            for g in groups
+        ]
+        print(json.dumps({"threshold": threshold, "count": len(groups), "groups": output}))
+        return EXIT_OK
+    for number, group in enumerate(groups, 1):
+        kind = "exact copies" if group.exact else f"similarity >= {group.similarity:.3f}"
+        print(f"group {number} ({len(group.images)} photos, {kind})")
+        for image in group.images:
+            print(f"  {image.path}")
+    print(f"{len(groups)} groups", file=sys.stderr)
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import threading
+
+    from viewfinder.models.registry import resolve_model
+    from viewfinder.pipeline.indexer import load_embedder_for, run_index
+    from viewfinder.pipeline.watch import FolderWatcher
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    index = default_index_path(args.index)
+    first = run_index(index, args.sources, model=args.model, device=args.device, runtime=args.runtime)
+    print(f"indexed: {first.added} added, {first.unchanged} unchanged; {first.total} images", flush=True)
+    # One model for every later run, loaded once.
+    embedder = load_embedder_for(resolve_model(IndexDir(index).read_manifest().model), args.device, args.runtime)
+
+    def update() -> None:
+        report = run_index(index, args.sources, embedder=embedder, device=args.device, runtime=args.runtime)
+        if report.added or report.updated or report.removed:
+            print(
+                f"updated: {report.added} added, {report.updated} updated, {report.removed} removed; "
+                f"{report.total} images",
+                flush=True,
+            )
+
+    def failed(error: Exception) -> None:
+        print(f"viewfinder: watch: {error} (retrying on the next change)", file=sys.stderr, flush=True)
+
+    watcher = FolderWatcher(args.sources, update, on_error=failed, reconcile_seconds=args.reconcile)
+    watcher.start()
+    print(f"watching {', '.join(args.sources)}; Ctrl-C stops", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        watcher.stop()
     return EXIT_OK
 
 
@@ -433,18 +578,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ViewfinderError as error:
         print(f"viewfinder: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError) and "full" not in str(error):
+            return _unexpected(error)
+        # A full disk or a damaged catalog: the user can fix either, and the message says how.
+        print(
+            f"viewfinder: error: the index's catalog cannot be used ({error}); free disk space if it is full, "
+            "then run `viewfinder check --repair`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("viewfinder: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
-        if os.environ.get("VIEWFINDER_DEBUG"):
-            raise
-        print(
-            f"viewfinder: unexpected error: {type(error).__name__}: {error} "
-            "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    if os.environ.get("VIEWFINDER_DEBUG"):
+        raise error
+    print(
+        f"viewfinder: unexpected error: {type(error).__name__}: {error} "
+        "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
+        file=sys.stderr,
+    )
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@ commit each batch to the catalog, and bring the FAISS index up to date."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,6 +21,7 @@ from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, 
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
+from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
 from viewfinder.sources import Source, SourceFile, Unusable, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
 from viewfinder.store.faiss_index import VectorIndex
@@ -42,6 +45,10 @@ class IndexReport:
     total: int = 0
     seconds: float = 0.0
     images_per_second: float = 0.0
+    reused: int = 0  # added or updated with a stored vector found by content hash (no model call)
+    # recorded source folders that no longer exist: {"source", "images", "removed"}; one whose images
+    # turned up elsewhere (a renamed folder) is removed, one that merely vanished (an unplugged disk) is kept
+    missing_sources: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +56,7 @@ class ChangePlan:
     """The difference between what the sources hold and what the catalog has."""
 
     to_embed: list[tuple[SourceFile, int | None]] = field(default_factory=list)  # (file, id it replaces)
+    to_check: list[tuple[SourceFile, FileState]] = field(default_factory=list)  # same size and mtime, new inode/ctime
     removed_ids: list[int] = field(default_factory=list)
     unchanged: int = 0
     still_skipped: list[tuple[str, str]] = field(default_factory=list)  # unchanged files that failed before
@@ -80,7 +88,10 @@ def plan_changes(
             continue
         known = indexed.get(item.path)
         if known is not None and (known.size, known.mtime_ns) == (item.size, item.mtime_ns):
-            plan.unchanged += 1
+            if (known.inode, known.ctime_ns) == (item.inode, item.ctime_ns):
+                plan.unchanged += 1
+            else:  # replaced in place or just touched: the content hash decides
+                plan.to_check.append((item, known))
             continue
         failed = skipped.get(item.path)
         if known is None and failed is not None and (failed.size, failed.mtime_ns) == (item.size, item.mtime_ns):
@@ -111,8 +122,14 @@ def run_index(
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
-    sources = _outermost([open_source(root) for root in roots])
     index_dir = IndexDir(index_path)
+    gone = [root for root in roots if not Path(root).expanduser().is_dir()]
+    if gone and index_dir.exists():
+        raise ViewfinderError(
+            f"Source folder {gone[0]} does not exist. If it was renamed or moved, index its new location (its "
+            f"photos are found again without re-embedding); to drop it, run `viewfinder remove {gone[0]}`."
+        )
+    sources = _outermost([open_source(root) for root in roots])
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
@@ -123,45 +140,98 @@ def run_index(
         else:
             # A new index needs the model's dimension; loading it first means a model that cannot be
             # loaded leaves no half-made index behind.
-            embedder = embedder or _load_embedder(spec, device, runtime)
+            embedder = embedder or load_embedder_for(spec, device, runtime)
             manifest = index_dir.create(spec, embedder.dim)
+        loaded = [embedder]
+
+        def load() -> Embedder:
+            if loaded[0] is None:
+                loaded[0] = load_embedder_for(spec, device, runtime)
+            return loaded[0]
+
         catalog = index_dir.open_catalog()
         try:
-            found = [item for source in sources for item in source.scan(exclude=str(index_dir.path.resolve()))]
-            plan = plan_changes(found, catalog.indexed_states(), catalog.skipped_states(), [s.root for s in sources])
-            saved = VectorIndex.load(index_dir.path)
-            start_generation = catalog.generation()
-            if plan.removed_ids or plan.newly_unusable or plan.forget_skipped:
-                catalog.commit_batch(
-                    skipped=[(u.path, u.root, None, None, u.reason) for u in plan.newly_unusable],
-                    removed_ids=plan.removed_ids,
-                    forget_skipped=plan.forget_skipped,
-                )
-            report = IndexReport(removed=len(plan.removed_ids), unchanged=plan.unchanged)
-            report.skipped = [{"path": u.path, "reason": u.reason} for u in plan.newly_unusable]
-            report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
-            added_ids: list[np.ndarray] = []
-            added_vectors: list[np.ndarray] = []
-            dim = manifest.dim
-            if plan.to_embed:
-                embedder = embedder or _load_embedder(spec, device, runtime)
-                for ids, vectors, failures, replaced in _embed_all(
-                    plan.to_embed, embedder, catalog, batch_size, workers, progress
-                ):
-                    added_ids.append(ids)
-                    added_vectors.append(vectors)
-                    report.updated += replaced
-                    report.added += len(ids) - replaced
-                    report.skipped += failures
-            _update_vectors(
-                index_dir, catalog, dim, saved, start_generation, plan.removed_ids, added_ids, added_vectors
-            )
-            report.total = catalog.count()
+            report = _index_into(index_dir, catalog, sources, manifest.dim, batch_size, workers, progress, load)
+        except (sqlite3.OperationalError, OSError, RuntimeError) as error:
+            # SQLite says "database or disk is full"; FAISS's writer a RuntimeError naming strerror(ENOSPC).
+            full = "full" in str(error) or os.strerror(errno.ENOSPC) in str(error)
+            if not full and getattr(error, "errno", None) != errno.ENOSPC:
+                raise
+            raise ViewfinderError(
+                f"The disk holding {index_dir.path} is full ({error}); the images committed so far stay "
+                "searchable: free some space and run `viewfinder index` again to resume."
+            ) from error
         finally:
             catalog.close()
     report.seconds = round(time.perf_counter() - started, 3)
-    embedded = report.added + report.updated
+    embedded = report.added + report.updated - report.reused
     report.images_per_second = round(embedded / report.seconds, 2) if report.seconds > 0 else 0.0
+    return report
+
+
+def _index_into(
+    index_dir: IndexDir,
+    catalog: Catalog,
+    sources: Sequence[Source],
+    dim: int,
+    batch_size: int,
+    workers: int | None,
+    progress: Progress | None,
+    load: Callable[[], Embedder],
+) -> IndexReport:
+    """One run against an open catalog: moves and copies first (one transaction, no model), then embedding."""
+    roots = [s.root for s in sources]
+    catalog.add_sources(roots)
+    found = [item for source in sources for item in source.scan(exclude=str(index_dir.path.resolve()))]
+    plan = plan_changes(found, catalog.indexed_states(), catalog.skipped_states(), roots)
+    opened = {source.root: source for source in sources}
+    workers = workers or max(2, os.cpu_count() or 2)
+    hashes = hash_files(
+        [item for item, _ in plan.to_check] + [item for item, _ in plan.to_embed],
+        lambda item: opened[item.root].open(item.path),
+        workers,
+    )
+    reuse = resolve(plan.to_check, plan.to_embed, hashes, catalog, dim)
+    report = IndexReport(unchanged=plan.unchanged + len(reuse.restats), reused=len(reuse.images))
+    removed_ids, forget_skipped, forget_sources = list(plan.removed_ids), list(plan.forget_skipped), []
+    for root in missing_roots(catalog.roots(), roots):
+        ids = catalog.ids_under(root)
+        moved = root in reuse.from_roots  # its photos turned up here: a rename, not an unplugged drive
+        report.missing_sources.append({"source": root, "images": len(ids), "removed": moved})
+        if moved:
+            removed_ids, forget_skipped = removed_ids + ids, forget_skipped + catalog.skipped_under(root)
+            forget_sources.append(root)
+    saved = VectorIndex.load(index_dir.path)
+    start_generation = catalog.generation()
+    added_ids: list[np.ndarray] = []
+    added_vectors: list[np.ndarray] = []
+    if removed_ids or plan.newly_unusable or forget_skipped or reuse.restats or reuse.images or forget_sources:
+        ids = catalog.commit_batch(
+            images=reuse.images,
+            skipped=[(u.path, u.root, None, None, u.reason) for u in plan.newly_unusable],
+            removed_ids=removed_ids,
+            forget_skipped=forget_skipped,
+            restats=reuse.restats,
+            forget_sources=forget_sources,
+        )
+        if reuse.images:
+            added_ids.append(np.asarray(ids, np.int64))
+            added_vectors.append(np.stack([image.vector for image in reuse.images]))
+    replaced = sum(1 for image in reuse.images if image.id is not None)
+    report.removed, report.updated, report.added = len(removed_ids), replaced, len(reuse.images) - replaced
+    report.skipped = [{"path": u.path, "reason": u.reason} for u in plan.newly_unusable]
+    report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
+    if reuse.to_embed:
+        for ids, vectors, failures, replaced in _embed_all(
+            reuse.to_embed, load(), catalog, batch_size, workers, progress, hashes
+        ):
+            added_ids.append(ids)
+            added_vectors.append(vectors)
+            report.updated += replaced
+            report.added += len(ids) - replaced
+            report.skipped += failures
+    update_vectors(index_dir, catalog, dim, saved, start_generation, removed_ids, added_ids, added_vectors)
+    report.total = catalog.count()
     return report
 
 
@@ -177,7 +247,7 @@ def _outermost(sources: list[Source]) -> list[Source]:
     return list(kept.values())
 
 
-def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
+def load_embedder_for(spec: ModelSpec, device: str, runtime: str) -> Embedder:
     if runtime == "auto" and device == "auto":
         # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
         device = "cuda" if factory.cuda_available() else "cpu"
@@ -189,8 +259,9 @@ def _embed_all(
     embedder: Embedder,
     catalog: Catalog,
     batch_size: int,
-    workers: int | None,
+    workers: int,
     progress: Progress | None,
+    hashes: dict[str, str],
 ) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
     """Decodes on worker threads while the model embeds the previous batch; commits one batch at a time.
 
@@ -198,7 +269,6 @@ def _embed_all(
     At most two batches of decoded pixels are held in memory.
     """
     done = 0
-    workers = workers or max(2, os.cpu_count() or 2)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
         for batch in _batched(_decode_ahead(pool, work, embedder.preprocess, 2 * batch_size), batch_size):
             images: list[tuple[SourceFile, int | None, DecodedImage]] = []
@@ -223,6 +293,9 @@ def _embed_all(
                     taken_at=decoded.taken_at,
                     vector=vector,
                     id=replaces,
+                    content_hash=hashes.get(source.path),
+                    inode=source.inode,
+                    ctime_ns=source.ctime_ns,
                 )
                 for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
             ]
@@ -275,7 +348,7 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _update_vectors(
+def update_vectors(
     index_dir: IndexDir,
     catalog: Catalog,
     dim: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -202,7 +203,8 @@ class SearchEngine:
                     pair for pair, keep in zip(pairs, _members([i for i, _ in pairs], required), strict=True) if keep
                 ]
             records = self.catalog.images([i for i, _ in pairs])
-            kept = [(i, s) for i, s in pairs if i in records][:k]
+            # A file deleted or moved since the last `viewfinder index` is no result: its path leads nowhere.
+            kept = [(i, s) for i, s in pairs if i in records and os.path.exists(records[i].path)][:k]
             exhausted = fetch >= total or bool(np.any(ids[0] < 0))  # FAISS pads with -1 past the last match
             if len(kept) >= k or exhausted:
                 return [Hit(rank, records[i], s) for rank, (i, s) in enumerate(kept, 1)]

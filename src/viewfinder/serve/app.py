@@ -19,6 +19,7 @@ from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex
 from viewfinder.serve.routes_images import image_routes
 from viewfinder.serve.routes_index import index_routes
+from viewfinder.serve.routes_library import library_routes
 from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
@@ -45,6 +46,7 @@ def create_app(
     min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
     any_ip_host: bool = False,
+    watch: bool = False,
 ) -> FastAPI:
     """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning.
 
@@ -55,10 +57,16 @@ def create_app(
     live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
     responses: LRUCache[bytes] = LRUCache(RESPONSE_CACHE_SIZE, max_bytes=RESPONSE_CACHE_BYTES)
 
+    folders = live.folder_watcher() if watch else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         live.start_watching()
+        if folders is not None:
+            folders.start()
         yield
+        if folders is not None:
+            folders.stop()
         live.close()
 
     app = FastAPI(
@@ -75,6 +83,7 @@ def create_app(
     app.include_router(image_routes(live, guarded))
     app.include_router(rendition_routes(live, guarded))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
+    app.include_router(library_routes(live, guarded))
     add_ui(app, webui_dir)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limits={"/search/image": MAX_UPLOAD_BYTES}, default=MAX_JSON_BYTES)

@@ -39,6 +39,7 @@ def serve(
     runtime: str = "auto",
     min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = (),
+    watch: bool = False,
 ) -> None:
     """Runs the service until interrupted; tokens, CORS origins and host names may come from the environment.
 
@@ -62,6 +63,7 @@ def serve(
         cors_origins=cors_origins,
         runtime=runtime,
         min_relevance=min_relevance,
+        watch=watch,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
         admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
         allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
