@@ -17,7 +17,7 @@ import numpy as np
 from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
-from viewfinder.store.faiss_index import VectorIndex, needs_retrain
+from viewfinder.store.faiss_index import Queries, VectorIndex, needs_retrain
 from viewfinder.store.vector_store import VectorStore
 
 DEFAULT_INDEX = "viewfinder-index"
@@ -165,14 +165,15 @@ class IndexDir:
         return sum(entry.stat().st_size for entry in self.path.iterdir() if entry.is_file())
 
 
-def rebuild_from_catalog(catalog: Catalog, dim: int) -> VectorIndex:
-    """A fresh index over every vector in the catalog, shaped for the collection's size."""
+def rebuild_from_catalog(catalog: Catalog, dim: int, queries: Queries = None) -> VectorIndex:
+    """A fresh index over every vector in the catalog, chosen for it by measuring on `queries` (the model's
+    text queries, or a function making them; held-out stored vectors when None)."""
     chunks = list(catalog.vectors(dim))
     if not chunks:
         return VectorIndex.empty(dim)
     ids = np.concatenate([c[0] for c in chunks])
     data = np.concatenate([c[1] for c in chunks])
-    return VectorIndex.build(ids, data, dim)
+    return VectorIndex.build(ids, data, dim, queries)
 
 
 def apply_changes(
@@ -182,10 +183,11 @@ def apply_changes(
     removed: np.ndarray,
     added: np.ndarray,
     added_vectors: np.ndarray,
+    queries: Queries = None,
 ) -> VectorIndex:
     """Updates the index in place for one run's changes, or rebuilds it when the collection outgrew it."""
     if needs_retrain(vectors.params, vectors.count - len(removed) + len(added)):
-        return rebuild_from_catalog(catalog, dim)
+        return rebuild_from_catalog(catalog, dim, queries)
     vectors.remove(np.concatenate([removed, added]).astype(np.int64))
     vectors.add(added, added_vectors)
     return vectors
