@@ -124,3 +124,23 @@ def test_info_shows_the_chosen_index_measured_on_the_models_text_queries(capsys,
     assert info["index_family"] in {"Flat", "HNSW32"} and info["index_type"] in {"flat", "hnsw"}
     assert info["recall_at_50"] >= TARGET_RECALL and info["calibrated_on"] == "prompts"
     assert (info["ef_search"] > 0) == (info["index_type"] == "hnsw")
+
+
+def test_a_large_collection_builds_only_the_family_that_won_on_a_sample(monkeypatch):
+    monkeypatch.setattr(faiss_index, "FLAT_MAX", 500)
+    monkeypatch.setattr(faiss_index, "FAMILY_SAMPLE", 1500)
+    built: dict[str, list[int]] = {"hnsw": [], "ivf": []}
+    for kind in built:
+        real = getattr(faiss_index, f"_{kind}_candidate")
+
+        def spy(ids, *args, kind=kind, real=real):
+            built[kind].append(len(ids))
+            return real(ids, *args)
+
+        spy.__name__ = real.__name__
+        monkeypatch.setattr(faiss_index, f"_{kind}_candidate", spy)
+    stub_latencies(monkeypatch, 3.0, 0.2, 9.0, 0.3)  # sample: exact, HNSW; full size: exact, HNSW
+    data = clustered_vectors(4000, DIM)
+    index = VectorIndex.build(np.arange(4000), data, DIM)
+    assert built == {"hnsw": [1500, 4000], "ivf": [1500]}
+    assert index.params.kind == "hnsw" and index.params.trained_size == 4000 and index.params.p50_ms == 0.3
