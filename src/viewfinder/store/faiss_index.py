@@ -110,7 +110,9 @@ class VectorIndex:
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), IndexParams("flat"), dim)
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, dim: int, queries: Queries = None, seed: int = 0):
+    def build(
+        cls, ids: np.ndarray, vectors: np.ndarray, dim: int, queries: Queries = None, seed: int = 0
+    ) -> VectorIndex:
         """The index the collection calls for: exact when small, else the fastest candidate that reaches the
         target recall on `queries` (an array or a function making one, called only when measuring)."""
         ids = np.asarray(ids, dtype=np.int64)
