@@ -36,3 +36,14 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         del os.environ["VIEWFINDER_CACHE"]
     else:
         os.environ["VIEWFINDER_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole session, bound to 127.0.0.1 (start-up costs seconds); stopped at the end."""
+    from viewfinder.pipeline import ray_engine
+
+    ray = ray_engine._import_ray()
+    ray_engine.start_local(ray)
+    yield ray
+    ray.shutdown()

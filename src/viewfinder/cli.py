@@ -51,6 +51,15 @@ def _add_index_command(commands: argparse._SubParsersAction) -> None:
     _runtime_option(index)
     index.add_argument("--batch-size", type=int, default=32, metavar="N")
     index.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
+    index.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="where decoding and embedding run: this process (local, default) or a Ray cluster (ray)",
+    )
+    index.add_argument(
+        "--ray-address", metavar="ADDR", help="Ray cluster to use with --engine ray (default: start one on 127.0.0.1)"
+    )
     index.add_argument("--json", action="store_true", help="print a JSON summary")
     index.set_defaults(run=_index)
 
@@ -197,6 +206,8 @@ def _index(args: argparse.Namespace) -> int:
     from viewfinder.pipeline.indexer import run_index
     from viewfinder.store.indexdir import default_index_path
 
+    if args.ray_address and args.engine != "ray":
+        raise ViewfinderError("--ray-address needs --engine ray.")
     with _progress_bar() as progress:
         report = run_index(
             default_index_path(args.index),
@@ -207,6 +218,8 @@ def _index(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=progress,
             runtime=args.runtime,
+            engine=args.engine,
+            ray_address=args.ray_address,
         )
     if args.json:
         print(json.dumps(asdict(report)))

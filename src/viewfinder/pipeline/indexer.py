@@ -24,6 +24,7 @@ from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
 
 DEFAULT_BATCH_SIZE = 32
+ENGINES = ("local", "ray")
 Progress = Callable[[int, int], None]
 
 
@@ -100,14 +101,19 @@ def run_index(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     runtime: str = "auto",
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> IndexReport:
     """Brings an index up to date with its source folders; returns what was done.
 
-    `embedder` is a model already loaded (the server's), used when it is the index's model.
+    `embedder` is a model already loaded (the server's), used when it is the index's model. `engine` "ray"
+    decodes and embeds on a Ray cluster (`ray_address`, else a local one); commits stay here either way.
     """
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
+    if engine not in ENGINES:
+        raise ViewfinderError(f"Unknown engine {engine!r}; use one of {', '.join(ENGINES)}.")
     sources = [open_source(root) for root in roots]
     index_dir = IndexDir(index_path)
     with index_dir.writer_lock():
@@ -141,10 +147,14 @@ def run_index(
             added_vectors: list[np.ndarray] = []
             dim = manifest.dim
             if plan.to_embed:
-                embedder = embedder or _load_embedder(spec, device, runtime)
-                for ids, vectors, failures, replaced in _embed_all(
-                    plan.to_embed, embedder, catalog, batch_size, workers, progress
-                ):
+                if engine == "ray":
+                    from viewfinder.pipeline.ray_engine import embed_stream
+
+                    stream = embed_stream(plan.to_embed, spec.name, device, runtime, batch_size, ray_address)
+                else:
+                    embedder = embedder or _load_embedder(spec, device, runtime)
+                    stream = _embed_all(plan.to_embed, embedder, batch_size, workers)
+                for ids, vectors, failures, replaced in _commit_all(stream, catalog, len(plan.to_embed), progress):
                     added_ids.append(ids)
                     added_vectors.append(vectors)
                     report.updated += replaced
@@ -172,17 +182,14 @@ def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
 def _embed_all(
     work: list[tuple[SourceFile, int | None]],
     embedder: Embedder,
-    catalog: Catalog,
     batch_size: int,
     workers: int | None,
-    progress: Progress | None,
-) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
-    """Decodes on worker threads while the model embeds the previous batch; commits one batch at a time.
+) -> Iterator[tuple[list, np.ndarray, list[tuple[str, str, int, int, str]]]]:
+    """Decodes on worker threads while the model embeds the previous batch; yields (images, vectors, skipped).
 
     Pillow releases the GIL while decoding and resizing, and torch while computing, so threads overlap.
     At most two batches of decoded pixels are held in memory.
     """
-    done = 0
     workers = workers or max(2, os.cpu_count() or 2)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
         for batch in _batched(_decode_ahead(pool, work, embedder.preprocess, 2 * batch_size), batch_size):
@@ -196,28 +203,41 @@ def _embed_all(
             vectors = np.empty((0, embedder.dim), np.float32)
             if images:
                 vectors = embedder.encode_images(np.stack([decoded.pixels for _, _, decoded in images]))
-            new_images = [
-                NewImage(
-                    path=source.path,
-                    root=source.root,
-                    size=source.size,
-                    mtime_ns=source.mtime_ns,
-                    width=decoded.width,
-                    height=decoded.height,
-                    format=decoded.format,
-                    taken_at=decoded.taken_at,
-                    vector=vector,
-                    id=replaces,
-                )
-                for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
-            ]
-            ids = catalog.commit_batch(images=new_images, skipped=skipped)
-            done += len(batch)
-            if progress:
-                progress(done, len(work))
-            replaced = sum(1 for _, replaces, _ in images if replaces is not None)
-            failures = [{"path": path, "reason": reason} for path, _, _, _, reason in skipped]
-            yield np.asarray(ids, dtype=np.int64), vectors, failures, replaced
+            yield images, vectors, skipped
+
+
+def _commit_all(
+    stream: Iterable[tuple[list, np.ndarray, list[tuple[str, str, int, int, str]]]],
+    catalog: Catalog,
+    total: int,
+    progress: Progress | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
+    """Commits each embedded batch to the catalog as one transaction, so a killed run keeps every batch it
+    finished; yields (ids, vectors, failures, replaced) per batch. Either engine's stream feeds it."""
+    done = 0
+    for images, vectors, skipped in stream:
+        new_images = [
+            NewImage(
+                path=source.path,
+                root=source.root,
+                size=source.size,
+                mtime_ns=source.mtime_ns,
+                width=decoded.width,
+                height=decoded.height,
+                format=decoded.format,
+                taken_at=decoded.taken_at,
+                vector=vector,
+                id=replaces,
+            )
+            for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
+        ]
+        ids = catalog.commit_batch(images=new_images, skipped=skipped)
+        done += len(images) + len(skipped)
+        if progress:
+            progress(done, total)
+        replaced = sum(1 for _, replaces, _ in images if replaces is not None)
+        failures = [{"path": path, "reason": reason} for path, _, _, _, reason in skipped]
+        yield np.asarray(ids, dtype=np.int64), vectors, failures, replaced
 
 
 def _decode_ahead(pool: ThreadPoolExecutor, work: list, preprocess: PreprocessSpec, ahead: int) -> Iterator:

@@ -1,0 +1,139 @@
+"""`viewfinder index --engine ray`: the same index as the local engine, crash-safe commits, loopback only.
+
+One local Ray (2 CPUs, bound to 127.0.0.1) serves the whole test session (the `ray_cluster` fixture).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli, run_cli_json, write_colour_images
+
+from viewfinder.pipeline.indexer import run_index
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.faiss_index import VectorIndex
+
+DIM = 32  # test:tiny
+
+
+def catalog_vectors(index: Path) -> dict[str, np.ndarray]:
+    catalog = Catalog(index / "catalog.sqlite", readonly=True)
+    try:
+        return {path: catalog.vector_of(state.id, DIM) for path, state in catalog.indexed_states().items()}
+    finally:
+        catalog.close()
+
+
+def test_ray_engine_gives_the_local_engines_vectors_and_skips(capsys, library, tmp_path, ray_cluster):
+    (library / "broken.jpg").write_bytes(b"not a picture")
+    local = run_cli_json(capsys, "index", library, "--index", tmp_path / "local", "--model", "test:tiny")
+    distributed = run_cli_json(
+        capsys, "index", library, "--index", tmp_path / "ray", "--model", "test:tiny", "--engine", "ray",
+        "--batch-size", "8",
+    )  # fmt: skip
+    assert (distributed["added"], distributed["total"]) == (local["added"], local["total"]) == (24, 24)
+    assert distributed["skipped"] == local["skipped"] and len(local["skipped"]) == 1
+    expected, got = catalog_vectors(tmp_path / "local"), catalog_vectors(tmp_path / "ray")
+    assert expected.keys() == got.keys()
+    assert min(float(expected[path] @ got[path]) for path in expected) >= 0.9999
+
+    result = run_cli_json(capsys, "search", "a red square", "--index", tmp_path / "ray", "-k", "5")
+    assert result["count"] == 5
+
+
+def test_killed_ray_job_resumes_without_re_embedding_committed_batches(tmp_path, monkeypatch, ray_cluster):
+    photos = tmp_path / "photos"
+    write_colour_images(photos, 20)
+    index = tmp_path / "index"
+    real_commit = Catalog.commit_batch
+    committed: list[int] = []
+
+    def commit_then_die(self, images=(), *args, **kwargs):
+        if images and len(committed) == 2:
+            raise KeyboardInterrupt  # the driver dies after two committed batches
+        ids = real_commit(self, images, *args, **kwargs)
+        committed.extend([1] if images else [])
+        return ids
+
+    monkeypatch.setattr(Catalog, "commit_batch", commit_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_index(index, [str(photos)], model="test:tiny", engine="ray", batch_size=4)
+    monkeypatch.setattr(Catalog, "commit_batch", real_commit)
+    assert len(catalog_vectors(index)) == 8
+
+    report = run_index(index, [str(photos)], model="test:tiny", engine="ray", batch_size=4)
+    assert (report.added, report.unchanged, report.total) == (12, 8, 20)  # only the remainder was embedded
+    catalog = Catalog(index / "catalog.sqlite", readonly=True)
+    ids = np.concatenate([chunk[0] for chunk in catalog.vectors(DIM)])
+    saved, generation = VectorIndex.load(index)
+    assert len(set(ids.tolist())) == len(ids) == saved.count == 20 and generation == catalog.generation()
+    catalog.close()
+
+
+def test_ray_address_without_the_ray_engine_is_a_usage_error(capsys, library, tmp_path):
+    code, _, err = run_cli(capsys, "index", library, "--index", tmp_path / "i", "--ray-address", "127.0.0.1:6379")
+    assert code == 2 and "--ray-address needs --engine ray" in err
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket in LISTEN state owned by one of `pids`, read from /proc."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:  # a worker that exited meanwhile
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                found.append((decode_address(address), int(port, 16)))
+    return found
+
+
+def decode_address(hex_address: str) -> str:
+    """/proc/net/tcp{,6} addresses: little-endian 32-bit words; IPv4-mapped IPv6 reduced to IPv4."""
+    raw = b"".join(bytes.fromhex(hex_address[i : i + 8])[::-1] for i in range(0, len(hex_address), 8))
+    if len(raw) == 16 and raw[:12] == b"\0" * 10 + b"\xff\xff":
+        raw = raw[12:]
+    return ".".join(str(b) for b in raw) if len(raw) == 4 else raw.hex()
+
+
+def descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in found]
+        found.update(children)
+        frontier += children
+    return found
+
+
+def test_every_ray_listener_is_on_loopback(ray_cluster):
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def worker_pid() -> int:
+        return os.getpid()
+
+    worker = ray.get(worker_pid.remote())  # a worker process is up, with its own listener
+    pids = descendants(os.getpid())
+    assert worker in pids and len(pids) >= 3  # the driver, the GCS, the raylet and workers are all counted
+    listeners = listening_sockets(pids)
+    assert len(listeners) >= 3, listeners
+    assert {address for address, _ in listeners} == {"127.0.0.1"}, listeners
