@@ -67,3 +67,12 @@ def test_bench_serve_reports_start_up_and_http_latencies(tmp_path):
     assert row["runtime"] == "onnx" and row["first_query_s"] > 0
     assert row["cache_hit_p50_ms"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
     assert row["encode_p50_ms"] >= 0 and row["search_p50_ms"] >= 0
+
+
+def test_bench_embed_with_the_ray_engine_reports_its_pipeline_beside_the_local_one(tmp_path, ray_cluster):
+    result = bench.bench_embed(
+        "test:tiny", count=8, device="cpu", batch_size=4, sizes=[(320, 240)], cache=tmp_path, engine="ray"
+    )
+    (row,) = result["results"]
+    assert result["engine"] == "ray" and row["ray_pipeline_per_s"] > 0
+    assert row["ray_overhead"] == round(row["pipeline_per_s"] / row["ray_pipeline_per_s"] - 1, 3)

@@ -170,6 +170,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench_embed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _runtime_option(bench_embed)
     bench_embed.add_argument("--batch-size", type=int, default=32, metavar="N")
+    bench_embed.add_argument(
+        "--engine", default="local", choices=["local", "ray"], help="ray: also run the pipeline on a local Ray"
+    )
     bench_serve = benches.add_parser("serve", help="start-up and HTTP text-query latency of `viewfinder serve`")
     bench_serve.add_argument("--n", type=int, default=100_000, metavar="N", help="index size (default 100000)")
     bench_serve.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
@@ -348,7 +351,9 @@ def _bench(args: argparse.Namespace) -> int:
         vectors = bench.load_vectors(args.vectors) if args.vectors else None
         result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only)
     elif args.bench == "embed":
-        result = bench.bench_embed(args.model, args.count, args.runtime, args.device, args.batch_size)
+        result = bench.bench_embed(
+            args.model, args.count, args.runtime, args.device, args.batch_size, engine=args.engine
+        )
     else:
         runtimes = args.runtime or ["torch", "onnx", "onnx-int8"]
         index = Path(args.index) if args.index else None
