@@ -31,9 +31,10 @@ from safetensors.torch import save_file
 
 from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS, SHAPES, Scene
+from viewfinder.models.registry import MODEL_CONFIG_DIR
 
 MODEL_NAME = "viewfinder-shapes"
-CONFIG_DIR = Path(synthetic.__file__).parent / "model_configs"
+CONFIG_DIR = MODEL_CONFIG_DIR
 REPO = Path(__file__).resolve().parents[1]
 RENDER_SIZE = (320, 240)  # the size generate_library writes, so training sees what search will see
 CHUNK = 250  # scenes per generation task; each chunk has its own seed, so workers do not change the data
