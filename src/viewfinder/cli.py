@@ -58,6 +58,12 @@ def _add_index_command(commands: argparse._SubParsersAction) -> None:
         help="where decoding and embedding run: this process (local, default) or a Ray cluster (ray)",
     )
     index.add_argument(
+        "--store",
+        metavar="STORE",
+        help="vector store of a new index: faiss (default), milvus (Milvus Lite in the index directory), "
+        "milvus:PATH.db or milvus:http://HOST:19530",
+    )
+    index.add_argument(
         "--ray-address", metavar="ADDR", help="Ray cluster to use with --engine ray (default: start one on 127.0.0.1)"
     )
     index.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -232,6 +238,7 @@ def _index(args: argparse.Namespace) -> int:
             runtime=args.runtime,
             engine=args.engine,
             ray_address=args.ray_address,
+            store=args.store,
         )
     if args.json:
         print(json.dumps(asdict(report)))

@@ -20,8 +20,9 @@ from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
 from viewfinder.sources import SourceFile, Unusable, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
-from viewfinder.store.faiss_index import VectorIndex
-from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
+from viewfinder.store.factory import apply_changes, normalise_store
+from viewfinder.store.indexdir import IndexDir, Manifest
+from viewfinder.store.vector_store import VectorStore
 
 DEFAULT_BATCH_SIZE = 32
 ENGINES = ("local", "ray")
@@ -103,11 +104,13 @@ def run_index(
     runtime: str = "auto",
     engine: str = "local",
     ray_address: str | None = None,
+    store: str | None = None,
 ) -> IndexReport:
     """Brings an index up to date with its source folders; returns what was done.
 
     `embedder` is a model already loaded (the server's), used when it is the index's model. `engine` "ray"
     decodes and embeds on a Ray cluster (`ray_address`, else a local one); commits stay here either way.
+    `store` (faiss, milvus or milvus:URI) chooses the vector store of a new index; an existing one keeps its own.
     """
     started = time.perf_counter()
     if batch_size < 1:
@@ -123,16 +126,20 @@ def run_index(
             embedder = None  # another model than this index's: load the right one when it is needed
         if manifest is not None:
             index_dir.check_model(spec)
+            if store is not None and normalise_store(store, index_dir.path) != manifest.store:
+                raise ViewfinderError(
+                    f"{index_dir.path} keeps its vectors in {manifest.store}; --store applies when an index is created."
+                )
         else:
             # A new index needs the model's dimension; loading it first means a model that cannot be
             # loaded leaves no half-made index behind.
             embedder = embedder or _load_embedder(spec, device, runtime)
-            manifest = index_dir.create(spec, embedder.dim)
+            manifest = index_dir.create(spec, embedder.dim, store)
         catalog = index_dir.open_catalog()
         try:
             found = [item for source in sources for item in source.scan(exclude=str(index_dir.path.resolve()))]
             plan = plan_changes(found, catalog.indexed_states(), catalog.skipped_states(), [s.root for s in sources])
-            saved = VectorIndex.load(index_dir.path)
+            saved = index_dir.saved_vectors(catalog, manifest)
             start_generation = catalog.generation()
             if plan.removed_ids or plan.newly_unusable or plan.forget_skipped:
                 catalog.commit_batch(
@@ -145,7 +152,6 @@ def run_index(
             report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
             added_ids: list[np.ndarray] = []
             added_vectors: list[np.ndarray] = []
-            dim = manifest.dim
             if plan.to_embed:
                 if engine == "ray":
                     from viewfinder.pipeline.ray_engine import embed_stream
@@ -161,7 +167,7 @@ def run_index(
                     report.added += len(ids) - replaced
                     report.skipped += failures
             _update_vectors(
-                index_dir, catalog, dim, saved, start_generation, plan.removed_ids, added_ids, added_vectors
+                index_dir, manifest, catalog, saved, start_generation, plan.removed_ids, added_ids, added_vectors
             )
             report.total = catalog.count()
         finally:
@@ -276,17 +282,17 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
 
 def _update_vectors(
     index_dir: IndexDir,
+    manifest: Manifest,
     catalog: Catalog,
-    dim: int,
-    saved: tuple[VectorIndex, int] | None,
+    saved: tuple[VectorStore, int | None] | None,
     start_generation: int,
     removed: list[int],
     added_ids: list[np.ndarray],
     added_vectors: list[np.ndarray],
 ) -> None:
-    """Saves a FAISS index for the catalog's new generation: updated in place when the saved one was
-    current before this run, else rebuilt from the catalog (first run, or after an interrupted one)."""
-    generation = catalog.generation()
+    """Saves the vector store for the catalog's new generation: updated in place when the saved one was
+    current before this run, else rebuilt or repaired from the catalog (first run, or after an interrupted one)."""
+    generation, dim = catalog.generation(), manifest.dim
     if saved is not None and saved[1] == generation:
         return
     if saved is not None and saved[1] == start_generation and saved[0].dim == dim:
@@ -294,5 +300,5 @@ def _update_vectors(
         vectors = np.concatenate(added_vectors) if added_vectors else np.empty((0, dim), np.float32)
         updated = apply_changes(saved[0], catalog, dim, np.asarray(removed, np.int64), ids, vectors)
     else:
-        updated = rebuild_from_catalog(catalog, dim)
+        updated = index_dir.rebuild_vectors(catalog, manifest, saved)
     index_dir.save_vectors(updated, generation)
