@@ -76,3 +76,13 @@ def test_bench_embed_with_the_ray_engine_reports_its_pipeline_beside_the_local_o
     (row,) = result["results"]
     assert result["engine"] == "ray" and row["ray_pipeline_per_s"] > 0
     assert row["ray_overhead"] == round(row["pipeline_per_s"] / row["ray_pipeline_per_s"] - 1, 3)
+
+
+def test_bench_search_with_milvus_adds_milvus_lite_rows(capsys):
+    result = run_cli_json(
+        capsys, "bench", "search", "--n", "2000", "--dim", "16", "--queries", "60", "--store", "milvus",
+        "--only", "milvus",
+    )  # fmt: skip
+    rows = {row["index"]: row for row in result["results"]}
+    assert {"milvus-FLAT", "milvus-HNSW"} <= set(rows)
+    assert rows["milvus-FLAT"]["recall_at_50"] >= 0.99 and rows["milvus-FLAT"]["bytes"] > 0

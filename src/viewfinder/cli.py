@@ -177,6 +177,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     bench_search.add_argument("--queries", type=int, default=1000, metavar="N", help="synthetic queries (1000)")
     bench_search.add_argument(
+        "--store", default="faiss", choices=["faiss", "milvus"], help="milvus: add Milvus Lite rows (FLAT, HNSW)"
+    )
+    bench_search.add_argument(
         "--only", action="append", default=[], metavar="NAME", help="run only index rows starting with NAME"
     )
     bench_embed = benches.add_parser("embed", help="images/s of decoding, the model and the indexing pipeline")
@@ -366,7 +369,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.bench == "search":
         vectors = bench.load_vectors(args.vectors) if args.vectors else None
-        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only)
+        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only, store=args.store)
     elif args.bench == "embed":
         result = bench.bench_embed(
             args.model, args.count, args.runtime, args.device, args.batch_size, engine=args.engine

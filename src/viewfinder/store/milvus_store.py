@@ -55,11 +55,16 @@ class MilvusStore:
         self._count: int | None = None
 
     @classmethod
-    def connect(cls, uri: str, collection: str, dim: int, catalog: Catalog | None = None) -> MilvusStore:
-        """Opens (creating when missing) the collection and loads it for search."""
+    def connect(
+        cls, uri: str, collection: str, dim: int, catalog: Catalog | None = None, index_type: str = "FLAT"
+    ) -> MilvusStore:
+        """Opens (creating when missing) the collection and loads it for search.
+
+        Indexes use FLAT (exact, like FAISS below its IVF size); `index_type` HNSW is for `bench search`.
+        """
         client = _client(uri)
         if not client.has_collection(collection):
-            _create_collection(client, collection, dim)
+            _create_collection(client, collection, dim, index_type)
         client.load_collection(collection)  # a reopened collection starts released
         return cls(client, uri, collection, dim, catalog)
 
@@ -75,12 +80,11 @@ class MilvusStore:
         return None if value is None else int(value)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Writes (inserts or replaces) rows, with their metadata read from the catalog."""
-        if self.catalog is None:
-            raise ViewfinderError("A Milvus store needs its catalog to add rows.")
+        """Writes (inserts or replaces) rows, with their metadata read from the catalog (a store opened
+        without one, as `bench search` does, stores neutral metadata)."""
         for start in range(0, len(ids), WRITE_CHUNK):
             part = [int(i) for i in ids[start : start + WRITE_CHUNK]]
-            records = self.catalog.images(part)
+            records = self.catalog.images(part) if self.catalog is not None else dict.fromkeys(part)
             rows = [
                 _row(image_id, vector, records[image_id])
                 for image_id, vector in zip(part, vectors[start : start + WRITE_CHUNK], strict=True)
@@ -166,7 +170,7 @@ class MilvusStore:
         return stamps
 
 
-def _create_collection(client, collection: str, dim: int) -> None:
+def _create_collection(client, collection: str, dim: int, index_type: str) -> None:
     from pymilvus import DataType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -178,15 +182,17 @@ def _create_collection(client, collection: str, dim: int) -> None:
     schema.add_field("height", DataType.INT64)
     schema.add_field("stamp", DataType.DOUBLE)  # the catalog's indexed_at
     index = client.prepare_index_params()
-    index.add_index(field_name="embedding", index_type="FLAT", metric_type="IP", params={})
+    params = {"M": 16, "efConstruction": 200} if index_type == "HNSW" else {}
+    index.add_index(field_name="embedding", index_type=index_type, metric_type="IP", params=params)
     client.create_collection(collection, schema=schema, index_params=index)
 
 
 def _row(image_id: int, vector: np.ndarray, record) -> dict:
+    row = {"id": image_id, "embedding": np.asarray(vector, np.float32).tolist()}
+    if record is None:
+        return row | {"folder": "", "taken_at": "", "width": 0, "height": 0, "stamp": 0.0}
     folder = relative_folder(record.path, record.root)
-    return {
-        "id": image_id,
-        "embedding": np.asarray(vector, np.float32).tolist(),
+    return row | {
         "folder": folder + "/" if folder else "",
         "taken_at": record.taken_at or "",
         "width": int(record.width),
