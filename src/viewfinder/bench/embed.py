@@ -147,8 +147,14 @@ def bench_embed(
         for _ in range(count // batch_size - 1):
             embedder.encode_images(batch)
         model_rate = (count // batch_size - 1) * batch_size / (time.perf_counter() - started)
-        pipeline_rate = pipeline_rate_of(folder, model, device, runtime, batch_size, "local")
-        ray_rate = pipeline_rate_of(folder, model, device, runtime, batch_size, "ray") if engine == "ray" else None
+        pipeline_rate, ray_rate = pipeline_rate_of(folder, model, device, runtime, batch_size, "local"), None
+        if engine == "ray":
+            # Interleaved (local, Ray, local, Ray) and averaged, so that a change of the machine's load during
+            # the run weighs on both engines alike.
+            ray_rates = [pipeline_rate_of(folder, model, device, runtime, batch_size, "ray")]
+            local_rates = [pipeline_rate, pipeline_rate_of(folder, model, device, runtime, batch_size, "local")]
+            ray_rates.append(pipeline_rate_of(folder, model, device, runtime, batch_size, "ray"))
+            pipeline_rate, ray_rate = float(np.mean(local_rates)), float(np.mean(ray_rates))
         rows.append(
             EmbedRow(
                 size=f"{width}x{height}",
