@@ -74,7 +74,7 @@ def test_bench_embed_with_the_ray_engine_reports_its_pipeline_beside_the_local_o
         "test:tiny", count=8, device="cpu", batch_size=4, sizes=[(320, 240)], cache=tmp_path, engine="ray"
     )
     (row,) = result["results"]
-    assert result["engine"] == "ray" and row["ray_pipeline_per_s"] > 0
+    assert result["engine"] == "ray" and row["ray_pipeline_per_s"] > 0 and row["ray_wall_s"] > 0 < row["wall_s"]
     assert row["ray_overhead"] == round(row["pipeline_per_s"] / row["ray_pipeline_per_s"] - 1, 3)
 
 

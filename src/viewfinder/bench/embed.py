@@ -30,6 +30,8 @@ class EmbedRow:
     pipeline_vs_model: float
     ray_pipeline_per_s: float | None = None  # with --engine ray: the same pipeline on Ray's actor pool
     ray_overhead: float | None = None  # local pipeline rate / Ray's, minus one (0.25 = Ray is 25% slower)
+    wall_s: float = 0.0  # the whole `index` run, model loading included
+    ray_wall_s: float | None = None  # the same with --engine ray, Ray's start-up and the actors' model loading included
 
 
 def photo_like(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,9 +71,12 @@ def bench_images(folder: Path, width: int, height: int, count: int) -> list[Path
     return paths
 
 
-def pipeline_rate_of(folder: Path, model: str, device: str, runtime: str, batch_size: int, engine: str) -> float:
-    """Steady-state images/s of `run_index` over a folder: from the first batch's commit to the last, since
-    model loading (and Ray's start-up) are not the steady state the model-only figure measures either."""
+def pipeline_rate_of(
+    folder: Path, model: str, device: str, runtime: str, batch_size: int, engine: str
+) -> tuple[float, float]:
+    """Steady-state images/s of `run_index` over a folder, from the first batch's commit to the last (model
+    loading and Ray's start-up are not the steady state the model-only figure measures either), and the
+    run's wall time in seconds."""
     import shutil
     import tempfile
 
@@ -79,6 +84,7 @@ def pipeline_rate_of(folder: Path, model: str, device: str, runtime: str, batch_
 
     marks: list[tuple[float, int]] = []
     scratch = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
+    started = time.perf_counter()
     try:
         run_index(
             scratch / "index",
@@ -93,7 +99,7 @@ def pipeline_rate_of(folder: Path, model: str, device: str, runtime: str, batch_
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     (first_time, first_done), (last_time, last_done) = marks[0], marks[-1]
-    return (last_done - first_done) / (last_time - first_time)
+    return (last_done - first_done) / (last_time - first_time), last_time - started
 
 
 def text_encode_ms(embedder, count: int = 50) -> float:
@@ -147,14 +153,15 @@ def bench_embed(
         for _ in range(count // batch_size - 1):
             embedder.encode_images(batch)
         model_rate = (count // batch_size - 1) * batch_size / (time.perf_counter() - started)
-        pipeline_rate, ray_rate = pipeline_rate_of(folder, model, device, runtime, batch_size, "local"), None
+        pipeline_rate, local_wall = pipeline_rate_of(folder, model, device, runtime, batch_size, "local")
+        ray_rate = ray_wall = None
         if engine == "ray":
             # Interleaved (local, Ray, local, Ray) and averaged, so that a change of the machine's load during
             # the run weighs on both engines alike.
-            ray_rates = [pipeline_rate_of(folder, model, device, runtime, batch_size, "ray")]
-            local_rates = [pipeline_rate, pipeline_rate_of(folder, model, device, runtime, batch_size, "local")]
-            ray_rates.append(pipeline_rate_of(folder, model, device, runtime, batch_size, "ray"))
-            pipeline_rate, ray_rate = float(np.mean(local_rates)), float(np.mean(ray_rates))
+            runs = [(pipeline_rate, local_wall)]
+            runs += [pipeline_rate_of(folder, model, device, runtime, batch_size, e) for e in ("ray", "local", "ray")]
+            pipeline_rate, local_wall = np.mean([runs[0], runs[2]], axis=0)
+            ray_rate, ray_wall = np.mean([runs[1], runs[3]], axis=0)
         rows.append(
             EmbedRow(
                 size=f"{width}x{height}",
@@ -165,6 +172,8 @@ def bench_embed(
                 pipeline_vs_model=round(pipeline_rate / model_rate, 3),
                 ray_pipeline_per_s=None if ray_rate is None else round(ray_rate, 2),
                 ray_overhead=None if ray_rate is None else round(pipeline_rate / ray_rate - 1, 3),
+                wall_s=round(float(local_wall), 2),
+                ray_wall_s=None if ray_wall is None else round(float(ray_wall), 2),
             )
         )
     return {
