@@ -13,6 +13,7 @@ import pytest
 from cli_helpers import run_cli, run_cli_json, write_colour_images
 from net_helpers import descendants, listening_sockets
 
+from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.faiss_index import VectorIndex
@@ -92,3 +93,19 @@ def test_every_ray_listener_is_on_loopback(ray_cluster):
     listeners = listening_sockets(pids)
     assert len(listeners) >= 3, listeners
     assert {address for address, _ in listeners} == {"127.0.0.1"}, listeners
+
+
+def test_a_failed_ray_job_is_a_clear_error_and_keeps_what_was_committed(tmp_path, monkeypatch, ray_cluster):
+    photos = tmp_path / "photos"
+    write_colour_images(photos, 4)
+
+    def actor_cannot_start(*args, **kwargs):
+        # What Ray raises when an actor's constructor fails, e.g. a source folder missing on its node.
+        raise ray_cluster.exceptions.RayError("ViewfinderError: Source folder /photos does not exist")
+
+    monkeypatch.setattr(ray_cluster.data.Dataset, "iter_batches", actor_cannot_start)
+    with pytest.raises(ViewfinderError, match=r"The Ray job failed \(ViewfinderError: Source folder /photos"):
+        run_index(tmp_path / "index", [str(photos)], model="test:tiny", engine="ray", batch_size=2)
+    catalog = Catalog(tmp_path / "index" / "catalog.sqlite", readonly=True)
+    assert catalog.count() == 0 and catalog.skipped() == []
+    catalog.close()

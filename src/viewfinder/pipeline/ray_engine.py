@@ -173,8 +173,17 @@ def embed_stream(
             batch_format="numpy",
             **placement,
         )
-        for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
-            yield _unpack(batch, work)
+        try:
+            for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
+                yield _unpack(batch, work)
+        except ray.exceptions.RayError as error:
+            # Typically an actor that could not start: viewfinder or the source folders missing on a node.
+            # Batches committed so far stay; the next run resumes after them.
+            reason = str(error).strip().splitlines()[-1][:300]
+            raise ViewfinderError(
+                f"The Ray job failed ({reason}); every node needs viewfinder installed and the sources at the"
+                " same paths."
+            ) from error
 
 
 def _unpack(batch: dict[str, np.ndarray], work: list[tuple[SourceFile, int | None]]) -> tuple:
