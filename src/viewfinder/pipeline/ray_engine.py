@@ -134,8 +134,9 @@ class EmbedActor:
             return "permission denied"
         except OSError as error:
             return f"cannot read file ({error.strerror or error})"
-        except Exception as error:  # a source's own failure (network, credentials): reported per file
-            return f"{type(error).__name__}: {error}"
+        except Exception as error:  # a crafted file, or a source's own failure (network): reported per file
+            detail = " ".join(str(error).split())
+            return f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def embed_stream(
