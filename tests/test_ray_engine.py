@@ -14,6 +14,7 @@ from cli_helpers import run_cli, run_cli_json, write_colour_images
 from net_helpers import descendants, listening_sockets
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.images.decode import decode_image
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.faiss_index import VectorIndex
@@ -109,3 +110,36 @@ def test_a_failed_ray_job_is_a_clear_error_and_keeps_what_was_committed(tmp_path
     catalog = Catalog(tmp_path / "index" / "catalog.sqlite", readonly=True)
     assert catalog.count() == 0 and catalog.skipped() == []
     catalog.close()
+
+
+def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_column(tmp_path, tiny_embedder):
+    from viewfinder.pipeline.ray_engine import EmbedActor
+
+    photos = tmp_path / "photos"
+    good = write_colour_images(photos, 2)
+
+    class BucketSource:
+        """A source that is not a folder (as object storage): entries are keys read through open()."""
+
+        root = "bucket://photos"
+
+        def __init__(self):
+            self.blobs = {"a.jpg": good[0].read_bytes(), "b.png": good[1].read_bytes(), "bad.jpg": b"not an image"}
+
+        def open(self, key):
+            import io
+
+            if key not in self.blobs:
+                raise ConnectionError("bucket unreachable")
+            return io.BytesIO(self.blobs[key])
+
+    actor = EmbedActor("test:tiny", "cpu", "auto", [str(photos)])
+    actor.sources = {BucketSource.root: BucketSource()}
+    keys = np.array(["a.jpg", "bad.jpg", "b.png", "gone.jpg"], dtype=object)
+    out = actor({"row": np.arange(4), "key": keys, "root": np.array([BucketSource.root] * 4, dtype=object)})
+    assert out["error"][0] == out["error"][2] == ""
+    assert "image" in out["error"][1] and out["error"][3] == "cannot read file (bucket unreachable)"
+    expected = tiny_embedder.encode_images(
+        np.stack([decode_image(path, tiny_embedder.preprocess).pixels for path in good])
+    )
+    assert np.allclose(out["vector"][[0, 2]], expected, atol=1e-5) and not out["vector"][[1, 3]].any()

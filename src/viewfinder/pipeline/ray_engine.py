@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.sources import SourceFile, open_source
+from viewfinder.sources import FolderSource, SourceFile, open_source
 
 LOCAL_CPUS = 2  # a local (driver-started) cluster's CPUs when no --ray-address is given
 CPUS_PER_CPU_ACTOR = 4  # a CPU actor's model uses a node's cores; this many cluster CPUs per actor
@@ -120,10 +120,14 @@ class EmbedActor:
 
     def _decode(self, key: str, root: str):
         """The decoded image, or the reason it cannot be used (never raises: one bad file must not stop a job)."""
-        from viewfinder.images.decode import MAX_BYTES, DecodeError, decode_bytes
+        from viewfinder.images.decode import MAX_BYTES, DecodeError, decode_bytes, decode_image
 
+        source = self.sources[root]
         try:
-            with self.sources[root].open(key) as handle:
+            if isinstance(source, FolderSource):
+                # By path, as the local engine decodes: the same checks (FIFOs, links, sizes) before reading.
+                return decode_image(key, self.embedder.preprocess)
+            with source.open(key) as handle:
                 data = handle.read(MAX_BYTES + 1)
             return decode_bytes(data, self.embedder.preprocess)
         except DecodeError as error:
