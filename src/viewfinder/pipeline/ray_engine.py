@@ -164,11 +164,11 @@ def embed_stream(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         if gpus:
             device, runtime = "cuda", ("torch" if runtime == "auto" else runtime)
-            placement = {"num_gpus": 1, "num_cpus": 1, "compute": ray.data.ActorPoolStrategy(size=gpus)}
+            placement = {"num_gpus": 1, "num_cpus": 1, "compute": _pool(ray, gpus)}
         else:
             # An actor holding every CPU starves the tasks that feed it and the job hangs, so one CPU each.
             size = max(1, cpus // CPUS_PER_CPU_ACTOR)
-            placement = {"num_cpus": 1, "compute": ray.data.ActorPoolStrategy(size=size)}
+            placement = {"num_cpus": 1, "compute": _pool(ray, size)}
         items = [{"row": row, "key": source.path, "root": source.root} for row, (source, _) in enumerate(work)]
         roots = sorted({source.root for source, _ in work})
         dataset = ray.data.from_items(items).map_batches(
@@ -189,6 +189,12 @@ def embed_stream(
                 f"The Ray job failed ({reason}); every node needs viewfinder installed and the sources at the"
                 " same paths."
             ) from error
+
+
+def _pool(ray, size: int):
+    """`size` actors, each running two batches at once on threads, so one decodes while the other embeds (as
+    the local engine overlaps them): Pillow and the runtimes release the GIL."""
+    return ray.data.ActorPoolStrategy(size=size, max_concurrent_calls_per_actor=2, enable_true_multi_threading=True)
 
 
 def _unpack(batch: dict[str, np.ndarray], work: list[tuple[SourceFile, int | None]]) -> tuple:
