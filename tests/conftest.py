@@ -43,7 +43,7 @@ def ray_cluster():
     """One local Ray for the whole session, bound to 127.0.0.1 (start-up costs seconds); stopped at the end."""
     from viewfinder.pipeline import ray_engine
 
-    ray = ray_engine._import_ray()
+    ray = ray_engine.import_ray()
     ray_engine.start_local(ray)
     yield ray
     ray.shutdown()

@@ -36,7 +36,8 @@ class Decoded:
     taken_at: str | None
 
 
-def _import_ray():
+def import_ray():
+    """Ray, imported with the settings that keep a local cluster on loopback (before its first import)."""
     # Without this, Ray replaces 127.0.0.1 by the machine's routable address and listens on every interface.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # no token file written to the user's home
@@ -53,7 +54,7 @@ def ray_session(address: str | None = None) -> Iterator[object]:
 
     A session already started in this process (by a caller or a test) is used and left running.
     """
-    ray = _import_ray()
+    ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
@@ -72,7 +73,7 @@ def ray_session(address: str | None = None) -> Iterator[object]:
 
 def start_local(ray=None, num_cpus: int = LOCAL_CPUS) -> None:
     """Starts a single-node Ray whose every listener (GCS, raylet, workers) is on 127.0.0.1."""
-    ray = ray or _import_ray()
+    ray = ray or import_ray()
     ray.init(
         num_cpus=num_cpus,
         include_dashboard=False,
