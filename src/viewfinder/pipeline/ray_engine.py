@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class Decoded:
     taken_at: str | None
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     """Ray, imported with the settings that keep a local cluster on loopback (before its first import)."""
     # Without this, Ray replaces 127.0.0.1 by the machine's routable address and listens on every interface.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -49,7 +50,7 @@ def import_ray():
 
 
 @contextmanager
-def ray_session(address: str | None = None) -> Iterator[object]:
+def ray_session(address: str | None = None) -> Iterator[ModuleType]:
     """Ray, connected: to `address` when given, else a local cluster bound to 127.0.0.1 only.
 
     A session already started in this process (by a caller or a test) is used and left running.
@@ -71,7 +72,7 @@ def ray_session(address: str | None = None) -> Iterator[object]:
         ray.shutdown()
 
 
-def start_local(ray=None, num_cpus: int = LOCAL_CPUS) -> None:
+def start_local(ray: ModuleType | None = None, num_cpus: int = LOCAL_CPUS) -> None:
     """Starts a single-node Ray whose every listener (GCS, raylet, workers) is on 127.0.0.1."""
     ray = ray or import_ray()
     ray.init(
