@@ -47,3 +47,26 @@ def ray_cluster():
     ray_engine.start_local(ray)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def seaweed():
+    """One SeaweedFS S3 server for the session, its endpoint and test credentials in this process's environment
+    (where every S3 client, and the child processes tests start, read them)."""
+    from s3_helpers import run_seaweed
+
+    from viewfinder.sources.s3 import client
+
+    with run_seaweed() as server:
+        saved = {key: os.environ.get(key) for key in server.env()}
+        os.environ.update(server.env())
+        client.cache_clear()
+        try:
+            yield server
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            client.cache_clear()

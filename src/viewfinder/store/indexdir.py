@@ -16,6 +16,8 @@ from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.factory import FAISS, load_saved, normalise_store, rebuild
+from viewfinder.store.factory import apply_changes as apply_changes  # re-exported for older callers
+from viewfinder.store.factory import rebuild_from_catalog as rebuild_from_catalog
 from viewfinder.store.vector_store import VectorStore
 
 DEFAULT_INDEX = "viewfinder-index"
@@ -174,6 +176,8 @@ class IndexDir:
     def rebuild_vectors(
         self, catalog: Catalog, manifest: Manifest, saved: tuple[VectorStore, int | None] | None
     ) -> VectorStore:
+        if saved is None and manifest.store != FAISS:  # a caller that only knows FAISS files (maintenance)
+            saved = self.saved_vectors(catalog, manifest)
         return rebuild(manifest.store, manifest.dim, catalog, saved)
 
     def save_vectors(self, vectors: VectorStore, generation: int) -> None:
