@@ -87,6 +87,7 @@ class Hit:
     rank: int
     image: ImageRecord
     similarity: float
+    relevance: float | None = None  # 0-100, set by search.relevance; None where not rated
 
 
 @dataclass
