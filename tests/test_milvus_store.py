@@ -130,6 +130,9 @@ def test_index_and_search_with_milvus_through_the_cli(capsys, library, tmp_path)
     code, _, err = run_cli(capsys, "index", library, "--index", index, "--store", "faiss")
     assert code == 2 and "--store applies when an index is created" in err
 
+    checked = run_cli_json(capsys, "check", "--index", index)
+    assert checked["problems"] == [], checked  # the Milvus collection is checked, not FAISS files
+
 
 @pytest.mark.parametrize(
     ("store", "message"),
