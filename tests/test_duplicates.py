@@ -115,8 +115,7 @@ def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy(monkeypatch
     from viewfinder.store.faiss_index import VectorIndex
 
     # The chooser times exact search, HNSW, then IVF: falling stub medians make the last one measured win.
-    medians = iter([3.0, 2.0, 1.0])
-    monkeypatch.setattr(Calibration, "latency_ms", lambda self, search: next(medians))
+    monkeypatch.setattr(Calibration, "latencies_ms", lambda self, searches: list(range(len(searches), 0, -1)))
     rng = np.random.default_rng(0)
     size = 25_000  # enough points to train IVF's lists
     base = rng.normal(size=(size, 16)).astype(np.float32)

@@ -24,12 +24,13 @@ def stub_latencies(monkeypatch: pytest.MonkeyPatch, *medians: float) -> list[flo
     given: Iterator[float] = iter(medians)
     used: list[float] = []
 
-    def latency_ms(self, search) -> float:
-        search(self.queries[:1])
-        used.append(next(given))
-        return used[-1]
+    def latencies_ms(self, searches) -> list[float]:
+        for search in searches:
+            search(self.queries[:1])
+        used.extend(next(given) for _ in searches)
+        return used[-len(searches) :]
 
-    monkeypatch.setattr(ann_choice.Calibration, "latency_ms", latency_ms)
+    monkeypatch.setattr(ann_choice.Calibration, "latencies_ms", latencies_ms)
     return used
 
 

@@ -57,6 +57,21 @@ def _add_index_command(commands: argparse._SubParsersAction) -> None:
     _runtime_option(index)
     index.add_argument("--batch-size", type=int, default=32, metavar="N")
     index.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
+    index.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="where decoding and embedding run: this process (local, default) or a Ray cluster (ray)",
+    )
+    index.add_argument(
+        "--store",
+        metavar="STORE",
+        help="vector store of a new index: faiss (default), milvus (Milvus Lite in the index directory), "
+        "milvus:PATH.db or milvus:http://HOST:19530",
+    )
+    index.add_argument(
+        "--ray-address", metavar="ADDR", help="Ray cluster to use with --engine ray (default: start one on 127.0.0.1)"
+    )
     index.add_argument("--json", action="store_true", help="print a JSON summary")
     index.set_defaults(run=_index)
 
@@ -239,6 +254,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     bench_search.add_argument("--queries", type=int, default=1000, metavar="N", help="synthetic queries (1000)")
     bench_search.add_argument(
+        "--store", default="faiss", choices=["faiss", "milvus"], help="milvus: add Milvus Lite rows (FLAT, HNSW)"
+    )
+    bench_search.add_argument(
         "--only", action="append", default=[], metavar="NAME", help="run only index rows starting with NAME"
     )
     bench_embed = benches.add_parser("embed", help="images/s of decoding, the model and the indexing pipeline")
@@ -247,6 +265,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench_embed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _runtime_option(bench_embed)
     bench_embed.add_argument("--batch-size", type=int, default=32, metavar="N")
+    bench_embed.add_argument(
+        "--engine", default="local", choices=["local", "ray"], help="ray: also run the pipeline on a local Ray"
+    )
     bench_serve = benches.add_parser("serve", help="start-up and HTTP text-query latency of `viewfinder serve`")
     bench_serve.add_argument("--n", type=int, default=100_000, metavar="N", help="index size (default 100000)")
     bench_serve.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
@@ -303,6 +324,8 @@ def _index(args: argparse.Namespace) -> int:
     from viewfinder.pipeline.indexer import run_index
     from viewfinder.store.indexdir import default_index_path
 
+    if args.ray_address and args.engine != "ray":
+        raise ViewfinderError("--ray-address needs --engine ray.")
     with _progress_bar() as progress:
         report = run_index(
             default_index_path(args.index),
@@ -313,6 +336,9 @@ def _index(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=progress,
             runtime=args.runtime,
+            engine=args.engine,
+            ray_address=args.ray_address,
+            store=args.store,
         )
     if args.json:
         print(json.dumps(asdict(report)))
@@ -596,9 +622,11 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.bench == "search":
         vectors = bench.load_vectors(args.vectors) if args.vectors else None
-        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only)
+        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only, store=args.store)
     elif args.bench == "embed":
-        result = bench.bench_embed(args.model, args.count, args.runtime, args.device, args.batch_size)
+        result = bench.bench_embed(
+            args.model, args.count, args.runtime, args.device, args.batch_size, engine=args.engine
+        )
     else:
         runtimes = args.runtime or ["torch", "onnx", "onnx-int8"]
         index = Path(args.index) if args.index else None

@@ -58,17 +58,23 @@ class Calibration:
         error = float(hits.std(ddof=1) / math.sqrt(len(hits))) if len(hits) > 1 else 0.0
         return mean, mean - error >= TARGET_RECALL
 
-    def latency_ms(self, search: Callable[[np.ndarray], object]) -> float:
-        """Median single-query latency (ms) of `search` over up to LATENCY_QUERIES of the queries."""
+    def latencies_ms(self, searches: Sequence[Callable[[np.ndarray], object]]) -> list[float]:
+        """Median single-query latency (ms) of each search over up to LATENCY_QUERIES of the queries.
+
+        The searches take turns query by query, so a burst of load on a shared machine slows all of them
+        alike instead of whichever happened to be timed then.
+        """
         rows = self.queries[:LATENCY_QUERIES]
-        for row in rows[:5]:  # warm caches and thread pools
-            search(row[None])
-        times = []
-        for row in rows:
-            started = time.perf_counter()
-            search(row[None])
-            times.append(time.perf_counter() - started)
-        return round(float(np.median(times)) * 1000, 4)
+        for search in searches:
+            for row in rows[:5]:  # warm caches and thread pools
+                search(row[None])
+        times = np.zeros((len(searches), len(rows)))
+        for column, row in enumerate(rows):
+            for line, search in enumerate(searches):
+                started = time.perf_counter()
+                search(row[None])
+                times[line, column] = time.perf_counter() - started
+        return [round(float(np.median(line)) * 1000, 4) for line in times]
 
 
 def make_calibration(

@@ -18,7 +18,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -127,12 +127,12 @@ class VectorIndex:
         if len(ids) > 2 * FAMILY_SAMPLE:
             candidates = _families_on_sample(ids, vectors, dim, queries, rng, candidates)
         calibration = make_calibration(ids, vectors, queries, rng)
-        best = _exact_candidate(ids, vectors, dim, calibration)
-        for candidate in candidates:
-            made = candidate(ids, vectors, dim, calibration, rng)
-            if made is not None and made[1].p50_ms < best[1].p50_ms:
-                best = made
-        index, params = best
+        made = [_exact_candidate(vectors, calibration)]
+        made += [found for candidate in candidates if (found := candidate(ids, vectors, dim, calibration, rng))]
+        latencies = calibration.latencies_ms([search for _, _, search in made])
+        fastest = int(np.argmin(latencies))  # exact search comes first, so it wins ties
+        index, params, _ = made[fastest]
+        params = replace(params, trained_size=len(ids), p50_ms=latencies[fastest], calibrated_on=calibration.source)
         if index is None:  # exact search won: only now copy the vectors into an index
             built = cls(cls.empty(dim).index, params, dim)
             built.add(ids, vectors)
@@ -302,14 +302,11 @@ def _families_on_sample(ids, vectors, dim: int, queries, rng, candidates: list) 
     return [made for made in candidates if made.__name__ == f"_{kind}_candidate"] or candidates
 
 
-def _exact_candidate(ids: np.ndarray, vectors: np.ndarray, dim: int, calibration: Calibration) -> tuple:
-    """Exact search measured in place over the vectors (the index itself is built only if it wins)."""
+def _exact_candidate(vectors: np.ndarray, calibration: Calibration) -> tuple:
+    """Exact search, run in place over the vectors (the index itself is built only if it wins)."""
     import faiss
 
-    latency = calibration.latency_ms(lambda q: faiss.knn(q, vectors, K, faiss.METRIC_INNER_PRODUCT))
-    return None, IndexParams(
-        "flat", trained_size=len(ids), recall_at_50=1.0, p50_ms=latency, calibrated_on=calibration.source
-    )
+    return None, IndexParams("flat", recall_at_50=1.0), lambda q: faiss.knn(q, vectors, K, faiss.METRIC_INNER_PRODUCT)
 
 
 def _hnsw_index(ids: np.ndarray, vectors: np.ndarray, dim: int, ef_search: int):
@@ -323,7 +320,7 @@ def _hnsw_index(ids: np.ndarray, vectors: np.ndarray, dim: int, ef_search: int):
 
 
 def _hnsw_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tuple | None:
-    """HNSW32 with the smallest efSearch of EF_STEPS reaching the target; None when none does."""
+    """HNSW32 with the smallest efSearch of EF_STEPS reaching the target, and its search; None when none does."""
     import faiss
 
     index = _hnsw_index(ids, vectors, dim, EF_STEPS[0])
@@ -337,16 +334,7 @@ def _hnsw_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tu
     if chosen is None:
         return None
     graph.hnsw.efSearch = chosen[0]
-    latency = calibration.latency_ms(lambda q: index.search(q, K))
-    params = IndexParams(
-        "hnsw",
-        trained_size=len(ids),
-        ef_search=chosen[0],
-        recall_at_50=chosen[1],
-        p50_ms=latency,
-        calibrated_on=calibration.source,
-    )
-    return index, params
+    return index, IndexParams("hnsw", ef_search=chosen[0], recall_at_50=chosen[1]), lambda q: index.search(q, K)
 
 
 def _ivf_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tuple | None:
@@ -372,17 +360,8 @@ def _ivf_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tup
     if chosen is None:
         return None
     index.nprobe = chosen[0]
-    latency = calibration.latency_ms(lambda q: index.search(q, K))
-    params = IndexParams(
-        "ivf",
-        nlist=nlist,
-        nprobe=chosen[0],
-        trained_size=len(ids),
-        recall_at_50=chosen[1],
-        p50_ms=latency,
-        calibrated_on=calibration.source,
-    )
-    return index, params
+    params = IndexParams("ivf", nlist=nlist, nprobe=chosen[0], recall_at_50=chosen[1])
+    return index, params, lambda q: index.search(q, K)
 
 
 def _fsync_replace(temporary: Path, final: Path) -> None:
