@@ -62,8 +62,21 @@ class Calibration:
         """Median single-query latency (ms) of each search over up to LATENCY_QUERIES of the queries.
 
         The searches take turns query by query, so a burst of load on a shared machine slows all of them
-        alike instead of whichever happened to be timed then.
+        alike instead of whichever happened to be timed then. They run with OpenMP pinned to one thread: FAISS
+        splits work across queries, so a single query gains nothing from a thread team, and on a loaded machine
+        the team's waits for a descheduled thread dominated (HNSW 13 ms instead of 0.34 ms at load 6), which
+        made the choice depend on the load at build time.
         """
+        import faiss
+
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self._interleaved(searches)
+        finally:
+            faiss.omp_set_num_threads(threads)
+
+    def _interleaved(self, searches: Sequence[Callable[[np.ndarray], object]]) -> list[float]:
         rows = self.queries[:LATENCY_QUERIES]
         for search in searches:
             for row in rows[:5]:  # warm caches and thread pools
