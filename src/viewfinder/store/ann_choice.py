@@ -64,7 +64,7 @@ class Calibration:
         The searches take turns query by query, so a burst of load on a shared machine slows all of them
         alike instead of whichever happened to be timed then. They run with OpenMP pinned to one thread: FAISS
         splits work across queries, so a single query gains nothing from a thread team, and on a loaded machine
-        the team's waits for a descheduled thread dominated (HNSW 13 ms instead of 0.34 ms at load 6), which
+        the team's waits for a descheduled thread dominated (HNSW 13 ms instead of 0.5 ms at load 6), which
         made the choice depend on the load at build time.
         """
         import faiss
