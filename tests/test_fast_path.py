@@ -86,7 +86,7 @@ def test_onnx_int8_stays_close_to_open_clip_torch(torch_tiny, int8_tiny):
 
 def test_trimmed_text_tower_equals_the_full_77_token_run(torch_tiny, onnx_tiny):
     assert onnx_tiny.trimmed_text
-    full = onnx_tiny._text.run(None, {"tokens": onnx_tiny.tokenizer(TEXTS)})[0]  # padded to 77, as open_clip
+    full = onnx_tiny._tower("text").run(None, {"tokens": onnx_tiny.tokenizer(TEXTS)})[0]  # padded to 77, as open_clip
     one_by_one = np.concatenate([onnx_tiny.encode_texts([text]) for text in TEXTS])  # each at its own length
     assert cosines(one_by_one, full).min() >= 0.99999
     assert cosines(one_by_one, torch_tiny.encode_texts(TEXTS)).min() >= 0.999
@@ -111,3 +111,40 @@ def test_auto_runtime_is_onnx_on_cpu_and_torch_when_asked(onnx_tiny):
     assert load_embedder(spec, "cpu", "torch").runtime == "torch"
     with pytest.raises(ViewfinderError, match="runtime"):
         load_embedder(spec, "cpu", "tensorrt")
+
+
+def test_onnx_towers_load_on_first_use_and_indexing_never_loads_the_text_tower(tmp_path):
+    from cli_helpers import write_colour_images
+
+    from viewfinder.pipeline.indexer import run_index
+
+    embedder = OnnxEmbedder(resolve_model("test:tiny"))
+    assert embedder.loaded_towers == ()
+    write_colour_images(tmp_path / "photos", 3)
+    report = run_index(tmp_path / "index", [str(tmp_path / "photos")], model="test:tiny", embedder=embedder)
+    assert report.added == 3 and embedder.loaded_towers == ("image",)
+    embedder.encode_texts(["a dog"])
+    assert embedder.loaded_towers == ("image", "text")
+
+
+def test_search_loads_the_text_tower_before_its_timed_part_and_serve_warms_it_at_start(tmp_path):
+    from cli_helpers import write_colour_images
+
+    from viewfinder.pipeline.indexer import run_index
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.search.query import Term
+    from viewfinder.serve.live import LiveIndex
+
+    write_colour_images(tmp_path / "photos", 2)
+    run_index(tmp_path / "index", [str(tmp_path / "photos")], model="test:tiny")
+    with SearchEngine.open(tmp_path / "index", "cpu") as engine:
+        engine.search([Term(image_id="1")], k=1)  # by indexed image: no model at all
+        assert engine._embedder is None
+        engine.search([Term(text="sky")], k=1)
+        assert engine.embedder.loaded_towers == ("text",)  # a text query never loads the image tower
+    live = LiveIndex(tmp_path / "index", device="cpu")
+    try:
+        with live.engine() as engine:
+            assert "text" in engine.embedder.loaded_towers  # warmed before the server reports ready
+    finally:
+        live.close()

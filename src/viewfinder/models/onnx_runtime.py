@@ -81,7 +81,11 @@ def quantized_file(folder: Path, name: str) -> Path:
 
 
 class OnnxEmbedder(Embedder):
-    """open_clip's towers on ONNX Runtime (CPU), fp32 or dynamic int8; the image tower loads on first use."""
+    """open_clip's towers on ONNX Runtime (CPU), fp32 or dynamic int8.
+
+    Each tower loads on first use: indexing never loads the text tower (and its tokenizer), a search by text
+    never loads the image tower. Search and serve warm the text tower at start-up with `load_text_tower`.
+    """
 
     def __init__(self, spec: ModelSpec, device: str = "cpu", int8: bool = False) -> None:
         if device == "cuda":
@@ -96,20 +100,43 @@ class OnnxEmbedder(Embedder):
         pre = meta["preprocess"]
         self.preprocess = PreprocessSpec(**{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])})
         self.trimmed_text = bool(meta["trimmed_text"])
-        self.tokenizer = ClipTokenizer(self.folder / VOCAB_FILE, int(meta["context_length"]))
-        self._text = self._session("text")
-        self._image = None
+        self._context_length = int(meta["context_length"])
+        self._tokenizer: ClipTokenizer | None = None
+        self._sessions: dict[str, object] = {}
         self._lock = threading.Lock()
 
+    @property
+    def loaded_towers(self) -> tuple[str, ...]:
+        """The towers whose sessions exist now ("image", "text")."""
+        return tuple(sorted(self._sessions))
+
+    @property
+    def tokenizer(self) -> ClipTokenizer:
+        """The text tower's tokenizer (loading the tower)."""
+        self._tower("text")
+        return self._tokenizer
+
+    def load_text_tower(self) -> None:
+        self._tower("text")
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        tokens = self.tokenizer(texts, trim=self.trimmed_text)
-        return self._text.run(None, {"tokens": tokens})[0]
+        session = self._tower("text")
+        tokens = self._tokenizer(texts, trim=self.trimmed_text)
+        return session.run(None, {"tokens": tokens})[0]
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
-        with self._lock:
-            if self._image is None:
-                self._image = self._session("image")
-        return self._image.run(None, {"pixels": to_model_input(pixels, self.preprocess)})[0]
+        return self._tower("image").run(None, {"pixels": to_model_input(pixels, self.preprocess)})[0]
+
+    def _tower(self, name: str):
+        session = self._sessions.get(name)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(name)
+                if session is None:
+                    if name == "text":
+                        self._tokenizer = ClipTokenizer(self.folder / VOCAB_FILE, self._context_length)
+                    session = self._sessions[name] = self._session(name)
+        return session
 
     def _session(self, name: str):
         import onnxruntime as ort

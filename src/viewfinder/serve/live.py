@@ -139,7 +139,8 @@ class LiveIndex:
             if fresh.vectors_rebuilt or fresh.generation != saved:
                 fresh.close()  # a writer committed again between the check and the load: wait for its save
                 return False
-            _ = fresh.embedder  # a new model (the index was rebuilt with another) loads before the swap
+            # A new model (the index was rebuilt with another) loads, text tower included, before the swap.
+            fresh.embedder.load_text_tower()
             self._swap(fresh)
             return True
 
