@@ -15,6 +15,7 @@ from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.registry import resolve_model
 from viewfinder.models.tokenizer import ClipTokenizer, open_clip_vocab
 from viewfinder.models.torch_runtime import OpenClipEmbedder
+from viewfinder.pipeline.indexer import _load_embedder
 
 TEXTS = [
     "a photo of a dog",
@@ -109,6 +110,10 @@ def test_auto_runtime_is_onnx_on_cpu_and_torch_when_asked(onnx_tiny):
     spec = resolve_model("test:tiny")
     assert load_embedder(spec, "cpu").runtime == "onnx"
     assert load_embedder(spec, "cpu", "torch").runtime == "torch"
+    # Indexing on a CPU embeds with the int8 image tower unless a runtime is named.
+    assert load_embedder(spec, "cpu", auto_int8=True).runtime == "onnx-int8"
+    assert load_embedder(spec, "cpu", "onnx", auto_int8=True).runtime == "onnx"
+    assert _load_embedder(spec, "cpu", "auto").runtime == "onnx-int8"
     with pytest.raises(ViewfinderError, match="runtime"):
         load_embedder(spec, "cpu", "tensorrt")
 
@@ -148,3 +153,41 @@ def test_search_loads_the_text_tower_before_its_timed_part_and_serve_warms_it_at
             assert "text" in engine.embedder.loaded_towers  # warmed before the server reports ready
     finally:
         live.close()
+
+
+def test_indexing_on_a_machine_without_gpu_driver_never_imports_torch(onnx_tiny, tmp_path):
+    from cli_helpers import write_colour_images
+
+    write_colour_images(tmp_path / "photos", 2)
+    script = (
+        "import sys; from viewfinder.models import factory; from viewfinder.pipeline.indexer import run_index\n"
+        "factory.GPU_DRIVER_PATHS = ('/nonexistent/gpu-driver',)  # as on a machine without a GPU\n"
+        f"report = run_index({str(tmp_path / 'index')!r}, [{str(tmp_path / 'photos')!r}], model='test:tiny')\n"
+        "assert report.added == 2, report\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_back_to_fp32(tmp_path, monkeypatch):
+    from viewfinder.models import onnx_runtime
+    from viewfinder.models.onnx_runtime import QuantizationError, quantized_file
+
+    (tmp_path / "image.onnx").write_bytes(b"not an onnx graph")
+    with pytest.raises(QuantizationError, match="cannot quantise the image tower"):
+        quantized_file(tmp_path, "image")
+    assert (tmp_path / "image.int8.failed").is_file()  # remembered: the next run does not try again
+    with pytest.raises(QuantizationError):
+        quantized_file(tmp_path, "image")
+
+    def refuse(folder, name):
+        raise QuantizationError("no int8 here")
+
+    monkeypatch.setattr(onnx_runtime, "quantized_file", refuse)
+    spec = resolve_model("test:tiny")
+    with pytest.raises(QuantizationError):
+        load_embedder(spec, "cpu", "onnx-int8").encode_images(np.zeros((1, 64, 64, 3), np.uint8))
+    fallback = load_embedder(spec, "cpu", auto_int8=True)
+    assert fallback.encode_images(np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, fallback.dim)
+    assert fallback.runtime == "onnx"

@@ -28,6 +28,7 @@ class EmbedRow:
     model_per_s: float  # the model only, on pre-decoded pixels
     pipeline_per_s: float  # the whole indexer (scan, decode, embed, catalog), steady state
     pipeline_vs_model: float
+    pipeline_cpu_use: float  # the indexing run's process CPU time / wall time / cores: 1.0 keeps every core busy
 
 
 def photo_like(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -101,8 +102,9 @@ def bench_embed(
 
     if count < 2 * batch_size:
         raise ViewfinderError(f"--count must be at least two batches ({2 * batch_size} images).")
-    embedder = load_embedder(resolve_model(model), device, runtime)
-    workers = max(2, os.cpu_count() or 2)
+    embedder = load_embedder(resolve_model(model), device, runtime, auto_int8=True)  # as indexing loads it
+    cores = os.cpu_count() or 1
+    workers = max(2, cores)
     rows = []
     for width, height in sizes:
         folder = (cache or cache_home() / "bench-images") / f"{width}x{height}"
@@ -119,6 +121,7 @@ def bench_embed(
         model_rate = (count // batch_size - 1) * batch_size / (time.perf_counter() - started)
         marks: list[tuple[float, int]] = []
         scratch = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
+        cpu_started, wall_started = time.process_time(), time.perf_counter()
         try:
             run_index(
                 scratch / "index",
@@ -129,6 +132,7 @@ def bench_embed(
                 batch_size=batch_size,
                 progress=lambda done, total, marks=marks: marks.append((time.perf_counter(), done)),
             )
+            cpu_use = (time.process_time() - cpu_started) / (time.perf_counter() - wall_started) / cores
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         # From the first batch's commit to the last: model loading and the first batch's start-up are not
@@ -143,6 +147,7 @@ def bench_embed(
                 model_per_s=round(model_rate, 2),
                 pipeline_per_s=round(pipeline_rate, 2),
                 pipeline_vs_model=round(pipeline_rate / model_rate, 3),
+                pipeline_cpu_use=round(cpu_use, 3),
             )
         )
     return {
@@ -152,5 +157,13 @@ def bench_embed(
         "device": embedder.device,
         "count": count,
         "batch_size": batch_size,
+        "peak_rss_mb": _peak_rss_mb(),
         "results": [asdict(row) for row in rows],
     }
+
+
+def _peak_rss_mb() -> float:
+    """The benchmark process's peak resident memory so far (every model and run it made), in MB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux

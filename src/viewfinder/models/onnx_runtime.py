@@ -54,9 +54,18 @@ def ensure_export(spec: ModelSpec) -> Path:
     return folder
 
 
+class QuantizationError(ViewfinderError):
+    """ONNX Runtime's quantiser cannot make an int8 version of this model's tower."""
+
+
 def quantized_file(folder: Path, name: str) -> Path:
-    """The dynamic-int8 version of an exported tower, made on first use from the fp32 file."""
-    target = folder / f"{name}.int8.onnx"
+    """The dynamic-int8 version of an exported tower, made on first use from the fp32 file.
+
+    A failure is remembered beside the export, so later runs do not spend the time to fail again.
+    """
+    target, failed = folder / f"{name}.int8.onnx", folder / f"{name}.int8.failed"
+    if failed.is_file():
+        raise QuantizationError(failed.read_text())
     if not target.is_file():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -74,6 +83,11 @@ def quantized_file(folder: Path, name: str) -> Path:
                 per_channel=True,
                 op_types_to_quantize=["MatMul", "Gemm"],
             )
+        except Exception as error:  # the quantiser raises onnx's and its own errors on graphs it cannot handle
+            reason = " ".join(str(error).split())[:300] or type(error).__name__
+            staging.unlink(missing_ok=True)
+            failed.write_text(f"ONNX Runtime cannot quantise the {name} tower of this model to int8 ({reason}).")
+            raise QuantizationError(failed.read_text()) from error
         finally:
             logging.disable(previous)
         os.replace(staging, target)
@@ -87,12 +101,14 @@ class OnnxEmbedder(Embedder):
     never loads the image tower. Search and serve warm the text tower at start-up with `load_text_tower`.
     """
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu", int8: bool = False) -> None:
+    def __init__(self, spec: ModelSpec, device: str = "cpu", int8: bool = False, int8_optional: bool = False) -> None:
+        """`int8_optional`: a tower the quantiser cannot handle runs in fp32 instead of failing."""
         if device == "cuda":
             raise ViewfinderError("The ONNX runtime runs on the CPU; use --runtime torch to embed on a GPU.")
         self.spec = spec
         self.device = "cpu"
         self.int8 = int8
+        self.int8_optional = int8_optional
         self.runtime = "onnx-int8" if int8 else "onnx"
         self.folder = ensure_export(spec)
         meta = json.loads((self.folder / META_FILE).read_text())
@@ -119,6 +135,9 @@ class OnnxEmbedder(Embedder):
     def load_text_tower(self) -> None:
         self._tower("text")
 
+    def load_image_tower(self) -> None:
+        self._tower("image")
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         session = self._tower("text")
         tokens = self._tokenizer(texts, trim=self.trimmed_text)
@@ -141,7 +160,15 @@ class OnnxEmbedder(Embedder):
     def _session(self, name: str):
         import onnxruntime as ort
 
-        path = quantized_file(self.folder, name) if self.int8 else self.folder / f"{name}.onnx"
+        path = self.folder / f"{name}.onnx"
+        if self.int8:
+            try:
+                path = quantized_file(self.folder, name)
+            except QuantizationError as error:
+                if not self.int8_optional:
+                    raise
+                logging.getLogger(__name__).info("%s; using fp32", error)
+                self.runtime = "onnx"
         options = ort.SessionOptions()
         # A text query is one short sequence: on one thread it never waits for a second thread that another
         # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine).
