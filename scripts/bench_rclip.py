@@ -6,7 +6,8 @@ Run by scripts/bench_rclip.sh with Viewfinder's Python (it needs torch and open_
 
 1. photos: DIR/photos holds --count ~4 MP photos: the real photographs scikit-image ships (read from its wheel,
    given by --skimage-wheel; upscaled to ~4 MP), the rest generated camera-like pictures (bench.embed.photo_like:
-   12 distinct ones per format, the rest hard links), saved in turn as JPEG, PNG and WebP.
+   12 generated, each reused shifted, mirrored and tinted, so that every file is a different
+   picture), saved in turn as JPEG, PNG and WebP.
 2. rclip's model folder (RCLIP_DATADIR): visual.onnx and textual.onnx exported from the same random-weight
    open_clip model Viewfinder uses (torch.onnx with dynamo=False, opset 18, input "input", as rclip's own export),
    the tokenizer vocabulary and the legal files rclip checks for before it would download anything.
@@ -57,28 +58,30 @@ def make_photos(folder: Path, count: int, wheel: Path | None) -> list[str]:
                     image = Image.open(file).convert("RGB")
                 pictures.append((f"skimage {name} {image.width}x{image.height}", image))
     rng = np.random.default_rng(131)
+    bases: list[np.ndarray] = []
     described: list[str] = []
-    first_of: dict[tuple[int, str], Path] = {}
     for number in range(count):
         fmt, ext, options = FORMATS[number % len(FORMATS)]
         path = folder / f"photo-{number:04d}{ext}"
-        # Generated pictures repeat after DISTINCT_IMAGES per format, as hard links: decoding costs per file.
-        generated = (number - len(pictures)) % DISTINCT_IMAGES
-        source = pictures[number][0] if number < len(pictures) else f"generated #{generated} {SIZE[0]}x{SIZE[1]}"
-        described.append(f"{path.name}: {source}")
-        original = first_of.setdefault((generated, fmt), path) if number >= len(pictures) else path
-        if path.exists():
-            continue
-        if original != path:
-            os.link(original, path)
-            continue
-        if number >= len(pictures):
-            image = Image.fromarray(photo_like(*SIZE, rng))
-        else:
-            image = pictures[number][1]
+        if number < len(pictures):
+            source, image = pictures[number]
             ratio = (SIZE[0] * SIZE[1] / (image.width * image.height)) ** 0.5
             image = image.resize((round(image.width * ratio), round(image.height * ratio)), Image.BICUBIC)
-        image.save(path, fmt, **options)
+        else:
+            # Every file is a different picture (rclip reuses the vector of a file whose hash it has seen): a few
+            # generated pictures, each reused shifted, mirrored and tinted, as generating one takes seconds.
+            generated = number - len(pictures)
+            if generated < DISTINCT_IMAGES:
+                bases.append(photo_like(*SIZE, rng))
+            base = bases[generated % DISTINCT_IMAGES]
+            shifted = np.roll(base, (int(rng.integers(SIZE[1])), int(rng.integers(SIZE[0]))), axis=(0, 1))
+            shifted = shifted[:, ::-1] if generated % 2 else shifted
+            tint = rng.uniform(0.8, 1.2, 3).astype(np.float32)
+            image = Image.fromarray(np.clip(shifted * tint, 0, 255).astype(np.uint8))
+            source = f"generated #{generated % DISTINCT_IMAGES}, variant {generated // DISTINCT_IMAGES}"
+        described.append(f"{path.name}: {source}")
+        if not path.exists():
+            image.save(path, fmt, **options)
     return described
 
 
@@ -138,6 +141,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
     cpu = float(stats["User time (seconds)"]) + float(stats["System time (seconds)"])
     return {
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),  # the work done, which the machine's other load changes far less than the wall time
         "peak_mb": round(int(stats["Maximum resident set size (kbytes)"]) / 1024),
         "cpu_util": round(cpu / wall / (os.cpu_count() or 1), 3),
         "load": os.getloadavg()[0],
@@ -152,15 +156,19 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=131)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runtimes", default="onnx,auto", help="Viewfinder runtimes to time, comma-separated")
+    parser.add_argument("--baseline-src", type=Path, help="another Viewfinder src/ folder to time (runtime auto)")
     args = parser.parse_args()
     photos, datadir, cache = args.work / "photos", args.work / "rclip-data", args.work / "viewfinder-cache"
     described = make_photos(photos, args.count, args.skimage_wheel)
     export_rclip_datadir(datadir)
     env = {**os.environ, "RCLIP_DATADIR": str(datadir), "VIEWFINDER_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")  # this checkout's Viewfinder
     viewfinder = [sys.executable, "-m", "viewfinder", "index", str(photos), "--model", MODEL, "--json"]
     tools = {"rclip": [args.rclip, "--top", "1", "--filepath-only", "a photo"]}
     for runtime in args.runtimes.split(","):
         tools[f"viewfinder --runtime {runtime}"] = [*viewfinder, "--runtime", runtime]
+    if args.baseline_src is not None:
+        tools["baseline --runtime auto"] = ["env", f"PYTHONPATH={args.baseline_src.resolve()}", *viewfinder]
     scratch = args.work / "index"
     for name, command in tools.items():  # warm-up: exports and int8 files are made once, outside the clock
         shutil.rmtree(scratch, ignore_errors=True)
@@ -181,13 +189,18 @@ def main() -> None:
 
 def print_table(runs: dict[str, list[dict]], count: int) -> None:
     rclip = statistics.median(run["wall_s"] for run in runs["rclip"])
-    print("| tool | wall s, median (range) | images/s | vs rclip | peak RSS MB, median (range) | CPU use | load |")
-    print("|---|---|---|---|---|---|---|")
+    rclip_cpu = statistics.median(run["cpu_s"] for run in runs["rclip"])
+    print(
+        "| tool | wall s, median (range) | images/s | vs rclip | CPU s, median (range) | vs rclip in CPU s "
+        "| peak RSS MB, median (range) | CPU use | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, rows in runs.items():
-        walls, peaks = [r["wall_s"] for r in rows], [r["peak_mb"] for r in rows]
-        wall = statistics.median(walls)
+        walls, peaks, cpus = [r["wall_s"] for r in rows], [r["peak_mb"] for r in rows], [r["cpu_s"] for r in rows]
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
         print(
             f"| {name} | {wall:.2f} ({min(walls):.2f}–{max(walls):.2f}) | {count / wall:.1f} | {rclip / wall:.2f}× "
+            f"| {cpu:.1f} ({min(cpus):.1f}–{max(cpus):.1f}) | {rclip_cpu / cpu:.2f}× "
             f"| {statistics.median(peaks):.0f} ({min(peaks)}–{max(peaks)}) "
             f"| {statistics.median(r['cpu_util'] for r in rows):.0%} "
             f"| {min(r['load'] for r in rows):.1f}–{max(r['load'] for r in rows):.1f} |"

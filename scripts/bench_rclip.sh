@@ -31,5 +31,5 @@ if [ -z "$WHEEL" ]; then
     && WHEEL=$(ls "$WORK"/scikit_image-*.whl | head -1) \
     || echo "bench_rclip: no scikit-image wheel; generated photos only" >&2
 fi
-PYTHONPATH=src exec "$PY" scripts/bench_rclip.py --rclip "$WORK/rclip-venv/bin/rclip" --work "$WORK" \
+PYTHONPATH="$PWD/src" exec "$PY" scripts/bench_rclip.py --rclip "$WORK/rclip-venv/bin/rclip" --work "$WORK" \
   ${WHEEL:+--skimage-wheel "$WHEEL"} ${BENCH_ARGS:-}
