@@ -114,6 +114,23 @@ export function fetchStats(signal: AbortSignal): Promise<LibraryStats> {
   return call("/stats", { signal });
 }
 
+/** A group of near-identical photos (`GET /duplicates`). */
+export interface DuplicateGroup {
+  similarity: number;
+  exact: boolean;
+  images: ImageMeta[];
+}
+
+export interface DuplicatesResponse {
+  threshold: number;
+  count: number;
+  groups: DuplicateGroup[];
+}
+
+export function fetchDuplicates(threshold: number, signal: AbortSignal): Promise<DuplicatesResponse> {
+  return call(`/duplicates?threshold=${encodeURIComponent(String(threshold))}`, { signal });
+}
+
 export function fetchImageMeta(imageId: string, signal: AbortSignal): Promise<ImageMeta> {
   return call(`${imagePath(imageId)}/meta`, { signal });
 }

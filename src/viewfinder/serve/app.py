@@ -9,24 +9,27 @@ updates live in the `search` and `store` packages and in `live`. Routes are grou
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from viewfinder.search.lru import LRUCache
 from viewfinder.serve.errors import add_error_handlers
-from viewfinder.serve.guards import BodyLimit, admin_token_guard, api_token_guard
+from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_token_guard, api_token_guard
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex
-from viewfinder.serve.routes_images import image_routes
+from viewfinder.serve.routes_images import PRESIGN_TTL, image_routes
 from viewfinder.serve.routes_index import index_routes
+from viewfinder.serve.routes_library import library_routes
 from viewfinder.serve.routes_search import search_routes
+from viewfinder.serve.snapshot_follow import SnapshotLiveIndex
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
 from viewfinder.version import __version__
 
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_JSON_BYTES = 64 * 2**10
 RESPONSE_CACHE_SIZE = 512
+# 512 answers of top_k 1000 would hold ~130 MB of JSON (and ~400 MB as Python objects); the cache keeps JSON.
+RESPONSE_CACHE_BYTES = 64 * 2**20
 
 
 def create_app(
@@ -40,15 +43,33 @@ def create_app(
     webui_dir: Path = WEBUI_DIR,
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
+    presign_ttl: int = PRESIGN_TTL,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    any_ip_host: bool = False,
+    watch: bool = False,
 ) -> FastAPI:
-    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning."""
-    live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
-    responses: LRUCache[dict[str, Any]] = LRUCache(RESPONSE_CACHE_SIZE)
+    """The Viewfinder ASGI app over one index (a directory, or a snapshot published at s3://…); loads the
+    index and its text encoder before returning.
+
+    Requests must name one of `allowed_hosts` ("*": any) in their Host header, or any IP address when
+    `any_ip_host`; the default suits a server bound to loopback.
+    """
+    if str(index_path).startswith("s3://"):
+        live: LiveIndex = SnapshotLiveIndex(str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime)
+    else:
+        live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
+    responses: LRUCache[bytes] = LRUCache(RESPONSE_CACHE_SIZE, max_bytes=RESPONSE_CACHE_BYTES)
+
+    folders = live.folder_watcher() if watch else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         live.start_watching()
+        if folders is not None:
+            folders.start()
         yield
+        if folders is not None:
+            folders.stop()
         live.close()
 
     app = FastAPI(
@@ -62,11 +83,13 @@ def create_app(
     app.state.live = live
     guarded = api_token_guard(api_token)
     app.include_router(search_routes(live, responses, guarded))
-    app.include_router(image_routes(live, guarded))
+    app.include_router(image_routes(live, guarded, presign_ttl))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
+    app.include_router(library_routes(live, guarded))
     add_ui(app, webui_dir)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limits={"/search/image": MAX_UPLOAD_BYTES}, default=MAX_JSON_BYTES)
+    app.add_middleware(HostGuard, allowed=list(allowed_hosts), any_ip=any_ip_host)
     if cors_origins:
         # Outermost, so error responses carry the CORS headers too.
         app.add_middleware(

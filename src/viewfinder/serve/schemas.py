@@ -169,3 +169,16 @@ def job_json(job: ReindexJob) -> dict[str, Any]:
 
 def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+class DuplicateGroupOut(BaseModel):
+    similarity: float
+    exact: bool
+    images: list[ImageOut]
+
+
+class DuplicatesOut(BaseModel):
+    success: Literal[True]
+    threshold: float
+    count: int
+    groups: list[DuplicateGroupOut]
