@@ -15,7 +15,7 @@ from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.registry import resolve_model
 from viewfinder.models.tokenizer import ClipTokenizer, open_clip_vocab
 from viewfinder.models.torch_runtime import OpenClipEmbedder
-from viewfinder.pipeline.indexer import _load_embedder
+from viewfinder.pipeline.indexer import load_embedder_for
 
 TEXTS = [
     "a photo of a dog",
@@ -113,7 +113,7 @@ def test_auto_runtime_is_onnx_on_cpu_and_torch_when_asked(onnx_tiny):
     # Indexing on a CPU embeds with the int8 image tower unless a runtime is named.
     assert load_embedder(spec, "cpu", auto_int8=True).runtime == "onnx-int8"
     assert load_embedder(spec, "cpu", "onnx", auto_int8=True).runtime == "onnx"
-    assert _load_embedder(spec, "cpu", "auto").runtime == "onnx-int8"
+    assert load_embedder_for(spec, "cpu", "auto").runtime == "onnx-int8"
     with pytest.raises(ViewfinderError, match="runtime"):
         load_embedder(spec, "cpu", "tensorrt")
 
