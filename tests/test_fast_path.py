@@ -191,3 +191,9 @@ def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_b
     fallback = load_embedder(spec, "cpu", auto_int8=True)
     assert fallback.encode_images(np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, fallback.dim)
     assert fallback.runtime == "onnx"
+
+
+def test_the_image_session_plans_no_memory_pattern_so_its_memory_follows_the_batch():
+    embedder = OnnxEmbedder(resolve_model("test:tiny"))
+    embedder.load_image_tower()
+    assert embedder._tower("image").get_session_options().enable_mem_pattern is False
