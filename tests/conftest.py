@@ -39,6 +39,17 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole session, bound to 127.0.0.1 (start-up costs seconds); stopped at the end."""
+    from viewfinder.pipeline import ray_engine
+
+    ray = ray_engine.import_ray()
+    ray_engine.start_local(ray)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def seaweed():
     """One SeaweedFS S3 server for the session, its endpoint and test credentials in this process's environment
     (where every S3 client, and the child processes tests start, read them)."""

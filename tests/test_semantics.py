@@ -46,9 +46,14 @@ def shapes_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[P
     return index, contents
 
 
+# These tests measure the order of every top-k result, whatever its rating; tests/test_relevance.py checks
+# the relevance threshold that by default hides the weak ones.
+EVERY = ("--min-relevance", "0")
+
+
 def _search(capsys, index: Path, contents: dict[Path, Objects], *args: str) -> list[Objects]:
     """The (colour, shape) contents of the results of one `viewfinder search`, best first."""
-    result = run_cli_json(capsys, "search", *args, "--index", index)
+    result = run_cli_json(capsys, "search", *args, *EVERY, "--index", index)
     return [contents[Path(hit["path"]).resolve()] for hit in result["results"]]
 
 
@@ -80,12 +85,12 @@ def test_library_image_finds_itself_then_its_kind_by_path_and_by_id(capsys, shap
     singles = [path for path, objects in contents.items() if len(objects) == 1]
     hits = []
     for number, path in enumerate(singles):
-        result = run_cli_json(capsys, "search", "--image", str(path), "-k", "2", "--index", index)
+        result = run_cli_json(capsys, "search", "--image", str(path), "-k", "2", *EVERY, "--index", index)
         itself, nearest = result["results"]
         assert Path(itself["path"]).resolve() == path and itself["similarity"] > 0.99
         hits.append(contents[path] <= contents[Path(nearest["path"]).resolve()])
         if number % 10 == 0:  # an indexed image's id stands for its stored vector: the same results
-            by_id = run_cli_json(capsys, "search", "--image", itself["image_id"], "-k", "2", "--index", index)
+            by_id = run_cli_json(capsys, "search", "--image", itself["image_id"], "-k", "2", *EVERY, "--index", index)
             assert [r["image_id"] for r in by_id["results"]] == [r["image_id"] for r in result["results"]]
     assert len(singles) >= 60
     assert np.mean(hits) >= 0.75
@@ -153,14 +158,16 @@ def test_the_http_api_gives_the_same_semantics(shapes_index, tmp_path):
         ]
         excluded = []
         for colour, shape in PAIRS:
-            top = objects_of(http.post("search", json={"query": shape, "negative": colour, "top_k": TOP}))
+            top = objects_of(
+                http.post("search", json={"query": shape, "negative": colour, "top_k": TOP, "min_relevance": 0})
+            )
             excluded.append(not any((colour, shape) in objects for objects in top))
         colour_share: dict[float, list[float]] = {0.2: [], 0.8: []}  # keyed by the weight of the first colour
         names = list(COLOURS)
         for first, second in zip(names, names[1:] + names[:1], strict=True):
             for weight in colour_share:
                 terms = [{"text": first, "weight": weight}, {"text": second, "weight": 1 - weight}]
-                top = objects_of(http.post("search", json={"terms": terms, "top_k": TOP}))
+                top = objects_of(http.post("search", json={"terms": terms, "top_k": TOP, "min_relevance": 0}))
                 colour_share[weight].append(np.mean([any(c == first for c, _ in objects) for objects in top]))
         upload_hits = []
         for colour, shape in pairs[::4]:
@@ -168,7 +175,8 @@ def test_the_http_api_gives_the_same_semantics(shapes_index, tmp_path):
             synthetic.render_scene(synthetic.scene_of(shape, colour, rng), (320, 240), rng).save(query)
             files = {"image": (query.name, query.read_bytes(), "image/png")}
             upload_hits.append(
-                (colour, shape) in objects_of(http.post("search/image", files=files, data={"top_k": "1"}))[0]
+                (colour, shape)
+                in objects_of(http.post("search/image", files=files, data={"top_k": "1", "min_relevance": "0"}))[0]
             )
     assert len(examples) >= 3 and np.mean(text_hits) >= 0.9
     assert np.mean(excluded) >= 0.95

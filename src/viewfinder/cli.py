@@ -57,43 +57,64 @@ def _add_index_command(commands: argparse._SubParsersAction) -> None:
     _runtime_option(index)
     index.add_argument("--batch-size", type=int, default=32, metavar="N")
     index.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
+    index.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="where decoding and embedding run: this process (local, default) or a Ray cluster (ray)",
+    )
+    index.add_argument(
+        "--store",
+        metavar="STORE",
+        help="vector store of a new index: faiss (default), milvus (Milvus Lite in the index directory), "
+        "milvus:PATH.db or milvus:http://HOST:19530",
+    )
+    index.add_argument(
+        "--ray-address", metavar="ADDR", help="Ray cluster to use with --engine ray (default: start one on 127.0.0.1)"
+    )
     index.add_argument("--json", action="store_true", help="print a JSON summary")
     index.set_defaults(run=_index)
 
 
 def _add_search_command(commands: argparse._SubParsersAction) -> None:
-    """`viewfinder search`: text, images and weighted terms."""
+    """`viewfinder search`: texts, images, weights, filters, rerank and a relevance threshold, as the API."""
     search = commands.add_parser("search", help="search an index by text, image or both")
     search.add_argument("text", nargs="?", metavar="TEXT", help="what to look for")
-    search.add_argument(
+    terms = search.add_argument_group("query terms")
+    terms.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT", help="another text")
+    terms.add_argument(
         "--image",
         action="append",
         default=[],
         metavar="PATH_OR_ID",
         help="an image file or an indexed image id to find similar images to (repeatable)",
     )
-    search.add_argument(
-        "--not",
-        dest="negatives",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="a text to steer away from (repeatable)",
+    terms.add_argument(
+        "--not", dest="negatives", action="append", default=[], metavar="TEXT", help="a text to steer away from"
     )
-    search.add_argument(
+    terms.add_argument(
         "--weight",
         action="append",
         type=float,
         default=[],
         metavar="W",
-        help="weights of TEXT then each --image, in order (default 1 each)",
+        help="weights of TEXT, then each --text, then each --image, in order (default 1 each)",
     )
-    search.add_argument(
-        "--not-weight",
+    terms.add_argument("--not-weight", type=float, default=1.0, metavar="W", help="weight of each --not (1)")
+    filters = search.add_argument_group("filters (dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, inclusive)")
+    filters.add_argument("--folder", help="only images in this folder (relative to the source root) and below")
+    filters.add_argument("--taken-after", metavar="DATE")
+    filters.add_argument("--taken-before", metavar="DATE")
+    filters.add_argument("--min-width", type=int, metavar="PX")
+    filters.add_argument("--min-height", type=int, metavar="PX")
+    ranking = search.add_argument_group("ranking")
+    ranking.add_argument("--recency", type=float, default=0.0, metavar="W", help="rerank weight of recency (0-1)")
+    ranking.add_argument("--resolution", type=float, default=0.0, metavar="W", help="rerank weight of resolution")
+    ranking.add_argument(
+        "--min-relevance",
         type=float,
-        default=1.0,
-        metavar="W",
-        help="how strongly each --not term is subtracted (default 1)",
+        metavar="P",
+        help="only results rated at least P%% relevant (default 50, or 0 for random-weight models; 0 shows all)",
     )
     search.add_argument("-k", type=int, default=20, metavar="K", help="number of results (default 20)")
     _index_option(search)
@@ -143,6 +164,12 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="a host name the server is reached by, besides loopback (and IP addresses when --host is not"
         " loopback); '*' allows any (repeatable; default $VIEWFINDER_ALLOWED_HOSTS)",
+    )
+    serve.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="P",
+        help="threshold for searches that give none (default 50, or 0 for random-weight models)",
     )
     serve.add_argument(
         "--watch", action="store_true", help="reindex the source folders as photos are added, changed or deleted"
@@ -227,6 +254,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     bench_search.add_argument("--queries", type=int, default=1000, metavar="N", help="synthetic queries (1000)")
     bench_search.add_argument(
+        "--store", default="faiss", choices=["faiss", "milvus"], help="milvus: add Milvus Lite rows (FLAT, HNSW)"
+    )
+    bench_search.add_argument(
         "--only", action="append", default=[], metavar="NAME", help="run only index rows starting with NAME"
     )
     bench_embed = benches.add_parser("embed", help="images/s of decoding, the model and the indexing pipeline")
@@ -235,6 +265,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench_embed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _runtime_option(bench_embed)
     bench_embed.add_argument("--batch-size", type=int, default=32, metavar="N")
+    bench_embed.add_argument(
+        "--engine", default="local", choices=["local", "ray"], help="ray: also run the pipeline on a local Ray"
+    )
     bench_serve = benches.add_parser("serve", help="start-up and HTTP text-query latency of `viewfinder serve`")
     bench_serve.add_argument("--n", type=int, default=100_000, metavar="N", help="index size (default 100000)")
     bench_serve.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
@@ -291,6 +324,8 @@ def _index(args: argparse.Namespace) -> int:
     from viewfinder.pipeline.indexer import run_index
     from viewfinder.store.indexdir import default_index_path
 
+    if args.ray_address and args.engine != "ray":
+        raise ViewfinderError("--ray-address needs --engine ray.")
     with _progress_bar() as progress:
         report = run_index(
             default_index_path(args.index),
@@ -301,6 +336,9 @@ def _index(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=progress,
             runtime=args.runtime,
+            engine=args.engine,
+            ray_address=args.ray_address,
+            store=args.store,
         )
     if args.json:
         print(json.dumps(asdict(report)))
@@ -320,14 +358,11 @@ def _index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _search(args: argparse.Namespace) -> int:
-    from viewfinder.search.engine import SearchEngine
+def _search_terms(args: argparse.Namespace) -> list:
+    """The query terms of `search`'s arguments: TEXT, each --text, each --image (weighted in that order), --not."""
     from viewfinder.search.query import Term
-    from viewfinder.store.indexdir import IndexDir, default_index_path
 
-    positives: list[Term] = []
-    if args.text is not None:
-        positives.append(Term(text=args.text))
+    positives = [Term(text=text) for text in ([args.text] if args.text is not None else []) + args.texts]
     for value in args.image:
         if os.path.exists(value):
             positives.append(Term(image_path=value))
@@ -339,36 +374,56 @@ def _search(args: argparse.Namespace) -> int:
         raise ViewfinderError("Give a TEXT to search for or an --image (a file or an indexed image id).")
     if len(args.weight) > len(positives):
         raise ViewfinderError(
-            f"{len(args.weight)} --weight values for {len(positives)} terms (TEXT, then each --image)."
+            f"{len(args.weight)} --weight values for {len(positives)} terms (TEXT, each --text, then each --image)."
         )
     weights = args.weight + [1.0] * (len(positives) - len(args.weight))
     terms = [Term(**{**vars(term), "weight": weight}) for term, weight in zip(positives, weights, strict=True)]
-    terms += [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
+    return terms + [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
+
+
+def _search(args: argparse.Namespace) -> int:
+    from viewfinder.search import relevance
+    from viewfinder.search.engine import Filters, SearchEngine
+    from viewfinder.search.ranking import Rerank
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    terms = _search_terms(args)
+    names = ("folder", "taken_after", "taken_before", "min_width", "min_height")
+    filters = Filters(**{name: getattr(args, name) for name in names})
+    rerank = Rerank(recency=args.recency, resolution=args.resolution)
+    if args.min_relevance is not None:
+        relevance.check_min_relevance(args.min_relevance)
     engine = SearchEngine(IndexDir(default_index_path(args.index)), device=args.device, runtime=args.runtime)
     try:
-        result = engine.search(terms, k=args.k)
+        rated = relevance.search(engine, terms, args.k, filters, rerank, args.min_relevance)
     finally:
         engine.close()
+    result = rated.result
     if args.json:
-        results = [
-            {
-                "rank": h.rank,
-                "image_id": str(h.image.id),
-                "path": h.image.path,
-                "similarity": round(h.similarity, 6),
+
+        def row(hit) -> dict:
+            return {
+                "rank": hit.rank,
+                "image_id": str(hit.image.id),
+                "path": hit.image.path,
+                "similarity": round(hit.similarity, 6),
+                "relevance": hit.relevance,
             }
-            for h in result.hits
-        ]
+
         output = {
             "query": result.query,
-            "count": len(results),
-            "results": results,
+            "count": len(result.hits),
+            "results": [row(hit) for hit in result.hits],
+            "min_relevance": rated.min_relevance,
+            "closest": [row(hit) for hit in rated.closest],
             "timings_ms": result.timings_ms,
         }
         print(json.dumps(output))
         return EXIT_OK
-    for hit in result.hits:
-        print(f"{hit.rank:>4}  {hit.similarity:.4f}  {hit.image.path}")
+    if rated.closest:
+        print(f"No results above {rated.min_relevance:g}% relevance; the closest were:")
+    for hit in result.hits or rated.closest:
+        print(f"{hit.rank:>4}  {hit.relevance:>3.0f}%  {hit.similarity:.4f}  {hit.image.path}")
     print(
         f"{len(result.hits)} results for {result.query!r} in {result.timings_ms['total']:.1f} ms",
         file=sys.stderr,
@@ -377,10 +432,14 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from viewfinder.search.relevance import check_min_relevance
     from viewfinder.serve.server import serve
 
     if args.presign_ttl < 1:
         raise ViewfinderError("--presign-ttl must be at least 1 second.")
+    if args.min_relevance is not None:
+        check_min_relevance(args.min_relevance)
+
     serve(
         _index_location(args.index),
         presign_ttl=args.presign_ttl,
@@ -390,6 +449,7 @@ def _serve(args: argparse.Namespace) -> int:
         sources=args.sources,
         cors_origins=args.cors_origins,
         runtime=args.runtime,
+        min_relevance=args.min_relevance,
         allowed_hosts=args.allowed_hosts,
         watch=args.watch,
     )
@@ -558,9 +618,11 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.bench == "search":
         vectors = bench.load_vectors(args.vectors) if args.vectors else None
-        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only)
+        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only, store=args.store)
     elif args.bench == "embed":
-        result = bench.bench_embed(args.model, args.count, args.runtime, args.device, args.batch_size)
+        result = bench.bench_embed(
+            args.model, args.count, args.runtime, args.device, args.batch_size, engine=args.engine
+        )
     else:
         runtimes = args.runtime or ["torch", "onnx", "onnx-int8"]
         index = Path(args.index) if args.index else None

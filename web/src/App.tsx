@@ -72,7 +72,8 @@ export function App() {
   const dragging = useFileDrop(searchByFile);
 
   const response = shownResponse(outcome);
-  const results = response?.results ?? [];
+  // With nothing relevant, the closest few below the threshold are the ones shown and opened.
+  const results = response?.results.length ? response.results : (response?.closest ?? []);
   const openIndex = results.findIndex((result) => result.image_id === openId);
   const openResult = results[openIndex];
   const idle = outcome.kind === "idle";

@@ -24,10 +24,12 @@ from viewfinder.pipeline.reading import Reader, decode_ahead
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
 from viewfinder.sources import FolderSource, Source, SourceFile, Unusable, is_remote, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
-from viewfinder.store.faiss_index import VectorIndex
-from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
+from viewfinder.store.factory import apply_changes, normalise_store
+from viewfinder.store.indexdir import IndexDir
+from viewfinder.store.vector_store import VectorStore
 
 DEFAULT_BATCH_SIZE = 32
+ENGINES = ("local", "ray")
 REMOTE_WORKERS = 8  # concurrent GETs for a remote source: network-bound, so more than the cores
 Progress = Callable[[int, int], None]
 
@@ -121,14 +123,21 @@ def run_index(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     runtime: str = "auto",
+    engine: str = "local",
+    ray_address: str | None = None,
+    store: str | None = None,
 ) -> IndexReport:
     """Brings an index up to date with its source folders; returns what was done.
 
-    `embedder` is a model already loaded (the server's), used when it is the index's model.
+    `embedder` is a model already loaded (the server's), used when it is the index's model. `engine` "ray"
+    decodes and embeds on a Ray cluster (`ray_address`, else a local one); commits stay here either way.
+    `store` (faiss, milvus or milvus:URI) chooses the vector store of a new index; an existing one keeps its own.
     """
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
+    if engine not in ENGINES:
+        raise ViewfinderError(f"Unknown engine {engine!r}; use one of {', '.join(ENGINES)}.")
     index_dir = IndexDir(index_path)
     gone = [root for root in roots if not is_remote(root) and not Path(root).expanduser().is_dir()]
     if gone and index_dir.exists():
@@ -144,11 +153,15 @@ def run_index(
             embedder = None  # another model than this index's: load the right one when it is needed
         if manifest is not None:
             index_dir.check_model(spec)
+            if store is not None and normalise_store(store, index_dir.path) != manifest.store:
+                raise ViewfinderError(
+                    f"{index_dir.path} keeps its vectors in {manifest.store}; --store applies when an index is created."
+                )
         else:
             # A new index needs the model's dimension; loading it first means a model that cannot be
             # loaded leaves no half-made index behind.
             embedder = embedder or load_embedder_for(spec, device, runtime)
-            manifest = index_dir.create(spec, embedder.dim)
+            manifest = index_dir.create(spec, embedder.dim, store)
         loaded = [embedder]
 
         def load() -> Embedder:
@@ -156,9 +169,18 @@ def run_index(
                 loaded[0] = load_embedder_for(spec, device, runtime)
             return loaded[0]
 
+        ray_embed = None
+        if engine == "ray":
+            from viewfinder.pipeline.ray_engine import embed_stream
+
+            def ray_embed(work: list) -> Iterator:
+                return embed_stream(work, spec.name, device, runtime, batch_size, ray_address)
+
         catalog = index_dir.open_catalog()
         try:
-            report = _index_into(index_dir, catalog, sources, manifest.dim, batch_size, workers, progress, load)
+            report = _index_into(
+                index_dir, catalog, sources, manifest.dim, batch_size, workers, progress, load, ray_embed
+            )
         except (sqlite3.OperationalError, OSError, RuntimeError) as error:
             # SQLite says "database or disk is full"; FAISS's writer a RuntimeError naming strerror(ENOSPC).
             full = "full" in str(error) or os.strerror(errno.ENOSPC) in str(error)
@@ -185,6 +207,7 @@ def _index_into(
     workers: int | None,
     progress: Progress | None,
     load: Callable[[], Embedder],
+    ray_embed: Callable[[list], Iterator] | None = None,
 ) -> IndexReport:
     """One run against an open catalog: moves and copies first (one transaction, no model), then embedding."""
     roots = [s.root for s in sources]
@@ -212,7 +235,7 @@ def _index_into(
         if moved:
             removed_ids, forget_skipped = removed_ids + ids, forget_skipped + catalog.skipped_under(root)
             forget_sources.append(root)
-    saved = VectorIndex.load(index_dir.path)
+    saved = index_dir.saved_vectors(catalog, index_dir.read_manifest())
     start_generation = catalog.generation()
     added_ids: list[np.ndarray] = []
     added_vectors: list[np.ndarray] = []
@@ -233,9 +256,13 @@ def _index_into(
     report.skipped = [{"path": u.path, "reason": u.reason} for u in plan.newly_unusable]
     report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
     if reuse.to_embed:
-        for ids, vectors, failures, replaced in _embed_all(
-            reuse.to_embed, load(), catalog, batch_size, workers, progress, hashes, Reader(remote, index_dir.path)
-        ):
+        reader = Reader(remote, index_dir.path)
+        if ray_embed is not None:
+            stream = ray_embed(reuse.to_embed)
+        else:
+            stream = _embed_all(reuse.to_embed, load(), batch_size, workers, reader)
+        committed = _commit_all(stream, catalog, len(reuse.to_embed), progress, hashes, reader)
+        for ids, vectors, failures, replaced in committed:
             added_ids.append(ids)
             added_vectors.append(vectors)
             report.updated += replaced
@@ -269,19 +296,15 @@ def load_embedder_for(spec: ModelSpec, device: str, runtime: str) -> Embedder:
 def _embed_all(
     work: list[tuple[SourceFile, int | None]],
     embedder: Embedder,
-    catalog: Catalog,
     batch_size: int,
     workers: int,
-    progress: Progress | None,
-    hashes: dict[str, str],
     reader: Reader,
-) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
-    """Decodes on worker threads while the model embeds the previous batch; commits one batch at a time.
+) -> Iterator[tuple[list, np.ndarray, list[tuple[str, str, int, int, str]]]]:
+    """Decodes on worker threads while the model embeds the previous batch; yields (images, vectors, skipped).
 
     Pillow releases the GIL while decoding and resizing, and torch while computing, so threads overlap.
     At most two batches of decoded pixels are held in memory.
     """
-    done = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
         # The model loads on one thread while the others decode the first batch, instead of before it.
         pool.submit(embedder.load_image_tower)
@@ -296,32 +319,47 @@ def _embed_all(
             vectors = np.empty((0, embedder.dim), np.float32)
             if images:
                 vectors = embedder.encode_images(np.stack([decoded.pixels for _, _, decoded in images]))
-            new_images = [
-                NewImage(
-                    path=source.path,
-                    root=source.root,
-                    size=source.size,
-                    mtime_ns=source.mtime_ns,
-                    width=decoded.width,
-                    height=decoded.height,
-                    format=decoded.format,
-                    taken_at=decoded.taken_at,
-                    vector=vector,
-                    id=replaces,
-                    content_hash=hashes.get(source.path),
-                    inode=source.inode,
-                    ctime_ns=source.ctime_ns,
-                )
-                for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
-            ]
-            ids = catalog.commit_batch(images=new_images, skipped=skipped)
-            reader.store_thumbnails(zip(ids, (source for source, _, _ in images), strict=True))
-            done += len(batch)
-            if progress:
-                progress(done, len(work))
-            replaced = sum(1 for _, replaces, _ in images if replaces is not None)
-            failures = [{"path": path, "reason": reason} for path, _, _, _, reason in skipped]
-            yield np.asarray(ids, dtype=np.int64), vectors, failures, replaced
+            yield images, vectors, skipped
+
+
+def _commit_all(
+    stream: Iterable[tuple[list, np.ndarray, list[tuple[str, str, int, int, str]]]],
+    catalog: Catalog,
+    total: int,
+    progress: Progress | None,
+    hashes: dict[str, str],
+    reader: Reader,
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
+    """Commits each embedded batch to the catalog as one transaction, so a killed run keeps every batch it
+    finished; yields (ids, vectors, failures, replaced) per batch. Either engine's stream feeds it."""
+    done = 0
+    for images, vectors, skipped in stream:
+        new_images = [
+            NewImage(
+                path=source.path,
+                root=source.root,
+                size=source.size,
+                mtime_ns=source.mtime_ns,
+                width=decoded.width,
+                height=decoded.height,
+                format=decoded.format,
+                taken_at=decoded.taken_at,
+                vector=vector,
+                id=replaces,
+                content_hash=hashes.get(source.path),
+                inode=source.inode,
+                ctime_ns=source.ctime_ns,
+            )
+            for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
+        ]
+        ids = catalog.commit_batch(images=new_images, skipped=skipped)
+        reader.store_thumbnails(zip(ids, (source for source, _, _ in images), strict=True))
+        done += len(images) + len(skipped)
+        if progress:
+            progress(done, total)
+        replaced = sum(1 for _, replaces, _ in images if replaces is not None)
+        failures = [{"path": path, "reason": reason} for path, _, _, _, reason in skipped]
+        yield np.asarray(ids, dtype=np.int64), vectors, failures, replaced
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:
@@ -339,14 +377,14 @@ def update_vectors(
     index_dir: IndexDir,
     catalog: Catalog,
     dim: int,
-    saved: tuple[VectorIndex, int] | None,
+    saved: tuple[VectorStore, int | None] | None,
     start_generation: int,
     removed: list[int],
     added_ids: list[np.ndarray],
     added_vectors: list[np.ndarray],
 ) -> None:
-    """Saves a FAISS index for the catalog's new generation: updated in place when the saved one was
-    current before this run, else rebuilt from the catalog (first run, or after an interrupted one)."""
+    """Saves the vector store for the catalog's new generation: updated in place when the saved one was
+    current before this run, else rebuilt or repaired from the catalog (first run, or after an interrupted one)."""
     generation = catalog.generation()
     if saved is not None and saved[1] == generation:
         return
@@ -355,5 +393,5 @@ def update_vectors(
         vectors = np.concatenate(added_vectors) if added_vectors else np.empty((0, dim), np.float32)
         updated = apply_changes(saved[0], catalog, dim, np.asarray(removed, np.int64), ids, vectors)
     else:
-        updated = rebuild_from_catalog(catalog, dim)
+        updated = index_dir.rebuild_vectors(catalog, index_dir.read_manifest(), saved)
     index_dir.save_vectors(updated, generation)

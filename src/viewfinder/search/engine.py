@@ -87,6 +87,7 @@ class Hit:
     rank: int
     image: ImageRecord
     similarity: float
+    relevance: float | None = None  # 0-100, set by search.relevance; None where not rated
 
 
 @dataclass
@@ -193,7 +194,9 @@ class SearchEngine:
                 return []
             if len(allowed) < self.catalog.count():  # else the filter passes everything: no filter at all
                 path = filter_path(len(allowed), self.vectors.count)
-                selector = allowed if path == "selector" else None
+                if getattr(self.vectors, "pushes_down_filters", False):
+                    path = "pushed"  # the store evaluates the filters itself (Milvus)
+                selector = allowed if path == "selector" else filters if path == "pushed" else None
                 required = np.sort(allowed) if path == "post" else None
         total = self.vectors.count
         fetch = k + max(OVERFETCH_MIN, k // 4)

@@ -20,6 +20,7 @@ from viewfinder.serve.live import POLL_SECONDS, LiveIndex
 from viewfinder.serve.routes_images import PRESIGN_TTL, image_routes
 from viewfinder.serve.routes_index import index_routes
 from viewfinder.serve.routes_library import library_routes
+from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
 from viewfinder.serve.snapshot_follow import SnapshotLiveIndex
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
@@ -44,6 +45,7 @@ def create_app(
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
     presign_ttl: int = PRESIGN_TTL,
+    min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
     any_ip_host: bool = False,
     watch: bool = False,
@@ -52,7 +54,8 @@ def create_app(
     index and its text encoder before returning.
 
     Requests must name one of `allowed_hosts` ("*": any) in their Host header, or any IP address when
-    `any_ip_host`; the default suits a server bound to loopback.
+    `any_ip_host`; the default suits a server bound to loopback. `min_relevance` is the threshold for
+    searches that give none (None: the model's default, docs/API.md).
     """
     if str(index_path).startswith("s3://"):
         live: LiveIndex = SnapshotLiveIndex(str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime)
@@ -82,8 +85,9 @@ def create_app(
     )
     app.state.live = live
     guarded = api_token_guard(api_token)
-    app.include_router(search_routes(live, responses, guarded))
+    app.include_router(search_routes(live, responses, guarded, min_relevance))
     app.include_router(image_routes(live, guarded, presign_ttl))
+    app.include_router(rendition_routes(live, guarded))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
     app.include_router(library_routes(live, guarded))
     add_ui(app, webui_dir)

@@ -39,6 +39,7 @@ def serve(
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
     presign_ttl: int = PRESIGN_TTL,
+    min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = (),
     watch: bool = False,
 ) -> None:
@@ -63,6 +64,7 @@ def serve(
         sources=sources,
         cors_origins=cors_origins,
         runtime=runtime,
+        min_relevance=min_relevance,
         watch=watch,
         presign_ttl=presign_ttl,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,

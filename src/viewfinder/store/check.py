@@ -18,8 +18,7 @@ import numpy as np
 
 from viewfinder.errors import IndexMismatchError
 from viewfinder.store.catalog import Catalog, CatalogDamagedError
-from viewfinder.store.faiss_index import VectorIndex
-from viewfinder.store.indexdir import IndexDir, rebuild_from_catalog
+from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.thumbnails import FOLDER
 
 THUMBNAIL_NAME = re.compile(r"^(\d+)-([0-9a-f]+)-([0-9a-f]+)\.jpg$")
@@ -127,19 +126,22 @@ def _check_catalog(catalog: Catalog, dim: int, repair: bool, report: CheckReport
 
 def _check_vectors(index_dir: IndexDir, catalog: Catalog, dim: int, repair: bool, report: CheckReport) -> None:
     generation = catalog.generation()
-    loaded = VectorIndex.load(index_dir.path)
+    manifest = index_dir.read_manifest()
+    loaded = index_dir.saved_vectors(catalog, manifest)
     if loaded is None:
         problem = "The vector index is missing or unreadable."
     elif loaded[1] != generation or loaded[0].dim != dim:
         problem = f"The vector index is for catalog generation {loaded[1]}, not {generation}."
     else:
         ids = np.fromiter((row[0] for row in catalog.db.execute("SELECT id FROM vectors ORDER BY id")), np.int64)
-        if np.array_equal(loaded[0].ids(), ids):
+        # A FAISS index lists its ids; a remote store is checked by count (listing a cluster's ids is costly).
+        same = np.array_equal(loaded[0].ids(), ids) if hasattr(loaded[0], "ids") else loaded[0].count == len(ids)
+        if same:
             return
         problem = "The vector index's ids differ from the catalog's."
     report.problems.append(problem)
     if repair:
-        index_dir.save_vectors(rebuild_from_catalog(catalog, dim), generation)
+        index_dir.save_vectors(index_dir.rebuild_vectors(catalog, manifest, loaded), generation)
         report.repaired.append("Rebuilt the vector index from the catalog.")
 
 
