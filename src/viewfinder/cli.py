@@ -290,7 +290,7 @@ def _runtime_option(parser: argparse.ArgumentParser) -> None:
         default="auto",
         choices=["auto", "torch", "onnx", "onnx-int8"],
         help="embedding runtime (default auto: torch with --device cuda, and for index on a GPU it finds; "
-        "else ONNX Runtime)",
+        "else ONNX Runtime, with the int8 image tower for index)",
     )
 
 
