@@ -109,6 +109,8 @@ def index(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path
     index = tmp_path_factory.mktemp("index")
     root = library[0].parents[1]
     indexing = [sys.executable, "-m", "viewfinder", "index", str(root), "--index", str(index), "--model", MODEL]
+    # The fp32 image tower, as the server embeds uploads: the tests compare an upload with its indexed twin.
+    indexing += ["--runtime", "onnx"]
     subprocess.run([*indexing, "--json"], check=True, capture_output=True, env=cli_env(), timeout=600)
     return index
 
