@@ -84,9 +84,8 @@ def test_image_query_returns_the_same_colour_and_shape_in_the_top_five(capsys, s
 
 def test_library_image_finds_itself_then_its_kind_by_path_and_by_id(capsys, shapes_index):
     index, contents = shapes_index
-    singles = [path for path, objects in contents.items() if len(objects) == 1]
     hits = []
-    for number, path in enumerate(singles):
+    for number, path in enumerate(contents):
         result = run_cli_json(capsys, "search", "--image", str(path), "-k", "2", "--index", index)
         itself, nearest = result["results"]
         assert Path(itself["path"]).resolve() == path and itself["similarity"] > 0.99
@@ -94,7 +93,6 @@ def test_library_image_finds_itself_then_its_kind_by_path_and_by_id(capsys, shap
         if number % 10 == 0:  # an indexed image's id stands for its stored vector: the same results
             by_id = run_cli_json(capsys, "search", "--image", itself["image_id"], "-k", "2", "--index", index)
             assert [r["image_id"] for r in by_id["results"]] == [r["image_id"] for r in result["results"]]
-    assert len(singles) == len(PAIRS) * PER_PAIR
     assert np.mean(hits) >= 0.9
 
 

@@ -130,10 +130,10 @@ def _layout(count: int, width: int, height: int, rng: np.random.Generator) -> li
     """(x, y, r) of up to `count` objects that do not overlap, inside (or just over) the centre square."""
     short = min(width, height)
     placed: list[tuple[float, float, float]] = []
-    top = 0.32 if count == 1 else 0.22
+    low, top = (0.13, 0.32) if count == 1 else (0.1, 0.22)
     for _ in range(count):
         for _ in range(40):
-            r = rng.uniform(0.1, top) * short
+            r = rng.uniform(low, top) * short
             slack = r * 0.4 if rng.random() < 0.2 else 0.0  # sometimes cut off a little by the crop
             half = short / 2 - r + slack
             x, y = width / 2 + rng.uniform(-half, half), height / 2 + rng.uniform(-half, half)
@@ -145,7 +145,7 @@ def _layout(count: int, width: int, height: int, rng: np.random.Generator) -> li
 
 def random_picture(rng: np.random.Generator) -> tuple[Image.Image, tuple[ShapeObject, ...]]:
     """A picture of one to four coloured shapes in a random style, and the objects it shows."""
-    count = int(rng.choice([1, 2, 3, 4], p=[0.5, 0.3, 0.14, 0.06]))
+    count = int(rng.choice([1, 2, 3, 4], p=[0.6, 0.25, 0.1, 0.05]))
     kinds = [(str(rng.choice(SHAPES)), str(rng.choice(list(COLOURS)))) for _ in range(count)]
     if 1 < count < 4 and rng.random() < 0.2:
         kinds = [kinds[0]] * count
