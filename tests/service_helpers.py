@@ -20,7 +20,12 @@ from PIL import Image
 
 API_TOKEN = "search-token-for-tests"
 ADMIN_TOKEN = "admin-token-for-tests"
-SERVER_SETTINGS = ("VIEWFINDER_API_TOKEN", "VIEWFINDER_ADMIN_TOKEN", "VIEWFINDER_CORS_ORIGINS")
+SERVER_SETTINGS = (
+    "VIEWFINDER_API_TOKEN",
+    "VIEWFINDER_ADMIN_TOKEN",
+    "VIEWFINDER_CORS_ORIGINS",
+    "VIEWFINDER_ALLOWED_HOSTS",
+)
 
 
 @contextmanager
@@ -52,7 +57,11 @@ def start_server_process(
             yield re.search(r"http://\S+", line).group(0)
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # threads stuck in a request (a regression) block a clean exit
+                process.kill()
+                process.wait(timeout=30)
 
 
 @contextmanager

@@ -16,7 +16,9 @@ import pytest
 from cli_helpers import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
 from PIL import Image
 
+from viewfinder import Filters, Term, open_index
 from viewfinder.models import factory
+from viewfinder.pipeline import indexer
 
 
 def test_index_then_search_returns_contract_shape_sorted_by_similarity(capsys, library, tmp_path):
@@ -109,6 +111,46 @@ def test_broken_files_are_skipped_with_reasons_and_every_valid_image_is_indexed(
 
     again = run_cli_json(capsys, "index", library, "--index", tmp_path / "index")
     assert again["unchanged"] == 24 and {Path(i["path"]).name for i in again["skipped"]} == set(reasons)
+
+
+def test_a_thin_strip_png_is_skipped_as_too_elongated_and_the_rest_indexed(capsys, library, tmp_path):
+    # 1x1000000 pixels in a 2 kB file: resized whole for a model it would need hundreds of gigabytes.
+    Image.new("L", (1, 1_000_000), 128).save(library / "strip.png", optimize=True)
+    report = run_cli_json(capsys, "index", library, "--index", tmp_path / "index", "--model", "test:tiny")
+    assert report["added"] == 24 and report["total"] == 24
+    assert [(Path(item["path"]).name, item["reason"]) for item in report["skipped"]] == [
+        ("strip.png", "image too elongated (1x1000000 pixels, limit 1000:1 between its sides)")
+    ]
+
+
+def test_any_error_decoding_one_file_skips_that_file_with_its_reason(capsys, library, tmp_path, monkeypatch):
+    real_decode = indexer.decode_image
+
+    def crashing_decode(path, spec):
+        if Path(path).name == "image-0003.jpg":
+            raise OverflowError("Python int too large to convert to C int")
+        return real_decode(path, spec)
+
+    monkeypatch.setattr(indexer, "decode_image", crashing_decode)
+    report = run_cli_json(capsys, "index", library, "--index", tmp_path / "index", "--model", "test:tiny")
+    assert report["added"] == 23 and report["total"] == 23
+    assert [(Path(item["path"]).name, item["reason"]) for item in report["skipped"]] == [
+        ("image-0003.jpg", "cannot be decoded (OverflowError: Python int too large to convert to C int)")
+    ]
+
+
+def test_a_folder_given_with_its_parent_is_indexed_once_under_the_parent(capsys, library, tmp_path):
+    index = tmp_path / "index"
+    report = run_cli_json(capsys, "index", library / "nested", library, "--index", index, "--model", "test:tiny")
+    assert report["added"] == 24 and report["total"] == 24
+    catalog = sqlite3.connect(index / "catalog.sqlite")
+    assert set(catalog.execute("SELECT DISTINCT root FROM images")) == {(str(library),)}
+    engine = open_index(str(index))
+    try:
+        nested = engine.search([Term(text="anything")], k=100, filters=Filters(folder="nested"))
+    finally:
+        engine.close()
+    assert len(nested.hits) == 8
 
 
 def test_kill_during_indexing_leaves_index_searchable_and_resume_completes_without_duplicates(tmp_path):

@@ -468,3 +468,81 @@ def test_importing_decode_loads_neither_torch_nor_pillow_heif():
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def strip_png(width: int, height: int) -> bytes:
+    """A real grey PNG of width x height pixels; a thin strip compresses to a few hundred bytes."""
+    image = Image.new("L", (width, height), 128)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("size", [(1, 100_000), (100_000, 1), (1, 100_000_000), (3, 3001)])
+def test_extremely_elongated_images_are_refused_from_the_header(tmp_path, decoder, size):
+    # Only the header is read: a 1x100000000 strip passes the pixel limit but would take gigabytes to load.
+    path = tmp_path / "strip.png"
+    path.write_bytes(png_claiming(*size))
+    message = rf"^image too elongated \({size[0]}x{size[1]} pixels, limit 1000:1 between its sides\)$"
+    with pytest.raises(DecodeError, match=message):
+        decoder(path, SPEC)
+    with pytest.raises(DecodeError, match=message):
+        open_oriented(path)
+
+
+@pytest.mark.parametrize(("fmt", "size"), [("JPEG", (20_000, 1)), ("WEBP", (16_383, 1)), ("PNG", (1, 20_000))])
+def test_real_strips_of_each_format_are_refused_before_decoding(tmp_path, decoder, fmt, size):
+    # The review's files: resized whole for a 224-pixel model, each took seconds and 3 to 4 GB.
+    path = save(Image.new("RGB", size, RED), tmp_path / "strip", fmt)
+    with pytest.raises(DecodeError, match=r"^image too elongated"):
+        decoder(path, PreprocessSpec(224))
+
+
+@pytest.mark.parametrize("size", [(1, 1000), (1000, 1)])
+def test_thin_strip_decodes_in_little_memory(tmp_path, size):
+    # A 1x1000 strip made 224 wide is 224x224000 pixels if resized whole (about 200 MB); only the crop is
+    # needed. Measured in a fresh process, whose peak resident size is not spoiled by earlier tests.
+    path = tmp_path / "strip.png"
+    path.write_bytes(strip_png(*size))
+    script = (
+        "import resource, sys\n"
+        "from viewfinder.images.decode import PreprocessSpec, decode_image\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "pixels = decode_image(sys.argv[1], PreprocessSpec(224)).pixels\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(pixels.shape, int(pixels.mean()), (after - before) // 1024)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shape, mean, grown_mb = done.stdout.rsplit(" ", 2)
+    assert (shape.strip(), int(mean)) == ("(224, 224, 3)", 128)
+    assert int(grown_mb) < 64, f"decoding a thin strip grew the process by {grown_mb} MB"
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_resizing_only_the_crop_matches_resizing_the_whole_image(tmp_path, monkeypatch, orientation, fmt):
+    # 121x50 upright and a 32-pixel crop: the resized long side is 77, so the crop starts at 22.5, rounded to
+    # 22, where a mirrored image would start at 23; noise makes a one-pixel shift show.
+    noise = np.random.default_rng(orientation).integers(0, 256, (50, 121, 3), dtype=np.uint8)
+    upright = Image.fromarray(noise)
+    stored = upright if orientation < 5 else upright.transpose(Image.Transpose.TRANSPOSE)
+    path = save(stored, tmp_path / f"noise.{fmt.lower()}", fmt, exif=exif_with(orientation), quality=95)
+    spec = PreprocessSpec(32)
+    whole = decode_image(path, spec).pixels
+    monkeypatch.setattr(decode, "FULL_RESIZE_RATIO", 1)
+    cropped = decode_image(path, spec).pixels
+    assert np.abs(cropped.astype(int) - whole).max() <= 1
+
+
+@pytest.mark.parametrize("error", [MemoryError, OverflowError])
+def test_running_out_of_memory_while_decoding_is_a_decode_error(tmp_path, decoder, monkeypatch, error):
+    path = save(smooth_scene(64, 48), tmp_path / "photo.png", "PNG")
+
+    def exhausted(*args, **kwargs):
+        raise error()
+
+    monkeypatch.setattr(Image.Image, "resize", exhausted)
+    with pytest.raises(DecodeError, match=rf"^image too large to decode \({error.__name__}\)$"):
+        decoder(path, SPEC)

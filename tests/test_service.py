@@ -320,6 +320,8 @@ def test_bad_uploads_get_a_4xx_json_error(client, tmp_path):
         (upload(b""), 400, "empty"),
         (upload(decompression_bomb_png(30_000, 30_000)), 400, "too large"),
         (upload(decompression_bomb_png(12_000, 12_000)), 400, "too large"),
+        (upload(_png(1, 100_000)), 400, "too elongated"),  # 275 bytes that once took seconds and gigabytes
+        (upload(_png(100_000_000, 1)), 400, "too elongated"),
         (upload(b"\x89PNG\r\n\x1a\n" + b"\0" * 100), 400, "cannot be used"),
         (upload(b"x" * (21 * 2**20)), 413, "20 MB"),
         (upload(Image.new("RGB", (8, 8)).tobytes(), top_k="0"), 422, "top_k"),
@@ -330,6 +332,12 @@ def test_bad_uploads_get_a_4xx_json_error(client, tmp_path):
     for response, status, words in cases:
         assert response.status_code == status, response.text
         assert response.json()["success"] is False and words in response.json()["error"]
+
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
 
 
 _MULTIPART = {"Content-Type": "multipart/form-data; boundary=vf-boundary"}

@@ -25,3 +25,14 @@ def test_scan_finds_images_recursively_and_reports_links_it_cannot_follow(tmp_pa
         "gone.jpg": "dangling symbolic link",
         "self.jpg": "symbolic link loop",
     }
+
+
+def test_scan_leaves_out_the_index_folder_when_the_library_is_reached_through_a_link(tmp_path):
+    library = tmp_path / "library"
+    (library / "index" / "thumbnails").mkdir(parents=True)
+    (library / "photo.jpg").write_bytes(b"x")
+    (library / "index" / "thumbnails" / "1-a-b.jpg").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(library)
+
+    items = list(FolderSource(tmp_path / "link").scan(exclude=str((library / "index").resolve())))
+    assert [item.path for item in items] == [str(tmp_path / "link" / "photo.jpg")]

@@ -121,6 +121,15 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         metavar="ORIGIN",
         help="a web origin allowed to call the API from a browser (repeatable; default $VIEWFINDER_CORS_ORIGINS)",
     )
+    serve.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the server is reached by, besides loopback (and IP addresses when --host is not"
+        " loopback); '*' allows any (repeatable; default $VIEWFINDER_ALLOWED_HOSTS)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -294,6 +303,7 @@ def _serve(args: argparse.Namespace) -> int:
         sources=args.sources,
         cors_origins=args.cors_origins,
         runtime=args.runtime,
+        allowed_hosts=args.allowed_hosts,
     )
     return EXIT_OK
 

@@ -37,6 +37,9 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 MAX_PIXELS: int = 120_000_000
 MAX_BYTES: int = 200 * 1024 * 1024
+# No photo is a thousand times longer than wide; a 1x100000000 strip passes the pixel limit, but Pillow keeps
+# a pointer per row and each conversion copies it, so it costs gigabytes.
+MAX_ASPECT_RATIO: int = 1000
 
 # Only these are tried, whatever a file is named: Pillow's other plugins (EPS runs Ghostscript, PSD, ICO, ...)
 # are attack surface a photo library does not need. HEIF joins when a file looks like one.
@@ -69,6 +72,24 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
+# Where each transposition takes a point (x, y) of a w x h image; pixel edges, so no off-by-one.
+_TRANSPOSED_POINT = {
+    Image.Transpose.FLIP_LEFT_RIGHT: lambda x, y, w, h: (w - x, y),
+    Image.Transpose.FLIP_TOP_BOTTOM: lambda x, y, w, h: (x, h - y),
+    Image.Transpose.ROTATE_180: lambda x, y, w, h: (w - x, h - y),
+    Image.Transpose.TRANSPOSE: lambda x, y, w, h: (y, x),
+    Image.Transpose.TRANSVERSE: lambda x, y, w, h: (h - y, w - x),
+    Image.Transpose.ROTATE_90: lambda x, y, w, h: (y, w - x),
+    Image.Transpose.ROTATE_270: lambda x, y, w, h: (h - y, x),
+}
+_INVERSE = {
+    Image.Transpose.ROTATE_90: Image.Transpose.ROTATE_270,
+    Image.Transpose.ROTATE_270: Image.Transpose.ROTATE_90,
+}
+# A resized image at most this many model sides long is made whole and then cropped, which matches open_clip
+# to the bit. A longer one (a 1x100000 strip) is resized only where the centre crop falls: making it whole, as
+# open_clip would, takes gigabytes or overflows.
+FULL_RESIZE_RATIO = 8
 _EXIF_DATE = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 
 
@@ -117,9 +138,12 @@ def decode_bytes(data: bytes, spec: PreprocessSpec) -> DecodedImage:
     return _decode(data, spec)
 
 
-def open_oriented(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Opens an image file or bytes at full size, upright and RGB, for thumbnails; raises DecodeError."""
-    with _opened(source if isinstance(source, bytes) else os.fsdecode(source), max_pixels) as img:
+def open_oriented(source: str | os.PathLike | bytes | BinaryIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Opens an image file, bytes or an open binary file at full size, upright and RGB, for thumbnails;
+    raises DecodeError."""
+    if isinstance(source, (str, os.PathLike)):
+        source = os.fsdecode(source)
+    with _opened(source, max_pixels) as img:
         img.load()
         return _orient(_to_rgb(img), _exif(img).get(_ORIENTATION))
 
@@ -151,13 +175,14 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
         out_w, out_h = _resized_size(width, height, spec)
         # Resizing before rotating gives the same pixels (to rounding) and rotates a small image.
         stored_size = (out_h, out_w) if swaps else (out_w, out_h)
-        box = None
+        extent: tuple[float, float, float, float] = (0, 0, img.width, img.height)
         if is_jpeg:
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale, as long as the result stays at least stored_size;
             # the box it returns is the original image's extent in the reduced pixels.
             drafted = img.draft("RGB", stored_size)
-            box = drafted[1] if drafted else None
-        resized = _to_rgb(img).resize(stored_size, _RESAMPLE[spec.interpolation], box=box)
+            extent = drafted[1] if drafted else extent
+        size, box = _resize_window(stored_size, _stored_window((out_w, out_h), spec, orientation), extent)
+        resized = _to_rgb(img).resize(size, _RESAMPLE[spec.interpolation], box=box)
         square = _center_crop_or_pad(_orient(resized, orientation), spec.image_size)
         return DecodedImage(
             pixels=np.asarray(square),
@@ -170,7 +195,7 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
 
 
 @contextmanager
-def _opened(source: str | bytes, max_pixels: int) -> Iterator[Image.Image]:
+def _opened(source: str | bytes | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
     """Opens source after the file checks, with only the header read and its size checked."""
     with _readable(source) as fp, _reasons():
         formats = _FORMATS
@@ -184,15 +209,24 @@ def _opened(source: str | bytes, max_pixels: int) -> Iterator[Image.Image]:
                 raise DecodeError(f"image too large ({width}x{height} pixels, limit {max_pixels / 1e6:g} MP)")
             if width < 1 or height < 1:
                 raise DecodeError(f"empty image ({width}x{height} pixels)")
+            if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+                raise DecodeError(
+                    f"image too elongated ({width}x{height} pixels, limit {MAX_ASPECT_RATIO}:1 between its sides)"
+                )
             yield img
 
 
 @contextmanager
-def _readable(source: str | bytes) -> Iterator[BinaryIO]:
-    """Opens a path for reading, or wraps bytes, after checking it is a plausible image file."""
+def _readable(source: str | bytes | BinaryIO) -> Iterator[BinaryIO]:
+    """Opens a path for reading, or wraps bytes, after checking it is a plausible image file; an open file
+    (a regular one, which the caller checked) is read as it is and left open."""
     if isinstance(source, bytes):
         _check_byte_size(len(source))
         yield io.BytesIO(source)
+        return
+    if not isinstance(source, str):
+        _check_byte_size(os.fstat(source.fileno()).st_size)
+        yield source
         return
     try:
         mode = os.stat(source).st_mode
@@ -231,6 +265,9 @@ def _reasons() -> Iterator[None]:
         # Pillow's own limit, met inside Image.open before _opened's size check can report the size (the
         # warning is only raised when warnings are made errors).
         raise DecodeError("image too large (over Pillow's decompression-bomb limit)") from e
+    except (MemoryError, OverflowError) as e:
+        # Sizes no header check catches; one bad file must not take the process down with it.
+        raise DecodeError(f"image too large to decode ({type(e).__name__})") from e
     except _CORRUPT as e:
         if any(word in str(e).lower() for word in ("truncated", "end of file")):
             raise DecodeError("truncated image data") from e
@@ -323,6 +360,43 @@ def _resized_size(width: int, height: int, spec: PreprocessSpec) -> tuple[int, i
         ratio = max(width / size, height / size)
         return max(1, round(width / ratio)), max(1, round(height / ratio))
     return size, size
+
+
+def _stored_window(
+    upright_size: tuple[int, int], spec: PreprocessSpec, orientation: object
+) -> tuple[int, int, int, int] | None:
+    """The part of the resized image the centre crop keeps, in the stored (not yet upright) image's pixels;
+    None when the whole resized image is small enough to make."""
+    width, height = upright_size
+    side = spec.image_size
+    if max(width, height) <= FULL_RESIZE_RATIO * side:
+        return None
+    # The same start as _center_crop_or_pad; an axis shorter than the crop is kept whole and padded later.
+    left = round((width - side) / 2) if width > side else 0
+    top = round((height - side) / 2) if height > side else 0
+    window = (left, top, min(width, left + side), min(height, top + side))
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    if method is None:
+        return window
+    # The stored image is the upright one turned back by the inverse transposition.
+    inverse = _INVERSE.get(method, method)
+    corners = [_TRANSPOSED_POINT[inverse](x, y, width, height) for x, y in (window[:2], window[2:])]
+    (x0, y0), (x1, y1) = corners
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def _resize_window(
+    stored_size: tuple[int, int],
+    window: tuple[int, int, int, int] | None,
+    extent: tuple[float, float, float, float],
+) -> tuple[tuple[int, int], tuple[float, float, float, float]]:
+    """The output size and source box for Pillow's resize: the whole image, or only `window` of it."""
+    if window is None:
+        return stored_size, extent
+    x0, y0, x1, y1 = extent
+    per_x, per_y = (x1 - x0) / stored_size[0], (y1 - y0) / stored_size[1]  # source pixels per resized pixel
+    left, top, right, bottom = window
+    return (right - left, bottom - top), (x0 + left * per_x, y0 + top * per_y, x0 + right * per_x, y0 + bottom * per_y)
 
 
 def _center_crop_or_pad(img: Image.Image, size: int) -> np.ndarray:

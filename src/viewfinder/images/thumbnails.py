@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from typing import BinaryIO
 
 from viewfinder.images.decode import DecodeError, open_oriented
 
@@ -11,8 +12,9 @@ THUMBNAIL_SIDE = 384
 JPEG_QUALITY = 82
 
 
-def make_thumbnail(source: str | os.PathLike | bytes, side: int = THUMBNAIL_SIDE) -> bytes:
-    """JPEG bytes of an image, upright, its longest side at most `side` pixels; raises DecodeError."""
+def make_thumbnail(source: str | os.PathLike | bytes | BinaryIO, side: int = THUMBNAIL_SIDE) -> bytes:
+    """JPEG bytes of an image (a path, bytes or an open file), upright, its longest side at most `side` pixels;
+    raises DecodeError."""
     image = open_oriented(source)
     image.thumbnail((side, side))
     out = io.BytesIO()

@@ -3,6 +3,7 @@ commit each batch to the catalog, and bring the FAISS index up to date."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -18,13 +19,15 @@ from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, 
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
-from viewfinder.sources import SourceFile, Unusable, open_source
+from viewfinder.sources import Source, SourceFile, Unusable, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, apply_changes, rebuild_from_catalog
 
 DEFAULT_BATCH_SIZE = 32
 Progress = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,7 +111,7 @@ def run_index(
     started = time.perf_counter()
     if batch_size < 1:
         raise ViewfinderError("--batch-size must be at least 1.")
-    sources = [open_source(root) for root in roots]
+    sources = _outermost([open_source(root) for root in roots])
     index_dir = IndexDir(index_path)
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
@@ -160,6 +163,18 @@ def run_index(
     embedded = report.added + report.updated
     report.images_per_second = round(embedded / report.seconds, 2) if report.seconds > 0 else 0.0
     return report
+
+
+def _outermost(sources: list[Source]) -> list[Source]:
+    """The sources not inside another one given, each once: a folder given with its parent is indexed under
+    the parent, so its images' folder (and the folder filter) is the same as when the parent alone is given."""
+    roots = {source.root.rstrip(os.sep) + os.sep for source in sources}
+    kept: dict[str, Source] = {}
+    for source in sources:
+        own = source.root.rstrip(os.sep) + os.sep
+        if own not in kept and not any(own.startswith(root) and own != root for root in roots):
+            kept[own] = source
+    return list(kept.values())
 
 
 def _load_embedder(spec: ModelSpec, device: str, runtime: str) -> Embedder:
@@ -237,10 +252,16 @@ def _decode_ahead(pool: ThreadPoolExecutor, work: list, preprocess: PreprocessSp
 
 
 def _decode_or_reason(path: str, preprocess: PreprocessSpec) -> DecodedImage | str:
+    """Decodes one file, or says why it cannot be used: one file never stops the run."""
     try:
         return decode_image(path, preprocess)
     except DecodeError as error:
         return str(error)
+    except Exception as error:  # whatever a crafted file makes a decoder raise
+        # Logged with its traceback, since a bug in decode would land here too.
+        log.warning("unexpected error decoding %s", path, exc_info=error)
+        detail = " ".join(str(error).split())
+        return f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

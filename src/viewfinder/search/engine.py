@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -20,10 +21,13 @@ from viewfinder.search import query as algebra
 from viewfinder.search.lru import LRUCache
 from viewfinder.search.query import Term, is_valid_unicode
 from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.faiss_index import filter_path
 from viewfinder.store.indexdir import IndexDir, Manifest
 
 MAX_K = 1000
 TEXT_CACHE_SIZE = 1024
+# Extra results fetched beyond k, for those the catalog deleted since the vector index was loaded.
+OVERFETCH_MIN = 16
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class Filters:
                 object.__setattr__(self, name, normalise_date(value, name))
         if self.folder is not None and not is_valid_unicode(self.folder):
             raise BadQueryError("The folder filter holds characters that are not valid Unicode; retype it.")
+        if self.folder is not None:
+            # "" and "/" name the source root, which holds everything: no condition at all.
+            object.__setattr__(self, "folder", self.folder.strip("/") or None)
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -59,9 +66,11 @@ class Filters:
             clauses.append("taken_at <= ?")
             params.append(self.taken_before + ("T23:59:59" if len(self.taken_before) == 10 else ""))
         if self.folder:
-            folder = self.folder.strip("/")
-            clauses.append("(substr(path, length(root) + 2) LIKE ? ESCAPE '\\')")
-            params.append(_like_escape(folder) + "/%")
+            # An exact, case-sensitive prefix of the path below the root (LIKE ignores ASCII case); lengths
+            # are in characters on both sides, as SQLite's substr and Python's len count them.
+            prefix = self.folder + "/"
+            clauses.append("substr(path, length(root) + 2, ?) = ?")
+            params.extend([len(prefix), prefix])
         if self.min_width:
             clauses.append("width >= ?")
             params.append(self.min_width)
@@ -95,6 +104,8 @@ class SearchEngine:
         self.device = device
         self.runtime = runtime
         self.manifest: Manifest = index_dir.read_manifest()
+        # Taken before the catalog opens: if the index is replaced in between, the next check sees a change.
+        self.identity = index_dir.identity(self.manifest)
         self.catalog: Catalog = index_dir.open_catalog(readonly=True)
         self.vectors, self.vectors_rebuilt = index_dir.load_vectors(self.catalog, self.manifest.dim)
         self.generation = self.catalog.generation()
@@ -144,27 +155,57 @@ class SearchEngine:
         if any(term.image_id is None for term in terms):
             _ = self.embedder  # loading the model is start-up work, not part of a query's time
         started = time.perf_counter()
+        self._encode_new_texts([term.text for term in terms if term.text is not None])
         term_vectors = np.stack([self._term_vector(term) for term in terms])
         query_vector = algebra.combine(term_vectors, terms)
         encoded = time.perf_counter()
-        allowed = None
-        if filters is not None and not filters.is_empty():
-            allowed = self.catalog.ids_where(*filters.sql())
-        if allowed is not None and len(allowed) == 0:
-            scores, ids = np.empty((1, 0), np.float32), np.empty((1, 0), np.int64)
-        else:
-            scores, ids = self.vectors.search(query_vector, k, allowed)
+        hits = self._ranked(query_vector, k, filters)
         searched = time.perf_counter()
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        records = self.catalog.images([i for i, _ in pairs])
-        hits = [Hit(rank, records[i], s) for rank, (i, s) in enumerate(((i, s) for i, s in pairs if i in records), 1)]
-        finished = time.perf_counter()
         timings = {
             "encode": (encoded - started) * 1000,
             "search": (searched - encoded) * 1000,
-            "total": (finished - started) * 1000,
+            "total": (searched - started) * 1000,
         }
         return SearchResult(algebra.describe(terms), hits, {key: round(value, 3) for key, value in timings.items()})
+
+    def catalog_state(self) -> tuple[object, ...]:
+        """What an answer depends on: this index, the generation loaded and the catalog's generation now (rows
+        read live from the catalog change while a writer works, before the engine is swapped)."""
+        return self.identity, self.generation, self.catalog.generation()
+
+    def _ranked(self, query_vector: np.ndarray, k: int, filters: Filters | None) -> list[Hit]:
+        """The top k hits that the catalog still holds and the filters pass.
+
+        While a writer works, the vector index still holds images the catalog has since deleted, and a
+        post-filter drops results too, so the search over-fetches and fetches deeper (doubling, at most the
+        whole index) until k hits are found or the index has no more.
+        """
+        selector = required = None
+        if filters is not None and not filters.is_empty():
+            allowed = self.catalog.ids_where(*filters.sql())
+            if len(allowed) == 0:
+                return []
+            if len(allowed) < self.catalog.count():  # else the filter passes everything: no filter at all
+                path = filter_path(len(allowed), self.vectors.count)
+                selector = allowed if path == "selector" else None
+                required = np.sort(allowed) if path == "post" else None
+        total = self.vectors.count
+        fetch = k + max(OVERFETCH_MIN, k // 4)
+        if required is not None:
+            fetch = math.ceil(fetch * total / len(required))
+        while True:
+            scores, ids = self.vectors.search(query_vector, fetch, selector)
+            pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            if required is not None:
+                pairs = [
+                    pair for pair, keep in zip(pairs, _members([i for i, _ in pairs], required), strict=True) if keep
+                ]
+            records = self.catalog.images([i for i, _ in pairs])
+            kept = [(i, s) for i, s in pairs if i in records][:k]
+            exhausted = fetch >= total or bool(np.any(ids[0] < 0))  # FAISS pads with -1 past the last match
+            if len(kept) >= k or exhausted:
+                return [Hit(rank, records[i], s) for rank, (i, s) in enumerate(kept, 1)]
+            fetch = min(total, fetch * 2)
 
     def image(self, image_id: str) -> ImageRecord:
         """The catalog row of an indexed image; UnknownImageError when there is none."""
@@ -191,12 +232,26 @@ class SearchEngine:
             raise BadQueryError(f"The query image cannot be used: {error}.") from error
         return self.embedder.encode_images(decoded.pixels[None])[0]
 
+    def _encode_new_texts(self, texts: list[str]) -> None:
+        """Embeds the texts not cached yet in one batch: a query of 16 long terms costs one model run, not 16."""
+        new = [text for text in dict.fromkeys(texts) if self._text_cache.get(text) is None]
+        if len(new) > 1:
+            for text, vector in zip(new, self.embedder.encode_texts(new), strict=True):
+                self._text_cache.put(text, vector)
+
     def _text_vector(self, text: str) -> np.ndarray:
         vector = self._text_cache.get(text)
         if vector is None:
             vector = self.embedder.encode_texts([text])[0]
             self._text_cache.put(text, vector)
         return vector
+
+
+def _members(ids: Sequence[int], sorted_ids: np.ndarray) -> np.ndarray:
+    """Whether each of `ids` is in `sorted_ids` (a binary search each: the allowed set can be large)."""
+    found = np.asarray(ids, dtype=np.int64)
+    positions = np.minimum(np.searchsorted(sorted_ids, found), len(sorted_ids) - 1)
+    return sorted_ids[positions] == found
 
 
 def parse_image_id(image_id: str) -> int:
@@ -219,7 +274,3 @@ def normalise_date(value: str, name: str = "date") -> str:
         return datetime.fromisoformat(text).replace(tzinfo=None).isoformat()
     except ValueError:
         raise BadQueryError(f"{name} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.") from None
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

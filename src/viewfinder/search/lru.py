@@ -11,26 +11,36 @@ V = TypeVar("V")
 
 
 class LRUCache(Generic[V]):
-    """Keeps the `size` most recently used values; safe to share between threads."""
+    """Keeps the `size` most recently used values, and at most `max_bytes` of them when a budget is given
+    (each value weighs what its `put` says); safe to share between threads."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
+            item = self._items.get(key)
+            if item is None:
+                return None
             self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            return item[0]
+
+    def put(self, key: Hashable, value: V, nbytes: int = 0) -> None:
+        """Stores `value`, which weighs `nbytes`; one heavier than the whole budget is not kept."""
+        with self._lock:
+            previous = self._items.pop(key, None)
+            if previous is not None:
+                self.bytes -= previous[1]
+            if self.max_bytes is not None and nbytes > self.max_bytes:
+                return
+            self._items[key] = (value, nbytes)
+            self.bytes += nbytes
+            while len(self._items) > self.size or (self.max_bytes is not None and self.bytes > self.max_bytes):
+                self.bytes -= self._items.popitem(last=False)[1][1]
 
     def __len__(self) -> int:
         return len(self._items)

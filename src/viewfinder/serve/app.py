@@ -9,14 +9,13 @@ updates live in the `search` and `store` packages and in `live`. Routes are grou
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from viewfinder.search.lru import LRUCache
 from viewfinder.serve.errors import add_error_handlers
-from viewfinder.serve.guards import BodyLimit, admin_token_guard, api_token_guard
+from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_token_guard, api_token_guard
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex
 from viewfinder.serve.routes_images import image_routes
 from viewfinder.serve.routes_index import index_routes
@@ -27,6 +26,8 @@ from viewfinder.version import __version__
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_JSON_BYTES = 64 * 2**10
 RESPONSE_CACHE_SIZE = 512
+# 512 answers of top_k 1000 would hold ~130 MB of JSON (and ~400 MB as Python objects); the cache keeps JSON.
+RESPONSE_CACHE_BYTES = 64 * 2**20
 
 
 def create_app(
@@ -40,10 +41,16 @@ def create_app(
     webui_dir: Path = WEBUI_DIR,
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    any_ip_host: bool = False,
 ) -> FastAPI:
-    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning."""
+    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning.
+
+    Requests must name one of `allowed_hosts` ("*": any) in their Host header, or any IP address when
+    `any_ip_host`; the default suits a server bound to loopback.
+    """
     live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
-    responses: LRUCache[dict[str, Any]] = LRUCache(RESPONSE_CACHE_SIZE)
+    responses: LRUCache[bytes] = LRUCache(RESPONSE_CACHE_SIZE, max_bytes=RESPONSE_CACHE_BYTES)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -67,6 +74,7 @@ def create_app(
     add_ui(app, webui_dir)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limits={"/search/image": MAX_UPLOAD_BYTES}, default=MAX_JSON_BYTES)
+    app.add_middleware(HostGuard, allowed=list(allowed_hosts), any_ip=any_ip_host)
     if cors_origins:
         # Outermost, so error responses carry the CORS headers too.
         app.add_middleware(

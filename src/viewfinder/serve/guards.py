@@ -1,6 +1,9 @@
-"""What a request must pass before a route runs: the API and admin tokens, the body's size and media type."""
+"""What a request must pass before a route runs: the Host header, the API and admin tokens, the body's size and
+media type."""
 
 import hmac
+import ipaddress
+from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -16,6 +19,58 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(
 # The web UI keeps the search token in this cookie (SameSite=Strict), since <img> requests cannot send headers.
 TOKEN_COOKIE = "viewfinder_token"
 TokenCookie = Annotated[str | None, Cookie(alias=TOKEN_COOKIE, include_in_schema=False)]
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class HostGuard:
+    """Refuses with 400 a request whose Host header names a host not allowed (any port is fine).
+
+    Without a token, a web page could read the library through a visitor's browser by pointing its own
+    domain at this server (DNS rebinding); the browser then sends that domain as Host, which is refused here.
+    `allowed` holds host names or addresses ("*" allows every host); `any_ip` allows every IP address too,
+    which no rebinding attack can send, for a server reached at its LAN address.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: Sequence[str], any_ip: bool = False) -> None:
+        self.app = app
+        self.allow_all = "*" in allowed
+        self.allowed = {_host_name(host) for host in allowed}
+        self.any_ip = any_ip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not self.allow_all:
+            header = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            name = _host_name(header)
+            if not (name in self.allowed or (self.any_ip and _is_ip(name))):
+                shown = header[:100] or "(none)"
+                message = (
+                    f"This server does not answer to the host {shown!r}; start it with --allowed-host NAME"
+                    " (or VIEWFINDER_ALLOWED_HOSTS) to allow a name it is reached by."
+                )
+                await error_response(400, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(header: str) -> str:
+    """The host of a Host header without its port, lower case: '[::1]:8000' -> '::1' ('' when malformed)."""
+    text = header.strip().lower()
+    if text.startswith("["):
+        address, bracket, rest = text[1:].partition("]")
+        return address if bracket and (rest == "" or rest.startswith(":")) else ""
+    if text.count(":") > 1:
+        return text  # a bare IPv6 address, as given in an allow-list
+    return text.partition(":")[0].rstrip(".")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 class BodyLimit:

@@ -3,18 +3,20 @@ has been updated, by a reindex job run here or by a separate `viewfinder index` 
 
 A request holds the engine it started with until it finishes (a lease), so a swap never changes the index
 under a running search, and a retired engine is closed when its last request is done. The new engine is only
-built once the saved FAISS index reflects the catalog's generation, that is when the writer has finished;
-an engine is never built from a half-written index.
+built once the saved FAISS index reflects the catalog's generation, that is when the writer has finished,
+or, when no writer holds the lock (one was killed), rebuilt from the catalog's committed batches; an engine
+is never built from a half-written index. An index deleted and rebuilt in place is noticed by its identity.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,8 +95,8 @@ class LiveIndex:
         self._current = _Lease(engine)
         self._lease_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
-        self._failed_generation: int | None = None
-        self._stats: IndexStats | None = None
+        self._failed_state: tuple[object, int] | None = None
+        self._stats: tuple[SearchEngine, IndexStats] | None = None
         self._job: ReindexJob | None = None
         self._job_lock = threading.Lock()
         self._stop = threading.Event()
@@ -120,28 +122,44 @@ class LiveIndex:
                 lease.engine.close()
 
     def refresh(self) -> bool:
-        """Swaps to the index on disk when a writer has finished a newer generation; returns whether it did.
+        """Swaps to the index on disk when it changed and is complete; returns whether it did.
 
-        Cheap when nothing changed (one read of the small ann.json), so it can run every second.
+        Complete means a writer saved the vector index for the catalog's generation, or no writer is left
+        (one killed mid-run leaves committed images that the saved vector index lacks: they are rebuilt from
+        the catalog). An index deleted and rebuilt in place is told by its identity, not its generation.
+        Cheap when nothing changed (a stat, the small manifest and one catalog read), so it can run every second.
         """
         with self._refresh_lock:
             current = self._current.engine
-            saved = saved_generation(self.index_dir.path)
-            if saved is None or saved in (current.generation, self._failed_generation):
+            state = self._disk_state(current)
+            if state is None or state == (current.identity, current.generation) or state == self._failed_state:
                 return False
-            if saved != current.catalog.generation():
+            if saved_generation(self.index_dir.path) != state[1] and self.index_dir.writer_active():
                 return False  # a writer is at work; its final save rewrites ann.json
             try:
                 fresh = current.reopen()
             except Exception:
-                self._failed_generation = saved  # logged once, tried again when the index changes
+                self._failed_state = state  # logged once, tried again when the index changes
                 raise
-            if fresh.vectors_rebuilt or fresh.generation != saved:
-                fresh.close()  # a writer committed again between the check and the load: wait for its save
+            if (fresh.identity, fresh.generation) != state:
+                fresh.close()  # the index changed again between the check and the load: look again next time
                 return False
             _ = fresh.embedder  # a new model (the index was rebuilt with another) loads before the swap
             self._swap(fresh)
             return True
+
+    def _disk_state(self, current: SearchEngine) -> tuple[object, int] | None:
+        """(identity, catalog generation) of the index on disk now; None while it is missing or half made."""
+        identity = self.index_dir.identity()
+        if identity is None:
+            return None
+        if identity == current.identity:
+            return identity, current.catalog.generation()
+        try:
+            with closing(self.index_dir.open_catalog(readonly=True)) as catalog:
+                return identity, catalog.generation()
+        except (ViewfinderError, sqlite3.Error):
+            return None  # removed again, or a new catalog whose tables are not written yet
 
     def _swap(self, fresh: SearchEngine) -> None:
         with self._lease_lock:
@@ -155,9 +173,8 @@ class LiveIndex:
     def stats(self) -> IndexStats:
         """The summary of the index being served (cached until the next swap)."""
         with self.engine() as engine:
-            cached = self._stats
-            if cached is not None and cached.generation == engine.generation:
-                return cached
+            if self._stats is not None and self._stats[0] is engine:  # per engine: a rebuilt index may reuse numbers
+                return self._stats[1]
             stats = IndexStats(
                 images=engine.catalog.count(),
                 skipped=len(engine.catalog.skipped()),
@@ -170,15 +187,19 @@ class LiveIndex:
                 generation=engine.generation,
                 example_queries=example_queries(engine.manifest.model),
             )
-            self._stats = stats
+            self._stats = (engine, stats)
             return stats
 
     def source_roots(self) -> list[str]:
-        """The folders a reindex scans: those given at start-up, else those the index was built from."""
+        """The folders a reindex scans: those given at start-up, else those the index on disk was built from
+        (read from its catalog now: the index served may have been replaced by another one since)."""
         if self.sources:
             return list(self.sources)
-        with self.engine() as engine:
-            return engine.catalog.roots()
+        try:
+            with closing(self.index_dir.open_catalog(readonly=True)) as catalog:
+                return catalog.roots()
+        except sqlite3.Error as error:
+            raise ViewfinderError(f"Cannot read the index at {self.index_dir.path}: {error}.") from error
 
     @property
     def job(self) -> ReindexJob | None:

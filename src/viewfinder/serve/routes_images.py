@@ -1,8 +1,11 @@
 """Image routes: the original bytes, cached thumbnails and the metadata of indexed images (never a path)."""
 
 import os
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, BinaryIO
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException
@@ -10,6 +13,7 @@ from starlette.exceptions import HTTPException
 from viewfinder.images.decode import DecodeError
 from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import ImageOut, error_responses, image_json
+from viewfinder.store.originals import OriginalChangedError, open_original
 from viewfinder.store.thumbnails import etag_of, thumbnail
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
@@ -38,16 +42,16 @@ def image_routes(live: LiveIndex, guarded: list) -> APIRouter:
         with live.engine() as engine:
             image = engine.image(image_id)
         try:
-            # Opened here, not only stat'ed, so an unreadable file is a 404 before the response starts.
-            with open(image.path, "rb") as handle:
-                stat = os.fstat(handle.fileno())
-        except OSError:
-            raise HTTPException(404, f"The file of image {image.id} is no longer there; re-run indexing.") from None
+            # Opened and checked here, so a file that is gone or is no longer the one indexed (a link to another
+            # file, a FIFO) is a 404 before the response starts.
+            handle = open_original(image)
+        except OriginalChangedError as error:
+            raise HTTPException(404, f"The file of image {image.id} is {error}; re-run indexing.") from None
         headers = {"Cache-Control": IMAGE_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
         media_type = MEDIA_TYPES.get(image.format, "application/octet-stream")
-        return FileResponse(
+        return OpenedFileResponse(
+            handle,
             image.path,
-            stat_result=stat,
             media_type=media_type,
             headers=headers,
             filename=image.file_name,
@@ -73,7 +77,7 @@ def image_routes(live: LiveIndex, guarded: list) -> APIRouter:
             return Response(status_code=304, headers=headers)
         try:
             made = thumbnail(live.index_dir.path, image)
-        except DecodeError as error:
+        except (DecodeError, OriginalChangedError) as error:
             raise HTTPException(404, f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
         return Response(made.data, media_type="image/jpeg", headers=headers)
 
@@ -86,6 +90,26 @@ def image_routes(live: LiveIndex, guarded: list) -> APIRouter:
             return image_json(engine.image(image_id))
 
     return router
+
+
+class OpenedFileResponse(FileResponse):
+    """A FileResponse (ranges, validators) that sends the file already opened and checked, not whatever is at
+    its path by the time the body is sent: the path may have been swapped for a link or a FIFO meanwhile."""
+
+    def __init__(self, handle: BinaryIO, path: str, **kwargs: Any) -> None:
+        super().__init__(path, stat_result=os.fstat(handle.fileno()), **kwargs)
+        self.handle = handle
+
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[anyio.AsyncFile[bytes]]:
+        # Overrides Starlette's (pinned) way of opening self.path, and closes the handle when the body is sent.
+        self.handle.seek(0)
+        file = anyio.wrap_file(self.handle)
+        try:
+            yield file
+        finally:
+            with anyio.CancelScope(shield=True):
+                await file.aclose()
 
 
 def _etag_matches(if_none_match: str | None, etag: str) -> bool:

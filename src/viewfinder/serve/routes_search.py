@@ -1,7 +1,8 @@
 """Search routes: text, indexed images and weighted terms as JSON, and uploaded images as multipart forms."""
 
+import json
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -16,22 +17,21 @@ from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import SearchIn, SearchOut, error_responses, result_json
 
 
-def search_routes(live: LiveIndex, responses: LRUCache[dict[str, Any]], guarded: list) -> APIRouter:
+def search_routes(live: LiveIndex, responses: LRUCache[bytes], guarded: list) -> APIRouter:
     """POST /search and POST /search/image, answering from `responses` when the same query was just asked."""
     router = APIRouter()
 
     def answer(
         terms: list[Term], k: int, filters: Filters | None = None, rerank: ranking.Rerank | None = None
-    ) -> JSONResponse:
+    ) -> Response:
         started = time.perf_counter()
         cacheable = all(term.image_bytes is None for term in terms)
         with live.engine() as engine:
-            key = (engine.generation, tuple(algebra.validate(terms)), k, filters, rerank) if cacheable else None
+            key = (engine.catalog_state(), tuple(algebra.validate(terms)), k, filters, rerank) if cacheable else None
             cached = responses.get(key) if key else None
             if cached is not None:
                 elapsed = round((time.perf_counter() - started) * 1000, 3)
-                timings = {"encode": 0.0, "search": 0.0, "rerank": 0.0, "total": elapsed}
-                return JSONResponse({**cached, "timings_ms": timings, "cached": True})
+                return _with_timings(cached, {"encode": 0.0, "search": 0.0, "rerank": 0.0, "total": elapsed}, True)
             result = ranking.search(engine, terms, k, filters, rerank)
         body = {
             "success": True,
@@ -39,9 +39,10 @@ def search_routes(live: LiveIndex, responses: LRUCache[dict[str, Any]], guarded:
             "count": len(result.hits),
             "results": [result_json(hit) for hit in result.hits],
         }
+        rendered = JSONResponse(body).body
         if key:
-            responses.put(key, body)
-        return JSONResponse({**body, "timings_ms": result.timings_ms, "cached": False})
+            responses.put(key, rendered, nbytes=len(rendered))
+        return _with_timings(rendered, result.timings_ms, False)
 
     @router.post(
         "/search",
@@ -86,3 +87,10 @@ def search_routes(live: LiveIndex, responses: LRUCache[dict[str, Any]], guarded:
         return answer(terms, top_k, filters)
 
     return router
+
+
+def _with_timings(body: bytes, timings: dict[str, float], cached: bool) -> Response:
+    """An answer's JSON with its timings and whether it came from the cache added at the end. The cache keeps
+    answers as rendered JSON, so its byte budget is the memory it holds and a hit is not serialised again."""
+    tail = json.dumps({"timings_ms": timings, "cached": cached}, separators=(",", ":")).encode()
+    return Response(body[:-1] + b"," + tail[1:], media_type="application/json")

@@ -1,5 +1,6 @@
 """Runs the app under uvicorn on a socket opened before the model loads, and says when it is ready."""
 
+import ipaddress
 import logging
 import os
 import socket
@@ -10,6 +11,7 @@ import uvicorn
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
+from viewfinder.serve.guards import LOOPBACK_HOSTS
 
 
 class _Server(uvicorn.Server):
@@ -35,11 +37,14 @@ def serve(
     sources: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
+    allowed_hosts: Sequence[str] = (),
 ) -> None:
-    """Runs the service until interrupted; tokens and CORS origins may come from the environment.
+    """Runs the service until interrupted; tokens, CORS origins and host names may come from the environment.
 
     VIEWFINDER_API_TOKEN protects every route but the UI and /healthz; VIEWFINDER_ADMIN_TOKEN enables
-    /admin; VIEWFINDER_CORS_ORIGINS (comma-separated) is used when no --cors-origin is given.
+    /admin; VIEWFINDER_CORS_ORIGINS and VIEWFINDER_ALLOWED_HOSTS (comma-separated) are used when no
+    --cors-origin or --allowed-host is given. Requests must name a loopback host, an allowed host, or, when
+    the server listens beyond loopback, any IP address ("*" allows every host).
     """
     listener = _listen(host, port)  # before the slow model load, so a taken port fails at once
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
@@ -47,6 +52,8 @@ def serve(
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a warning per malformed upload is noise
     if not cors_origins:
         cors_origins = [o.strip() for o in os.environ.get("VIEWFINDER_CORS_ORIGINS", "").split(",") if o.strip()]
+    if not allowed_hosts:
+        allowed_hosts = [h.strip() for h in os.environ.get("VIEWFINDER_ALLOWED_HOSTS", "").split(",") if h.strip()]
     app = create_app(
         index_path,
         device=device,
@@ -55,6 +62,8 @@ def serve(
         runtime=runtime,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
         admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
+        allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
+        any_ip_host=not _is_loopback(listener),
     )
     with app.state.live.engine() as engine:
         images = engine.vectors.count
@@ -75,3 +84,9 @@ def _listen(host: str, port: int) -> socket.socket:
         reason = getattr(error, "strerror", None) or error
         raise ViewfinderError(f"Cannot listen on {host}:{port} ({reason}); choose another --port or --host.") from None
     return listener
+
+
+def _is_loopback(listener: socket.socket) -> bool:
+    """Whether the socket only accepts connections from this machine (so only loopback names reach it)."""
+    address = listener.getsockname()[0]
+    return ipaddress.ip_address(address.split("%")[0]).is_loopback

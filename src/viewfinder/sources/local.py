@@ -23,21 +23,29 @@ class FolderSource:
 
     def scan(self, exclude: str | None = None) -> Iterator[SourceFile | Unusable]:
         """Yields every image-named file under the root, in sorted order, skipping hidden folders and `exclude`."""
-        yield from self._walk(self.root, visited=set(), exclude=exclude and os.path.abspath(exclude))
+        try:
+            # By identity, not by name: through a linked folder the index has another path than the one given.
+            info = os.stat(exclude) if exclude else None
+        except OSError:  # not there, so nothing to leave out
+            info = None
+        excluded = (info.st_dev, info.st_ino) if info else None
+        yield from self._walk(self.root, visited=set(), exclude=excluded)
 
-    def _walk(self, folder: str, visited: set[tuple[int, int]], exclude: str | None) -> Iterator:
+    def _walk(self, folder: str, visited: set[tuple[int, int]], exclude: tuple[int, int] | None) -> Iterator:
         try:
             info = os.stat(folder)
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as error:
             yield Unusable(folder, self.root, _reason(error, "folder"))
             return
+        if (info.st_dev, info.st_ino) == exclude:
+            return
         if (info.st_dev, info.st_ino) in visited:
             yield Unusable(folder, self.root, "symbolic link loop (folder already visited)")
             return
         visited = visited | {(info.st_dev, info.st_ino)}
         for entry in entries:
-            if entry.name.startswith(".") or entry.path == exclude:
+            if entry.name.startswith("."):
                 continue
             is_image_name = Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
             if _undecodable(entry.name):  # the catalog (and JSON) hold text: such a path cannot be recorded as is

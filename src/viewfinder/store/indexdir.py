@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -32,6 +33,9 @@ class Manifest:
     dim: int
     format_version: int = FORMAT_VERSION
     created_at: float = 0.0
+    # Random, written once when the index is made: a directory deleted and rebuilt at the same path is
+    # another index even when its generation numbers happen to match (empty in indexes made before it).
+    index_uuid: str = ""
 
 
 def default_index_path(explicit: str | None) -> Path:
@@ -72,7 +76,9 @@ class IndexDir:
         if self.path.exists() and not self.path.is_dir():
             raise ViewfinderError(f"{self.path} is a file; choose a directory for --index.")
         self.path.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest(model=spec.name, identity=spec.identity(), dim=dim, created_at=time.time())
+        manifest = Manifest(
+            model=spec.name, identity=spec.identity(), dim=dim, created_at=time.time(), index_uuid=uuid.uuid4().hex
+        )
         temporary = self.path / ".manifest.json.tmp"
         temporary.write_text(json.dumps(asdict(manifest), indent=2))
         os.replace(temporary, self.manifest_path)
@@ -105,6 +111,34 @@ class IndexDir:
                     f"Another `viewfinder index` run is updating {self.path}; wait for it."
                 ) from error
             yield
+
+    def writer_active(self) -> bool:
+        """Whether a writer holds the lock now (a killed writer's lock is free: the kernel drops it)."""
+        try:
+            handle = os.open(self.path / "index.lock", os.O_RDONLY)
+        except OSError:
+            return False  # no lock file: no writer ever ran here, or the directory is gone
+        try:
+            # Shared, so two servers checking at once do not see each other as writers.
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(handle)  # closing drops the lock taken just above
+        return False
+
+    def identity(self, manifest: Manifest | None = None) -> tuple[int, int, str] | None:
+        """What tells this index from one rebuilt in its place: the catalog file's device and inode and the
+        manifest's index_uuid; None while either is missing or unreadable.
+
+        Pass the manifest already read, so both parts describe the same moment as closely as possible.
+        """
+        try:
+            manifest = manifest or self.read_manifest()
+            status = self.catalog_path.stat()
+        except (OSError, ViewfinderError):
+            return None
+        return status.st_dev, status.st_ino, manifest.index_uuid
 
     def open_catalog(self, readonly: bool = False) -> Catalog:
         if readonly and not self.catalog_path.exists():

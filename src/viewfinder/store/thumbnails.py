@@ -14,6 +14,7 @@ from pathlib import Path
 
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.originals import open_original
 
 FOLDER = "thumbnails"
 
@@ -34,7 +35,8 @@ def etag_of(image: ImageRecord) -> str:
 
 
 def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
-    """The cached thumbnail of an indexed image, made and stored on first use; raises DecodeError.
+    """The cached thumbnail of an indexed image, made and stored on first use; raises DecodeError, or
+    OriginalChangedError when the file is no longer the one indexed.
 
     The cache is written atomically (temporary file, then rename), so concurrent requests for the same
     image each see a whole file; a read-only index directory only loses the caching.
@@ -45,7 +47,8 @@ def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
         return Thumbnail(cached.read_bytes(), etag_of(image))
     except OSError:  # not made yet, or unreadable: make it again
         pass
-    data = make_thumbnail(image.path)
+    with open_original(image) as original:
+        data = make_thumbnail(original)
     try:
         folder.mkdir(exist_ok=True)
         _write_atomically(cached, data)
