@@ -139,7 +139,6 @@ def train(args: argparse.Namespace, pool: Pool) -> torch.nn.Module:
     groups = [*_param_groups(model, 0.1), {"params": list(aux.parameters()), "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
     targets = torch.from_numpy(np.stack([_labels(objects) for objects in pool.objects]))
-    known: dict[str, torch.Tensor] = {}
     warmup = max(1, args.steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -160,8 +159,7 @@ def train(args: argparse.Namespace, pool: Pool) -> torch.nn.Module:
         images = torch.where(flip[0, :, None, None, None], images.flip(-1), images)
         images = torch.where(flip[1, :, None, None, None], images.flip(-2), images)
         texts = [caption(pool.objects[i], pool.backgrounds[i], rng) for i in picks]
-        # Tokenizing (ftfy, BPE) cost a quarter of a step; the grammar repeats captions, so each is done once.
-        tokens = torch.stack([known[t] if t in known else known.setdefault(t, tokenizer([t])[0]) for t in texts])
+        tokens = tokenizer(texts)
         image_features = model.encode_image(images, normalize=True)
         text_features = model.encode_text(tokens, normalize=True)
         loss = loss_fn(image_features, text_features, model.logit_scale.exp())
@@ -250,7 +248,7 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3600)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--pool-size", type=int, default=12000)

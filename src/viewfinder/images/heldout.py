@@ -2,7 +2,7 @@
 
 The training renderers (`synthetic`, `varied`) draw Pillow polygons. This one shares no drawing code with
 them: shapes are signed-distance fields rasterised with numpy (anti-aliased by their distance to the edge),
-with their own proportions (rounded squares, fatter stars, thinner crosses), their own shade of every colour
+with their own proportions (rounded squares, fatter stars), their own shade of every colour
 and their own backgrounds (two-tone splits, radial gradients, value noise, warped stripes, saturated fills).
 The semantic tests and the model card measure the model on these pictures and on the web tests' library.
 """
