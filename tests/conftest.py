@@ -36,3 +36,37 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         del os.environ["VIEWFINDER_CACHE"]
     else:
         os.environ["VIEWFINDER_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole session, bound to 127.0.0.1 (start-up costs seconds); stopped at the end."""
+    from viewfinder.pipeline import ray_engine
+
+    ray = ray_engine.import_ray()
+    ray_engine.start_local(ray)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def seaweed():
+    """One SeaweedFS S3 server for the session, its endpoint and test credentials in this process's environment
+    (where every S3 client, and the child processes tests start, read them)."""
+    from s3_helpers import run_seaweed
+
+    from viewfinder.sources.s3 import client
+
+    with run_seaweed() as server:
+        saved = {key: os.environ.get(key) for key in server.env()}
+        os.environ.update(server.env())
+        client.cache_clear()
+        try:
+            yield server
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            client.cache_clear()

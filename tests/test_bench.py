@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from cli_helpers import run_cli, run_cli_json
 
 from viewfinder import bench
@@ -67,3 +68,23 @@ def test_bench_serve_reports_start_up_and_http_latencies(tmp_path):
     assert row["runtime"] == "onnx" and row["first_query_s"] > 0
     assert row["cache_hit_p50_ms"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
     assert row["encode_p50_ms"] >= 0 and row["search_p50_ms"] >= 0
+
+
+def test_bench_embed_with_the_ray_engine_reports_its_pipeline_beside_the_local_one(tmp_path, ray_cluster):
+    result = bench.bench_embed(
+        "test:tiny", count=8, device="cpu", batch_size=4, sizes=[(320, 240)], cache=tmp_path, engine="ray"
+    )
+    (row,) = result["results"]
+    assert result["engine"] == "ray" and row["ray_pipeline_per_s"] > 0 and row["ray_wall_s"] > 0 < row["wall_s"]
+    # From the unrounded rates: the rounded ones shown may differ in the third decimal.
+    assert row["ray_overhead"] == pytest.approx(row["pipeline_per_s"] / row["ray_pipeline_per_s"] - 1, abs=0.01)
+
+
+def test_bench_search_with_milvus_adds_milvus_lite_rows(capsys):
+    result = run_cli_json(
+        capsys, "bench", "search", "--n", "2000", "--dim", "16", "--queries", "60", "--store", "milvus",
+        "--only", "milvus",
+    )  # fmt: skip
+    rows = {row["index"]: row for row in result["results"]}
+    assert {"milvus-FLAT", "milvus-HNSW"} <= set(rows)
+    assert rows["milvus-FLAT"]["recall_at_50"] >= 0.99 and rows["milvus-FLAT"]["bytes"] > 0

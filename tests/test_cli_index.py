@@ -18,7 +18,7 @@ from PIL import Image
 
 from viewfinder import Filters, Term, open_index
 from viewfinder.models import factory
-from viewfinder.pipeline import indexer
+from viewfinder.pipeline import reading
 
 
 def test_index_then_search_returns_contract_shape_sorted_by_similarity(capsys, library, tmp_path):
@@ -34,6 +34,8 @@ def test_index_then_search_returns_contract_shape_sorted_by_similarity(capsys, l
         "total",
         "seconds",
         "images_per_second",
+        "reused",
+        "missing_sources",
     }
 
     result = run_cli_json(capsys, "search", "a blue sky", "--index", index, "-k", "10")
@@ -124,14 +126,14 @@ def test_a_thin_strip_png_is_skipped_as_too_elongated_and_the_rest_indexed(capsy
 
 
 def test_any_error_decoding_one_file_skips_that_file_with_its_reason(capsys, library, tmp_path, monkeypatch):
-    real_decode = indexer.decode_image
+    real_decode = reading.decode_image
 
     def crashing_decode(path, spec):
         if Path(path).name == "image-0003.jpg":
             raise OverflowError("Python int too large to convert to C int")
         return real_decode(path, spec)
 
-    monkeypatch.setattr(indexer, "decode_image", crashing_decode)
+    monkeypatch.setattr(reading, "decode_image", crashing_decode)
     report = run_cli_json(capsys, "index", library, "--index", tmp_path / "index", "--model", "test:tiny")
     assert report["added"] == 23 and report["total"] == 23
     assert [(Path(item["path"]).name, item["reason"]) for item in report["skipped"]] == [

@@ -52,6 +52,8 @@ def commit_without_saving_vectors(index: Path, library: Path, count: int) -> lis
         NewImage(str(library / f"late-{n}.jpg"), str(library), 100, 1, 96, 72, "JPEG", None, vectors[n])
         for n in range(count)
     ]
+    for image in images:  # search leaves out rows whose file is gone
+        Path(image.path).touch()
     catalog = index_dir.open_catalog()
     try:
         return catalog.commit_batch(images)

@@ -71,6 +71,8 @@ RESULT_FIELDS = {
     "folder",
     "size_bytes",
     "taken_at",
+    "relevance",
+    "display_url",
 }
 
 
@@ -174,7 +176,7 @@ def test_images_thumbnails_and_meta_are_served_by_id(client, library):
     assert revalidated.status_code == 304 and not revalidated.content
 
     meta = client.get(f"/images/{hit['image_id']}/meta").json()
-    assert meta == {key: value for key, value in hit.items() if key not in ("rank", "similarity")}
+    assert meta == {key: value for key, value in hit.items() if key not in ("rank", "similarity", "relevance")}
 
 
 def test_health_stats_openapi_and_ui_describe_the_service(client, server):

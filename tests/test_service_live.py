@@ -15,6 +15,7 @@ from cli_helpers import run_subprocess, write_colour_images
 from service_helpers import ADMIN_TOKEN, start_server_thread, wait_for
 
 from viewfinder.pipeline.indexer import run_index
+from viewfinder.pipeline.maintenance import remove_sources
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 from viewfinder.serve.live import LiveIndex
@@ -158,6 +159,8 @@ def test_reindex_reports_source_folders_that_vanished(tmp_path: Path):
 def test_an_empty_index_is_served_and_reindex_needs_a_known_source(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     run_index(tmp_path / "index", [str(tmp_path / "empty")], model="test:tiny")
+    # An indexed folder is recorded as a source even when empty; removing it leaves none known.
+    remove_sources(tmp_path / "index", [str(tmp_path / "empty")])
     app = create_app(tmp_path / "index", device="cpu", admin_token=ADMIN_TOKEN)
     with start_server_thread(app) as url, httpx.Client(base_url=url, headers=ADMIN) as client:
         assert client.get("/healthz").json() == {"status": "ok", "images": 0}

@@ -2,7 +2,7 @@ import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
 // During `npm run dev`, API calls go to a `viewfinder serve` running on its default port.
-const apiPaths = ["/search", "/images", "/thumbnails", "/stats", "/healthz"];
+const apiPaths = ["/search", "/images", "/thumbnails", "/stats", "/healthz", "/duplicates"];
 
 export default defineConfig({
   // `viewfinder serve` serves the build at "/", so asset URLs are absolute from the root.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_command(commands)
     _add_serve_command(commands)
     _add_info_command(commands)
+    _add_library_commands(commands)
     _add_sample_command(commands)
+    _add_snapshot_commands(commands)
     _add_bench_command(commands)
     return parser
 
@@ -40,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_index_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder index SOURCE...`: incremental indexing."""
     index = commands.add_parser("index", help="index folders of images (incremental)")
-    index.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to index, searched recursively")
+    index.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="folders or s3://bucket/prefix locations to index, recursively"
+    )
     _index_option(index)
+    _s3_endpoint_option(index)
     index.add_argument(
         "--model",
         help="open_clip NAME:TAG, hf-hub:org/name, a weights path, test:tiny or test:shapes"
@@ -51,43 +57,64 @@ def _add_index_command(commands: argparse._SubParsersAction) -> None:
     _runtime_option(index)
     index.add_argument("--batch-size", type=int, default=32, metavar="N")
     index.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
+    index.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="where decoding and embedding run: this process (local, default) or a Ray cluster (ray)",
+    )
+    index.add_argument(
+        "--store",
+        metavar="STORE",
+        help="vector store of a new index: faiss (default), milvus (Milvus Lite in the index directory), "
+        "milvus:PATH.db or milvus:http://HOST:19530",
+    )
+    index.add_argument(
+        "--ray-address", metavar="ADDR", help="Ray cluster to use with --engine ray (default: start one on 127.0.0.1)"
+    )
     index.add_argument("--json", action="store_true", help="print a JSON summary")
     index.set_defaults(run=_index)
 
 
 def _add_search_command(commands: argparse._SubParsersAction) -> None:
-    """`viewfinder search`: text, images and weighted terms."""
+    """`viewfinder search`: texts, images, weights, filters, rerank and a relevance threshold, as the API."""
     search = commands.add_parser("search", help="search an index by text, image or both")
     search.add_argument("text", nargs="?", metavar="TEXT", help="what to look for")
-    search.add_argument(
+    terms = search.add_argument_group("query terms")
+    terms.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT", help="another text")
+    terms.add_argument(
         "--image",
         action="append",
         default=[],
         metavar="PATH_OR_ID",
         help="an image file or an indexed image id to find similar images to (repeatable)",
     )
-    search.add_argument(
-        "--not",
-        dest="negatives",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="a text to steer away from (repeatable)",
+    terms.add_argument(
+        "--not", dest="negatives", action="append", default=[], metavar="TEXT", help="a text to steer away from"
     )
-    search.add_argument(
+    terms.add_argument(
         "--weight",
         action="append",
         type=float,
         default=[],
         metavar="W",
-        help="weights of TEXT then each --image, in order (default 1 each)",
+        help="weights of TEXT, then each --text, then each --image, in order (default 1 each)",
     )
-    search.add_argument(
-        "--not-weight",
+    terms.add_argument("--not-weight", type=float, default=1.0, metavar="W", help="weight of each --not (1)")
+    filters = search.add_argument_group("filters (dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, inclusive)")
+    filters.add_argument("--folder", help="only images in this folder (relative to the source root) and below")
+    filters.add_argument("--taken-after", metavar="DATE")
+    filters.add_argument("--taken-before", metavar="DATE")
+    filters.add_argument("--min-width", type=int, metavar="PX")
+    filters.add_argument("--min-height", type=int, metavar="PX")
+    ranking = search.add_argument_group("ranking")
+    ranking.add_argument("--recency", type=float, default=0.0, metavar="W", help="rerank weight of recency (0-1)")
+    ranking.add_argument("--resolution", type=float, default=0.0, metavar="W", help="rerank weight of resolution")
+    ranking.add_argument(
+        "--min-relevance",
         type=float,
-        default=1.0,
-        metavar="W",
-        help="how strongly each --not term is subtracted (default 1)",
+        metavar="P",
+        help="only results rated at least P%% relevant (default 50, or 0 for random-weight models; 0 shows all)",
     )
     search.add_argument("-k", type=int, default=20, metavar="K", help="number of results (default 20)")
     _index_option(search)
@@ -101,6 +128,14 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder serve`: the HTTP API and the web UI."""
     serve = commands.add_parser("serve", help="serve the HTTP search API and the web UI")
     _index_option(serve)
+    _s3_endpoint_option(serve)
+    serve.add_argument(
+        "--presign-ttl",
+        type=int,
+        default=900,
+        metavar="SECONDS",
+        help="how long the link /images/{id} redirects to stays valid for an image in S3 (default 900)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
     serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -130,6 +165,15 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         help="a host name the server is reached by, besides loopback (and IP addresses when --host is not"
         " loopback); '*' allows any (repeatable; default $VIEWFINDER_ALLOWED_HOSTS)",
     )
+    serve.add_argument(
+        "--min-relevance",
+        type=float,
+        metavar="P",
+        help="threshold for searches that give none (default 50, or 0 for random-weight models)",
+    )
+    serve.add_argument(
+        "--watch", action="store_true", help="reindex the source folders as photos are added, changed or deleted"
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -141,6 +185,38 @@ def _add_info_command(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(run=_info)
 
 
+def _add_library_commands(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder remove`, `check` and `duplicates`: keeping an index in step with a changing library."""
+    remove = commands.add_parser("remove", help="remove a source folder's images from an index (even if it is gone)")
+    remove.add_argument("sources", nargs="+", metavar="SOURCE", help="source folders to remove")
+    _index_option(remove)
+    remove.add_argument("--json", action="store_true", help="print JSON")
+    remove.set_defaults(run=_remove)
+    check = commands.add_parser("check", help="verify an index's files, and with --repair fix what can be fixed")
+    _index_option(check)
+    check.add_argument("--repair", action="store_true", help="upgrade, rebuild and clean up what is wrong")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(run=_check)
+    duplicates = commands.add_parser("duplicates", help="list groups of near-identical photos and exact copies")
+    _index_option(duplicates)
+    duplicates.add_argument(
+        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.96)"
+    )
+    duplicates.add_argument("--exact", action="store_true", help="only byte-identical copies")
+    duplicates.add_argument("--json", action="store_true", help="print JSON")
+    duplicates.set_defaults(run=_duplicates)
+    watch = commands.add_parser("watch", help="index folders, then keep the index up to date as photos change")
+    watch.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to watch, recursively")
+    _index_option(watch)
+    watch.add_argument("--model", help="the model for a new index (default: the index's, else ViT-B-32:openai)")
+    watch.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _runtime_option(watch)
+    watch.add_argument(
+        "--reconcile", type=float, default=300.0, metavar="SECONDS", help="full rescan interval (default 300)"
+    )
+    watch.set_defaults(run=_watch)
+
+
 def _add_sample_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder sample`: a generated library of shape pictures."""
     sample = commands.add_parser("sample", help="generate a sample library of synthetic shape pictures (demo)")
@@ -148,6 +224,22 @@ def _add_sample_command(commands: argparse._SubParsersAction) -> None:
     sample.add_argument("--count", type=int, default=300, metavar="N", help="number of pictures (default 300)")
     sample.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same pictures)")
     sample.set_defaults(run=_sample)
+
+
+def _add_snapshot_commands(commands: argparse._SubParsersAction) -> None:
+    """`viewfinder publish` and `viewfinder rollback`: versioned index snapshots in S3."""
+    publish = commands.add_parser("publish", help="upload a verified snapshot of an index to S3 and make it current")
+    _index_option(publish)
+    publish.add_argument("--to", required=True, metavar="s3://BUCKET/indexes/NAME", help="where snapshots live")
+    publish.add_argument("--keep", type=int, metavar="N", help="delete all but the N newest snapshots afterwards")
+    publish.add_argument("--no-thumbnails", action="store_true", help="leave the thumbnail cache out")
+    _s3_endpoint_option(publish)
+    publish.set_defaults(run=_publish)
+    rollback = commands.add_parser("rollback", help="make an earlier published snapshot current again")
+    rollback.add_argument("--index", required=True, metavar="s3://BUCKET/indexes/NAME", help="the published index")
+    rollback.add_argument("--to", metavar="VERSION", help="the snapshot to make current (default: the one before)")
+    _s3_endpoint_option(rollback)
+    rollback.set_defaults(run=_rollback)
 
 
 def _add_bench_command(commands: argparse._SubParsersAction) -> None:
@@ -162,6 +254,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     bench_search.add_argument("--queries", type=int, default=1000, metavar="N", help="synthetic queries (1000)")
     bench_search.add_argument(
+        "--store", default="faiss", choices=["faiss", "milvus"], help="milvus: add Milvus Lite rows (FLAT, HNSW)"
+    )
+    bench_search.add_argument(
         "--only", action="append", default=[], metavar="NAME", help="run only index rows starting with NAME"
     )
     bench_embed = benches.add_parser("embed", help="images/s of decoding, the model and the indexing pipeline")
@@ -170,6 +265,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench_embed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _runtime_option(bench_embed)
     bench_embed.add_argument("--batch-size", type=int, default=32, metavar="N")
+    bench_embed.add_argument(
+        "--engine", default="local", choices=["local", "ray"], help="ray: also run the pipeline on a local Ray"
+    )
     bench_serve = benches.add_parser("serve", help="start-up and HTTP text-query latency of `viewfinder serve`")
     bench_serve.add_argument("--n", type=int, default=100_000, metavar="N", help="index size (default 100000)")
     bench_serve.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
@@ -196,6 +294,26 @@ def _runtime_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _s3_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--s3-endpoint", metavar="URL", help="an S3-compatible store instead of AWS (default $AWS_ENDPOINT_URL)"
+    )
+
+
+def _use_s3_endpoint(args: argparse.Namespace) -> None:
+    """Every S3 client of this process (they read AWS_ENDPOINT_URL) talks to --s3-endpoint when given."""
+    if getattr(args, "s3_endpoint", None):
+        os.environ["AWS_ENDPOINT_URL"] = args.s3_endpoint
+
+
+def _index_location(explicit: str | None) -> str | Path:
+    """--index as given: an s3:// snapshot location stays a URL (a Path would fold its '//')."""
+    from viewfinder.store.indexdir import default_index_path
+
+    location = explicit or os.environ.get("VIEWFINDER_INDEX") or ""
+    return location if location.startswith("s3://") else default_index_path(explicit)
+
+
 def _index_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index", metavar="DIR", help="index directory (default: $VIEWFINDER_INDEX or ./viewfinder-index)"
@@ -206,6 +324,8 @@ def _index(args: argparse.Namespace) -> int:
     from viewfinder.pipeline.indexer import run_index
     from viewfinder.store.indexdir import default_index_path
 
+    if args.ray_address and args.engine != "ray":
+        raise ViewfinderError("--ray-address needs --engine ray.")
     with _progress_bar() as progress:
         report = run_index(
             default_index_path(args.index),
@@ -216,6 +336,9 @@ def _index(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=progress,
             runtime=args.runtime,
+            engine=args.engine,
+            ray_address=args.ray_address,
+            store=args.store,
         )
     if args.json:
         print(json.dumps(asdict(report)))
@@ -235,14 +358,11 @@ def _index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _search(args: argparse.Namespace) -> int:
-    from viewfinder.search.engine import SearchEngine
+def _search_terms(args: argparse.Namespace) -> list:
+    """The query terms of `search`'s arguments: TEXT, each --text, each --image (weighted in that order), --not."""
     from viewfinder.search.query import Term
-    from viewfinder.store.indexdir import IndexDir, default_index_path
 
-    positives: list[Term] = []
-    if args.text is not None:
-        positives.append(Term(text=args.text))
+    positives = [Term(text=text) for text in ([args.text] if args.text is not None else []) + args.texts]
     for value in args.image:
         if os.path.exists(value):
             positives.append(Term(image_path=value))
@@ -254,36 +374,56 @@ def _search(args: argparse.Namespace) -> int:
         raise ViewfinderError("Give a TEXT to search for or an --image (a file or an indexed image id).")
     if len(args.weight) > len(positives):
         raise ViewfinderError(
-            f"{len(args.weight)} --weight values for {len(positives)} terms (TEXT, then each --image)."
+            f"{len(args.weight)} --weight values for {len(positives)} terms (TEXT, each --text, then each --image)."
         )
     weights = args.weight + [1.0] * (len(positives) - len(args.weight))
     terms = [Term(**{**vars(term), "weight": weight}) for term, weight in zip(positives, weights, strict=True)]
-    terms += [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
+    return terms + [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
+
+
+def _search(args: argparse.Namespace) -> int:
+    from viewfinder.search import relevance
+    from viewfinder.search.engine import Filters, SearchEngine
+    from viewfinder.search.ranking import Rerank
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    terms = _search_terms(args)
+    names = ("folder", "taken_after", "taken_before", "min_width", "min_height")
+    filters = Filters(**{name: getattr(args, name) for name in names})
+    rerank = Rerank(recency=args.recency, resolution=args.resolution)
+    if args.min_relevance is not None:
+        relevance.check_min_relevance(args.min_relevance)
     engine = SearchEngine(IndexDir(default_index_path(args.index)), device=args.device, runtime=args.runtime)
     try:
-        result = engine.search(terms, k=args.k)
+        rated = relevance.search(engine, terms, args.k, filters, rerank, args.min_relevance)
     finally:
         engine.close()
+    result = rated.result
     if args.json:
-        results = [
-            {
-                "rank": h.rank,
-                "image_id": str(h.image.id),
-                "path": h.image.path,
-                "similarity": round(h.similarity, 6),
+
+        def row(hit) -> dict:
+            return {
+                "rank": hit.rank,
+                "image_id": str(hit.image.id),
+                "path": hit.image.path,
+                "similarity": round(hit.similarity, 6),
+                "relevance": hit.relevance,
             }
-            for h in result.hits
-        ]
+
         output = {
             "query": result.query,
-            "count": len(results),
-            "results": results,
+            "count": len(result.hits),
+            "results": [row(hit) for hit in result.hits],
+            "min_relevance": rated.min_relevance,
+            "closest": [row(hit) for hit in rated.closest],
             "timings_ms": result.timings_ms,
         }
         print(json.dumps(output))
         return EXIT_OK
-    for hit in result.hits:
-        print(f"{hit.rank:>4}  {hit.similarity:.4f}  {hit.image.path}")
+    if rated.closest:
+        print(f"No results above {rated.min_relevance:g}% relevance; the closest were:")
+    for hit in result.hits or rated.closest:
+        print(f"{hit.rank:>4}  {hit.relevance:>3.0f}%  {hit.similarity:.4f}  {hit.image.path}")
     print(
         f"{len(result.hits)} results for {result.query!r} in {result.timings_ms['total']:.1f} ms",
         file=sys.stderr,
@@ -292,24 +432,52 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from viewfinder.search.relevance import check_min_relevance
     from viewfinder.serve.server import serve
-    from viewfinder.store.indexdir import default_index_path
+
+    if args.presign_ttl < 1:
+        raise ViewfinderError("--presign-ttl must be at least 1 second.")
+    if args.min_relevance is not None:
+        check_min_relevance(args.min_relevance)
 
     serve(
-        default_index_path(args.index),
+        _index_location(args.index),
+        presign_ttl=args.presign_ttl,
         host=args.host,
         port=args.port,
         device=args.device,
         sources=args.sources,
         cors_origins=args.cors_origins,
         runtime=args.runtime,
+        min_relevance=args.min_relevance,
         allowed_hosts=args.allowed_hosts,
+        watch=args.watch,
     )
+    return EXIT_OK
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from viewfinder.store.indexdir import default_index_path
+    from viewfinder.store.snapshots import publish
+
+    if args.keep is not None and args.keep < 1:
+        raise ViewfinderError("--keep must be at least 1.")
+    version = publish(default_index_path(args.index), args.to, keep=args.keep, thumbnails=not args.no_thumbnails)
+    print(f"published {args.to.rstrip('/')}/snapshots/{version} and made it current")
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from viewfinder.store.snapshots import rollback
+
+    version = rollback(args.index, args.to)
+    print(f"{args.index.rstrip('/')} now serves snapshot {version}")
     return EXIT_OK
 
 
 def _info(args: argparse.Namespace) -> int:
     from viewfinder.search.engine import SearchEngine
+    from viewfinder.sources import is_remote
     from viewfinder.store.indexdir import IndexDir, default_index_path
 
     index_dir = IndexDir(default_index_path(args.index))
@@ -327,14 +495,121 @@ def _info(args: argparse.Namespace) -> int:
             "nprobe": params.nprobe,
             "bytes_on_disk": index_dir.bytes_on_disk(),
             "generation": engine.generation,
+            "sources": [
+                {"source": root, "images": count, "missing": not is_remote(root) and not os.path.isdir(root)}
+                for root, count in engine.catalog.source_counts().items()
+            ],
         }
     finally:
         engine.close()
     if args.json:
         print(json.dumps(summary))
         return EXIT_OK
+    sources = summary.pop("sources")
     for key, value in summary.items():
         print(f"{key:>14}: {value}")
+    for source in sources:
+        flag = "  MISSING (`viewfinder remove` drops its images)" if source["missing"] else ""
+        print(f"{'source':>14}: {source['source']} ({source['images']} images){flag}")
+    return EXIT_OK
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from viewfinder.pipeline.maintenance import remove_sources
+    from viewfinder.store.indexdir import default_index_path
+
+    report = remove_sources(default_index_path(args.index), args.sources)
+    if args.json:
+        print(json.dumps(asdict(report)))
+        return EXIT_OK
+    for source, count in report.removed.items():
+        print(f"removed {count} images of {source}")
+    print(f"{report.total} images in the index")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from viewfinder.store.check import check_index
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    report = check_index(IndexDir(default_index_path(args.index)), repair=args.repair)
+    if args.json:
+        print(json.dumps({**asdict(report), "healthy": report.healthy}))
+    else:
+        for problem in report.problems:
+            print(f"problem: {problem}")
+        for action in report.repaired:
+            print(f"repaired: {action}")
+        if report.missing_files:
+            print(f"{report.missing_files} indexed files no longer exist; `viewfinder index` or `remove` settles them")
+        print("index is healthy" if report.healthy else "problems found; run `viewfinder check --repair`")
+    return EXIT_OK if report.healthy else EXIT_USAGE
+
+
+def _duplicates(args: argparse.Namespace) -> int:
+    from viewfinder.search.duplicates import DEFAULT_THRESHOLD, exact_groups, find_duplicates
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    with SearchEngine(IndexDir(default_index_path(args.index))) as engine:
+        if args.exact:
+            groups = exact_groups(engine.catalog)
+        else:
+            groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, threshold)
+    if args.json:
+        output = [
+            {
+                "similarity": g.similarity,
+                "exact": g.exact,
+                "images": [{"image_id": str(i.id), "path": i.path} for i in g.images],
+            }
+            for g in groups
+        ]
+        print(json.dumps({"threshold": threshold, "count": len(groups), "groups": output}))
+        return EXIT_OK
+    for number, group in enumerate(groups, 1):
+        kind = "exact copies" if group.exact else f"similarity >= {group.similarity:.3f}"
+        print(f"group {number} ({len(group.images)} photos, {kind})")
+        for image in group.images:
+            print(f"  {image.path}")
+    print(f"{len(groups)} groups", file=sys.stderr)
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import threading
+
+    from viewfinder.models.registry import resolve_model
+    from viewfinder.pipeline.indexer import load_embedder_for, run_index
+    from viewfinder.pipeline.watch import FolderWatcher
+    from viewfinder.store.indexdir import IndexDir, default_index_path
+
+    index = default_index_path(args.index)
+    first = run_index(index, args.sources, model=args.model, device=args.device, runtime=args.runtime)
+    print(f"indexed: {first.added} added, {first.unchanged} unchanged; {first.total} images", flush=True)
+    # One model for every later run, loaded once.
+    embedder = load_embedder_for(resolve_model(IndexDir(index).read_manifest().model), args.device, args.runtime)
+
+    def update() -> None:
+        report = run_index(index, args.sources, embedder=embedder, device=args.device, runtime=args.runtime)
+        if report.added or report.updated or report.removed:
+            print(
+                f"updated: {report.added} added, {report.updated} updated, {report.removed} removed; "
+                f"{report.total} images",
+                flush=True,
+            )
+
+    def failed(error: Exception) -> None:
+        print(f"viewfinder: watch: {error} (retrying on the next change)", file=sys.stderr, flush=True)
+
+    watcher = FolderWatcher(args.sources, update, on_error=failed, reconcile_seconds=args.reconcile)
+    watcher.start()
+    print(f"watching {', '.join(args.sources)}; Ctrl-C stops", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        watcher.stop()
     return EXIT_OK
 
 
@@ -343,9 +618,11 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.bench == "search":
         vectors = bench.load_vectors(args.vectors) if args.vectors else None
-        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only)
+        result = bench.bench_search(args.n, args.dim, vectors, args.queries, args.only, store=args.store)
     elif args.bench == "embed":
-        result = bench.bench_embed(args.model, args.count, args.runtime, args.device, args.batch_size)
+        result = bench.bench_embed(
+            args.model, args.count, args.runtime, args.device, args.batch_size, engine=args.engine
+        )
     else:
         runtimes = args.runtime or ["torch", "onnx", "onnx-int8"]
         index = Path(args.index) if args.index else None
@@ -394,23 +671,38 @@ class _progress_bar:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code (0 ok, 2 usage or configuration error, 1 failure)."""
     args = build_parser().parse_args(argv)
+    _use_s3_endpoint(args)
     try:
         return args.run(args)
     except ViewfinderError as error:
         print(f"viewfinder: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError) and "full" not in str(error):
+            return _unexpected(error)
+        # A full disk or a damaged catalog: the user can fix either, and the message says how.
+        print(
+            f"viewfinder: error: the index's catalog cannot be used ({error}); free disk space if it is full, "
+            "then run `viewfinder check --repair`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("viewfinder: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
-        if os.environ.get("VIEWFINDER_DEBUG"):
-            raise
-        print(
-            f"viewfinder: unexpected error: {type(error).__name__}: {error} "
-            "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    if os.environ.get("VIEWFINDER_DEBUG"):
+        raise error
+    print(
+        f"viewfinder: unexpected error: {type(error).__name__}: {error} "
+        "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
+        file=sys.stderr,
+    )
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -103,23 +103,25 @@ def index(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def server(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of `viewfinder serve` over the indexed library; the web UI must have been built."""
-    with _serving(index, tmp_path_factory.mktemp("serve"), {}) as url:
+    # These tests drive the page over the whole library (every search lists all of it), whatever the model
+    # rates it; test_relevance_ui.py checks the default threshold.
+    with _serving(index, tmp_path_factory.mktemp("serve"), {}, "--min-relevance", "0") as url:
         yield url
 
 
 @pytest.fixture
 def token_server(index: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Another server over the same index, guarded by a search token; yields its URL and the token."""
-    with _serving(index, tmp_path, {"VIEWFINDER_API_TOKEN": API_TOKEN}) as url:
+    with _serving(index, tmp_path, {"VIEWFINDER_API_TOKEN": API_TOKEN}, "--min-relevance", "0") as url:
         yield url, API_TOKEN
 
 
 @contextmanager
-def _serving(index: Path, folder: Path, env: dict[str, str]) -> Iterator[str]:
+def _serving(index: Path, folder: Path, env: dict[str, str], *options: str) -> Iterator[str]:
     if not WEBUI_INDEX.exists():
         pytest.fail("The web UI is not built: run scripts/build_web.sh first.")
     port = _free_port()
-    serve = [sys.executable, "-m", "viewfinder", "serve", "--index", str(index), "--port", str(port)]
+    serve = [sys.executable, "-m", "viewfinder", "serve", "--index", str(index), "--port", str(port), *options]
     # The log goes to a file: a pipe nobody reads would stall the server once full.
     log = folder / "serve.log"
     with log.open("w") as output:
@@ -137,6 +139,40 @@ def _serving(index: Path, folder: Path, env: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server over a test:shapes library without stars, but surely with red circles, one of them a TIFF."""
+    import numpy as np
+
+    from viewfinder.images import synthetic
+
+    root = tmp_path_factory.mktemp("shapes")
+    library, index = root / "library", root / "index"
+    for path, scene in synthetic.generate_library(library, 120, seed=2_024):
+        if any(o.shape == "star" for o in scene.objects):
+            path.unlink()
+    rng = np.random.default_rng(2_025)
+    for number in range(3):
+        picture = synthetic.render_scene(synthetic.scene_of("circle", "red", rng), (320, 240), rng)
+        picture.save(library / ("scan-of-a-picture.tiff" if number == 0 else f"red-circle-extra-{number}.jpg"))
+    indexing = [sys.executable, "-m", "viewfinder", "index", str(library), "--index", str(index)]
+    subprocess.run([*indexing, "--model", "test:shapes"], check=True, capture_output=True, env=cli_env(), timeout=600)
+    with _serving(index, root, {}) as url:
+        yield url
+
+
+@pytest.fixture
+def shapes_page(browser: sync_api.Browser, shapes_server: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the test:shapes server; page errors fail the test."""
+    context = browser.new_context(base_url=shapes_server, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"the page raised: {errors}"
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Screenshots of the main states land in a folder when one is named:
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -36,7 +37,7 @@ def results(page: Page):
 
 
 def shown_results(page: Page) -> list[tuple[int, str, str]]:
-    """(rank, image id, similarity as shown) for each card, in page order."""
+    """(rank, image id, relevance as shown, e.g. `87% match`) for each card, in page order."""
     cards = page.eval_on_selector_all(
         "[aria-label='Search results'] li",
         """items => items.map(item => [
@@ -45,13 +46,18 @@ def shown_results(page: Page) -> list[tuple[int, str, str]]:
             item.querySelector('.similarity-badge').textContent,
         ])""",
     )
-    return [(int(rank), src.rsplit("/", 1)[1], similarity) for rank, src, similarity in cards]
+    return [(int(rank), src.rsplit("/", 1)[1], badge) for rank, src, badge in cards]
 
 
 def api_results(page: Page, body: dict) -> list[tuple[int, str, str]]:
     response = page.request.post("/search", data={"top_k": PAGE_SIZE, **body})
     assert response.ok, response.text()
-    return [(hit["rank"], hit["image_id"], f"{hit['similarity']:.3f}") for hit in response.json()["results"]]
+    return [(hit["rank"], hit["image_id"], relevance_badge(hit)) for hit in response.json()["results"]]
+
+
+def relevance_badge(hit: dict) -> str:
+    """How the page shows a result's relevance: rounded half up, as JavaScript's Math.round does."""
+    return f"{math.floor(hit['relevance'] + 0.5)}% match"
 
 
 def query_of(page: Page) -> dict[str, list[str]]:
@@ -65,8 +71,8 @@ def grid_columns(page: Page) -> int:
 
 
 def file_name_of(card) -> str:
-    """The file name in a card's accessible name, `Result 3: red-circle-08.jpg, similarity 0.123`."""
-    return re.match(r"Result \d+: (.+), similarity", card.get_attribute("aria-label")).group(1)
+    """The file name in a card's accessible name, `Result 3: red-circle-08.jpg, 87% match`."""
+    return re.match(r"Result \d+: (.+), \d+% match", card.get_attribute("aria-label")).group(1)
 
 
 def test_home_page_invites_a_search(page: Page, library: list[Path], snapshot) -> None:
@@ -84,15 +90,15 @@ def test_typed_query_lists_results_in_rank_order(page: Page, library: list[Path]
 
     shown = shown_results(page)
     assert [rank for rank, _, _ in shown] == list(range(1, len(library) + 1))
-    similarities = [float(similarity) for _, _, similarity in shown]
-    assert similarities == sorted(similarities, reverse=True)
+    relevances = [int(badge.removesuffix("% match")) for _, _, badge in shown]
+    assert relevances == sorted(relevances, reverse=True)
     assert shown == api_results(page, {"query": "a red circle"})
     expect_found(page, f"Found {len(library)} images matching “a red circle”")
     assert query_of(page) == {"q": ["a red circle"]}
     # Every thumbnail has a text alternative, and every card says what it is.
     thumbnails = page.get_by_role("list", name="Search results").locator("img")
     assert all(alt.endswith(".jpg") for alt in thumbnails.evaluate_all("images => images.map(i => i.alt)"))
-    card_name = re.compile(r"^Result 1: .+\.jpg, similarity \d\.\d{3}$")
+    card_name = re.compile(r"^Result 1: .+\.jpg, \d+% match$")
     expect(results(page).first).to_have_accessible_name(card_name)
     snapshot(page, "results")
     page.emulate_media(color_scheme="dark")
@@ -125,7 +131,7 @@ def test_example_chip_runs_its_query(page: Page) -> None:
 def test_result_opens_a_large_view_with_its_metadata(page: Page, snapshot) -> None:
     page.goto("/?q=blue+triangle")
     expect_found(page, "matching “blue triangle”")
-    rank, image_id, similarity = shown_results(page)[1]
+    rank, image_id, relevance = shown_results(page)[1]
     results(page).nth(1).click()
 
     dialog = page.get_by_role("dialog")
@@ -134,7 +140,7 @@ def test_result_opens_a_large_view_with_its_metadata(page: Page, snapshot) -> No
     expect(dialog.get_by_role("img", name=meta["file_name"])).to_be_visible()
     terms, values = dialog.locator("dt").all_inner_texts(), dialog.locator("dd").all_inner_texts()
     facts = dict(zip(terms, values, strict=True))
-    assert facts["Similarity"] == similarity
+    assert facts["Relevance"] == relevance and re.fullmatch(r"-?\d\.\d{3}", facts["Similarity"])
     assert facts["Rank"] == str(rank)
     assert facts["Folder"] == meta["folder"]
     assert facts["Dimensions"] == "320 × 240"
@@ -173,7 +179,7 @@ def test_uploaded_image_finds_itself_first(page: Page, library: list[Path]) -> N
     assert "upload" in query_of(page)
     expect(page.get_by_role("button", name=f"Remove example image {example.name}")).to_be_visible()
     first = results(page).first
-    expect(first).to_have_accessible_name(re.compile(rf"^Result 1: {example.name}, similarity 1\.000$"))
+    expect(first).to_have_accessible_name(re.compile(rf"^Result 1: {re.escape(example.name)}, \d+% match$"))
 
 
 def test_an_uploaded_image_takes_words_a_balance_and_filters(page: Page, library: list[Path]) -> None:
@@ -187,8 +193,11 @@ def test_an_uploaded_image_takes_words_a_balance_and_filters(page: Page, library
     search_for(page, "blue")
     slider = page.get_by_role("slider", name="Balance between words and example image")
     slider.focus()
-    page.keyboard.press("ArrowLeft")  # towards the words
+    # Relevance badges of the old and the new balance can read the same: wait for the new answer itself.
+    with page.expect_response(lambda response: response.url.endswith("/search/image")):
+        page.keyboard.press("ArrowLeft")  # towards the words
     expect(slider).to_have_attribute("aria-valuetext", "60% words, 40% image")
+    expect(page.locator(".result-grid.stale")).to_have_count(0)
     terms = [{"text": "blue", "weight": 0.6}, {"image_id": image_id, "weight": 0.4}]
     expected = api_results(page, {"terms": terms})
     expect(results(page).first).to_have_accessible_name(re.compile(rf"^Result 1: .*{expected[0][2]}$"))
@@ -397,3 +406,25 @@ def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser
     widths = thumbnails.evaluate_all("images => images.slice(0, 6).map(image => image.naturalWidth)")
     assert len(widths) == 6 and min(widths) > 0
     context.close()
+
+
+def test_duplicates_view_lists_the_groups_the_api_finds_with_thumbnails(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Duplicates").click()
+    expect(page.get_by_role("heading", name="Duplicates", level=1)).to_be_visible()
+    assert query_of(page) == {"view": ["duplicates"]}
+    page.get_by_label("Similarity at least").select_option("0.98")
+    answer = page.request.get("/duplicates?threshold=0.98").json()
+    groups = page.locator(".duplicate-group")
+    expect(groups).to_have_count(answer["count"])
+    if answer["count"]:
+        first = answer["groups"][0]
+        expect(groups.first.get_by_role("img")).to_have_count(len(first["images"]))
+        expect(groups.first.get_by_role("img").first).to_have_attribute("src", first["images"][0]["thumbnail_url"])
+    else:
+        expect(page.get_by_text("No two photos are this similar.")).to_be_visible()
+
+    page.get_by_role("button", name="Back to search").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find any photo by describing it")
+    page.go_back()
+    expect(page.get_by_role("heading", name="Duplicates", level=1)).to_be_visible()

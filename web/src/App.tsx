@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { type SearchResponse, thumbnailPath } from "./api";
 import { DropOverlay } from "./components/DropOverlay";
+import { DuplicatesView } from "./components/DuplicatesView";
 import { ExampleChips } from "./components/ExampleChips";
 import { Header } from "./components/Header";
 import { HomeIntro } from "./components/HomeIntro";
@@ -12,6 +13,7 @@ import { type ExampleImage, SearchForm } from "./components/SearchForm";
 import { SearchResults } from "./components/SearchResults";
 import { TokenForm } from "./components/TokenForm";
 import { describeQuery } from "./format";
+import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
 import { useOnline } from "./hooks/useOnline";
@@ -23,7 +25,16 @@ import { EMPTY_STATE, hasQuery, MAX_RESULTS, PAGE_SIZE, type SearchState, startQ
 import { findUpload, rememberUpload } from "./uploads";
 
 export function App() {
-  const [state, navigate] = useUrlState();
+  const [state, navigateSearch] = useUrlState();
+  const duplicates = useDuplicatesView();
+  const { hide: hideDuplicates } = duplicates;
+  const navigate = useCallback(
+    (next: SearchState, mode?: "push" | "replace") => {
+      hideDuplicates();
+      navigateSearch(next, mode);
+    },
+    [hideDuplicates, navigateSearch],
+  );
   const online = useOnline();
   const { stats, needsToken } = useStats(online);
   // Queries that suit the index's model; none until the server has said, so chips never change under the pointer.
@@ -61,7 +72,8 @@ export function App() {
   const dragging = useFileDrop(searchByFile);
 
   const response = shownResponse(outcome);
-  const results = response?.results ?? [];
+  // With nothing relevant, the closest few below the threshold are the ones shown and opened.
+  const results = response?.results.length ? response.results : (response?.closest ?? []);
   const openIndex = results.findIndex((result) => result.image_id === openId);
   const openResult = results[openIndex];
   const idle = outcome.kind === "idle";
@@ -69,13 +81,18 @@ export function App() {
 
   return (
     <div className="app">
-      <Header stats={stats} onHome={() => navigate(EMPTY_STATE)} />
+      <Header stats={stats} onHome={() => navigate(EMPTY_STATE)} onDuplicates={duplicates.show} />
       {!online && (
         <p className="offline-banner" role="status">
           You are offline. Searches will run again when the connection is back.
         </p>
       )}
-      <main className={idle ? "page home" : "page"}>
+      {duplicates.open && (
+        <main className="page">
+          <DuplicatesView onBack={() => navigate(state, "push")} />
+        </main>
+      )}
+      <main className={idle ? "page home" : "page"} hidden={duplicates.open}>
         {idle ? <HomeIntro stats={stats} /> : <h1 className="visually-hidden">Search results</h1>}
         <SearchForm
           state={state}

@@ -5,6 +5,8 @@ export interface ImageMeta {
   image_id: string;
   image_url: string;
   thumbnail_url: string;
+  /** What a browser can show: the original, or a JPEG rendition of a TIFF or HEIC original. */
+  display_url?: string;
   width: number;
   height: number;
   file_name?: string;
@@ -17,12 +19,18 @@ export interface ImageMeta {
 export interface SearchResult extends ImageMeta {
   rank: number;
   similarity: number;
+  /** 0–100: the similarity rated against the model's own scores (docs/API.md). */
+  relevance?: number | null;
 }
 
 export interface SearchResponse {
   query: string;
   count: number;
   results: SearchResult[];
+  /** The threshold the server applied, in percent. */
+  min_relevance?: number;
+  /** When no result reaches the threshold: the closest few, below it. */
+  closest?: SearchResult[];
   timings_ms: { total?: number };
 }
 
@@ -52,6 +60,7 @@ export interface SearchRequest {
   negative?: string;
   terms?: SearchTerm[];
   filters?: SearchFilters;
+  min_relevance?: number;
 }
 
 /** The fields of `POST /search/image` besides the file itself. */
@@ -64,6 +73,7 @@ export interface ImageSearchRequest {
   query_weight?: number;
   image_weight?: number;
   filters?: SearchFilters;
+  min_relevance?: number;
 }
 
 /** The server refused a request; the message is the server's own and is meant for the user. */
@@ -104,6 +114,7 @@ export function searchByImage(request: ImageSearchRequest, signal: AbortSignal):
   if (request.negative) form.append("negative", request.negative);
   if (request.query_weight !== undefined) form.append("query_weight", String(request.query_weight));
   if (request.image_weight !== undefined) form.append("image_weight", String(request.image_weight));
+  if (request.min_relevance !== undefined) form.append("min_relevance", String(request.min_relevance));
   for (const [name, value] of Object.entries(request.filters ?? {})) {
     if (value) form.append(name, value);
   }
@@ -112,6 +123,23 @@ export function searchByImage(request: ImageSearchRequest, signal: AbortSignal):
 
 export function fetchStats(signal: AbortSignal): Promise<LibraryStats> {
   return call("/stats", { signal });
+}
+
+/** A group of near-identical photos (`GET /duplicates`). */
+export interface DuplicateGroup {
+  similarity: number;
+  exact: boolean;
+  images: ImageMeta[];
+}
+
+export interface DuplicatesResponse {
+  threshold: number;
+  count: number;
+  groups: DuplicateGroup[];
+}
+
+export function fetchDuplicates(threshold: number, signal: AbortSignal): Promise<DuplicatesResponse> {
+  return call(`/duplicates?threshold=${encodeURIComponent(String(threshold))}`, { signal });
 }
 
 export function fetchImageMeta(imageId: string, signal: AbortSignal): Promise<ImageMeta> {

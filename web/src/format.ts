@@ -17,6 +17,12 @@ export function formatSimilarity(similarity: number): string {
   return similarity.toFixed(3);
 }
 
+/** A result's relevance as people read it, `87% match`; the raw cosine where the server gave no rating. */
+export function formatRelevance(result: { similarity: number; relevance?: number | null }): string {
+  if (result.relevance === undefined || result.relevance === null) return formatSimilarity(result.similarity);
+  return `${Math.round(result.relevance)}% match`;
+}
+
 export function formatBytes(bytes: number): string {
   const units = ["bytes", "KB", "MB", "GB"];
   let value = bytes;

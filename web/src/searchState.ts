@@ -19,6 +19,8 @@ export interface SearchState {
   takenBefore: string;
   /** How many results to ask for. */
   limit: number;
+  /** Only results rated at least this relevant, in percent; null leaves it to the server (50). */
+  minRelevance: number | null;
 }
 
 export const PAGE_SIZE = 48;
@@ -38,14 +40,18 @@ export const EMPTY_STATE: SearchState = {
   takenAfter: "",
   takenBefore: "",
   limit: PAGE_SIZE,
+  minRelevance: null,
 };
+
+/** The relevance thresholds the page offers, in percent. */
+export const RELEVANCE_CHOICES = [25, 50, 75, 0];
 
 export function hasQuery(state: SearchState): boolean {
   return state.text !== "" || state.imageId !== null || state.uploadKey !== null;
 }
 
 export function hasFilters(state: SearchState): boolean {
-  return state.folder !== "" || state.takenAfter !== "" || state.takenBefore !== "";
+  return state.folder !== "" || state.takenAfter !== "" || state.takenBefore !== "" || state.minRelevance !== null;
 }
 
 /** Whether the text/image balance applies: words together with an example image (indexed or uploaded). */
@@ -60,6 +66,7 @@ export function startQuery(current: SearchState, query: Partial<SearchState>): S
     folder: current.folder,
     takenAfter: current.takenAfter,
     takenBefore: current.takenBefore,
+    minRelevance: current.minRelevance,
     ...query,
   };
 }
@@ -77,6 +84,7 @@ export function parseSearchParams(search: string): SearchState {
     takenAfter: text("after"),
     takenBefore: text("before"),
     limit: Math.round(clamp(Number(params.get("k") ?? PAGE_SIZE), 1, MAX_RESULTS, PAGE_SIZE)),
+    minRelevance: params.has("rel") ? clamp(Number(params.get("rel")), 0, 100, 50) : null,
   };
 }
 
@@ -92,6 +100,7 @@ export function formatSearchParams(state: SearchState): string {
   if (state.takenAfter) params.set("after", state.takenAfter);
   if (state.takenBefore) params.set("before", state.takenBefore);
   if (state.limit !== PAGE_SIZE) params.set("k", String(state.limit));
+  if (state.minRelevance !== null) params.set("rel", String(state.minRelevance));
   const query = params.toString();
   return query ? `?${query}` : "";
 }
@@ -112,6 +121,7 @@ export function searchRequest(state: SearchState): SearchRequest {
   if (state.negative) request.negative = state.negative;
   const filters = searchFilters(state);
   if (filters) request.filters = filters;
+  if (state.minRelevance !== null) request.min_relevance = state.minRelevance;
   return request;
 }
 
@@ -126,11 +136,12 @@ export function imageSearchRequest(state: SearchState, image: File): ImageSearch
   if (state.negative) request.negative = state.negative;
   const filters = searchFilters(state);
   if (filters) request.filters = filters;
+  if (state.minRelevance !== null) request.min_relevance = state.minRelevance;
   return request;
 }
 
 function searchFilters(state: SearchState): SearchFilters | null {
-  if (!hasFilters(state)) return null;
+  if (!state.folder && !state.takenAfter && !state.takenBefore) return null;
   const filters: SearchFilters = {};
   if (state.folder) filters.folder = state.folder;
   if (state.takenAfter) filters.taken_after = state.takenAfter;

@@ -28,6 +28,10 @@ class EmbedRow:
     model_per_s: float  # the model only, on pre-decoded pixels
     pipeline_per_s: float  # the whole indexer (scan, decode, embed, catalog), steady state
     pipeline_vs_model: float
+    ray_pipeline_per_s: float | None = None  # with --engine ray: the same pipeline on Ray's actor pool
+    ray_overhead: float | None = None  # local pipeline rate / Ray's, minus one (0.25 = Ray is 25% slower)
+    wall_s: float = 0.0  # the whole `index` run, model loading included
+    ray_wall_s: float | None = None  # the same with --engine ray, Ray's start-up and the actors' model loading included
 
 
 def photo_like(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -67,6 +71,37 @@ def bench_images(folder: Path, width: int, height: int, count: int) -> list[Path
     return paths
 
 
+def pipeline_rate_of(
+    folder: Path, model: str, device: str, runtime: str, batch_size: int, engine: str
+) -> tuple[float, float]:
+    """Steady-state images/s of `run_index` over a folder, from the first batch's commit to the last (model
+    loading and Ray's start-up are not the steady state the model-only figure measures either), and the
+    run's wall time in seconds."""
+    import shutil
+    import tempfile
+
+    from viewfinder.pipeline.indexer import run_index
+
+    marks: list[tuple[float, int]] = []
+    scratch = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
+    started = time.perf_counter()
+    try:
+        run_index(
+            scratch / "index",
+            [str(folder)],
+            model=model,
+            device=device,
+            runtime=runtime,
+            batch_size=batch_size,
+            engine=engine,
+            progress=lambda done, total: marks.append((time.perf_counter(), done)),
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    (first_time, first_done), (last_time, last_done) = marks[0], marks[-1]
+    return (last_done - first_done) / (last_time - first_time), last_time - started
+
+
 def text_encode_ms(embedder, count: int = 50) -> float:
     """Median ms to embed one short query (2-4 words, each new to the embedder)."""
     embedder.encode_texts(["warm-up"])
@@ -86,18 +121,19 @@ def bench_embed(
     batch_size: int = 32,
     sizes: Sequence[tuple[int, int]] = IMAGE_SIZES,
     cache: Path | None = None,
+    engine: str = "local",
 ) -> dict:
-    """Images/s of decoding alone, the model alone and the whole indexing pipeline, per image size."""
+    """Images/s of decoding alone, the model alone and the whole indexing pipeline, per image size.
+
+    With `engine` "ray" the pipeline also runs on a local Ray (same cores) and its overhead is reported.
+    """
     import os
-    import shutil
-    import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
     from viewfinder.images.decode import decode_image
     from viewfinder.models.factory import load_embedder
     from viewfinder.models.onnx_format import cache_home
     from viewfinder.models.registry import resolve_model
-    from viewfinder.pipeline.indexer import run_index
 
     if count < 2 * batch_size:
         raise ViewfinderError(f"--count must be at least two batches ({2 * batch_size} images).")
@@ -117,24 +153,15 @@ def bench_embed(
         for _ in range(count // batch_size - 1):
             embedder.encode_images(batch)
         model_rate = (count // batch_size - 1) * batch_size / (time.perf_counter() - started)
-        marks: list[tuple[float, int]] = []
-        scratch = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
-        try:
-            run_index(
-                scratch / "index",
-                [str(folder)],
-                model=model,
-                device=device,
-                runtime=runtime,
-                batch_size=batch_size,
-                progress=lambda done, total, marks=marks: marks.append((time.perf_counter(), done)),
-            )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        # From the first batch's commit to the last: model loading and the first batch's start-up are not
-        # the steady state the model-only figure measures either.
-        (first_time, first_done), (last_time, last_done) = marks[0], marks[-1]
-        pipeline_rate = (last_done - first_done) / (last_time - first_time)
+        pipeline_rate, local_wall = pipeline_rate_of(folder, model, device, runtime, batch_size, "local")
+        ray_rate = ray_wall = None
+        if engine == "ray":
+            # Interleaved (local, Ray, local, Ray) and averaged, so that a change of the machine's load during
+            # the run weighs on both engines alike.
+            runs = [(pipeline_rate, local_wall)]
+            runs += [pipeline_rate_of(folder, model, device, runtime, batch_size, e) for e in ("ray", "local", "ray")]
+            pipeline_rate, local_wall = np.mean([runs[0], runs[2]], axis=0)
+            ray_rate, ray_wall = np.mean([runs[1], runs[3]], axis=0)
         rows.append(
             EmbedRow(
                 size=f"{width}x{height}",
@@ -143,10 +170,15 @@ def bench_embed(
                 model_per_s=round(model_rate, 2),
                 pipeline_per_s=round(pipeline_rate, 2),
                 pipeline_vs_model=round(pipeline_rate / model_rate, 3),
+                ray_pipeline_per_s=None if ray_rate is None else round(ray_rate, 2),
+                ray_overhead=None if ray_rate is None else round(pipeline_rate / ray_rate - 1, 3),
+                wall_s=round(float(local_wall), 2),
+                ray_wall_s=None if ray_wall is None else round(float(ray_wall), 2),
             )
         )
     return {
         "model": model,
+        "engine": engine,
         "text_encode_p50_ms": text_encode_ms(embedder),
         "runtime": embedder.runtime,
         "device": embedder.device,

@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -50,12 +51,14 @@ def bench_search(
     queries: int = QUERY_ROWS,
     only: Sequence[str] = (),
     seed: int = 0,
+    store: str = "faiss",
 ) -> dict:
     """Latency, recall@50, build time and size of each index option over one set of vectors.
 
     With `vectors` (unit rows), the last QUERY_ROWS rows are the queries and the rest the database;
     otherwise n database rows and `queries` query rows come from the synthetic mixture. `only` keeps the
-    rows whose name starts with one of its entries (the baseline and exact search always run).
+    rows whose name starts with one of its entries (the baseline and exact search always run). `store`
+    milvus adds Milvus Lite rows (FLAT, as `index --store milvus` makes, and HNSW) in a temporary folder.
     """
     import faiss
 
@@ -116,7 +119,41 @@ def bench_search(
                 f"IVF{nlist},SQ8,nprobe={nprobe}+rerank",
                 _Built(_rerank(base, _ivf_search(index, nprobe, 2 * K)), seconds, _faiss_bytes(index)),
             )
+    if store == "milvus":
+        for index_type in ("FLAT", "HNSW"):
+            if wanted(f"milvus-{index_type}"):
+                built, folder = _milvus(ids, base, index_type)
+                try:
+                    measure(f"milvus-{index_type}", built)
+                finally:
+                    _drop_milvus(folder)
     return {"n": int(n), "dim": int(dim), "results": [asdict(row) for row in rows]}
+
+
+def _milvus(ids: np.ndarray, base: np.ndarray, index_type: str) -> tuple[_Built, Path]:
+    """A Milvus Lite collection of the vectors; build time covers inserting and flushing (sealing) them."""
+    import tempfile
+
+    from viewfinder.store.milvus_store import MilvusStore
+
+    folder = Path(tempfile.mkdtemp(prefix="viewfinder-bench-milvus-"))
+    store = MilvusStore.connect(str(folder / "bench.db"), "bench", base.shape[1], index_type=index_type)
+    started = time.perf_counter()
+    store.add(ids, base)
+    store.save(folder, 1)
+    seconds = time.perf_counter() - started
+    size = sum(path.stat().st_size for path in (folder / "bench.db").rglob("*") if path.is_file())
+    detail = "Milvus Lite, exact" if index_type == "FLAT" else "Milvus Lite, M=16, ef=default"
+    return _Built(lambda q: store.search(q, K)[1], seconds, size, detail), folder
+
+
+def _drop_milvus(folder: Path) -> None:
+    import shutil
+
+    from milvus_lite import server_manager_instance
+
+    server_manager_instance.release_all()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _timed(make: Callable) -> tuple:

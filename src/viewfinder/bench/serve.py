@@ -19,13 +19,15 @@ SERVE_QUERIES = 200
 def make_vector_index(path: Path, n: int, model: str = "random:ViT-B-32", seed: int = 0) -> Path:
     """An index directory of n synthetic vectors for `model`, without embedding any image.
 
-    The catalog rows name files that do not exist: enough for search and its benchmarks, not for thumbnails.
+    The catalog rows name empty placeholder files in the index directory: search leaves out hits whose file is
+    gone, so the files must exist, but their content is never read (no thumbnails).
     The model is loaded (or its ONNX export read) once, for its dimension.
     """
     from viewfinder.models.factory import load_embedder
     from viewfinder.models.registry import resolve_model
     from viewfinder.store.catalog import NewImage
-    from viewfinder.store.indexdir import IndexDir, rebuild_from_catalog
+    from viewfinder.store.factory import rebuild_from_catalog
+    from viewfinder.store.indexdir import IndexDir
 
     spec = resolve_model(model)
     dim = load_embedder(spec, "cpu").dim
@@ -34,12 +36,17 @@ def make_vector_index(path: Path, n: int, model: str = "random:ViT-B-32", seed: 
         raise ViewfinderError(f"{path} already holds an index; give a new directory.")
     index_dir.create(spec, dim)
     catalog = index_dir.open_catalog()
+    placeholders = index_dir.path / "bench-images"
+    placeholders.mkdir()
     try:
         vectors = clustered_vectors(n, dim, seed)
         for start in range(0, n, 10_000):
+            paths = [placeholders / f"{i:08d}.jpg" for i in range(start, min(n, start + 10_000))]
+            for placeholder in paths:
+                placeholder.touch()
             rows = [
-                NewImage(f"/bench/{i:08d}.jpg", "/bench", 1, i, 640, 480, "JPEG", None, vectors[i])
-                for i in range(start, min(n, start + 10_000))
+                NewImage(str(p), str(placeholders), 1, i, 640, 480, "JPEG", None, vectors[i])
+                for i, p in enumerate(paths, start)
             ]
             catalog.commit_batch(images=rows)
         index_dir.save_vectors(rebuild_from_catalog(catalog, dim), catalog.generation())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from viewfinder.models.registry import resolve_model
 from viewfinder.search import query as algebra
 from viewfinder.search.lru import LRUCache
 from viewfinder.search.query import Term, is_valid_unicode
+from viewfinder.sources import is_remote
 from viewfinder.store.catalog import Catalog, ImageRecord
 from viewfinder.store.faiss_index import filter_path
 from viewfinder.store.indexdir import IndexDir, Manifest
@@ -85,6 +87,7 @@ class Hit:
     rank: int
     image: ImageRecord
     similarity: float
+    relevance: float | None = None  # 0-100, set by search.relevance; None where not rated
 
 
 @dataclass
@@ -187,7 +190,9 @@ class SearchEngine:
                 return []
             if len(allowed) < self.catalog.count():  # else the filter passes everything: no filter at all
                 path = filter_path(len(allowed), self.vectors.count)
-                selector = allowed if path == "selector" else None
+                if getattr(self.vectors, "pushes_down_filters", False):
+                    path = "pushed"  # the store evaluates the filters itself (Milvus)
+                selector = allowed if path == "selector" else filters if path == "pushed" else None
                 required = np.sort(allowed) if path == "post" else None
         total = self.vectors.count
         fetch = k + max(OVERFETCH_MIN, k // 4)
@@ -201,7 +206,8 @@ class SearchEngine:
                     pair for pair, keep in zip(pairs, _members([i for i, _ in pairs], required), strict=True) if keep
                 ]
             records = self.catalog.images([i for i, _ in pairs])
-            kept = [(i, s) for i, s in pairs if i in records][:k]
+            # A file deleted or moved since the last `viewfinder index` is no result: its path leads nowhere.
+            kept = [(i, s) for i, s in pairs if i in records and _still_there(records[i].path)][:k]
             exhausted = fetch >= total or bool(np.any(ids[0] < 0))  # FAISS pads with -1 past the last match
             if len(kept) >= k or exhausted:
                 return [Hit(rank, records[i], s) for rank, (i, s) in enumerate(kept, 1)]
@@ -274,3 +280,9 @@ def normalise_date(value: str, name: str = "date") -> str:
         return datetime.fromisoformat(text).replace(tzinfo=None).isoformat()
     except ValueError:
         raise BadQueryError(f"{name} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.") from None
+
+
+def _still_there(path: str) -> bool:
+    """Whether an indexed file still exists; an object in a remote store is taken as there (a check would cost
+    a request per hit), and its presigned link answers 404 if it is gone."""
+    return is_remote(path) or os.path.exists(path)

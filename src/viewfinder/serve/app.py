@@ -17,9 +17,12 @@ from viewfinder.search.lru import LRUCache
 from viewfinder.serve.errors import add_error_handlers
 from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_token_guard, api_token_guard
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex
-from viewfinder.serve.routes_images import image_routes
+from viewfinder.serve.routes_images import PRESIGN_TTL, image_routes
 from viewfinder.serve.routes_index import index_routes
+from viewfinder.serve.routes_library import library_routes
+from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
+from viewfinder.serve.snapshot_follow import SnapshotLiveIndex
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
 from viewfinder.version import __version__
 
@@ -41,21 +44,35 @@ def create_app(
     webui_dir: Path = WEBUI_DIR,
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
+    presign_ttl: int = PRESIGN_TTL,
+    min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
     any_ip_host: bool = False,
+    watch: bool = False,
 ) -> FastAPI:
-    """The Viewfinder ASGI app over one index; loads the index and its text encoder before returning.
+    """The Viewfinder ASGI app over one index (a directory, or a snapshot published at s3://…); loads the
+    index and its text encoder before returning.
 
     Requests must name one of `allowed_hosts` ("*": any) in their Host header, or any IP address when
-    `any_ip_host`; the default suits a server bound to loopback.
+    `any_ip_host`; the default suits a server bound to loopback. `min_relevance` is the threshold for
+    searches that give none (None: the model's default, docs/API.md).
     """
-    live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
+    if str(index_path).startswith("s3://"):
+        live: LiveIndex = SnapshotLiveIndex(str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime)
+    else:
+        live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
     responses: LRUCache[bytes] = LRUCache(RESPONSE_CACHE_SIZE, max_bytes=RESPONSE_CACHE_BYTES)
+
+    folders = live.folder_watcher() if watch else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         live.start_watching()
+        if folders is not None:
+            folders.start()
         yield
+        if folders is not None:
+            folders.stop()
         live.close()
 
     app = FastAPI(
@@ -68,9 +85,11 @@ def create_app(
     )
     app.state.live = live
     guarded = api_token_guard(api_token)
-    app.include_router(search_routes(live, responses, guarded))
-    app.include_router(image_routes(live, guarded))
+    app.include_router(search_routes(live, responses, guarded, min_relevance))
+    app.include_router(image_routes(live, guarded, presign_ttl))
+    app.include_router(rendition_routes(live, guarded))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
+    app.include_router(library_routes(live, guarded))
     add_ui(app, webui_dir)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limits={"/search/image": MAX_UPLOAD_BYTES}, default=MAX_JSON_BYTES)

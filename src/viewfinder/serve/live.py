@@ -23,8 +23,10 @@ from pathlib import Path
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.registry import example_queries
 from viewfinder.pipeline.indexer import IndexReport, run_index
+from viewfinder.pipeline.watch import FolderWatcher
 from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
+from viewfinder.sources import is_remote
 from viewfinder.store.faiss_index import saved_generation
 from viewfinder.store.indexdir import IndexDir
 
@@ -222,10 +224,34 @@ class LiveIndex:
         threading.Thread(target=self._run_job, args=(job,), name=f"viewfinder-reindex-{job.id}", daemon=True).start()
         return job
 
+    def reindex_and_wait(self) -> None:
+        """Runs a reindex to its end, starting a fresh one if a job begun earlier was running; raises on failure."""
+        asked_at = time.time()
+        job = self.reindex()
+        while job.state == "running" or job.started_at < asked_at:
+            while job.state == "running":
+                time.sleep(0.05)  # the job runs on its own thread and sets its state last
+            if job.started_at < asked_at:  # it began before the change that asked for this run
+                job = self.reindex()
+                asked_at = 0.0
+        if job.state == "failed":
+            raise ViewfinderError(job.error or "the reindex failed")
+
+    def folder_watcher(self) -> FolderWatcher:
+        """A watcher of the source folders that reindexes when photos change (`viewfinder serve --watch`)."""
+        roots = [root for root in self.source_roots() if is_remote(root) or os.path.isdir(root)]
+        if not roots:
+            raise ViewfinderError("--watch needs a source folder that exists; add one with --source DIR.")
+
+        def failed(error: Exception) -> None:
+            log.warning("watch: reindex failed: %s (retrying on the next change)", error)
+
+        return FolderWatcher(roots, self.reindex_and_wait, on_error=failed)
+
     def _run_job(self, job: ReindexJob) -> None:
         state = "failed"
         try:
-            job.missing_roots = [root for root in job.roots if not os.path.isdir(root)]
+            job.missing_roots = [root for root in job.roots if not is_remote(root) and not os.path.isdir(root)]
             present = [root for root in job.roots if root not in job.missing_roots]
             if not present:
                 raise ViewfinderError(f"No source folder can be found ({', '.join(job.roots)}); is its drive mounted?")

@@ -7,15 +7,17 @@ from typing import Any, BinaryIO
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from viewfinder.images.decode import DecodeError
 from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import ImageOut, error_responses, image_json
+from viewfinder.sources.s3 import presigned_url
 from viewfinder.store.originals import OriginalChangedError, open_original
 from viewfinder.store.thumbnails import etag_of, thumbnail
 
+PRESIGN_TTL = 15 * 60
 THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
 IMAGE_CACHE_CONTROL = "private, max-age=3600"
 MEDIA_TYPES = {
@@ -30,17 +32,20 @@ MEDIA_TYPES = {
 }
 
 
-def image_routes(live: LiveIndex, guarded: list) -> APIRouter:
-    """GET /images/{id}, /thumbnails/{id} and /images/{id}/meta."""
+def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL) -> APIRouter:
+    """GET /images/{id}, /thumbnails/{id} and /images/{id}/meta; an image in S3 is a redirect to a presigned
+    URL valid for `presign_ttl` seconds, so its bytes never pass through the service."""
     router = APIRouter()
 
     @router.get(
         "/images/{image_id}", dependencies=guarded, responses=error_responses(401, 404), response_class=FileResponse
     )
     def image_file(image_id: str) -> Response:
-        """The original bytes of an indexed image."""
+        """The original bytes of an indexed image (for one in S3, a 307 to a presigned URL)."""
         with live.engine() as engine:
             image = engine.image(image_id)
+        if image.path.startswith("s3://"):
+            return RedirectResponse(presigned_url(image.path, presign_ttl), 307, headers={"Cache-Control": "no-store"})
         try:
             # Opened and checked here, so a file that is gone or is no longer the one indexed (a link to another
             # file, a FIFO) is a 404 before the response starts.

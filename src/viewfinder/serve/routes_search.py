@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from viewfinder.search import query as algebra
-from viewfinder.search import ranking
+from viewfinder.search import ranking, relevance
 from viewfinder.search.engine import MAX_K, Filters
 from viewfinder.search.lru import LRUCache
 from viewfinder.search.query import Term
@@ -17,27 +17,41 @@ from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import SearchIn, SearchOut, error_responses, result_json
 
 
-def search_routes(live: LiveIndex, responses: LRUCache[bytes], guarded: list) -> APIRouter:
-    """POST /search and POST /search/image, answering from `responses` when the same query was just asked."""
+def search_routes(
+    live: LiveIndex, responses: LRUCache[bytes], guarded: list, default_min_relevance: float | None = None
+) -> APIRouter:
+    """POST /search and POST /search/image, answering from `responses` when the same query was just asked.
+
+    Searches that give no min_relevance use `default_min_relevance` (None: the model's default).
+    """
     router = APIRouter()
 
     def answer(
-        terms: list[Term], k: int, filters: Filters | None = None, rerank: ranking.Rerank | None = None
+        terms: list[Term],
+        k: int,
+        filters: Filters | None = None,
+        rerank: ranking.Rerank | None = None,
+        min_relevance: float | None = None,
     ) -> Response:
         started = time.perf_counter()
+        min_relevance = default_min_relevance if min_relevance is None else min_relevance
         cacheable = all(term.image_bytes is None for term in terms)
         with live.engine() as engine:
-            key = (engine.catalog_state(), tuple(algebra.validate(terms)), k, filters, rerank) if cacheable else None
+            query = (tuple(algebra.validate(terms)), k, filters, rerank, min_relevance)
+            key = (engine.catalog_state(), *query) if cacheable else None
             cached = responses.get(key) if key else None
             if cached is not None:
                 elapsed = round((time.perf_counter() - started) * 1000, 3)
                 return _with_timings(cached, {"encode": 0.0, "search": 0.0, "rerank": 0.0, "total": elapsed}, True)
-            result = ranking.search(engine, terms, k, filters, rerank)
+            rated = relevance.search(engine, terms, k, filters, rerank, min_relevance)
+        result = rated.result
         body = {
             "success": True,
             "query": result.query,
             "count": len(result.hits),
             "results": [result_json(hit) for hit in result.hits],
+            "min_relevance": rated.min_relevance,
+            "closest": [result_json(hit) for hit in rated.closest],
         }
         rendered = JSONResponse(body).body
         if key:
@@ -54,7 +68,7 @@ def search_routes(live: LiveIndex, responses: LRUCache[bytes], guarded: list) ->
         """Ranks the library for a text, an indexed image, weighted terms or a mix, with optional filters."""
         filters = Filters(**body.filters.model_dump()) if body.filters else None
         rerank = ranking.Rerank(**body.rerank.model_dump()) if body.rerank else None
-        return answer(body.query_terms(), body.top_k, filters, rerank)
+        return answer(body.query_terms(), body.top_k, filters, rerank, body.min_relevance)
 
     @router.post(
         "/search/image",
@@ -72,6 +86,7 @@ def search_routes(live: LiveIndex, responses: LRUCache[bytes], guarded: list) ->
         taken_after: Annotated[str | None, Form()] = None,
         taken_before: Annotated[str | None, Form()] = None,
         folder: Annotated[str | None, Form(max_length=1000)] = None,
+        min_relevance: Annotated[float | None, Form(ge=0, le=100)] = None,
     ) -> Response:
         """Ranks the library by similarity to an uploaded image, optionally with texts, weights and filters."""
         terms = [Term(weight=image_weight, image_bytes=image.file.read())]
@@ -84,7 +99,7 @@ def search_routes(live: LiveIndex, responses: LRUCache[bytes], guarded: list) ->
             "folder": folder or None,
         }
         filters = Filters(**conditions) if any(conditions.values()) else None
-        return answer(terms, top_k, filters)
+        return answer(terms, top_k, filters, min_relevance=min_relevance)
 
     return router
 

@@ -14,6 +14,8 @@ from viewfinder.search.query import Term
 from viewfinder.serve.live import ReindexJob
 from viewfinder.store.catalog import ImageRecord
 
+# Formats browsers do not display: their detail view shows the JPEG rendition (serve/routes_renditions.py).
+NOT_FOR_BROWSERS = frozenset({"TIFF", "HEIF"})
 QueryText = Annotated[str, Field(min_length=1, max_length=algebra.MAX_TEXT_CHARS)]
 
 
@@ -61,6 +63,9 @@ class SearchIn(BaseModel):
     terms: list[TermIn] | None = Field(None, max_length=algebra.MAX_TERMS)
     filters: FiltersIn | None = None
     rerank: RerankIn | None = None
+    min_relevance: float | None = Field(
+        None, ge=0, le=100, description="only results rated at least this % relevant (default 50; 0 for test:tiny)"
+    )
 
     def query_terms(self) -> list[Term]:
         terms = [Term(text=self.query)] if self.query is not None else []
@@ -74,6 +79,7 @@ class ImageOut(BaseModel):
     image_id: str
     image_url: str
     thumbnail_url: str
+    display_url: str = Field(description="what a browser can show: the original, or a JPEG rendition of it")
     width: int
     height: int
     file_name: str
@@ -85,6 +91,7 @@ class ImageOut(BaseModel):
 class ResultOut(ImageOut):
     rank: int
     similarity: float
+    relevance: float | None = Field(None, description="0-100, the similarity rated for this model (docs/API.md)")
 
 
 class SearchOut(BaseModel):
@@ -92,6 +99,8 @@ class SearchOut(BaseModel):
     query: str
     count: int
     results: list[ResultOut]
+    min_relevance: float
+    closest: list[ResultOut] = Field(description="when no result reaches min_relevance: the closest few, below it")
     timings_ms: dict[str, float]
     cached: bool
 
@@ -145,6 +154,7 @@ def image_json(image: ImageRecord) -> dict[str, Any]:
         "image_id": str(image.id),
         "image_url": f"/images/{image.id}",
         "thumbnail_url": f"/thumbnails/{image.id}",
+        "display_url": f"/renditions/{image.id}" if image.format in NOT_FOR_BROWSERS else f"/images/{image.id}",
         "width": image.width,
         "height": image.height,
         "file_name": image.file_name,
@@ -155,7 +165,12 @@ def image_json(image: ImageRecord) -> dict[str, Any]:
 
 
 def result_json(hit: Hit) -> dict[str, Any]:
-    return {"rank": hit.rank, **image_json(hit.image), "similarity": round(hit.similarity, 6)}
+    return {
+        "rank": hit.rank,
+        **image_json(hit.image),
+        "similarity": round(hit.similarity, 6),
+        "relevance": hit.relevance,
+    }
 
 
 def job_json(job: ReindexJob) -> dict[str, Any]:
@@ -169,3 +184,16 @@ def job_json(job: ReindexJob) -> dict[str, Any]:
 
 def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+class DuplicateGroupOut(BaseModel):
+    similarity: float
+    exact: bool
+    images: list[ImageOut]
+
+
+class DuplicatesOut(BaseModel):
+    success: Literal[True]
+    threshold: float
+    count: int
+    groups: list[DuplicateGroupOut]

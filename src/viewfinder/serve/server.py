@@ -12,6 +12,7 @@ import uvicorn
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
 from viewfinder.serve.guards import LOOPBACK_HOSTS
+from viewfinder.serve.routes_images import PRESIGN_TTL
 
 
 class _Server(uvicorn.Server):
@@ -37,7 +38,10 @@ def serve(
     sources: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
+    presign_ttl: int = PRESIGN_TTL,
+    min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = (),
+    watch: bool = False,
 ) -> None:
     """Runs the service until interrupted; tokens, CORS origins and host names may come from the environment.
 
@@ -60,6 +64,9 @@ def serve(
         sources=sources,
         cors_origins=cors_origins,
         runtime=runtime,
+        min_relevance=min_relevance,
+        watch=watch,
+        presign_ttl=presign_ttl,
         api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
         admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
         allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],

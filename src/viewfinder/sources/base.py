@@ -39,6 +39,8 @@ class SourceFile:
     root: str  # the source it was found under
     size: int
     mtime_ns: int  # the version stamp: for a folder, the modification time
+    inode: int = 0  # with ctime_ns, tells a file replaced in place (same size and mtime) from an untouched one
+    ctime_ns: int = 0
 
 
 @dataclass(frozen=True)

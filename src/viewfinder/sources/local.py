@@ -68,7 +68,7 @@ class FolderSource:
                 if not entry.is_file():
                     yield Unusable(entry.path, self.root, "not a regular file")
                     continue
-                yield SourceFile(entry.path, self.root, stat.st_size, stat.st_mtime_ns)
+                yield SourceFile(entry.path, self.root, stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
             elif entry.is_symlink() and not os.path.exists(entry.path):
                 yield Unusable(entry.path, self.root, "dangling symbolic link")
 

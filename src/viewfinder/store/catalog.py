@@ -16,35 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL UNIQUE,
-    root TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    format TEXT NOT NULL,
-    taken_at TEXT,
-    indexed_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS images_taken_at ON images (taken_at);
-CREATE TABLE IF NOT EXISTS vectors (
-    id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
-    vector BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS skipped (
-    path TEXT PRIMARY KEY,
-    root TEXT NOT NULL,
-    size INTEGER,
-    mtime_ns INTEGER,
-    reason TEXT NOT NULL,
-    seen_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
-"""
+from viewfinder.errors import ViewfinderError
+from viewfinder.store import migrations
 
 
 @dataclass(frozen=True)
@@ -80,6 +53,9 @@ class FileState:
     mtime_ns: int
     id: int | None = None  # set for indexed images
     reason: str | None = None  # set for skipped files
+    inode: int = 0  # -1 when not recorded yet (a catalog from before version 2)
+    ctime_ns: int = 0
+    content_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +72,25 @@ class NewImage:
     taken_at: str | None
     vector: np.ndarray
     id: int | None = None
+    content_hash: str | None = None
+    inode: int | None = None
+    ctime_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class Restat:
+    """New file facts for an indexed image whose content did not change (touched, copied back, upgraded)."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    inode: int
+    ctime_ns: int
+    content_hash: str
+
+
+class CatalogDamagedError(ViewfinderError):
+    """The catalog file cannot be read as a database."""
 
 
 IMAGE_COLUMNS = "id, path, root, size, mtime_ns, width, height, format, taken_at, indexed_at"
@@ -106,15 +101,25 @@ class Catalog:
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
-        if readonly:
-            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        else:
-            self.db = sqlite3.connect(path, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA busy_timeout=10000")
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+                self.db.execute("PRAGMA busy_timeout=10000")
+                migrations.require_current(self.db, str(path.parent))
+            else:
+                self.db = sqlite3.connect(path, check_same_thread=False)
+                self.db.execute("PRAGMA busy_timeout=10000")
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                migrations.upgrade(self.db)
+            self.db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.OperationalError:
+            raise  # locked, disk full, unreadable: not damage
+        except sqlite3.DatabaseError as error:
+            raise CatalogDamagedError(
+                f"The catalog {path} is damaged ({error}); run `viewfinder check --repair --index {path.parent}` "
+                "to set it aside, then `viewfinder index SOURCE...` to rebuild it."
+            ) from error
 
     def close(self) -> None:
         self.db.close()
@@ -127,8 +132,13 @@ class Catalog:
         return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 
     def indexed_states(self) -> dict[str, FileState]:
-        rows = self.db.execute("SELECT path, size, mtime_ns, id FROM images")
-        return {path: FileState(size, mtime, id=image_id) for path, size, mtime, image_id in rows}
+        rows = self.db.execute("SELECT path, size, mtime_ns, id, inode, ctime_ns, content_hash FROM images")
+        return {
+            path: FileState(
+                size, mtime, id=image_id, inode=-1 if inode is None else inode, ctime_ns=ctime or 0, content_hash=digest
+            )
+            for path, size, mtime, image_id, inode, ctime, digest in rows
+        }
 
     def skipped_states(self) -> dict[str, FileState]:
         rows = self.db.execute("SELECT path, size, mtime_ns, reason FROM skipped")
@@ -143,6 +153,8 @@ class Catalog:
         skipped: Iterable[tuple[str, str, int | None, int | None, str]] = (),
         removed_ids: Iterable[int] = (),
         forget_skipped: Iterable[str] = (),
+        restats: Iterable[Restat] = (),
+        forget_sources: Iterable[str] = (),
     ) -> list[int]:
         """Writes one batch of work atomically and returns the ids of `images`, in order.
 
@@ -153,6 +165,11 @@ class Catalog:
         with self.db:
             self.db.executemany("DELETE FROM images WHERE id = ?", ((i,) for i in removed_ids))
             self.db.executemany("DELETE FROM skipped WHERE path = ?", ((p,) for p in forget_skipped))
+            self.db.executemany("DELETE FROM sources WHERE root = ?", ((r,) for r in forget_sources))
+            self.db.executemany(
+                "UPDATE images SET size=?, mtime_ns=?, inode=?, ctime_ns=?, content_hash=? WHERE id=?",
+                ((r.size, r.mtime_ns, r.inode, r.ctime_ns, r.content_hash, r.id) for r in restats),
+            )
             for image in images:
                 values = (
                     image.path,
@@ -164,11 +181,14 @@ class Catalog:
                     image.format,
                     image.taken_at,
                     now,
+                    image.content_hash,
+                    image.inode,
+                    image.ctime_ns,
                 )
                 if image.id is None:
                     cursor = self.db.execute(
                         "INSERT INTO images (path, root, size, mtime_ns, width, height, format, taken_at,"
-                        " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " indexed_at, content_hash, inode, ctime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         values,
                     )
                     image_id = int(cursor.lastrowid)
@@ -176,7 +196,7 @@ class Catalog:
                     image_id = image.id
                     self.db.execute(
                         "UPDATE images SET path=?, root=?, size=?, mtime_ns=?, width=?, height=?, format=?,"
-                        " taken_at=?, indexed_at=? WHERE id=?",
+                        " taken_at=?, indexed_at=?, content_hash=?, inode=?, ctime_ns=? WHERE id=?",
                         (*values, image_id),
                     )
                 vector = np.ascontiguousarray(image.vector, dtype=np.float32)
@@ -215,9 +235,75 @@ class Catalog:
         return found
 
     def roots(self) -> list[str]:
-        """The source folders this index was built from (of indexed and of skipped files)."""
-        rows = self.db.execute("SELECT root FROM images UNION SELECT root FROM skipped ORDER BY root")
+        """The source folders this index was built from (recorded, or of indexed and of skipped files)."""
+        rows = self.db.execute(
+            "SELECT root FROM sources UNION SELECT root FROM images UNION SELECT root FROM skipped ORDER BY root"
+        )
         return [row[0] for row in rows]
+
+    def add_sources(self, roots: Iterable[str]) -> None:
+        """Records folders the index is built from, so a vanished one can be reported and removed."""
+        with self.db:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO sources (root, added_at) VALUES (?, ?)", ((r, time.time()) for r in roots)
+            )
+
+    def source_counts(self) -> dict[str, int]:
+        """Each source folder with its number of indexed images."""
+        counts = {root: 0 for root in self.roots()}
+        counts.update(self.db.execute("SELECT root, COUNT(*) FROM images GROUP BY root").fetchall())
+        return counts
+
+    def ids_under(self, root: str) -> list[int]:
+        """Ids of the images indexed from a source folder (found under it, whichever root recorded them)."""
+        prefix = root.rstrip(os.sep) + os.sep
+        rows = self.db.execute(
+            "SELECT id FROM images WHERE root = ? OR substr(path, 1, ?) = ?", (root, len(prefix), prefix)
+        )
+        return [row[0] for row in rows]
+
+    def skipped_under(self, root: str) -> list[str]:
+        prefix = root.rstrip(os.sep) + os.sep
+        rows = self.db.execute(
+            "SELECT path FROM skipped WHERE root = ? OR substr(path, 1, ?) = ?", (root, len(prefix), prefix)
+        )
+        return [row[0] for row in rows]
+
+    def by_hash(self, hashes: Iterable[str], dim: int) -> dict[str, tuple[ImageRecord, np.ndarray]]:
+        """For each content hash the catalog knows, one image with it and its vector."""
+        wanted = list(set(hashes))
+        found: dict[str, tuple[ImageRecord, np.ndarray]] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            sql = (
+                f"SELECT {', '.join('i.' + c for c in IMAGE_COLUMNS.split(', '))}, i.content_hash, v.vector"
+                f" FROM images i JOIN vectors v ON v.id = i.id WHERE i.content_hash IN ({marks})"
+            )
+            for row in self.db.execute(sql, part):
+                vector = np.frombuffer(row[-1], dtype=np.float32).reshape(dim).copy()
+                found.setdefault(row[-2], (ImageRecord(*row[:-2]), vector))
+        return found
+
+    def content_hashes(self, ids: Sequence[int]) -> dict[int, str | None]:
+        found: dict[int, str | None] = {}
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            found.update(self.db.execute(f"SELECT id, content_hash FROM images WHERE id IN ({marks})", part))
+        return found
+
+    def exact_copies(self) -> list[list[ImageRecord]]:
+        """Groups of indexed images with the same content hash (byte-identical files), largest first."""
+        sql = (
+            f"SELECT {IMAGE_COLUMNS}, content_hash FROM images WHERE content_hash IN (SELECT content_hash FROM"
+            " images WHERE content_hash IS NOT NULL GROUP BY content_hash HAVING COUNT(*) > 1)"
+            " ORDER BY content_hash, path"
+        )
+        groups: dict[str, list[ImageRecord]] = {}
+        for row in self.db.execute(sql):
+            groups.setdefault(row[-1], []).append(ImageRecord(*row[:-1]))
+        return sorted(groups.values(), key=lambda group: (-len(group), group[0].path))
 
     def folders(self) -> list[str]:
         """Every folder, relative to its source root, that holds indexed images, with its parent folders."""

@@ -33,6 +33,7 @@ GROWTH_BEFORE_RETRAIN = 2.0
 # by the inverse share): a FAISS selector would make IVF scan every list, 65x the work at 100k vectors.
 POSTFILTER_SHARE = 0.5
 STATE_FILE = "ann.json"
+NEAR_NPROBE = 8  # lists probed for near-duplicates (similarity 0.9 and above)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,22 @@ class VectorIndex:
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
+    def ids(self) -> np.ndarray:
+        """Every id the index holds, sorted (to compare with the catalog)."""
+        import faiss
+
+        if self.params.kind == "flat":
+            found = faiss.vector_to_array(self.index.id_map)
+        else:
+            lists = faiss.extract_index_ivf(self.index).invlists
+            parts = [
+                faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                for i in range(lists.nlist)
+                if lists.list_size(i)
+            ]
+            found = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        return np.sort(found.astype(np.int64))
+
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (similarities, ids) per query row; `allowed` restricts the result to those ids."""
         import faiss
@@ -143,6 +160,17 @@ class VectorIndex:
                 search_params = faiss.SearchParameters(sel=selector)
             scores, ids = self.index.search(queries, k, params=search_params)
         return scores, ids
+
+    def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (similarities, ids) of near-duplicate neighbours: only a few inverted lists are probed, since a
+        near-identical vector lies in or next to its twin's list (the calibrated nprobe serves far-away texts)."""
+        import faiss
+
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if self.params.kind != "ivf" or self.count == 0:
+            return self.search(queries, k)
+        params = faiss.SearchParametersIVF(nprobe=min(self.params.nprobe, NEAR_NPROBE))
+        return self.index.search(queries, max(1, min(k, self.count)), params=params)
 
     def save(self, folder: Path, generation: int) -> None:
         """Writes the index for a catalog generation atomically; readers see the old or the new one."""

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
-from viewfinder.store.faiss_index import VectorIndex, needs_retrain
+from viewfinder.store.factory import FAISS, load_saved, normalise_store, rebuild
+from viewfinder.store.factory import apply_changes as apply_changes  # re-exported for older callers
+from viewfinder.store.factory import rebuild_from_catalog as rebuild_from_catalog
 from viewfinder.store.vector_store import VectorStore
 
 DEFAULT_INDEX = "viewfinder-index"
@@ -36,6 +36,8 @@ class Manifest:
     # Random, written once when the index is made: a directory deleted and rebuilt at the same path is
     # another index even when its generation numbers happen to match (empty in indexes made before it).
     index_uuid: str = ""
+    store: str = FAISS  # the vector store: faiss (files here) or milvus:URI (factory.normalise_store)
+    store_collection: str = ""  # the Milvus collection holding this index's vectors
 
 
 def default_index_path(explicit: str | None) -> Path:
@@ -71,13 +73,21 @@ class IndexDir:
             )
         return manifest
 
-    def create(self, spec: ModelSpec, dim: int) -> Manifest:
+    def create(self, spec: ModelSpec, dim: int, store: str | None = None) -> Manifest:
         """Starts a new index for a model (the directory may exist but must hold no index)."""
         if self.path.exists() and not self.path.is_dir():
             raise ViewfinderError(f"{self.path} is a file; choose a directory for --index.")
+        store = normalise_store(store, self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+        index_uuid = uuid.uuid4().hex
         manifest = Manifest(
-            model=spec.name, identity=spec.identity(), dim=dim, created_at=time.time(), index_uuid=uuid.uuid4().hex
+            model=spec.name,
+            identity=spec.identity(),
+            dim=dim,
+            created_at=time.time(),
+            index_uuid=index_uuid,
+            store=store,
+            store_collection="" if store == FAISS else f"viewfinder_{index_uuid}",
         )
         temporary = self.path / ".manifest.json.tmp"
         temporary.write_text(json.dumps(asdict(manifest), indent=2))
@@ -145,47 +155,33 @@ class IndexDir:
             raise IndexMismatchError(f"{self.path} has a manifest but no catalog; re-run `viewfinder index`.")
         return Catalog(self.catalog_path, readonly=readonly)
 
-    def load_vectors(self, catalog: Catalog, dim: int) -> tuple[VectorIndex, bool]:
-        """The FAISS index matching the catalog's current generation, and whether it had to be rebuilt.
+    def load_vectors(self, catalog: Catalog, dim: int) -> tuple[VectorStore, bool]:
+        """The vector store matching the catalog's current generation, and whether it had to be rebuilt.
 
-        A saved index older than the catalog (an interrupted run) is rebuilt from the catalog's vectors.
+        A saved FAISS index older than the catalog (an interrupted run) is rebuilt from the catalog's vectors;
+        a Milvus collection is repaired in place, unless a writer is at work (it repairs it as it finishes).
         """
-        generation = catalog.generation()
-        loaded = VectorIndex.load(self.path)
-        if loaded is not None:
-            vectors, saved_generation = loaded
-            if saved_generation == generation and vectors.dim == dim:
-                return vectors, False
-        return rebuild_from_catalog(catalog, dim), True
+        manifest = self.read_manifest()
+        loaded = self.saved_vectors(catalog, manifest)
+        if loaded is not None and loaded[1] == catalog.generation() and loaded[0].dim == dim:
+            return loaded[0], False
+        if loaded is not None and manifest.store != FAISS and self.writer_active():
+            return loaded[0], False
+        return rebuild(manifest.store, dim, catalog, loaded), True
+
+    def saved_vectors(self, catalog: Catalog, manifest: Manifest) -> tuple[VectorStore, int | None] | None:
+        """The saved vector store and the catalog generation it reflects (factory.load_saved)."""
+        return load_saved(self.path, manifest.store, manifest.store_collection, manifest.dim, catalog)
+
+    def rebuild_vectors(
+        self, catalog: Catalog, manifest: Manifest, saved: tuple[VectorStore, int | None] | None
+    ) -> VectorStore:
+        if saved is None and manifest.store != FAISS:  # a caller that only knows FAISS files (maintenance)
+            saved = self.saved_vectors(catalog, manifest)
+        return rebuild(manifest.store, manifest.dim, catalog, saved)
 
     def save_vectors(self, vectors: VectorStore, generation: int) -> None:
         vectors.save(self.path, generation)
 
     def bytes_on_disk(self) -> int:
         return sum(entry.stat().st_size for entry in self.path.iterdir() if entry.is_file())
-
-
-def rebuild_from_catalog(catalog: Catalog, dim: int) -> VectorIndex:
-    """A fresh index over every vector in the catalog, shaped for the collection's size."""
-    chunks = list(catalog.vectors(dim))
-    if not chunks:
-        return VectorIndex.empty(dim)
-    ids = np.concatenate([c[0] for c in chunks])
-    data = np.concatenate([c[1] for c in chunks])
-    return VectorIndex.build(ids, data, dim)
-
-
-def apply_changes(
-    vectors: VectorIndex,
-    catalog: Catalog,
-    dim: int,
-    removed: np.ndarray,
-    added: np.ndarray,
-    added_vectors: np.ndarray,
-) -> VectorIndex:
-    """Updates the index in place for one run's changes, or rebuilds it when the collection outgrew it."""
-    if needs_retrain(vectors.params, vectors.count - len(removed) + len(added)):
-        return rebuild_from_catalog(catalog, dim)
-    vectors.remove(np.concatenate([removed, added]).astype(np.int64))
-    vectors.add(added, added_vectors)
-    return vectors

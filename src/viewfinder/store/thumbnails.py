@@ -12,7 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from viewfinder.images.thumbnails import make_thumbnail
+from viewfinder.images.decode import DecodeError
+from viewfinder.images.thumbnails import THUMBNAIL_SIDE, make_thumbnail
 from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.originals import open_original
 
@@ -34,30 +35,42 @@ def etag_of(image: ImageRecord) -> str:
     return f'"{image.id}-{image.size:x}-{image.mtime_ns:x}"'
 
 
-def thumbnail(index_path: Path, image: ImageRecord) -> Thumbnail:
+def thumbnail(index_path: Path, image: ImageRecord, side: int = THUMBNAIL_SIDE, folder_name: str = FOLDER) -> Thumbnail:
     """The cached thumbnail of an indexed image, made and stored on first use; raises DecodeError, or
     OriginalChangedError when the file is no longer the one indexed.
+
+    `side` and `folder_name` make other sizes, e.g. the display renditions in `renditions/`.
 
     The cache is written atomically (temporary file, then rename), so concurrent requests for the same
     image each see a whole file; a read-only index directory only loses the caching.
     """
-    folder = Path(index_path) / FOLDER
-    cached = folder / f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg"
+    cached = Path(index_path) / folder_name / f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg"
     try:
         return Thumbnail(cached.read_bytes(), etag_of(image))
     except OSError:  # not made yet, or unreadable: make it again
         pass
+    if image.path.startswith("s3://"):  # made at index time; a missing one is not fetched from the bucket here
+        raise DecodeError("its thumbnail was not made at index time")
     with open_original(image) as original:
-        data = make_thumbnail(original)
+        data = make_thumbnail(original, side)
     try:
-        folder.mkdir(exist_ok=True)
-        _write_atomically(cached, data)
-        for stale in folder.glob(f"{image.id}-*.jpg"):
-            if stale != cached:
-                stale.unlink(missing_ok=True)
+        store_thumbnail(index_path, image.id, image.size, image.mtime_ns, data, folder_name)
     except OSError as error:
-        log.warning("cannot cache the thumbnail of image %s in %s: %s", image.id, folder, error)
+        log.warning("cannot cache the thumbnail of image %s in %s: %s", image.id, cached.parent, error)
     return Thumbnail(data, etag_of(image))
+
+
+def store_thumbnail(
+    index_path: Path, image_id: int, size: int, mtime_ns: int, data: bytes, folder_name: str = FOLDER
+) -> None:
+    """Keeps a thumbnail made elsewhere (at index time) in the cache, replacing the image's stale ones."""
+    folder = Path(index_path) / folder_name
+    cached = folder / f"{image_id}-{size:x}-{mtime_ns:x}.jpg"
+    folder.mkdir(exist_ok=True)
+    _write_atomically(cached, data)
+    for stale in folder.glob(f"{image_id}-*.jpg"):
+        if stale != cached:
+            stale.unlink(missing_ok=True)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

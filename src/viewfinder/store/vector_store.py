@@ -35,6 +35,10 @@ class VectorStore(Protocol):
         """Top-k (similarities, ids) per query row, best first; `allowed` restricts results to those ids."""
         ...
 
+    def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Like `search` without a filter, for near-identical neighbours only (an index may search less)."""
+        ...
+
     def save(self, folder: Path, generation: int) -> None:
         """Persists the store for a catalog generation, atomically."""
         ...

@@ -1,4 +1,4 @@
-import type { SearchState } from "../searchState";
+import { RELEVANCE_CHOICES, type SearchState } from "../searchState";
 
 interface FilterFieldsProps {
   id: string;
@@ -10,13 +10,29 @@ interface FilterFieldsProps {
   onChange: (change: Partial<SearchState>) => void;
 }
 
-/** The folder and capture-date filters; each applies as soon as it changes. */
+/** The folder, capture-date and relevance filters; each applies as soon as it changes. */
 export function FilterFields({ id, state, folders, takenRange, onChange }: FilterFieldsProps) {
   // Date inputs take YYYY-MM-DD; the catalog's capture times are ISO date-times.
   const earliest = takenRange?.[0].slice(0, 10);
   const latest = takenRange?.[1].slice(0, 10);
   return (
     <div id={id} className="filter-fields">
+      <label className="refine-field">
+        <span>Relevance</span>
+        <select
+          value={state.minRelevance === null ? "" : String(state.minRelevance)}
+          onChange={(event) =>
+            onChange({ minRelevance: event.target.value === "" ? null : Number(event.target.value) })
+          }
+        >
+          <option value="">At least 50% (default)</option>
+          {RELEVANCE_CHOICES.filter((choice) => choice !== 50).map((choice) => (
+            <option key={choice} value={String(choice)}>
+              {choice === 0 ? "Any: show every result" : `At least ${choice}%`}
+            </option>
+          ))}
+        </select>
+      </label>
       {folders.length >= 2 && (
         <label className="refine-field">
           <span>Folder</span>

@@ -3,7 +3,15 @@ import { formatImageCount } from "../format";
 import { ViewfinderMark } from "./Icons";
 
 /** The top bar: the name, which leads home, and the size of the library being searched. */
-export function Header({ stats, onHome }: { stats: LibraryStats | null; onHome: () => void }) {
+export function Header({
+  stats,
+  onHome,
+  onDuplicates,
+}: {
+  stats: LibraryStats | null;
+  onHome: () => void;
+  onDuplicates: () => void;
+}) {
   return (
     <header className="app-header">
       <a
@@ -18,12 +26,24 @@ export function Header({ stats, onHome }: { stats: LibraryStats | null; onHome: 
         <ViewfinderMark />
         <span>Viewfinder</span>
       </a>
-      {stats && (
-        <p className="library-size">
-          {formatImageCount(stats.images)}
-          {stats.model && <span className="model-name"> · {stats.model}</span>}
-        </p>
-      )}
+      <div className="header-end">
+        <a
+          className="header-link"
+          href="/?view=duplicates"
+          onClick={(event) => {
+            event.preventDefault();
+            onDuplicates();
+          }}
+        >
+          Duplicates
+        </a>
+        {stats && (
+          <p className="library-size">
+            {formatImageCount(stats.images)}
+            {stats.model && <span className="model-name"> · {stats.model}</span>}
+          </p>
+        )}
+      </div>
     </header>
   );
 }

@@ -1,6 +1,6 @@
 import { type KeyboardEvent, type MouseEvent, useEffect, useRef } from "react";
 import type { SearchResult } from "../api";
-import { formatBytes, formatSimilarity, formatTakenAt } from "../format";
+import { formatBytes, formatRelevance, formatSimilarity, formatTakenAt } from "../format";
 import { ChevronIcon, CloseIcon, SimilarIcon } from "./Icons";
 import { imageName } from "./ResultCard";
 
@@ -59,7 +59,7 @@ export function ImageDialog({
         <div className="viewer" style={{ backgroundImage: `url("${result.thumbnail_url}")` }}>
           <img
             key={result.image_id}
-            src={result.image_url}
+            src={result.display_url ?? result.image_url}
             alt={name}
             width={result.width}
             height={result.height}
@@ -118,6 +118,7 @@ export function ImageDialog({
 /** The catalog's facts about a result, skipping what it does not know. */
 function ImageFacts({ result }: { result: SearchResult }) {
   const facts: [string, string][] = [
+    ["Relevance", formatRelevance(result)],
     ["Similarity", formatSimilarity(result.similarity)],
     ["Rank", String(result.rank)],
   ];

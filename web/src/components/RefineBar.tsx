@@ -15,14 +15,14 @@ interface RefineBarProps {
 export function RefineBar({ state, stats, onChange }: RefineBarProps) {
   const filtered = hasFilters(state);
   const [filtersOpen, setFiltersOpen] = useState(filtered);
-  // Filters are offered only where the library has them.
+  // Folder and date filters are offered only where the library has them; the relevance threshold always.
   const folders = stats?.folders ?? [];
   const takenRange = stats?.taken_range ?? null;
-  const filtersOffered = folders.length >= 2 || takenRange !== null;
   const mixed = isMixedQuery(state);
-  if (!mixed && !filtersOffered) return null;
 
-  const activeFilters = [state.folder, state.takenAfter, state.takenBefore].filter(Boolean).length;
+  const activeFilters = [state.folder, state.takenAfter, state.takenBefore, state.minRelevance !== null].filter(
+    Boolean,
+  ).length;
   return (
     <div className="refine" role="group" aria-label="Refine the search">
       <div className="refine-bar">
@@ -32,28 +32,26 @@ export function RefineBar({ state, stats, onChange }: RefineBarProps) {
             onCommit={(textShare) => onChange({ textShare }, "replace")}
           />
         )}
-        {filtersOffered && (
-          <button
-            type="button"
-            className={filtered ? "chip filter-toggle active" : "chip filter-toggle"}
-            aria-expanded={filtersOpen}
-            aria-controls="search-filters"
-            onClick={() => setFiltersOpen(!filtersOpen)}
-          >
-            Filters{activeFilters > 0 && ` · ${activeFilters}`}
-          </button>
-        )}
+        <button
+          type="button"
+          className={filtered ? "chip filter-toggle active" : "chip filter-toggle"}
+          aria-expanded={filtersOpen}
+          aria-controls="search-filters"
+          onClick={() => setFiltersOpen(!filtersOpen)}
+        >
+          Filters{activeFilters > 0 && ` · ${activeFilters}`}
+        </button>
         {filtered && (
           <button
             type="button"
             className="text-button"
-            onClick={() => onChange({ folder: "", takenAfter: "", takenBefore: "" }, "push")}
+            onClick={() => onChange({ folder: "", takenAfter: "", takenBefore: "", minRelevance: null }, "push")}
           >
             Clear filters
           </button>
         )}
       </div>
-      {filtersOffered && filtersOpen && (
+      {filtersOpen && (
         <FilterFields
           id="search-filters"
           state={state}

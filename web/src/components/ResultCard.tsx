@@ -1,6 +1,6 @@
 import type { Ref } from "react";
 import type { SearchResult } from "../api";
-import { formatSimilarity } from "../format";
+import { formatRelevance } from "../format";
 
 interface ResultCardProps {
   result: SearchResult;
@@ -15,10 +15,10 @@ export function imageName(result: { image_id: string; file_name?: string }): str
   return result.file_name ?? `Image ${result.image_id}`;
 }
 
-/** One thumbnail in the grid, with its rank and similarity. */
+/** One thumbnail in the grid, with its rank and relevance. */
 export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: ResultCardProps) {
   const name = imageName(result);
-  const similarity = formatSimilarity(result.similarity);
+  const relevance = formatRelevance(result);
   return (
     <li className="result">
       <button
@@ -28,7 +28,7 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
         tabIndex={active ? 0 : -1}
         onFocus={onFocus}
         onClick={onOpen}
-        aria-label={`Result ${result.rank}: ${name}, similarity ${similarity}`}
+        aria-label={`Result ${result.rank}: ${name}, ${relevance}`}
       >
         <span className="result-frame">
           <img
@@ -43,7 +43,7 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
             {result.rank}
           </span>
           <span className="badge similarity-badge" aria-hidden="true">
-            {similarity}
+            {relevance}
           </span>
         </span>
         <span className="result-name" aria-hidden="true">

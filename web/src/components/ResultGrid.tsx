@@ -15,11 +15,13 @@ interface ResultGridProps {
   onOpen: (index: number) => void;
   /** A newer search is on its way; these results are about to be replaced. */
   stale: boolean;
+  /** The list's accessible name. */
+  label?: string;
 }
 
 /** The ranked thumbnails; arrow keys, Home and End move through them, Enter opens one. */
 export function ResultGrid(props: ResultGridProps) {
-  const { handleRef, results, activeIndex, onActiveChange, onOpen, stale } = props;
+  const { handleRef, results, activeIndex, onActiveChange, onOpen, stale, label = "Search results" } = props;
   const cards = useRef<(HTMLButtonElement | null)[]>([]);
   useImperativeHandle(handleRef, () => ({ focusCard: (index) => cards.current[index]?.focus() }), []);
 
@@ -32,7 +34,7 @@ export function ResultGrid(props: ResultGridProps) {
   };
 
   return (
-    <ul className={stale ? "result-grid stale" : "result-grid"} aria-label="Search results" onKeyDown={move}>
+    <ul className={stale ? "result-grid stale" : "result-grid"} aria-label={label} onKeyDown={move}>
       {results.map((result, index) => (
         <ResultCard
           key={result.image_id}

@@ -61,6 +61,7 @@ export function SearchResults(props: SearchResultsProps) {
   }
 
   const response = outcome.kind === "results" ? outcome.response : outcome.previous;
+  const closest = response?.closest ?? [];
   return (
     <section className="search-results" aria-busy={outcome.kind === "loading"}>
       <ResultSummary
@@ -68,10 +69,33 @@ export function SearchResults(props: SearchResultsProps) {
         description={description}
         libraryImages={libraryImages}
       />
-      {response !== null && response.count === 0 && outcome.kind === "results" && (
+      {response !== null && response.count === 0 && outcome.kind === "results" && closest.length === 0 && (
         <StateMessage title="No images match">
           <p>Nothing in the library is close to this. Try fewer or broader words, or remove a filter.</p>
         </StateMessage>
+      )}
+      {response !== null && response.count === 0 && closest.length > 0 && (
+        <>
+          <StateMessage title="Nothing relevant">
+            <p>
+              No image is at least {response.min_relevance ?? 50}% relevant {description}. The closest ones are
+              below; a lower relevance under Filters shows more.
+            </p>
+          </StateMessage>
+          <h2 className="closest-heading">Closest images, below the relevance threshold</h2>
+          <ResultGrid
+            handleRef={props.gridRef}
+            results={closest}
+            label="Closest images"
+            activeIndex={props.activeIndex}
+            onActiveChange={props.onActiveChange}
+            onOpen={(index) => {
+              const result = closest[index];
+              if (result) props.onOpen(result);
+            }}
+            stale={outcome.kind === "loading"}
+          />
+        </>
       )}
       {response !== null && response.count > 0 && (
         <ResultGrid

@@ -1,0 +1,87 @@
+"""Near-duplicate groups: bursts, resized or recompressed copies, light edits and crops of one photo.
+
+Each stored vector is searched against the vector index for its nearest neighbours (k-NN, never all pairs),
+pairs at or above the similarity threshold are joined with union-find, and the connected groups returned.
+Byte-identical copies (same content hash) are grouped as well, whatever their similarity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from viewfinder.errors import BadQueryError
+from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.vector_store import VectorStore
+
+DEFAULT_THRESHOLD = 0.96  # measured on generated variants (tests/test_duplicates.py, CHANGELOG)
+NEIGHBOURS = 16  # a group larger than this still joins up: members link through each other
+MAX_GROUPS = 1000
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Images that look like one photo; `similarity` is the weakest link that joined the group."""
+
+    images: list[ImageRecord]
+    similarity: float
+    exact: bool  # every member has the same bytes
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+        self.weakest: dict[int, float] = {}
+
+    def find(self, item: int) -> int:
+        root = self.parent.setdefault(item, item)
+        while root != self.parent[root]:
+            self.parent[root] = self.parent[self.parent[root]]  # path halving keeps the trees flat
+            root = self.parent[root]
+        return root
+
+    def union(self, a: int, b: int, similarity: float) -> None:
+        ra, rb = self.find(a), self.find(b)
+        weakest = min(similarity, self.weakest.get(ra, 1.0), self.weakest.get(rb, 1.0))
+        if ra != rb:
+            self.parent[rb] = ra
+        self.weakest[ra] = weakest
+
+
+def find_duplicates(
+    catalog: Catalog, vectors: VectorStore, dim: int, threshold: float = DEFAULT_THRESHOLD
+) -> list[DuplicateGroup]:
+    """Groups of near-identical images (largest first), found by k-NN search per stored vector."""
+    if not 0.0 < threshold <= 1.0:
+        raise BadQueryError("threshold must be above 0 and at most 1.")
+    groups = _UnionFind()
+    for ids, chunk in catalog.vectors(dim, chunk=2048):
+        scores, found = vectors.near(chunk, NEIGHBOURS + 1)
+        for own, row_scores, row_ids in zip(ids, scores, found, strict=True):
+            for score, other in zip(row_scores, row_ids, strict=True):
+                if other >= 0 and other != own and score >= threshold:
+                    groups.union(int(own), int(other), float(score))
+    for copies in catalog.exact_copies():
+        for image in copies[1:]:
+            groups.union(copies[0].id, image.id, 1.0)
+    members: dict[int, list[int]] = {}
+    for item in list(groups.parent):
+        members.setdefault(groups.find(item), []).append(item)
+    return _records(catalog, [(ids, groups.weakest.get(root, 1.0)) for root, ids in members.items() if len(ids) > 1])
+
+
+def exact_groups(catalog: Catalog) -> list[DuplicateGroup]:
+    """Groups of byte-identical copies only (same content hash)."""
+    return [DuplicateGroup(images, 1.0, True) for images in catalog.exact_copies()]
+
+
+def _records(catalog: Catalog, found: Iterable[tuple[list[int], float]]) -> list[DuplicateGroup]:
+    found = sorted(found, key=lambda group: (-len(group[0]), -group[1]))[:MAX_GROUPS]
+    records = catalog.images([i for ids, _ in found for i in ids])
+    hashes = catalog.content_hashes([i for ids, _ in found for i in ids])
+    result = []
+    for ids, similarity in found:
+        images = sorted((records[i] for i in ids if i in records), key=lambda image: image.path)
+        exact = len({hashes.get(image.id) for image in images}) == 1 and hashes.get(images[0].id) is not None
+        result.append(DuplicateGroup(images, round(similarity, 6), exact))
+    return result

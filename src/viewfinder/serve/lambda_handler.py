@@ -1,0 +1,52 @@
+"""AWS Lambda entry point: the same app as `viewfinder serve`, behind API Gateway (HTTP API) through Mangum.
+
+Everything slow happens once, at init (the cold start): the ONNX text encoder loads (from the export baked
+into the image, so torch is never imported) and the index opens: a snapshot published to S3
+(VIEWFINDER_INDEX=s3://bucket/indexes/NAME, downloaded and verified into /tmp) or an index directory on a
+mounted EFS path. Warm invocations only search. Settings come from the environment:
+
+    VIEWFINDER_INDEX            s3://… snapshot location or a directory (required)
+    VIEWFINDER_CACHE            where the ONNX export lives (the image sets it)
+    VIEWFINDER_SNAPSHOT_CACHE   where snapshots are downloaded (default /tmp/viewfinder-snapshots)
+    VIEWFINDER_RUNTIME          onnx (default) or onnx-int8
+    VIEWFINDER_PRESIGN_TTL      seconds an /images/{id} redirect stays valid (default 900)
+    VIEWFINDER_API_TOKEN        optional bearer token for every route but /healthz and the UI
+    VIEWFINDER_ALLOWED_HOSTS    Host names to accept, comma-separated (default *: any)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from viewfinder.errors import ViewfinderError
+from viewfinder.serve.app import create_app
+from viewfinder.serve.routes_images import PRESIGN_TTL
+
+
+def build_handler() -> Any:
+    """The Lambda handler over the index the environment names; loads it and the model now."""
+    try:
+        from mangum import Mangum
+    except ImportError:
+        raise ViewfinderError("The Lambda handler needs mangum: pip install 'viewfinder[lambda]'.") from None
+    index = os.environ.get("VIEWFINDER_INDEX")
+    if not index:
+        raise ViewfinderError("Set VIEWFINDER_INDEX to s3://bucket/indexes/NAME or an index directory on EFS.")
+    os.environ.setdefault("VIEWFINDER_SNAPSHOT_CACHE", "/tmp/viewfinder-snapshots")  # only /tmp is writable
+    app = create_app(
+        index,
+        device="cpu",
+        runtime=os.environ.get("VIEWFINDER_RUNTIME", "onnx"),
+        presign_ttl=int(os.environ.get("VIEWFINDER_PRESIGN_TTL", PRESIGN_TTL)),
+        api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
+        # API Gateway is the front door and its host names vary (custom domains): DNS rebinding, which the
+        # Host check guards a loopback server against, does not apply to a public API.
+        allowed_hosts=[h.strip() for h in os.environ.get("VIEWFINDER_ALLOWED_HOSTS", "*").split(",") if h.strip()],
+    )
+    # No lifespan: a Lambda environment is frozen between invocations, so it polls nothing; a new snapshot
+    # reaches new execution environments, which download the current one at their cold start.
+    return Mangum(app, lifespan="off")
+
+
+handler = build_handler() if os.environ.get("AWS_LAMBDA_RUNTIME_API") else None

@@ -1,0 +1,59 @@
+"""Serving a snapshot published to S3 (`viewfinder serve --index s3://bucket/indexes/NAME`): the current snapshot
+is downloaded and verified into a local cache, and the pointer is polled; a newer (or rolled back) snapshot is
+downloaded, verified and opened beside the one in use, then swapped in the way `live` swaps a local index, so
+requests in flight finish on the engine they started with and none fails.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from viewfinder.errors import ViewfinderError
+from viewfinder.search.engine import SearchEngine
+from viewfinder.search.query import Term
+from viewfinder.serve.live import POLL_SECONDS, LiveIndex, ReindexJob
+from viewfinder.store.indexdir import IndexDir
+from viewfinder.store.snapshots import cache_dir, current, download, drop_cached, fetch_current
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotLiveIndex(LiveIndex):
+    """A LiveIndex whose refresh follows the published pointer instead of a local directory."""
+
+    def __init__(
+        self, url: str, device: str = "auto", poll_seconds: float = POLL_SECONDS, runtime: str = "auto"
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.cache = cache_dir(self.url)
+        self.version, path = fetch_current(self.url, self.cache)
+        self._failed_version: str | None = None
+        super().__init__(path, device=device, poll_seconds=poll_seconds, runtime=runtime)
+        drop_cached(self.cache, {self.version})
+
+    def refresh(self) -> bool:
+        """Swaps to the snapshot the pointer names when it is another one; returns whether it did."""
+        with self._refresh_lock:
+            pointer = current(self.url)
+            if pointer["version"] in (self.version, self._failed_version):
+                return False
+            try:
+                path = download(self.url, pointer, self.cache)
+                with self.engine() as engine:
+                    fresh = SearchEngine(IndexDir(path), self.device, runtime=engine.runtime)
+                    if fresh.manifest.identity == engine.manifest.identity:
+                        fresh._embedder = engine.embedder  # the same model: no second load
+                fresh.search([Term(text="a photo")], k=1)  # warm, and prove it answers, before any user sees it
+            except Exception:
+                self._failed_version = pointer["version"]  # logged once, tried again when the pointer moves
+                raise
+            previous, self.version = self.version, pointer["version"]
+            self.index_dir = fresh.index_dir
+            self._swap(fresh)
+            drop_cached(self.cache, {self.version, previous})  # the previous one may still answer a request
+            return True
+
+    def reindex(self) -> ReindexJob:
+        raise ViewfinderError(
+            f"This server follows the snapshots published at {self.url}; index and `viewfinder publish` elsewhere."
+        )

@@ -1,0 +1,152 @@
+"""Images in an S3 bucket (or an S3-compatible store) as a source, and the S3 client every part shares.
+
+A key is recorded as `s3://bucket/key`. The version stamp is a 63-bit hash of the object's ETag, so the
+change plan (size and stamp) tells an unchanged object from the listing alone, without a GET. Requests are
+signed with SigV4 and retried with backoff on throttling and 5xx; credentials come from the standard AWS
+chain; `AWS_ENDPOINT_URL` (or `--s3-endpoint`, which sets it) points at another S3-compatible store.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import Any, BinaryIO
+
+from viewfinder.errors import ViewfinderError
+from viewfinder.sources.base import IMAGE_SUFFIXES, SourceFile, Unusable
+
+SCHEME = "s3://"
+MAX_ATTEMPTS = 5
+MAX_OBJECT_BYTES = 256 * 2**20  # the same ceiling decode_bytes applies; a bigger object is not fetched
+NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+FORBIDDEN = frozenset({"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"})
+
+
+class ObjectGone(FileNotFoundError):
+    """An object a listing named is no longer there (deleted between list and get)."""
+
+
+def is_s3(location: str | os.PathLike) -> bool:
+    return str(location).startswith(SCHEME)
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(bucket, key or prefix) of an s3:// URL; ViewfinderError when it names no bucket."""
+    bucket, _, key = str(url).removeprefix(SCHEME).partition("/")
+    if not is_s3(url) or len(bucket) < 3:
+        raise ViewfinderError(f"{url} is not an S3 location; write s3://BUCKET/PREFIX.")
+    return bucket, key
+
+
+@functools.lru_cache(maxsize=8)
+def client(endpoint: str | None = None) -> Any:
+    """A thread-safe S3 client: SigV4, standard retries; `endpoint` else $AWS_ENDPOINT_URL else AWS."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise ViewfinderError("S3 support needs boto3: pip install 'viewfinder[s3]'.") from None
+    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    config = Config(
+        signature_version="s3v4",
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        max_pool_connections=32,
+        # Another store than AWS rarely has bucket DNS names: address buckets in the path there.
+        s3={"addressing_style": "path" if endpoint else "auto"},
+    )
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
+
+
+def error_code(error: Exception) -> tuple[str, int]:
+    """The S3 error code and HTTP status of a botocore ClientError ('', 0 for anything else)."""
+    response = getattr(error, "response", None) or {}
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return str(response.get("Error", {}).get("Code", "")), int(status or 0)
+
+
+def explain(error: Exception, what: str) -> ViewfinderError:
+    """A one-line ViewfinderError for a failed S3 call on `what` (a bucket or an object URL)."""
+    code, status = error_code(error)
+    if code in NOT_FOUND or status == 404:
+        return ViewfinderError(f"{what} does not exist ({code or status}).")
+    if code in FORBIDDEN or status == 403:
+        return ViewfinderError(f"Access to {what} is denied ({code or status}); check the AWS credentials.")
+    return ViewfinderError(f"Cannot read {what}: {code or type(error).__name__}: {error}")
+
+
+def version_stamp(etag: str) -> int:
+    """A stable non-negative 63-bit integer for an ETag, stored where a file's mtime_ns goes."""
+    return int.from_bytes(hashlib.sha256(etag.strip('"').encode()).digest()[:8], "big") >> 1
+
+
+def presigned_url(url: str, ttl_seconds: int) -> str:
+    """A SigV4 presigned GET URL for an s3:// object, valid for `ttl_seconds`."""
+    bucket, key = split_url(url)
+    return client().generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(ttl_seconds)
+    )
+
+
+class S3Source:
+    """The image objects under s3://bucket/prefix, listed page by page."""
+
+    def __init__(self, location: str) -> None:
+        self.bucket, prefix = split_url(location)
+        self.prefix = prefix.strip("/")
+        self.root = f"{SCHEME}{self.bucket}/{self.prefix}".rstrip("/")
+
+    def check(self) -> None:
+        """Lists one key, so a missing or forbidden bucket fails before an index is created or changed."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            client().list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except (ClientError, BotoCoreError) as error:
+            raise explain(error, f"bucket {self.root}") from None
+
+    def scan(self, exclude: str | None = None) -> Iterator[SourceFile | Unusable]:
+        """Every image-named object under the prefix, in key order; ViewfinderError when the bucket can't be
+        listed (missing, forbidden), so a run stops before it changes anything."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        pages = client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    if PurePosixPath(key).suffix.lower() not in IMAGE_SUFFIXES or key.endswith("/"):
+                        continue
+                    url = f"{SCHEME}{self.bucket}/{key}"
+                    yield SourceFile(url, self.root, int(item["Size"]), version_stamp(item["ETag"]))
+        except (ClientError, BotoCoreError) as error:
+            raise explain(error, f"bucket {self.root}") from None
+
+    def open(self, key: str) -> BinaryIO:
+        """The object's bytes, read whole into memory; ObjectGone when it was deleted since the listing."""
+        return io.BytesIO(read_object(key))
+
+
+def read_object(url: str, limit: int = MAX_OBJECT_BYTES) -> bytes:
+    """The bytes of an s3:// object: ObjectGone when missing, OSError when bigger than `limit`,
+    ViewfinderError for other failures (after the client's retries)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = split_url(url)
+    try:
+        response = client().get_object(Bucket=bucket, Key=key)
+        if int(response.get("ContentLength", 0)) > limit:
+            response["Body"].close()
+            raise OSError(f"object is larger than {limit // 2**20} MiB")
+        return response["Body"].read()
+    except ClientError as error:
+        code, status = error_code(error)
+        if code in NOT_FOUND or status == 404:
+            raise ObjectGone(f"object {url} is no longer in the bucket") from None
+        raise explain(error, url) from None
+    except BotoCoreError as error:
+        raise explain(error, url) from None

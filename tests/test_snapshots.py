@@ -1,0 +1,130 @@
+"""Index snapshots in S3 (SeaweedFS on loopback): publish, a server that follows the pointer and swaps under
+continuous searching with no failed request, rollback, pruning, and refusal of interrupted or corrupt uploads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from cli_helpers import run_cli, write_colour_images
+from service_helpers import start_server_process, start_server_thread, wait_for
+from test_service_live import SearchLoop
+
+from viewfinder.pipeline.indexer import run_index
+from viewfinder.serve.app import create_app
+from viewfinder.store import snapshots
+from viewfinder.store.snapshots import SnapshotError, current, fetch_current, publish, versions
+
+
+@pytest.fixture
+def published(seaweed, tmp_path, request):
+    """A local index of 12 images, published once to s3://<bucket>/indexes/demo."""
+    bucket = "snap-" + request.node.name.lower().replace("_", "-")[5:40].strip("-")
+    seaweed.client().create_bucket(Bucket=bucket)
+    library, index = tmp_path / "photos", tmp_path / "index"
+    write_colour_images(library, 12)
+    run_index(index, [str(library)], model="test:tiny")
+    url = f"s3://{bucket}/indexes/demo"
+    return url, index, library, publish(index, url)
+
+
+def keys(seaweed, url: str) -> list[str]:
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    listed = seaweed.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"].removeprefix(prefix + "/") for item in listed.get("Contents", []))
+
+
+def test_publish_writes_a_checksummed_snapshot_then_the_pointer(seaweed, published, tmp_path):
+    url, _, _, version = published
+    names = keys(seaweed, url)
+    assert "CURRENT" in names and f"snapshots/{version}/SNAPSHOT.json" in names
+    assert current(url)["version"] == version
+    local_version, folder = fetch_current(url, tmp_path / "cache")
+    assert local_version == version
+    listing = json.loads((folder / "SNAPSHOT.json").read_text())
+    assert {"catalog.sqlite", "manifest.json", "ann.json"} <= set(listing["files"])
+    assert any(name.startswith("vectors-") for name in listing["files"])
+    assert [entry.name for entry in (tmp_path / "cache").iterdir()] == [version]  # no temporary folder left
+    env = {"VIEWFINDER_SNAPSHOT_CACHE": str(tmp_path / "serve-cache")}
+    with start_server_process(url, "--presign-ttl", "60", env=env) as server:  # the command line keeps s3:// whole
+        assert httpx.get(server + "healthz", timeout=30).json()["images"] == 12
+
+
+def test_server_follows_the_pointer_with_zero_failed_requests_and_rolls_back(published, tmp_path, capsys):
+    url, index, library, first = published
+    app = create_app(url, device="cpu", poll_seconds=0.05)
+    live = app.state.live
+    with start_server_thread(app) as server, httpx.Client(base_url=server, timeout=60) as http:
+        assert http.get("/healthz").json()["images"] == 12
+        write_colour_images(library, 4, seed=7, start=100)
+        run_index(index, [str(library)])
+        with SearchLoop(server) as loop:
+            wait_for(lambda: len(loop.counts) >= 3, what="searches before the publish")
+            code, out, err = run_cli(capsys, "publish", "--index", index, "--to", url)
+            assert code == 0, err
+            wait_for(lambda: http.get("/healthz").json()["images"] == 16, what="the new snapshot")
+            wait_for(lambda: loop.counts[-1] == 16, what="searches on the new snapshot")
+            code, out, err = run_cli(capsys, "rollback", "--index", url)
+            assert code == 0 and first in out, err
+            wait_for(lambda: http.get("/healthz").json()["images"] == 12, what="the rolled back snapshot")
+            wait_for(lambda: loop.counts[-1] == 12, what="searches on the rolled back snapshot")
+        assert loop.failures == []
+        assert set(loop.counts) == {12, 16}
+        response = http.post("/admin/reindex")
+        assert response.status_code in (400, 401, 403, 404, 409)
+    assert len([entry for entry in live.cache.iterdir()]) <= 2  # older downloads are dropped
+
+
+def test_interrupted_or_corrupt_upload_never_becomes_current(seaweed, published, tmp_path, monkeypatch, capsys):
+    url, index, _, first = published
+    real_put = snapshots._put
+
+    def interrupted(bucket: str, key: str, data: bytes) -> None:
+        if key.endswith("SNAPSHOT.json"):
+            raise ConnectionError("the network went away")
+        real_put(bucket, key, data)
+
+    monkeypatch.setattr(snapshots, "_put", interrupted)
+    with pytest.raises(ConnectionError):
+        publish(index, url)
+    monkeypatch.undo()
+    assert current(url)["version"] == first and versions(url) == [first]
+
+    # A snapshot whose file no longer matches its checksum is refused, and a follower keeps its engine.
+    app = create_app(url, device="cpu", poll_seconds=3600)
+    live = app.state.live
+    second = publish(index, url)
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    seaweed.client().put_object(Bucket=bucket, Key=f"{prefix}/snapshots/{second}/catalog.sqlite", Body=b"garbage")
+    with pytest.raises(SnapshotError, match="does not match its sha256"):
+        live.refresh()
+    assert live.version == first and not any(entry.name.startswith(f".{second}") for entry in live.cache.iterdir())
+    assert live.refresh() is False  # the failed version is not retried until the pointer moves
+    live.close()
+
+    # --keep 1 prunes the older snapshots and the interrupted upload's leftovers, never the current one.
+    code, _, err = run_cli(capsys, "publish", "--index", index, "--to", url, "--keep", "1")
+    assert code == 0, err
+    third = current(url)["version"]
+    assert versions(url) == [third]
+    assert {name.split("/")[1] for name in keys(seaweed, url) if name.startswith("snapshots/")} == {third}
+
+
+def test_snapshot_commands_reject_bad_input(seaweed, published, tmp_path, capsys):
+    url, index, _, first = published
+    code, _, err = run_cli(capsys, "rollback", "--index", url)
+    assert code == 2 and "no snapshot older" in err
+    code, _, err = run_cli(capsys, "rollback", "--index", url, "--to", "nope")
+    assert code == 2 and "no complete snapshot nope" in err
+    code, _, err = run_cli(capsys, "rollback", "--index", url + "-missing")
+    assert code == 2 and "No published index" in err
+    code, _, err = run_cli(capsys, "publish", "--index", tmp_path / "none", "--to", url)
+    assert code == 2 and "No index at" in err
+    code, _, err = run_cli(capsys, "publish", "--index", index, "--to", "s3://no-such-bucket/x")
+    assert code == 2 and "does not exist" in err
+    code, _, err = run_cli(capsys, "publish", "--index", index, "--to", url, "--keep", "0")
+    assert code == 2 and "--keep" in err
+    assert current(url)["version"] == first
+    assert Path(index / "catalog.sqlite").exists()
