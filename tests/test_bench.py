@@ -46,6 +46,7 @@ def test_bench_embed_reports_decode_model_and_pipeline_throughput(tmp_path):
     assert row["size"] == "320x240" and row["jpeg_kb"] > 0
     assert min(row["decode_per_s"], row["model_per_s"], row["pipeline_per_s"]) > 0
     assert row["pipeline_vs_model"] == round(row["pipeline_per_s"] / row["model_per_s"], 3)
+    assert 0 < row["pipeline_cpu_use"] <= 1.05 and result["peak_rss_mb"] > 0
     assert len(list((tmp_path / "320x240").glob("*.jpg"))) == 8
 
 

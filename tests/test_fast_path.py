@@ -15,6 +15,7 @@ from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.registry import resolve_model
 from viewfinder.models.tokenizer import ClipTokenizer, open_clip_vocab
 from viewfinder.models.torch_runtime import OpenClipEmbedder
+from viewfinder.pipeline.indexer import load_embedder_for
 
 TEXTS = [
     "a photo of a dog",
@@ -86,7 +87,7 @@ def test_onnx_int8_stays_close_to_open_clip_torch(torch_tiny, int8_tiny):
 
 def test_trimmed_text_tower_equals_the_full_77_token_run(torch_tiny, onnx_tiny):
     assert onnx_tiny.trimmed_text
-    full = onnx_tiny._text.run(None, {"tokens": onnx_tiny.tokenizer(TEXTS)})[0]  # padded to 77, as open_clip
+    full = onnx_tiny._tower("text").run(None, {"tokens": onnx_tiny.tokenizer(TEXTS)})[0]  # padded to 77, as open_clip
     one_by_one = np.concatenate([onnx_tiny.encode_texts([text]) for text in TEXTS])  # each at its own length
     assert cosines(one_by_one, full).min() >= 0.99999
     assert cosines(one_by_one, torch_tiny.encode_texts(TEXTS)).min() >= 0.999
@@ -109,5 +110,90 @@ def test_auto_runtime_is_onnx_on_cpu_and_torch_when_asked(onnx_tiny):
     spec = resolve_model("test:tiny")
     assert load_embedder(spec, "cpu").runtime == "onnx"
     assert load_embedder(spec, "cpu", "torch").runtime == "torch"
+    # Indexing on a CPU embeds with the int8 image tower unless a runtime is named.
+    assert load_embedder(spec, "cpu", auto_int8=True).runtime == "onnx-int8"
+    assert load_embedder(spec, "cpu", "onnx", auto_int8=True).runtime == "onnx"
+    assert load_embedder_for(spec, "cpu", "auto").runtime == "onnx-int8"
     with pytest.raises(ViewfinderError, match="runtime"):
         load_embedder(spec, "cpu", "tensorrt")
+
+
+def test_onnx_towers_load_on_first_use_and_indexing_never_loads_the_text_tower(tmp_path):
+    from cli_helpers import write_colour_images
+
+    from viewfinder.pipeline.indexer import run_index
+
+    embedder = OnnxEmbedder(resolve_model("test:tiny"))
+    assert embedder.loaded_towers == ()
+    write_colour_images(tmp_path / "photos", 3)
+    report = run_index(tmp_path / "index", [str(tmp_path / "photos")], model="test:tiny", embedder=embedder)
+    assert report.added == 3 and embedder.loaded_towers == ("image",)
+    embedder.encode_texts(["a dog"])
+    assert embedder.loaded_towers == ("image", "text")
+
+
+def test_search_loads_the_text_tower_before_its_timed_part_and_serve_warms_it_at_start(tmp_path):
+    from cli_helpers import write_colour_images
+
+    from viewfinder.pipeline.indexer import run_index
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.search.query import Term
+    from viewfinder.serve.live import LiveIndex
+
+    write_colour_images(tmp_path / "photos", 2)
+    run_index(tmp_path / "index", [str(tmp_path / "photos")], model="test:tiny")
+    with SearchEngine.open(tmp_path / "index", "cpu") as engine:
+        engine.search([Term(image_id="1")], k=1)  # by indexed image: no model at all
+        assert engine._embedder is None
+        engine.search([Term(text="sky")], k=1)
+        assert engine.embedder.loaded_towers == ("text",)  # a text query never loads the image tower
+    live = LiveIndex(tmp_path / "index", device="cpu")
+    try:
+        with live.engine() as engine:
+            assert "text" in engine.embedder.loaded_towers  # warmed before the server reports ready
+    finally:
+        live.close()
+
+
+def test_indexing_on_a_machine_without_gpu_driver_never_imports_torch(onnx_tiny, tmp_path):
+    from cli_helpers import write_colour_images
+
+    write_colour_images(tmp_path / "photos", 2)
+    script = (
+        "import sys; from viewfinder.models import factory; from viewfinder.pipeline.indexer import run_index\n"
+        "factory.GPU_DRIVER_PATHS = ('/nonexistent/gpu-driver',)  # as on a machine without a GPU\n"
+        f"report = run_index({str(tmp_path / 'index')!r}, [{str(tmp_path / 'photos')!r}], model='test:tiny')\n"
+        "assert report.added == 2, report\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_back_to_fp32(tmp_path, monkeypatch):
+    from viewfinder.models import onnx_runtime
+    from viewfinder.models.onnx_runtime import QuantizationError, quantized_file
+
+    (tmp_path / "image.onnx").write_bytes(b"not an onnx graph")
+    with pytest.raises(QuantizationError, match="cannot quantise the image tower"):
+        quantized_file(tmp_path, "image")
+    assert (tmp_path / "image.int8.failed").is_file()  # remembered: the next run does not try again
+    with pytest.raises(QuantizationError):
+        quantized_file(tmp_path, "image")
+
+    def refuse(folder, name):
+        raise QuantizationError("no int8 here")
+
+    monkeypatch.setattr(onnx_runtime, "quantized_file", refuse)
+    spec = resolve_model("test:tiny")
+    with pytest.raises(QuantizationError):
+        load_embedder(spec, "cpu", "onnx-int8").encode_images(np.zeros((1, 64, 64, 3), np.uint8))
+    fallback = load_embedder(spec, "cpu", auto_int8=True)
+    assert fallback.encode_images(np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, fallback.dim)
+    assert fallback.runtime == "onnx"
+
+
+def test_the_image_session_plans_no_memory_pattern_so_its_memory_follows_the_batch():
+    embedder = OnnxEmbedder(resolve_model("test:tiny"))
+    embedder.load_image_tower()
+    assert embedder._tower("image").get_session_options().enable_mem_pattern is False

@@ -112,8 +112,12 @@ def test_a_failed_ray_job_is_a_clear_error_and_keeps_what_was_committed(tmp_path
     catalog.close()
 
 
-def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_column(tmp_path, tiny_embedder):
+def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_column(tmp_path):
+    from viewfinder.models.registry import resolve_model
+    from viewfinder.pipeline.indexer import load_embedder_for
     from viewfinder.pipeline.ray_engine import EmbedActor
+
+    tiny_embedder = load_embedder_for(resolve_model("test:tiny"), "cpu", "auto")  # the model as indexing loads it
 
     photos = tmp_path / "photos"
     good = write_colour_images(photos, 2)

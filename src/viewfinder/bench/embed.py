@@ -28,6 +28,7 @@ class EmbedRow:
     model_per_s: float  # the model only, on pre-decoded pixels
     pipeline_per_s: float  # the whole indexer (scan, decode, embed, catalog), steady state
     pipeline_vs_model: float
+    pipeline_cpu_use: float  # the indexing run's process CPU time / wall time / cores: 1.0 keeps every core busy
     ray_pipeline_per_s: float | None = None  # with --engine ray: the same pipeline on Ray's actor pool
     ray_overhead: float | None = None  # local pipeline rate / Ray's, minus one (0.25 = Ray is 25% slower)
     wall_s: float = 0.0  # the whole `index` run, model loading included
@@ -137,8 +138,9 @@ def bench_embed(
 
     if count < 2 * batch_size:
         raise ViewfinderError(f"--count must be at least two batches ({2 * batch_size} images).")
-    embedder = load_embedder(resolve_model(model), device, runtime)
-    workers = max(2, os.cpu_count() or 2)
+    embedder = load_embedder(resolve_model(model), device, runtime, auto_int8=True)  # as indexing loads it
+    cores = os.cpu_count() or 1
+    workers = max(2, cores)
     rows = []
     for width, height in sizes:
         folder = (cache or cache_home() / "bench-images") / f"{width}x{height}"
@@ -153,7 +155,9 @@ def bench_embed(
         for _ in range(count // batch_size - 1):
             embedder.encode_images(batch)
         model_rate = (count // batch_size - 1) * batch_size / (time.perf_counter() - started)
+        cpu_started, wall_started = time.process_time(), time.perf_counter()
         pipeline_rate, local_wall = pipeline_rate_of(folder, model, device, runtime, batch_size, "local")
+        cpu_use = (time.process_time() - cpu_started) / (time.perf_counter() - wall_started) / cores
         ray_rate = ray_wall = None
         if engine == "ray":
             # Interleaved (local, Ray, local, Ray) and averaged, so that a change of the machine's load during
@@ -170,6 +174,7 @@ def bench_embed(
                 model_per_s=round(model_rate, 2),
                 pipeline_per_s=round(pipeline_rate, 2),
                 pipeline_vs_model=round(pipeline_rate / model_rate, 3),
+                pipeline_cpu_use=round(cpu_use, 3),
                 ray_pipeline_per_s=None if ray_rate is None else round(ray_rate, 2),
                 ray_overhead=None if ray_rate is None else round(pipeline_rate / ray_rate - 1, 3),
                 wall_s=round(float(local_wall), 2),
@@ -184,5 +189,13 @@ def bench_embed(
         "device": embedder.device,
         "count": count,
         "batch_size": batch_size,
+        "peak_rss_mb": _peak_rss_mb(),
         "results": [asdict(row) for row in rows],
     }
+
+
+def _peak_rss_mb() -> float:
+    """The benchmark process's peak resident memory so far (every model and run it made), in MB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux

@@ -32,6 +32,12 @@ class Embedder(ABC):
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Embeds texts; returns (N, dim) float32, one unit row per text."""
 
+    def load_text_tower(self) -> None:  # noqa: B027 (a hook: runtimes that load both towers at once need none)
+        """Loads what `encode_texts` needs now, so that the first query does not wait for it."""
+
+    def load_image_tower(self) -> None:  # noqa: B027 (the same hook for `encode_images`)
+        """Loads what `encode_images` needs now (indexing does it while the first images decode)."""
+
 
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 

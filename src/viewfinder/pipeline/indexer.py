@@ -289,7 +289,8 @@ def load_embedder_for(spec: ModelSpec, device: str, runtime: str) -> Embedder:
     if runtime == "auto" and device == "auto":
         # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
         device = "cuda" if factory.cuda_available() else "cpu"
-    return factory.load_embedder(spec, device, runtime)
+    # Indexing runs the image tower only; on a CPU its int8 version is the faster one at the same ranking.
+    return factory.load_embedder(spec, device, runtime, auto_int8=True)
 
 
 def _embed_all(
@@ -305,6 +306,8 @@ def _embed_all(
     At most two batches of decoded pixels are held in memory.
     """
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        # The model loads on one thread while the others decode the first batch, instead of before it.
+        pool.submit(embedder.load_image_tower)
         for batch in _batched(decode_ahead(pool, work, reader, embedder.preprocess, 2 * batch_size), batch_size):
             images: list[tuple[SourceFile, int | None, DecodedImage]] = []
             skipped: list[tuple[str, str, int, int, str]] = []

@@ -91,7 +91,8 @@ class EmbedActor:
         from viewfinder.models.factory import load_embedder
         from viewfinder.models.registry import resolve_model
 
-        self.embedder = load_embedder(resolve_model(model), device, runtime)
+        # As the local engine loads it: on a CPU, auto is the int8 image tower (pipeline.indexer.load_embedder_for).
+        self.embedder = load_embedder(resolve_model(model), device, runtime, auto_int8=True)
         self.sources = {root: open_source(root) for root in roots}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -156,7 +156,11 @@ class SearchEngine:
             raise BadQueryError(f"k must be between 1 and {MAX_K}.")
         terms = algebra.validate(terms)
         if any(term.image_id is None for term in terms):
-            _ = self.embedder  # loading the model is start-up work, not part of a query's time
+            # Loading the model, and its text tower (a runtime may load towers on first use), is start-up
+            # work, not part of a query's time.
+            embedder = self.embedder
+            if any(term.text is not None for term in terms):
+                embedder.load_text_tower()
         started = time.perf_counter()
         self._encode_new_texts([term.text for term in terms if term.text is not None])
         term_vectors = np.stack([self._term_vector(term) for term in terms])

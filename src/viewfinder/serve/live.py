@@ -146,7 +146,8 @@ class LiveIndex:
             if (fresh.identity, fresh.generation) != state:
                 fresh.close()  # the index changed again between the check and the load: look again next time
                 return False
-            _ = fresh.embedder  # a new model (the index was rebuilt with another) loads before the swap
+            # A new model (the index was rebuilt with another) loads, text tower included, before the swap.
+            fresh.embedder.load_text_tower()
             self._swap(fresh)
             return True
 

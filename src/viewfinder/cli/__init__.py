@@ -1,0 +1,63 @@
+"""The `viewfinder` command: argument parsing and output only; behaviour lives in the library.
+
+Each module of this package adds a group of commands (`add_commands`) with their handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from viewfinder.cli import indexing, searching, serving, tools
+from viewfinder.cli.options import EXIT_FAILURE, EXIT_USAGE, Parser, use_s3_endpoint
+from viewfinder.errors import ViewfinderError
+from viewfinder.version import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="viewfinder", description="Semantic search over your own photos, offline.")
+    parser.add_argument("--version", action="version", version=f"viewfinder {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for group in (indexing, searching, serving, tools):
+        group.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (0 ok, 2 usage or configuration error, 1 failure)."""
+    args = build_parser().parse_args(argv)
+    use_s3_endpoint(args)
+    try:
+        return args.run(args)
+    except ViewfinderError as error:
+        print(f"viewfinder: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError) and "full" not in str(error):
+            return _unexpected(error)
+        # A full disk or a damaged catalog: the user can fix either, and the message says how.
+        print(
+            f"viewfinder: error: the index's catalog cannot be used ({error}); free disk space if it is full, "
+            "then run `viewfinder check --repair`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("viewfinder: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    if os.environ.get("VIEWFINDER_DEBUG"):
+        raise error
+    print(
+        f"viewfinder: unexpected error: {type(error).__name__}: {error} "
+        "(set VIEWFINDER_DEBUG=1 for a traceback, and please report it)",
+        file=sys.stderr,
+    )
+    return EXIT_FAILURE
