@@ -1,4 +1,4 @@
-"""Held-out evaluation of `test:shapes`: pictures drawn by code the model never trained on.
+"""Held-out evaluation of `test:shapes-multilingual`: pictures drawn by code the model never trained on.
 
 Two libraries, neither from a training renderer: `viewfinder.images.heldout` (signed-distance shapes, its own
 colour shades and backgrounds) and the web tests' 36 pictures (flat Pillow shapes on light backgrounds).
@@ -24,7 +24,7 @@ from viewfinder.images import heldout
 from viewfinder.images.captions import LANGUAGES, query
 from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_WEIGHTS
 
-MODEL_NAME = "viewfinder-shapes"
+MODEL_NAME = "viewfinder-shapes-multilingual"
 HELD_OUT_SEED = 20_240_611  # the training script draws no picture from the held-out renderer at all
 PER_PAIR = 5  # held-out library pictures per (colour, shape) pair: 240 in all
 TOP = 10  # results the negative check looks at
@@ -32,7 +32,7 @@ K = 5  # precision@K
 
 
 def load_shipped(path: Path):
-    """The model exactly as Viewfinder loads `test:shapes`: registered config plus the weights file."""
+    """The model exactly as Viewfinder loads `test:shapes-multilingual`: registered config plus the weights file."""
     open_clip.add_model_config(MODEL_CONFIG_DIR)
     model, _, preprocess = open_clip.create_model_and_transforms(MODEL_NAME, pretrained=str(path))
     model.eval()

@@ -1,13 +1,15 @@
-"""Train the `test:shapes` model: a tiny open_clip CLIP on pictures of coloured shapes, captioned in English,
-French, German and Spanish.
+"""Train the `test:shapes-multilingual` model: a tiny open_clip CLIP on pictures of coloured shapes,
+captioned in English, French, German and Spanish.
 
 Run from the repository root (CPU, deterministic for a seed, under a quarter of an hour on two idle cores):
 
     PYTHONPATH=src python scripts/train_shapes.py
 
-Writes src/viewfinder/models/weights/shapes.safetensors (fp16) and docs/model-card-shapes.md with metrics
-measured on the shipped file, loaded the way Viewfinder loads it, on pictures from renderers the training
-never used (scripts/shapes_eval.py).
+Writes src/viewfinder/models/weights/shapes-multilingual.safetensors (fp16) and
+docs/model-card-shapes-multilingual.md with metrics measured on the shipped file, loaded the way Viewfinder
+loads it, on pictures from renderers the training never used (scripts/shapes_eval.py).
+
+`test:shapes`, the demo model, was trained by this script as of commit d591a87 (docs/model-card-shapes.md).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from viewfinder.models.registry import MODEL_CONFIG_DIR
 sys.path.insert(0, str(Path(__file__).parent))
 import shapes_eval
 
-MODEL_NAME = "viewfinder-shapes"
+MODEL_NAME = "viewfinder-shapes-multilingual"
 CONFIG_DIR = MODEL_CONFIG_DIR
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 250  # pictures per generation task; each chunk has its own seed, so workers do not change the data
@@ -257,8 +259,9 @@ def main() -> None:
     # One thread: on a busy shared machine two threads waiting on each other ran four times slower.
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes rendering data")
-    parser.add_argument("--weights", type=Path, default=REPO / "src/viewfinder/models/weights/shapes.safetensors")
-    parser.add_argument("--card", type=Path, default=REPO / "docs/model-card-shapes.md")
+    weights = REPO / "src/viewfinder/models/weights/shapes-multilingual.safetensors"
+    parser.add_argument("--weights", type=Path, default=weights)
+    parser.add_argument("--card", type=Path, default=REPO / "docs/model-card-shapes-multilingual.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     open_clip.add_model_config(CONFIG_DIR)

@@ -1,4 +1,4 @@
-"""Semantic end-to-end tests: the `test:shapes` model through the real CLI on pictures it never trained on.
+"""Semantic end-to-end tests: the `test:shapes-multilingual` model through the real CLI on pictures it never trained on.
 
 The library comes from `viewfinder.images.heldout`, drawing code independent of the training renderers (its
 own shapes, colour shades and backgrounds), so the tests measure shapes and colours, not a renderer's habits.
@@ -35,11 +35,11 @@ Objects = frozenset[tuple[str, str]]
 
 @pytest.fixture(scope="module")
 def shapes_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[Path, Objects]]:
-    """A held-out library indexed with test:shapes; returns the index and each picture's (colour, shape)s."""
+    """A held-out library indexed with test:shapes-multilingual; returns the index and each picture's objects."""
     root = tmp_path_factory.mktemp("shapes")
     library, index = root / "library", root / "index"
     pictures = heldout.write_library(library, PER_PAIR, seed=LIBRARY_SEED)
-    done = run_subprocess("index", library, "--model", "test:shapes", "--index", index, "--json")
+    done = run_subprocess("index", library, "--model", "test:shapes-multilingual", "--index", index, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["added"] == len(pictures) == report["total"]
