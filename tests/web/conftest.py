@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -17,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import cli_env
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from viewfinder.images.heldout import web_pictures
 
 sync_api = pytest.importorskip("playwright.sync_api")
 # Shared CI machines can be slow to encode a query; waiting longer costs nothing when they are not.
@@ -44,30 +45,16 @@ IMAGES_IN_VIEW_LOADED = """() => [...document.images]
     .map(image => [image, image.getBoundingClientRect()])
     .filter(([, box]) => box.bottom > 0 && box.top < innerHeight)
     .every(([image]) => image.complete)"""
-COLOURS = {"red": (214, 48, 49), "green": (46, 160, 67), "blue": (48, 92, 222), "yellow": (240, 200, 40)}
-SHAPES = ("circle", "square", "triangle")
 FOLDERS = ("garden", "trips")
 
 
 def write_shape_library(root: Path, count: int = 36) -> list[Path]:
-    """Writes coloured shapes on light backgrounds, in two folders, with EXIF capture dates; no two alike."""
-    rng = random.Random(5)
+    """Writes coloured shapes on light backgrounds, in two folders, with EXIF capture dates; no two alike.
+
+    The pictures come from `viewfinder.images.heldout`, so the model card measures search on this library.
+    """
     paths = []
-    for number in range(count):
-        colour = list(COLOURS)[number % len(COLOURS)]
-        shape = SHAPES[(number // len(COLOURS)) % len(SHAPES)]
-        image = Image.new("RGB", (320, 240), tuple(rng.randint(225, 250) for _ in range(3)))
-        draw = ImageDraw.Draw(image)
-        size = rng.randint(60, 110)
-        left, top = rng.randint(10, 320 - size - 10), rng.randint(10, 240 - size - 10)
-        box = (left, top, left + size, top + size)
-        if shape == "circle":
-            draw.ellipse(box, fill=COLOURS[colour])
-        elif shape == "square":
-            draw.rectangle(box, fill=COLOURS[colour])
-        else:
-            corners = [(left + size / 2, top), (left + size, top + size), (left, top + size)]
-            draw.polygon(corners, fill=COLOURS[colour])
+    for number, (colour, shape, image) in enumerate(web_pictures(count)):
         exif = Image.Exif()
         exif[0x0132] = f"20{20 + number % 4}:0{1 + number % 9}:1{number % 10} 12:{number:02d}:00"  # DateTime
         path = root / FOLDERS[number % len(FOLDERS)] / f"{colour}-{shape}-{number:02d}.jpg"
@@ -109,6 +96,8 @@ def index(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path
     index = tmp_path_factory.mktemp("index")
     root = library[0].parents[1]
     indexing = [sys.executable, "-m", "viewfinder", "index", str(root), "--index", str(index), "--model", MODEL]
+    # The fp32 image tower, as the server embeds uploads: the tests compare an upload with its indexed twin.
+    indexing += ["--runtime", "onnx"]
     subprocess.run([*indexing, "--json"], check=True, capture_output=True, env=cli_env(), timeout=600)
     return index
 

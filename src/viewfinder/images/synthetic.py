@@ -48,7 +48,7 @@ _RADIUS = {"small": (0.13, 0.16), "large": (0.21, 0.26)}
 # so objects are kept inside the central square where the model sees them whole.
 _ASPECT = 4 / 3
 _PLURALS = {"cross": "crosses"}
-_COUNTS = {1: "a", 2: "two", 3: "three"}
+_COUNTS = {1: "a", 2: "two", 3: "three", 4: "four"}
 _W = 0.38  # a chunky plus, so that a small cross does not read as a star
 _CROSS = [(_W, -1), (_W, -_W), (1, -_W), (1, _W), (_W, _W), (_W, 1),
           (-_W, 1), (-_W, _W), (-1, _W), (-1, -_W), (-_W, -_W), (-_W, -1)]  # fmt: skip
@@ -99,7 +99,7 @@ def _join(parts: list[str]) -> str:
 
 
 def describe(
-    objects: tuple[ShapeObject, ...], background: str, rng: np.random.Generator, *, complete: bool = True
+    objects: tuple[ShapeObject, ...], background: str | None, rng: np.random.Generator, *, complete: bool = True
 ) -> str:
     """A natural caption for the objects; `complete=False` may name only some objects or one attribute.
 
@@ -131,7 +131,9 @@ def describe(
     prefix = str(rng.choice(["", "", "a photo of ", "an image of ", "a picture of "]))
     if not prefix and len(parts) == 1 and rng.random() < 0.25:
         text = text.split(" ", 1)[1]  # a bare "red circle", as people type queries
-    suffix = f" on a {background} background" if rng.random() < 0.15 else ""
+    # The random number is drawn either way, so a library for a seed is the same as before backgrounds became
+    # optional (pictures on unnamed backgrounds get no suffix).
+    suffix = f" on a {background} background" if rng.random() < 0.15 and background else ""
     return prefix + text + suffix
 
 

@@ -55,7 +55,7 @@ def shapes_prompts() -> tuple[str, ...]:
 
 def calibration_prompts(model_name: str) -> tuple[str, ...]:
     """The bank of typical searches for the model an index was built with."""
-    return shapes_prompts() if model_name == "test:shapes" else PHOTO_PROMPTS
+    return shapes_prompts() if model_name.startswith("test:shapes") else PHOTO_PROMPTS
 
 
 def prompt_vectors(embedder: Embedder) -> np.ndarray:

@@ -7,7 +7,8 @@ Accepted forms:
 - `/path/to/dir`        a local directory holding `open_clip_config.json` and weights (a hub snapshot)
 - `/path/to/file.bin`   a local weights file for the default architecture (ViT-B-32)
 - `test:tiny`           the project's deterministic, randomly initialised tiny model (plumbing tests)
-- `test:shapes`         the project's tiny model trained on synthetic shapes (semantic tests, demo)
+- `test:shapes`         the project's tiny model trained on synthetic shapes (the demo, relevance and duplicates tests)
+- `test:shapes-multilingual`  the same world in varied renderings, captioned in en/fr/de/es (semantic tests)
 - `random:ARCH`         any architecture with deterministic random weights (benchmarks)
 """
 
@@ -25,6 +26,7 @@ DEFAULT_ARCH = "ViT-B-32"
 PACKAGE_DIR = Path(__file__).parent
 MODEL_CONFIG_DIR = PACKAGE_DIR / "model_configs"
 SHAPES_WEIGHTS = PACKAGE_DIR / "weights" / "shapes.safetensors"
+SHAPES_MULTILINGUAL_WEIGHTS = PACKAGE_DIR / "weights" / "shapes-multilingual.safetensors"
 RANDOM_SEED = 0
 
 # Queries a user can try in one click (the web UI's chips): what each model understands.
@@ -60,7 +62,7 @@ class ModelSpec:
 
 def example_queries(model_name: str) -> list[str]:
     """Queries that show what the model an index was built with understands."""
-    return list(SHAPES_EXAMPLES if model_name == "test:shapes" else PHOTO_EXAMPLES)
+    return list(SHAPES_EXAMPLES if model_name.startswith("test:shapes") else PHOTO_EXAMPLES)
 
 
 def resolve_model(text: str) -> ModelSpec:
@@ -74,8 +76,14 @@ def resolve_model(text: str) -> ModelSpec:
         return ModelSpec(
             name=text, arch="viewfinder-shapes", pretrained=str(SHAPES_WEIGHTS), weights_file=SHAPES_WEIGHTS
         )
+    if text == "test:shapes-multilingual":
+        weights = SHAPES_MULTILINGUAL_WEIGHTS
+        arch = "viewfinder-shapes-multilingual"
+        return ModelSpec(name=text, arch=arch, pretrained=str(weights), weights_file=weights)
     if text.startswith("test:"):
-        raise ViewfinderError(f"Unknown test model {text!r}; the built-in ones are test:tiny and test:shapes.")
+        raise ViewfinderError(
+            f"Unknown test model {text!r}; the built-in ones are test:tiny, test:shapes and test:shapes-multilingual."
+        )
     if text.startswith("random:"):
         return ModelSpec(name=text, arch=text.removeprefix("random:"))
     if text.startswith("hf-hub:"):

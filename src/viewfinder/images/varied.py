@@ -1,0 +1,184 @@
+"""Training pictures of coloured shapes with broad rendering variation, so `test:shapes` learns the shapes and
+colours rather than one renderer's habits.
+
+`synthetic.render_scene` draws one style (muted backgrounds, fixed proportions, 4:3 frames); a model trained
+only on it matched pictures by background and failed on shapes drawn by other code. Here every picture draws
+its own frame (aspect ratio and size), background (any colour including the object colours, gradients,
+noise, textures, stripes, blurred blotches, pale paper), object proportions, rotation, shading and outline,
+with or without anti-aliasing, then blur, noise and JPEG at random strengths.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from viewfinder.images.synthetic import BACKGROUNDS, COLOURS, SHAPES, ShapeObject, _background
+
+_ASPECTS = (4 / 3, 3 / 4, 1.0, 16 / 9, 3 / 2, 2 / 3)
+_MIN_CONTRAST = 75.0  # RGB distance kept between an object's colour and its background's colours
+_PALETTE = np.array(list(COLOURS.values()), np.float32)
+
+
+def _contrasting(avoid: np.ndarray, rng: np.random.Generator, palette_share: float = 0.3) -> np.ndarray:
+    """A background colour, often one of the object colours, far from every colour in `avoid`."""
+    for _ in range(200):
+        if rng.random() < palette_share:
+            pick = _PALETTE[int(rng.integers(len(_PALETTE)))] + rng.normal(0, 10, 3)
+        else:
+            pick = rng.uniform(0, 255, 3)
+        if np.min(np.linalg.norm(avoid - pick, axis=1)) > _MIN_CONTRAST:
+            return np.clip(pick, 0, 255).astype(np.float32)
+    return np.full(3, 128, np.float32)
+
+
+def _noise(height: int, width: int, rng: np.random.Generator, cells: int) -> np.ndarray:
+    coarse = rng.random((cells + 1, int(cells * width / height) + 1)).astype(np.float32)
+    return np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
+
+
+def background(width: int, height: int, avoid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An (height, width, 3) float background of a random kind whose colours keep away from `avoid`."""
+    a, b = _contrasting(avoid, rng), _contrasting(avoid, rng)
+    xx = np.arange(width, dtype=np.float32)[None, :] / width
+    yy = np.arange(height, dtype=np.float32)[:, None] / height
+    kind = int(rng.integers(8))
+    if kind == 0:  # flat colour
+        t = np.zeros((height, width), np.float32)
+    elif kind == 1:  # linear gradient
+        angle = rng.uniform(0, 2 * math.pi)
+        t = (xx * math.cos(angle) + yy * math.sin(angle)) * 0.7 + 0.15
+    elif kind == 2:  # photo-like texture: noise at several scales
+        t = sum(_noise(height, width, rng, cells) * weight for cells, weight in ((3, 0.5), (9, 0.3), (27, 0.2)))
+    elif kind == 3:  # stripes or checks
+        period = rng.uniform(0.03, 0.2)
+        t = ((xx // period + (yy // period) * rng.integers(2)) % 2).astype(np.float32)
+    elif kind == 4:  # blotches of many colours, blurred: clutter without edges that look like shapes
+        return _blotches(width, height, avoid, rng)
+    elif kind == 5:  # pale paper
+        pale = np.float32(rng.uniform(205, 252)) + rng.uniform(-8, 8, 3).astype(np.float32)
+        a = pale if np.min(np.linalg.norm(avoid - pale, axis=1)) > _MIN_CONTRAST else a
+        t = np.zeros((height, width), np.float32)
+    elif kind == 6:  # the sample library's muted backgrounds
+        name = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
+        return _background(name, width, height, rng)
+    else:  # radial
+        t = np.clip(np.hypot(xx - rng.random(), yy - rng.random()), 0, 1)
+    t = np.broadcast_to(t, (height, width))[..., None]
+    return a + (b - a) * t
+
+
+def _blotches(width: int, height: int, avoid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    canvas = Image.new("RGB", (width, height), tuple(int(c) for c in _contrasting(avoid, rng)))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.integers(4, 12))):
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        rx, ry = rng.uniform(0.1, 0.4) * width, rng.uniform(0.1, 0.4) * height
+        draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=tuple(int(c) for c in _contrasting(avoid, rng)))
+    blurred = canvas.filter(ImageFilter.GaussianBlur(min(width, height) * rng.uniform(0.06, 0.15)))
+    return np.asarray(blurred, np.float32)
+
+
+def _outline(shape: str, cx: float, cy: float, r: float, angle: float, rng: np.random.Generator) -> list:
+    """Polygon vertices of a shape with randomly varied proportions."""
+    if shape == "square":
+        angles, radii = np.arange(4) * 90 + 45, np.full(4, r * 0.9)
+    elif shape == "triangle":
+        angles, radii = np.arange(3) * 120 - 90, np.full(3, r)
+    elif shape == "star":
+        angles = np.arange(10) * 36 - 90
+        radii = np.where(np.arange(10) % 2 == 0, r, r * rng.uniform(0.36, 0.55))
+    else:  # cross: a plus sign with arms of random width
+        w = rng.uniform(0.22, 0.42)
+        xy = np.array([(w, -1), (w, -w), (1, -w), (1, w), (w, w), (w, 1),
+                       (-w, 1), (-w, w), (-1, w), (-1, -w), (-w, -w), (-w, -1)]) * r  # fmt: skip
+        angles, radii = np.degrees(np.arctan2(xy[:, 1], xy[:, 0])), np.hypot(xy[:, 0], xy[:, 1])
+    theta = np.radians(angles + angle)
+    stretch = rng.uniform(0.9, 1.1)  # a slightly squashed shape is still that shape
+    xs, ys = cx + radii * np.cos(theta) * stretch, cy + radii * np.sin(theta) / stretch
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+def _fill(colour: str, rng: np.random.Generator) -> tuple[int, int, int]:
+    shade = np.array(COLOURS[colour], np.float32) * rng.uniform(0.85, 1.08) + rng.normal(0, 9, 3)
+    return tuple(int(c) for c in np.clip(shade, 0, 255))
+
+
+def _draw(draw: ImageDraw.ImageDraw, obj: ShapeObject, r: float, scale: float, rng: np.random.Generator) -> None:
+    cx, cy = obj.x, obj.y
+    fill = _fill(obj.colour, rng)
+    outline, line = None, 0
+    if rng.random() < 0.25:  # an outline in a darker shade, black or white
+        outline = (
+            tuple(int(c * 0.55) for c in fill)
+            if rng.random() < 0.6
+            else ((0,) * 3 if rng.random() < 0.5 else (255,) * 3)
+        )
+        line = max(1, round(scale * rng.uniform(1, 3)))
+    if obj.shape == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline=outline, width=line)
+    elif obj.shape == "ring":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=fill, width=max(2, round(r * rng.uniform(0.2, 0.45))))
+    else:
+        draw.polygon(_outline(obj.shape, cx, cy, r, obj.angle, rng), fill=fill, outline=outline, width=line)
+
+
+def _layout(count: int, width: int, height: int, rng: np.random.Generator) -> list[tuple[float, float, float]]:
+    """(x, y, r) of up to `count` objects that do not overlap, inside (or just over) the centre square."""
+    short = min(width, height)
+    placed: list[tuple[float, float, float]] = []
+    low, top = (0.13, 0.32) if count == 1 else (0.1, 0.22)
+    for _ in range(count):
+        for _ in range(40):
+            r = rng.uniform(low, top) * short
+            slack = r * 0.4 if rng.random() < 0.2 else 0.0  # sometimes cut off a little by the crop
+            half = short / 2 - r + slack
+            x, y = width / 2 + rng.uniform(-half, half), height / 2 + rng.uniform(-half, half)
+            if all(math.hypot(x - px, y - py) > r + pr + 2 for px, py, pr in placed):
+                placed.append((x, y, r))
+                break
+    return placed
+
+
+def random_picture(rng: np.random.Generator) -> tuple[Image.Image, tuple[ShapeObject, ...]]:
+    """A picture of one to four coloured shapes in a random style, and the objects it shows."""
+    count = int(rng.choice([1, 2, 3, 4], p=[0.6, 0.25, 0.1, 0.05]))
+    kinds = [(str(rng.choice(SHAPES)), str(rng.choice(list(COLOURS)))) for _ in range(count)]
+    if 1 < count < 4 and rng.random() < 0.2:
+        kinds = [kinds[0]] * count
+    aspect = _ASPECTS[int(rng.integers(len(_ASPECTS)))]
+    short = int(rng.integers(80, 200))
+    width, height = (round(short * aspect), short) if aspect >= 1 else (short, round(short / aspect))
+    scale = 2 if rng.random() < 0.5 else 1  # drawn large and shrunk: anti-aliased edges
+    spots = _layout(count, width * scale, height * scale, rng)
+    avoid = np.array([COLOURS[colour] for _, colour in kinds[: len(spots)]], np.float32)
+    ground = background(width * scale, height * scale, avoid, rng)
+    ground = ground + rng.normal(0, rng.uniform(0, 6), (*ground.shape[:2], 1))  # grain
+    canvas = Image.fromarray(np.clip(ground, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    objects = []
+    for (shape, colour), (x, y, r) in zip(kinds, spots, strict=False):
+        size = "large" if r > 0.2 * short * scale else "small"
+        obj = ShapeObject(shape, colour, size, x, y, float(rng.uniform(0, 360)))
+        _draw(draw, obj, r, scale, rng)
+        objects.append(obj)
+    if scale > 1:
+        canvas = canvas.resize((width, height), Image.Resampling.LANCZOS)
+    return degrade(canvas, rng), tuple(objects)
+
+
+def degrade(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Blur, sensor noise and JPEG, each at a random strength or not at all."""
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
+    if rng.random() < 0.5:
+        pixels = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(1, 10), (image.height, image.width, 3))
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    if rng.random() < 0.7:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=int(rng.integers(30, 96)))
+        image = Image.open(buffer)
+    return image.convert("RGB")

@@ -1,0 +1,102 @@
+"""Multilingual captions, the varied training renderer and the held-out renderer of the shape world."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from viewfinder.images import captions, heldout, varied
+from viewfinder.images.synthetic import COLOURS, SHAPES
+from viewfinder.models.tokenizer import ClipTokenizer, open_clip_vocab
+
+
+@pytest.mark.parametrize(
+    ("language", "colour", "shape", "count", "expected"),
+    [
+        ("fr", "red", "circle", 1, "un cercle rouge"),
+        ("fr", "blue", "star", 1, "une étoile bleue"),
+        ("fr", "white", "cross", 2, "deux croix blanches"),
+        ("fr", "purple", "ring", 3, "trois anneaux violets"),
+        ("de", "red", "circle", 1, "ein roter Kreis"),
+        ("de", "white", "square", 1, "ein weißes Quadrat"),
+        ("de", "green", "triangle", 2, "zwei grüne Dreiecke"),
+        ("de", "blue", "star", 1, "ein blauer Stern"),
+        ("es", "red", "circle", 1, "un círculo rojo"),
+        ("es", "blue", "star", 1, "una estrella azul"),
+        ("es", "yellow", "cross", 2, "dos cruces amarillas"),
+        ("es", "black", "ring", 1, "un anillo negro"),
+    ],
+)
+def test_phrases_agree_in_gender_and_number(language, colour, shape, count, expected):
+    assert captions.phrase(language, colour, shape, count) == expected
+
+
+def test_german_feminine_star_and_bare_queries():
+    assert captions.phrase("de", "blue", "star", variant=1) == "eine blaue Sternform"
+    assert captions.phrase("de", "red", "circle", article=False) == "roter Kreis"
+    assert captions.phrase("fr", "green", "star", article=False) == "étoile verte"
+
+
+def _all_captions() -> list[str]:
+    """Every phrase of every language, and random complete and partial captions."""
+    texts = [captions.query(lang, c, s) for lang in captions.LANGUAGES for c in COLOURS for s in SHAPES]
+    texts += [captions.phrase(lang, c, s, n, variant=v) for lang in ("fr", "de", "es") for c in COLOURS
+              for s in SHAPES for n in (1, 2, 3) for v in (0, 1)]  # fmt: skip
+    rng = np.random.default_rng(0)
+    for number in range(300):
+        groups = [(str(rng.choice(list(COLOURS))), str(rng.choice(SHAPES)), int(rng.integers(1, 4)))]
+        groups += [(str(rng.choice(list(COLOURS))), str(rng.choice(SHAPES)), 1)] * int(rng.integers(2))
+        texts.append(captions.describe(("fr", "de", "es")[number % 3], groups, rng, complete=number % 2 == 0))
+    return texts
+
+
+def test_viewfinder_and_open_clip_tokenizers_agree_on_accented_captions():
+    """The ONNX runtime tokenizes with models/tokenizer.py, training with open_clip: the same ids for all."""
+    open_clip = pytest.importorskip("open_clip")
+    texts = _all_captions()
+    assert any(ch in "".join(texts) for ch in "éßí")
+    ours = ClipTokenizer(open_clip_vocab(), context_length=32)(texts)
+    theirs = open_clip.get_tokenizer("ViT-B-32", context_length=32)(texts).numpy()
+    assert np.array_equal(ours, theirs)
+
+
+def test_varied_pictures_are_deterministic_and_show_every_object():
+    first = varied.random_picture(np.random.default_rng(4))
+    again = varied.random_picture(np.random.default_rng(4))
+    assert first[1] == again[1] and np.array_equal(np.asarray(first[0]), np.asarray(again[0]))
+    seen = set()
+    for seed in range(60):
+        image, objects = varied.random_picture(np.random.default_rng(seed))
+        assert image.mode == "RGB" and 1 <= len(objects) <= 4
+        seen |= {(o.colour, o.shape) for o in objects}
+    assert len(seen) >= 40  # the styles and objects really vary
+
+
+@pytest.mark.parametrize("shape", heldout.SHAPES)
+def test_heldout_shapes_have_their_own_area_and_an_anti_aliased_edge(shape):
+    yy, xx = np.mgrid[-50:50, -50:50].astype(np.float32)
+    coverage = np.clip(0.5 - heldout.shape_distance(shape, xx, yy, 40.0), 0, 1)
+    area = coverage.sum() / (np.pi * 40**2)
+    expected = {"circle": 1.0, "ring": 0.64, "square": 0.65, "triangle": 0.5, "star": 0.52, "cross": 0.5}
+    assert abs(area - expected[shape]) < 0.12, area
+    assert ((coverage > 0) & (coverage < 1)).any()
+
+
+def test_heldout_library_holds_every_pair_and_the_object_stands_out(tmp_path):
+    library = heldout.write_library(tmp_path, per_pair=1, seed=3)
+    assert sorted(library.values()) == sorted(heldout.PAIRS)
+    assert (tmp_path / "captions.jsonl").read_text().count("\n") == len(heldout.PAIRS)
+    sizes = {Image.open(path).size for path in library}
+    assert len(sizes) >= 2  # landscape, portrait and square frames
+
+
+def test_web_pictures_are_the_same_each_call():
+    first, again = heldout.web_pictures(4), heldout.web_pictures(4)
+    assert [(c, s) for c, s, _ in first] == [
+        ("red", "circle"),
+        ("green", "circle"),
+        ("blue", "circle"),
+        ("yellow", "circle"),
+    ]
+    assert all(np.array_equal(np.asarray(a[2]), np.asarray(b[2])) for a, b in zip(first, again, strict=True))
