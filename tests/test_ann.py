@@ -41,11 +41,12 @@ def test_retrain_when_the_collection_outgrows_the_trained_size():
     assert needs_retrain(trained, 61_000)
 
 
-def test_ivf_reaches_the_target_recall_at_50_against_exact_search():
+def test_the_chosen_index_reaches_the_target_recall_at_50_against_exact_search():
     data, queries = np.split(clustered_vectors(30_200), [30_000])
     ids = np.arange(10, 30_010, dtype=np.int64)
-    index = VectorIndex.build(ids, data, 64)
-    assert index.params.kind == "ivf" and 0 < index.params.nprobe < index.params.nlist
+    index = VectorIndex.build(ids, data, 64)  # which family wins is measured: any, at the target recall
+    assert index.params.recall_at_50 >= TARGET_RECALL
+    assert index.params.kind != "ivf" or 0 < index.params.nprobe < index.params.nlist
 
     exact = VectorIndex.empty(64)
     exact.add(ids, data)

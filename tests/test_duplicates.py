@@ -108,18 +108,22 @@ def test_get_duplicates_answers_groups_with_image_urls_and_rejects_a_bad_thresho
         assert bad.status_code == 422 and bad.json()["success"] is False
 
 
-def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy():
+def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy(monkeypatch):
     import numpy as np
 
-    from viewfinder.store.faiss_index import FLAT_MAX, VectorIndex
+    from viewfinder.store.ann_choice import Calibration
+    from viewfinder.store.faiss_index import VectorIndex
 
+    # The chooser times exact search, HNSW, then IVF: falling stub medians make the last one measured win.
+    monkeypatch.setattr(Calibration, "latencies_ms", lambda self, searches: list(range(len(searches), 0, -1)))
     rng = np.random.default_rng(0)
-    base = rng.normal(size=(FLAT_MAX, 16)).astype(np.float32)
+    size = 25_000  # enough points to train IVF's lists
+    base = rng.normal(size=(size, 16)).astype(np.float32)
     copies = base[:50] + 0.05 * rng.normal(size=(50, 16)).astype(np.float32)
     vectors = np.concatenate([base, copies])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(len(vectors), dtype=np.int64)
     index = VectorIndex.build(ids, vectors, 16)
     assert index.params.kind == "ivf" and index.params.nprobe > 8
-    _, found = index.near(vectors[FLAT_MAX:], 2)
+    _, found = index.near(vectors[size:], 2)
     assert all(twin in row for twin, row in zip(range(50), found, strict=True))

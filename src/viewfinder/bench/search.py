@@ -220,7 +220,10 @@ def _default_index(ids: np.ndarray, base: np.ndarray) -> _Built:
 
     built, seconds = _timed(lambda: VectorIndex.build(ids, base, base.shape[1]))
     params = built.params
-    detail = "flat" if params.kind == "flat" else f"IVF{params.nlist},nprobe={params.nprobe}"
+    setting = {"ivf": f",nprobe={params.nprobe}", "hnsw": f",efSearch={params.ef_search}"}.get(params.kind, "")
+    detail = f"{params.family}{setting}"
+    if params.recall_at_50 is not None:  # measured when chosen (not for small, always-exact indexes)
+        detail += f", chose at recall {params.recall_at_50}, p50 {params.p50_ms} ms"
     return _Built(lambda q: built.search(q, K)[1], seconds, _faiss_bytes(built.index), detail)
 
 

@@ -180,6 +180,10 @@ def _info(args: argparse.Namespace) -> int:
             "index_type": params.kind,
             "nlist": params.nlist,
             "nprobe": params.nprobe,
+            "index_family": params.family,
+            "ef_search": params.ef_search,
+            "recall_at_50": params.recall_at_50,  # measured against exact search when chosen; None: not measured
+            "calibrated_on": params.calibrated_on,
             "bytes_on_disk": index_dir.bytes_on_disk(),
             "generation": engine.generation,
             "sources": [

@@ -7,7 +7,14 @@ pairs, with the matching pairs in their upper tail: the reference a query's cosi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from viewfinder.images.synthetic import COLOURS, SHAPES
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from viewfinder.models.embedder import Embedder
 
 # Everyday photo-search subjects, one prompt each; varied on purpose (people, animals, places, things, events).
 PHOTO_PROMPTS: tuple[str, ...] = tuple(
@@ -49,3 +56,8 @@ def shapes_prompts() -> tuple[str, ...]:
 def calibration_prompts(model_name: str) -> tuple[str, ...]:
     """The bank of typical searches for the model an index was built with."""
     return shapes_prompts() if model_name.startswith("test:shapes") else PHOTO_PROMPTS
+
+
+def prompt_vectors(embedder: Embedder) -> np.ndarray:
+    """The model's text vectors of its bank: the query side an index's choice is measured on (store/)."""
+    return embedder.encode_texts(list(calibration_prompts(embedder.spec.name)))

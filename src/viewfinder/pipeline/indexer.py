@@ -19,12 +19,14 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.images.decode import DecodedImage
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
+from viewfinder.models.prompts import prompt_vectors
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
 from viewfinder.pipeline.reading import Reader, decode_ahead
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
 from viewfinder.sources import FolderSource, Source, SourceFile, Unusable, is_remote, open_source
 from viewfinder.store.catalog import Catalog, FileState, NewImage
 from viewfinder.store.factory import apply_changes, normalise_store
+from viewfinder.store.faiss_index import Queries
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.vector_store import VectorStore
 
@@ -268,7 +270,17 @@ def _index_into(
             report.updated += replaced
             report.added += len(ids) - replaced
             report.skipped += failures
-    update_vectors(index_dir, catalog, dim, saved, start_generation, removed_ids, added_ids, added_vectors)
+    update_vectors(
+        index_dir,
+        catalog,
+        dim,
+        saved,
+        start_generation,
+        removed_ids,
+        added_ids,
+        added_vectors,
+        queries=lambda: prompt_vectors(load()),
+    )
     report.total = catalog.count()
     return report
 
@@ -382,16 +394,18 @@ def update_vectors(
     removed: list[int],
     added_ids: list[np.ndarray],
     added_vectors: list[np.ndarray],
+    queries: Queries = None,
 ) -> None:
     """Saves the vector store for the catalog's new generation: updated in place when the saved one was
-    current before this run, else rebuilt or repaired from the catalog (first run, or after an interrupted one)."""
+    current before this run, else rebuilt or repaired from the catalog (first run, or after an interrupted one).
+    A FAISS (re)build chooses the index by measuring on `queries`: the model's text queries."""
     generation = catalog.generation()
     if saved is not None and saved[1] == generation:
         return
     if saved is not None and saved[1] == start_generation and saved[0].dim == dim:
         ids = np.concatenate(added_ids) if added_ids else np.empty(0, np.int64)
         vectors = np.concatenate(added_vectors) if added_vectors else np.empty((0, dim), np.float32)
-        updated = apply_changes(saved[0], catalog, dim, np.asarray(removed, np.int64), ids, vectors)
+        updated = apply_changes(saved[0], catalog, dim, np.asarray(removed, np.int64), ids, vectors, queries)
     else:
-        updated = index_dir.rebuild_vectors(catalog, index_dir.read_manifest(), saved)
+        updated = index_dir.rebuild_vectors(catalog, index_dir.read_manifest(), saved, queries)
     index_dir.save_vectors(updated, generation)

@@ -13,7 +13,7 @@ from viewfinder.store.catalog import Catalog
 from viewfinder.store.vector_store import VectorStore
 
 if TYPE_CHECKING:
-    from viewfinder.store.faiss_index import VectorIndex
+    from viewfinder.store.faiss_index import Queries, VectorIndex
 
 FAISS = "faiss"
 MILVUS = "milvus"
@@ -56,17 +56,21 @@ def load_saved(
     return opened, 0 if generation is None and opened.count == 0 else generation
 
 
-def rebuild(store: str, dim: int, catalog: Catalog, saved: tuple[VectorStore, int | None] | None) -> VectorStore:
-    """A store that matches the catalog: FAISS is built afresh; a Milvus collection is repaired in place."""
+def rebuild(
+    store: str, dim: int, catalog: Catalog, saved: tuple[VectorStore, int | None] | None, queries: Queries = None
+) -> VectorStore:
+    """A store that matches the catalog: FAISS is built afresh (chosen by measuring on `queries`); a Milvus
+    collection is repaired in place."""
     if store == FAISS:
-        return rebuild_from_catalog(catalog, dim)
+        return rebuild_from_catalog(catalog, dim, queries)
     milvus = saved[0]
     milvus.reconcile(catalog)
     return milvus
 
 
-def rebuild_from_catalog(catalog: Catalog, dim: int) -> VectorIndex:
-    """A fresh FAISS index over every vector in the catalog, shaped for the collection's size."""
+def rebuild_from_catalog(catalog: Catalog, dim: int, queries: Queries = None) -> VectorIndex:
+    """A fresh FAISS index over every vector in the catalog, chosen for it by measuring on `queries` (the
+    model's text queries, or a function making them; held-out stored vectors when None)."""
     from viewfinder.store.faiss_index import VectorIndex
 
     chunks = list(catalog.vectors(dim))
@@ -74,7 +78,7 @@ def rebuild_from_catalog(catalog: Catalog, dim: int) -> VectorIndex:
         return VectorIndex.empty(dim)
     ids = np.concatenate([c[0] for c in chunks])
     data = np.concatenate([c[1] for c in chunks])
-    return VectorIndex.build(ids, data, dim)
+    return VectorIndex.build(ids, data, dim, queries)
 
 
 def apply_changes(
@@ -84,12 +88,13 @@ def apply_changes(
     removed: np.ndarray,
     added: np.ndarray,
     added_vectors: np.ndarray,
+    queries: Queries = None,
 ) -> VectorStore:
     """Updates a store in place for one run's changes, or rebuilds a FAISS index the collection outgrew."""
     from viewfinder.store.faiss_index import needs_retrain
 
     if vectors.params.kind != MILVUS and needs_retrain(vectors.params, vectors.count - len(removed) + len(added)):
-        return rebuild_from_catalog(catalog, dim)
+        return rebuild_from_catalog(catalog, dim, queries)
     vectors.remove(np.concatenate([removed, added]).astype(np.int64))
     vectors.add(added, added_vectors)
     return vectors

@@ -1,9 +1,15 @@
-"""The vector index: FAISS chosen by collection size, with stable 64-bit ids and atomic saves.
+"""The vector index: FAISS, chosen by measuring candidates on the collection, with stable 64-bit ids.
 
-Below `FLAT_MAX` vectors the index is exact (inner product over all vectors). Above it, an IVF index with
-`nlist` ≈ 4·√n lists (at most MAX_NLIST) is trained on a sample, and `nprobe` is calibrated against exact
-search so that recall@50 reaches `TARGET_RECALL` with a margin. Ids are catalog ids, so updates and deletes
-never need a rebuild; the index is retrained only when the collection outgrows the size it was trained at.
+Below `FLAT_MAX` vectors the index is exact (inner product over all vectors). Above it, candidates are built
+and measured against exact search on calibration queries (`ann_choice`: text prompts from the index's model
+when the caller has them, else held-out stored vectors): exact search itself, HNSW32 with the smallest
+efSearch and IVF (`nlist` ≈ 4·√n) with the smallest nprobe that reach recall@50 ≥ TARGET_RECALL. The fastest
+by median single-query latency wins, so the index is never slower than exact search. Its parameters, measured
+recall and latency are saved in ann.json. Ids are catalog ids, so updates never need a rebuild; the choice is
+made again when the collection doubles (or shrinks below FLAT_MAX / 2).
+
+HNSW has no removal in FAISS: removing ids rebuilds the graph from the vectors it keeps (removals are rare:
+deleted or changed photos), so searches never need to skip tombstones and the graph stays as measured.
 """
 
 from __future__ import annotations
@@ -11,43 +17,64 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
+from viewfinder.store.ann_choice import TARGET_RECALL, Calibration, K, calibrate, make_calibration, recall_at_k
+
+__all__ = ["FLAT_MAX", "TARGET_RECALL", "IndexParams", "VectorIndex", "choose_params", "recall_at_k"]
+
+# Below this size exact search costs about a millisecond per query (20k x 512 multiply-adds), so an ANN index
+# cannot save more than that, and building and measuring candidates would cost more than it saves.
 FLAT_MAX = 20_000
-TARGET_RECALL = 0.98
-# A small margin over the target: past 0.98, recall@50 grows slowly with nprobe (doubling it from 32 to 64
-# lists bought 0.9875 -> 0.9905 at 100k, for twice the latency).
-CALIBRATION_RECALL = 0.985
-CALIBRATION_QUERIES = 1000  # fewer make the estimate noisy by ±0.003, which near the plateau moves nprobe 2-4x
-CALIBRATION_K = 50
+HNSW_M = 32  # links per node: the usual choice for 384-768 dims (recall/latency curve flat between 24 and 48)
+EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # steps of about √2, cheapest first
 # Training costs ~ points x nlist x iterations and adding costs ~ n x nlist; these bounds keep a million-vector
 # build near 90 s on two cores (BENCHMARKS.md). 40 points per list is just above the 39 below which faiss warns.
 MAX_NLIST = 2048
 TRAINING_POINTS_PER_LIST = 40
 TRAINING_ITERATIONS = 10
+MIN_POINTS_PER_LIST = 39  # faiss warns that k-means is unreliable below this
 GROWTH_BEFORE_RETRAIN = 2.0
+# Above twice this many vectors the family (HNSW or IVF) is chosen on a sample this size and only the winner is
+# built at full size: building both at a million (HNSW ~2.5 min, IVF ~1.5 min on two cores) would double the
+# build. Exact search costs grow as n, IVF's faster than HNSW's (log n), so a family that wins on the sample
+# keeps beating exact search at full size, which is measured again there.
+FAMILY_SAMPLE = 100_000
 # A filter passing at least this share of the vectors is applied after an unfiltered search (over-fetching
 # by the inverse share): a FAISS selector would make IVF scan every list, 65x the work at 100k vectors.
 POSTFILTER_SHARE = 0.5
 STATE_FILE = "ann.json"
 NEAR_NPROBE = 8  # lists probed for near-duplicates (similarity 0.9 and above)
 
+Queries = np.ndarray | Callable[[], np.ndarray] | None
+
 
 @dataclass(frozen=True)
 class IndexParams:
-    """The shape of a FAISS index: exact ('flat') or inverted lists ('ivf')."""
+    """The shape of a FAISS index, exact ('flat'), inverted lists ('ivf') or a graph ('hnsw'), and how it
+    measured when it was chosen (None where it was not measured: small or older indexes)."""
 
     kind: str
     nlist: int = 0
     nprobe: int = 0
     trained_size: int = 0
+    ef_search: int = 0
+    recall_at_50: float | None = None
+    p50_ms: float | None = None
+    calibrated_on: str = ""  # 'prompts' (text queries from the model), 'stored' (stored vectors) or ''
+
+    @property
+    def family(self) -> str:
+        """The FAISS family in index-factory words: Flat, IVF<nlist> or HNSW<M>."""
+        return {"flat": "Flat", "ivf": f"IVF{self.nlist}", "hnsw": f"HNSW{HNSW_M}"}.get(self.kind, self.kind)
 
 
 def choose_params(n: int) -> IndexParams:
-    """The index shape for a collection of n vectors (nprobe is calibrated after training)."""
+    """The exact index below FLAT_MAX, else the IVF candidate's shape (nprobe is calibrated after training)."""
     if n < FLAT_MAX:
         return IndexParams("flat")
     nlist = int(min(MAX_NLIST, max(64, round(4 * math.sqrt(n)))))
@@ -55,8 +82,8 @@ def choose_params(n: int) -> IndexParams:
 
 
 def needs_retrain(params: IndexParams, n: int) -> bool:
-    """Whether a collection of n vectors has outgrown (or shrunk far below) the index it is in."""
-    if params.kind == "flat":
+    """Whether a collection of n vectors has outgrown (or shrunk far below) the index chosen for it."""
+    if params.kind == "flat" and not params.trained_size:
         return n >= FLAT_MAX
     return n > GROWTH_BEFORE_RETRAIN * params.trained_size or n < FLAT_MAX // 2
 
@@ -67,12 +94,6 @@ def filter_path(allowed: int, total: int) -> str:
     return "post" if allowed >= POSTFILTER_SHARE * total else "selector"
 
 
-def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
-    """Mean share of the exact top-k ids that the approximate search found."""
-    hits = [len(set(a[a >= 0]) & set(e[e >= 0])) / max(1, (e >= 0).sum()) for a, e in zip(approx, exact, strict=True)]
-    return float(np.mean(hits)) if hits else 1.0
-
-
 class VectorIndex:
     """A FAISS inner-product index over unit vectors, keyed by catalog ids."""
 
@@ -80,6 +101,7 @@ class VectorIndex:
         self.index = index
         self.params = params
         self.dim = dim
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # HNSW: (sorted ids, their positions)
 
     @classmethod
     def empty(cls, dim: int) -> VectorIndex:
@@ -88,27 +110,34 @@ class VectorIndex:
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), IndexParams("flat"), dim)
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, dim: int, seed: int = 0) -> VectorIndex:
-        """Builds the index the collection's size calls for, training and calibrating IVF when needed."""
-        import faiss
-
-        params = choose_params(len(ids))
-        if params.kind == "flat":
+    def build(
+        cls, ids: np.ndarray, vectors: np.ndarray, dim: int, queries: Queries = None, seed: int = 0
+    ) -> VectorIndex:
+        """The index the collection calls for: exact when small, else the fastest candidate that reaches the
+        target recall on `queries` (an array or a function making one, called only when measuring)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(ids) < FLAT_MAX:
             built = cls.empty(dim)
             built.add(ids, vectors)
             return built
         rng = np.random.default_rng(seed)
-        sample_size = min(len(vectors), TRAINING_POINTS_PER_LIST * params.nlist)
-        sample = vectors[np.sort(rng.choice(len(vectors), sample_size, replace=False))]
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, params.nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed
-        index.cp.niter = TRAINING_ITERATIONS
-        index.train(np.ascontiguousarray(sample, dtype=np.float32))
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
-        nprobe = calibrate_nprobe(index, ids, vectors, params.nlist, rng)
-        index.nprobe = nprobe
-        return cls(index, IndexParams("ivf", params.nlist, nprobe, len(ids)), dim)
+        queries = queries() if callable(queries) else queries
+        candidates = [_hnsw_candidate, _ivf_candidate]
+        if len(ids) > 2 * FAMILY_SAMPLE:
+            candidates = _families_on_sample(ids, vectors, dim, queries, rng, candidates)
+        calibration = make_calibration(ids, vectors, queries, rng)
+        made = [_exact_candidate(vectors, calibration)]
+        made += [found for candidate in candidates if (found := candidate(ids, vectors, dim, calibration, rng))]
+        latencies = calibration.latencies_ms([search for _, _, search in made])
+        fastest = int(np.argmin(latencies))  # exact search comes first, so it wins ties
+        index, params, _ = made[fastest]
+        params = replace(params, trained_size=len(ids), p50_ms=latencies[fastest], calibrated_on=calibration.source)
+        if index is None:  # exact search won: only now copy the vectors into an index
+            built = cls(cls.empty(dim).index, params, dim)
+            built.add(ids, vectors)
+            return built
+        return cls(index, params, dim)
 
     @property
     def count(self) -> int:
@@ -117,18 +146,28 @@ class VectorIndex:
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, np.int64))
+            self._sorted = None
 
     def remove(self, ids: np.ndarray) -> None:
         import faiss
 
-        if len(ids):
-            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return
+        if self.params.kind != "hnsw":
+            self.index.remove_ids(faiss.IDSelectorBatch(ids))
+            return
+        held = faiss.vector_to_array(self.index.id_map)
+        keep = ~np.isin(held, ids)
+        if not keep.all():  # FAISS cannot unlink graph nodes: rebuild the graph from the vectors kept
+            self.index = _hnsw_index(held[keep], self._stored()[keep], self.dim, self.params.ef_search)
+            self._sorted = None
 
     def ids(self) -> np.ndarray:
         """Every id the index holds, sorted (to compare with the catalog)."""
         import faiss
 
-        if self.params.kind == "flat":
+        if self.params.kind != "ivf":
             found = faiss.vector_to_array(self.index.id_map)
         else:
             lists = faiss.extract_index_ivf(self.index).invlists
@@ -149,17 +188,25 @@ class VectorIndex:
         if self.count == 0:
             return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
         if allowed is None:
-            scores, ids = self.index.search(queries, k)
+            return self.index.search(queries, k)
+        allowed = np.asarray(allowed, dtype=np.int64)
+        selector = faiss.IDSelectorBatch(allowed)
+        if self.params.kind == "ivf":
+            # A filter can leave few candidates in the probed lists: scan every list, which the
+            # selector keeps cheap, so filtered results stay exact.
+            search_params = faiss.SearchParametersIVF(sel=selector, nprobe=self.params.nlist)
+        elif self.params.kind == "hnsw":
+            # An HNSW search computes about efSearch x M distances: a filter passing no more vectors than
+            # that is cheaper, and exact, as a scan of just those. Past it the graph walk skips the rest, and
+            # a wider beam (by the inverse share passing) keeps as many allowed candidates in view.
+            ef = max(self.params.ef_search, k)
+            if len(allowed) <= ef * HNSW_M:
+                return self._scan(queries, k, allowed)
+            wider = min(self.count, math.ceil(ef * self.count / len(allowed)))
+            search_params = faiss.SearchParametersHNSW(sel=selector, efSearch=wider)
         else:
-            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            if self.params.kind == "ivf":
-                # A filter can leave few candidates in the probed lists: scan every list, which the
-                # selector keeps cheap, so filtered results stay exact.
-                search_params = faiss.SearchParametersIVF(sel=selector, nprobe=self.params.nlist)
-            else:
-                search_params = faiss.SearchParameters(sel=selector)
-            scores, ids = self.index.search(queries, k, params=search_params)
-        return scores, ids
+            search_params = faiss.SearchParameters(sel=selector)
+        return self.index.search(queries, k, params=search_params)
 
     def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (similarities, ids) of near-duplicate neighbours: only a few inverted lists are probed, since a
@@ -171,6 +218,33 @@ class VectorIndex:
             return self.search(queries, k)
         params = faiss.SearchParametersIVF(nprobe=min(self.params.nprobe, NEAR_NPROBE))
         return self.index.search(queries, max(1, min(k, self.count)), params=params)
+
+    def _stored(self) -> np.ndarray:
+        """The HNSW index's vectors in insertion order, as a view (no copy)."""
+        import faiss
+
+        storage = faiss.downcast_index(faiss.downcast_index(self.index.index).storage)
+        return faiss.rev_swig_ptr(storage.get_xb(), self.count * self.dim).reshape(self.count, self.dim)
+
+    def _scan(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k among the allowed ids the index holds (HNSW only)."""
+        import faiss
+
+        if self._sorted is None:
+            held = faiss.vector_to_array(self.index.id_map)
+            order = np.argsort(held, kind="stable")
+            self._sorted = held[order], order
+        ordered, positions = self._sorted
+        at = np.minimum(np.searchsorted(ordered, allowed), len(ordered) - 1)
+        present = np.unique(allowed[ordered[at] == allowed])
+        rows = positions[np.searchsorted(ordered, present)]
+        scores = queries @ self._stored()[rows].T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        out_scores = np.full((len(queries), k), -np.inf, np.float32)
+        out_ids = np.full((len(queries), k), -1, np.int64)
+        out_scores[:, : top.shape[1]] = np.take_along_axis(scores, top, axis=1)
+        out_ids[:, : top.shape[1]] = present[top]
+        return out_scores, out_ids
 
     def save(self, folder: Path, generation: int) -> None:
         """Writes the index for a catalog generation atomically; readers see the old or the new one."""
@@ -196,11 +270,14 @@ class VectorIndex:
         try:
             state = json.loads((folder / STATE_FILE).read_text())
             index = faiss.read_index(str(folder / state["file"]))
-        except (OSError, ValueError, KeyError, RuntimeError):
+            known = {field.name for field in fields(IndexParams)}  # a newer version's keys are ignored
+            params = IndexParams(**{key: value for key, value in state["params"].items() if key in known})
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
-        params = IndexParams(**state["params"])
         if params.kind == "ivf":
             index.nprobe = params.nprobe
+        elif params.kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efSearch = params.ef_search
         return cls(index, params, int(state["dim"])), int(state["generation"])
 
 
@@ -212,41 +289,79 @@ def saved_generation(folder: Path) -> int | None:
         return None
 
 
-def calibrate_nprobe(index, ids: np.ndarray, vectors: np.ndarray, nlist: int, rng: np.random.Generator) -> int:
-    """Smallest nprobe among nprobe_steps(nlist) whose recall@50 against exact search reaches CALIBRATION_RECALL.
-
-    Leave-one-out: sampled stored vectors are the queries and each one's own match is dropped from both
-    result lists, so they behave like new images from the same collection. The calibration aims above
-    TARGET_RECALL to leave a margin for queries unlike the collection (texts).
-    """
-    import faiss
-
-    count = min(CALIBRATION_QUERIES, len(vectors))
-    picked = rng.choice(len(vectors), count, replace=False)
-    queries = np.ascontiguousarray(vectors[picked], dtype=np.float32)
-    # faiss.knn scans the vectors in place; an exact index would copy all of them (2 GB at a million).
-    _, positions = faiss.knn(
-        queries, np.ascontiguousarray(vectors, dtype=np.float32), CALIBRATION_K + 1, faiss.METRIC_INNER_PRODUCT
-    )
-    own = np.asarray(ids, dtype=np.int64)[picked][:, None]
-    truth = _without(np.asarray(ids, dtype=np.int64)[positions], own)
-    for nprobe in nprobe_steps(nlist):
-        index.nprobe = nprobe
-        _, found = index.search(queries, CALIBRATION_K + 1)
-        if recall_at_k(_without(found, own), truth) >= CALIBRATION_RECALL:
-            return nprobe
-    return nlist
-
-
 def nprobe_steps(nlist: int) -> list[int]:
     """1, 2, 3, 4, 6, 8, 11, 16, 23, ...: steps of √2, fine enough that the chosen nprobe scans at most
     ~40% more lists than the recall target needs (doubling could scan twice as many)."""
     return sorted({min(nlist, round(2 ** (i / 2))) for i in range(int(2 * math.log2(nlist)) + 2)})
 
 
-def _without(found: np.ndarray, own: np.ndarray) -> np.ndarray:
-    """Each row's first CALIBRATION_K ids other than the query's own id."""
-    return np.stack([row[row != me][:CALIBRATION_K] for row, me in zip(found, own[:, 0], strict=True)])
+def _families_on_sample(ids, vectors, dim: int, queries, rng, candidates: list) -> list:
+    """The candidate of the family that wins on FAMILY_SAMPLE of the vectors (both when exact search won)."""
+    picked = np.sort(rng.choice(len(ids), FAMILY_SAMPLE, replace=False))
+    kind = VectorIndex.build(ids[picked], vectors[picked], dim, queries).params.kind
+    return [made for made in candidates if made.__name__ == f"_{kind}_candidate"] or candidates
+
+
+def _exact_candidate(vectors: np.ndarray, calibration: Calibration) -> tuple:
+    """Exact search, run in place over the vectors (the index itself is built only if it wins)."""
+    import faiss
+
+    return None, IndexParams("flat", recall_at_50=1.0), lambda q: faiss.knn(q, vectors, K, faiss.METRIC_INNER_PRODUCT)
+
+
+def _hnsw_index(ids: np.ndarray, vectors: np.ndarray, dim: int, ef_search: int):
+    import faiss
+
+    graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efSearch = ef_search
+    index = faiss.IndexIDMap2(graph)
+    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, np.int64))
+    return index
+
+
+def _hnsw_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tuple | None:
+    """HNSW32 with the smallest efSearch of EF_STEPS reaching the target, and its search; None when none does."""
+    import faiss
+
+    index = _hnsw_index(ids, vectors, dim, EF_STEPS[0])
+    graph = faiss.downcast_index(index.index)
+
+    def search_at(ef: int) -> np.ndarray:
+        graph.hnsw.efSearch = ef
+        return index.search(calibration.queries, K + 1)[1]
+
+    chosen = calibrate(calibration, search_at, EF_STEPS)
+    if chosen is None:
+        return None
+    graph.hnsw.efSearch = chosen[0]
+    return index, IndexParams("hnsw", ef_search=chosen[0], recall_at_50=chosen[1]), lambda q: index.search(q, K)
+
+
+def _ivf_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tuple | None:
+    """IVF with about 4·√n lists, trained on a sample, with the smallest nprobe reaching the target."""
+    import faiss
+
+    nlist = choose_params(len(ids)).nlist
+    if len(ids) < MIN_POINTS_PER_LIST * nlist:  # too few points to train the lists (below ~24k vectors)
+        return None
+    sample_size = min(len(vectors), TRAINING_POINTS_PER_LIST * nlist)
+    sample = vectors[np.sort(rng.choice(len(vectors), sample_size, replace=False))]
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 0
+    index.cp.niter = TRAINING_ITERATIONS
+    index.train(np.ascontiguousarray(sample))
+    index.add_with_ids(vectors, ids)
+
+    def search_at(nprobe: int) -> np.ndarray:
+        index.nprobe = nprobe
+        return index.search(calibration.queries, K + 1)[1]
+
+    chosen = calibrate(calibration, search_at, nprobe_steps(nlist))
+    if chosen is None:
+        return None
+    index.nprobe = chosen[0]
+    params = IndexParams("ivf", nlist=nlist, nprobe=chosen[0], recall_at_50=chosen[1])
+    return index, params, lambda q: index.search(q, K)
 
 
 def _fsync_replace(temporary: Path, final: Path) -> None:

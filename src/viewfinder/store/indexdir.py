@@ -18,6 +18,7 @@ from viewfinder.store.catalog import Catalog
 from viewfinder.store.factory import FAISS, load_saved, normalise_store, rebuild
 from viewfinder.store.factory import apply_changes as apply_changes  # re-exported for older callers
 from viewfinder.store.factory import rebuild_from_catalog as rebuild_from_catalog
+from viewfinder.store.faiss_index import Queries
 from viewfinder.store.vector_store import VectorStore
 
 DEFAULT_INDEX = "viewfinder-index"
@@ -174,11 +175,16 @@ class IndexDir:
         return load_saved(self.path, manifest.store, manifest.store_collection, manifest.dim, catalog)
 
     def rebuild_vectors(
-        self, catalog: Catalog, manifest: Manifest, saved: tuple[VectorStore, int | None] | None
+        self,
+        catalog: Catalog,
+        manifest: Manifest,
+        saved: tuple[VectorStore, int | None] | None,
+        queries: Queries = None,
     ) -> VectorStore:
+        """A store matching the catalog (factory.rebuild); a FAISS index is chosen by measuring on `queries`."""
         if saved is None and manifest.store != FAISS:  # a caller that only knows FAISS files (maintenance)
             saved = self.saved_vectors(catalog, manifest)
-        return rebuild(manifest.store, manifest.dim, catalog, saved)
+        return rebuild(manifest.store, manifest.dim, catalog, saved, queries)
 
     def save_vectors(self, vectors: VectorStore, generation: int) -> None:
         vectors.save(self.path, generation)
