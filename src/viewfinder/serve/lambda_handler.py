@@ -22,6 +22,7 @@ from typing import Any
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
 from viewfinder.serve.routes_images import PRESIGN_TTL
+from viewfinder.store.faiss_index import one_thread_per_query
 
 
 def build_handler() -> Any:
@@ -34,6 +35,7 @@ def build_handler() -> Any:
     if not index:
         raise ViewfinderError("Set VIEWFINDER_INDEX to s3://bucket/indexes/NAME or an index directory on EFS.")
     os.environ.setdefault("VIEWFINDER_SNAPSHOT_CACHE", "/tmp/viewfinder-snapshots")  # only /tmp is writable
+    one_thread_per_query()
     app = create_app(
         index,
         device="cpu",

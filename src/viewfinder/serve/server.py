@@ -13,6 +13,7 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
 from viewfinder.serve.guards import LOOPBACK_HOSTS
 from viewfinder.serve.routes_images import PRESIGN_TTL
+from viewfinder.store.faiss_index import one_thread_per_query
 
 
 class _Server(uvicorn.Server):
@@ -51,6 +52,7 @@ def serve(
     the server listens beyond loopback, any IP address ("*" allows every host).
     """
     listener = _listen(host, port)  # before the slow model load, so a taken port fails at once
+    one_thread_per_query()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("viewfinder").setLevel(logging.INFO)
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a warning per malformed upload is noise
