@@ -16,8 +16,6 @@ from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.factory import FAISS, load_saved, normalise_store, rebuild
-from viewfinder.store.factory import apply_changes as apply_changes  # re-exported for older callers
-from viewfinder.store.factory import rebuild_from_catalog as rebuild_from_catalog
 from viewfinder.store.faiss_index import Queries
 from viewfinder.store.vector_store import VectorStore
 
