@@ -72,6 +72,18 @@ def test_an_indexed_file_replaced_by_a_link_to_another_photo_or_other_content_is
         assert_not_found(client.get(f"/thumbnails/{number}"))
 
 
+def test_an_indexed_file_replaced_by_another_with_the_same_size_and_mtime_is_not_served(client, library):
+    number = image_id(client, "image-0007.jpg")
+    path = library / "image-0007.jpg"
+    facts = path.stat()
+    replacement = library.parent / "replacement.jpg"
+    replacement.write_bytes(SECRET.ljust(facts.st_size, b"#"))  # same size, other content, another inode
+    os.utime(replacement, ns=(facts.st_atime_ns, facts.st_mtime_ns))
+    os.replace(replacement, path)
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (facts.st_size, facts.st_mtime_ns)
+    assert_not_found(client.get(f"/images/{number}"))
+
+
 def test_a_photo_indexed_through_a_link_inside_the_library_is_still_served(client, library):
     response = client.get(f"/images/{image_id(client, 'linked.jpg')}")
     assert response.status_code == 200 and response.content == (library / "image-0001.jpg").read_bytes()

@@ -34,6 +34,7 @@ class ImageRecord:
     format: str
     taken_at: str | None
     indexed_at: float
+    inode: int | None = None  # None for rows indexed before inodes were recorded
 
     @property
     def file_name(self) -> str:
@@ -93,7 +94,7 @@ class CatalogDamagedError(ViewfinderError):
     """The catalog file cannot be read as a database."""
 
 
-IMAGE_COLUMNS = "id, path, root, size, mtime_ns, width, height, format, taken_at, indexed_at"
+IMAGE_COLUMNS = "id, path, root, size, mtime_ns, width, height, format, taken_at, indexed_at, inode"
 
 
 class Catalog:

@@ -3,7 +3,7 @@
 Whoever can write to the library can replace an indexed file after indexing: by a symbolic link to a secret
 (/etc/passwd served as a photo), or by a FIFO, whose open() blocks a server thread forever. So the file type
 is checked before opening, the final path component is opened without following links, and the opened file
-must still have the size and modification time the catalog recorded.
+must still have the size, modification time and inode the catalog recorded.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def open_original(image: ImageRecord) -> BinaryIO:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
             raise OriginalChangedError("not a regular file")
-        if (info.st_size, info.st_mtime_ns) != (image.size, image.mtime_ns):
+        if (info.st_size, info.st_mtime_ns) != (image.size, image.mtime_ns) or image.inode not in (None, info.st_ino):
             raise OriginalChangedError("changed since it was indexed")
         os.set_blocking(descriptor, True)
         return os.fdopen(descriptor, "rb")
