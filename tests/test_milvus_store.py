@@ -12,6 +12,7 @@ from cli_helpers import run_cli, run_cli_json, write_colour_images
 from net_helpers import listening_sockets
 from PIL import Image
 
+import viewfinder
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.engine import Filters, SearchEngine
 from viewfinder.search.query import Term
@@ -132,6 +133,14 @@ def test_index_and_search_with_milvus_through_the_cli(capsys, library, tmp_path)
 
     checked = run_cli_json(capsys, "check", "--index", index)
     assert checked["problems"] == [], checked  # the Milvus collection is checked, not FAISS files
+
+
+def test_the_python_api_indexes_into_milvus_and_searches_it(library, tmp_path):
+    report = viewfinder.index_folders([str(library)], str(tmp_path / "index"), model="test:tiny", store="milvus")
+    assert report.total == 24
+    with viewfinder.open_index(str(tmp_path / "index")) as index:
+        assert index.vectors.params.kind == "milvus"
+        assert len(index.search([viewfinder.Term(text="a blue sky")], k=5).hits) == 5
 
 
 @pytest.mark.parametrize(

@@ -65,11 +65,22 @@ def open_index(path: str, device: str = "auto", runtime: str = "auto") -> Search
 
 
 def index_folders(
-    sources: list[str], index: str, model: str | None = None, device: str = "auto", runtime: str = "auto"
+    sources: list[str],
+    index: str,
+    model: str | None = None,
+    device: str = "auto",
+    runtime: str = "auto",
+    engine: str = "local",
+    store: str | None = None,
 ) -> IndexReport:
-    """Brings an index up to date with its source folders (creating it with `model` when new)."""
+    """Brings an index up to date with its sources (folders or s3:// prefixes), creating it with `model` when new.
+
+    `engine` is "local" or "ray" (Ray Data, on the cluster `ray.init` finds); `store` picks the vector store of
+    a new index: "faiss" (the default) or "milvus[:URI]".
+    """
     from pathlib import Path
 
     from viewfinder.pipeline.indexer import run_index
 
-    return run_index(Path(index).expanduser(), [str(source) for source in sources], model, device, runtime=runtime)
+    roots = [str(source) for source in sources]
+    return run_index(Path(index).expanduser(), roots, model, device, runtime=runtime, engine=engine, store=store)
