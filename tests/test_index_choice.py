@@ -145,3 +145,24 @@ def test_a_large_collection_builds_only_the_family_that_won_on_a_sample(monkeypa
     index = VectorIndex.build(np.arange(4000), data, DIM)
     assert built == {"hnsw": [1500, 4000], "ivf": [1500]}
     assert index.params.kind == "hnsw" and index.params.trained_size == 4000 and index.params.p50_ms == 0.3
+
+
+def test_when_the_samples_family_misses_the_target_at_full_size_the_other_family_is_tried(monkeypatch):
+    monkeypatch.setattr(faiss_index, "FLAT_MAX", 500)
+    monkeypatch.setattr(faiss_index, "FAMILY_SAMPLE", 1500)
+    built: dict[str, list[int]] = {"hnsw": [], "ivf": []}
+    for kind in built:
+        real = getattr(faiss_index, f"_{kind}_candidate")
+
+        def spy(ids, *args, kind=kind, real=real):
+            built[kind].append(len(ids))
+            # HNSW wins on the sample but reaches no efSearch that meets the target at full size.
+            return None if kind == "hnsw" and len(ids) > 1500 else real(ids, *args)
+
+        spy.__name__ = real.__name__
+        monkeypatch.setattr(faiss_index, f"_{kind}_candidate", spy)
+    stub_latencies(monkeypatch, 3.0, 0.2, 9.0)  # sample: exact, HNSW; full size: exact alone
+    data = clustered_vectors(4000, DIM)
+    index = VectorIndex.build(np.arange(4000), data, DIM)
+    assert built == {"hnsw": [1500, 4000], "ivf": [1500, 4000]}  # IVF at full size too, before exact wins
+    assert index.params.kind == "flat"

@@ -123,12 +123,18 @@ class VectorIndex:
             return built
         rng = np.random.default_rng(seed)
         queries = queries() if callable(queries) else queries
-        candidates = [_hnsw_candidate, _ivf_candidate]
+        families = [_hnsw_candidate, _ivf_candidate]
+        candidates = families
         if len(ids) > 2 * FAMILY_SAMPLE:
-            candidates = _families_on_sample(ids, vectors, dim, queries, rng, candidates)
+            candidates = _families_on_sample(ids, vectors, dim, queries, rng, families)
         calibration = make_calibration(ids, vectors, queries, rng)
         made = [_exact_candidate(vectors, calibration)]
         made += [found for candidate in candidates if (found := candidate(ids, vectors, dim, calibration, rng))]
+        if len(made) == 1:
+            # The sample's winner can miss the target at full size (HNSW's recall falls as the graph grows):
+            # try the other family before settling for exact search.
+            others = [candidate for candidate in families if candidate not in candidates]
+            made += [found for candidate in others if (found := candidate(ids, vectors, dim, calibration, rng))]
         latencies = calibration.latencies_ms([search for _, _, search in made])
         fastest = int(np.argmin(latencies))  # exact search comes first, so it wins ties
         index, params, _ = made[fastest]
