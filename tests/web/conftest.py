@@ -168,13 +168,7 @@ def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def shapes_page(browser: sync_api.Browser, shapes_server: str) -> Iterator[sync_api.Page]:
     """A desktop-sized page on the test:shapes server; page errors fail the test."""
-    context = browser.new_context(base_url=shapes_server, viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"the page raised: {errors}"
+    yield from desktop_page(browser, shapes_server)
 
 
 @pytest.fixture(scope="session")
@@ -190,7 +184,12 @@ def browser() -> Iterator[sync_api.Browser]:
 @pytest.fixture
 def page(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
     """A fresh desktop-sized page on the server; page errors fail the test."""
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 860})
+    yield from desktop_page(browser, server)
+
+
+def desktop_page(browser: sync_api.Browser, base_url: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on `base_url`, for a fixture to yield; errors the page raises fail the test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 860})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
