@@ -195,7 +195,11 @@ def train(args: argparse.Namespace, pool: Pool) -> torch.nn.Module:
 
     An auxiliary linear head on the image embedding, thrown away afterwards, is also taught what each picture
     shows: with the contrastive signal alone the image tower took hundreds of steps to notice shapes at all
-    on varied backgrounds, and the time budget has no steps to spare.
+    on varied backgrounds, and the time budget has no steps to spare. Shapes, not colours, were what it got
+    wrong, and the stronger this label signal the better: in 1000-step trials (batch 128) held-out
+    text→image precision@5 went 0.54, 0.62, 0.63 for weights 3, 10, 30. Batch 128 learnt as much per
+    picture seen as batch 64 and raised the temperature; batch 32 did not learn shapes at all in that time,
+    and widths 16 to 32 learnt more slowly per CPU-second than 12.
     """
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed + 1)
@@ -316,12 +320,12 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--pool-size", type=int, default=12000)
+    parser.add_argument("--pool-size", type=int, default=24000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--aux-weight", type=float, default=3.0, help="weight of the auxiliary label loss")
+    parser.add_argument("--aux-weight", type=float, default=30.0, help="weight of the auxiliary label loss")
     # One thread: on a busy shared machine two threads waiting on each other ran four times slower.
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes rendering data")
