@@ -311,8 +311,8 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
         colours=", ".join(COLOURS),
         languages=", ".join(f"{k} {v:.0%}" for k, v in LANGUAGE_P.items()),
         sample_share=f"{SAMPLE_SHARE:.0%}",
-        machine=f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs, torch "
-        f"{torch.__version__}, no GPU",
+        machine=f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs (load average "
+        f"{results['load_avg']:.1f} over the last 5 minutes of the run), torch {torch.__version__}, no GPU",
         seen=args.steps * args.batch_size,
     )
     path.write_text(card, encoding="utf-8")
@@ -320,7 +320,7 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--pool-size", type=int, default=24000)
@@ -353,6 +353,7 @@ def main() -> None:
         "eval_s": finished - trained,
         "total_s": finished - started,
         "total_min": (finished - started) / 60,
+        "load_avg": os.getloadavg()[1],  # 2.0 would be both cores busy: this run and other jobs
     }
     for name, value in results.items():
         print(f"{name:20s} {value}")

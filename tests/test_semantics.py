@@ -27,9 +27,10 @@ pytest.importorskip("open_clip")
 LIBRARY_SEED = 31_337
 PER_PAIR = 5  # pictures of each (colour, shape) pair: 240 in all
 TOP = 10
-# The targets are 0.9 for all three; the shipped model reaches about 0.5-0.6 on held-out pictures
-# (docs/model-card-shapes.md), so the tests hold it to what it does, with a margin, until it is retrained.
-MIN_TEXT_P5, MIN_RECALL, MIN_IMAGE_P5 = 0.45, 0.45, 0.35
+# The targets are 0.9 for all three. Through the CLI on this library the shipped model reaches
+# text→image precision@5 0.96, recall@1 1.0 in each language and image→image precision@5 0.86 (0.96, 1.0
+# and 0.85 on the model card's library): the tests hold it to that, with a margin.
+MIN_TEXT_P5, MIN_RECALL, MIN_IMAGE_P5 = 0.9, 0.95, 0.8
 Objects = frozenset[tuple[str, str]]
 
 
@@ -114,7 +115,7 @@ def test_negative_query_keeps_the_negated_colour_out_of_the_top_results(capsys, 
         excluded.append(not any((colour, shape) in objects for objects in top))
         on_topic.append(np.mean([any(s == shape for _, s in objects) for objects in top]))
     assert np.mean(excluded) >= 0.95
-    assert np.mean(on_topic) >= 0.3, np.mean(on_topic)  # still about the shape asked for, more than by chance
+    assert np.mean(on_topic) >= 0.8, np.mean(on_topic)  # still about the shape asked for
 
 
 def test_weights_move_results_between_a_text_and_an_image(capsys, shapes_index, tmp_path):
@@ -136,9 +137,9 @@ def test_weights_move_results_between_a_text_and_an_image(capsys, shapes_index, 
             image_share[weight].append(sum(pair in objects for objects in top) / best)
     text_mean = {weight: float(np.mean(values)) for weight, values in text_share.items()}
     image_mean = {weight: float(np.mean(values)) for weight, values in image_share.items()}
-    assert text_mean[0.8] >= 0.6 and image_mean[0.2] >= 0.2, (text_mean, image_mean)
-    assert text_mean[0.8] >= text_mean[0.2] + 0.3, text_mean
-    assert image_mean[0.2] >= image_mean[0.8] + 0.1, image_mean
+    assert text_mean[0.8] >= 0.9 and image_mean[0.2] >= 0.9, (text_mean, image_mean)
+    assert text_mean[0.8] >= text_mean[0.2] + 0.7, text_mean
+    assert image_mean[0.2] >= image_mean[0.8] + 0.7, image_mean
 
 
 def test_the_http_api_gives_the_same_semantics(shapes_index, tmp_path):
@@ -192,9 +193,9 @@ def test_the_http_api_gives_the_same_semantics(shapes_index, tmp_path):
             upload_hits.append(
                 pair in objects_of(http.post("search/image", files=files, data={"top_k": "1", "min_relevance": "0"}))[0]
             )
-    assert len(examples) >= 3 and np.mean(example_hits) >= 0.6, example_hits
+    assert len(examples) >= 3 and np.mean(example_hits) >= 0.8, example_hits
     recall = {language: float(np.mean(hits)) for language, hits in text_hits.items()}
     assert all(value >= MIN_RECALL for value in recall.values()), recall
     assert np.mean(excluded) >= 0.95
-    assert np.mean(colour_share[0.8]) >= np.mean(colour_share[0.2]) + 0.5
-    assert np.mean(upload_hits) >= 0.25, upload_hits
+    assert np.mean(colour_share[0.8]) >= np.mean(colour_share[0.2]) + 0.8
+    assert np.mean(upload_hits) >= 0.8, upload_hits
