@@ -22,6 +22,7 @@ import numpy as np
 from viewfinder.errors import ModelUnavailableError, ViewfinderError
 from viewfinder.images.decode import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
+from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE, cache_root, export_dir
 from viewfinder.models.registry import ModelSpec
 from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
@@ -117,7 +118,8 @@ class OnnxEmbedder(Embedder):
         self.preprocess = PreprocessSpec(**{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])})
         self.trimmed_text = bool(meta["trimmed_text"])
         self._context_length = int(meta["context_length"])
-        self._tokenizer: ClipTokenizer | None = None
+        self._meta = meta
+        self._tokenizer: ClipTokenizer | HfTokenizer | None = None
         self._sessions: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -127,7 +129,7 @@ class OnnxEmbedder(Embedder):
         return tuple(sorted(self._sessions))
 
     @property
-    def tokenizer(self) -> ClipTokenizer:
+    def tokenizer(self) -> ClipTokenizer | HfTokenizer:
         """The text tower's tokenizer (loading the tower)."""
         self._tower("text")
         return self._tokenizer
@@ -153,9 +155,14 @@ class OnnxEmbedder(Embedder):
                 session = self._sessions.get(name)
                 if session is None:
                     if name == "text":
-                        self._tokenizer = ClipTokenizer(self.folder / VOCAB_FILE, self._context_length)
+                        self._tokenizer = self._load_tokenizer()
                     session = self._sessions[name] = self._session(name)
         return session
+
+    def _load_tokenizer(self) -> ClipTokenizer | HfTokenizer:
+        if self._meta.get("tokenizer", "clip-bpe") == "hf":  # exports made before HF towers name none
+            return HfTokenizer(self.folder / TOKENIZER_FILE, self._context_length, int(self._meta["pad_id"]))
+        return ClipTokenizer(self.folder / VOCAB_FILE, self._context_length)
 
     def _session(self, name: str):
         import onnxruntime as ort

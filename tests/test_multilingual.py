@@ -1,0 +1,155 @@
+"""open_clip's XLM-RoBERTa text towers on torch and ONNX, offline: the shipped transformer configs, a tokenizer
+trained here in the Hugging Face cache where the real one would be, and random weights of the real layers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from multilingual_helpers import TEXTS, put_in_hub_cache, train_tokenizer
+
+from viewfinder.errors import ModelUnavailableError
+from viewfinder.models import onnx_export
+from viewfinder.models.factory import load_embedder
+from viewfinder.models.registry import resolve_model
+
+TINY = "random:viewfinder-xlmr-tiny"
+
+
+@pytest.fixture(scope="session")
+def tokenizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_tokenizer(tmp_path_factory.mktemp("xlmr-tokenizer") / "tokenizer.json")
+
+
+@pytest.fixture(scope="session")
+def hub_cache(tmp_path_factory: pytest.TempPathFactory, tokenizer_file: Path):
+    """A Hugging Face cache holding the test tokenizer as FacebookAI/xlm-roberta-base's, the hub switched off."""
+    from huggingface_hub import constants
+
+    cache = tmp_path_factory.mktemp("hub")
+    put_in_hub_cache(cache, "FacebookAI/xlm-roberta-base", tokenizer_file)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(constants, "HF_HUB_CACHE", str(cache))
+        patch.setenv("HF_HUB_CACHE", str(cache))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield cache
+
+
+@pytest.fixture
+def empty_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path / "hub"
+
+
+def test_tokenizer_gives_open_clips_ids(tokenizer_file: Path) -> None:
+    """The torch-free tokenizer against open_clip's HFTokenizer (transformers) on the same tokenizer.json."""
+    from open_clip.tokenizer import HFTokenizer
+
+    from viewfinder.models.hf_tokenizer import HfTokenizer
+
+    reference = HFTokenizer(str(tokenizer_file.parent), context_length=77)(list(TEXTS)).numpy()
+    ours = HfTokenizer(tokenizer_file, 77, pad_id=1)
+    assert np.array_equal(ours(TEXTS), reference)
+    trimmed = ours(TEXTS[:2], trim=True)
+    assert trimmed.shape[1] < 77 and np.array_equal(trimmed, reference[:2, : trimmed.shape[1]])
+    assert reference[-1, -1] == 2 and reference[0, 0] == 0  # the long text keeps its </s>
+
+
+@pytest.mark.parametrize("arch", ["viewfinder-xlmr-tiny", "viewfinder-xlmr-tiny-cls"])
+def test_onnx_matches_torch(hub_cache: Path, arch: str) -> None:
+    """Mean- and CLS-pooled XLM-R towers: the ONNX export, with its own tokenizer, gives torch's vectors."""
+    spec = resolve_model(f"random:{arch}")
+    torch_model = load_embedder(spec, "cpu", runtime="torch")
+    onnx_model = load_embedder(spec, "cpu", runtime="onnx")
+    cosines = np.sum(torch_model.encode_texts(TEXTS) * onnx_model.encode_texts(TEXTS), axis=1)
+    assert cosines.min() >= 0.999, cosines
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    assert np.sum(torch_model.encode_images(pixels) * onnx_model.encode_images(pixels), axis=1).min() >= 0.999
+    meta = json.loads((onnx_model.folder / "export.json").read_text())
+    assert (meta["tokenizer"], meta["pad_id"], meta["trimmed_text"], meta["dim"]) == ("hf", 1, True, 16)
+    assert (onnx_model.folder / "tokenizer.json").is_file() and not meta["external_data"]
+    pooler = torch_model.model.text.pooler
+    assert type(pooler).__name__ == ("ClsPooler" if arch.endswith("cls") else "MeanPooler")
+
+
+def test_onnx_text_tower_needs_no_torch(hub_cache: Path) -> None:
+    """A cached export answers queries with onnxruntime and tokenizers only."""
+    folder = load_embedder(resolve_model(TINY), "cpu", runtime="onnx").folder
+    script = (
+        "import sys; from viewfinder.models.onnx_runtime import OnnxEmbedder; "
+        "from viewfinder.models.registry import resolve_model; "
+        f"model = OnnxEmbedder(resolve_model({TINY!r})); print(model.encode_texts(['ein roter Kreis']).shape); "
+        "print(sorted({'torch', 'transformers', 'open_clip'} & set(sys.modules)))"
+    )
+    env = {**os.environ, "VIEWFINDER_CACHE": str(folder.parents[1])}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split("\n")[:2] == ["(1, 16)", "[]"]
+
+
+def test_external_data_export(hub_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the threshold each tower's weights go to a .onnx.data file; the export still matches torch."""
+    import onnx
+
+    monkeypatch.setenv("VIEWFINDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_BYTES", 0)
+    spec = resolve_model(TINY)
+    onnx_model = load_embedder(spec, "cpu", runtime="onnx")
+    folder = onnx_model.folder
+    assert json.loads((folder / "export.json").read_text())["external_data"]
+    for tower in ("image", "text"):
+        graph = onnx.load(str(folder / f"{tower}.onnx"), load_external_data=False).graph
+        largest = max(graph.initializer, key=lambda tensor: np.prod(tensor.dims))
+        assert largest.data_location == onnx.TensorProto.EXTERNAL  # the embedding table, the patch projection
+        assert (folder / f"{tower}.onnx.data").stat().st_size >= 4 * np.prod(largest.dims)
+    assert not [path.name for path in folder.parent.iterdir() if path.name.startswith(".export-")]
+    torch_vectors = load_embedder(spec, "cpu", runtime="torch").encode_texts(TEXTS)
+    assert np.sum(torch_vectors * onnx_model.encode_texts(TEXTS), axis=1).min() >= 0.999
+    # ORT's int8 quantiser reads external data too (the image tower's; its shape inference rejects the
+    # exported XLM-R graph, with or without external data, so text queries stay fp32 under `auto`).
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    int8 = load_embedder(spec, "cpu", runtime="onnx-int8").encode_images(pixels)
+    assert np.sum(int8 * onnx_model.encode_images(pixels), axis=1).min() >= 0.99
+
+
+def test_weights_file_with_its_tokenizer(hub_cache: Path, tokenizer_file: Path, tmp_path: Path) -> None:
+    """ARCH:/path/weights with tokenizer.json beside it: the checkpoint loads into the offline-built tower."""
+    from safetensors.torch import save_file
+
+    random_model = load_embedder(resolve_model(TINY), "cpu", runtime="torch")
+    weights = tmp_path / "open_clip_model.safetensors"
+    save_file({key: value.contiguous() for key, value in random_model.model.state_dict().items()}, str(weights))
+    (tmp_path / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
+    loaded = load_embedder(resolve_model(f"viewfinder-xlmr-tiny:{weights}"), "cpu", runtime="torch")
+    assert np.allclose(loaded.encode_texts(TEXTS), random_model.encode_texts(TEXTS), atol=1e-6)
+
+
+def test_tagged_weights_offline_say_what_to_download(empty_hub: Path) -> None:
+    with pytest.raises(ModelUnavailableError) as error:
+        load_embedder(resolve_model("xlm-roberta-base-ViT-B-32:laion5b_s13b_b90k"), "cpu", runtime="torch")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "https://huggingface.co/laion/CLIP-ViT-B-32-xlm-roberta-base-laion5B-s13B-b90k" in message
+    assert "tokenizer.json from https://huggingface.co/FacebookAI/xlm-roberta-base" in message
+
+
+def test_missing_tokenizer_says_what_to_download(empty_hub: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match=r"download tokenizer.json from https://huggingface.co/Facebook"):
+        load_embedder(resolve_model(TINY), "cpu", runtime="torch")
+
+
+def test_real_size_xlm_roberta_base(hub_cache: Path) -> None:
+    """random:xlm-roberta-base-ViT-B-32 builds open_clip's model with XLM-R base's published shape offline."""
+    model = load_embedder(resolve_model("random:xlm-roberta-base-ViT-B-32"), "cpu", runtime="torch")
+    config = model.model.text.config
+    shape = (config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads)
+    assert shape == (250002, 768, 12, 12) and model.dim == 512
+    vectors = model.encode_texts(TEXTS[:4])
+    assert vectors.shape == (4, 512) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
