@@ -52,11 +52,16 @@ def train_tokenizer(path: Path) -> Path:
     return path
 
 
-def put_in_hub_cache(cache: Path, repo: str, file: Path) -> None:
-    """Lays `file` out in a Hugging Face cache folder as a download of `repo` would."""
+def put_in_hub_cache(cache: Path, repo: str, files: Path) -> None:
+    """Lays the files of folder `files` out in a Hugging Face cache folder as a download of `repo` would."""
     folder = cache / f"models--{repo.replace('/', '--')}"
     snapshot = folder / "snapshots" / REVISION
     snapshot.mkdir(parents=True, exist_ok=True)
-    (snapshot / file.name).write_bytes(file.read_bytes())
+    for file in files.iterdir():
+        (snapshot / file.name).write_bytes(file.read_bytes())
     (folder / "refs").mkdir(exist_ok=True)
     (folder / "refs" / "main").write_text(REVISION)
+
+
+def cached_tokenizer(cache: Path) -> Path:
+    return next(cache.glob("models--FacebookAI--xlm-roberta-base/snapshots/*/tokenizer.json"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from multilingual_helpers import TEXTS, put_in_hub_cache, train_tokenizer
+from multilingual_helpers import TEXTS, cached_tokenizer
 
 from viewfinder.errors import ModelUnavailableError
 from viewfinder.models import onnx_export
@@ -21,40 +21,13 @@ from viewfinder.models.registry import resolve_model
 TINY = "random:viewfinder-xlmr-tiny"
 
 
-@pytest.fixture(scope="session")
-def tokenizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_tokenizer(tmp_path_factory.mktemp("xlmr-tokenizer") / "tokenizer.json")
-
-
-@pytest.fixture(scope="session")
-def hub_cache(tmp_path_factory: pytest.TempPathFactory, tokenizer_file: Path):
-    """A Hugging Face cache holding the test tokenizer as FacebookAI/xlm-roberta-base's, the hub switched off."""
-    from huggingface_hub import constants
-
-    cache = tmp_path_factory.mktemp("hub")
-    put_in_hub_cache(cache, "FacebookAI/xlm-roberta-base", tokenizer_file)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(constants, "HF_HUB_CACHE", str(cache))
-        patch.setenv("HF_HUB_CACHE", str(cache))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        yield cache
-
-
-@pytest.fixture
-def empty_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tmp_path / "hub"
-
-
-def test_tokenizer_gives_open_clips_ids(tokenizer_file: Path) -> None:
+def test_tokenizer_gives_open_clips_ids(hub_cache: Path) -> None:
     """The torch-free tokenizer against open_clip's HFTokenizer (transformers) on the same tokenizer.json."""
     from open_clip.tokenizer import HFTokenizer
 
     from viewfinder.models.hf_tokenizer import HfTokenizer
 
+    tokenizer_file = cached_tokenizer(hub_cache)
     reference = HFTokenizer(str(tokenizer_file.parent), context_length=77)(list(TEXTS)).numpy()
     ours = HfTokenizer(tokenizer_file, 77, pad_id=1)
     assert np.array_equal(ours(TEXTS), reference)
@@ -119,14 +92,14 @@ def test_external_data_export(hub_cache: Path, tmp_path: Path, monkeypatch: pyte
     assert np.sum(int8 * onnx_model.encode_images(pixels), axis=1).min() >= 0.99
 
 
-def test_weights_file_with_its_tokenizer(hub_cache: Path, tokenizer_file: Path, tmp_path: Path) -> None:
+def test_weights_file_with_its_tokenizer(hub_cache: Path, tmp_path: Path) -> None:
     """ARCH:/path/weights with tokenizer.json beside it: the checkpoint loads into the offline-built tower."""
     from safetensors.torch import save_file
 
     random_model = load_embedder(resolve_model(TINY), "cpu", runtime="torch")
     weights = tmp_path / "open_clip_model.safetensors"
     save_file({key: value.contiguous() for key, value in random_model.model.state_dict().items()}, str(weights))
-    (tmp_path / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
+    (tmp_path / "tokenizer.json").write_bytes(cached_tokenizer(hub_cache).read_bytes())
     loaded = load_embedder(resolve_model(f"viewfinder-xlmr-tiny:{weights}"), "cpu", runtime="torch")
     assert np.allclose(loaded.encode_texts(TEXTS), random_model.encode_texts(TEXTS), atol=1e-6)
 

@@ -97,11 +97,11 @@ def export_model(spec: ModelSpec, out: Path, external_data_bytes: int | None = N
     with torch.no_grad():
         dim = int(model.encode_text(tokenizer(["a photo"])).shape[-1])
         image_path = out / "image.onnx"
-        _export(ImageTower(model), torch.zeros(2, 3, side, side), image_path, "pixels", {0: "batch"}, external)
+        export_tower(ImageTower(model), torch.zeros(2, 3, side, side), image_path, "pixels", {0: "batch"}, external)
         text_tower = TrimmedTextTower(model) if trimmed and not hf_tokens else TextTower(model)
         text_axes = {0: "batch", 1: "tokens"} if trimmed else {0: "batch"}
         example = tokenizer(["a photo", "two dogs"])[:, :8]
-        _export(text_tower, example, out / "text.onnx", "tokens", text_axes, external)
+        export_tower(text_tower, example, out / "text.onnx", "tokens", text_axes, external)
     if hf_tokens:
         shutil.copyfile(tokenizer.path, out / TOKENIZER_FILE)
         tokenizer_meta = {"tokenizer": "hf", "pad_id": tokenizer.pad_id}
@@ -126,7 +126,7 @@ def parameter_bytes(model: torch.nn.Module) -> int:
     return sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
 
 
-def _export(
+def export_tower(
     module: torch.nn.Module, example: torch.Tensor, path: Path, name: str, axes: dict[int, str], external: bool
 ) -> None:
     dims = {axis: torch.export.Dim.DYNAMIC for axis in axes}

@@ -85,12 +85,13 @@ class LiveIndex:
         sources: Sequence[str] = (),
         poll_seconds: float = POLL_SECONDS,
         runtime: str = "auto",
+        query_model: str | None = None,
     ) -> None:
         self.index_dir = IndexDir(Path(path))
         self.device = device
         self.sources = [os.path.abspath(os.path.expanduser(source)) for source in sources]
         self.poll_seconds = poll_seconds
-        engine = SearchEngine(self.index_dir, device, runtime=runtime)
+        engine = SearchEngine(self.index_dir, device, runtime=runtime, query_model=query_model)
         # The text encoder loads before the server reports ready and stays loaded; one search warms up the
         # lazily initialised parts (torch kernels, FAISS threads) so the first user query is not the slow one.
         engine.search([Term(text="a photo")], k=1)
@@ -147,7 +148,7 @@ class LiveIndex:
                 fresh.close()  # the index changed again between the check and the load: look again next time
                 return False
             # A new model (the index was rebuilt with another) loads, text tower included, before the swap.
-            fresh.embedder.load_text_tower()
+            fresh.text_encoder.load_text_tower()
             self._swap(fresh)
             return True
 

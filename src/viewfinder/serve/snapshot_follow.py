@@ -22,13 +22,18 @@ class SnapshotLiveIndex(LiveIndex):
     """A LiveIndex whose refresh follows the published pointer instead of a local directory."""
 
     def __init__(
-        self, url: str, device: str = "auto", poll_seconds: float = POLL_SECONDS, runtime: str = "auto"
+        self,
+        url: str,
+        device: str = "auto",
+        poll_seconds: float = POLL_SECONDS,
+        runtime: str = "auto",
+        query_model: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.cache = cache_dir(self.url)
         self.version, path = fetch_current(self.url, self.cache)
         self._failed_version: str | None = None
-        super().__init__(path, device=device, poll_seconds=poll_seconds, runtime=runtime)
+        super().__init__(path, device=device, poll_seconds=poll_seconds, runtime=runtime, query_model=query_model)
         drop_cached(self.cache, {self.version})
 
     def refresh(self) -> bool:
@@ -40,7 +45,10 @@ class SnapshotLiveIndex(LiveIndex):
             try:
                 path = download(self.url, pointer, self.cache)
                 with self.engine() as engine:
-                    fresh = SearchEngine(IndexDir(path), self.device, runtime=engine.runtime)
+                    fresh = SearchEngine(
+                        IndexDir(path), self.device, runtime=engine.runtime, query_model=engine.query_model
+                    )
+                    fresh._query_encoder = engine._query_encoder
                     if fresh.manifest.identity == engine.manifest.identity:
                         fresh._embedder = engine.embedder  # the same model: no second load
                 fresh.search([Term(text="a photo")], k=1)  # warm, and prove it answers, before any user sees it

@@ -1,0 +1,107 @@
+"""--query-model: a multilingual text encoder (M-CLIP's architecture) searching an index built with the image
+model it is aligned to, on torch and ONNX, and refused on any other index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli, run_cli_json, write_colour_images
+from multilingual_helpers import TEXTS
+
+import viewfinder
+from viewfinder.errors import IndexMismatchError, ModelUnavailableError
+from viewfinder.models import onnx_export
+from viewfinder.models.query_registry import check_aligned, resolve_query_model
+from viewfinder.models.query_runtime import load_query_encoder
+from viewfinder.pipeline.indexer import run_index
+from viewfinder.search.query import Term
+
+TINY = "test:mclip-tiny"  # declared aligned with test:tiny (32-d)
+MCLIP = "M-CLIP/XLM-Roberta-Large-Vit-B-32"
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two small indexes: one built with test:tiny, one with another model (test:shapes, 64-d)."""
+    folder = tmp_path_factory.mktemp("query-model") / "photos"
+    write_colour_images(folder, 8)
+    built = {}
+    for model in ("test:tiny", "test:shapes"):
+        built[model] = folder.parent / model.replace(":", "-")
+        run_index(built[model], [str(folder)], model=model)
+    return built
+
+
+def test_onnx_matches_torch_with_external_data(hub_cache: Path, tmp_path: Path, monkeypatch) -> None:
+    """The exported text tower (weights forced into text.onnx.data) gives torch's vectors."""
+    monkeypatch.setenv("VIEWFINDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_BYTES", 0)
+    spec = resolve_query_model(TINY)
+    onnx_model = load_query_encoder(spec, "cpu", "onnx")
+    torch_model = load_query_encoder(spec, "cpu", "torch")
+    cosines = np.sum(onnx_model.encode_texts(TEXTS) * torch_model.encode_texts(TEXTS), axis=1)
+    assert cosines.min() >= 0.999, cosines
+    meta = json.loads((onnx_model.folder / "export.json").read_text())
+    assert meta["external_data"] and meta["dim"] == 32 and (onnx_model.folder / "text.onnx.data").is_file()
+
+
+def test_cli_search_uses_the_query_model(hub_cache: Path, indexes: dict[str, Path], capsys) -> None:
+    result = run_cli_json(capsys, "search", "ein roter Kreis", "--query-model", TINY, "--index", indexes["test:tiny"])
+    assert len(result["results"]) == 8
+
+
+def test_python_api_ranks_by_the_query_models_vectors(hub_cache: Path, indexes: dict[str, Path]) -> None:
+    """The engine's scores are the query model's text vector against the stored image vectors."""
+    query = "un círculo rojo"
+    with viewfinder.open_index(str(indexes["test:tiny"]), query_model=TINY) as engine:
+        hits = engine.search([Term(text=query)], k=8).hits
+        stored = np.stack([engine.catalog.vector_of(int(hit.image.id), 32) for hit in hits])
+    expected = stored @ load_query_encoder(resolve_query_model(TINY), "cpu", "torch").encode_texts([query])[0]
+    assert np.allclose([hit.similarity for hit in hits], expected, atol=1e-3)
+
+
+def test_cli_refuses_an_index_of_another_model(hub_cache: Path, indexes: dict[str, Path], capsys) -> None:
+    code, out, err = run_cli(capsys, "search", "a red circle", "--query-model", TINY, "--index", indexes["test:shapes"])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "test:mclip-tiny makes 32-d vectors in the space of test:tiny" in err and "test:shapes (64-d)" in err
+
+
+def test_another_dimension_is_refused() -> None:
+    with pytest.raises(IndexMismatchError, match="512-d vectors in the space of ViT-B-32:openai"):
+        check_aligned(resolve_query_model(MCLIP), "ViT-B-32:openai", 768)
+    check_aligned(resolve_query_model(MCLIP), "ViT-B-32:openai", 512)
+
+
+def test_unknown_query_model_is_one_line(indexes: dict[str, Path], capsys) -> None:
+    code, _, err = run_cli(capsys, "search", "x", "--query-model", "M-CLIP/nope", "--index", indexes["test:tiny"])
+    assert code == 2 and "Unknown query model 'M-CLIP/nope'" in err and err.count("\n") == 1
+
+
+def test_mclip_offline_says_what_to_download(empty_hub: Path, indexes: dict[str, Path], capsys) -> None:
+    with pytest.raises(ModelUnavailableError) as error:
+        load_query_encoder(resolve_query_model(MCLIP), "cpu", "torch")
+    message = str(error.value)
+    assert f"from https://huggingface.co/{MCLIP}, download model.safetensors or pytorch_model.bin" in message
+    assert f"--query-model {MCLIP}:/path/to/folder" in message and "\n" not in message
+
+
+def test_mclip_checkpoint_loads_into_the_architecture(tmp_path: Path) -> None:
+    """An M-CLIP checkpoint (with the unused pooler and position ids it may hold) loads; a foreign one is refused."""
+    import torch
+
+    from viewfinder.models.query_model import build_module, load_weights
+
+    spec = resolve_query_model(TINY)
+    state = {key: value + 1 for key, value in build_module(spec).state_dict().items()}
+    state["transformer.pooler.dense.weight"] = torch.zeros(32, 32)
+    state["transformer.embeddings.position_ids"] = torch.arange(514)[None]
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    module = build_module(spec)
+    load_weights(tmp_path / "pytorch_model.bin", module)
+    assert torch.equal(module.LinearTransformation.bias, state["LinearTransformation.bias"])
+    torch.save({"visual.proj": torch.zeros(2)}, tmp_path / "other.bin")
+    with pytest.raises(ModelUnavailableError, match="is not an M-CLIP checkpoint"):
+        load_weights(tmp_path / "other.bin", build_module(spec))
