@@ -105,3 +105,24 @@ def test_mclip_checkpoint_loads_into_the_architecture(tmp_path: Path) -> None:
     torch.save({"visual.proj": torch.zeros(2)}, tmp_path / "other.bin")
     with pytest.raises(ModelUnavailableError, match="is not an M-CLIP checkpoint"):
         load_weights(tmp_path / "other.bin", build_module(spec))
+
+
+def test_http_search_encodes_text_with_the_query_model(hub_cache: Path, indexes: dict[str, Path]) -> None:
+    import httpx
+    from service_helpers import start_server_thread
+
+    from viewfinder.serve.app import create_app
+
+    app = create_app(indexes["test:tiny"], device="cpu", query_model=TINY)
+    with start_server_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        assert client.get("/stats").json()["query_model"] == TINY
+        body = client.post("/search", json={"query": "deux étoiles bleues", "top_k": 8}).json()
+    query = load_query_encoder(resolve_query_model(TINY), "cpu", "onnx").encode_texts(["deux étoiles bleues"])[0]
+    with viewfinder.open_index(str(indexes["test:tiny"])) as engine:
+        stored = np.stack([engine.catalog.vector_of(int(hit["image_id"]), 32) for hit in body["results"]])
+    assert np.allclose([hit["similarity"] for hit in body["results"]], stored @ query, atol=1e-3)
+
+
+def test_serve_refuses_an_index_of_another_model(hub_cache: Path, indexes: dict[str, Path], capsys) -> None:
+    code, _, err = run_cli(capsys, "serve", "--query-model", TINY, "--index", indexes["test:shapes"], "--port", "0")
+    assert code == 2 and err.count("\n") == 1 and "built with test:shapes" in err

@@ -64,6 +64,7 @@ class IndexStats:
     taken_range: tuple[str, str] | None
     generation: int
     example_queries: list[str]
+    query_model: str | None = None  # what encodes text queries when not the index's model (--query-model)
 
 
 class _Lease:
@@ -190,6 +191,7 @@ class LiveIndex:
                 taken_range=engine.catalog.taken_range(),
                 generation=engine.generation,
                 example_queries=example_queries(engine.manifest.model),
+                query_model=engine.query_model,
             )
             self._stats = (engine, stats)
             return stats
