@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import example_queries
 from viewfinder.pipeline.indexer import IndexReport, run_index
 from viewfinder.pipeline.watch import FolderWatcher
@@ -86,13 +87,14 @@ class LiveIndex:
         sources: Sequence[str] = (),
         poll_seconds: float = POLL_SECONDS,
         runtime: str = "auto",
+        embedder: Embedder | None = None,
         query_model: str | None = None,
     ) -> None:
         self.index_dir = IndexDir(Path(path))
         self.device = device
         self.sources = [os.path.abspath(os.path.expanduser(source)) for source in sources]
         self.poll_seconds = poll_seconds
-        engine = SearchEngine(self.index_dir, device, runtime=runtime, query_model=query_model)
+        engine = SearchEngine(self.index_dir, device, embedder, runtime=runtime, query_model=query_model)
         # The text encoder loads before the server reports ready and stays loaded; one search warms up the
         # lazily initialised parts (torch kernels, FAISS threads) so the first user query is not the slow one.
         engine.search([Term(text="a photo")], k=1)

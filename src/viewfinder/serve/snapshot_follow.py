@@ -7,13 +7,16 @@ requests in flight finish on the engine they started with and none fails.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.factory import load_embedder
+from viewfinder.models.registry import resolve_model
 from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex, ReindexJob
 from viewfinder.store.indexdir import IndexDir
-from viewfinder.store.snapshots import cache_dir, current, download, drop_cached, fetch_current
+from viewfinder.store.snapshots import cache_dir, current, download, drop_cached, manifest_model
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,20 @@ class SnapshotLiveIndex(LiveIndex):
     ) -> None:
         self.url = url.rstrip("/")
         self.cache = cache_dir(self.url)
-        self.version, path = fetch_current(self.url, self.cache)
+        pointer = current(self.url)
+        # The text encoder loads while the snapshot downloads, so a cold start takes the longer of the two, not
+        # their sum; the model is the one the snapshot's manifest names, checked again once it is verified.
+        with ThreadPoolExecutor(1) as pool:
+            spec = resolve_model(manifest_model(self.url, pointer))
+            loading = pool.submit(load_embedder, spec, device, runtime)
+            path = download(self.url, pointer, self.cache)
+            embedder = loading.result()
+        IndexDir(path).check_model(spec)
+        self.version = pointer["version"]
         self._failed_version: str | None = None
-        super().__init__(path, device=device, poll_seconds=poll_seconds, runtime=runtime, query_model=query_model)
+        super().__init__(
+            path, device=device, poll_seconds=poll_seconds, runtime=runtime, embedder=embedder, query_model=query_model
+        )
         drop_cached(self.cache, {self.version})
 
     def refresh(self) -> bool:

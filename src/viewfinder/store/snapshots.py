@@ -2,7 +2,7 @@
 
 Layout under s3://bucket/indexes/NAME:
 
-    snapshots/<version>/manifest.json, catalog.sqlite, ann.json, vectors-<gen>.faiss, thumbnails/…
+    snapshots/<version>/manifest.json, catalog.sqlite (without vectors), ann.json, vectors-<gen>.faiss, thumbnails/…
     snapshots/<version>/SNAPSHOT.json   the sha256 and size of every file; written after all of them
     CURRENT                             {"version", "snapshot_sha256"}; written last, one small PUT
 
@@ -29,6 +29,8 @@ from typing import Any
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.onnx_format import cache_home
 from viewfinder.sources.s3 import client, explain, split_url
+from viewfinder.store.catalog import leave_vectors_to_index
+from viewfinder.store.factory import FAISS
 from viewfinder.store.faiss_index import STATE_FILE, saved_generation
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
@@ -71,7 +73,10 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
     The catalog is copied with SQLite's backup API (a consistent copy even of a WAL database) and switched
     to a rollback journal, so a reader needs no -wal/-shm files and can open it from read-only storage.
     """
-    index_dir.read_manifest()
+    if index_dir.read_manifest().store != FAISS:
+        raise ViewfinderError(
+            f"{index_dir.path} keeps its vectors in Milvus; a snapshot holds a FAISS index. Serve it from Milvus."
+        )
     source = index_dir.open_catalog(readonly=True)
     try:
         generation = source.generation()
@@ -104,6 +109,13 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
         folder = Path(temporary)
         with index_dir.writer_lock():
             names = _stage(index_dir, folder, thumbnails)
+        # The copy leaves its vectors to the vector index, which holds the same ones: a snapshot carries each
+        # vector once, so a server's cold start downloads half as much (BENCHMARKS.md).
+        copy = sqlite3.connect(folder / "catalog.sqlite")
+        try:
+            leave_vectors_to_index(copy)
+        finally:
+            copy.close()
 
         def upload(name: str) -> tuple[str, dict[str, Any]]:
             path = folder / name
@@ -152,6 +164,17 @@ def current(url: str) -> dict[str, str]:
         raise SnapshotError(f"s3://{bucket}/{prefix}/{POINTER} is not a snapshot pointer ({error}).") from None
     except ViewfinderError as error:
         raise SnapshotError(f"No published index at {url} ({error}); publish one with `viewfinder publish`.") from None
+
+
+def manifest_model(url: str, pointer: dict[str, str]) -> str:
+    """The model the manifest of the snapshot `pointer` names, read before the download (so the model can load
+    during it) and not yet verified: check the downloaded manifest again."""
+    bucket, prefix = _location(url)
+    key = f"{prefix}/snapshots/{pointer['version']}/manifest.json"
+    try:
+        return str(json.loads(_get(bucket, key))["model"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise SnapshotError(f"s3://{bucket}/{key} is not a Viewfinder manifest ({error}).") from None
 
 
 def versions(url: str) -> list[str]:
