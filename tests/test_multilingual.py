@@ -126,3 +126,13 @@ def test_real_size_xlm_roberta_base(hub_cache: Path) -> None:
     assert shape == (250002, 768, 12, 12) and model.dim == 512
     vectors = model.encode_texts(TEXTS[:4])
     assert vectors.shape == (4, 512) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_shipped_configs_cover_open_clips_xlm_roberta_models() -> None:
+    """Both XLM-R towers build from shipped configs; towers without one (NLLB-CLIP) are left to open_clip."""
+    from viewfinder.models.hf_text import hf_config_dir, hf_text_cfg
+
+    large = json.loads((hf_config_dir(hf_text_cfg("xlm-roberta-large-ViT-H-14")) / "config.json").read_text())
+    assert (large["hidden_size"], large["num_hidden_layers"], large["vocab_size"]) == (1024, 24, 250002)
+    assert hf_text_cfg("xlm-roberta-base-ViT-B-32")["hf_pooler_type"] == "mean_pooler"
+    assert hf_text_cfg("nllb-clip-base") is None and hf_text_cfg("ViT-B-32") is None

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from viewfinder.errors import ModelUnavailableError
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.hub import HUB_HOST, cached_file, hub_cache_dir, hub_reachable
 from viewfinder.models.registry import PACKAGE_DIR, ModelSpec
+
+if TYPE_CHECKING:
+    import torch
 
 HF_CONFIG_DIR = PACKAGE_DIR / "hf_configs"
 DEFAULT_CONTEXT_LENGTH = 77  # open_clip's, for text configs that name none (as XLM-R's do)
@@ -25,22 +30,19 @@ CANONICAL_REPOS = {name: f"FacebookAI/{name}" for name in ("xlm-roberta-base", "
 
 
 def hf_text_cfg(arch: str) -> dict | None:
-    """The text config of a built-in open_clip architecture whose text tower is a HF transformer, else None."""
+    """The text config of a built-in open_clip architecture whose text tower is a HF transformer Viewfinder
+    ships the config of, else None (other HF towers, such as NLLB-CLIP's, load as open_clip loads them)."""
     import open_clip
 
     config = open_clip.get_model_config(arch) if not arch.startswith(("hf-hub:", "local-dir:")) else None
     text_cfg = (config or {}).get("text_cfg", {})
-    return text_cfg if text_cfg.get("hf_model_name") else None
+    shipped = text_cfg.get("hf_model_name") and (hf_config_dir(text_cfg) / "config.json").is_file()
+    return text_cfg if shipped else None
 
 
 def hf_config_dir(text_cfg: dict) -> Path:
     """The shipped folder holding the transformer's config.json."""
-    name = text_cfg["hf_model_name"]
-    folder = HF_CONFIG_DIR / name
-    if not (folder / "config.json").is_file():
-        known = ", ".join(sorted(path.name for path in HF_CONFIG_DIR.iterdir()))
-        raise ModelUnavailableError(f"Viewfinder has no config for the text transformer {name!r}; known: {known}.")
-    return folder
+    return HF_CONFIG_DIR / text_cfg["hf_model_name"]
 
 
 def model_overrides(text_cfg: dict) -> dict:
@@ -86,7 +88,7 @@ def tokenizer_hint(text_cfg: dict) -> str:
 class TorchHfTokenizer(HfTokenizer):
     """HfTokenizer giving torch tensors, as open_clip's tokenizers do, for the torch runtime."""
 
-    def __call__(self, texts, trim: bool = False):
+    def __call__(self, texts: Sequence[str], trim: bool = False) -> torch.Tensor:
         import torch
 
         return torch.from_numpy(super().__call__(texts, trim=trim))
