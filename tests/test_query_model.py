@@ -4,6 +4,9 @@ model it is aligned to, on torch and ONNX, and refused on any other index."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +52,28 @@ def test_onnx_matches_torch_with_external_data(hub_cache: Path, tmp_path: Path, 
 
 
 def test_cli_search_uses_the_query_model(hub_cache: Path, indexes: dict[str, Path], capsys) -> None:
-    result = run_cli_json(capsys, "search", "ein roter Kreis", "--query-model", TINY, "--index", indexes["test:tiny"])
+    """Text through the query model; an image file given too is embedded by the index's own model."""
+    index = indexes["test:tiny"]
+    result = run_cli_json(capsys, "search", "ein roter Kreis", "--query-model", TINY, "--index", index)
     assert len(result["results"]) == 8
+    image = next((index.parent / "photos").rglob("*.jpg"))
+    mixed = run_cli_json(capsys, "search", "ein roter Kreis", "--image", image, "--query-model", TINY, "--index", index)
+    assert len(mixed["results"]) == 8
+
+
+def test_cached_query_model_needs_no_torch(hub_cache: Path, indexes: dict[str, Path]) -> None:
+    """Once exported, a query model answers with onnxruntime and tokenizers only."""
+    folder = load_query_encoder(resolve_query_model(TINY), "cpu", "onnx").folder
+    script = (
+        "import sys; from viewfinder.models.query_runtime import load_query_encoder; "
+        "from viewfinder.models.query_registry import resolve_query_model; "
+        f"model = load_query_encoder(resolve_query_model({TINY!r}), 'cpu', 'onnx'); "
+        "print(model.encode_texts(['ein roter Kreis']).shape); "
+        "print(sorted({'torch', 'transformers', 'open_clip'} & set(sys.modules)))"
+    )
+    env = {**os.environ, "VIEWFINDER_CACHE": str(folder.parents[1])}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split("\n")[:2] == ["(1, 32)", "[]"]
 
 
 def test_python_api_ranks_by_the_query_models_vectors(hub_cache: Path, indexes: dict[str, Path]) -> None:
