@@ -34,7 +34,7 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     built = {}
     for model in ("test:tiny", "test:shapes"):
         built[model] = folder.parent / model.replace(":", "-")
-        run_index(built[model], [str(folder)], model=model)
+        run_index(built[model], [str(folder)], model=model, runtime="torch")  # no ONNX export to wait for
     return built
 
 
@@ -57,7 +57,8 @@ def test_cli_search_uses_the_query_model(hub_cache: Path, indexes: dict[str, Pat
     result = run_cli_json(capsys, "search", "ein roter Kreis", "--query-model", TINY, "--index", index)
     assert len(result["results"]) == 8
     image = next((index.parent / "photos").rglob("*.jpg"))
-    mixed = run_cli_json(capsys, "search", "ein roter Kreis", "--image", image, "--query-model", TINY, "--index", index)
+    args = ("--image", image, "--query-model", TINY, "--runtime", "torch", "--index", index)
+    mixed = run_cli_json(capsys, "search", "ein roter Kreis", *args)
     assert len(mixed["results"]) == 8
 
 
