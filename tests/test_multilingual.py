@@ -134,3 +134,10 @@ def test_shipped_configs_cover_open_clips_xlm_roberta_models() -> None:
     assert (large["hidden_size"], large["num_hidden_layers"], large["vocab_size"]) == (1024, 24, 250002)
     assert hf_text_cfg("xlm-roberta-base-ViT-B-32")["hf_pooler_type"] == "mean_pooler"
     assert hf_text_cfg("nllb-clip-base") is None and hf_text_cfg("ViT-B-32") is None
+
+
+@pytest.mark.parametrize("missing", ["tokenizers", "transformers"])
+def test_a_missing_library_names_the_extra(hub_cache: Path, monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # what an install without the extra looks like to `import`
+    with pytest.raises(ModelUnavailableError, match=r"pip install 'viewfinder\[multilingual\]'"):
+        load_embedder(resolve_model(TINY), "cpu", runtime="torch")

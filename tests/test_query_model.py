@@ -150,3 +150,9 @@ def test_http_search_encodes_text_with_the_query_model(hub_cache: Path, indexes:
 def test_serve_refuses_an_index_of_another_model(hub_cache: Path, indexes: dict[str, Path], capsys) -> None:
     code, _, err = run_cli(capsys, "serve", "--query-model", TINY, "--index", indexes["test:shapes"], "--port", "0")
     assert code == 2 and err.count("\n") == 1 and "built with test:shapes" in err
+
+
+def test_query_model_without_transformers_names_the_extra(hub_cache: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(ModelUnavailableError, match=r"pip install 'viewfinder\[multilingual\]'"):
+        load_query_encoder(resolve_query_model(TINY), "cpu", "torch")
