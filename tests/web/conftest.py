@@ -174,6 +174,31 @@ def shapes_page(browser: sync_api.Browser, shapes_server: str) -> Iterator[sync_
 
 
 @pytest.fixture(scope="session")
+def multilingual_server(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server over the generated library indexed with test:shapes-multilingual (en, fr, de, es)."""
+    folder = tmp_path_factory.mktemp("multilingual")
+    indexing = [
+        sys.executable,
+        "-m",
+        "viewfinder",
+        "index",
+        str(library[0].parents[1]),
+        "--index",
+        str(folder / "index"),
+    ]
+    indexing += ["--model", "test:shapes-multilingual"]
+    subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
+    with _serving(folder / "index", folder, {}, "--min-relevance", "0") as url:
+        yield url
+
+
+@pytest.fixture
+def multilingual_page(browser: sync_api.Browser, multilingual_server: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the multilingual server; page errors fail the test."""
+    yield from desktop_page(browser, multilingual_server)
+
+
+@pytest.fixture(scope="session")
 def s3_server(seaweed, library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`viewfinder serve --index s3://…` over a snapshot of the test library indexed from a bucket."""
     folder = tmp_path_factory.mktemp("s3-web")
