@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 from multilingual_helpers import TEXTS, cached_tokenizer
 
 from viewfinder.errors import ModelUnavailableError
@@ -109,6 +110,12 @@ def test_tagged_weights_offline_say_what_to_download(empty_hub: Path) -> None:
     assert "\n" not in message
     assert "https://huggingface.co/laion/CLIP-ViT-B-32-xlm-roberta-base-laion5B-s13B-b90k" in message
     assert "tokenizer.json from https://huggingface.co/FacebookAI/xlm-roberta-base" in message
+
+
+def test_cli_index_offline_is_one_line_and_exit_2(empty_hub: Path, library: Path, tmp_path: Path, capsys) -> None:
+    model = "xlm-roberta-base-ViT-B-32:laion5b_s13b_b90k"
+    code, _, err = run_cli(capsys, "index", library, "--index", tmp_path / "index", "--model", model)
+    assert code == 2 and err.count("\n") == 1 and "tokenizer.json from https://huggingface.co/FacebookAI" in err
 
 
 def test_missing_tokenizer_says_what_to_download(empty_hub: Path) -> None:
