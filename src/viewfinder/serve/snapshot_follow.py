@@ -10,8 +10,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.embedder import Embedder
 from viewfinder.models.factory import load_embedder
-from viewfinder.models.registry import resolve_model
+from viewfinder.models.registry import ModelSpec, resolve_model
 from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex, ReindexJob
@@ -39,7 +40,7 @@ class SnapshotLiveIndex(LiveIndex):
         # their sum; the model is the one the snapshot's manifest names, checked again once it is verified.
         with ThreadPoolExecutor(1) as pool:
             spec = resolve_model(manifest_model(self.url, pointer))
-            loading = pool.submit(load_embedder, spec, device, runtime)
+            loading = pool.submit(_loaded, spec, device, runtime, query_model is None)
             path = download(self.url, pointer, self.cache)
             embedder = loading.result()
         IndexDir(path).check_model(spec)
@@ -79,3 +80,12 @@ class SnapshotLiveIndex(LiveIndex):
         raise ViewfinderError(
             f"This server follows the snapshots published at {self.url}; index and `viewfinder publish` elsewhere."
         )
+
+
+def _loaded(spec: ModelSpec, device: str, runtime: str, text_tower: bool) -> Embedder:
+    """The index's model with its text tower loaded (runtimes load towers on first use), unless another
+    model encodes the queries (--query-model)."""
+    embedder = load_embedder(spec, device, runtime)
+    if text_tower:
+        embedder.load_text_tower()
+    return embedder

@@ -38,6 +38,7 @@ from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 POINTER = "CURRENT"
 SNAPSHOT_FILE = "SNAPSHOT.json"
 TRANSFERS = 8
+STREAM_CHUNK = 2**20
 
 
 class SnapshotError(ViewfinderError):
@@ -261,9 +262,7 @@ def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
                 raise SnapshotError(f"snapshot {pointer['version']} names an unsafe file {name!r}")
             local = folder / name
             local.parent.mkdir(parents=True, exist_ok=True)
-            _call(f"s3://{bucket}/{base}/{name}", client().download_file, Bucket=bucket, Key=f"{base}/{name}",
-                  Filename=str(local))  # fmt: skip
-            if _sha256(local) != files[name]["sha256"]:
+            if _download_hashed(bucket, f"{base}/{name}", local) != files[name]["sha256"]:
                 raise SnapshotError(f"s3://{bucket}/{base}/{name} does not match its sha256 in {SNAPSHOT_FILE}.")
 
         with ThreadPoolExecutor(TRANSFERS) as pool:
@@ -279,6 +278,23 @@ def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return target
+
+
+def _download_hashed(bucket: str, key: str, local: Path) -> str:
+    """Writes an object to `local` and returns its sha256, hashed as it streams in: one GET, no second pass
+    over the file (a cold start waits for the largest file, the vector index)."""
+    from botocore.exceptions import BotoCoreError
+
+    response = _call(f"s3://{bucket}/{key}", client().get_object, Bucket=bucket, Key=key)
+    digest = hashlib.sha256()
+    try:
+        with open(local, "wb") as handle:
+            for chunk in response["Body"].iter_chunks(STREAM_CHUNK):
+                digest.update(chunk)
+                handle.write(chunk)
+    except BotoCoreError as error:  # the connection broke mid-object (retries apply to the request, not here)
+        raise explain(error, f"s3://{bucket}/{key}") from None
+    return digest.hexdigest()
 
 
 def fetch_current(url: str, cache: Path | None = None) -> tuple[str, Path]:
