@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import write_colour_images
+from multilingual_helpers import put_in_hub_cache, train_tokenizer
 
 
 @pytest.fixture
@@ -70,3 +71,30 @@ def seaweed():
                 else:
                     os.environ[key] = value
             client.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def hub_cache(tmp_path_factory: pytest.TempPathFactory):
+    """A Hugging Face cache holding the test tokenizer as XLM-R's (base and large), the hub switched off."""
+    from huggingface_hub import constants
+
+    cache = tmp_path_factory.mktemp("hub")
+    tokenizer = train_tokenizer(tmp_path_factory.mktemp("xlmr-tokenizer") / "tokenizer.json")
+    for repo in ("FacebookAI/xlm-roberta-base", "FacebookAI/xlm-roberta-large"):
+        put_in_hub_cache(cache, repo, tokenizer.parent)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(constants, "HF_HUB_CACHE", str(cache))
+        patch.setenv("HF_HUB_CACHE", str(cache))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield cache
+
+
+@pytest.fixture
+def empty_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face cache, the hub switched off: nothing can be found or downloaded."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path / "hub"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from viewfinder.store.faiss_index import (
     FLAT_MAX,
@@ -80,3 +81,34 @@ def test_exact_index_matches_numpy_and_respects_updates_deletes_and_filters(tmp_
     assert loaded.search(query, 5)[1].tolist() == index.search(query, 5)[1].tolist()
     index.save(tmp_path, generation=8)
     assert sorted(p.name for p in tmp_path.glob("vectors-*.faiss")) == ["vectors-8.faiss"]
+
+
+def test_every_kind_of_index_gives_back_the_vectors_of_its_ids_after_a_save_and_load(tmp_path):
+    """A published snapshot's catalog reads its vectors from the index: each kind must return them exactly."""
+    import faiss
+
+    from viewfinder.store.faiss_index import _hnsw_index
+
+    dim, ids = 32, np.arange(3000, dtype=np.int64) * 7 + 5
+    data = clustered_vectors(len(ids), dim)
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, 16, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(data)
+    ivf.add_with_ids(data, ids)
+    flat = VectorIndex.empty(dim)
+    flat.add(ids, data)
+    made = {
+        "flat": flat,
+        "ivf": VectorIndex(ivf, IndexParams("ivf", nlist=16, nprobe=4), dim),
+        "hnsw": VectorIndex(_hnsw_index(ids, data, dim, 32), IndexParams("hnsw", ef_search=32), dim),
+    }
+    asked = ids[[0, 2999, 1234, 17]]
+    for kind, index in made.items():
+        folder = tmp_path / kind
+        folder.mkdir()
+        index.save(folder, generation=1)
+        loaded, _ = VectorIndex.load(folder)
+        assert loaded.params.kind == kind
+        assert np.array_equal(loaded.vectors_of(asked), data[[0, 2999, 1234, 17]]), kind
+        assert loaded.vectors_of(np.empty(0, np.int64)).shape == (0, dim)
+        with pytest.raises(KeyError):
+            loaded.vectors_of(np.array([6]))  # never added

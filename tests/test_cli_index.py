@@ -248,3 +248,16 @@ def test_missing_or_unwritable_index_and_bad_queries_are_usage_errors(capsys, tm
     assert code == 2 and "missing.jpg: no such file" in err
     code, _, err = run_cli(capsys, "index", tmp_path / "no-such-folder", "--index", tmp_path / "i")
     assert code == 2 and "does not exist" in err
+
+
+def test_a_new_catalog_stores_512_dimension_vectors_in_little_more_than_their_bytes(tmp_path):
+    """With SQLite's default 4 KB pages a 2 KB vector fills a page alone, doubling the catalog."""
+    from viewfinder.store.catalog import Catalog, NewImage
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    vectors = np.random.default_rng(0).standard_normal((3000, 512)).astype(np.float32)
+    images = [NewImage(f"/p/{i}.jpg", "/p", 1, i, 8, 8, "JPEG", None, vector) for i, vector in enumerate(vectors)]
+    catalog.commit_batch(images=images)
+    catalog.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    catalog.close()
+    assert (tmp_path / "catalog.sqlite").stat().st_size < 1.3 * vectors.nbytes

@@ -42,6 +42,7 @@ def test_handler_answers_http_api_events_from_an_s3_snapshot_without_torch(seawe
         "VIEWFINDER_SNAPSHOT_CACHE": str(tmp_path / "lambda-tmp"),
         "VIEWFINDER_PRESIGN_TTL": "60",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "120",
+        "VIEWFINDER_POLL_SECONDS": "0",
         "LOG_LEVEL": "warn",
     }
     with run_rie("viewfinder.serve.lambda_handler.handler", env, cwd=tmp_path) as url:
@@ -62,7 +63,15 @@ def test_handler_answers_http_api_events_from_an_s3_snapshot_without_torch(seawe
         assert blank["statusCode"] == 400 and json.loads(blank["body"])["success"] is False, blank
         invalid = invoke(url, http_event("POST", "/search", {"query": "x", "top_k": 0}))
         assert invalid["statusCode"] == 422 and "top_k" in json.loads(invalid["body"])["error"]
-    assert len(list((tmp_path / "lambda-tmp").iterdir())) == 1  # the snapshot went to the function's /tmp
+        assert len(list((tmp_path / "lambda-tmp").iterdir())) == 1  # the snapshot went to the function's /tmp
+
+        # A warm environment follows a new snapshot: the next invocation checks the pointer and swaps first.
+        write_colour_images(tmp_path / "more", 2, seed=3)
+        upload_folder(s3, "lambda-photos", tmp_path / "more", "photos/more")
+        run_index(index, ["s3://lambda-photos/photos"])
+        publish(index, "s3://lambda-photos/indexes/main")
+        health = invoke(url, http_event("GET", "/healthz"))
+        assert health["statusCode"] == 200 and json.loads(health["body"])["images"] == 7, health
 
 
 def test_sam_template_passes_cfn_lint():

@@ -115,7 +115,8 @@ def test_a_failed_ray_job_is_a_clear_error_and_keeps_what_was_committed(tmp_path
 def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_column(tmp_path):
     from viewfinder.models.registry import resolve_model
     from viewfinder.pipeline.indexer import load_embedder_for
-    from viewfinder.pipeline.ray_engine import EmbedActor
+    from viewfinder.pipeline.ray_engine import EmbedActor, _unpack
+    from viewfinder.sources import SourceFile
 
     tiny_embedder = load_embedder_for(resolve_model("test:tiny"), "cpu", "auto")  # the model as indexing loads it
 
@@ -138,7 +139,7 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
             return io.BytesIO(self.blobs[key])
 
     actor = EmbedActor("test:tiny", "cpu", "auto", [str(photos)])
-    actor.sources = {BucketSource.root: BucketSource()}
+    actor.sources[BucketSource.root] = BucketSource()
     keys = np.array(["a.jpg", "bad.jpg", "b.png", "gone.jpg"], dtype=object)
     out = actor({"row": np.arange(4), "key": keys, "root": np.array([BucketSource.root] * 4, dtype=object)})
     assert out["error"][0] == out["error"][2] == ""
@@ -147,3 +148,18 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
         np.stack([decode_image(path, tiny_embedder.preprocess).pixels for path in good])
     )
     assert np.allclose(out["vector"][[0, 2]], expected, atol=1e-5) and not out["vector"][[1, 3]].any()
+    # Entries read through a source get their thumbnail made on the actor, from the bytes it fetched, and
+    # handed to the indexer by path, so an S3 library indexed on Ray never needs its originals for the grid.
+    assert [bytes(t)[:3] for t in out["thumbnail"]] == [b"\xff\xd8\xff", b"", b"\xff\xd8\xff", b""]
+    work = [(SourceFile(key, BucketSource.root, 1, 1), None) for key in keys]
+    thumbnails: dict[str, bytes] = {}
+    images, _, skipped = _unpack(out, work, thumbnails)
+    assert sorted(thumbnails) == ["a.jpg", "b.png"] and len(images) == 2 and len(skipped) == 2
+    local = actor(
+        {
+            "row": np.arange(1),
+            "key": np.array([str(good[0])], dtype=object),
+            "root": np.array([str(photos)], dtype=object),
+        }
+    )
+    assert local["error"][0] == "" and bytes(local["thumbnail"][0]) == b""  # a local file's is made from the file

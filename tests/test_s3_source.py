@@ -77,6 +77,16 @@ def test_index_s3_prefix_with_a_local_folder_is_incremental_by_etag(seaweed, buc
         again = run_index(index, [location, str(tmp_path / "local")], batch_size=4)
     assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 10)
 
+    # A run killed after committing a batch but before storing its thumbnails: the next run makes the missing
+    # ones from their objects, with no model.
+    lost = sorted((index / "thumbnails").glob("*.jpg"))[:2]
+    for thumbnail in lost:
+        thumbnail.unlink()
+    with monkeypatch.context() as patched:
+        patched.setattr(factory, "load_embedder", refuse)
+        healed = run_index(index, [location, str(tmp_path / "local")], batch_size=4)
+    assert healed.unchanged == 10 and all(thumbnail.is_file() for thumbnail in lost)
+
     # One object replaced by other content, one deleted: one update, one removal, the rest untouched.
     s3.put_object(Bucket=bucket, Key=keys[1], Body=(tmp_path / "local").rglob("*.jpg").__next__().read_bytes())
     s3.delete_object(Bucket=bucket, Key=keys[2])

@@ -4,6 +4,7 @@ continuous searching with no failed request, rollback, pruning, and refusal of i
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,9 @@ from service_helpers import start_server_process, start_server_thread, wait_for
 from test_service_live import SearchLoop
 
 from viewfinder.pipeline.indexer import run_index
+from viewfinder.search.duplicates import find_duplicates
+from viewfinder.search.engine import SearchEngine
+from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 from viewfinder.store import snapshots
 from viewfinder.store.snapshots import SnapshotError, current, fetch_current, publish, versions
@@ -50,6 +54,34 @@ def test_publish_writes_a_checksummed_snapshot_then_the_pointer(seaweed, publish
     env = {"VIEWFINDER_SNAPSHOT_CACHE": str(tmp_path / "serve-cache")}
     with start_server_process(url, "--presign-ttl", "60", env=env) as server:  # the command line keeps s3:// whole
         assert httpx.get(server + "healthz", timeout=30).json()["images"] == 12
+
+
+def test_a_snapshot_carries_each_vector_once_and_answers_like_its_index(published, tmp_path, capsys):
+    """The snapshot's catalog leaves its vectors to the vector index; searches by an indexed image and the
+    duplicates, which read stored vectors, answer from the snapshot exactly as from the index, and the
+    read-only snapshot refuses to be indexed into."""
+    url, index, library, _ = published
+    _, folder = fetch_current(url, tmp_path / "cache")
+    with sqlite3.connect(folder / "catalog.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 0
+    with sqlite3.connect(index / "catalog.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 12  # the index itself is untouched
+    original, snapshot = SearchEngine.open(index, "cpu"), SearchEngine.open(folder, "cpu")
+    for image_id in range(1, 13):
+        query = [Term(image_id=str(image_id))]
+        assert [h.image.id for h in snapshot.search(query, k=5).hits] == [
+            h.image.id for h in original.search(query, k=5).hits
+        ]
+    dim = original.manifest.dim
+    from_index = find_duplicates(original.catalog, original.vectors, dim, threshold=0.5)
+    from_snapshot = find_duplicates(snapshot.catalog, snapshot.vectors, dim, threshold=0.5)
+    assert from_index and [[i.id for i in g.images] for g in from_snapshot] == [
+        [i.id for i in g.images] for g in from_index
+    ]
+    before = (folder / "catalog.sqlite").read_bytes()
+    code, _, err = run_cli(capsys, "index", "--index", folder, library)
+    assert code == 2 and "published snapshot" in err
+    assert (folder / "catalog.sqlite").read_bytes() == before
 
 
 def test_server_follows_the_pointer_with_zero_failed_requests_and_rolls_back(published, tmp_path, capsys):

@@ -57,11 +57,15 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'viewfinder' has no attribute {name!r}")
 
 
-def open_index(path: str, device: str = "auto", runtime: str = "auto") -> SearchEngine:
-    """Opens an index directory for searching; close it (or use it in a `with` block) when done."""
+def open_index(path: str, device: str = "auto", runtime: str = "auto", query_model: str | None = None) -> SearchEngine:
+    """Opens an index directory for searching; close it (or use it in a `with` block) when done.
+
+    `query_model` encodes text queries with a multilingual model aligned to the index's model (README,
+    "Multilingual search"); an index built with another model is refused (IndexMismatchError).
+    """
     from viewfinder.search.engine import SearchEngine
 
-    return SearchEngine.open(path, device, runtime)
+    return SearchEngine.open(path, device, runtime, query_model)
 
 
 def index_folders(

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import cli_env
 from PIL import Image
+from s3_helpers import upload_folder
 
 from viewfinder.images.heldout import web_pictures
 
@@ -46,6 +47,7 @@ IMAGES_IN_VIEW_LOADED = """() => [...document.images]
     .filter(([, box]) => box.bottom > 0 && box.top < innerHeight)
     .every(([image]) => image.complete)"""
 FOLDERS = ("garden", "trips")
+BUCKET = "web-photos"
 
 
 def write_shape_library(root: Path, count: int = 36) -> list[Path]:
@@ -169,6 +171,55 @@ def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def shapes_page(browser: sync_api.Browser, shapes_server: str) -> Iterator[sync_api.Page]:
     """A desktop-sized page on the test:shapes server; page errors fail the test."""
     yield from desktop_page(browser, shapes_server)
+
+
+@pytest.fixture(scope="session")
+def multilingual_server(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server over the generated library indexed with test:shapes-multilingual (en, fr, de, es)."""
+    folder = tmp_path_factory.mktemp("multilingual")
+    indexing = [
+        sys.executable,
+        "-m",
+        "viewfinder",
+        "index",
+        str(library[0].parents[1]),
+        "--index",
+        str(folder / "index"),
+    ]
+    indexing += ["--model", "test:shapes-multilingual"]
+    subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
+    with _serving(folder / "index", folder, {}, "--min-relevance", "0") as url:
+        yield url
+
+
+@pytest.fixture
+def multilingual_page(browser: sync_api.Browser, multilingual_server: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the multilingual server; page errors fail the test."""
+    yield from desktop_page(browser, multilingual_server)
+
+
+@pytest.fixture(scope="session")
+def s3_server(seaweed, library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`viewfinder serve --index s3://…` over a snapshot of the test library indexed from a bucket."""
+    folder = tmp_path_factory.mktemp("s3-web")
+    seaweed.client().create_bucket(Bucket=BUCKET)
+    upload_folder(seaweed.client(), BUCKET, library[0].parents[1], "library")
+    index, snapshot = folder / "index", f"s3://{BUCKET}/indexes/web"
+    steps = [
+        ["index", f"s3://{BUCKET}/library", "--index", str(index), "--model", MODEL, "--runtime", "onnx", "--json"],
+        ["publish", "--index", str(index), "--to", snapshot],
+    ]
+    for step in steps:
+        subprocess.run([sys.executable, "-m", "viewfinder", *step], check=True, capture_output=True, env=cli_env())
+    env = {"VIEWFINDER_SNAPSHOT_CACHE": str(folder / "snapshots")}
+    with _serving(snapshot, folder, env, "--min-relevance", "0") as url:
+        yield url
+
+
+@pytest.fixture
+def s3_page(browser: sync_api.Browser, s3_server: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the S3-backed server; page errors fail the test."""
+    yield from desktop_page(browser, s3_server)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,15 @@ def runtime_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def query_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--query-model",
+        metavar="NAME",
+        help="encode text queries with this multilingual model aligned to the index's model, e.g. "
+        "M-CLIP/XLM-Roberta-Large-Vit-B-32 for a ViT-B-32:openai index (no image is embedded again)",
+    )
+
+
 def s3_endpoint_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--s3-endpoint", metavar="URL", help="an S3-compatible store instead of AWS (default $AWS_ENDPOINT_URL)"

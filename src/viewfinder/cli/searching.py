@@ -10,6 +10,7 @@ import sys
 from viewfinder.cli.options import (
     EXIT_OK,
     index_option,
+    query_model_option,
     runtime_option,
 )
 from viewfinder.errors import ViewfinderError
@@ -65,6 +66,7 @@ def _add_search_command(commands: argparse._SubParsersAction) -> None:
     index_option(search)
     search.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     runtime_option(search)
+    query_model_option(search)
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
 
@@ -124,7 +126,8 @@ def _search(args: argparse.Namespace) -> int:
     rerank = Rerank(recency=args.recency, resolution=args.resolution)
     if args.min_relevance is not None:
         relevance.check_min_relevance(args.min_relevance)
-    engine = SearchEngine(IndexDir(default_index_path(args.index)), device=args.device, runtime=args.runtime)
+    index = IndexDir(default_index_path(args.index))
+    engine = SearchEngine(index, device=args.device, runtime=args.runtime, query_model=args.query_model)
     try:
         rated = relevance.search(engine, terms, args.k, filters, rerank, args.min_relevance)
     finally:

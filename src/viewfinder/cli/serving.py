@@ -8,6 +8,7 @@ from viewfinder.cli.options import (
     EXIT_OK,
     index_location,
     index_option,
+    query_model_option,
     runtime_option,
     s3_endpoint_option,
 )
@@ -35,6 +36,7 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
     serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     runtime_option(serve)
+    query_model_option(serve)
     serve.add_argument(
         "--source",
         dest="sources",
@@ -106,6 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
         sources=args.sources,
         cors_origins=args.cors_origins,
         runtime=args.runtime,
+        query_model=args.query_model,
         min_relevance=args.min_relevance,
         allowed_hosts=args.allowed_hosts,
         watch=args.watch,

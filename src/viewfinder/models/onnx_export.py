@@ -15,12 +15,17 @@ import torch.nn.functional as F
 from open_clip.tokenizer import SimpleTokenizer
 from open_clip.transformer import text_global_pool
 
+from viewfinder.models.hf_text import TorchHfTokenizer
+from viewfinder.models.hf_tokenizer import TOKENIZER_FILE
 from viewfinder.models.onnx_format import META_FILE, ExportUnsupportedError
 from viewfinder.models.registry import ModelSpec
 from viewfinder.models.tokenizer import VOCAB_FILE
 from viewfinder.models.torch_runtime import create_model, preprocess_spec_of
 
 OPSET = 18
+# Above this many bytes of weights (xlm-roberta-large's text tower alone is 2.2 GB in fp32) the towers are
+# saved with external data: a protobuf file cannot pass 2 GB, and the graph adds to the weights.
+EXTERNAL_DATA_BYTES = 1 << 30
 
 
 class ImageTower(torch.nn.Module):
@@ -70,36 +75,60 @@ def can_trim(model: torch.nn.Module) -> bool:
     return isinstance(model, open_clip.model.CLIP) and model.text_pool_type == "argmax" and model.attn_mask is not None
 
 
-def export_model(spec: ModelSpec, out: Path) -> None:
-    """Writes image.onnx, text.onnx, the vocabulary and export.json for a model into `out`."""
+def export_model(spec: ModelSpec, out: Path, external_data_bytes: int | None = None) -> None:
+    """Writes image.onnx, text.onnx, the tokenizer's files and export.json for a model into `out`.
+
+    A model whose weights pass `external_data_bytes` (default EXTERNAL_DATA_BYTES) keeps each tower's weights
+    in a `.onnx.data` file beside its graph: protobuf cannot hold a file over 2 GB.
+    """
+    if external_data_bytes is None:
+        external_data_bytes = EXTERNAL_DATA_BYTES
     model, tokenizer = create_model(spec, "cpu")
     # Seconds for small models, a minute or two for large ones; said so that a first run does not look stuck.
     print(f"viewfinder: exporting {spec.name} to ONNX once (cached in {out.parent})", file=sys.stderr, flush=True)
-    if type(tokenizer) is not SimpleTokenizer or tokenizer.reduction_fn is not None:
+    hf_tokens = isinstance(tokenizer, TorchHfTokenizer)
+    if not hf_tokens and (type(tokenizer) is not SimpleTokenizer or tokenizer.reduction_fn is not None):
         raise ExportUnsupportedError(f"{spec.name} uses a tokenizer the ONNX runtime does not implement.")
-    trimmed = can_trim(model)
+    # An HF tower masks its padding (open_clip's mask is tokens != pad id), so any length gives the same vectors.
+    trimmed = hf_tokens or can_trim(model)
     preprocess = preprocess_spec_of(model)
     side = preprocess.image_size
+    external = parameter_bytes(model) > external_data_bytes
     with torch.no_grad():
         dim = int(model.encode_text(tokenizer(["a photo"])).shape[-1])
-        _export(ImageTower(model), torch.zeros(2, 3, side, side), out / "image.onnx", "pixels", {0: "batch"})
-        text_tower = TrimmedTextTower(model) if trimmed else TextTower(model)
+        image_path = out / "image.onnx"
+        export_tower(ImageTower(model), torch.zeros(2, 3, side, side), image_path, "pixels", {0: "batch"}, external)
+        text_tower = TrimmedTextTower(model) if trimmed and not hf_tokens else TextTower(model)
         text_axes = {0: "batch", 1: "tokens"} if trimmed else {0: "batch"}
-        _export(text_tower, tokenizer(["a photo", "two dogs"])[:, :8], out / "text.onnx", "tokens", text_axes)
-    shutil.copyfile(Path(open_clip.__file__).parent / VOCAB_FILE, out / VOCAB_FILE)
+        example = tokenizer(["a photo", "two dogs"])[:, :8]
+        export_tower(text_tower, example, out / "text.onnx", "tokens", text_axes, external)
+    if hf_tokens:
+        shutil.copyfile(tokenizer.path, out / TOKENIZER_FILE)
+        tokenizer_meta = {"tokenizer": "hf", "pad_id": tokenizer.pad_id}
+    else:
+        shutil.copyfile(Path(open_clip.__file__).parent / VOCAB_FILE, out / VOCAB_FILE)
+        tokenizer_meta = {"tokenizer": "clip-bpe"}
     meta = {
         "model": spec.name,
         "identity": spec.identity(),
         "dim": dim,
         "context_length": int(tokenizer.context_length),
         "trimmed_text": trimmed,
+        **tokenizer_meta,
+        "external_data": external,
         "preprocess": {**vars(preprocess), "mean": list(preprocess.mean), "std": list(preprocess.std)},
         "opset": OPSET,
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
-def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, name: str, axes: dict[int, str]) -> None:
+def parameter_bytes(model: torch.nn.Module) -> int:
+    return sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
+
+
+def export_tower(
+    module: torch.nn.Module, example: torch.Tensor, path: Path, name: str, axes: dict[int, str], external: bool
+) -> None:
     dims = {axis: torch.export.Dim.DYNAMIC for axis in axes}
     # The exporter's optimiser logs harmless notes ("Skipping constant folding ...") a user cannot act on.
     logging.getLogger("onnxscript").setLevel(logging.ERROR)
@@ -115,4 +144,4 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, name: st
             dynamo=True,
             verbose=False,
         )
-    program.save(str(path))
+    program.save(str(path), external_data=True if external else None)  # None: past 2 GB in any case

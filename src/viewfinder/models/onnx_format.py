@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 
 EXPORT_FORMAT = 1
@@ -27,7 +28,7 @@ def cache_root() -> Path:
     return cache_home() / "onnx"
 
 
-def export_dir(spec: ModelSpec) -> Path:
+def export_dir(spec: ModelSpec | QuerySpec) -> Path:
     """The cache folder of one model's export; a new weights checksum is a new folder."""
     digest = hashlib.sha256(f"{spec.identity()}|format-{EXPORT_FORMAT}".encode()).hexdigest()[:20]
     return cache_root() / digest

@@ -22,25 +22,33 @@ import numpy as np
 from viewfinder.errors import ModelUnavailableError, ViewfinderError
 from viewfinder.images.decode import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
+from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE, cache_root, export_dir
+from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
 
 
-def ensure_export(spec: ModelSpec) -> Path:
-    """The model's export folder, exporting it first when it is not cached (this needs torch)."""
+def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
+    """The model's export folder, exporting it first when it is not cached (this needs torch).
+
+    The export is written beside the final folder and renamed into place, weights files included: a reader
+    never sees half an export, whatever files a tower has.
+    """
     folder = export_dir(spec)
     if (folder / META_FILE).is_file():
         return folder
     try:
-        from viewfinder.models.onnx_export import export_model
+        if isinstance(spec, QuerySpec):
+            from viewfinder.models.query_export import export_query_model as export_model
+        else:
+            from viewfinder.models.onnx_export import export_model
     except ImportError as error:
         raise ModelUnavailableError(
             f"No ONNX export of {spec.name} is cached in {cache_root()} and the exporter cannot run ({error}); "
             "install viewfinder[torch,onnx] once to make it."
         ) from error
     folder.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the final folder and renamed into place, so a reader never sees half an export.
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
         export_model(spec, staging)
@@ -117,7 +125,8 @@ class OnnxEmbedder(Embedder):
         self.preprocess = PreprocessSpec(**{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])})
         self.trimmed_text = bool(meta["trimmed_text"])
         self._context_length = int(meta["context_length"])
-        self._tokenizer: ClipTokenizer | None = None
+        self._meta = meta
+        self._tokenizer: ClipTokenizer | HfTokenizer | None = None
         self._sessions: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -127,7 +136,7 @@ class OnnxEmbedder(Embedder):
         return tuple(sorted(self._sessions))
 
     @property
-    def tokenizer(self) -> ClipTokenizer:
+    def tokenizer(self) -> ClipTokenizer | HfTokenizer:
         """The text tower's tokenizer (loading the tower)."""
         self._tower("text")
         return self._tokenizer
@@ -153,9 +162,14 @@ class OnnxEmbedder(Embedder):
                 session = self._sessions.get(name)
                 if session is None:
                     if name == "text":
-                        self._tokenizer = ClipTokenizer(self.folder / VOCAB_FILE, self._context_length)
+                        self._tokenizer = self._load_tokenizer()
                     session = self._sessions[name] = self._session(name)
         return session
+
+    def _load_tokenizer(self) -> ClipTokenizer | HfTokenizer:
+        if self._meta.get("tokenizer") == "hf":  # exports made before HF towers name no tokenizer: CLIP's
+            return HfTokenizer(self.folder / TOKENIZER_FILE, self._context_length, int(self._meta["pad_id"]))
+        return ClipTokenizer(self.folder / VOCAB_FILE, self._context_length)
 
     def _session(self, name: str):
         import onnxruntime as ort

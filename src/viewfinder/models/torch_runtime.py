@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,10 +12,11 @@ import numpy as np
 
 from viewfinder.errors import ModelUnavailableError, ViewfinderError
 from viewfinder.images.decode import PreprocessSpec, to_model_input
+from viewfinder.models import hf_text
 from viewfinder.models.embedder import Embedder
+from viewfinder.models.hub import HUB_HOST, cached_file, first_line, hub_cache_dir, hub_reachable
 from viewfinder.models.registry import MODEL_CONFIG_DIR, RANDOM_SEED, ModelSpec
 
-HUB_HOST = "huggingface.co"
 HUB_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
@@ -72,15 +72,20 @@ def create_model(spec: ModelSpec, device: str):
     open_clip.add_model_config(MODEL_CONFIG_DIR)
     if not spec.arch.startswith(("hf-hub:", "local-dir:")) and spec.arch not in open_clip.list_models():
         raise ViewfinderError(f"Unknown open_clip architecture {spec.arch!r} in model {spec.name!r}.")
-    _check_weights_reachable(spec)
+    text_cfg = hf_text.hf_text_cfg(spec.arch)
+    _check_weights_reachable(spec, text_cfg)
+    # An HF text tower is built from the shipped transformer config and reads its tokenizer.json itself,
+    # where open_clip would ask the hub for both.
+    overrides = hf_text.model_overrides(text_cfg) if text_cfg else {}
+    tokenizer = hf_text.load_tokenizer(spec, text_cfg, hf_text.weights_repo_of(spec)) if text_cfg else None
     if spec.is_random:
         torch.manual_seed(RANDOM_SEED)
     try:
         with _quiet_logging():
-            model = open_clip.create_model(spec.arch, pretrained=spec.pretrained, device=device)
-            tokenizer = open_clip.get_tokenizer(spec.arch)
+            model = open_clip.create_model(spec.arch, pretrained=spec.pretrained, device=device, **overrides)
+            tokenizer = tokenizer or open_clip.get_tokenizer(spec.arch)
     except Exception as error:
-        raise ModelUnavailableError(f"Cannot load model {spec.name}: {_first_line(error)}") from error
+        raise ModelUnavailableError(f"Cannot load model {spec.name}: {first_line(error)}") from error
     model.eval()
     return model, tokenizer
 
@@ -96,7 +101,7 @@ def _quiet_logging() -> Iterator[None]:
         logging.disable(previous)
 
 
-def _check_weights_reachable(spec: ModelSpec) -> None:
+def _check_weights_reachable(spec: ModelSpec, text_cfg: dict | None = None) -> None:
     """Fails fast, with the fix, when weights are neither cached nor downloadable."""
     from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
 
@@ -114,45 +119,19 @@ def _check_weights_reachable(spec: ModelSpec) -> None:
         # As open_clip reads it: "org/repo/" names a repository, "org/repo/file.bin" one file in it.
         repo, filename = os.path.split(config.get("hf_hub", ""))
         filename = filename or None
-    if _cached_on_hub(repo, filename) or _hub_reachable():
+    names = (filename,) if filename else HUB_WEIGHT_FILES
+    if any(cached_file(repo, name) for name in names) or hub_reachable():
         return
     wanted = filename or " or ".join(HUB_WEIGHT_FILES)
     if spec.arch.startswith("hf-hub:"):  # the architecture is in the repository's config, so take both
         fix = f"download open_clip_config.json and {wanted} into a folder and pass --model /path/to/folder"
     else:
-        fix = f"download {wanted} and pass --model {spec.arch}:/path/to/{wanted.split(' ')[0]}"
+        tokenizer = hf_text.tokenizer_hint(text_cfg) if text_cfg else ""
+        fix = f"download {wanted}{tokenizer} and pass --model {spec.arch}:/path/to/{wanted.split(' ')[0]}"
     raise ModelUnavailableError(
         f"Weights for {spec.name} are not cached and {HUB_HOST} cannot be reached: from https://{HUB_HOST}/{repo}, "
-        f"{fix} (or put the repository in the Hugging Face cache, {_hub_cache_dir()})."
+        f"{fix} (or put the repository in the Hugging Face cache, {hub_cache_dir()})."
     )
-
-
-def _cached_on_hub(repo: str, filename: str | None) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    names = (filename,) if filename else HUB_WEIGHT_FILES
-    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
-
-
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
-        return False
-    try:
-        socket.create_connection((HUB_HOST, 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
-def _hub_cache_dir() -> str:
-    from huggingface_hub import constants
-
-    return str(constants.HF_HUB_CACHE)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def preprocess_spec_of(model) -> PreprocessSpec:

@@ -175,8 +175,8 @@ def run_index(
         if engine == "ray":
             from viewfinder.pipeline.ray_engine import embed_stream
 
-            def ray_embed(work: list) -> Iterator:
-                return embed_stream(work, spec.name, device, runtime, batch_size, ray_address)
+            def ray_embed(work: list, thumbnails: dict[str, bytes]) -> Iterator:
+                return embed_stream(work, spec.name, device, runtime, batch_size, ray_address, thumbnails)
 
         catalog = index_dir.open_catalog()
         try:
@@ -209,7 +209,7 @@ def _index_into(
     workers: int | None,
     progress: Progress | None,
     load: Callable[[], Embedder],
-    ray_embed: Callable[[list], Iterator] | None = None,
+    ray_embed: Callable[[list, dict[str, bytes]], Iterator] | None = None,
 ) -> IndexReport:
     """One run against an open catalog: moves and copies first (one transaction, no model), then embedding."""
     roots = [s.root for s in sources]
@@ -260,7 +260,7 @@ def _index_into(
     if reuse.to_embed:
         reader = Reader(remote, index_dir.path)
         if ray_embed is not None:
-            stream = ray_embed(reuse.to_embed)
+            stream = ray_embed(reuse.to_embed, reader.thumbnails)
         else:
             stream = _embed_all(reuse.to_embed, load(), batch_size, workers, reader)
         committed = _commit_all(stream, catalog, len(reuse.to_embed), progress, hashes, reader)
@@ -270,6 +270,8 @@ def _index_into(
             report.updated += replaced
             report.added += len(ids) - replaced
             report.skipped += failures
+    if remote:
+        Reader(remote, index_dir.path).make_missing_thumbnails(catalog, workers)
     update_vectors(
         index_dir,
         catalog,

@@ -15,11 +15,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.sources import FolderSource, SourceFile, open_source
+
+if TYPE_CHECKING:
+    from viewfinder.images.decode import DecodedImage
 
 LOCAL_CPUS = 2  # a local (driver-started) cluster's CPUs when no --ray-address is given
 CPUS_PER_CPU_ACTOR = 4  # a CPU actor's model uses a node's cores; this many cluster CPUs per actor
@@ -35,6 +39,14 @@ class Decoded:
     height: int
     format: str
     taken_at: str | None
+
+
+@dataclass(frozen=True)
+class ActorDecoded:
+    """An entry an actor decoded, with the thumbnail made from its fetched bytes (b"" for a local file)."""
+
+    image: DecodedImage
+    thumbnail: bytes
 
 
 def import_ray() -> ModuleType:
@@ -100,7 +112,7 @@ class EmbedActor:
 
         with ThreadPoolExecutor(DECODE_THREADS) as pool:
             outcomes = list(pool.map(self._decode, batch["key"], batch["root"]))
-        pixels = [outcome.pixels for outcome in outcomes if not isinstance(outcome, str)]
+        pixels = [outcome.image.pixels for outcome in outcomes if not isinstance(outcome, str)]
         dim = self.embedder.dim
         encoded = self.embedder.encode_images(np.stack(pixels)) if pixels else np.empty((0, dim), np.float32)
         vectors = np.zeros((len(outcomes), dim), np.float32)
@@ -108,31 +120,37 @@ class EmbedActor:
         vectors[good] = encoded
 
         def column(name: str, empty: object) -> np.ndarray:
-            values = [empty if isinstance(o, str) else getattr(o, name) for o in outcomes]
+            values = [empty if isinstance(o, str) else getattr(o.image, name) for o in outcomes]
             return np.array([empty if v is None else v for v in values], dtype=type(empty))
 
         return {
             "row": batch["row"],
             "vector": vectors,
+            "thumbnail": np.array([b"" if isinstance(o, str) else o.thumbnail for o in outcomes], dtype=object),
             "width": column("width", 0),
             "height": column("height", 0),
-            "format": np.array([o if isinstance(o, str) else o.format for o in outcomes], dtype=object),
+            "format": np.array([o if isinstance(o, str) else o.image.format for o in outcomes], dtype=object),
             "taken_at": column("taken_at", ""),
             "error": np.array([o if isinstance(o, str) else "" for o in outcomes], dtype=object),
         }
 
-    def _decode(self, key: str, root: str):
-        """The decoded image, or the reason it cannot be used (never raises: one bad file must not stop a job)."""
+    def _decode(self, key: str, root: str) -> ActorDecoded | str:
+        """The decoded image, or the reason it cannot be used (never raises: one bad file must not stop a job).
+
+        An entry read through its source (object storage) gets its thumbnail made here too, from the bytes
+        already fetched, as the local engine does: the service never fetches the original for the grid.
+        """
         from viewfinder.images.decode import MAX_BYTES, DecodeError, decode_bytes, decode_image
+        from viewfinder.images.thumbnails import make_thumbnail
 
         source = self.sources[root]
         try:
             if isinstance(source, FolderSource):
                 # By path, as the local engine decodes: the same checks (FIFOs, links, sizes) before reading.
-                return decode_image(key, self.embedder.preprocess)
+                return ActorDecoded(decode_image(key, self.embedder.preprocess), b"")
             with source.open(key) as handle:
                 data = handle.read(MAX_BYTES + 1)
-            return decode_bytes(data, self.embedder.preprocess)
+            return ActorDecoded(decode_bytes(data, self.embedder.preprocess), make_thumbnail(data))
         except DecodeError as error:
             return str(error) or "cannot decode"
         except FileNotFoundError:
@@ -153,10 +171,13 @@ def embed_stream(
     runtime: str,
     batch_size: int,
     address: str | None = None,
+    thumbnails: dict[str, bytes] | None = None,
 ) -> Iterator[tuple[list, np.ndarray, list[tuple[str, str, int, int, str]]]]:
     """Yields (images, vectors, skipped) per batch as the actors finish them, in the shape the indexer commits.
 
     `images` are (file, id it replaces, Decoded) with `vectors` row for row; `skipped` are catalog skip rows.
+    Thumbnails the actors made (of entries read through a source) go into `thumbnails`, by path, for the
+    indexer to store once the batch is committed.
     """
     with ray_session(address) as ray:
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # the CLI's output is the index report
@@ -183,7 +204,7 @@ def embed_stream(
         )
         try:
             for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
-                yield _unpack(batch, work)
+                yield _unpack(batch, work, {} if thumbnails is None else thumbnails)
         except ray.exceptions.RayError as error:
             # Typically an actor that could not start: viewfinder or the source folders missing on a node.
             # Batches committed so far stay; the next run resumes after them.
@@ -200,7 +221,7 @@ def _pool(ray, size: int):
     return ray.data.ActorPoolStrategy(size=size, max_concurrent_calls_per_actor=2, enable_true_multi_threading=True)
 
 
-def _unpack(batch: dict[str, np.ndarray], work: list[tuple[SourceFile, int | None]]) -> tuple:
+def _unpack(batch: dict[str, np.ndarray], work: list[tuple[SourceFile, int | None]], thumbnails: dict) -> tuple:
     images, rows, skipped = [], [], []
     for position, row in enumerate(batch["row"]):
         source, replaces = work[int(row)]
@@ -214,4 +235,6 @@ def _unpack(batch: dict[str, np.ndarray], work: list[tuple[SourceFile, int | Non
         )
         images.append((source, replaces, decoded))
         rows.append(position)
+        if thumbnail := bytes(batch["thumbnail"][position]):
+            thumbnails[source.path] = thumbnail
     return images, np.asarray(batch["vector"], np.float32)[rows], skipped

@@ -16,7 +16,9 @@ from pathlib import Path
 from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, decode_bytes, decode_image
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.sources import Source, SourceFile
-from viewfinder.store.thumbnails import store_thumbnail
+from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
+from viewfinder.store.thumbnails import file_name, store_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,35 @@ class Reader:
             data = self.thumbnails.pop(file.path, None)
             if data is not None and self.index_path is not None:
                 store_thumbnail(self.index_path, image_id, file.size, file.mtime_ns, data)
+
+    def make_missing_thumbnails(self, catalog: Catalog, workers: int) -> int:
+        """Makes the thumbnails that remote images indexed earlier lack, fetching those originals once; returns
+        how many it made. A run killed between committing a batch and storing its thumbnails leaves such gaps;
+        a missing original is left for the next scan to remove."""
+        if self.index_path is None:
+            return 0
+        folder = self.index_path / THUMBNAILS
+        present = {entry.name for entry in folder.iterdir()} if folder.is_dir() else set()
+        lacking = [
+            (image, source)
+            for root, source in self.remote.items()
+            for image in catalog.images(catalog.ids_under(root)).values()
+            if file_name(image.id, image.size, image.mtime_ns) not in present
+        ]
+
+        def make(item: tuple[ImageRecord, Source]) -> bool:
+            image, source = item
+            try:
+                with source.open(image.path) as handle:
+                    data = make_thumbnail(handle.read())
+            except (OSError, DecodeError) as error:
+                log.warning("no thumbnail for %s: %s", image.path, error)
+                return False
+            store_thumbnail(self.index_path, image.id, image.size, image.mtime_ns, data)
+            return True
+
+        with ThreadPoolExecutor(workers) as pool:
+            return sum(pool.map(make, lacking))
 
 
 def _decode_or_reason(source: str | bytes, preprocess: PreprocessSpec, name: str = "") -> DecodedImage | str:

@@ -17,6 +17,7 @@ from viewfinder.errors import BadQueryError, UnknownImageError
 from viewfinder.images.decode import DecodeError, decode_bytes, decode_image
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.factory import load_embedder
+from viewfinder.models.query_registry import QueryEncoder, check_aligned, resolve_query_model
 from viewfinder.models.registry import resolve_model
 from viewfinder.search import query as algebra
 from viewfinder.search.lru import LRUCache
@@ -101,12 +102,23 @@ class SearchEngine:
     """Opens an index read-only and answers queries; safe to share between threads."""
 
     def __init__(
-        self, index_dir: IndexDir, device: str = "auto", embedder: Embedder | None = None, runtime: str = "auto"
+        self,
+        index_dir: IndexDir,
+        device: str = "auto",
+        embedder: Embedder | None = None,
+        runtime: str = "auto",
+        query_model: str | None = None,
     ) -> None:
+        """`query_model`: a text encoder aligned to the index's model (query_registry) that encodes text terms."""
         self.index_dir = index_dir
         self.device = device
         self.runtime = runtime
         self.manifest: Manifest = index_dir.read_manifest()
+        self.query_model = query_model
+        self.query_spec = resolve_query_model(query_model) if query_model else None
+        if self.query_spec is not None:
+            check_aligned(self.query_spec, self.manifest.model, self.manifest.dim)
+        self._query_encoder = None
         # Taken before the catalog opens: if the index is replaced in between, the next check sees a change.
         self.identity = index_dir.identity(self.manifest)
         self.catalog: Catalog = index_dir.open_catalog(readonly=True)
@@ -117,8 +129,28 @@ class SearchEngine:
         self._text_cache: LRUCache[np.ndarray] = LRUCache(TEXT_CACHE_SIZE)
 
     @classmethod
-    def open(cls, path: str | Path, device: str = "auto", runtime: str = "auto") -> SearchEngine:
-        return cls(IndexDir(Path(path)), device, runtime=runtime)
+    def open(
+        cls, path: str | Path, device: str = "auto", runtime: str = "auto", query_model: str | None = None
+    ) -> SearchEngine:
+        return cls(IndexDir(Path(path)), device, runtime=runtime, query_model=query_model)
+
+    @property
+    def text_encoder(self) -> Embedder | QueryEncoder:
+        """What encodes text terms: the query model when one is set, else the index's model."""
+        if self.query_spec is None:
+            return self.embedder
+        with self._embedder_lock:
+            if self._query_encoder is None:
+                from viewfinder.models.query_runtime import load_query_encoder
+
+                self._query_encoder = load_query_encoder(self.query_spec, self.device, self.runtime)
+            return self._query_encoder
+
+    @property
+    def text_identity(self) -> str:
+        """Changes whenever text queries' vectors would (the query model's identity joins the index's)."""
+        suffix = f"|{self.query_spec.identity()}" if self.query_spec is not None else ""
+        return self.manifest.identity + suffix
 
     @property
     def embedder(self) -> Embedder:
@@ -135,7 +167,8 @@ class SearchEngine:
 
         The model is shared only while the manifest names the same model: a rebuilt index may not.
         """
-        fresh = SearchEngine(self.index_dir, self.device, runtime=self.runtime)
+        fresh = SearchEngine(self.index_dir, self.device, runtime=self.runtime, query_model=self.query_model)
+        fresh._query_encoder = self._query_encoder
         if fresh.manifest.identity == self.manifest.identity:
             fresh._embedder = self._embedder
             fresh._text_cache = self._text_cache
@@ -155,12 +188,12 @@ class SearchEngine:
         if not 1 <= k <= MAX_K:
             raise BadQueryError(f"k must be between 1 and {MAX_K}.")
         terms = algebra.validate(terms)
-        if any(term.image_id is None for term in terms):
+        if any(term.text is not None for term in terms):
             # Loading the model, and its text tower (a runtime may load towers on first use), is start-up
             # work, not part of a query's time.
-            embedder = self.embedder
-            if any(term.text is not None for term in terms):
-                embedder.load_text_tower()
+            self.text_encoder.load_text_tower()
+        if any(term.image_path is not None or term.image_bytes is not None for term in terms):
+            _ = self.embedder  # an uploaded image needs the index's model
         started = time.perf_counter()
         self._encode_new_texts([term.text for term in terms if term.text is not None])
         term_vectors = np.stack([self._term_vector(term) for term in terms])
@@ -246,13 +279,13 @@ class SearchEngine:
         """Embeds the texts not cached yet in one batch: a query of 16 long terms costs one model run, not 16."""
         new = [text for text in dict.fromkeys(texts) if self._text_cache.get(text) is None]
         if len(new) > 1:
-            for text, vector in zip(new, self.embedder.encode_texts(new), strict=True):
+            for text, vector in zip(new, self.text_encoder.encode_texts(new), strict=True):
                 self._text_cache.put(text, vector)
 
     def _text_vector(self, text: str) -> np.ndarray:
         vector = self._text_cache.get(text)
         if vector is None:
-            vector = self.embedder.encode_texts([text])[0]
+            vector = self.text_encoder.encode_texts([text])[0]
             self._text_cache.put(text, vector)
         return vector
 

@@ -107,7 +107,8 @@ def check_min_relevance(value: float) -> float:
 
 def default_min_relevance(engine: SearchEngine) -> float:
     """50, or 0 for a model with random weights, whose scores carry no meaning to rate."""
-    return 0.0 if resolve_model(engine.manifest.model).is_random else DEFAULT_MIN_RELEVANCE
+    random_query = engine.query_spec is not None and engine.query_spec.is_random
+    return 0.0 if random_query or resolve_model(engine.manifest.model).is_random else DEFAULT_MIN_RELEVANCE
 
 
 def rate(
@@ -159,16 +160,16 @@ def _load_or_measure(engine: SearchEngine) -> Calibration:
     path = Path(engine.index_dir.path) / CACHE_FILE
     with _LOCK:
         stored = _read(path)
-        if stored is not None and stored.is_current(engine.manifest.identity, bank, images):
+        if stored is not None and stored.is_current(engine.text_identity, bank, images):
             return stored
         sample = _sample_vectors(engine)
-        texts = engine.embedder.encode_texts(list(prompts))
+        texts = engine.text_encoder.encode_texts(list(prompts))
         pairs = sample @ sample.T
         distinct = pairs[~np.eye(len(sample), dtype=bool)]
         text = Scale.of((texts @ sample.T).ravel())
         # A single image has no pair: its image queries are rated like text ones.
         image = Scale.of(distinct) if distinct.size else text
-        calibration = Calibration(engine.manifest.identity, bank, images, text, image)
+        calibration = Calibration(engine.text_identity, bank, images, text, image)
         _write(path, calibration)
         return calibration
 

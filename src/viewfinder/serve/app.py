@@ -44,6 +44,7 @@ def create_app(
     webui_dir: Path = WEBUI_DIR,
     poll_seconds: float = POLL_SECONDS,
     runtime: str = "auto",
+    query_model: str | None = None,
     presign_ttl: int = PRESIGN_TTL,
     min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
@@ -58,9 +59,13 @@ def create_app(
     searches that give none (None: the model's default, docs/API.md).
     """
     if str(index_path).startswith("s3://"):
-        live: LiveIndex = SnapshotLiveIndex(str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime)
+        live: LiveIndex = SnapshotLiveIndex(
+            str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime, query_model=query_model
+        )
     else:
-        live = LiveIndex(index_path, device=device, sources=sources, poll_seconds=poll_seconds, runtime=runtime)
+        live = LiveIndex(
+            index_path, device, sources, poll_seconds=poll_seconds, runtime=runtime, query_model=query_model
+        )
     responses: LRUCache[bytes] = LRUCache(RESPONSE_CACHE_SIZE, max_bytes=RESPONSE_CACHE_BYTES)
 
     folders = live.folder_watcher() if watch else None

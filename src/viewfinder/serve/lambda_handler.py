@@ -12,17 +12,29 @@ mounted EFS path. Warm invocations only search. Settings come from the environme
     VIEWFINDER_PRESIGN_TTL      seconds an /images/{id} redirect stays valid (default 900)
     VIEWFINDER_API_TOKEN        optional bearer token for every route but /healthz and the UI
     VIEWFINDER_ALLOWED_HOSTS    Host names to accept, comma-separated (default *: any)
+    VIEWFINDER_POLL_SECONDS     how often an invocation checks for a newer snapshot first (default 60)
+
+A Lambda environment is frozen between invocations, so nothing can poll in the background: the first
+invocation after VIEWFINDER_POLL_SECONDS checks the pointer (one small GET) and, when it moved, swaps to the
+new snapshot (downloaded and verified, as `viewfinder serve` does) before it answers. Warm environments so
+follow a publish or a rollback within that time, instead of serving the old snapshot until they are recycled.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
+from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.routes_images import PRESIGN_TTL
 from viewfinder.store.faiss_index import one_thread_per_query
+
+log = logging.getLogger(__name__)
 
 
 def build_handler() -> Any:
@@ -46,9 +58,24 @@ def build_handler() -> Any:
         # Host check guards a loopback server against, does not apply to a public API.
         allowed_hosts=[h.strip() for h in os.environ.get("VIEWFINDER_ALLOWED_HOSTS", "*").split(",") if h.strip()],
     )
-    # No lifespan: a Lambda environment is frozen between invocations, so it polls nothing; a new snapshot
-    # reaches new execution environments, which download the current one at their cold start.
-    return Mangum(app, lifespan="off")
+    return _following(Mangum(app, lifespan="off"), app.state.live, float(os.environ.get("VIEWFINDER_POLL_SECONDS", 60)))
+
+
+def _following(answer: Callable[[Any, Any], Any], live: LiveIndex, poll_seconds: float) -> Callable[[Any, Any], Any]:
+    """`answer` (no lifespan: nothing runs between invocations), checking for a newer index first when due."""
+    checked = time.monotonic()
+
+    def handler(event: Any, context: Any) -> Any:
+        nonlocal checked
+        if time.monotonic() - checked >= poll_seconds:
+            checked = time.monotonic()
+            try:
+                live.refresh()
+            except Exception as error:  # a bad snapshot is never swapped in: keep answering from this one
+                log.warning("cannot follow %s: %s", os.environ.get("VIEWFINDER_INDEX"), error)
+        return answer(event, context)
+
+    return handler
 
 
 handler = build_handler() if os.environ.get("AWS_LAMBDA_RUNTIME_API") else None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import example_queries
 from viewfinder.pipeline.indexer import IndexReport, run_index
 from viewfinder.pipeline.watch import FolderWatcher
@@ -64,6 +65,7 @@ class IndexStats:
     taken_range: tuple[str, str] | None
     generation: int
     example_queries: list[str]
+    query_model: str | None = None  # what encodes text queries when not the index's model (--query-model)
 
 
 class _Lease:
@@ -85,12 +87,14 @@ class LiveIndex:
         sources: Sequence[str] = (),
         poll_seconds: float = POLL_SECONDS,
         runtime: str = "auto",
+        embedder: Embedder | None = None,
+        query_model: str | None = None,
     ) -> None:
         self.index_dir = IndexDir(Path(path))
         self.device = device
         self.sources = [os.path.abspath(os.path.expanduser(source)) for source in sources]
         self.poll_seconds = poll_seconds
-        engine = SearchEngine(self.index_dir, device, runtime=runtime)
+        engine = SearchEngine(self.index_dir, device, embedder, runtime=runtime, query_model=query_model)
         # The text encoder loads before the server reports ready and stays loaded; one search warms up the
         # lazily initialised parts (torch kernels, FAISS threads) so the first user query is not the slow one.
         engine.search([Term(text="a photo")], k=1)
@@ -147,7 +151,7 @@ class LiveIndex:
                 fresh.close()  # the index changed again between the check and the load: look again next time
                 return False
             # A new model (the index was rebuilt with another) loads, text tower included, before the swap.
-            fresh.embedder.load_text_tower()
+            fresh.text_encoder.load_text_tower()
             self._swap(fresh)
             return True
 
@@ -189,6 +193,7 @@ class LiveIndex:
                 taken_range=engine.catalog.taken_range(),
                 generation=engine.generation,
                 example_queries=example_queries(engine.manifest.model),
+                query_model=engine.query_model,
             )
             self._stats = (engine, stats)
             return stats

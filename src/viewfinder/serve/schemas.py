@@ -126,6 +126,7 @@ class StatsOut(BaseModel):
     taken_range: tuple[str, str] | None
     generation: int
     example_queries: list[str]
+    query_model: str | None = Field(None, description="the multilingual model encoding text queries, if any")
 
 
 class JobOut(BaseModel):

@@ -7,13 +7,17 @@ requests in flight finish on the engine they started with and none fails.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.embedder import Embedder
+from viewfinder.models.factory import load_embedder
+from viewfinder.models.registry import ModelSpec, resolve_model
 from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex, ReindexJob
 from viewfinder.store.indexdir import IndexDir
-from viewfinder.store.snapshots import cache_dir, current, download, drop_cached, fetch_current
+from viewfinder.store.snapshots import cache_dir, current, download, drop_cached, manifest_model
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +26,29 @@ class SnapshotLiveIndex(LiveIndex):
     """A LiveIndex whose refresh follows the published pointer instead of a local directory."""
 
     def __init__(
-        self, url: str, device: str = "auto", poll_seconds: float = POLL_SECONDS, runtime: str = "auto"
+        self,
+        url: str,
+        device: str = "auto",
+        poll_seconds: float = POLL_SECONDS,
+        runtime: str = "auto",
+        query_model: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.cache = cache_dir(self.url)
-        self.version, path = fetch_current(self.url, self.cache)
+        pointer = current(self.url)
+        # The text encoder loads while the snapshot downloads, so a cold start takes the longer of the two, not
+        # their sum; the model is the one the snapshot's manifest names, checked again once it is verified.
+        with ThreadPoolExecutor(1) as pool:
+            spec = resolve_model(manifest_model(self.url, pointer))
+            loading = pool.submit(_loaded, spec, device, runtime, query_model is None)
+            path = download(self.url, pointer, self.cache)
+            embedder = loading.result()
+        IndexDir(path).check_model(spec)
+        self.version = pointer["version"]
         self._failed_version: str | None = None
-        super().__init__(path, device=device, poll_seconds=poll_seconds, runtime=runtime)
+        super().__init__(
+            path, device=device, poll_seconds=poll_seconds, runtime=runtime, embedder=embedder, query_model=query_model
+        )
         drop_cached(self.cache, {self.version})
 
     def refresh(self) -> bool:
@@ -40,7 +60,10 @@ class SnapshotLiveIndex(LiveIndex):
             try:
                 path = download(self.url, pointer, self.cache)
                 with self.engine() as engine:
-                    fresh = SearchEngine(IndexDir(path), self.device, runtime=engine.runtime)
+                    fresh = SearchEngine(
+                        IndexDir(path), self.device, runtime=engine.runtime, query_model=engine.query_model
+                    )
+                    fresh._query_encoder = engine._query_encoder
                     if fresh.manifest.identity == engine.manifest.identity:
                         fresh._embedder = engine.embedder  # the same model: no second load
                 fresh.search([Term(text="a photo")], k=1)  # warm, and prove it answers, before any user sees it
@@ -57,3 +80,12 @@ class SnapshotLiveIndex(LiveIndex):
         raise ViewfinderError(
             f"This server follows the snapshots published at {self.url}; index and `viewfinder publish` elsewhere."
         )
+
+
+def _loaded(spec: ModelSpec, device: str, runtime: str, text_tower: bool) -> Embedder:
+    """The index's model with its text tower loaded (runtimes load towers on first use), unless another
+    model encodes the queries (--query-model)."""
+    embedder = load_embedder(spec, device, runtime)
+    if text_tower:
+        embedder.load_text_tower()
+    return embedder

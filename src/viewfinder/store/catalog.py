@@ -3,6 +3,10 @@
 Vectors live in the catalog so that each batch of work is one transaction: a crash at any moment leaves the
 last committed batch intact, and the FAISS index can always be rebuilt from here. `generation` counts
 committed changes, so a FAISS file knows whether it is current.
+
+A published snapshot's catalog is the exception: its vectors are left out (`leave_vectors_to_index`), since
+the snapshot's vector index holds the same ones, so a server starting from it downloads each vector once.
+Such a catalog is read-only and reads its vectors from that index (`read_vectors_from`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -95,6 +100,32 @@ class CatalogDamagedError(ViewfinderError):
 
 
 IMAGE_COLUMNS = "id, path, root, size, mtime_ns, width, height, format, taken_at, indexed_at, inode"
+PAGE_SIZE = 16384
+VECTORS_IN_INDEX = "in-vector-index"  # meta 'vectors' of a catalog whose vectors only its vector index holds
+
+
+class VectorLookup(Protocol):
+    """Where a catalog without vectors reads them: the vector index published with it."""
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The (len(ids), dim) vectors of these ids; KeyError when one is not there."""
+        ...
+
+
+def leave_vectors_to_index(db: sqlite3.Connection) -> None:
+    """Empties the vectors table of a snapshot's copy of a catalog and marks it, then compacts the file."""
+    db.execute("DELETE FROM vectors")
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('vectors', ?)", (VECTORS_IN_INDEX,))
+    db.commit()
+    db.execute("VACUUM")
+
+
+def _keeps_vectors(db: sqlite3.Connection) -> bool:
+    """False for a snapshot's catalog, whose vectors its vector index holds (a new file has no meta yet)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return True
+    row = db.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone()
+    return row is None or row[0] != VECTORS_IN_INDEX
 
 
 class Catalog:
@@ -110,10 +141,20 @@ class Catalog:
             else:
                 self.db = sqlite3.connect(path, check_same_thread=False)
                 self.db.execute("PRAGMA busy_timeout=10000")
+                if not _keeps_vectors(self.db):
+                    self.db.close()
+                    raise ViewfinderError(
+                        f"{path.parent} is a published snapshot, which is read-only: index the original index"
+                        " directory, then `viewfinder publish` it again."
+                    )
+                # For a new file only: a 2 KB vector (512 dims) takes a whole 4 KB page, as two do not fit in
+                # one; 16 KB pages hold seven, so the catalog is 1.14x its vectors' bytes instead of 2x.
+                self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 migrations.upgrade(self.db)
             self.db.execute("PRAGMA foreign_keys=ON")
+            self.keeps_vectors = _keeps_vectors(self.db)
         except sqlite3.OperationalError:
             raise  # locked, disk full, unreadable: not damage
         except sqlite3.DatabaseError as error:
@@ -121,6 +162,11 @@ class Catalog:
                 f"The catalog {path} is damaged ({error}); run `viewfinder check --repair --index {path.parent}` "
                 "to set it aside, then `viewfinder index SOURCE...` to rebuild it."
             ) from error
+        self._lookup: VectorLookup | None = None
+
+    def read_vectors_from(self, lookup: VectorLookup) -> None:
+        """Reads vectors from `lookup` (the snapshot's vector index) for a catalog that left them out."""
+        self._lookup = lookup
 
     def close(self) -> None:
         self.db.close()
@@ -215,6 +261,12 @@ class Catalog:
 
     def vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) in id order, in chunks, read in one snapshot."""
+        if not self.keeps_vectors:
+            cursor = self.db.execute("SELECT id FROM images ORDER BY id")
+            while rows := cursor.fetchmany(chunk):
+                ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+                yield ids, self._vector_lookup().vectors_of(ids)
+            return
         cursor = self.db.execute("SELECT id, vector FROM vectors ORDER BY id")
         while rows := cursor.fetchmany(chunk):
             ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
@@ -222,8 +274,18 @@ class Catalog:
             yield ids, data
 
     def vector_of(self, image_id: int, dim: int) -> np.ndarray | None:
+        if not self.keeps_vectors:
+            try:
+                return self._vector_lookup().vectors_of(np.array([image_id], np.int64))[0]
+            except KeyError:
+                return None
         row = self.db.execute("SELECT vector FROM vectors WHERE id = ?", (image_id,)).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype=np.float32).reshape(dim).copy()
+
+    def _vector_lookup(self) -> VectorLookup:
+        if self._lookup is None:  # a bug, not bad input: IndexDir.load_vectors attaches the index
+            raise RuntimeError(f"{self.path} keeps no vectors and no vector index was attached to read them from")
+        return self._lookup
 
     def images(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
         """Catalog rows for the given ids (missing ids are absent from the result)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -102,6 +103,8 @@ class VectorIndex:
         self.params = params
         self.dim = dim
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # HNSW: (sorted ids, their positions)
+        self._id_lookup_lock = threading.Lock()
+        self._ivf_id_lookup = False  # IVF: whether the id -> position map reconstruct needs was made
 
     @classmethod
     def empty(cls, dim: int) -> VectorIndex:
@@ -213,6 +216,26 @@ class VectorIndex:
         else:
             search_params = faiss.SearchParameters(sel=selector)
         return self.index.search(queries, k, params=search_params)
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these ids, row for row; KeyError when the index does not hold one.
+
+        A published snapshot's catalog leaves its vectors out and reads them here (catalog.VectorLookup).
+        """
+        import faiss
+
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.params.kind == "ivf" and not self._ivf_id_lookup:
+            with self._id_lookup_lock:  # made once, on first use: inverted lists keep no id -> position map
+                if not self._ivf_id_lookup:
+                    self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
+                    self._ivf_id_lookup = True
+        if not len(ids):
+            return np.empty((0, self.dim), np.float32)
+        try:
+            return self.index.reconstruct_batch(ids)
+        except RuntimeError:  # FAISS reports an unknown id as a C++ exception
+            raise KeyError(f"the vector index holds no vector for some of ids {ids[:5].tolist()}") from None
 
     def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (similarities, ids) of near-duplicate neighbours: only a few inverted lists are probed, since a

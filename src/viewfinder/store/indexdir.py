@@ -162,7 +162,15 @@ class IndexDir:
         """
         manifest = self.read_manifest()
         loaded = self.saved_vectors(catalog, manifest)
-        if loaded is not None and loaded[1] == catalog.generation() and loaded[0].dim == dim:
+        current = loaded is not None and loaded[1] == catalog.generation() and loaded[0].dim == dim
+        if not catalog.keeps_vectors:  # a published snapshot: its vector index is the only copy of its vectors
+            if not current or manifest.store != FAISS:
+                raise IndexMismatchError(
+                    f"The snapshot in {self.path} has no vector index matching its catalog; download it again."
+                )
+            catalog.read_vectors_from(loaded[0])
+            return loaded[0], False
+        if current:
             return loaded[0], False
         if loaded is not None and manifest.store != FAISS and self.writer_active():
             return loaded[0], False

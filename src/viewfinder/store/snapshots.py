@@ -2,7 +2,7 @@
 
 Layout under s3://bucket/indexes/NAME:
 
-    snapshots/<version>/manifest.json, catalog.sqlite, ann.json, vectors-<gen>.faiss, thumbnails/…
+    snapshots/<version>/manifest.json, catalog.sqlite (without vectors), ann.json, vectors-<gen>.faiss, thumbnails/…
     snapshots/<version>/SNAPSHOT.json   the sha256 and size of every file; written after all of them
     CURRENT                             {"version", "snapshot_sha256"}; written last, one small PUT
 
@@ -29,6 +29,8 @@ from typing import Any
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.onnx_format import cache_home
 from viewfinder.sources.s3 import client, explain, split_url
+from viewfinder.store.catalog import leave_vectors_to_index
+from viewfinder.store.factory import FAISS
 from viewfinder.store.faiss_index import STATE_FILE, saved_generation
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
@@ -36,6 +38,7 @@ from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 POINTER = "CURRENT"
 SNAPSHOT_FILE = "SNAPSHOT.json"
 TRANSFERS = 8
+STREAM_CHUNK = 2**20
 
 
 class SnapshotError(ViewfinderError):
@@ -71,7 +74,10 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
     The catalog is copied with SQLite's backup API (a consistent copy even of a WAL database) and switched
     to a rollback journal, so a reader needs no -wal/-shm files and can open it from read-only storage.
     """
-    index_dir.read_manifest()
+    if index_dir.read_manifest().store != FAISS:
+        raise ViewfinderError(
+            f"{index_dir.path} keeps its vectors in Milvus; a snapshot holds a FAISS index. Serve it from Milvus."
+        )
     source = index_dir.open_catalog(readonly=True)
     try:
         generation = source.generation()
@@ -104,6 +110,13 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
         folder = Path(temporary)
         with index_dir.writer_lock():
             names = _stage(index_dir, folder, thumbnails)
+        # The copy leaves its vectors to the vector index, which holds the same ones: a snapshot carries each
+        # vector once, so a server's cold start downloads half as much (BENCHMARKS.md).
+        copy = sqlite3.connect(folder / "catalog.sqlite")
+        try:
+            leave_vectors_to_index(copy)
+        finally:
+            copy.close()
 
         def upload(name: str) -> tuple[str, dict[str, Any]]:
             path = folder / name
@@ -152,6 +165,17 @@ def current(url: str) -> dict[str, str]:
         raise SnapshotError(f"s3://{bucket}/{prefix}/{POINTER} is not a snapshot pointer ({error}).") from None
     except ViewfinderError as error:
         raise SnapshotError(f"No published index at {url} ({error}); publish one with `viewfinder publish`.") from None
+
+
+def manifest_model(url: str, pointer: dict[str, str]) -> str:
+    """The model the manifest of the snapshot `pointer` names, read before the download (so the model can load
+    during it) and not yet verified: check the downloaded manifest again."""
+    bucket, prefix = _location(url)
+    key = f"{prefix}/snapshots/{pointer['version']}/manifest.json"
+    try:
+        return str(json.loads(_get(bucket, key))["model"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise SnapshotError(f"s3://{bucket}/{key} is not a Viewfinder manifest ({error}).") from None
 
 
 def versions(url: str) -> list[str]:
@@ -238,9 +262,7 @@ def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
                 raise SnapshotError(f"snapshot {pointer['version']} names an unsafe file {name!r}")
             local = folder / name
             local.parent.mkdir(parents=True, exist_ok=True)
-            _call(f"s3://{bucket}/{base}/{name}", client().download_file, Bucket=bucket, Key=f"{base}/{name}",
-                  Filename=str(local))  # fmt: skip
-            if _sha256(local) != files[name]["sha256"]:
+            if _download_hashed(bucket, f"{base}/{name}", local) != files[name]["sha256"]:
                 raise SnapshotError(f"s3://{bucket}/{base}/{name} does not match its sha256 in {SNAPSHOT_FILE}.")
 
         with ThreadPoolExecutor(TRANSFERS) as pool:
@@ -256,6 +278,23 @@ def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return target
+
+
+def _download_hashed(bucket: str, key: str, local: Path) -> str:
+    """Writes an object to `local` and returns its sha256, hashed as it streams in: one GET, no second pass
+    over the file (a cold start waits for the largest file, the vector index)."""
+    from botocore.exceptions import BotoCoreError
+
+    response = _call(f"s3://{bucket}/{key}", client().get_object, Bucket=bucket, Key=key)
+    digest = hashlib.sha256()
+    try:
+        with open(local, "wb") as handle:
+            for chunk in response["Body"].iter_chunks(STREAM_CHUNK):
+                digest.update(chunk)
+                handle.write(chunk)
+    except BotoCoreError as error:  # the connection broke mid-object (retries apply to the request, not here)
+        raise explain(error, f"s3://{bucket}/{key}") from None
+    return digest.hexdigest()
 
 
 def fetch_current(url: str, cache: Path | None = None) -> tuple[str, Path]:

@@ -30,6 +30,11 @@ class Thumbnail:
     etag: str
 
 
+def file_name(image_id: int, size: int, mtime_ns: int) -> str:
+    """The cached thumbnail's name: it changes when the indexed file does."""
+    return f"{image_id}-{size:x}-{mtime_ns:x}.jpg"
+
+
 def etag_of(image: ImageRecord) -> str:
     """A strong ETag for an image's thumbnail: it changes exactly when the indexed file does."""
     return f'"{image.id}-{image.size:x}-{image.mtime_ns:x}"'
@@ -44,7 +49,7 @@ def thumbnail(index_path: Path, image: ImageRecord, side: int = THUMBNAIL_SIDE, 
     The cache is written atomically (temporary file, then rename), so concurrent requests for the same
     image each see a whole file; a read-only index directory only loses the caching.
     """
-    cached = Path(index_path) / folder_name / f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg"
+    cached = Path(index_path) / folder_name / file_name(image.id, image.size, image.mtime_ns)
     try:
         return Thumbnail(cached.read_bytes(), etag_of(image))
     except OSError:  # not made yet, or unreadable: make it again
@@ -65,7 +70,7 @@ def store_thumbnail(
 ) -> None:
     """Keeps a thumbnail made elsewhere (at index time) in the cache, replacing the image's stale ones."""
     folder = Path(index_path) / folder_name
-    cached = folder / f"{image_id}-{size:x}-{mtime_ns:x}.jpg"
+    cached = folder / file_name(image_id, size, mtime_ns)
     folder.mkdir(exist_ok=True)
     _write_atomically(cached, data)
     for stale in folder.glob(f"{image_id}-*.jpg"):
