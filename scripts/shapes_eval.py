@@ -22,7 +22,7 @@ from PIL import Image
 
 from viewfinder.images import heldout
 from viewfinder.images.captions import LANGUAGES, query
-from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_WEIGHTS
+from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_MULTILINGUAL_WEIGHTS
 
 MODEL_NAME = "viewfinder-shapes-multilingual"
 HELD_OUT_SEED = 20_240_611  # the training script draws no picture from the held-out renderer at all
@@ -130,7 +130,7 @@ def evaluate(embed: Embedder, workdir: Path) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("weights", type=Path, nargs="?", default=SHAPES_WEIGHTS)
+    parser.add_argument("weights", type=Path, nargs="?", default=SHAPES_MULTILINGUAL_WEIGHTS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

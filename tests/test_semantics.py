@@ -28,9 +28,10 @@ LIBRARY_SEED = 31_337
 PER_PAIR = 5  # pictures of each (colour, shape) pair: 240 in all
 TOP = 10
 # The targets are 0.9 for all three. Through the CLI on this library the shipped model reaches
-# text→image precision@5 0.96, recall@1 1.0 in each language and image→image precision@5 0.86 (0.96, 1.0
-# and 0.85 on the model card's library): the tests hold it to that, with a margin.
-MIN_TEXT_P5, MIN_RECALL, MIN_IMAGE_P5 = 0.9, 0.95, 0.8
+# text→image precision@5 1.0, recall@1 1.0 in each language and image→image precision@5 0.93 (0.99, 1.0
+# and 0.95 on the model card's library): the tests hold it to the targets, image queries with a margin for
+# the int8 image tower's rounding on other CPUs.
+MIN_TEXT_P5, MIN_RECALL, MIN_IMAGE_P5 = 0.9, 0.95, 0.88
 Objects = frozenset[tuple[str, str]]
 
 
