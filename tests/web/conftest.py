@@ -38,7 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# test:tiny needs nothing but the code; the screenshots read better with the trained demo model (test:shapes).
+# test:tiny needs nothing but the code; the screenshots read better with a trained model that knows this
+# library's pictures (test:shapes-multilingual, which learnt shapes on varied renderings).
 MODEL = os.environ.get("VIEWFINDER_UI_TEST_MODEL", "test:tiny")
 API_TOKEN = "web-ui/token+=1"  # characters a cookie must carry URL-encoded
 # Lazy images below the fold never load, so a screenshot waits only for those on screen.
