@@ -127,7 +127,9 @@ def test_info_shows_the_chosen_index_measured_on_the_models_text_queries(capsys,
     assert (info["ef_search"] > 0) == (info["index_type"] == "hnsw")
 
 
-def test_a_large_collection_builds_only_the_family_that_won_on_a_sample(monkeypatch):
+def spy_on_families(monkeypatch, hnsw_fails_above: int | None = None) -> dict[str, list[int]]:
+    """With FLAT_MAX 500 and FAMILY_SAMPLE 1500: the sizes each family's candidate is built at, by family;
+    HNSW reaches no efSearch meeting the target above `hnsw_fails_above` vectors when it is given."""
     monkeypatch.setattr(faiss_index, "FLAT_MAX", 500)
     monkeypatch.setattr(faiss_index, "FAMILY_SAMPLE", 1500)
     built: dict[str, list[int]] = {"hnsw": [], "ivf": []}
@@ -136,10 +138,16 @@ def test_a_large_collection_builds_only_the_family_that_won_on_a_sample(monkeypa
 
         def spy(ids, *args, kind=kind, real=real):
             built[kind].append(len(ids))
-            return real(ids, *args)
+            fails = kind == "hnsw" and hnsw_fails_above is not None and len(ids) > hnsw_fails_above
+            return None if fails else real(ids, *args)
 
         spy.__name__ = real.__name__
         monkeypatch.setattr(faiss_index, f"_{kind}_candidate", spy)
+    return built
+
+
+def test_a_large_collection_builds_only_the_family_that_won_on_a_sample(monkeypatch):
+    built = spy_on_families(monkeypatch)
     stub_latencies(monkeypatch, 3.0, 0.2, 9.0, 0.3)  # sample: exact, HNSW; full size: exact, HNSW
     data = clustered_vectors(4000, DIM)
     index = VectorIndex.build(np.arange(4000), data, DIM)
@@ -148,19 +156,8 @@ def test_a_large_collection_builds_only_the_family_that_won_on_a_sample(monkeypa
 
 
 def test_when_the_samples_family_misses_the_target_at_full_size_the_other_family_is_tried(monkeypatch):
-    monkeypatch.setattr(faiss_index, "FLAT_MAX", 500)
-    monkeypatch.setattr(faiss_index, "FAMILY_SAMPLE", 1500)
-    built: dict[str, list[int]] = {"hnsw": [], "ivf": []}
-    for kind in built:
-        real = getattr(faiss_index, f"_{kind}_candidate")
-
-        def spy(ids, *args, kind=kind, real=real):
-            built[kind].append(len(ids))
-            # HNSW wins on the sample but reaches no efSearch that meets the target at full size.
-            return None if kind == "hnsw" and len(ids) > 1500 else real(ids, *args)
-
-        spy.__name__ = real.__name__
-        monkeypatch.setattr(faiss_index, f"_{kind}_candidate", spy)
+    # HNSW wins on the sample but reaches no efSearch that meets the target at full size.
+    built = spy_on_families(monkeypatch, hnsw_fails_above=1500)
     stub_latencies(monkeypatch, 3.0, 0.2, 9.0)  # sample: exact, HNSW; full size: exact alone
     data = clustered_vectors(4000, DIM)
     index = VectorIndex.build(np.arange(4000), data, DIM)

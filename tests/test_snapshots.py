@@ -19,7 +19,7 @@ from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 from viewfinder.store import snapshots
-from viewfinder.store.snapshots import SnapshotError, current, fetch_current, publish, versions
+from viewfinder.store.snapshots import SnapshotError, current, download, publish, versions
 
 
 @pytest.fixture
@@ -45,8 +45,7 @@ def test_publish_writes_a_checksummed_snapshot_then_the_pointer(seaweed, publish
     names = keys(seaweed, url)
     assert "CURRENT" in names and f"snapshots/{version}/SNAPSHOT.json" in names
     assert current(url)["version"] == version
-    local_version, folder = fetch_current(url, tmp_path / "cache")
-    assert local_version == version
+    folder = download(url, current(url), tmp_path / "cache")
     listing = json.loads((folder / "SNAPSHOT.json").read_text())
     assert {"catalog.sqlite", "manifest.json", "ann.json"} <= set(listing["files"])
     assert any(name.startswith("vectors-") for name in listing["files"])
@@ -61,7 +60,7 @@ def test_a_snapshot_carries_each_vector_once_and_answers_like_its_index(publishe
     duplicates, which read stored vectors, answer from the snapshot exactly as from the index, and the
     read-only snapshot refuses to be indexed into."""
     url, index, library, _ = published
-    _, folder = fetch_current(url, tmp_path / "cache")
+    folder = download(url, current(url), tmp_path / "cache")
     with sqlite3.connect(folder / "catalog.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 0
     with sqlite3.connect(index / "catalog.sqlite") as db:

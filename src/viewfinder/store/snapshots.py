@@ -297,12 +297,6 @@ def _download_hashed(bucket: str, key: str, local: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_current(url: str, cache: Path | None = None) -> tuple[str, Path]:
-    """The current version of a published index and its verified local copy."""
-    pointer = current(url)
-    return pointer["version"], download(url, pointer, cache or cache_dir(url))
-
-
 def drop_cached(cache: Path, keep: set[str]) -> None:
     """Removes downloaded snapshots other than `keep` (an open engine keeps reading its unlinked files)."""
     for entry in cache.iterdir() if cache.is_dir() else ():
