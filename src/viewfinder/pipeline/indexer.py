@@ -257,8 +257,8 @@ def _index_into(
     report.removed, report.updated, report.added = len(removed_ids), replaced, len(reuse.images) - replaced
     report.skipped = [{"path": u.path, "reason": u.reason} for u in plan.newly_unusable]
     report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
+    reader = Reader(remote, index_dir.path)
     if reuse.to_embed:
-        reader = Reader(remote, index_dir.path)
         if ray_embed is not None:
             stream = ray_embed(reuse.to_embed, reader.thumbnails)
         else:
@@ -271,7 +271,7 @@ def _index_into(
             report.added += len(ids) - replaced
             report.skipped += failures
     if remote:
-        Reader(remote, index_dir.path).make_missing_thumbnails(catalog, workers)
+        reader.make_missing_thumbnails(catalog, workers)
     update_vectors(
         index_dir,
         catalog,
