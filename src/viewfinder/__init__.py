@@ -37,7 +37,7 @@ __all__ = [
 
 # Where each lazily imported public name lives.
 _LAZY = {
-    "Filters": "viewfinder.search.engine",
+    "Filters": "viewfinder.store.filters",
     "Hit": "viewfinder.search.engine",
     "SearchEngine": "viewfinder.search.engine",
     "SearchResult": "viewfinder.search.engine",

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,66 +20,17 @@ from viewfinder.models.query_registry import QueryEncoder, check_aligned, resolv
 from viewfinder.models.registry import resolve_model
 from viewfinder.search import query as algebra
 from viewfinder.search.lru import LRUCache
-from viewfinder.search.query import Term, is_valid_unicode
+from viewfinder.search.query import Term
 from viewfinder.sources import is_remote
 from viewfinder.store.catalog import Catalog, ImageRecord
 from viewfinder.store.faiss_index import filter_path
+from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
 
 MAX_K = 1000
 TEXT_CACHE_SIZE = 1024
 # Extra results fetched beyond k, for those the catalog deleted since the vector index was loaded.
 OVERFETCH_MIN = 16
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Metadata conditions a result must meet; None means no condition."""
-
-    taken_after: str | None = None  # ISO date or date-time, inclusive
-    taken_before: str | None = None  # ISO date or date-time, inclusive (a bare date covers the whole day)
-    folder: str | None = None  # relative to the source root, includes sub-folders
-    min_width: int | None = None
-    min_height: int | None = None
-
-    def __post_init__(self) -> None:
-        # Dates compare as text in SQL, so every accepted spelling is brought to the catalog's ISO form.
-        for name in ("taken_after", "taken_before"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, normalise_date(value, name))
-        if self.folder is not None and not is_valid_unicode(self.folder):
-            raise BadQueryError("The folder filter holds characters that are not valid Unicode; retype it.")
-        if self.folder is not None:
-            # "" and "/" name the source root, which holds everything: no condition at all.
-            object.__setattr__(self, "folder", self.folder.strip("/") or None)
-
-    def is_empty(self) -> bool:
-        return all(value is None for value in vars(self).values())
-
-    def sql(self) -> tuple[list[str], list[object]]:
-        """WHERE clauses and parameters selecting the images that pass."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.taken_after:
-            clauses.append("taken_at >= ?")
-            params.append(self.taken_after)
-        if self.taken_before:
-            clauses.append("taken_at <= ?")
-            params.append(self.taken_before + ("T23:59:59" if len(self.taken_before) == 10 else ""))
-        if self.folder:
-            # An exact, case-sensitive prefix of the path below the root (LIKE ignores ASCII case); lengths
-            # are in characters on both sides, as SQLite's substr and Python's len count them.
-            prefix = self.folder + "/"
-            clauses.append("substr(path, length(root) + 2, ?) = ?")
-            params.extend([len(prefix), prefix])
-        if self.min_width:
-            clauses.append("width >= ?")
-            params.append(self.min_width)
-        if self.min_height:
-            clauses.append("height >= ?")
-            params.append(self.min_height)
-        return clauses, params
 
 
 @dataclass(frozen=True)
@@ -222,7 +172,7 @@ class SearchEngine:
         """
         selector = required = None
         if filters is not None and not filters.is_empty():
-            allowed = self.catalog.ids_where(*filters.sql())
+            allowed = self.catalog.ids_matching(filters)
             if len(allowed) == 0:
                 return []
             if len(allowed) < self.catalog.count():  # else the filter passes everything: no filter at all
@@ -303,20 +253,6 @@ def parse_image_id(image_id: str) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise UnknownImageError(f"No indexed image has id {image_id!r}.")
     return int(text)
-
-
-def normalise_date(value: str, name: str = "date") -> str:
-    """An ISO date (YYYY-MM-DD) or date-time bound in the catalog's form; BadQueryError for anything else."""
-    text = str(value).strip()
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        pass
-    try:
-        # Capture times are the camera's local time, without a zone, so a zone in the bound is dropped.
-        return datetime.fromisoformat(text).replace(tzinfo=None).isoformat()
-    except ValueError:
-        raise BadQueryError(f"{name} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.") from None
 
 
 def _still_there(path: str) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewfinder.errors import BadQueryError
+from viewfinder.store.filters import is_valid_unicode
 
 MAX_TERMS = 16
 MAX_WEIGHT = 100.0
@@ -67,15 +68,6 @@ def validate(terms: Sequence[Term]) -> list[Term]:
     if not any(term.weight > 0 for term in checked):
         raise BadQueryError("A query needs at least one term with a positive weight (what to look for).")
     return checked
-
-
-def is_valid_unicode(text: str) -> bool:
-    """Whether text can be encoded (JSON escapes and undecodable arguments can carry lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def effective_weights(terms: Sequence[Term]) -> np.ndarray:

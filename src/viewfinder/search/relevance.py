@@ -175,7 +175,7 @@ def _load_or_measure(engine: SearchEngine) -> Calibration:
 
 
 def _sample_vectors(engine: SearchEngine) -> np.ndarray:
-    ids = engine.catalog.ids_where([], [])
+    ids = engine.catalog.ids_matching()
     chosen = np.random.default_rng(0).choice(ids, size=min(SAMPLE_SIZE, len(ids)), replace=False)
     vectors = [engine.catalog.vector_of(int(i), engine.manifest.dim) for i in sorted(chosen)]
     return np.stack([v for v in vectors if v is not None]).astype(np.float32)

@@ -23,6 +23,7 @@ import numpy as np
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.store import migrations
+from viewfinder.store.filters import Filters
 
 
 @dataclass(frozen=True)
@@ -383,10 +384,36 @@ class Catalog:
         row = self.db.execute("SELECT MIN(taken_at), MAX(taken_at) FROM images WHERE taken_at IS NOT NULL").fetchone()
         return None if row[0] is None else (row[0], row[1])
 
-    def ids_where(self, clauses: Sequence[str], params: Sequence[object]) -> np.ndarray:
-        """Ids of images matching SQL conditions built by the ranking filters."""
+    def ids_matching(self, filters: Filters | None = None) -> np.ndarray:
+        """Ids of the images that pass the filters (every image for None)."""
+        clauses, params = _filter_sql(filters) if filters is not None else ([], [])
         sql = "SELECT id FROM images" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return np.fromiter((row[0] for row in self.db.execute(sql, params)), dtype=np.int64)
+
+
+def _filter_sql(filters: Filters) -> tuple[list[str], list[object]]:
+    """WHERE clauses and parameters selecting the images that pass the filters."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if filters.taken_after:
+        clauses.append("taken_at >= ?")
+        params.append(filters.taken_after)
+    if filters.taken_before:
+        clauses.append("taken_at <= ?")
+        params.append(filters.taken_before + ("T23:59:59" if len(filters.taken_before) == 10 else ""))
+    if filters.folder:
+        # An exact, case-sensitive prefix of the path below the root (LIKE ignores ASCII case); lengths
+        # are in characters on both sides, as SQLite's substr and Python's len count them.
+        prefix = filters.folder + "/"
+        clauses.append("substr(path, length(root) + 2, ?) = ?")
+        params.extend([len(prefix), prefix])
+    if filters.min_width:
+        clauses.append("width >= ?")
+        params.append(filters.min_width)
+    if filters.min_height:
+        clauses.append("height >= ?")
+        params.append(filters.min_height)
+    return clauses, params
 
 
 def relative_folder(path: str, root: str) -> str:

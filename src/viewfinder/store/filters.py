@@ -1,0 +1,58 @@
+"""Search filters: metadata conditions a result must meet, the one filter type every store compiles itself
+(the catalog to SQL, Milvus to a boolean expression)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from viewfinder.errors import BadQueryError
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata conditions a result must meet; None means no condition."""
+
+    taken_after: str | None = None  # ISO date or date-time, inclusive
+    taken_before: str | None = None  # ISO date or date-time, inclusive (a bare date covers the whole day)
+    folder: str | None = None  # relative to the source root, includes sub-folders
+    min_width: int | None = None
+    min_height: int | None = None
+
+    def __post_init__(self) -> None:
+        # Dates compare as text in SQL, so every accepted spelling is brought to the catalog's ISO form.
+        for name in ("taken_after", "taken_before"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, normalise_date(value, name))
+        if self.folder is not None and not is_valid_unicode(self.folder):
+            raise BadQueryError("The folder filter holds characters that are not valid Unicode; retype it.")
+        if self.folder is not None:
+            # "" and "/" name the source root, which holds everything: no condition at all.
+            object.__setattr__(self, "folder", self.folder.strip("/") or None)
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in vars(self).values())
+
+
+def normalise_date(value: str, name: str = "date") -> str:
+    """An ISO date (YYYY-MM-DD) or date-time bound in the catalog's form; BadQueryError for anything else."""
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    try:
+        # Capture times are the camera's local time, without a zone, so a zone in the bound is dropped.
+        return datetime.fromisoformat(text).replace(tzinfo=None).isoformat()
+    except ValueError:
+        raise BadQueryError(f"{name} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.") from None
+
+
+def is_valid_unicode(text: str) -> bool:
+    """Whether text can be encoded (JSON escapes and undecodable arguments can carry lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
