@@ -51,11 +51,11 @@ def test_bench_embed_reports_decode_model_and_pipeline_throughput(tmp_path):
 
 
 def test_make_vector_index_gives_a_searchable_index_without_images(tmp_path):
-    from viewfinder.search.engine import SearchEngine
+    from viewfinder.app import Index
     from viewfinder.search.query import Term
 
     path = bench.make_vector_index(tmp_path / "index", 500, "test:tiny")
-    engine = SearchEngine.open(path, device="cpu")
+    engine = Index(path, device="cpu")
     try:
         result = engine.search([Term(text="a dog")], k=20)
     finally:

@@ -11,10 +11,10 @@ from cli_helpers import run_cli_json
 from PIL import Image, ImageEnhance
 from service_helpers import start_server_thread
 
+from viewfinder.app import Index
 from viewfinder.images.synthetic import generate_library
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.duplicates import DEFAULT_THRESHOLD, find_duplicates
-from viewfinder.search.engine import SearchEngine
 
 VARIANTS = ("original", "resized", "recompressed", "cropped", "brighter")
 
@@ -65,7 +65,7 @@ def variants_index(tmp_path_factory) -> Path:
 
 
 def test_near_duplicates_of_40_generated_pictures_are_grouped_with_measured_precision_and_recall(variants_index):
-    with SearchEngine.open(variants_index) as engine:
+    with Index(variants_index) as engine:
         groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, DEFAULT_THRESHOLD)
         names = [[Path(image.path).name for image in group.images] for group in groups]
         label_of = {Path(p).name: Path(p).name.split("__")[0] for p in _all_paths(engine)}
@@ -75,7 +75,7 @@ def test_near_duplicates_of_40_generated_pictures_are_grouped_with_measured_prec
     assert precision >= 0.9 and recall >= 0.9, (precision, recall)
 
 
-def _all_paths(engine: SearchEngine) -> list[str]:
+def _all_paths(engine: Index) -> list[str]:
     return [row[0] for row in engine.catalog.db.execute("SELECT path FROM images")]
 
 

@@ -135,21 +135,19 @@ def test_onnx_towers_load_on_first_use_and_indexing_never_loads_the_text_tower(t
 def test_search_loads_the_text_tower_before_its_timed_part_and_serve_warms_it_at_start(tmp_path):
     from cli_helpers import write_colour_images
 
+    from viewfinder.app import Index, LiveIndex
     from viewfinder.pipeline.indexer import run_index
-    from viewfinder.search.engine import SearchEngine
     from viewfinder.search.query import Term
-    from viewfinder.serve.live import LiveIndex
 
     write_colour_images(tmp_path / "photos", 2)
     run_index(tmp_path / "index", [str(tmp_path / "photos")], model="test:tiny")
-    with SearchEngine.open(tmp_path / "index", "cpu") as engine:
-        engine.search([Term(image_id="1")], k=1)  # by indexed image: no model at all
-        assert engine._embedder is None
+    with Index(tmp_path / "index", "cpu") as engine:
+        engine.search([Term(image_id="1")], k=1)  # by indexed image: its stored vector, no image tower
         engine.search([Term(text="sky")], k=1)
-        assert engine.embedder.loaded_towers == ("text",)  # a text query never loads the image tower
+        assert engine.embedder.loaded_towers == ("text",)  # a text query never loads the image tower either
     live = LiveIndex(tmp_path / "index", device="cpu")
     try:
-        with live.engine() as engine:
+        with live.index() as engine:
             assert "text" in engine.embedder.loaded_towers  # warmed before the server reports ready
     finally:
         live.close()

@@ -17,13 +17,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from viewfinder.app import Filters, Index, LiveIndex
 from viewfinder.pipeline.indexer import run_index
-from viewfinder.search.engine import Filters, SearchEngine
 from viewfinder.search.lru import LRUCache
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 from viewfinder.serve.guards import LOOPBACK_HOSTS, HostGuard
-from viewfinder.serve.live import LiveIndex
 from viewfinder.store.catalog import NewImage
 from viewfinder.store.faiss_index import filter_path
 from viewfinder.store.indexdir import IndexDir
@@ -81,11 +80,11 @@ def test_an_index_deleted_and_rebuilt_in_place_is_noticed_even_at_the_same_gener
         old_generation = live.generation
         shutil.rmtree(index)
         rebuilt = build(tmp_path / "new", index, 3, seed=9, start=100)
-        assert SearchEngine.open(index, device="cpu").generation == old_generation  # numbers alone cannot tell
+        assert Index(index, device="cpu").generation == old_generation  # numbers alone cannot tell
         assert live.refresh() is True
-        with live.engine() as engine:
+        with live.index() as engine:
             assert names(engine.search([Term(text="sky")], k=50).hits) == {path.name for path in rebuilt}
-        assert live.stats().images == 3
+        assert live.info().images == 3
         assert live.refresh() is False  # and it settles
     finally:
         live.close()
@@ -120,7 +119,7 @@ def test_images_committed_by_a_killed_writer_are_served_once_no_writer_holds_the
         with IndexDir(index).writer_lock():
             assert live.refresh() is False  # a live writer: its final save is awaited, nothing is rebuilt
         assert live.refresh() is True
-        with live.engine() as engine:
+        with live.index() as engine:
             assert engine.vectors.count == 6
             first = engine.search([Term(image_id=str(added[0]))], k=1).hits[0]
             assert first.image.id == added[0]
@@ -189,7 +188,7 @@ def test_serve_allows_the_hosts_given_with_allowed_host_or_the_environment(tmp_p
 def test_top_k_results_come_back_while_a_writer_deletes_the_best_matches(tmp_path: Path):
     index = tmp_path / "index"
     build(tmp_path / "photos", index, 12)
-    with SearchEngine.open(index, device="cpu") as engine:
+    with Index(index, device="cpu") as engine:
         best = [hit.image.id for hit in engine.search([Term(text="sky")], k=6).hits]
         remove_from_catalog(index, best)  # the engine's vector index still holds them
         hits = engine.search([Term(text="sky")], k=6).hits
@@ -222,7 +221,7 @@ def folders_engine(tmp_path_factory):
         (library / folder).mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (80 + number, 60), (30 * number, 90, 120)).save(library / folder / f"p{number}.jpg")
     run_index(library.parent / "index", [str(library)], model=MODEL)
-    with SearchEngine.open(library.parent / "index", device="cpu") as engine:
+    with Index(library.parent / "index", device="cpu") as engine:
         yield engine
 
 

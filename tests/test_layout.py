@@ -23,11 +23,26 @@ LAYERS = {
     "viewfinder.store": 3,
     "viewfinder.pipeline": 4,
     "viewfinder.search": 4,
-    "viewfinder.serve": 5,
+    "viewfinder.app": 5,
     "viewfinder.bench": 5,
-    "viewfinder.cli": 6,
-    "viewfinder.__main__": 7,
-    "viewfinder": 7,  # the public API over everything
+    "viewfinder.serve": 6,
+    "viewfinder.cli": 7,
+    "viewfinder.__main__": 8,
+    "viewfinder": 8,  # the public API over everything
+}
+
+# The fronts parse, call the application layer and render: they may import nothing else of the package. The
+# CLI also starts the server (`serve`) and runs the benchmarks, which are tools of their own.
+FRONT_IMPORTS = {
+    "viewfinder.serve": ("viewfinder.app", "viewfinder.errors", "viewfinder.version", "viewfinder.serve"),
+    "viewfinder.cli": (
+        "viewfinder.app",
+        "viewfinder.errors",
+        "viewfinder.version",
+        "viewfinder.cli",
+        "viewfinder.serve.server",
+        "viewfinder.bench",
+    ),
 }
 
 
@@ -73,6 +88,19 @@ def test_imports_point_inward_only():
             if target_owner != owner and target_layer >= layer:
                 wrong.append(f"{module} -> {target}")
     assert not wrong, "imports that point outward or sideways:\n" + "\n".join(sorted(wrong))
+
+
+def test_fronts_import_only_the_application_layer():
+    wrong = []
+    for module, imports in graph().items():
+        owner, _ = layer_of(module)
+        allowed = FRONT_IMPORTS.get(owner)
+        if allowed is None:
+            continue
+        for target in imports:
+            if not any(target == prefix or target.startswith(prefix + ".") for prefix in allowed):
+                wrong.append(f"{module} -> {target}")
+    assert not wrong, "fronts reaching past the application layer:\n" + "\n".join(sorted(wrong))
 
 
 def test_no_circle_of_imports():

@@ -13,8 +13,8 @@ from net_helpers import listening_sockets
 from PIL import Image
 
 import viewfinder
+from viewfinder.app import Filters, Index
 from viewfinder.pipeline.indexer import run_index
-from viewfinder.search.engine import Filters, SearchEngine
 from viewfinder.search.query import Term
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.milvus_store import MilvusStore, filter_expression
@@ -46,7 +46,7 @@ def overlap(first: list[int], second: list[int]) -> float:
 
 def store_state(index: Path) -> tuple[dict[int, np.ndarray], MilvusStore]:
     """The catalog's vectors by id, and the Milvus store of the index (opened as a search would)."""
-    engine = SearchEngine.open(index, device="cpu")
+    engine = Index(index, device="cpu")
     catalog = engine.catalog
     vectors = {int(i): v for ids, rows in catalog.vectors(32) for i, v in zip(ids, rows, strict=True)}
     return vectors, engine.vectors
@@ -65,8 +65,8 @@ def test_milvus_flat_search_equals_faiss_exact_with_and_without_filters(tmp_path
     mixed_library(photos)
     run_index(tmp_path / "faiss", [str(photos)], model="test:tiny")
     run_index(tmp_path / "milvus", [str(photos)], model="test:tiny", store="milvus")
-    faiss_engine = SearchEngine.open(tmp_path / "faiss", device="cpu")
-    milvus_engine = SearchEngine.open(tmp_path / "milvus", device="cpu")
+    faiss_engine = Index(tmp_path / "faiss", device="cpu")
+    milvus_engine = Index(tmp_path / "milvus", device="cpu")
     assert milvus_engine.vectors.params.kind == "milvus" and milvus_engine.vectors.count == 36
     overlaps = []
     for flt in (None, Filters(folder="nested"), Filters(folder="big"), Filters(min_width=150), Filters(min_height=152)):
@@ -112,7 +112,7 @@ def test_crash_between_catalog_commit_and_store_write_is_repaired_on_open(tmp_pa
     assert catalog.count() == 13
     catalog.close()
 
-    engine = SearchEngine.open(index, device="cpu")
+    engine = Index(index, device="cpu")
     assert engine.vectors_rebuilt  # the collection was behind the catalog and has been repaired
     assert_store_matches_catalog(index)
     report = run_index(index, [str(photos)], model="test:tiny")

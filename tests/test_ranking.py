@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from viewfinder.errors import BadQueryError
-from viewfinder.search.engine import Hit
 from viewfinder.search.ranking import Rerank, recency, rerank_hits, resolution
+from viewfinder.search.results import Hit
 from viewfinder.store.catalog import ImageRecord
 
 DAY_NS = 86_400 * 10**9

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from service_helpers import start_server_process
 
+from viewfinder.app.index import RENDITION_SIDE
 from viewfinder.pipeline.indexer import run_index
-from viewfinder.serve.routes_renditions import RENDITION_SIDE
 
 
 @pytest.fixture(scope="module")

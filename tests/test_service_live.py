@@ -14,11 +14,11 @@ import pytest
 from cli_helpers import run_subprocess, write_colour_images
 from service_helpers import ADMIN_TOKEN, start_server_thread, wait_for
 
+from viewfinder.app import LiveIndex
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.pipeline.maintenance import remove_sources
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
-from viewfinder.serve.live import LiveIndex
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -176,11 +176,11 @@ def test_a_search_keeps_its_engine_through_a_swap_and_the_old_engine_closes_afte
     live = LiveIndex(index, device="cpu")
     try:
         assert live.refresh() is False  # nothing new on disk
-        with live.engine() as old:
+        with live.index() as old:
             write_colour_images(library, 2, seed=3, start=50)
             run_index(index, [str(library)], embedder=old.embedder)
             assert live.refresh() is True
-            with live.engine() as new:
+            with live.index() as new:
                 assert new is not old and new.vectors.count == 6 and new.embedder is old.embedder
             assert len(old.search([Term(text="sky")], k=10).hits) == 4  # still open, on the old index
         with pytest.raises(sqlite3.ProgrammingError):

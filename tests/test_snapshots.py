@@ -13,9 +13,9 @@ from cli_helpers import run_cli, write_colour_images
 from service_helpers import start_server_process, start_server_thread, wait_for
 from test_service_live import SearchLoop
 
+from viewfinder.app import Index
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.duplicates import find_duplicates
-from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 from viewfinder.store import snapshots
@@ -65,7 +65,7 @@ def test_a_snapshot_carries_each_vector_once_and_answers_like_its_index(publishe
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 0
     with sqlite3.connect(index / "catalog.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 12  # the index itself is untouched
-    original, snapshot = SearchEngine.open(index, "cpu"), SearchEngine.open(folder, "cpu")
+    original, snapshot = Index(index, "cpu"), Index(folder, "cpu")
     for image_id in range(1, 13):
         query = [Term(image_id=str(image_id))]
         assert [h.image.id for h in snapshot.search(query, k=5).hits] == [

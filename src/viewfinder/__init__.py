@@ -20,12 +20,16 @@ from viewfinder.errors import BadQueryError, IndexMismatchError, ModelUnavailabl
 from viewfinder.version import __version__
 
 __all__ = [
+    "Answer",
     "BadQueryError",
     "Filters",
     "Hit",
+    "Index",
     "IndexMismatchError",
     "IndexReport",
     "ModelUnavailableError",
+    "Query",
+    "Rerank",
     "SearchEngine",
     "SearchResult",
     "Term",
@@ -35,37 +39,44 @@ __all__ = [
     "open_index",
 ]
 
-# Where each lazily imported public name lives.
+# Where each lazily imported public name lives. SearchEngine and SearchResult are the names `Index` and
+# `Answer` had before the application layer; they stay for code written against them.
 _LAZY = {
-    "Filters": "viewfinder.store.filters",
-    "Hit": "viewfinder.search.engine",
-    "SearchEngine": "viewfinder.search.engine",
-    "SearchResult": "viewfinder.search.engine",
-    "Term": "viewfinder.search.query",
-    "IndexReport": "viewfinder.pipeline.indexer",
+    "Answer": ("viewfinder.app.records", "Answer"),
+    "Filters": ("viewfinder.app.query", "Filters"),
+    "Hit": ("viewfinder.app.records", "Hit"),
+    "Index": ("viewfinder.app.index", "Index"),
+    "IndexReport": ("viewfinder.app.records", "IndexReport"),
+    "Query": ("viewfinder.app.query", "Query"),
+    "Rerank": ("viewfinder.app.query", "Rerank"),
+    "SearchEngine": ("viewfinder.app.index", "Index"),
+    "SearchResult": ("viewfinder.app.records", "Answer"),
+    "Term": ("viewfinder.app.query", "Term"),
 }
 
 if TYPE_CHECKING:
-    from viewfinder.pipeline.indexer import IndexReport
-    from viewfinder.search.engine import Filters, Hit, SearchEngine, SearchResult
-    from viewfinder.search.query import Term
+    from viewfinder.app.index import Index
+    from viewfinder.app.query import Filters, Query, Rerank, Term
+    from viewfinder.app.records import Answer, Hit, IndexReport
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        module, attribute = _LAZY[name]
+        return getattr(import_module(module), attribute)
     raise AttributeError(f"module 'viewfinder' has no attribute {name!r}")
 
 
-def open_index(path: str, device: str = "auto", runtime: str = "auto", query_model: str | None = None) -> SearchEngine:
+def open_index(path: str, device: str = "auto", runtime: str = "auto", query_model: str | None = None) -> Index:
     """Opens an index directory for searching; close it (or use it in a `with` block) when done.
 
-    `query_model` encodes text queries with a multilingual model aligned to the index's model (README,
-    "Multilingual search"); an index built with another model is refused (IndexMismatchError).
+    The `Index` answers exactly as the CLI and the HTTP API do (relevance, rerank, filters). `query_model`
+    encodes text queries with a multilingual model aligned to the index's model (README, "Multilingual
+    search"); an index built with another model is refused (IndexMismatchError).
     """
-    from viewfinder.search.engine import SearchEngine
+    from viewfinder.app.index import Index
 
-    return SearchEngine.open(path, device, runtime, query_model)
+    return Index(path, device, runtime, query_model)
 
 
 def index_folders(
@@ -84,7 +95,6 @@ def index_folders(
     """
     from pathlib import Path
 
-    from viewfinder.pipeline.indexer import run_index
+    from viewfinder.app import library
 
-    roots = [str(source) for source in sources]
-    return run_index(Path(index).expanduser(), roots, model, device, runtime=runtime, engine=engine, store=store)
+    return library.update(Path(index), sources, model, device, runtime=runtime, engine=engine, store=store)

@@ -19,3 +19,7 @@ class BadQueryError(ViewfinderError):
 
 class UnknownImageError(BadQueryError):
     """An image id that names no indexed image (HTTP 404)."""
+
+
+class ImageGoneError(UnknownImageError):
+    """An indexed image whose file can no longer be read or is no longer the one indexed (HTTP 404)."""

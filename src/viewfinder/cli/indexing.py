@@ -11,6 +11,7 @@ from viewfinder.cli.options import (
     EXIT_OK,
     EXIT_USAGE,
     index_option,
+    index_path,
     progress_bar,
     runtime_option,
     s3_endpoint_option,
@@ -94,14 +95,13 @@ def _add_watch_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from viewfinder.pipeline.indexer import run_index
-    from viewfinder.store.indexdir import default_index_path
+    from viewfinder.app import library
 
     if args.ray_address and args.engine != "ray":
         raise ViewfinderError("--ray-address needs --engine ray.")
     with progress_bar() as progress:
-        report = run_index(
-            default_index_path(args.index),
+        report = library.update(
+            index_path(args.index),
             args.sources,
             model=args.model,
             device=args.device,
@@ -124,7 +124,7 @@ def _index(args: argparse.Namespace) -> int:
         f"({report.seconds:.1f} s, {report.images_per_second:.1f} images/s)"
     )
     if report.total == 0 and not report.skipped:
-        from viewfinder.sources import IMAGE_SUFFIXES
+        from viewfinder.app.library import IMAGE_SUFFIXES
 
         suffixes = " ".join(sorted(IMAGE_SUFFIXES))
         print(f"No image files under {', '.join(args.sources)} (looked for {suffixes}).", file=sys.stderr)
@@ -132,10 +132,9 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from viewfinder.pipeline.maintenance import remove_sources
-    from viewfinder.store.indexdir import default_index_path
+    from viewfinder.app import library
 
-    report = remove_sources(default_index_path(args.index), args.sources)
+    report = library.remove(index_path(args.index), args.sources)
     if args.json:
         print(json.dumps(asdict(report)))
         return EXIT_OK
@@ -146,10 +145,9 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from viewfinder.store.check import check_index
-    from viewfinder.store.indexdir import IndexDir, default_index_path
+    from viewfinder.app import library
 
-    report = check_index(IndexDir(default_index_path(args.index)), repair=args.repair)
+    report = library.check(index_path(args.index), repair=args.repair)
     if args.json:
         print(json.dumps({**asdict(report), "healthy": report.healthy}))
     else:
@@ -166,19 +164,13 @@ def _check(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     import threading
 
-    from viewfinder.models.registry import resolve_model
-    from viewfinder.pipeline.indexer import load_embedder_for, run_index
-    from viewfinder.pipeline.watch import FolderWatcher
-    from viewfinder.store.indexdir import IndexDir, default_index_path
+    from viewfinder.app import library
 
-    index = default_index_path(args.index)
-    first = run_index(index, args.sources, model=args.model, device=args.device, runtime=args.runtime)
+    index = index_path(args.index)
+    first = library.update(index, args.sources, model=args.model, device=args.device, runtime=args.runtime)
     print(f"indexed: {first.added} added, {first.unchanged} unchanged; {first.total} images", flush=True)
-    # One model for every later run, loaded once.
-    embedder = load_embedder_for(resolve_model(IndexDir(index).read_manifest().model), args.device, args.runtime)
 
-    def update() -> None:
-        report = run_index(index, args.sources, embedder=embedder, device=args.device, runtime=args.runtime)
+    def updated(report) -> None:
         if report.added or report.updated or report.removed:
             print(
                 f"updated: {report.added} added, {report.updated} updated, {report.removed} removed; "
@@ -189,7 +181,7 @@ def _watch(args: argparse.Namespace) -> int:
     def failed(error: Exception) -> None:
         print(f"viewfinder: watch: {error} (retrying on the next change)", file=sys.stderr, flush=True)
 
-    watcher = FolderWatcher(args.sources, update, on_error=failed, reconcile_seconds=args.reconcile)
+    watcher = library.watch(index, args.sources, updated, failed, args.device, args.runtime, args.reconcile)
     watcher.start()
     print(f"watching {', '.join(args.sources)}; Ctrl-C stops", flush=True)
     try:

@@ -49,12 +49,17 @@ def use_s3_endpoint(args: argparse.Namespace) -> None:
         os.environ["AWS_ENDPOINT_URL"] = args.s3_endpoint
 
 
+def index_path(explicit: str | None) -> Path:
+    """The index directory: --index, else $VIEWFINDER_INDEX, else ./viewfinder-index."""
+    from viewfinder.app.library import default_index_path
+
+    return default_index_path(explicit)
+
+
 def index_location(explicit: str | None) -> str | Path:
     """--index as given: an s3:// snapshot location stays a URL (a Path would fold its '//')."""
-    from viewfinder.store.indexdir import default_index_path
-
     location = explicit or os.environ.get("VIEWFINDER_INDEX") or ""
-    return location if location.startswith("s3://") else default_index_path(explicit)
+    return location if location.startswith("s3://") else index_path(explicit)
 
 
 def index_option(parser: argparse.ArgumentParser) -> None:

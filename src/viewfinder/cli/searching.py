@@ -6,10 +6,12 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import asdict
 
 from viewfinder.cli.options import (
     EXIT_OK,
     index_option,
+    index_path,
     query_model_option,
     runtime_option,
 )
@@ -93,7 +95,7 @@ def _add_duplicates_command(commands: argparse._SubParsersAction) -> None:
 
 def _search_terms(args: argparse.Namespace) -> list:
     """The query terms of `search`'s arguments: TEXT, each --text, each --image (weighted in that order), --not."""
-    from viewfinder.search.query import Term
+    from viewfinder.app.query import Term
 
     positives = [Term(text=text) for text in ([args.text] if args.text is not None else []) + args.texts]
     for value in args.image:
@@ -114,121 +116,71 @@ def _search_terms(args: argparse.Namespace) -> list:
     return terms + [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
 
 
+def _image_fields(image) -> dict:
+    """How `search --json` and `duplicates --json` name an image: its id and path."""
+    return {"image_id": str(image.id), "path": image.path}
+
+
 def _search(args: argparse.Namespace) -> int:
-    from viewfinder.search import relevance
-    from viewfinder.search.engine import Filters, SearchEngine
-    from viewfinder.search.ranking import Rerank
-    from viewfinder.store.indexdir import IndexDir, default_index_path
+    from viewfinder.app import Index
+    from viewfinder.app.query import Filters, Query, Rerank
+    from viewfinder.app.records import answer_dict
 
-    terms = _search_terms(args)
     names = ("folder", "taken_after", "taken_before", "min_width", "min_height")
-    filters = Filters(**{name: getattr(args, name) for name in names})
-    rerank = Rerank(recency=args.recency, resolution=args.resolution)
-    if args.min_relevance is not None:
-        relevance.check_min_relevance(args.min_relevance)
-    index = IndexDir(default_index_path(args.index))
-    engine = SearchEngine(index, device=args.device, runtime=args.runtime, query_model=args.query_model)
-    try:
-        rated = relevance.search(engine, terms, args.k, filters, rerank, args.min_relevance)
-    finally:
-        engine.close()
-    result = rated.result
+    query = Query(
+        tuple(_search_terms(args)),
+        args.k,
+        Filters(**{name: getattr(args, name) for name in names}),
+        Rerank(recency=args.recency, resolution=args.resolution),
+        args.min_relevance,
+    )
+    with Index(index_path(args.index), args.device, args.runtime, args.query_model) as index:
+        answer = index.search(query)
     if args.json:
-
-        def row(hit) -> dict:
-            return {
-                "rank": hit.rank,
-                "image_id": str(hit.image.id),
-                "path": hit.image.path,
-                "similarity": round(hit.similarity, 6),
-                "relevance": hit.relevance,
-            }
-
-        output = {
-            "query": result.query,
-            "count": len(result.hits),
-            "results": [row(hit) for hit in result.hits],
-            "min_relevance": rated.min_relevance,
-            "closest": [row(hit) for hit in rated.closest],
-            "timings_ms": result.timings_ms,
-        }
-        print(json.dumps(output))
+        print(json.dumps({**answer_dict(answer, _image_fields), "timings_ms": answer.timings_ms}))
         return EXIT_OK
-    if rated.closest:
-        print(f"No results above {rated.min_relevance:g}% relevance; the closest were:")
-    for hit in result.hits or rated.closest:
+    if answer.closest:
+        print(f"No results above {answer.min_relevance:g}% relevance; the closest were:")
+    for hit in answer.shown:
         print(f"{hit.rank:>4}  {hit.relevance:>3.0f}%  {hit.similarity:.4f}  {hit.image.path}")
     print(
-        f"{len(result.hits)} results for {result.query!r} in {result.timings_ms['total']:.1f} ms",
+        f"{len(answer.hits)} results for {answer.query!r} in {answer.timings_ms['total']:.1f} ms",
         file=sys.stderr,
     )
     return EXIT_OK
 
 
 def _info(args: argparse.Namespace) -> int:
-    from viewfinder.search.engine import SearchEngine
-    from viewfinder.sources import is_remote
-    from viewfinder.store.indexdir import IndexDir, default_index_path
+    from viewfinder.app import Index
 
-    index_dir = IndexDir(default_index_path(args.index))
-    engine = SearchEngine(index_dir)
-    try:
-        params = engine.vectors.params
-        summary = {
-            "index": str(index_dir.path.resolve()),
-            "images": engine.catalog.count(),
-            "skipped": len(engine.catalog.skipped()),
-            "model": engine.manifest.model,
-            "dim": engine.manifest.dim,
-            "index_type": params.kind,
-            "nlist": params.nlist,
-            "nprobe": params.nprobe,
-            "index_family": params.family,
-            "ef_search": params.ef_search,
-            "recall_at_50": params.recall_at_50,  # measured against exact search when chosen; None: not measured
-            "calibrated_on": params.calibrated_on,
-            "bytes_on_disk": index_dir.bytes_on_disk(),
-            "generation": engine.generation,
-            "sources": [
-                {"source": root, "images": count, "missing": not is_remote(root) and not os.path.isdir(root)}
-                for root, count in engine.catalog.source_counts().items()
-            ],
-        }
-    finally:
-        engine.close()
+    with Index(index_path(args.index)) as index:
+        info = index.info()
+    summary = asdict(info)
+    shown = ("index", "images", "skipped", "model", "dim", "index_type", "nlist", "nprobe", "index_family")
+    shown += ("ef_search", "recall_at_50", "calibrated_on", "bytes_on_disk", "generation", "sources")
+    summary = {key: summary[key] for key in shown}
     if args.json:
         print(json.dumps(summary))
         return EXIT_OK
-    sources = summary.pop("sources")
     for key, value in summary.items():
-        print(f"{key:>14}: {value}")
-    for source in sources:
-        flag = "  MISSING (`viewfinder remove` drops its images)" if source["missing"] else ""
-        print(f"{'source':>14}: {source['source']} ({source['images']} images){flag}")
+        if key != "sources":
+            print(f"{key:>14}: {value}")
+    for source in info.sources:
+        flag = "  MISSING (`viewfinder remove` drops its images)" if source.missing else ""
+        print(f"{'source':>14}: {source.source} ({source.images} images){flag}")
     return EXIT_OK
 
 
 def _duplicates(args: argparse.Namespace) -> int:
-    from viewfinder.search.duplicates import DEFAULT_THRESHOLD, exact_groups, find_duplicates
-    from viewfinder.search.engine import SearchEngine
-    from viewfinder.store.indexdir import IndexDir, default_index_path
+    from viewfinder.app import Index
+    from viewfinder.app.query import DEFAULT_THRESHOLD
+    from viewfinder.app.records import duplicates_dict
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-    with SearchEngine(IndexDir(default_index_path(args.index))) as engine:
-        if args.exact:
-            groups = exact_groups(engine.catalog)
-        else:
-            groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, threshold)
+    with Index(index_path(args.index)) as index:
+        groups = index.duplicates(threshold, exact=args.exact)
     if args.json:
-        output = [
-            {
-                "similarity": g.similarity,
-                "exact": g.exact,
-                "images": [{"image_id": str(i.id), "path": i.path} for i in g.images],
-            }
-            for g in groups
-        ]
-        print(json.dumps({"threshold": threshold, "count": len(groups), "groups": output}))
+        print(json.dumps(duplicates_dict(groups, threshold, _image_fields)))
         return EXIT_OK
     for number, group in enumerate(groups, 1):
         kind = "exact copies" if group.exact else f"similarity >= {group.similarity:.3f}"

@@ -8,6 +8,7 @@ from viewfinder.cli.options import (
     EXIT_OK,
     index_location,
     index_option,
+    index_path,
     query_model_option,
     runtime_option,
     s3_endpoint_option,
@@ -91,7 +92,7 @@ def _add_snapshot_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from viewfinder.search.relevance import check_min_relevance
+    from viewfinder.app.query import check_min_relevance
     from viewfinder.serve.server import serve
 
     if args.presign_ttl < 1:
@@ -117,19 +118,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from viewfinder.store.indexdir import default_index_path
-    from viewfinder.store.snapshots import publish
+    from viewfinder.app import library
 
     if args.keep is not None and args.keep < 1:
         raise ViewfinderError("--keep must be at least 1.")
-    version = publish(default_index_path(args.index), args.to, keep=args.keep, thumbnails=not args.no_thumbnails)
+    version = library.publish(index_path(args.index), args.to, keep=args.keep, thumbnails=not args.no_thumbnails)
     print(f"published {args.to.rstrip('/')}/snapshots/{version} and made it current")
     return EXIT_OK
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from viewfinder.store.snapshots import rollback
+    from viewfinder.app import library
 
-    version = rollback(args.index, args.to)
+    version = library.rollback(args.index, args.to)
     print(f"{args.index.rstrip('/')} now serves snapshot {version}")
     return EXIT_OK

@@ -72,11 +72,11 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from viewfinder.images.synthetic import generate_library
+    from viewfinder.app import library
 
     if args.count < 1:
         raise ViewfinderError("--count must be at least 1.")
-    written = generate_library(Path(args.folder), args.count, seed=args.seed)
+    written = library.make_sample(Path(args.folder), args.count, seed=args.seed)
     print(f"wrote {len(written)} pictures and captions.jsonl to {args.folder}")
     return EXIT_OK
 

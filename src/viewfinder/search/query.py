@@ -14,9 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewfinder.errors import BadQueryError
-from viewfinder.store.filters import is_valid_unicode
+from viewfinder.search.ranking import Rerank
+from viewfinder.store.filters import Filters, is_valid_unicode
 
 MAX_TERMS = 16
+MAX_K = 1000
+DEFAULT_K = 50
 MAX_WEIGHT = 100.0
 MAX_TEXT_CHARS = 500
 NEGATIVE_WEIGHT = -1.0
@@ -40,6 +43,59 @@ class Term:
         if self.image_path is not None:
             return f"image {self.image_path}"
         return "uploaded image"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search, checked once when made: what every front builds and `Index.search` answers.
+
+    `min_relevance` None means the model's default (search.relevance); empty filters and a rerank that is
+    off are kept as None, so equal searches compare (and cache) equal.
+    """
+
+    terms: tuple[Term, ...]
+    k: int = DEFAULT_K
+    filters: Filters | None = None
+    rerank: Rerank | None = None
+    min_relevance: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", tuple(validate(self.terms)))
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
+            raise BadQueryError(f"k must be between 1 and {MAX_K}.")
+        if self.filters is not None and self.filters.is_empty():
+            object.__setattr__(self, "filters", None)
+        if self.rerank is not None and self.rerank.is_off:
+            object.__setattr__(self, "rerank", None)
+        if self.min_relevance is not None:
+            object.__setattr__(self, "min_relevance", check_min_relevance(self.min_relevance))
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether an answer can be kept for the same query (an uploaded image's bytes are not kept)."""
+        return all(term.image_bytes is None for term in self.terms)
+
+    @property
+    def needs_text_model(self) -> bool:
+        return any(term.text is not None for term in self.terms)
+
+    @property
+    def needs_image_model(self) -> bool:
+        return any(term.image_path is not None or term.image_bytes is not None for term in self.terms)
+
+    @property
+    def image_weighted(self) -> bool:
+        """Whether most of the positive weight is on image terms (rated against the image reference)."""
+        positive = [term for term in self.terms if term.weight > 0]
+        image_weight = sum(term.weight for term in positive if term.text is None)
+        return image_weight > sum(term.weight for term in positive if term.text is not None)
+
+
+def check_min_relevance(value: float) -> float:
+    """The relevance threshold as a float, or BadQueryError when it is not a percentage."""
+    if isinstance(value, bool) or not (math.isfinite(value) and 0.0 <= value <= 100.0):
+        raise BadQueryError("min_relevance must be a percentage between 0 and 100.")
+    return float(value)
 
 
 def validate(terms: Sequence[Term]) -> list[Term]:

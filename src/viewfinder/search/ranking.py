@@ -12,21 +12,22 @@ where, for each image,
 
 Both weights are 0..1 and off by default. CLIP cosines of relevant images differ by a few hundredths, so
 weights of 0.01–0.05 nudge the order and 1 lets metadata dominate. The search over-fetches candidates
-(max(4·k, 100), at most the engine's limit) so that images just outside the semantic top k can move in.
+(max(4·k, 100), at most the query's limit) so that images just outside the semantic top k can move in.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from viewfinder.errors import BadQueryError
-from viewfinder.search.engine import MAX_K, Filters, Hit, SearchEngine, SearchResult
-from viewfinder.search.query import Term
 from viewfinder.store.catalog import ImageRecord
+
+if TYPE_CHECKING:
+    from viewfinder.search.results import Hit
 
 RECENCY_HALF_LIFE_DAYS = 365.0
 FULL_RESOLUTION_PIXELS = 12_000_000
@@ -51,34 +52,6 @@ class Rerank:
     @property
     def is_off(self) -> bool:
         return self.recency == 0.0 and self.resolution == 0.0
-
-
-def search(
-    engine: SearchEngine,
-    terms: Sequence[Term],
-    k: int = 50,
-    filters: Filters | None = None,
-    rerank: Rerank | None = None,
-) -> SearchResult:
-    """The engine's search, reranked by metadata when `rerank` asks; timings gain `rerank`."""
-    if rerank is None or rerank.is_off:
-        result = engine.search(terms, k, filters)
-        elapsed = 0.0
-    else:
-        if not 1 <= k <= MAX_K:
-            raise BadQueryError(f"k must be between 1 and {MAX_K}.")
-        result = engine.search(terms, min(MAX_K, max(OVERFETCH_FACTOR * k, MIN_CANDIDATES)), filters)
-        started = time.perf_counter()
-        result.hits = rerank_hits(result.hits, rerank)[:k]
-        elapsed = round((time.perf_counter() - started) * 1000, 3)
-    timings = result.timings_ms
-    result.timings_ms = {
-        "encode": timings["encode"],
-        "search": timings["search"],
-        "rerank": elapsed,
-        "total": round(timings["total"] + elapsed, 3),
-    }
-    return result
 
 
 def rerank_hits(hits: Sequence[Hit], weights: Rerank) -> list[Hit]:
@@ -113,3 +86,8 @@ def _timestamp(image: ImageRecord) -> float:
         except ValueError:
             pass
     return image.mtime_ns / 1e9
+
+
+def candidates(k: int, limit: int) -> int:
+    """How many semantic results a rerank of the top k looks at: images just outside the top k can move in."""
+    return min(limit, max(OVERFETCH_FACTOR * k, MIN_CANDIDATES))

@@ -28,33 +28,22 @@ default is 0: every result, rated all the same.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
-import threading
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from viewfinder.errors import BadQueryError
-from viewfinder.models.prompts import calibration_prompts
-from viewfinder.models.registry import resolve_model
-from viewfinder.search import ranking
-from viewfinder.search.engine import Filters, Hit, SearchEngine, SearchResult
-from viewfinder.search.query import Term
+from viewfinder.search.results import Hit
+from viewfinder.store.indexdir import IndexDir
 
 SAMPLE_SIZE = 2000
 LOW_QUANTILE, MID_QUANTILE = 0.90, 0.99
 DEFAULT_MIN_RELEVANCE = 50.0
 CLOSEST = 3  # results shown, labelled as the closest, when none reaches the threshold
 CACHE_FILE = "calibration.json"
-_LOCK = threading.Lock()
-_BY_ENGINE: weakref.WeakKeyDictionary[SearchEngine, Calibration] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -88,119 +77,54 @@ class Calibration:
         grown = images > 2 * self.images or 2 * images < self.images
         return self.identity == identity and self.bank == bank and not grown
 
-
-@dataclass
-class RatedResult:
-    """A search's hits at or above `min_relevance`; when there are none, the `closest` few below it."""
-
-    result: SearchResult
-    min_relevance: float
-    closest: list[Hit]
+    def scale(self, image_weighted: bool) -> Scale:
+        return self.image if image_weighted else self.text
 
 
-def check_min_relevance(value: float) -> float:
-    """The threshold, or BadQueryError when it is not a percentage."""
-    if not (math.isfinite(value) and 0.0 <= value <= 100.0):
-        raise BadQueryError("min_relevance must be a percentage between 0 and 100.")
-    return float(value)
-
-
-def default_min_relevance(engine: SearchEngine) -> float:
+def default_min_relevance(random_weights: bool) -> float:
     """50, or 0 for a model with random weights, whose scores carry no meaning to rate."""
-    random_query = engine.query_spec is not None and engine.query_spec.is_random
-    return 0.0 if random_query or resolve_model(engine.manifest.model).is_random else DEFAULT_MIN_RELEVANCE
+    return 0.0 if random_weights else DEFAULT_MIN_RELEVANCE
 
 
-def rate(
-    engine: SearchEngine, terms: Sequence[Term], result: SearchResult, min_relevance: float | None = None
-) -> RatedResult:
-    """Adds each hit's relevance and keeps those at or above `min_relevance` (ranks are kept)."""
-    if min_relevance is None:
-        min_relevance = default_min_relevance(engine)
-    check_min_relevance(min_relevance)
-    if not result.hits:
-        return RatedResult(result, min_relevance, [])
-    calibration = calibration_of(engine)
-    scale = calibration.image if _image_weighted(terms) else calibration.text
-    rated = [replace(hit, relevance=round(scale.rate(hit.similarity), 1)) for hit in result.hits]
-    kept = [hit for hit in rated if hit.relevance >= min_relevance]
-    closest = [] if kept else rated[:CLOSEST]
-    return RatedResult(replace(result, hits=kept), min_relevance, closest)
+def rate(hits: Sequence[Hit], scale: Scale, min_relevance: float) -> tuple[list[Hit], list[Hit]]:
+    """Each hit with its relevance, split into those at or above `min_relevance` (ranks kept) and, when there
+    are none, the closest few below it."""
+    rated = [replace(hit, relevance=round(scale.rate(hit.similarity), 1)) for hit in hits]
+    kept = [hit for hit in rated if hit.relevance is not None and hit.relevance >= min_relevance]
+    return kept, ([] if kept else rated[:CLOSEST])
 
 
-def search(
-    engine: SearchEngine,
-    terms: Sequence[Term],
-    k: int = 50,
-    filters: Filters | None = None,
-    rerank: ranking.Rerank | None = None,
-    min_relevance: float | None = None,
-) -> RatedResult:
-    """ranking.search, then `rate`: the one call behind the CLI's and the service's searches."""
-    if min_relevance is not None:
-        check_min_relevance(min_relevance)  # before the search's work
-    return rate(engine, terms, ranking.search(engine, terms, k, filters, rerank), min_relevance)
-
-
-def calibration_of(engine: SearchEngine) -> Calibration:
-    """The index's calibration, read from its directory or measured (and stored there when writable).
-
-    An engine sees one generation of its index, so the answer is kept with the engine for its later searches.
-    """
-    known = _BY_ENGINE.get(engine)
-    if known is None:
-        known = _BY_ENGINE[engine] = _load_or_measure(engine)
-    return known
-
-
-def _load_or_measure(engine: SearchEngine) -> Calibration:
-    prompts = calibration_prompts(engine.manifest.model)
+def calibrate(
+    index_dir: IndexDir,
+    identity: str,
+    prompts: Sequence[str],
+    images: int,
+    sample: Callable[[int], np.ndarray],
+    encode_texts: Callable[[list[str]], np.ndarray],
+) -> Calibration:
+    """The index's calibration: read from its directory while current, else measured on `sample(SAMPLE_SIZE)`
+    (unit vectors of the collection) and the prompts' vectors, and stored there."""
     bank = hashlib.sha256("\n".join(prompts).encode()).hexdigest()[:16]
-    images = engine.catalog.count()
-    path = Path(engine.index_dir.path) / CACHE_FILE
-    with _LOCK:
-        stored = _read(path)
-        if stored is not None and stored.is_current(engine.text_identity, bank, images):
-            return stored
-        sample = _sample_vectors(engine)
-        texts = engine.text_encoder.encode_texts(list(prompts))
-        pairs = sample @ sample.T
-        distinct = pairs[~np.eye(len(sample), dtype=bool)]
-        text = Scale.of((texts @ sample.T).ravel())
-        # A single image has no pair: its image queries are rated like text ones.
-        image = Scale.of(distinct) if distinct.size else text
-        calibration = Calibration(engine.text_identity, bank, images, text, image)
-        _write(path, calibration)
-        return calibration
+    stored = _parse(index_dir.read_note(CACHE_FILE))
+    if stored is not None and stored.is_current(identity, bank, images):
+        return stored
+    vectors = sample(SAMPLE_SIZE)
+    texts = encode_texts(list(prompts))
+    pairs = vectors @ vectors.T
+    distinct = pairs[~np.eye(len(vectors), dtype=bool)]
+    text = Scale.of((texts @ vectors.T).ravel())
+    # A single image has no pair: its image queries are rated like text ones.
+    image = Scale.of(distinct) if distinct.size else text
+    calibration = Calibration(identity, bank, images, text, image)
+    index_dir.write_note(CACHE_FILE, json.dumps(asdict(calibration), indent=2))
+    return calibration
 
 
-def _sample_vectors(engine: SearchEngine) -> np.ndarray:
-    ids = engine.catalog.ids_matching()
-    chosen = np.random.default_rng(0).choice(ids, size=min(SAMPLE_SIZE, len(ids)), replace=False)
-    vectors = [engine.catalog.vector_of(int(i), engine.manifest.dim) for i in sorted(chosen)]
-    return np.stack([v for v in vectors if v is not None]).astype(np.float32)
-
-
-def _image_weighted(terms: Sequence[Term]) -> bool:
-    positive = [term for term in terms if term.weight > 0]
-    image_weight = sum(term.weight for term in positive if term.text is None)
-    return image_weight > sum(term.weight for term in positive if term.text is not None)
-
-
-def _read(path: Path) -> Calibration | None:
+def _parse(text: str | None) -> Calibration | None:
+    if text is None:
+        return None
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
         return Calibration(**{**data, "text": Scale(**data["text"]), "image": Scale(**data["image"])})
-    except (OSError, ValueError, TypeError, KeyError):
-        return None  # absent or from another version: measured again
-
-
-def _write(path: Path, calibration: Calibration) -> None:
-    """Stores the calibration atomically; an index the searcher cannot write is simply measured again."""
-    temporary = path.with_name(f".{CACHE_FILE}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(json.dumps(asdict(calibration), indent=2))
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+    except (ValueError, TypeError, KeyError):
+        return None  # from another version: measured again

@@ -13,10 +13,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from viewfinder.search.lru import LRUCache
+from viewfinder.app.live import POLL_SECONDS, LiveIndex
+from viewfinder.app.serving import LRUCache
 from viewfinder.serve.errors import add_error_handlers
 from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_token_guard, api_token_guard
-from viewfinder.serve.live import POLL_SECONDS, LiveIndex
 from viewfinder.serve.routes_images import PRESIGN_TTL, image_routes
 from viewfinder.serve.routes_index import index_routes
 from viewfinder.serve.routes_library import library_routes

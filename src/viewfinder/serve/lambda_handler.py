@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from viewfinder.app import LiveIndex
+from viewfinder.app.serving import one_thread_per_query
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
-from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.routes_images import PRESIGN_TTL
-from viewfinder.store.faiss_index import one_thread_per_query
 
 log = logging.getLogger(__name__)
 

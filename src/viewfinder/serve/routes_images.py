@@ -8,28 +8,14 @@ from typing import Any, BinaryIO
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.exceptions import HTTPException
 
-from viewfinder.images.decode import DecodeError
-from viewfinder.serve.live import LiveIndex
-from viewfinder.serve.schemas import ImageOut, error_responses, image_json
-from viewfinder.sources.s3 import presigned_url
-from viewfinder.store.originals import OriginalChangedError, open_original
-from viewfinder.store.thumbnails import etag_of, thumbnail
+from viewfinder.app import LiveIndex
+from viewfinder.app.originals import Redirect
+from viewfinder.serve.schemas import ImageOut, error_responses, etag_matches, image_json
 
 PRESIGN_TTL = 15 * 60
 THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
 IMAGE_CACHE_CONTROL = "private, max-age=3600"
-MEDIA_TYPES = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "BMP": "image/bmp",
-    "TIFF": "image/tiff",
-    "AVIF": "image/avif",
-    "HEIF": "image/heif",
-}
 
 
 def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL) -> APIRouter:
@@ -42,24 +28,19 @@ def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL)
     )
     def image_file(image_id: str) -> Response:
         """The original bytes of an indexed image (for one in S3, a 307 to a presigned URL)."""
-        with live.engine() as engine:
-            image = engine.image(image_id)
-        if image.path.startswith("s3://"):
-            return RedirectResponse(presigned_url(image.path, presign_ttl), 307, headers={"Cache-Control": "no-store"})
-        try:
+        with live.index() as index:
             # Opened and checked here, so a file that is gone or is no longer the one indexed (a link to another
             # file, a FIFO) is a 404 before the response starts.
-            handle = open_original(image)
-        except OriginalChangedError as error:
-            raise HTTPException(404, f"The file of image {image.id} is {error}; re-run indexing.") from None
+            original = index.original(image_id, presign_ttl)
+        if isinstance(original, Redirect):
+            return RedirectResponse(original.url, 307, headers={"Cache-Control": "no-store"})
         headers = {"Cache-Control": IMAGE_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
-        media_type = MEDIA_TYPES.get(image.format, "application/octet-stream")
         return OpenedFileResponse(
-            handle,
-            image.path,
-            media_type=media_type,
+            original.handle,
+            original.path,
+            media_type=original.media_type,
             headers=headers,
-            filename=image.file_name,
+            filename=original.file_name,
             content_disposition_type="inline",
         )
 
@@ -75,15 +56,12 @@ def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL)
     )
     def thumbnail_file(image_id: str, request: Request) -> Response:
         """A JPEG thumbnail (longest side 384 px), made once and cached; answers 304 to a matching If-None-Match."""
-        with live.engine() as engine:
-            image = engine.image(image_id)
-        headers = {"ETag": etag_of(image), "Cache-Control": THUMBNAIL_CACHE_CONTROL}
-        if _etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
-            return Response(status_code=304, headers=headers)
-        try:
-            made = thumbnail(live.index_dir.path, image)
-        except (DecodeError, OriginalChangedError) as error:
-            raise HTTPException(404, f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
+        with live.index() as index:
+            etag = index.etag(image_id)
+            headers = {"ETag": etag, "Cache-Control": THUMBNAIL_CACHE_CONTROL}
+            if etag_matches(request.headers.get("if-none-match"), etag):
+                return Response(status_code=304, headers=headers)
+            made = index.thumbnail(image_id)
         return Response(made.data, media_type="image/jpeg", headers=headers)
 
     @router.get(
@@ -91,8 +69,8 @@ def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL)
     )
     def image_meta(image_id: str) -> dict[str, Any]:
         """What the index knows about an image: the search result fields without rank and similarity."""
-        with live.engine() as engine:
-            return image_json(engine.image(image_id))
+        with live.index() as index:
+            return image_json(index.image(image_id))
 
     return router
 
@@ -115,10 +93,3 @@ class OpenedFileResponse(FileResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await file.aclose()
-
-
-def _etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags

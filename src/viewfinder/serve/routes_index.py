@@ -1,12 +1,11 @@
 """Routes about the index itself: health, statistics and the admin-only reindex job."""
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
 
-from viewfinder.serve.live import LiveIndex
-from viewfinder.serve.schemas import HealthOut, ReindexOut, StatsOut, error_responses, job_json
+from viewfinder.app import LiveIndex
+from viewfinder.serve.schemas import HealthOut, ReindexOut, StatsOut, error_responses, job_json, stats_json
 
 
 def index_routes(live: LiveIndex, guarded: list, admin: list) -> APIRouter:
@@ -16,13 +15,13 @@ def index_routes(live: LiveIndex, guarded: list, admin: list) -> APIRouter:
     @router.get("/healthz", response_model=HealthOut)
     def healthz() -> dict[str, Any]:
         """Liveness and the number of searchable images (never needs a token)."""
-        with live.engine() as engine:
-            return {"status": "ok", "images": engine.vectors.count}
+        with live.index() as index:
+            return {"status": "ok", "images": index.vectors.count}
 
     @router.get("/stats", response_model=StatsOut, dependencies=guarded, responses=error_responses(401))
     def stats() -> dict[str, Any]:
         """A summary of the index: size, model, folders and capture-date range (for the UI's filters)."""
-        return asdict(live.stats())
+        return stats_json(live.info())
 
     @router.post(
         "/admin/reindex",

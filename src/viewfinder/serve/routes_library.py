@@ -4,9 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from viewfinder.search.duplicates import DEFAULT_THRESHOLD, find_duplicates
-from viewfinder.search.lru import LRUCache
-from viewfinder.serve.live import LiveIndex
+from viewfinder.app import LiveIndex
+from viewfinder.app.query import DEFAULT_THRESHOLD
+from viewfinder.app.records import duplicates_dict
+from viewfinder.app.serving import LRUCache
 from viewfinder.serve.schemas import DuplicatesOut, error_responses, image_json
 
 CACHE_SIZE = 8
@@ -25,20 +26,11 @@ def library_routes(live: LiveIndex, guarded: list) -> APIRouter:
         ),
     ) -> dict[str, Any]:
         """Groups of near-identical photos (bursts, resized or recompressed copies, light edits), largest first."""
-        with live.engine() as engine:
-            key = (engine.catalog_state(), threshold)
+        with live.index() as index:
+            key = (index.catalog_state(), threshold)
             answer = answers.get(key)
             if answer is None:
-                groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, threshold)
-                answer = {
-                    "success": True,
-                    "threshold": threshold,
-                    "count": len(groups),
-                    "groups": [
-                        {"similarity": g.similarity, "exact": g.exact, "images": [image_json(i) for i in g.images]}
-                        for g in groups
-                    ],
-                }
+                answer = {"success": True, **duplicates_dict(index.duplicates(threshold), threshold, image_json)}
                 answers.put(key, answer)
             return answer
 

@@ -2,19 +2,18 @@
 
 import json
 import time
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from viewfinder.search import query as algebra
-from viewfinder.search import ranking, relevance
-from viewfinder.search.engine import MAX_K, Filters
-from viewfinder.search.lru import LRUCache
-from viewfinder.search.query import Term
+from viewfinder.app import LiveIndex
+from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Query, Term
+from viewfinder.app.records import answer_dict
+from viewfinder.app.serving import LRUCache
 from viewfinder.serve.guards import json_body, multipart_body
-from viewfinder.serve.live import LiveIndex
-from viewfinder.serve.schemas import SearchIn, SearchOut, error_responses, result_json
+from viewfinder.serve.schemas import SearchIn, SearchOut, error_responses, image_json
 
 
 def search_routes(
@@ -26,34 +25,18 @@ def search_routes(
     """
     router = APIRouter()
 
-    def answer(
-        terms: list[Term],
-        k: int,
-        filters: Filters | None = None,
-        rerank: ranking.Rerank | None = None,
-        min_relevance: float | None = None,
-    ) -> Response:
+    def answer(query: Query) -> Response:
         started = time.perf_counter()
-        min_relevance = default_min_relevance if min_relevance is None else min_relevance
-        cacheable = all(term.image_bytes is None for term in terms)
-        with live.engine() as engine:
-            query = (tuple(algebra.validate(terms)), k, filters, rerank, min_relevance)
-            key = (engine.catalog_state(), *query) if cacheable else None
+        if query.min_relevance is None and default_min_relevance is not None:
+            query = replace(query, min_relevance=default_min_relevance)
+        with live.index() as index:
+            key = (index.catalog_state(), query) if query.cacheable else None
             cached = responses.get(key) if key else None
             if cached is not None:
                 elapsed = round((time.perf_counter() - started) * 1000, 3)
                 return _with_timings(cached, {"encode": 0.0, "search": 0.0, "rerank": 0.0, "total": elapsed}, True)
-            rated = relevance.search(engine, terms, k, filters, rerank, min_relevance)
-        result = rated.result
-        body = {
-            "success": True,
-            "query": result.query,
-            "count": len(result.hits),
-            "results": [result_json(hit) for hit in result.hits],
-            "min_relevance": rated.min_relevance,
-            "closest": [result_json(hit) for hit in rated.closest],
-        }
-        rendered = JSONResponse(body).body
+            result = index.search(query)
+        rendered = JSONResponse({"success": True, **answer_dict(result, image_json)}).body
         if key:
             responses.put(key, rendered, nbytes=len(rendered))
         return _with_timings(rendered, result.timings_ms, False)
@@ -66,9 +49,7 @@ def search_routes(
     )
     def search(body: SearchIn) -> Response:
         """Ranks the library for a text, an indexed image, weighted terms or a mix, with optional filters."""
-        filters = Filters(**body.filters.model_dump()) if body.filters else None
-        rerank = ranking.Rerank(**body.rerank.model_dump()) if body.rerank else None
-        return answer(body.query_terms(), body.top_k, filters, rerank, body.min_relevance)
+        return answer(body.query_object())
 
     @router.post(
         "/search/image",
@@ -81,8 +62,8 @@ def search_routes(
         top_k: Annotated[int, Form(ge=1, le=MAX_K)] = 50,
         query: Annotated[str | None, Form(description="text to add")] = None,
         negative: Annotated[str | None, Form(description="text to steer away from (weight -1)")] = None,
-        image_weight: Annotated[float, Form(ge=-algebra.MAX_WEIGHT, le=algebra.MAX_WEIGHT)] = 1.0,
-        query_weight: Annotated[float, Form(ge=-algebra.MAX_WEIGHT, le=algebra.MAX_WEIGHT)] = 1.0,
+        image_weight: Annotated[float, Form(ge=-MAX_WEIGHT, le=MAX_WEIGHT)] = 1.0,
+        query_weight: Annotated[float, Form(ge=-MAX_WEIGHT, le=MAX_WEIGHT)] = 1.0,
         taken_after: Annotated[str | None, Form()] = None,
         taken_before: Annotated[str | None, Form()] = None,
         folder: Annotated[str | None, Form(max_length=1000)] = None,
@@ -92,14 +73,14 @@ def search_routes(
         terms = [Term(weight=image_weight, image_bytes=image.file.read())]
         # HTML forms send empty fields for unused inputs: empty means absent here.
         terms += [Term(weight=query_weight, text=query)] if query else []
-        terms += [Term(weight=algebra.NEGATIVE_WEIGHT, text=negative)] if negative else []
+        terms += [Term(weight=NEGATIVE_WEIGHT, text=negative)] if negative else []
         conditions = {
             "taken_after": taken_after or None,
             "taken_before": taken_before or None,
             "folder": folder or None,
         }
         filters = Filters(**conditions) if any(conditions.values()) else None
-        return answer(terms, top_k, filters, min_relevance=min_relevance)
+        return answer(Query(tuple(terms), top_k, filters, min_relevance=min_relevance))
 
     return router
 

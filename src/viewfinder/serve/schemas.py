@@ -7,16 +7,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from viewfinder.search import query as algebra
-from viewfinder.search import ranking
-from viewfinder.search.engine import MAX_K, Hit
-from viewfinder.search.query import Term
-from viewfinder.serve.live import ReindexJob
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.app.jobs import ReindexJob
+from viewfinder.app.query import (
+    MAX_K,
+    MAX_RERANK_WEIGHT,
+    MAX_TERMS,
+    MAX_TEXT_CHARS,
+    MAX_WEIGHT,
+    NEGATIVE_WEIGHT,
+    Filters,
+    Query,
+    Rerank,
+    Term,
+)
+from viewfinder.app.records import ImageRecord, IndexInfo
 
 # Formats browsers do not display: their detail view shows the JPEG rendition (serve/routes_renditions.py).
 NOT_FOR_BROWSERS = frozenset({"TIFF", "HEIF"})
-QueryText = Annotated[str, Field(min_length=1, max_length=algebra.MAX_TEXT_CHARS)]
+QueryText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 
 class TermIn(BaseModel):
@@ -27,7 +35,7 @@ class TermIn(BaseModel):
     )
     text: QueryText | None = None
     image_id: str | None = None
-    weight: float = Field(1.0, ge=-algebra.MAX_WEIGHT, le=algebra.MAX_WEIGHT)
+    weight: float = Field(1.0, ge=-MAX_WEIGHT, le=MAX_WEIGHT)
 
 
 class FiltersIn(BaseModel):
@@ -45,8 +53,8 @@ class RerankIn(BaseModel):
     """Weights of the metadata rerank (docs/API.md gives the formula); both 0 by default."""
 
     model_config = ConfigDict(extra="forbid")
-    recency: float = Field(0.0, ge=0.0, le=ranking.MAX_RERANK_WEIGHT)
-    resolution: float = Field(0.0, ge=0.0, le=ranking.MAX_RERANK_WEIGHT)
+    recency: float = Field(0.0, ge=0.0, le=MAX_RERANK_WEIGHT)
+    resolution: float = Field(0.0, ge=0.0, le=MAX_RERANK_WEIGHT)
 
 
 class SearchIn(BaseModel):
@@ -60,19 +68,22 @@ class SearchIn(BaseModel):
     top_k: int = Field(50, ge=1, le=MAX_K)
     negative: QueryText | None = Field(None, description="text to steer away from (weight -1)")
     image_id: str | None = Field(None, description="an indexed image to find similar ones to (weight 1)")
-    terms: list[TermIn] | None = Field(None, max_length=algebra.MAX_TERMS)
+    terms: list[TermIn] | None = Field(None, max_length=MAX_TERMS)
     filters: FiltersIn | None = None
     rerank: RerankIn | None = None
     min_relevance: float | None = Field(
         None, ge=0, le=100, description="only results rated at least this % relevant (default 50; 0 for test:tiny)"
     )
 
-    def query_terms(self) -> list[Term]:
+    def query_object(self) -> Query:
+        """The search this body asks for, validated by the application layer."""
         terms = [Term(text=self.query)] if self.query is not None else []
         terms += [Term(image_id=self.image_id)] if self.image_id is not None else []
         terms += [Term(weight=t.weight, text=t.text, image_id=t.image_id) for t in self.terms or ()]
-        terms += [Term(weight=algebra.NEGATIVE_WEIGHT, text=self.negative)] if self.negative is not None else []
-        return terms
+        terms += [Term(weight=NEGATIVE_WEIGHT, text=self.negative)] if self.negative is not None else []
+        filters = Filters(**self.filters.model_dump()) if self.filters else None
+        rerank = Rerank(**self.rerank.model_dump()) if self.rerank else None
+        return Query(tuple(terms), self.top_k, filters, rerank, self.min_relevance)
 
 
 class ImageOut(BaseModel):
@@ -165,13 +176,9 @@ def image_json(image: ImageRecord) -> dict[str, Any]:
     }
 
 
-def result_json(hit: Hit) -> dict[str, Any]:
-    return {
-        "rank": hit.rank,
-        **image_json(hit.image),
-        "similarity": round(hit.similarity, 6),
-        "relevance": hit.relevance,
-    }
+def stats_json(info: IndexInfo) -> dict[str, Any]:
+    """The part of an index's summary the service shows (no paths of sources on disk)."""
+    return {name: getattr(info, name) for name in StatsOut.model_fields}
 
 
 def job_json(job: ReindexJob) -> dict[str, Any]:
@@ -198,3 +205,11 @@ class DuplicatesOut(BaseModel):
     threshold: float
     count: int
     groups: list[DuplicateGroupOut]
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names this ETag (or any, with *)."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags

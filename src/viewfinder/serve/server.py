@@ -9,11 +9,11 @@ from pathlib import Path
 
 import uvicorn
 
+from viewfinder.app.serving import one_thread_per_query
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
 from viewfinder.serve.guards import LOOPBACK_HOSTS
 from viewfinder.serve.routes_images import PRESIGN_TTL
-from viewfinder.store.faiss_index import one_thread_per_query
 
 
 class _Server(uvicorn.Server):
@@ -76,8 +76,8 @@ def serve(
         allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
         any_ip_host=not _is_loopback(listener),
     )
-    with app.state.live.engine() as engine:
-        images = engine.vectors.count
+    with app.state.live.index() as index:
+        images = index.vectors.count
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     _Server(config, f"Viewfinder is serving {images} images from {index_path} at {{url}}").run(sockets=[listener])
 

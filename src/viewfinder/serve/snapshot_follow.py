@@ -1,7 +1,7 @@
 """Serving a snapshot published to S3 (`viewfinder serve --index s3://bucket/indexes/NAME`): the current snapshot
 is downloaded and verified into a local cache, and the pointer is polled; a newer (or rolled back) snapshot is
 downloaded, verified and opened beside the one in use, then swapped in the way `live` swaps a local index, so
-requests in flight finish on the engine they started with and none fails.
+requests in flight finish on the generation they started with and none fails.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from viewfinder.app.index import Index
+from viewfinder.app.jobs import ReindexJob
+from viewfinder.app.live import POLL_SECONDS, LiveIndex
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.factory import load_embedder
 from viewfinder.models.registry import ModelSpec, resolve_model
-from viewfinder.search.engine import SearchEngine
-from viewfinder.search.query import Term
-from viewfinder.serve.live import POLL_SECONDS, LiveIndex, ReindexJob
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.snapshots import cache_dir, current, download, drop_cached, manifest_model
 
@@ -59,14 +59,10 @@ class SnapshotLiveIndex(LiveIndex):
                 return False
             try:
                 path = download(self.url, pointer, self.cache)
-                with self.engine() as engine:
-                    fresh = SearchEngine(
-                        IndexDir(path), self.device, runtime=engine.runtime, query_model=engine.query_model
-                    )
-                    fresh._query_encoder = engine._query_encoder
-                    if fresh.manifest.identity == engine.manifest.identity:
-                        fresh._embedder = engine.embedder  # the same model: no second load
-                fresh.search([Term(text="a photo")], k=1)  # warm, and prove it answers, before any user sees it
+                with self.index() as index:
+                    # The same models, loaded once, while the snapshot's model is the same.
+                    fresh = Index(path, encoder=index.encoder)
+                fresh.warm()  # and prove it answers, before any user sees it
             except Exception:
                 self._failed_version = pointer["version"]  # logged once, tried again when the pointer moves
                 raise

@@ -8,12 +8,27 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.sources.base import IMAGE_SUFFIXES, Source, SourceFile, Unusable
 from viewfinder.sources.local import FolderSource
 
-__all__ = ["IMAGE_SUFFIXES", "FolderSource", "Source", "SourceFile", "Unusable", "is_remote", "open_source"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "FolderSource",
+    "Source",
+    "SourceFile",
+    "Unusable",
+    "is_remote",
+    "open_source",
+    "source_missing",
+]
 
 
 def is_remote(location: str) -> bool:
     """Whether a source location or entry key is a URL (object storage) rather than a local path."""
     return "://" in location
+
+
+def source_missing(location: str) -> bool:
+    """Whether a source the index was built from cannot be found now (an unmounted drive); an object store
+    is taken as there, since asking costs a request."""
+    return not is_remote(location) and not Path(location).is_dir()
 
 
 def open_source(location: str) -> Source:

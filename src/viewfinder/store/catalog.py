@@ -384,6 +384,13 @@ class Catalog:
         row = self.db.execute("SELECT MIN(taken_at), MAX(taken_at) FROM images WHERE taken_at IS NOT NULL").fetchone()
         return None if row[0] is None else (row[0], row[1])
 
+    def sample_vectors(self, size: int, dim: int) -> np.ndarray:
+        """The vectors of up to `size` images drawn at random (seeded: the same catalog gives the same sample)."""
+        ids = self.ids_matching()
+        chosen = np.random.default_rng(0).choice(ids, size=min(size, len(ids)), replace=False)
+        vectors = [self.vector_of(int(i), dim) for i in sorted(chosen)]
+        return np.stack([v for v in vectors if v is not None]).astype(np.float32)
+
     def ids_matching(self, filters: Filters | None = None) -> np.ndarray:
         """Ids of the images that pass the filters (every image for None)."""
         clauses, params = _filter_sql(filters) if filters is not None else ([], [])

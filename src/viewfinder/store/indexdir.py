@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -197,3 +198,21 @@ class IndexDir:
 
     def bytes_on_disk(self) -> int:
         return sum(entry.stat().st_size for entry in self.path.iterdir() if entry.is_file())
+
+    def read_note(self, name: str) -> str | None:
+        """A small file the index keeps beside its catalog (its relevance calibration), or None when absent."""
+        try:
+            return (self.path / name).read_text()
+        except OSError:
+            return None
+
+    def write_note(self, name: str, text: str) -> None:
+        """Writes such a file atomically; an index the process cannot write (a snapshot, a read-only mount)
+        simply keeps none, and what it would hold is measured again next time."""
+        temporary = self.path / f".{name}.{os.getpid()}.tmp"
+        try:
+            temporary.write_text(text)
+            os.replace(temporary, self.path / name)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()

@@ -1,0 +1,233 @@
+"""`Index`: the one owner of an index. Every front (CLI, HTTP, Lambda, watcher, Python API) opens one and asks it.
+
+An `Index` holds one generation of an index directory read-only: its manifest, catalog, vector store, the
+models that encode queries and the relevance calibration. `LiveIndex` (app/live.py) swaps generations for a
+server; the write side (indexing, removing, checking, publishing) is in app/library.py, which these methods
+call with the index's own directory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from viewfinder.app import library
+from viewfinder.app.originals import LocalFile, Redirect, open_original_of
+from viewfinder.app.records import IndexInfo, SourceInfo
+from viewfinder.errors import ImageGoneError, UnknownImageError
+from viewfinder.images.decode import DecodeError
+from viewfinder.models.embedder import Embedder
+from viewfinder.models.prompts import calibration_prompts
+from viewfinder.models.registry import example_queries
+from viewfinder.pipeline.indexer import IndexReport
+from viewfinder.pipeline.maintenance import RemoveReport
+from viewfinder.search import engine, relevance
+from viewfinder.search.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, exact_groups, find_duplicates
+from viewfinder.search.encoding import TermEncoder, parse_image_id
+from viewfinder.search.query import DEFAULT_K, Query, Term
+from viewfinder.search.ranking import Rerank
+from viewfinder.search.results import Answer
+from viewfinder.sources import is_remote, source_missing
+from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.check import CheckReport
+from viewfinder.store.filters import Filters
+from viewfinder.store.indexdir import IndexDir, Manifest
+from viewfinder.store.originals import OriginalChangedError
+from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
+from viewfinder.store.thumbnails import THUMBNAIL_SIDE, Thumbnail, etag_of, thumbnail
+
+RENDITION_SIDE = 2048
+RENDITIONS_FOLDER = "renditions"
+
+
+class Index:
+    """One generation of an index, opened read-only; safe to share between threads."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        device: str = "auto",
+        runtime: str = "auto",
+        query_model: str | None = None,
+        *,
+        embedder: Embedder | None = None,
+        encoder: TermEncoder | None = None,
+    ) -> None:
+        """`query_model`: a text encoder aligned to the index's model that encodes text terms (README,
+        "Multilingual search"). `encoder`: the one of an earlier generation, whose loaded models are shared."""
+        self.index_dir = IndexDir(Path(path))
+        self.manifest: Manifest = self.index_dir.read_manifest()
+        if encoder is None:
+            encoder = TermEncoder(
+                self.manifest.model,
+                self.manifest.identity,
+                self.manifest.dim,
+                device,
+                runtime,
+                query_model,
+                self.index_dir.check_model,
+                embedder,
+            )
+        else:
+            encoder = encoder.for_index(
+                self.manifest.model, self.manifest.identity, self.manifest.dim, self.index_dir.check_model
+            )
+        self.encoder = encoder
+        # Taken before the catalog opens: if the index is replaced in between, the next check sees a change.
+        self.identity = self.index_dir.identity(self.manifest)
+        self.catalog = self.index_dir.open_catalog(readonly=True)
+        self.vectors, self.vectors_rebuilt = self.index_dir.load_vectors(self.catalog, self.manifest.dim)
+        self.generation = self.catalog.generation()
+        self._calibration: relevance.Calibration | None = None
+        self._calibration_lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self.index_dir.path
+
+    @property
+    def query_model(self) -> str | None:
+        return self.encoder.query_model
+
+    @property
+    def embedder(self) -> Embedder:
+        """The index's model, loaded on first use (searches by indexed image id never need it)."""
+        return self.encoder.embedder
+
+    def reopen(self) -> Index:
+        """The index's current files as a new Index, sharing this one's loaded models and text cache."""
+        return Index(self.index_dir.path, encoder=self.encoder)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Reading
+
+    def search(
+        self,
+        query: Query | Sequence[Term],
+        k: int = DEFAULT_K,
+        filters: Filters | None = None,
+        rerank: Rerank | None = None,
+        min_relevance: float | None = None,
+    ) -> Answer:
+        """Ranks the index for a query (a `Query`, or terms with the other arguments) and rates the hits."""
+        if not isinstance(query, Query):
+            query = Query(tuple(query), k, filters, rerank, min_relevance)
+        return engine.run(query, self.encoder, self.catalog, self.vectors, self.calibration, self._present)
+
+    def warm(self) -> None:
+        """Loads the text encoder and searches once, before a server reports ready (the first user query is
+        then not the slow one)."""
+        engine.warm(self.encoder, self.vectors)
+
+    def calibration(self) -> relevance.Calibration:
+        """The index's relevance calibration, read from its directory or measured once for this generation."""
+        with self._calibration_lock:
+            if self._calibration is None:
+                self._calibration = relevance.calibrate(
+                    self.index_dir,
+                    self.encoder.text_identity,
+                    calibration_prompts(self.manifest.model),
+                    self.catalog.count(),
+                    lambda size: self.catalog.sample_vectors(size, self.manifest.dim),
+                    self.encoder.text_vectors,
+                )
+            return self._calibration
+
+    def catalog_state(self) -> tuple[object, ...]:
+        """What an answer depends on: this index, the generation loaded and the catalog's generation now (rows
+        read live from the catalog change while a writer works, before the index is swapped)."""
+        return self.identity, self.generation, self.catalog.generation()
+
+    def image(self, image_id: str | int) -> ImageRecord:
+        """The catalog row of an indexed image; UnknownImageError when there is none."""
+        record = self.catalog.images([parse_image_id(image_id)]).get(parse_image_id(image_id))
+        if record is None:
+            raise UnknownImageError(f"No indexed image has id {image_id!r}.")
+        return record
+
+    def info(self) -> IndexInfo:
+        """What the index holds: size, model, vector index, sources (missing ones flagged), folders, dates."""
+        params = self.vectors.params
+        return IndexInfo(
+            index=str(self.index_dir.path.resolve()),
+            images=self.catalog.count(),
+            searchable=self.vectors.count,
+            skipped=len(self.catalog.skipped()),
+            model=self.manifest.model,
+            dim=self.manifest.dim,
+            index_type=params.kind,
+            nlist=params.nlist,
+            nprobe=params.nprobe,
+            index_family=params.family,
+            ef_search=params.ef_search,
+            recall_at_50=params.recall_at_50,
+            calibrated_on=params.calibrated_on,
+            bytes_on_disk=self.index_dir.bytes_on_disk(),
+            generation=self.generation,
+            sources=[
+                SourceInfo(root, count, source_missing(root)) for root, count in self.catalog.source_counts().items()
+            ],
+            folders=self.catalog.folders(),
+            taken_range=self.catalog.taken_range(),
+            example_queries=example_queries(self.manifest.model),
+            query_model=self.query_model,
+        )
+
+    def duplicates(self, threshold: float | None = None, exact: bool = False) -> list[DuplicateGroup]:
+        """Groups of near-identical photos at `threshold` (default 0.96), or only byte-identical copies."""
+        if exact:
+            return exact_groups(self.catalog)
+        limit = DEFAULT_THRESHOLD if threshold is None else threshold
+        return find_duplicates(self.catalog, self.vectors, self.manifest.dim, limit)
+
+    def etag(self, image_id: str | int) -> str:
+        """The validator of the image's thumbnail and rendition: it changes exactly when the indexed file does."""
+        return etag_of(self.image(image_id))
+
+    def thumbnail(self, image_id: str | int) -> Thumbnail:
+        """The image's JPEG thumbnail, made once and cached; ImageGoneError when its file cannot be read."""
+        return self._picture(self.image(image_id), THUMBNAIL_SIDE, THUMBNAILS_FOLDER)
+
+    def rendition(self, image_id: str | int) -> Thumbnail:
+        """A JPEG of the image for display (longest side 2048 px, for formats browsers cannot show)."""
+        return self._picture(self.image(image_id), RENDITION_SIDE, RENDITIONS_FOLDER)
+
+    def original(self, image_id: str | int, presign_ttl: int) -> LocalFile | Redirect:
+        """How the original is given: the indexed file, opened and checked, or a presigned redirect."""
+        return open_original_of(self.image(image_id), presign_ttl)
+
+    def _picture(self, image: ImageRecord, side: int, folder: str) -> Thumbnail:
+        try:
+            return thumbnail(self.index_dir.path, image, side, folder)
+        except (DecodeError, OriginalChangedError) as error:
+            raise ImageGoneError(f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
+
+    def _present(self, image: ImageRecord) -> bool:
+        """Whether an indexed file is still there; an object in a remote store is taken as there (a check
+        would cost a request per hit), and its presigned link answers 404 if it is gone."""
+        return is_remote(image.path) or Path(image.path).exists()
+
+    # Writing (each a run over the index's directory; reopen, or let a LiveIndex swap, to see the result)
+
+    def update(self, sources: Sequence[str] = ()) -> IndexReport:
+        """Brings the index up to date with `sources` (default: those it was built from), with its own model."""
+        roots = list(sources) or self.catalog.roots()
+        return library.update(self.index_dir.path, roots, embedder=self.encoder.embedder)
+
+    def remove(self, sources: Sequence[str]) -> RemoveReport:
+        return library.remove(self.index_dir.path, sources)
+
+    def check(self, repair: bool = False) -> CheckReport:
+        return library.check(self.index_dir.path, repair)
+
+    def publish(self, to: str, keep: int | None = None, thumbnails: bool = True) -> str:
+        return library.publish(self.index_dir.path, to, keep, thumbnails)

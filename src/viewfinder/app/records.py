@@ -1,0 +1,101 @@
+"""The typed records every front renders: search answers, index summaries, duplicate groups, run reports.
+
+Each is defined beside the code that makes it and gathered here, so a front imports its vocabulary from one
+place; `answer_dict` and `image_dict` are the one JSON shape of an answer (the CLI adds paths, HTTP URLs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from viewfinder.pipeline.indexer import IndexReport
+from viewfinder.pipeline.maintenance import RemoveReport
+from viewfinder.search.duplicates import DuplicateGroup
+from viewfinder.search.results import Answer, Hit
+from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.check import CheckReport
+
+__all__ = [
+    "Answer",
+    "CheckReport",
+    "DuplicateGroup",
+    "Hit",
+    "ImageRecord",
+    "IndexInfo",
+    "IndexReport",
+    "RemoveReport",
+    "SourceInfo",
+    "answer_dict",
+    "duplicates_dict",
+]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A folder or bucket prefix the index was built from; `missing` while it cannot be found."""
+
+    source: str
+    images: int
+    missing: bool
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """A summary of one generation of an index (`viewfinder info`, `GET /stats`)."""
+
+    index: str
+    images: int  # rows in the catalog
+    searchable: int  # vectors in the store (equal once a writer has finished)
+    skipped: int
+    model: str
+    dim: int
+    index_type: str
+    nlist: int | None
+    nprobe: int | None
+    index_family: str | None
+    ef_search: int | None
+    recall_at_50: float | None  # measured against exact search when chosen; None: not measured
+    calibrated_on: int | None
+    bytes_on_disk: int
+    generation: int
+    sources: list[SourceInfo] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    taken_range: tuple[str, str] | None = None
+    example_queries: list[str] = field(default_factory=list)
+    query_model: str | None = None  # what encodes text queries when not the index's model (--query-model)
+
+
+ImageFields = Callable[[ImageRecord], dict[str, Any]]
+
+
+def hit_dict(hit: Hit, image_fields: ImageFields) -> dict[str, Any]:
+    return {
+        "rank": hit.rank,
+        **image_fields(hit.image),
+        "similarity": round(hit.similarity, 6),
+        "relevance": hit.relevance,
+    }
+
+
+def answer_dict(answer: Answer, image_fields: ImageFields) -> dict[str, Any]:
+    """An answer as JSON: `image_fields` says how each image is named to this front."""
+    return {
+        "query": answer.query,
+        "count": len(answer.hits),
+        "results": [hit_dict(hit, image_fields) for hit in answer.hits],
+        "min_relevance": answer.min_relevance,
+        "closest": [hit_dict(hit, image_fields) for hit in answer.closest],
+    }
+
+
+def duplicates_dict(groups: list[DuplicateGroup], threshold: float, image_fields: ImageFields) -> dict[str, Any]:
+    return {
+        "threshold": threshold,
+        "count": len(groups),
+        "groups": [
+            {"similarity": g.similarity, "exact": g.exact, "images": [image_fields(i) for i in g.images]}
+            for g in groups
+        ],
+    }

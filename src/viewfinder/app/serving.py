@@ -1,0 +1,13 @@
+"""What a long-running server process sets once: the vector index's threading, and its response cache type."""
+
+from viewfinder.search.lru import LRUCache
+
+__all__ = ["LRUCache", "one_thread_per_query"]
+
+
+def one_thread_per_query() -> None:
+    """Each vector search on one thread, for a server answering one query per request (store.faiss_index says
+    why); concurrent requests still use every core."""
+    from viewfinder.store.faiss_index import one_thread_per_query as faiss_one_thread
+
+    faiss_one_thread()
