@@ -12,8 +12,8 @@ import pytest
 from cli_helpers import write_colour_images
 from service_helpers import start_server_process, start_server_thread
 
+from viewfinder.app import originals
 from viewfinder.pipeline.indexer import run_index
-from viewfinder.serve import routes_images
 from viewfinder.serve.app import create_app
 
 SECRET = b"root:x:0:0:root:/root:/bin/bash\n"
@@ -111,7 +111,7 @@ def test_the_checked_file_is_sent_even_if_its_path_is_swapped_for_a_link_before_
     (tmp_path / "secret.txt").write_bytes(SECRET)
     index = tmp_path / "index"
     run_index(index, [str(folder)], model="test:tiny")
-    real_open = routes_images.open_original
+    real_open = originals.open_original
 
     def open_then_swap(image):
         handle = real_open(image)
@@ -123,7 +123,7 @@ def test_the_checked_file_is_sent_even_if_its_path_is_swapped_for_a_link_before_
         return handle
 
     swapped: list[bytes] = []
-    monkeypatch.setattr(routes_images, "open_original", open_then_swap)
+    monkeypatch.setattr(originals, "open_original", open_then_swap)
     with start_server_thread(create_app(index, device="cpu")) as url, httpx.Client(base_url=url, timeout=20) as client:
         number = image_id(client, "image-0001.jpg")
         response = client.get(f"/images/{number}")

@@ -102,8 +102,9 @@ def watch(
     return FolderWatcher(list(sources), changed, on_error=on_error, reconcile_seconds=reconcile_seconds)
 
 
-def make_sample(folder: Path, count: int, seed: int) -> list[Path]:
-    """A generated library of shapes pictures with their captions, for the test models and the demo."""
+def make_sample(folder: Path, count: int, seed: int) -> int:
+    """Writes a generated library of shapes pictures with their captions (for the test models and the demo);
+    returns how many pictures it wrote."""
     from viewfinder.images.synthetic import generate_library
 
-    return generate_library(Path(folder), count, seed=seed)
+    return len(generate_library(Path(folder), count, seed=seed))

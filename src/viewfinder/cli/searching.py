@@ -156,8 +156,10 @@ def _info(args: argparse.Namespace) -> int:
     with Index(index_path(args.index)) as index:
         info = index.info()
     summary = asdict(info)
-    shown = ("index", "images", "skipped", "model", "dim", "index_type", "nlist", "nprobe", "index_family")
-    shown += ("ef_search", "recall_at_50", "calibrated_on", "bytes_on_disk", "generation", "sources")
+    shown = (
+        *("index", "images", "skipped", "model", "dim", "index_type", "nlist", "nprobe", "index_family"),
+        *("ef_search", "recall_at_50", "calibrated_on", "bytes_on_disk", "generation", "sources"),
+    )
     summary = {key: summary[key] for key in shown}
     if args.json:
         print(json.dumps(summary))

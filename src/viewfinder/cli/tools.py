@@ -77,7 +77,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise ViewfinderError("--count must be at least 1.")
     written = library.make_sample(Path(args.folder), args.count, seed=args.seed)
-    print(f"wrote {len(written)} pictures and captions.jsonl to {args.folder}")
+    print(f"wrote {written} pictures and captions.jsonl to {args.folder}")
     return EXIT_OK
 
 

@@ -56,7 +56,8 @@ def run(
     min_relevance = query.min_relevance
     if min_relevance is None:
         min_relevance = relevance.default_min_relevance(encoder.random_weights)
-    kept, closest = [], []
+    kept: list[Hit] = []
+    closest: list[Hit] = []
     if hits:
         kept, closest = relevance.rate(hits, calibration().scale(query.image_weighted), min_relevance)
     rounded = {key: round(value, 3) for key, value in timings.items()}

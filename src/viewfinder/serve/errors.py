@@ -33,7 +33,7 @@ def add_error_handlers(app: FastAPI) -> None:
                 message = f"No route {request.url.path}; the API is described at /openapi.json."
             elif exc.status_code == 405:
                 message = f"{request.method} is not allowed on {request.url.path}."
-        return error_response(exc.status_code, str(message), exc.headers)
+        return error_response(exc.status_code, str(message), dict(exc.headers or {}))
 
     @app.exception_handler(ViewfinderError)
     async def libraryerror_response(request: Request, exc: ViewfinderError) -> JSONResponse:

@@ -36,7 +36,7 @@ def search_routes(
                 elapsed = round((time.perf_counter() - started) * 1000, 3)
                 return _with_timings(cached, {"encode": 0.0, "search": 0.0, "rerank": 0.0, "total": elapsed}, True)
             result = index.search(query)
-        rendered = JSONResponse({"success": True, **answer_dict(result, image_json)}).body
+        rendered = bytes(JSONResponse({"success": True, **answer_dict(result, image_json)}).body)
         if key:
             responses.put(key, rendered, nbytes=len(rendered))
         return _with_timings(rendered, result.timings_ms, False)
@@ -74,12 +74,7 @@ def search_routes(
         # HTML forms send empty fields for unused inputs: empty means absent here.
         terms += [Term(weight=query_weight, text=query)] if query else []
         terms += [Term(weight=NEGATIVE_WEIGHT, text=negative)] if negative else []
-        conditions = {
-            "taken_after": taken_after or None,
-            "taken_before": taken_before or None,
-            "folder": folder or None,
-        }
-        filters = Filters(**conditions) if any(conditions.values()) else None
+        filters = Filters(taken_after=taken_after or None, taken_before=taken_before or None, folder=folder or None)
         return answer(Query(tuple(terms), top_k, filters, min_relevance=min_relevance))
 
     return router
