@@ -2,12 +2,20 @@
 is downloaded and verified into a local cache, and the pointer is polled; a newer (or rolled back) snapshot is
 downloaded, verified and opened beside the one in use, then swapped in the way `live` swaps a local index, so
 requests in flight finish on the engine they started with and none fails.
+
+What cannot be followed is logged once per problem, naming what was refused and the snapshot still served: a
+pointer that cannot be read or is no pointer; a snapshot refused for what it holds (checksums, a catalog and a
+vector index that disagree), not tried again until the pointer moves; a download or an opening that failed,
+tried again after a delay that doubles from the poll interval up to RETRY_MAX_SECONDS. The Lambda handler
+calls the same refresh.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
@@ -17,9 +25,21 @@ from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
 from viewfinder.serve.live import POLL_SECONDS, LiveIndex, ReindexJob
 from viewfinder.store.indexdir import IndexDir
-from viewfinder.store.snapshots import cache_dir, current, download, drop_cached, manifest_model
+from viewfinder.store.snapshot_cache import cache_dir, catalog_mismatch, download, drop_cached, manifest_model
+from viewfinder.store.snapshots import SnapshotError, current
+
+RETRY_MAX_SECONDS = 300.0
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """The last failed attempt at the snapshot a pointer names."""
+
+    pointer: dict[str, str]
+    attempts: int
+    retry_at: float  # time.monotonic(); never for a snapshot refused for what it holds
 
 
 class SnapshotLiveIndex(LiveIndex):
@@ -45,36 +65,85 @@ class SnapshotLiveIndex(LiveIndex):
             embedder = loading.result()
         IndexDir(path).check_model(spec)
         self.version = pointer["version"]
-        self._failed_version: str | None = None
+        self._failure: _Failure | None = None
+        self._problem: str | None = None  # the last problem logged, so that each is logged once
         super().__init__(
             path, device=device, poll_seconds=poll_seconds, runtime=runtime, embedder=embedder, query_model=query_model
         )
+        with self.engine() as engine:
+            mismatch = catalog_mismatch(engine.catalog, engine.vectors)
+        if mismatch:
+            self.close()
+            raise SnapshotError(f"Cannot serve snapshot {self.version} of {self.url}: {mismatch}.")
         drop_cached(self.cache, {self.version})
 
     def refresh(self) -> bool:
-        """Swaps to the snapshot the pointer names when it is another one; returns whether it did."""
+        """Swaps to the snapshot the pointer names when it is another one; returns whether it did. What fails is
+        logged here (once per problem), not raised: the snapshot in use goes on answering."""
         with self._refresh_lock:
-            pointer = current(self.url)
-            if pointer["version"] in (self.version, self._failed_version):
+            try:
+                pointer = current(self.url)
+            except ViewfinderError as error:
+                self._report(f"{str(error).rstrip('.')}; still serving snapshot {self.version}")
+                return False
+            version = pointer["version"]
+            if version == self.version:
+                self._report(None)
+                return False
+            failure = self._failure if self._failure is not None and self._failure.pointer == pointer else None
+            if failure is not None and time.monotonic() < failure.retry_at:
                 return False
             try:
-                path = download(self.url, pointer, self.cache)
-                with self.engine() as engine:
-                    fresh = SearchEngine(
-                        IndexDir(path), self.device, runtime=engine.runtime, query_model=engine.query_model
-                    )
-                    fresh._query_encoder = engine._query_encoder
-                    if fresh.manifest.identity == engine.manifest.identity:
-                        fresh._embedder = engine.embedder  # the same model: no second load
-                fresh.search([Term(text="a photo")], k=1)  # warm, and prove it answers, before any user sees it
-            except Exception:
-                self._failed_version = pointer["version"]  # logged once, tried again when the pointer moves
-                raise
-            previous, self.version = self.version, pointer["version"]
+                fresh = self._open(pointer)
+            except Exception as error:
+                self._failed(pointer, failure.attempts + 1 if failure is not None else 1, error)
+                return False
+            previous, self.version = self.version, version
+            self._failure = None
             self.index_dir = fresh.index_dir
             self._swap(fresh)
+            self._report(None)
             drop_cached(self.cache, {self.version, previous})  # the previous one may still answer a request
             return True
+
+    def _failed(self, pointer: dict[str, str], attempts: int, error: Exception) -> None:
+        """Records a failed attempt at a snapshot and when to try it again, and reports it."""
+        refused = isinstance(error, SnapshotError)  # for what it holds: trying again changes nothing
+        backoff = min(RETRY_MAX_SECONDS, self.poll_seconds * 2.0 ** min(attempts - 1, 30))  # 1, 2, 4… polls
+        self._failure = _Failure(pointer, attempts, float("inf") if refused else time.monotonic() + backoff)
+        reason = str(error) if isinstance(error, ViewfinderError) else f"{type(error).__name__}: {error}"
+        self._report(
+            f"Cannot serve snapshot {pointer['version']} of {self.url}: {reason.rstrip('.')}; still serving snapshot "
+            f"{self.version} {'until the pointer moves' if refused else 'and trying again'}"
+        )
+
+    def _open(self, pointer: dict[str, str]) -> SearchEngine:
+        """An engine over the snapshot `pointer` names, downloaded, verified and warmed up; not yet serving."""
+        path = download(self.url, pointer, self.cache)
+        with self.engine() as engine:
+            fresh = SearchEngine(IndexDir(path), self.device, runtime=engine.runtime, query_model=engine.query_model)
+            fresh._query_encoder = engine._query_encoder
+            if fresh.manifest.identity == engine.manifest.identity:
+                fresh._embedder = engine.embedder  # the same model: no second load
+        try:
+            mismatch = catalog_mismatch(fresh.catalog, fresh.vectors)
+            if mismatch:
+                raise SnapshotError(mismatch)
+            fresh.search([Term(text="a photo")], k=1)  # warm, and prove it answers, before any user sees it
+        except BaseException:
+            fresh.close()
+            raise
+        return fresh
+
+    def _report(self, problem: str | None) -> None:
+        """Logs a problem when it is not the one logged last, and that it is over when it is (None)."""
+        if problem == self._problem:
+            return
+        if problem is not None:
+            log.warning("%s.", problem)
+        else:
+            log.info("following %s again: serving snapshot %s", self.url, self.version)
+        self._problem = problem
 
     def reindex(self) -> ReindexJob:
         raise ViewfinderError(
