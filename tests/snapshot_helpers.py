@@ -3,10 +3,11 @@ someone who can write the prefix (but is not `viewfinder publish`) can put there
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cli_helpers import write_colour_images
@@ -16,9 +17,24 @@ from viewfinder.store.snapshot_cache import download
 from viewfinder.store.snapshots import current, publish
 
 
-def publish_library(seaweed, tmp_path: Path, bucket: str, url: str | None = None) -> tuple[str, Path, Path, str]:
-    """A local index of 12 images in a new bucket, published once; (url, index, library, version)."""
-    seaweed.client().create_bucket(Bucket=bucket)
+@contextlib.contextmanager
+def own_bucket(seaweed, name: str) -> Iterator[str]:
+    """A new bucket, emptied and deleted afterwards: SeaweedFS gives every bucket volumes of its own, and the
+    session's server has room for about 15 buckets holding data at once."""
+    s3 = seaweed.client()
+    s3.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=name)
+        held = [{"Key": item["Key"]} for page in pages for item in page.get("Contents", [])]
+        for start in range(0, len(held), 1000):
+            s3.delete_objects(Bucket=name, Delete={"Objects": held[start : start + 1000], "Quiet": True})
+        s3.delete_bucket(Bucket=name)
+
+
+def publish_library(tmp_path: Path, bucket: str, url: str | None = None) -> tuple[str, Path, Path, str]:
+    """A local index of 12 images, published once to `bucket`; (url, index, library, version)."""
     library, index = tmp_path / "photos", tmp_path / "index"
     write_colour_images(library, 12)
     run_index(index, [str(library)], model="test:tiny")

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from cli_helpers import write_colour_images
 from service_helpers import wait_for
-from snapshot_helpers import bucket_name, key, location, publish_library, republish_altered
+from snapshot_helpers import bucket_name, key, location, own_bucket, publish_library, republish_altered
 
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.query import Term
@@ -22,7 +22,8 @@ from viewfinder.store.snapshots import SnapshotError, publish
 @pytest.fixture
 def published(seaweed, tmp_path, request, monkeypatch):
     monkeypatch.setenv("VIEWFINDER_SNAPSHOT_CACHE", str(tmp_path / "snapshot-cache"))
-    return publish_library(seaweed, tmp_path, bucket_name(request.node.name, "follow"))
+    with own_bucket(seaweed, bucket_name(request.node.name, "follow")) as bucket:
+        yield publish_library(tmp_path, bucket)
 
 
 def problems(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

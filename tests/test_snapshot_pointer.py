@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from cli_helpers import run_cli
-from snapshot_helpers import bucket_name, key, keys, location, publish_library, write_pointer
+from snapshot_helpers import bucket_name, key, keys, location, own_bucket, publish_library, write_pointer
 
 from viewfinder.serve.snapshot_follow import SnapshotLiveIndex
 from viewfinder.store import snapshots
@@ -25,7 +25,8 @@ from viewfinder.store.snapshots import SnapshotError, current, prune, publish, r
 @pytest.fixture
 def published(seaweed, tmp_path, request, monkeypatch):
     monkeypatch.setenv("VIEWFINDER_SNAPSHOT_CACHE", str(tmp_path / "snapshot-cache"))
-    return publish_library(seaweed, tmp_path, bucket_name(request.node.name, "ptr"))
+    with own_bucket(seaweed, bucket_name(request.node.name, "ptr")) as bucket:
+        yield publish_library(tmp_path, bucket)
 
 
 def files_outside(root: Path, inside: Path) -> set[Path]:
@@ -168,17 +169,17 @@ def test_a_snapshot_missing_files_is_never_made_current(seaweed, published, tmp_
 
 def test_publish_rollback_and_prune_at_a_bucket_root(seaweed, tmp_path, request, capsys, monkeypatch):
     monkeypatch.setenv("VIEWFINDER_SNAPSHOT_CACHE", str(tmp_path / "snapshot-cache"))
-    bucket = bucket_name(request.node.name, "root")
-    url, index, _, first = publish_library(seaweed, tmp_path, bucket, url=f"s3://{bucket}")
-    second = publish(index, url + "/")
-    assert versions(url) == versions(url + "/") == [first, second]
-    assert current(url)["version"] == second
-    assert {name.split("/")[0] for name in keys(seaweed, url)} == {"CURRENT", "snapshots"}
-    code, out, err = run_cli(capsys, "rollback", "--index", url)
-    assert code == 0 and first in out, err
-    with sqlite3.connect(download(url, current(url), tmp_path / "cache") / "catalog.sqlite") as db:
-        assert db.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 12
-    code, _, err = run_cli(capsys, "rollback", "--index", url, "--to", second)
-    assert code == 0, err
-    third = publish(index, url)
-    assert prune(url, 1) == [first, second] and versions(url) == [third]
+    with own_bucket(seaweed, bucket_name(request.node.name, "root")) as bucket:
+        url, index, _, first = publish_library(tmp_path, bucket, url=f"s3://{bucket}")
+        second = publish(index, url + "/")
+        assert versions(url) == versions(url + "/") == [first, second]
+        assert current(url)["version"] == second
+        assert {name.split("/")[0] for name in keys(seaweed, url)} == {"CURRENT", "snapshots"}
+        code, out, err = run_cli(capsys, "rollback", "--index", url)
+        assert code == 0 and first in out, err
+        with sqlite3.connect(download(url, current(url), tmp_path / "cache") / "catalog.sqlite") as db:
+            assert db.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 12
+        code, _, err = run_cli(capsys, "rollback", "--index", url, "--to", second)
+        assert code == 0, err
+        third = publish(index, url)
+        assert prune(url, 1) == [first, second] and versions(url) == [third]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from cli_helpers import run_cli, write_colour_images
 from service_helpers import start_server_process, start_server_thread, wait_for
-from snapshot_helpers import keys
+from snapshot_helpers import bucket_name, keys, own_bucket, publish_library
 from test_service_live import SearchLoop
 
 from viewfinder.pipeline.indexer import run_index
@@ -28,13 +28,8 @@ from viewfinder.store.snapshots import current, prune, publish, versions
 @pytest.fixture
 def published(seaweed, tmp_path, request):
     """A local index of 12 images, published once to s3://<bucket>/indexes/demo."""
-    bucket = "snap-" + request.node.name.lower().replace("_", "-")[5:40].strip("-")
-    seaweed.client().create_bucket(Bucket=bucket)
-    library, index = tmp_path / "photos", tmp_path / "index"
-    write_colour_images(library, 12)
-    run_index(index, [str(library)], model="test:tiny")
-    url = f"s3://{bucket}/indexes/demo"
-    return url, index, library, publish(index, url)
+    with own_bucket(seaweed, bucket_name(request.node.name, "snap")) as bucket:
+        yield publish_library(tmp_path, bucket)
 
 
 def test_publish_writes_a_checksummed_snapshot_then_the_pointer(seaweed, published, tmp_path):

@@ -18,6 +18,7 @@ nor a complete one newer than the current one. A pointer is followed only when i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -152,7 +153,8 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
     try:
         _check_whole(bucket, prefix, version, files, url)
     except SnapshotError:
-        s3_call(url, client().delete_object, Bucket=bucket, Key=f"{base}/{SNAPSHOT_FILE}")  # not complete after all
+        with contextlib.suppress(ViewfinderError):  # not complete after all; the error says why either way
+            s3_call(url, client().delete_object, Bucket=bucket, Key=f"{base}/{SNAPSHOT_FILE}")
         raise
     _advance_pointer(bucket, prefix, version, listing)
     if keep is not None:
@@ -174,8 +176,11 @@ def _put(bucket: str, key: str, data: bytes, **condition: str) -> None:
     try:
         client().put_object(Bucket=bucket, Key=key, Body=data, **condition)
     except ClientError as error:
-        if condition and error_code(error)[1] in (409, 412):  # 409: another conditional write at the same time
+        status = error_code(error)[1]
+        if condition and status in (409, 412):  # 409: another conditional write at the same time
             raise _PointerMoved from None
+        if condition and status == 501:  # a store without conditional writes: the other safeguards remain
+            return _put(bucket, key, data)
         raise explain(error, f"s3://{bucket}/{key}") from None
     except BotoCoreError as error:
         raise explain(error, f"s3://{bucket}/{key}") from None
