@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from viewfinder.app.live import POLL_SECONDS, LiveIndex
 from viewfinder.app.serving import LRUCache
+from viewfinder.app.snapshot_live import SnapshotLiveIndex
 from viewfinder.serve.errors import add_error_handlers
 from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_token_guard, api_token_guard
 from viewfinder.serve.routes_images import PRESIGN_TTL, image_routes
@@ -22,7 +23,6 @@ from viewfinder.serve.routes_index import index_routes
 from viewfinder.serve.routes_library import library_routes
 from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
-from viewfinder.serve.snapshot_follow import SnapshotLiveIndex
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
 from viewfinder.version import __version__
 

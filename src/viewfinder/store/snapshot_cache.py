@@ -1,0 +1,139 @@
+"""A reader's local copies of published snapshots (store/snapshots.py): each snapshot is downloaded into a
+temporary folder of the cache, every file checked against its sha256, then the folder renamed into place under
+its version, so a reader never opens half a snapshot and a corrupt one is refused. Only a version in the format
+`publish` writes becomes a folder name, and only a file name `publish` writes a path inside it: whatever the
+bucket holds, every path stays inside the cache. Before a snapshot is served its catalog and vector index are
+checked to hold the same images (catalog_mismatch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from viewfinder.models.onnx_format import cache_home
+from viewfinder.sources.s3 import client, explain
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.faiss_index import VectorIndex
+from viewfinder.store.snapshots import (
+    SNAPSHOT_FILE,
+    TRANSFERS,
+    VERSION,
+    SnapshotError,
+    file_sha256,
+    listed_files,
+    location,
+    object_key,
+    read_object,
+    s3_call,
+)
+
+STREAM_CHUNK = 2**20
+
+
+def _checked_version(pointer: dict[str, str]) -> str:
+    """The pointer's version, checked here too so that every path a caller makes of it stays in the cache."""
+    version = pointer["version"]
+    if not VERSION.fullmatch(version):
+        raise SnapshotError(f"{version!r:.80} is no snapshot version `publish` writes.")
+    return version
+
+
+def cache_dir(url: str) -> Path:
+    """Where a reader keeps downloaded snapshots of `url`: $VIEWFINDER_SNAPSHOT_CACHE, else the cache home."""
+    base = os.environ.get("VIEWFINDER_SNAPSHOT_CACHE") or cache_home() / "snapshots"
+    return Path(base).expanduser() / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+
+
+def manifest_model(url: str, pointer: dict[str, str]) -> str:
+    """The model the manifest of the snapshot `pointer` names, read before the download (so the model can load
+    during it) and not yet verified: check the downloaded manifest again."""
+    bucket, prefix = location(url)
+    key = object_key(prefix, "snapshots", _checked_version(pointer), "manifest.json")
+    try:
+        return str(json.loads(read_object(bucket, key))["model"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise SnapshotError(f"s3://{bucket}/{key} is not a Viewfinder manifest ({error}).") from None
+
+
+def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
+    """The local folder of the snapshot `pointer` names: downloaded, verified, then renamed into place."""
+    version = _checked_version(pointer)
+    target = cache / version
+    if (target / SNAPSHOT_FILE).is_file():  # only a verified folder is ever renamed to this name
+        if file_sha256(target / SNAPSHOT_FILE) == pointer["snapshot_sha256"]:
+            return target
+        shutil.rmtree(target)  # another snapshot under the same name (not one `publish` made): fetch this one
+    bucket, prefix = location(url)
+    base = object_key(prefix, "snapshots", version)
+    listing = read_object(bucket, f"{base}/{SNAPSHOT_FILE}")
+    if hashlib.sha256(listing).hexdigest() != pointer["snapshot_sha256"]:
+        raise SnapshotError(f"s3://{bucket}/{base}/{SNAPSHOT_FILE} does not match the pointer's checksum.")
+    files = listed_files(listing, f"s3://{bucket}/{base}/{SNAPSHOT_FILE}")
+    cache.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=cache, prefix=f".{version}."))
+    try:
+
+        def fetch(name: str) -> None:
+            local = folder / name
+            local.parent.mkdir(parents=True, exist_ok=True)
+            if _download_hashed(bucket, f"{base}/{name}", local) != files[name]["sha256"]:
+                raise SnapshotError(f"s3://{bucket}/{base}/{name} does not match its sha256 in {SNAPSHOT_FILE}.")
+
+        with ThreadPoolExecutor(TRANSFERS) as pool:
+            list(pool.map(fetch, files))
+        (folder / SNAPSHOT_FILE).write_bytes(listing)
+        try:
+            os.rename(folder, target)
+        except OSError:  # another reader put the same verified snapshot in place first
+            if not (target / SNAPSHOT_FILE).is_file():
+                raise
+            shutil.rmtree(folder, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return target
+
+
+def _download_hashed(bucket: str, key: str, local: Path) -> str:
+    """Writes an object to `local` and returns its sha256, hashed as it streams in: one GET, no second pass
+    over the file (a cold start waits for the largest file, the vector index)."""
+    from botocore.exceptions import BotoCoreError
+
+    response = s3_call(f"s3://{bucket}/{key}", client().get_object, Bucket=bucket, Key=key)
+    digest = hashlib.sha256()
+    try:
+        with open(local, "wb") as handle:
+            for chunk in response["Body"].iter_chunks(STREAM_CHUNK):
+                digest.update(chunk)
+                handle.write(chunk)
+    except BotoCoreError as error:  # the connection broke mid-object (retries apply to the request, not here)
+        raise explain(error, f"s3://{bucket}/{key}") from None
+    return digest.hexdigest()
+
+
+def drop_cached(cache: Path, keep: set[str]) -> None:
+    """Removes downloaded snapshots other than `keep` (an open engine keeps reading its unlinked files)."""
+    for entry in cache.iterdir() if cache.is_dir() else ():
+        if entry.name not in keep and not entry.name.startswith("."):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def catalog_mismatch(catalog: Catalog, vectors: VectorIndex) -> str | None:
+    """How a snapshot's catalog and vector index disagree on the images they hold, or None when they agree.
+
+    The catalog reads every vector from the index: a row the index lacks cannot be searched, and a vector
+    without a row answers nothing (a catalog emptied, then checksummed again, would serve no results).
+    """
+    listed, held = np.sort(catalog.ids_matching()), vectors.ids()
+    if np.array_equal(listed, held):
+        return None
+    other = " of other images" if len(listed) == len(held) else ""
+    return f"its catalog lists {len(listed)} images and its vector index holds {len(held)} vectors{other}"
