@@ -12,4 +12,5 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 .venv/bin/ruff check src tests
 .venv/bin/ruff format --check src tests
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"
