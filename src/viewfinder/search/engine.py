@@ -14,9 +14,9 @@ import numpy as np
 
 from viewfinder.errors import BadQueryError, UnknownImageError
 from viewfinder.images.decode import DecodeError, decode_bytes, decode_image
-from viewfinder.models.embedder import Embedder
+from viewfinder.models.embedder import Embedder, TextEncoder
 from viewfinder.models.factory import load_embedder
-from viewfinder.models.query_registry import QueryEncoder, check_aligned, resolve_query_model
+from viewfinder.models.query_registry import check_aligned, resolve_query_model
 from viewfinder.models.registry import resolve_model
 from viewfinder.search import query as algebra
 from viewfinder.search.lru import LRUCache
@@ -85,7 +85,7 @@ class SearchEngine:
         return cls(IndexDir(Path(path)), device, runtime=runtime, query_model=query_model)
 
     @property
-    def text_encoder(self) -> Embedder | QueryEncoder:
+    def text_encoder(self) -> TextEncoder:
         """What encodes text terms: the query model when one is set, else the index's model."""
         if self.query_spec is None:
             return self.embedder
