@@ -263,13 +263,13 @@ def _index_into(
             stream = ray_embed(reuse.to_embed)
         else:
             stream = _embed_all(reuse.to_embed, load(), batch_size, workers, opened)
-        for batch, ids in _commit_all(stream, catalog, len(reuse.to_embed), progress, thumbnails):
+        for batch, batch_ids in _commit_all(stream, catalog, len(reuse.to_embed), progress, thumbnails):
             if batch.images:
-                added_ids.append(ids)
+                added_ids.append(batch_ids)
                 added_vectors.append(np.stack([image.vector for image in batch.images]))
             replaced = sum(1 for image in batch.images if image.id is not None)
             report.updated += replaced
-            report.added += len(ids) - replaced
+            report.added += len(batch_ids) - replaced
             report.skipped += [skip.report() for skip in batch.skips]
     if remote:
         thumbnails.make_missing(catalog, workers)

@@ -102,14 +102,12 @@ class Thumbnails:
     """The thumbnails of remote entries in the index directory: those made at decode, stored once their batch
     has ids, and those a killed run left out, made again from the originals."""
 
-    def __init__(self, remote: dict[str, Source], index_path: Path | None) -> None:
+    def __init__(self, remote: dict[str, Source], index_path: Path) -> None:
         self.remote = remote
         self.index_path = index_path
 
     def store(self, ids: Sequence[int], images: Sequence[NewImage], made: dict[str, bytes]) -> None:
         """Stores the thumbnails made for a committed batch, under the ids the catalog gave its images."""
-        if self.index_path is None:
-            return
         for image_id, image in zip(ids, images, strict=True):
             data = made.get(image.path)
             if data is not None:
@@ -119,8 +117,6 @@ class Thumbnails:
         """Makes the thumbnails that remote images indexed earlier lack, fetching those originals once; returns
         how many it made. A run killed between committing a batch and storing its thumbnails leaves such gaps;
         a missing original is left for the next scan to remove."""
-        if self.index_path is None:
-            return 0
         folder = self.index_path / THUMBNAILS
         present = {entry.name for entry in folder.iterdir()} if folder.is_dir() else set()
         lacking = [
