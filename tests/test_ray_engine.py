@@ -203,6 +203,8 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
         def open(self, key):
             import io
 
+            if key == "throttled.jpg":  # what the S3 source raises once its client's retries are spent
+                raise ViewfinderError("Cannot read s3://photos/throttled.jpg: SlowDown")
             if key not in self.blobs:
                 raise ConnectionError("bucket unreachable")
             return io.BytesIO(self.blobs[key])
@@ -213,6 +215,10 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
     out = actor({"row": np.arange(4), "key": keys, "root": np.array([BucketSource.root] * 4, dtype=object)})
     assert out["error"][0] == out["error"][2] == ""
     assert "image" in out["error"][1] and out["error"][3] == "cannot read file (bucket unreachable)"
+    # A source failing as a whole fails the batch, as on the local engine: nothing of it is committed.
+    throttled = {"key": np.array(["throttled.jpg"], dtype=object), "root": np.array([BucketSource.root], dtype=object)}
+    with pytest.raises(ViewfinderError, match="SlowDown"):
+        actor({"row": np.arange(1), **throttled})
     expected = tiny_embedder.encode_images(
         np.stack([decode_image(path, tiny_embedder.preprocess).pixels for path in good])
     )
