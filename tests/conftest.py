@@ -41,13 +41,22 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """One local Ray for the whole session, bound to 127.0.0.1 (start-up costs seconds); stopped at the end."""
+    """A Ray cluster of two nodes on this machine for the whole session (how a cluster is simulated here), each
+    with one CPU and every listener on 127.0.0.1; this process joins it as a driver. Stopped at the end."""
     from viewfinder.pipeline import ray_engine
 
     ray = ray_engine.import_ray()
-    ray_engine.start_local(ray)
-    yield ray
-    ray.shutdown()
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 100 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    try:
+        cluster.add_node(**node)
+        ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False, logging_level="WARNING")
+        yield ray
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

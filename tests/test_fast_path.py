@@ -111,8 +111,8 @@ def test_auto_runtime_is_onnx_on_cpu_and_torch_when_asked(onnx_tiny):
     assert load_embedder(spec, "cpu").runtime == "onnx"
     assert load_embedder(spec, "cpu", "torch").runtime == "torch"
     # Indexing on a CPU embeds with the int8 image tower unless a runtime is named.
-    assert load_embedder(spec, "cpu", auto_int8=True).runtime == "onnx-int8"
-    assert load_embedder(spec, "cpu", "onnx", auto_int8=True).runtime == "onnx"
+    assert load_embedder(spec, "cpu", indexing=True).runtime == "onnx-int8"
+    assert load_embedder(spec, "cpu", "onnx", indexing=True).runtime == "onnx"
     assert load_embedder_for(spec, "cpu", "auto").runtime == "onnx-int8"
     with pytest.raises(ViewfinderError, match="runtime"):
         load_embedder(spec, "cpu", "tensorrt")
@@ -186,7 +186,7 @@ def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_b
     spec = resolve_model("test:tiny")
     with pytest.raises(QuantizationError):
         load_embedder(spec, "cpu", "onnx-int8").encode_images(np.zeros((1, 64, 64, 3), np.uint8))
-    fallback = load_embedder(spec, "cpu", auto_int8=True)
+    fallback = load_embedder(spec, "cpu", indexing=True)
     assert fallback.encode_images(np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, fallback.dim)
     assert fallback.runtime == "onnx"
 

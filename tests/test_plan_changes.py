@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from viewfinder.pipeline.indexer import plan_changes
+from viewfinder.pipeline.records import Reason, Skip
 from viewfinder.sources import SourceFile, Unusable
 from viewfinder.store.catalog import FileState
 
@@ -23,7 +24,7 @@ def test_new_changed_unchanged_and_deleted_files_are_told_apart():
     scan = [found("same.jpg"), found("edited.jpg", size=11), found("new.jpg"), found("touched.jpg", mtime=2)]
     plan = plan_changes(scan, indexed, {}, [ROOT])
     assert plan.unchanged == 1
-    assert [(item.path, replaces) for item, replaces in plan.to_embed] == [
+    assert [(planned.file.path, planned.replaces) for planned in plan.to_embed] == [
         (f"{ROOT}/edited.jpg", 2),
         (f"{ROOT}/new.jpg", None),
         (f"{ROOT}/touched.jpg", 4),
@@ -41,8 +42,17 @@ def test_only_images_under_the_scanned_roots_can_be_removed():
 def test_unchanged_skipped_files_are_not_retried_but_changed_ones_are():
     skipped = {f"{ROOT}/bad.jpg": FileState(5, 1, reason="not an image file"), f"{ROOT}/fixed.jpg": FileState(5, 1)}
     plan = plan_changes([found("bad.jpg", size=5), found("fixed.jpg", size=6)], {}, skipped, [ROOT])
-    assert plan.still_skipped == [(f"{ROOT}/bad.jpg", "not an image file")]
-    assert [item.path for item, _ in plan.to_embed] == [f"{ROOT}/fixed.jpg"]
+    assert [(skip.path, skip.reason) for skip in plan.still_skipped] == [(f"{ROOT}/bad.jpg", "not an image file")]
+    assert [planned.file.path for planned in plan.to_embed] == [f"{ROOT}/fixed.jpg"]
+
+
+def test_a_file_that_could_not_be_read_is_retried_though_it_did_not_change():
+    gone = found("gone-for-a-moment.jpg", size=5)
+    skip = Skip.of(gone, Reason("file not found", retry=True))
+    assert (skip.size, skip.mtime_ns) == (None, None)  # recorded without the facts that would keep it skipped
+    skipped = {gone.path: FileState(skip.size, skip.mtime_ns, reason=skip.reason)}
+    plan = plan_changes([gone], {}, skipped, [ROOT])
+    assert plan.still_skipped == [] and [planned.file for planned in plan.to_embed] == [gone]
 
 
 def test_vanished_skipped_files_are_forgotten_and_unreadable_indexed_files_removed():
@@ -51,7 +61,7 @@ def test_vanished_skipped_files_are_forgotten_and_unreadable_indexed_files_remov
     unusable = Unusable(f"{ROOT}/now-dangling.jpg", ROOT, "dangling symbolic link")
     plan = plan_changes([unusable], indexed, skipped, [ROOT])
     assert plan.removed_ids == [5]
-    assert plan.newly_unusable == [unusable]
+    assert plan.unusable == [Skip(unusable.path, ROOT, "dangling symbolic link")]
     assert plan.forget_skipped == [f"{ROOT}/deleted-bad.jpg"]
 
 

@@ -17,6 +17,7 @@ from multilingual_helpers import TEXTS
 import viewfinder
 from viewfinder.errors import IndexMismatchError, ModelUnavailableError
 from viewfinder.models import onnx_export
+from viewfinder.models.embedder import TextEncoder
 from viewfinder.models.query_registry import check_aligned, resolve_query_model
 from viewfinder.models.query_runtime import load_query_encoder
 from viewfinder.pipeline.indexer import run_index
@@ -49,6 +50,9 @@ def test_onnx_matches_torch_with_external_data(hub_cache: Path, tmp_path: Path, 
     assert cosines.min() >= 0.999, cosines
     meta = json.loads((onnx_model.folder / "export.json").read_text())
     assert meta["external_data"] and meta["dim"] == 32 and (onnx_model.folder / "text.onnx.data").is_file()
+    # Search holds either runtime as the one text interface, known by the query model's identity.
+    for model in (onnx_model, torch_model):
+        assert isinstance(model, TextEncoder) and model.identity() == spec.identity() and model.dim == 32
 
 
 def test_cli_search_uses_the_query_model(hub_cache: Path, indexes: dict[str, Path], capsys) -> None:

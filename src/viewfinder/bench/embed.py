@@ -138,7 +138,7 @@ def bench_embed(
 
     if count < 2 * batch_size:
         raise ViewfinderError(f"--count must be at least two batches ({2 * batch_size} images).")
-    embedder = load_embedder(resolve_model(model), device, runtime, auto_int8=True)  # as indexing loads it
+    embedder = load_embedder(resolve_model(model), device, runtime, indexing=True)  # as indexing loads it
     cores = os.cpu_count() or 1
     workers = max(2, cores)
     rows = []

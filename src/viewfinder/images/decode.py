@@ -128,6 +128,10 @@ class DecodeError(Exception):
     """A file that cannot be used as an image; str(e) is a one-line, human reason."""
 
 
+class UnreadableError(DecodeError):
+    """A file that could not be read at all (gone, not permitted): unlike bad data, this may pass by itself."""
+
+
 def decode_image(path: str | os.PathLike, spec: PreprocessSpec) -> DecodedImage:
     """Decodes an image file into the model's input pixels; raises DecodeError."""
     return _decode(os.fsdecode(path), spec)
@@ -237,11 +241,11 @@ def _readable(source: str | bytes | BinaryIO) -> Iterator[BinaryIO]:
             raise DecodeError("not a regular file")
         fp = open(source, "rb")  # noqa: SIM115 (closed by the with below, after the checks)
     except FileNotFoundError:
-        raise DecodeError("file not found") from None
+        raise UnreadableError("file not found") from None
     except PermissionError:
-        raise DecodeError("permission denied") from None
+        raise UnreadableError("permission denied") from None
     except OSError as e:
-        raise DecodeError(f"cannot read file ({e.strerror or e})") from None
+        raise UnreadableError(f"cannot read file ({e.strerror or e})") from None
     with fp:
         _check_byte_size(os.fstat(fp.fileno()).st_size)
         yield fp

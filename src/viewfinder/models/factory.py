@@ -1,42 +1,68 @@
-"""Picks and loads the runtime that runs a model: ONNX Runtime on the CPU, open_clip on torch otherwise."""
+"""Picks and loads the runtime that runs a model: the one rule for `--device auto` and `--runtime auto`, used by
+indexing (local and Ray), search, the service and query models alike."""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from importlib.util import find_spec
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.models.embedder import RUNTIMES, Embedder
+from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import ModelSpec
 
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
+DEVICES = ("auto", "cpu", "cuda")
 
-def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", auto_int8: bool = False) -> Embedder:
-    """Loads the model a spec names on `device` (auto, cpu or cuda) with a runtime from RUNTIMES.
 
-    `auto` is torch when the device is cuda, else ONNX Runtime when it is installed and the model exports
-    (the export is cached, so later loads need no torch), else torch. With `auto_int8` (indexing) auto's ONNX
-    Runtime is the dynamic-int8 one (BENCHMARKS.md: its fidelity to fp32, and why).
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """Where and how a model runs. `device` may stay auto: torch then takes a GPU when it sees one."""
+
+    device: str
+    runtime: str  # torch, onnx or onnx-int8
+    chosen: bool  # by auto: a model ONNX cannot export runs on torch, a tower int8 cannot quantise in fp32
+
+
+def choose_runtime(device: str = "auto", runtime: str = "auto", indexing: bool = False) -> RuntimeChoice:
+    """The runtime for `device` (auto, cpu or cuda) and `runtime` (one of RUNTIMES).
+
+    `auto` is torch when the device is cuda or, for indexing, when device auto finds a GPU; otherwise ONNX
+    Runtime when it is installed (a single query needs no GPU, and a server that never imports torch starts in
+    seconds), else torch. Indexing's ONNX is the dynamic-int8 image tower (BENCHMARKS.md: its fidelity to
+    fp32, and why); queries stay fp32.
     """
     if runtime not in RUNTIMES:
         raise ViewfinderError(f"Unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}.")
-    chosen = runtime
-    if runtime == "auto":
-        chosen = "onnx" if device != "cuda" and find_spec("onnxruntime") is not None else "torch"
-    if chosen != "torch":
+    if device not in DEVICES:
+        raise ViewfinderError(f"Unknown device {device!r}; use one of {', '.join(DEVICES)}.")
+    if runtime != "auto":
+        return RuntimeChoice(device, runtime, chosen=False)
+    if indexing and device == "auto":
+        device = "cuda" if cuda_available() else "cpu"
+    if device == "cuda" or find_spec("onnxruntime") is None:
+        return RuntimeChoice(device, "torch", chosen=True)
+    return RuntimeChoice(device, "onnx-int8" if indexing else "onnx", chosen=True)
+
+
+def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", indexing: bool = False) -> Embedder:
+    """Loads the model a spec names as `choose_runtime` says; the ONNX export is cached, so later loads need
+    no torch."""
+    choice = choose_runtime(device, runtime, indexing)
+    if choice.runtime != "torch":
         from viewfinder.models.onnx_format import ExportUnsupportedError
         from viewfinder.models.onnx_runtime import OnnxEmbedder
 
         try:
-            if runtime == "auto" and auto_int8:
-                return OnnxEmbedder(spec, device, int8=True, int8_optional=True)
-            return OnnxEmbedder(spec, device, int8=chosen == "onnx-int8")
+            int8 = choice.runtime == "onnx-int8"
+            return OnnxEmbedder(spec, choice.device, int8=int8, int8_optional=int8 and choice.chosen)
         except ExportUnsupportedError:
-            if runtime != "auto":
+            if not choice.chosen:
                 raise
     from viewfinder.models.torch_runtime import OpenClipEmbedder
 
-    return OpenClipEmbedder(spec, device)
+    return OpenClipEmbedder(spec, choice.device)
 
 
 # Where a GPU's kernel driver shows itself on Linux (NVIDIA's, and AMD's for ROCm builds of torch). Without one

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from viewfinder.errors import ModelUnavailableError
+from viewfinder.models.embedder import TextEncoder
 from viewfinder.models.hf_tokenizer import MULTILINGUAL_HINT, TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.hub import HUB_HOST, cached_file, hub_cache_dir, hub_reachable
 from viewfinder.models.query_registry import WEIGHT_FILES, QuerySpec
@@ -134,7 +135,7 @@ def load_tokenizer(spec: QuerySpec) -> HfTokenizer:
     return HfTokenizer(find_tokenizer(spec), CONTEXT_LENGTH, int(base_config(spec)["pad_token_id"]))
 
 
-class TorchQueryEncoder:
+class TorchQueryEncoder(TextEncoder):
     """A query model on torch: texts to unit vectors in the aligned image model's space."""
 
     runtime = "torch"
@@ -145,9 +146,6 @@ class TorchQueryEncoder:
         self.device = "cuda" if device == "cuda" else "cpu"
         self.module = load_module(spec).to(self.device)  # first: a missing weights file names both to fetch
         self.tokenizer = load_tokenizer(spec)
-
-    def load_text_tower(self) -> None:
-        """Loaded at construction."""
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         import torch

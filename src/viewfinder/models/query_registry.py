@@ -14,12 +14,8 @@ Accepted forms:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
 
 from viewfinder.errors import IndexMismatchError, ModelUnavailableError, ViewfinderError
 from viewfinder.models.registry import file_sha256
@@ -65,18 +61,6 @@ class QuerySpec:
         if self.folder is None:
             return None
         return next((self.folder / name for name in WEIGHT_FILES if (self.folder / name).is_file()), None)
-
-
-class QueryEncoder(Protocol):
-    """What a query model's runtimes offer: text to unit vectors of `dim` values."""
-
-    spec: QuerySpec
-    dim: int
-    runtime: str
-
-    def load_text_tower(self) -> None: ...
-
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 def resolve_query_model(text: str) -> QuerySpec:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from importlib.util import find_spec
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.models.embedder import RUNTIMES
+from viewfinder.models.embedder import TextEncoder
+from viewfinder.models.factory import choose_runtime
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE
 from viewfinder.models.onnx_runtime import ensure_export
 from viewfinder.models.query_registry import QuerySpec
 
 
-class OnnxQueryEncoder:
+class OnnxQueryEncoder(TextEncoder):
     """A query model's exported text tower on ONNX Runtime (CPU, fp32): needs onnxruntime and tokenizers only."""
 
     runtime = "onnx"
@@ -50,16 +50,13 @@ class OnnxQueryEncoder:
         return self._session.run(None, {"tokens": self._tokenizer(texts, trim=True)})[0]
 
 
-def load_query_encoder(spec: QuerySpec, device: str = "auto", runtime: str = "auto"):
-    """The query model on `runtime`: auto is ONNX Runtime on the CPU when installed, else torch."""
-    if runtime not in RUNTIMES:
-        raise ViewfinderError(f"Unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}.")
-    if runtime == "auto":
-        runtime = "onnx" if device != "cuda" and find_spec("onnxruntime") is not None else "torch"
-    if runtime != "torch":  # int8 is not offered: ORT's quantiser rejects the exported XLM-R graph
-        if device == "cuda":
+def load_query_encoder(spec: QuerySpec, device: str = "auto", runtime: str = "auto") -> TextEncoder:
+    """The query model where `factory.choose_runtime` says (auto: ONNX Runtime on the CPU when installed)."""
+    choice = choose_runtime(device, runtime)
+    if choice.runtime != "torch":  # int8 is not offered: ORT's quantiser rejects the exported XLM-R graph
+        if choice.device == "cuda":
             raise ViewfinderError("The ONNX runtime runs on the CPU; use --runtime torch to embed on a GPU.")
         return OnnxQueryEncoder(spec)
     from viewfinder.models.query_model import TorchQueryEncoder
 
-    return TorchQueryEncoder(spec, device)
+    return TorchQueryEncoder(spec, choice.device)

@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.images.decode import DecodedImage
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.prompts import prompt_vectors
 from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
-from viewfinder.pipeline.reading import Reader, decode_ahead
+from viewfinder.pipeline.reading import Thumbnails, decode_ahead
+from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
-from viewfinder.sources import FolderSource, Source, SourceFile, Unusable, is_remote, open_source
-from viewfinder.store.catalog import Catalog, FileState, NewImage
+from viewfinder.sources import Source, SourceFile, Unusable, is_remote, open_source
+from viewfinder.store.catalog import Catalog, FileState
 from viewfinder.store.factory import apply_changes, normalise_store
 from viewfinder.store.faiss_index import Queries
 from viewfinder.store.indexdir import IndexDir
@@ -60,12 +60,12 @@ class IndexReport:
 class ChangePlan:
     """The difference between what the sources hold and what the catalog has."""
 
-    to_embed: list[tuple[SourceFile, int | None]] = field(default_factory=list)  # (file, id it replaces)
-    to_check: list[tuple[SourceFile, FileState]] = field(default_factory=list)  # same size and mtime, new inode/ctime
+    to_embed: list[PlannedFile] = field(default_factory=list)  # new, or changed in size or mtime
+    to_check: list[PlannedFile] = field(default_factory=list)  # same size and mtime, new inode/ctime
     removed_ids: list[int] = field(default_factory=list)
     unchanged: int = 0
-    still_skipped: list[tuple[str, str]] = field(default_factory=list)  # unchanged files that failed before
-    newly_unusable: list[Unusable] = field(default_factory=list)
+    still_skipped: list[Skip] = field(default_factory=list)  # unchanged files that failed before
+    unusable: list[Skip] = field(default_factory=list)  # what the scan found unreadable
     forget_skipped: list[str] = field(default_factory=list)
 
 
@@ -78,7 +78,8 @@ def plan_changes(
     """Compares a scan with the catalog: new and changed files to embed, vanished ones to remove.
 
     Only catalog paths under the scanned roots can be removed, so indexing another folder into the same
-    index leaves the first one alone.
+    index leaves the first one alone. A file skipped at the size and version stamp it still has stays skipped;
+    one skipped without them (it could not be read) is tried again.
     """
     plan = ChangePlan()
     seen: set[str] = set()
@@ -87,7 +88,7 @@ def plan_changes(
             continue
         seen.add(item.path)
         if isinstance(item, Unusable):
-            plan.newly_unusable.append(item)
+            plan.unusable.append(Skip(item.path, item.root, item.reason))
             if item.path in indexed:
                 plan.removed_ids.append(indexed[item.path].id)
             continue
@@ -96,13 +97,13 @@ def plan_changes(
             if (known.inode, known.ctime_ns) == (item.inode, item.ctime_ns):
                 plan.unchanged += 1
             else:  # replaced in place or just touched: the content hash decides
-                plan.to_check.append((item, known))
+                plan.to_check.append(PlannedFile(item, known))
             continue
         failed = skipped.get(item.path)
         if known is None and failed is not None and (failed.size, failed.mtime_ns) == (item.size, item.mtime_ns):
-            plan.still_skipped.append((item.path, failed.reason or "unreadable"))
+            plan.still_skipped.append(Skip.of(item, Reason(failed.reason or "unreadable")))
             continue
-        plan.to_embed.append((item, None if known is None else known.id))
+        plan.to_embed.append(PlannedFile(item, known))
     prefixes = tuple(_as_prefix(root) for root in roots)
     plan.removed_ids += [state.id for path, state in indexed.items() if path.startswith(prefixes) and path not in seen]
     plan.forget_skipped = [path for path in skipped if path.startswith(prefixes) and path not in seen]
@@ -175,8 +176,8 @@ def run_index(
         if engine == "ray":
             from viewfinder.pipeline.ray_engine import embed_stream
 
-            def ray_embed(work: list, thumbnails: dict[str, bytes]) -> Iterator:
-                return embed_stream(work, spec.name, device, runtime, batch_size, ray_address, thumbnails)
+            def ray_embed(work: list[PlannedFile]) -> Iterator[EmbeddedBatch]:
+                return embed_stream(work, spec.name, device, runtime, batch_size, ray_address)
 
         catalog = index_dir.open_catalog()
         try:
@@ -209,7 +210,7 @@ def _index_into(
     workers: int | None,
     progress: Progress | None,
     load: Callable[[], Embedder],
-    ray_embed: Callable[[list, dict[str, bytes]], Iterator] | None = None,
+    ray_embed: Callable[[list[PlannedFile]], Iterator[EmbeddedBatch]] | None = None,
 ) -> IndexReport:
     """One run against an open catalog: moves and copies first (one transaction, no model), then embedding."""
     roots = [s.root for s in sources]
@@ -217,9 +218,9 @@ def _index_into(
     found = [item for source in sources for item in source.scan(exclude=str(index_dir.path.resolve()))]
     plan = plan_changes(found, catalog.indexed_states(), catalog.skipped_states(), roots)
     opened = {source.root: source for source in sources}
-    remote = {root: source for root, source in opened.items() if not isinstance(source, FolderSource)}
+    remote = {root: source for root, source in opened.items() if is_remote(root)}
     workers = workers or (REMOTE_WORKERS if remote else max(2, os.cpu_count() or 2))
-    candidates = [item for item, _ in plan.to_check] + [item for item, _ in plan.to_embed]
+    candidates = [planned.file for planned in plan.to_check + plan.to_embed]
     hashes = hash_files(
         [item for item in candidates if item.root not in remote],
         lambda item: opened[item.root].open(item.path),
@@ -241,10 +242,10 @@ def _index_into(
     start_generation = catalog.generation()
     added_ids: list[np.ndarray] = []
     added_vectors: list[np.ndarray] = []
-    if removed_ids or plan.newly_unusable or forget_skipped or reuse.restats or reuse.images or forget_sources:
+    if removed_ids or plan.unusable or forget_skipped or reuse.restats or reuse.images or forget_sources:
         ids = catalog.commit_batch(
             images=reuse.images,
-            skipped=[(u.path, u.root, None, None, u.reason) for u in plan.newly_unusable],
+            skipped=[skip.row() for skip in plan.unusable],
             removed_ids=removed_ids,
             forget_skipped=forget_skipped,
             restats=reuse.restats,
@@ -255,23 +256,23 @@ def _index_into(
             added_vectors.append(np.stack([image.vector for image in reuse.images]))
     replaced = sum(1 for image in reuse.images if image.id is not None)
     report.removed, report.updated, report.added = len(removed_ids), replaced, len(reuse.images) - replaced
-    report.skipped = [{"path": u.path, "reason": u.reason} for u in plan.newly_unusable]
-    report.skipped += [{"path": path, "reason": reason} for path, reason in plan.still_skipped]
-    reader = Reader(remote, index_dir.path)
+    report.skipped = [skip.report() for skip in plan.unusable + plan.still_skipped]
+    thumbnails = Thumbnails(remote, index_dir.path)
     if reuse.to_embed:
         if ray_embed is not None:
-            stream = ray_embed(reuse.to_embed, reader.thumbnails)
+            stream = ray_embed(reuse.to_embed)
         else:
-            stream = _embed_all(reuse.to_embed, load(), batch_size, workers, reader)
-        committed = _commit_all(stream, catalog, len(reuse.to_embed), progress, hashes, reader)
-        for ids, vectors, failures, replaced in committed:
-            added_ids.append(ids)
-            added_vectors.append(vectors)
+            stream = _embed_all(reuse.to_embed, load(), batch_size, workers, opened)
+        for batch, batch_ids in _commit_all(stream, catalog, len(reuse.to_embed), progress, thumbnails):
+            if batch.images:
+                added_ids.append(batch_ids)
+                added_vectors.append(np.stack([image.vector for image in batch.images]))
+            replaced = sum(1 for image in batch.images if image.id is not None)
             report.updated += replaced
-            report.added += len(ids) - replaced
-            report.skipped += failures
+            report.added += len(batch_ids) - replaced
+            report.skipped += [skip.report() for skip in batch.skips]
     if remote:
-        reader.make_missing_thumbnails(catalog, workers)
+        thumbnails.make_missing(catalog, workers)
     update_vectors(
         index_dir,
         catalog,
@@ -300,21 +301,14 @@ def _outermost(sources: list[Source]) -> list[Source]:
 
 
 def load_embedder_for(spec: ModelSpec, device: str, runtime: str) -> Embedder:
-    if runtime == "auto" and device == "auto":
-        # A GPU embeds with torch; on a CPU the ONNX runtime is the faster one (BENCHMARKS.md).
-        device = "cuda" if factory.cuda_available() else "cpu"
-    # Indexing runs the image tower only; on a CPU its int8 version is the faster one at the same ranking.
-    return factory.load_embedder(spec, device, runtime, auto_int8=True)
+    """The model as indexing loads it (factory.choose_runtime says how `auto` decides)."""
+    return factory.load_embedder(spec, device, runtime, indexing=True)
 
 
 def _embed_all(
-    work: list[tuple[SourceFile, int | None]],
-    embedder: Embedder,
-    batch_size: int,
-    workers: int,
-    reader: Reader,
-) -> Iterator[tuple[list, np.ndarray, list[tuple[str, str, int, int, str]]]]:
-    """Decodes on worker threads while the model embeds the previous batch; yields (images, vectors, skipped).
+    work: list[PlannedFile], embedder: Embedder, batch_size: int, workers: int, sources: dict[str, Source]
+) -> Iterator[EmbeddedBatch]:
+    """Decodes on worker threads while the model embeds the previous batch; yields each batch embedded.
 
     Pillow releases the GIL while decoding and resizing, and torch while computing, so threads overlap.
     At most two batches of decoded pixels are held in memory.
@@ -322,58 +316,36 @@ def _embed_all(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
         # The model loads on one thread while the others decode the first batch, instead of before it.
         pool.submit(embedder.load_image_tower)
-        for batch in _batched(decode_ahead(pool, work, reader, embedder.preprocess, 2 * batch_size), batch_size):
-            images: list[tuple[SourceFile, int | None, DecodedImage]] = []
-            skipped: list[tuple[str, str, int, int, str]] = []
-            for (source, replaces), outcome in batch:
-                if isinstance(outcome, DecodedImage):
-                    images.append((source, replaces, outcome))
-                else:
-                    skipped.append((source.path, source.root, source.size, source.mtime_ns, outcome))
-            vectors = np.empty((0, embedder.dim), np.float32)
+        decoded = decode_ahead(pool, work, sources, embedder.preprocess, 2 * batch_size)
+        for outcomes in _batched(decoded, batch_size):
+            embedded = EmbeddedBatch()
+            images = [(planned, outcome) for planned, outcome in outcomes if isinstance(outcome, Decoded)]
+            embedded.skips = [Skip.of(p.file, outcome) for p, outcome in outcomes if isinstance(outcome, Reason)]
             if images:
-                vectors = embedder.encode_images(np.stack([decoded.pixels for _, _, decoded in images]))
-            yield images, vectors, skipped
+                vectors = embedder.encode_images(np.stack([outcome.image.pixels for _, outcome in images]))
+                for (planned, outcome), vector in zip(images, vectors, strict=True):
+                    image = outcome.image
+                    embedded.images.append(
+                        new_image(planned, vector, image.width, image.height, image.format, image.taken_at)
+                    )
+                    if outcome.thumbnail is not None:
+                        embedded.thumbnails[planned.file.path] = outcome.thumbnail
+            yield embedded
 
 
 def _commit_all(
-    stream: Iterable[tuple[list, np.ndarray, list[tuple[str, str, int, int, str]]]],
-    catalog: Catalog,
-    total: int,
-    progress: Progress | None,
-    hashes: dict[str, str],
-    reader: Reader,
-) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, str]], int]]:
+    stream: Iterable[EmbeddedBatch], catalog: Catalog, total: int, progress: Progress | None, thumbnails: Thumbnails
+) -> Iterator[tuple[EmbeddedBatch, np.ndarray]]:
     """Commits each embedded batch to the catalog as one transaction, so a killed run keeps every batch it
-    finished; yields (ids, vectors, failures, replaced) per batch. Either engine's stream feeds it."""
+    finished; yields each batch with the ids its images got. Either engine's stream feeds it."""
     done = 0
-    for images, vectors, skipped in stream:
-        new_images = [
-            NewImage(
-                path=source.path,
-                root=source.root,
-                size=source.size,
-                mtime_ns=source.mtime_ns,
-                width=decoded.width,
-                height=decoded.height,
-                format=decoded.format,
-                taken_at=decoded.taken_at,
-                vector=vector,
-                id=replaces,
-                content_hash=hashes.get(source.path),
-                inode=source.inode,
-                ctime_ns=source.ctime_ns,
-            )
-            for (source, replaces, decoded), vector in zip(images, vectors, strict=True)
-        ]
-        ids = catalog.commit_batch(images=new_images, skipped=skipped)
-        reader.store_thumbnails(zip(ids, (source for source, _, _ in images), strict=True))
-        done += len(images) + len(skipped)
+    for batch in stream:
+        ids = catalog.commit_batch(images=batch.images, skipped=[skip.row() for skip in batch.skips])
+        thumbnails.store(ids, batch.images, batch.thumbnails)
+        done += len(batch.images) + len(batch.skips)
         if progress:
             progress(done, total)
-        replaced = sum(1 for _, replaces, _ in images if replaces is not None)
-        failures = [{"path": path, "reason": reason} for path, _, _, _, reason in skipped]
-        yield np.asarray(ids, dtype=np.int64), vectors, failures, replaced
+        yield batch, np.asarray(ids, dtype=np.int64)
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

@@ -9,78 +9,114 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from viewfinder.images.decode import DecodedImage, DecodeError, PreprocessSpec, decode_bytes, decode_image
+from viewfinder.images.decode import (
+    MAX_BYTES,
+    DecodeError,
+    PreprocessSpec,
+    UnreadableError,
+    decode_bytes,
+    decode_image,
+)
 from viewfinder.images.thumbnails import make_thumbnail
-from viewfinder.sources import Source, SourceFile
-from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.pipeline.records import Decoded, PlannedFile, Reason
+from viewfinder.sources import Source, is_remote
+from viewfinder.store.catalog import Catalog, ImageRecord, NewImage
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import file_name, store_thumbnail
 
 log = logging.getLogger(__name__)
 
 
+def decode_entry(source: Source, key: str, preprocess: PreprocessSpec) -> Decoded | Reason:
+    """Decodes one entry of a source, or says why it cannot be used; never raises for one entry, so one file
+    never stops the run. Both engines call it (the local one on threads, Ray on its actors).
+
+    A local file is decoded by its path (the file checks first: FIFOs, links, sizes); any other entry is read
+    through its source and decoded from the bytes, which also make its thumbnail. An entry that cannot be read
+    is a `Reason` to retry next run; a source failing as a whole (ViewfinderError: the store unreachable after
+    its retries) raises, so the batch is not committed and the next run resumes there.
+    """
+    data = None
+    if is_remote(source.root):
+        try:
+            with source.open(key) as handle:
+                data = handle.read(MAX_BYTES + 1)  # one byte over: decode_bytes says the entry is too large
+        except OSError as error:
+            return Reason(_unreadable(error), retry=True)
+    try:
+        if data is None:
+            return Decoded(decode_image(key, preprocess))
+        return Decoded(decode_bytes(data, preprocess), make_thumbnail(data))
+    except UnreadableError as error:
+        return Reason(str(error), retry=True)
+    except DecodeError as error:
+        return Reason(str(error) or "cannot decode")
+    except Exception as error:  # whatever a crafted file makes a decoder raise
+        # Logged with its traceback, since a bug in decode would land here too.
+        log.warning("unexpected error decoding %s", key, exc_info=error)
+        detail = " ".join(str(error).split())
+        return Reason(f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})")
+
+
+def _unreadable(error: OSError) -> str:
+    """Why an entry could not be read through its source, in the words decode uses for a local file."""
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, FileNotFoundError):  # a source's own words name the entry (an object gone from S3)
+        return str(error) if error.strerror is None else "file not found"
+    return f"cannot read file ({error.strerror or error})"
+
+
 def decode_ahead(
-    pool: ThreadPoolExecutor, work: list, reader: Reader, preprocess: PreprocessSpec, ahead: int
-) -> Iterator:
-    """Yields (item, DecodedImage or reason) in order, keeping at most `ahead` decodes in flight."""
-    pending: deque[tuple[object, Future]] = deque()
+    pool: ThreadPoolExecutor,
+    work: Iterable[PlannedFile],
+    sources: dict[str, Source],
+    preprocess: PreprocessSpec,
+    ahead: int,
+) -> Iterator[tuple[PlannedFile, Decoded | Reason]]:
+    """Yields each planned file with its decode outcome, in order, keeping at most `ahead` decodes in flight."""
+    pending: deque[tuple[PlannedFile, Future]] = deque()
+
+    def submit(planned: PlannedFile) -> None:
+        file = planned.file
+        pending.append((planned, pool.submit(decode_entry, sources[file.root], file.path, preprocess)))
+
     items = iter(work)
-    for item in items:
-        pending.append((item, pool.submit(reader.decode_or_reason, item[0], preprocess)))
+    for planned in items:
+        submit(planned)
         if len(pending) >= ahead:
             break
     while pending:
-        item, future = pending.popleft()
-        next_item = next(items, None)
-        if next_item is not None:
-            pending.append((next_item, pool.submit(reader.decode_or_reason, next_item[0], preprocess)))
-        yield item, future.result()
+        planned, future = pending.popleft()
+        following = next(items, None)
+        if following is not None:
+            submit(following)
+        yield planned, future.result()
 
 
-class Reader:
-    """Decodes an entry: a local file by its path; a remote one through its source, in memory, making its
-    thumbnail at the same time so that the service never fetches the original for the result grid."""
+class Thumbnails:
+    """The thumbnails of remote entries in the index directory: those made at decode, stored once their batch
+    has ids, and those a killed run left out, made again from the originals."""
 
-    def __init__(self, remote: dict[str, Source], index_path: Path | None) -> None:
+    def __init__(self, remote: dict[str, Source], index_path: Path) -> None:
         self.remote = remote
         self.index_path = index_path
-        self.thumbnails: dict[str, bytes] = {}  # by key, until the batch is committed and has ids
 
-    def decode_or_reason(self, file: SourceFile, preprocess: PreprocessSpec) -> DecodedImage | str:
-        """The decoded entry or why it cannot be used; a remote read that fails for another reason than a
-        vanished or oversized object raises, so its batch is not committed."""
-        source = self.remote.get(file.root)
-        if source is None:
-            return _decode_or_reason(file.path, preprocess)
-        try:
-            with source.open(file.path) as handle:
-                data = handle.read()
-        except OSError as error:  # deleted since the listing, or too big to fetch
-            return str(error)
-        outcome = _decode_or_reason(data, preprocess, file.path)
-        if isinstance(outcome, DecodedImage):
-            try:
-                self.thumbnails[file.path] = make_thumbnail(data)
-            except DecodeError as error:
-                return str(error)
-        return outcome
+    def store(self, ids: Sequence[int], images: Sequence[NewImage], made: dict[str, bytes]) -> None:
+        """Stores the thumbnails made for a committed batch, under the ids the catalog gave its images."""
+        for image_id, image in zip(ids, images, strict=True):
+            data = made.get(image.path)
+            if data is not None:
+                store_thumbnail(self.index_path, image_id, image.size, image.mtime_ns, data)
 
-    def store_thumbnails(self, committed: Iterable[tuple[int, SourceFile]]) -> None:
-        for image_id, file in committed:
-            data = self.thumbnails.pop(file.path, None)
-            if data is not None and self.index_path is not None:
-                store_thumbnail(self.index_path, image_id, file.size, file.mtime_ns, data)
-
-    def make_missing_thumbnails(self, catalog: Catalog, workers: int) -> int:
+    def make_missing(self, catalog: Catalog, workers: int) -> int:
         """Makes the thumbnails that remote images indexed earlier lack, fetching those originals once; returns
         how many it made. A run killed between committing a batch and storing its thumbnails leaves such gaps;
         a missing original is left for the next scan to remove."""
-        if self.index_path is None:
-            return 0
         folder = self.index_path / THUMBNAILS
         present = {entry.name for entry in folder.iterdir()} if folder.is_dir() else set()
         lacking = [
@@ -103,17 +139,3 @@ class Reader:
 
         with ThreadPoolExecutor(workers) as pool:
             return sum(pool.map(make, lacking))
-
-
-def _decode_or_reason(source: str | bytes, preprocess: PreprocessSpec, name: str = "") -> DecodedImage | str:
-    """Decodes one file (a path, or bytes read from `name`), or says why it cannot be used: one file never
-    stops the run."""
-    try:
-        return decode_bytes(source, preprocess) if isinstance(source, bytes) else decode_image(source, preprocess)
-    except DecodeError as error:
-        return str(error)
-    except Exception as error:  # whatever a crafted file makes a decoder raise
-        # Logged with its traceback, since a bug in decode would land here too.
-        log.warning("unexpected error decoding %s", name or source, exc_info=error)
-        detail = " ".join(str(error).split())
-        return f"cannot be decoded ({type(error).__name__}{': ' + detail if detail else ''})"

@@ -13,13 +13,12 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-import numpy as np
-
+from viewfinder.pipeline.records import PlannedFile, new_image
 from viewfinder.sources import SourceFile, is_remote
-from viewfinder.store.catalog import Catalog, FileState, NewImage, Restat
+from viewfinder.store.catalog import Catalog, NewImage, Restat
 
 WHOLE_FILE_MAX = 1 << 20
 SAMPLE = 64 << 10
@@ -60,51 +59,31 @@ class Reuse:
     restats: list[Restat] = field(default_factory=list)  # same content, new file facts
     images: list[NewImage] = field(default_factory=list)  # moved or copied: a stored vector, a new path
     from_roots: set[str] = field(default_factory=set)  # roots of the rows whose vectors were reused
-    to_embed: list[tuple[SourceFile, int | None]] = field(default_factory=list)
+    to_embed: list[PlannedFile] = field(default_factory=list)  # with their content hashes
 
 
 def resolve(
-    to_check: Iterable[tuple[SourceFile, FileState]],
-    to_embed: Iterable[tuple[SourceFile, int | None]],
-    hashes: dict[str, str],
-    catalog: Catalog,
-    dim: int,
+    to_check: Iterable[PlannedFile], to_embed: Iterable[PlannedFile], hashes: dict[str, str], catalog: Catalog, dim: int
 ) -> Reuse:
     """Splits changed and new files into those whose content the catalog already has and those to embed."""
     reuse = Reuse()
-    for item, known in to_check:
-        digest = hashes.get(item.path)
+    for planned in to_check:
+        item, known, digest = planned.file, planned.known, hashes.get(planned.file.path)
         # A catalog from before content hashes trusts size and mtime, as it did when it was written.
-        if digest is not None and known.content_hash in (None, digest) and known.id is not None:
+        if digest is not None and known is not None and known.content_hash in (None, digest) and known.id is not None:
             reuse.restats.append(Restat(known.id, item.size, item.mtime_ns, item.inode, item.ctime_ns, digest))
         else:
-            reuse.to_embed.append((item, known.id))
-    pending = list(to_embed)
-    stored = catalog.by_hash((hashes[item.path] for item, _ in pending if item.path in hashes), dim)
-    for item, replaces in pending:
-        match = stored.get(hashes.get(item.path, ""))
+            reuse.to_embed.append(replace(planned, content_hash=digest))
+    pending = [replace(planned, content_hash=hashes.get(planned.file.path)) for planned in to_embed]
+    stored = catalog.by_hash((planned.content_hash for planned in pending if planned.content_hash), dim)
+    for planned in pending:
+        match = stored.get(planned.content_hash or "")
         if match is None:
-            reuse.to_embed.append((item, replaces))
+            reuse.to_embed.append(planned)
             continue
         record, vector = match
         reuse.from_roots.add(record.root)
-        reuse.images.append(
-            NewImage(
-                path=item.path,
-                root=item.root,
-                size=item.size,
-                mtime_ns=item.mtime_ns,
-                width=record.width,
-                height=record.height,
-                format=record.format,
-                taken_at=record.taken_at,
-                vector=np.asarray(vector, np.float32),
-                id=replaces,
-                content_hash=hashes[item.path],
-                inode=item.inode,
-                ctime_ns=item.ctime_ns,
-            )
-        )
+        reuse.images.append(new_image(planned, vector, record.width, record.height, record.format, record.taken_at))
     return reuse
 
 

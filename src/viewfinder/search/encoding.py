@@ -10,9 +10,9 @@ import numpy as np
 
 from viewfinder.errors import BadQueryError, UnknownImageError
 from viewfinder.images.decode import DecodeError, decode_bytes, decode_image
-from viewfinder.models.embedder import Embedder
+from viewfinder.models.embedder import Embedder, TextEncoder
 from viewfinder.models.factory import load_embedder
-from viewfinder.models.query_registry import QueryEncoder, check_aligned, resolve_query_model
+from viewfinder.models.query_registry import check_aligned, resolve_query_model
 from viewfinder.models.registry import ModelSpec, resolve_model
 from viewfinder.search.lru import LRUCache
 from viewfinder.search.query import Term
@@ -49,7 +49,7 @@ class TermEncoder:
             check_aligned(self.query_spec, model, dim)
         self._check_model = check_model
         self._embedder = embedder
-        self._query_encoder: QueryEncoder | None = None
+        self._query_encoder: TextEncoder | None = None
         self._lock = threading.Lock()
         self._text_cache: LRUCache[np.ndarray] = LRUCache(TEXT_CACHE_SIZE)
 
@@ -71,7 +71,7 @@ class TermEncoder:
             return self._embedder
 
     @property
-    def text_encoder(self) -> Embedder | QueryEncoder:
+    def text_encoder(self) -> TextEncoder:
         """What encodes text terms: the query model when one is set, else the index's model."""
         if self.query_spec is None:
             return self.embedder
