@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = {
     "viewfinder.errors": 0,
     "viewfinder.version": 0,
+    "viewfinder.settings": 0.5,  # the settings table: every layer reads it, and it raises errors' type
     "viewfinder.sources": 1,
     "viewfinder.images": 1,
     "viewfinder.models": 2,

@@ -116,7 +116,7 @@ def test_a_batch_that_cannot_be_read_is_not_committed_and_nothing_indexed_is_los
     original = s3_source.read_object
     failing = sorted(f"s3://{bucket}/{item['Key']}" for item in s3.list_objects_v2(Bucket=bucket)["Contents"])[4]
 
-    def throttled(url: str, limit: int = s3_source.MAX_OBJECT_BYTES) -> bytes:
+    def throttled(url: str, limit: int = s3_source.MAX_IMAGE_BYTES) -> bytes:
         if url == failing:  # what the client raises once its retries on SlowDown/5xx are spent
             raise ViewfinderError(f"Cannot read {url}: SlowDown")
         return original(url, limit)

@@ -39,9 +39,6 @@ class Embedder(ABC):
         """Loads what `encode_images` needs now (indexing does it while the first images decode)."""
 
 
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
-
-
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -7,8 +7,9 @@ import sys
 from importlib.util import find_spec
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.models.embedder import RUNTIMES, Embedder
+from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import ModelSpec
+from viewfinder.settings import RUNTIMES
 
 
 def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", auto_int8: bool = False) -> Embedder:

@@ -10,11 +10,11 @@ from importlib.util import find_spec
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.models.embedder import RUNTIMES
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE
 from viewfinder.models.onnx_runtime import ensure_export
 from viewfinder.models.query_registry import QuerySpec
+from viewfinder.settings import RUNTIMES
 
 
 class OnnxQueryEncoder:

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.settings import MAX_IMAGE_BYTES
 from viewfinder.sources import FolderSource, SourceFile, open_source
+from viewfinder.sources.s3 import endpoint, use_endpoint
 
 if TYPE_CHECKING:
     from viewfinder.images.decode import DecodedImage
@@ -99,10 +101,11 @@ def start_local(ray: ModuleType | None = None, num_cpus: int = LOCAL_CPUS) -> No
 class EmbedActor:
     """One model per actor: decodes a batch of entries through their source and embeds them."""
 
-    def __init__(self, model: str, device: str, runtime: str, roots: Sequence[str]) -> None:
+    def __init__(self, model: str, device: str, runtime: str, roots: Sequence[str], s3_endpoint: str | None) -> None:
         from viewfinder.models.factory import load_embedder
         from viewfinder.models.registry import resolve_model
 
+        use_endpoint(s3_endpoint)  # the driver's (--s3-endpoint): a worker process has its own S3 client
         # As the local engine loads it: on a CPU, auto is the int8 image tower (pipeline.indexer.load_embedder_for).
         self.embedder = load_embedder(resolve_model(model), device, runtime, auto_int8=True)
         self.sources = {root: open_source(root) for root in roots}
@@ -140,7 +143,7 @@ class EmbedActor:
         An entry read through its source (object storage) gets its thumbnail made here too, from the bytes
         already fetched, as the local engine does: the service never fetches the original for the grid.
         """
-        from viewfinder.images.decode import MAX_BYTES, DecodeError, decode_bytes, decode_image
+        from viewfinder.images.decode import DecodeError, decode_bytes, decode_image
         from viewfinder.images.thumbnails import make_thumbnail
 
         source = self.sources[root]
@@ -149,7 +152,7 @@ class EmbedActor:
                 # By path, as the local engine decodes: the same checks (FIFOs, links, sizes) before reading.
                 return ActorDecoded(decode_image(key, self.embedder.preprocess), b"")
             with source.open(key) as handle:
-                data = handle.read(MAX_BYTES + 1)
+                data = handle.read(MAX_IMAGE_BYTES + 1)
             return ActorDecoded(decode_bytes(data, self.embedder.preprocess), make_thumbnail(data))
         except DecodeError as error:
             return str(error) or "cannot decode"
@@ -197,7 +200,13 @@ def embed_stream(
         roots = sorted({source.root for source, _ in work})
         dataset = ray.data.from_items(items).map_batches(
             EmbedActor,
-            fn_constructor_kwargs={"model": model, "device": device, "runtime": runtime, "roots": roots},
+            fn_constructor_kwargs={
+                "model": model,
+                "device": device,
+                "runtime": runtime,
+                "roots": roots,
+                "s3_endpoint": endpoint(),
+            },
             batch_size=batch_size,
             batch_format="numpy",
             **placement,

@@ -13,11 +13,11 @@ from starlette.exceptions import HTTPException
 from viewfinder.images.decode import DecodeError
 from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import ImageOut, error_responses, image_json
+from viewfinder.settings import PRESIGN_TTL
 from viewfinder.sources.s3 import presigned_url
 from viewfinder.store.originals import OriginalChangedError, open_original
 from viewfinder.store.thumbnails import etag_of, thumbnail
 
-PRESIGN_TTL = 15 * 60
 THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
 IMAGE_CACHE_CONTROL = "private, max-age=3600"
 MEDIA_TYPES = {

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from viewfinder import settings
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.onnx_format import cache_home
 from viewfinder.sources.s3 import client, explain, split_url
@@ -237,7 +238,7 @@ def prune(url: str, keep: int) -> list[str]:
 
 def cache_dir(url: str) -> Path:
     """Where a reader keeps downloaded snapshots of `url`: $VIEWFINDER_SNAPSHOT_CACHE, else the cache home."""
-    base = os.environ.get("VIEWFINDER_SNAPSHOT_CACHE") or cache_home() / "snapshots"
+    base = settings.value("snapshot_cache") or cache_home() / "snapshots"
     return Path(base).expanduser() / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
 
 
