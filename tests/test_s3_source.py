@@ -3,6 +3,7 @@ mixing with local folders, bad input, thumbnails made at index time, and presign
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.error
 import urllib.request
@@ -158,10 +159,11 @@ def test_s3_endpoint_option_points_every_client_at_the_store(seaweed, bucket, tm
             capsys, "index", f"s3://{bucket}/p", "--s3-endpoint", seaweed.endpoint, "--index", tmp_path / "i",
             "--model", "test:tiny",
         )  # fmt: skip
+        unchanged = os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"  # given to the client, not the process
     finally:
         monkeypatch.undo()
-        client.cache_clear()
-    assert code == 0 and out.startswith("2 added"), err
+        s3_source.use_endpoint(None)
+    assert code == 0 and out.startswith("2 added") and unchanged, err
 
 
 def fetch(url: str) -> tuple[int, bytes]:
