@@ -84,7 +84,7 @@ def test_a_flag_falls_back_to_its_environment_variable_and_the_flag_wins(clean_e
     clean_environment.setenv("VIEWFINDER_PRESIGN_TTL", "60")
     clean_environment.setenv("VIEWFINDER_INDEX", "s3://photos/indexes/main")
     args = build_parser().parse_args(["serve"])
-    assert args.presign_ttl == 60 and args.index == "s3://photos/indexes/main"
+    assert args.presign_ttl == 60 and args.index == "s3://photos/indexes/main" and type(args.index) is str
     assert build_parser().parse_args(["serve", "--presign-ttl", "120"]).presign_ttl == 120
     clean_environment.setenv("VIEWFINDER_ALLOWED_HOSTS", " photos.lan, ,other.lan ")
     assert settings.value("allowed_hosts") == ("photos.lan", "other.lan")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +73,7 @@ class Setting:
             return number
         if self.choices and text not in self.choices:
             raise SettingError(f"{where}: must be one of {', '.join(self.choices)}.")
-        return text
+        return str(text)  # a plain str, never add_option's _FromEnvironment (it would not pickle to Ray workers)
 
     def from_argument(self, text: str) -> Any:
         """argparse's `type`: a flag's text, or the default add_option read from the environment."""
@@ -199,16 +198,16 @@ _TABLE = (
 SETTINGS: dict[str, Setting] = {setting.name: setting for setting in _TABLE}
 
 
-def from_environment(name: str, environ: Mapping[str, str] | None = None) -> Any:
+def from_environment(name: str) -> Any:
     """A setting's value from its environment variable (validated); None when the variable is unset or empty."""
     setting = SETTINGS[name]
-    text = (os.environ if environ is None else environ).get(setting.env or "", "")
+    text = os.environ.get(setting.env or "", "")
     return setting.parse(text, f"{setting.env}={text}") if text else None
 
 
-def value(name: str, environ: Mapping[str, str] | None = None) -> Any:
+def value(name: str) -> Any:
     """A setting's value: its environment variable (validated), else its default."""
-    given = from_environment(name, environ)
+    given = from_environment(name)
     return SETTINGS[name].default if given is None else given
 
 

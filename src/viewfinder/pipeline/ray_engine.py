@@ -101,11 +101,14 @@ def start_local(ray: ModuleType | None = None, num_cpus: int = LOCAL_CPUS) -> No
 class EmbedActor:
     """One model per actor: decodes a batch of entries through their source and embeds them."""
 
-    def __init__(self, model: str, device: str, runtime: str, roots: Sequence[str], s3_endpoint: str | None) -> None:
+    def __init__(
+        self, model: str, device: str, runtime: str, roots: Sequence[str], s3_endpoint: str | None = None
+    ) -> None:
         from viewfinder.models.factory import load_embedder
         from viewfinder.models.registry import resolve_model
 
-        use_endpoint(s3_endpoint)  # the driver's (--s3-endpoint): a worker process has its own S3 client
+        if s3_endpoint:  # the driver's (--s3-endpoint): a worker process has its own S3 client
+            use_endpoint(s3_endpoint)
         # As the local engine loads it: on a CPU, auto is the int8 image tower (pipeline.indexer.load_embedder_for).
         self.embedder = load_embedder(resolve_model(model), device, runtime, auto_int8=True)
         self.sources = {root: open_source(root) for root in roots}
