@@ -44,6 +44,8 @@ def lambda_row(url: str, scratch: Path, queries: int) -> dict:
         "PYTHONPATH": str(ROOT / "src"),
         "VIEWFINDER_INDEX": url,
         "VIEWFINDER_SNAPSHOT_CACHE": str(Path(tempfile.mkdtemp(dir=scratch, prefix="lambda-tmp-"))),
+        "VIEWFINDER_RUNTIME": "onnx",  # as the image sets it
+        "VIEWFINDER_ALLOWED_HOSTS": "*",  # as template.yaml sets it: API Gateway's host names vary
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "300",
         "LOG_LEVEL": "error",
     }

@@ -377,7 +377,7 @@ def test_pixel_limit_is_checked_from_the_header(tmp_path, decoder, monkeypatch):
 
 
 def test_file_over_byte_limit_is_refused(tmp_path, decoder, monkeypatch):
-    monkeypatch.setattr(decode, "MAX_BYTES", 100)
+    monkeypatch.setattr(decode, "MAX_IMAGE_BYTES", 100)
     path = save(smooth_scene(64, 48), tmp_path / "big.png", "PNG")
     with pytest.raises(DecodeError, match=r"^file too large"):
         decoder(path, SPEC)

@@ -43,6 +43,7 @@ def test_handler_answers_http_api_events_from_an_s3_snapshot_without_torch(seawe
         "VIEWFINDER_PRESIGN_TTL": "60",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "120",
         "VIEWFINDER_POLL_SECONDS": "0",
+        "VIEWFINDER_ALLOWED_HOSTS": "*",  # as template.yaml sets it: API Gateway's host names vary
         "LOG_LEVEL": "warn",
     }
     with run_rie("viewfinder.serve.lambda_handler.handler", env, cwd=tmp_path) as url:

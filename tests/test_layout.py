@@ -17,26 +17,34 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = {
     "viewfinder.errors": 0,
     "viewfinder.version": 0,
-    "viewfinder.sources": 1,
-    "viewfinder.images": 1,
-    "viewfinder.models": 2,
-    "viewfinder.store": 3,
-    "viewfinder.pipeline": 4,
-    "viewfinder.search": 4,
-    "viewfinder.app": 5,
-    "viewfinder.bench": 5,
-    "viewfinder.serve": 6,
-    "viewfinder.cli": 7,
-    "viewfinder.__main__": 8,
-    "viewfinder": 8,  # the public API over everything
+    "viewfinder.settings": 1,  # the settings table: every layer reads it, and it raises errors' type
+    "viewfinder.sources": 2,
+    "viewfinder.images": 2,
+    "viewfinder.models": 3,
+    "viewfinder.store": 4,
+    "viewfinder.pipeline": 5,
+    "viewfinder.search": 5,
+    "viewfinder.app": 6,
+    "viewfinder.bench": 6,
+    "viewfinder.serve": 7,
+    "viewfinder.cli": 8,
+    "viewfinder.__main__": 9,
+    "viewfinder": 9,  # the public API over everything
 }
 
 # The fronts parse, call the application layer and render: they may import nothing else of the package. The
 # CLI also starts the server (`serve`) and runs the benchmarks, which are tools of their own.
 FRONT_IMPORTS = {
-    "viewfinder.serve": ("viewfinder.app", "viewfinder.errors", "viewfinder.version", "viewfinder.serve"),
+    "viewfinder.serve": (
+        "viewfinder.app",
+        "viewfinder.settings",
+        "viewfinder.errors",
+        "viewfinder.version",
+        "viewfinder.serve",
+    ),
     "viewfinder.cli": (
         "viewfinder.app",
+        "viewfinder.settings",
         "viewfinder.errors",
         "viewfinder.version",
         "viewfinder.cli",

@@ -3,6 +3,7 @@ mixing with local folders, bad input, thumbnails made at index time, and presign
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.error
 import urllib.request
@@ -116,7 +117,7 @@ def test_a_batch_that_cannot_be_read_is_not_committed_and_nothing_indexed_is_los
     original = s3_source.read_object
     failing = sorted(f"s3://{bucket}/{item['Key']}" for item in s3.list_objects_v2(Bucket=bucket)["Contents"])[4]
 
-    def throttled(url: str, limit: int = s3_source.MAX_OBJECT_BYTES) -> bytes:
+    def throttled(url: str, limit: int = s3_source.MAX_IMAGE_BYTES) -> bytes:
         if url == failing:  # what the client raises once its retries on SlowDown/5xx are spent
             raise ViewfinderError(f"Cannot read {url}: SlowDown")
         return original(url, limit)
@@ -158,10 +159,11 @@ def test_s3_endpoint_option_points_every_client_at_the_store(seaweed, bucket, tm
             capsys, "index", f"s3://{bucket}/p", "--s3-endpoint", seaweed.endpoint, "--index", tmp_path / "i",
             "--model", "test:tiny",
         )  # fmt: skip
+        unchanged = os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"  # given to the client, not the process
     finally:
         monkeypatch.undo()
-        client.cache_clear()
-    assert code == 0 and out.startswith("2 added"), err
+        s3_source.use_endpoint(None)
+    assert code == 0 and out.startswith("2 added") and unchanged, err
 
 
 def fetch(url: str) -> tuple[int, bytes]:

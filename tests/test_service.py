@@ -411,4 +411,4 @@ def test_serve_on_a_taken_or_impossible_port_exits_2_with_a_clear_message(capsys
         code, _, err = run_cli(capsys, "serve", "--index", tmp_path, "--port", taken.getsockname()[1])
     assert code == 2 and "Cannot listen on 127.0.0.1" in err and "--port" in err
     code, _, err = run_cli(capsys, "serve", "--index", tmp_path, "--port", 70000)
-    assert code == 2 and "not a port number" in err
+    assert code == 2 and "--port 70000: must be between 0 and 65535" in err

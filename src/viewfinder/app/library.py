@@ -9,9 +9,10 @@ from pathlib import Path
 
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import resolve_model
-from viewfinder.pipeline.indexer import DEFAULT_BATCH_SIZE, IndexReport, Progress, load_embedder_for, run_index
+from viewfinder.pipeline.indexer import IndexReport, Progress, load_embedder_for, run_index
 from viewfinder.pipeline.maintenance import RemoveReport, remove_sources
-from viewfinder.pipeline.watch import RECONCILE_SECONDS, FolderWatcher
+from viewfinder.pipeline.watch import FolderWatcher
+from viewfinder.settings import BATCH_SIZE, RECONCILE_SECONDS
 from viewfinder.sources import IMAGE_SUFFIXES
 from viewfinder.store import snapshots
 from viewfinder.store.check import CheckReport, check_index
@@ -26,8 +27,16 @@ __all__ = [
     "remove",
     "rollback",
     "update",
+    "use_s3_endpoint",
     "watch",
 ]
+
+
+def use_s3_endpoint(url: str | None) -> None:
+    """Every S3 client of this process talks to `url` (an S3-compatible store), else $AWS_ENDPOINT_URL."""
+    from viewfinder.sources.s3 import use_endpoint
+
+    use_endpoint(url)
 
 
 def update(
@@ -38,7 +47,7 @@ def update(
     runtime: str = "auto",
     engine: str = "local",
     store: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = BATCH_SIZE,
     workers: int | None = None,
     ray_address: str | None = None,
     progress: Progress | None = None,

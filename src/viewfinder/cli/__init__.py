@@ -6,11 +6,11 @@ Each module of this package adds a group of commands (`add_commands`) with their
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 from collections.abc import Sequence
 
+from viewfinder import settings
 from viewfinder.cli import indexing, searching, serving, tools
 from viewfinder.cli.options import EXIT_FAILURE, EXIT_USAGE, Parser, use_s3_endpoint
 from viewfinder.errors import ViewfinderError
@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code (0 ok, 2 usage or configuration error, 1 failure)."""
-    args = build_parser().parse_args(argv)
-    use_s3_endpoint(args)
     try:
+        args = build_parser().parse_args(argv)  # a setting out of range is a ViewfinderError (settings.py)
+        use_s3_endpoint(args)
         return args.run(args)
     except ViewfinderError as error:
         print(f"viewfinder: error: {error}", file=sys.stderr)
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _unexpected(error: Exception) -> int:
-    if os.environ.get("VIEWFINDER_DEBUG"):
+    if settings.value("debug"):
         raise error
     print(
         f"viewfinder: unexpected error: {type(error).__name__}: {error} "

@@ -7,16 +7,9 @@ import json
 import sys
 from dataclasses import asdict
 
-from viewfinder.cli.options import (
-    EXIT_OK,
-    EXIT_USAGE,
-    index_option,
-    index_path,
-    progress_bar,
-    runtime_option,
-    s3_endpoint_option,
-)
+from viewfinder.cli.options import EXIT_OK, EXIT_USAGE, index_path, progress_bar
 from viewfinder.errors import ViewfinderError
+from viewfinder.settings import add_option
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -32,29 +25,19 @@ def _add_index_command(commands: argparse._SubParsersAction) -> None:
     index.add_argument(
         "sources", nargs="+", metavar="SOURCE", help="folders or s3://bucket/prefix locations to index, recursively"
     )
-    index_option(index)
-    s3_endpoint_option(index)
+    add_option(index, "index")
+    add_option(index, "s3_endpoint")
     index.add_argument(
         "--model",
         help="open_clip NAME:TAG, hf-hub:org/name, a weights path, test:tiny or test:shapes"
         " (default: the index's model, else ViT-B-32:openai)",
     )
-    index.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    runtime_option(index)
-    index.add_argument("--batch-size", type=int, default=32, metavar="N")
+    add_option(index, "device")
+    add_option(index, "runtime")
+    add_option(index, "batch_size")
     index.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
-    index.add_argument(
-        "--engine",
-        default="local",
-        choices=["local", "ray"],
-        help="where decoding and embedding run: this process (local, default) or a Ray cluster (ray)",
-    )
-    index.add_argument(
-        "--store",
-        metavar="STORE",
-        help="vector store of a new index: faiss (default), milvus (Milvus Lite in the index directory), "
-        "milvus:PATH.db or milvus:http://HOST:19530",
-    )
+    add_option(index, "engine")
+    add_option(index, "store")
     index.add_argument(
         "--ray-address", metavar="ADDR", help="Ray cluster to use with --engine ray (default: start one on 127.0.0.1)"
     )
@@ -66,7 +49,7 @@ def _add_remove_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder remove SOURCE...`: drop a source's images."""
     remove = commands.add_parser("remove", help="remove a source folder's images from an index (even if it is gone)")
     remove.add_argument("sources", nargs="+", metavar="SOURCE", help="source folders to remove")
-    index_option(remove)
+    add_option(remove, "index")
     remove.add_argument("--json", action="store_true", help="print JSON")
     remove.set_defaults(run=_remove)
 
@@ -74,7 +57,7 @@ def _add_remove_command(commands: argparse._SubParsersAction) -> None:
 def _add_check_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder check [--repair]`: verify an index."""
     check = commands.add_parser("check", help="verify an index's files, and with --repair fix what can be fixed")
-    index_option(check)
+    add_option(check, "index")
     check.add_argument("--repair", action="store_true", help="upgrade, rebuild and clean up what is wrong")
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(run=_check)
@@ -84,13 +67,11 @@ def _add_watch_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder watch SOURCE...`: index, then follow changes."""
     watch = commands.add_parser("watch", help="index folders, then keep the index up to date as photos change")
     watch.add_argument("sources", nargs="+", metavar="SOURCE", help="folders to watch, recursively")
-    index_option(watch)
+    add_option(watch, "index")
     watch.add_argument("--model", help="the model for a new index (default: the index's, else ViT-B-32:openai)")
-    watch.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    runtime_option(watch)
-    watch.add_argument(
-        "--reconcile", type=float, default=300.0, metavar="SECONDS", help="full rescan interval (default 300)"
-    )
+    add_option(watch, "device")
+    add_option(watch, "runtime")
+    add_option(watch, "reconcile")
     watch.set_defaults(run=_watch)
 
 

@@ -1,9 +1,9 @@
-"""What the commands share: exit codes, the argument parser, common options and the progress bar."""
+"""What the commands share: exit codes, the argument parser, the S3 endpoint, the index location and the
+progress bar. Options shared by commands are built from the settings table (`viewfinder.settings.add_option`)."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -19,54 +19,23 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"viewfinder: error: {message}\n")
 
 
-def runtime_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--runtime",
-        default="auto",
-        choices=["auto", "torch", "onnx", "onnx-int8"],
-        help="embedding runtime (default auto: torch with --device cuda, and for index on a GPU it finds; "
-        "else ONNX Runtime, with the int8 image tower for index)",
-    )
-
-
-def query_model_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--query-model",
-        metavar="NAME",
-        help="encode text queries with this multilingual model aligned to the index's model, e.g. "
-        "M-CLIP/XLM-Roberta-Large-Vit-B-32 for a ViT-B-32:openai index (no image is embedded again)",
-    )
-
-
-def s3_endpoint_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--s3-endpoint", metavar="URL", help="an S3-compatible store instead of AWS (default $AWS_ENDPOINT_URL)"
-    )
-
-
 def use_s3_endpoint(args: argparse.Namespace) -> None:
-    """Every S3 client of this process (they read AWS_ENDPOINT_URL) talks to --s3-endpoint when given."""
-    if getattr(args, "s3_endpoint", None):
-        os.environ["AWS_ENDPOINT_URL"] = args.s3_endpoint
+    """The S3 client of this process talks to the command's --s3-endpoint (else $AWS_ENDPOINT_URL)."""
+    from viewfinder.app.library import use_s3_endpoint as use_endpoint
+
+    use_endpoint(getattr(args, "s3_endpoint", None))
 
 
-def index_path(explicit: str | None) -> Path:
-    """The index directory: --index, else $VIEWFINDER_INDEX, else ./viewfinder-index."""
+def index_path(given: str | None) -> Path:
+    """The index directory: --index, else $VIEWFINDER_INDEX, else ./viewfinder-index (the `index` setting)."""
     from viewfinder.app.library import default_index_path
 
-    return default_index_path(explicit)
+    return default_index_path(given)
 
 
-def index_location(explicit: str | None) -> str | Path:
+def index_location(given: str) -> str | Path:
     """--index as given: an s3:// snapshot location stays a URL (a Path would fold its '//')."""
-    location = explicit or os.environ.get("VIEWFINDER_INDEX") or ""
-    return location if location.startswith("s3://") else index_path(explicit)
-
-
-def index_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--index", metavar="DIR", help="index directory (default: $VIEWFINDER_INDEX or ./viewfinder-index)"
-    )
+    return given if given.startswith("s3://") else index_path(given)
 
 
 class progress_bar:

@@ -8,14 +8,9 @@ import os
 import sys
 from dataclasses import asdict
 
-from viewfinder.cli.options import (
-    EXIT_OK,
-    index_option,
-    index_path,
-    query_model_option,
-    runtime_option,
-)
+from viewfinder.cli.options import EXIT_OK, index_path
 from viewfinder.errors import ViewfinderError
+from viewfinder.settings import add_option
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -58,17 +53,12 @@ def _add_search_command(commands: argparse._SubParsersAction) -> None:
     ranking = search.add_argument_group("ranking")
     ranking.add_argument("--recency", type=float, default=0.0, metavar="W", help="rerank weight of recency (0-1)")
     ranking.add_argument("--resolution", type=float, default=0.0, metavar="W", help="rerank weight of resolution")
-    ranking.add_argument(
-        "--min-relevance",
-        type=float,
-        metavar="P",
-        help="only results rated at least P%% relevant (default 50, or 0 for random-weight models; 0 shows all)",
-    )
+    add_option(ranking, "min_relevance")
     search.add_argument("-k", type=int, default=20, metavar="K", help="number of results (default 20)")
-    index_option(search)
-    search.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    runtime_option(search)
-    query_model_option(search)
+    add_option(search, "index")
+    add_option(search, "device")
+    add_option(search, "runtime")
+    add_option(search, "query_model")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
 
@@ -76,7 +66,7 @@ def _add_search_command(commands: argparse._SubParsersAction) -> None:
 def _add_info_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder info`: what an index holds."""
     info = commands.add_parser("info", help="describe an index")
-    index_option(info)
+    add_option(info, "index")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
 
@@ -84,7 +74,7 @@ def _add_info_command(commands: argparse._SubParsersAction) -> None:
 def _add_duplicates_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder duplicates`: near-identical photos and exact copies."""
     duplicates = commands.add_parser("duplicates", help="list groups of near-identical photos and exact copies")
-    index_option(duplicates)
+    add_option(duplicates, "index")
     duplicates.add_argument(
         "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.96)"
     )

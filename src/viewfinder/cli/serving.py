@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from viewfinder.cli.options import (
-    EXIT_OK,
-    index_location,
-    index_option,
-    index_path,
-    query_model_option,
-    runtime_option,
-    s3_endpoint_option,
-)
+from viewfinder.cli.options import EXIT_OK, index_location, index_path
 from viewfinder.errors import ViewfinderError
+from viewfinder.settings import add_option
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -24,20 +17,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def _add_serve_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder serve`: the HTTP API and the web UI."""
     serve = commands.add_parser("serve", help="serve the HTTP search API and the web UI")
-    index_option(serve)
-    s3_endpoint_option(serve)
-    serve.add_argument(
-        "--presign-ttl",
-        type=int,
-        default=900,
-        metavar="SECONDS",
-        help="how long the link /images/{id} redirects to stays valid for an image in S3 (default 900)",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
-    serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    runtime_option(serve)
-    query_model_option(serve)
+    add_option(serve, "index")
+    add_option(serve, "s3_endpoint")
+    add_option(serve, "presign_ttl")
+    add_option(serve, "host")
+    add_option(serve, "port")
+    add_option(serve, "device")
+    add_option(serve, "runtime")
+    add_option(serve, "query_model")
     serve.add_argument(
         "--source",
         dest="sources",
@@ -46,29 +33,9 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="folder POST /admin/reindex scans (repeatable; default: the folders the index was built from)",
     )
-    serve.add_argument(
-        "--cors-origin",
-        dest="cors_origins",
-        action="append",
-        default=[],
-        metavar="ORIGIN",
-        help="a web origin allowed to call the API from a browser (repeatable; default $VIEWFINDER_CORS_ORIGINS)",
-    )
-    serve.add_argument(
-        "--allowed-host",
-        dest="allowed_hosts",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a host name the server is reached by, besides loopback (and IP addresses when --host is not"
-        " loopback); '*' allows any (repeatable; default $VIEWFINDER_ALLOWED_HOSTS)",
-    )
-    serve.add_argument(
-        "--min-relevance",
-        type=float,
-        metavar="P",
-        help="threshold for searches that give none (default 50, or 0 for random-weight models)",
-    )
+    add_option(serve, "cors_origins")
+    add_option(serve, "allowed_hosts")
+    add_option(serve, "min_relevance", help="the relevance threshold for searches that give none")
     serve.add_argument(
         "--watch", action="store_true", help="reindex the source folders as photos are added, changed or deleted"
     )
@@ -78,16 +45,16 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
 def _add_snapshot_commands(commands: argparse._SubParsersAction) -> None:
     """`viewfinder publish` and `viewfinder rollback`: versioned index snapshots in S3."""
     publish = commands.add_parser("publish", help="upload a verified snapshot of an index to S3 and make it current")
-    index_option(publish)
+    add_option(publish, "index")
     publish.add_argument("--to", required=True, metavar="s3://BUCKET/indexes/NAME", help="where snapshots live")
     publish.add_argument("--keep", type=int, metavar="N", help="delete all but the N newest snapshots afterwards")
     publish.add_argument("--no-thumbnails", action="store_true", help="leave the thumbnail cache out")
-    s3_endpoint_option(publish)
+    add_option(publish, "s3_endpoint")
     publish.set_defaults(run=_publish)
     rollback = commands.add_parser("rollback", help="make an earlier published snapshot current again")
     rollback.add_argument("--index", required=True, metavar="s3://BUCKET/indexes/NAME", help="the published index")
     rollback.add_argument("--to", metavar="VERSION", help="the snapshot to make current (default: the one before)")
-    s3_endpoint_option(rollback)
+    add_option(rollback, "s3_endpoint")
     rollback.set_defaults(run=_rollback)
 
 
@@ -95,8 +62,6 @@ def _serve(args: argparse.Namespace) -> int:
     from viewfinder.app.query import check_min_relevance
     from viewfinder.serve.server import serve
 
-    if args.presign_ttl < 1:
-        raise ViewfinderError("--presign-ttl must be at least 1 second.")
     if args.min_relevance is not None:
         check_min_relevance(args.min_relevance)
 

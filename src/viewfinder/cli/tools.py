@@ -7,12 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from viewfinder.cli.options import (
-    EXIT_OK,
-    Parser,
-    runtime_option,
-)
+from viewfinder.cli.options import EXIT_OK, Parser
 from viewfinder.errors import ViewfinderError
+from viewfinder.settings import RUNTIMES, add_option
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -49,19 +46,17 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench_embed = benches.add_parser("embed", help="images/s of decoding, the model and the indexing pipeline")
     bench_embed.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
     bench_embed.add_argument("--count", type=int, default=128, metavar="N", help="images per size (default 128)")
-    bench_embed.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    runtime_option(bench_embed)
-    bench_embed.add_argument("--batch-size", type=int, default=32, metavar="N")
-    bench_embed.add_argument(
-        "--engine", default="local", choices=["local", "ray"], help="ray: also run the pipeline on a local Ray"
-    )
+    add_option(bench_embed, "device")
+    add_option(bench_embed, "runtime")
+    add_option(bench_embed, "batch_size")
+    add_option(bench_embed, "engine", help="ray: also run the pipeline on a local Ray")
     bench_serve = benches.add_parser("serve", help="start-up and HTTP text-query latency of `viewfinder serve`")
     bench_serve.add_argument("--n", type=int, default=100_000, metavar="N", help="index size (default 100000)")
     bench_serve.add_argument("--model", default="random:ViT-B-32", help="model (default random:ViT-B-32)")
     bench_serve.add_argument(
         "--runtime",
         action="append",
-        choices=["torch", "onnx", "onnx-int8"],
+        choices=[runtime for runtime in RUNTIMES if runtime != "auto"],
         help="runtimes to compare (repeatable; default all three, torch being the baseline)",
     )
     bench_serve.add_argument("--queries", type=int, default=200, metavar="N", help="queries per figure (200)")

@@ -32,11 +32,12 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from viewfinder.settings import MAX_IMAGE_BYTES
+
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 MAX_PIXELS: int = 120_000_000
-MAX_BYTES: int = 200 * 1024 * 1024
 # No photo is a thousand times longer than wide; a 1x100000000 strip passes the pixel limit, but Pillow keeps
 # a pointer per row and each conversion copies it, so it costs gigabytes.
 MAX_ASPECT_RATIO: int = 1000
@@ -254,8 +255,8 @@ def _readable(source: str | bytes | BinaryIO) -> Iterator[BinaryIO]:
 def _check_byte_size(size: int) -> None:
     if size == 0:
         raise DecodeError("empty file")
-    if size > MAX_BYTES:
-        raise DecodeError(f"file too large ({size / 2**20:.0f} MB, limit {MAX_BYTES / 2**20:g} MB)")
+    if size > MAX_IMAGE_BYTES:
+        raise DecodeError(f"file too large ({size / 2**20:.0f} MB, limit {MAX_IMAGE_BYTES / 2**20:g} MB)")
 
 
 @contextmanager

@@ -27,7 +27,7 @@ class TextEncoder(ABC):
     spec: ModelSpec | QuerySpec
     dim: int
     device: str
-    runtime: str  # torch, onnx or onnx-int8 (factory.RUNTIMES other than auto)
+    runtime: str  # torch, onnx or onnx-int8 (settings.RUNTIMES other than auto)
 
     @abstractmethod
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:

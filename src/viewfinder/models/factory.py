@@ -11,9 +11,7 @@ from importlib.util import find_spec
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import ModelSpec
-
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
-DEVICES = ("auto", "cpu", "cuda")
+from viewfinder.settings import DEVICES, RUNTIMES
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
+from viewfinder import settings
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
@@ -20,7 +20,7 @@ class ExportUnsupportedError(ViewfinderError):
 
 def cache_home() -> Path:
     """Viewfinder's cache folder: $VIEWFINDER_CACHE, else ~/.cache/viewfinder."""
-    return Path(os.environ.get("VIEWFINDER_CACHE") or Path.home() / ".cache" / "viewfinder").expanduser()
+    return Path(settings.value("cache") or Path.home() / ".cache" / "viewfinder").expanduser()
 
 
 def cache_root() -> Path:

@@ -23,6 +23,7 @@ from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
 from viewfinder.pipeline.reading import Thumbnails, decode_ahead
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
+from viewfinder.settings import BATCH_SIZE, ENGINES
 from viewfinder.sources import Source, SourceFile, Unusable, is_remote, open_source
 from viewfinder.store.catalog import Catalog, FileState
 from viewfinder.store.factory import apply_changes, normalise_store
@@ -30,8 +31,6 @@ from viewfinder.store.faiss_index import Queries
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.vector_store import VectorStore
 
-DEFAULT_BATCH_SIZE = 32
-ENGINES = ("local", "ray")
 REMOTE_WORKERS = 8  # concurrent GETs for a remote source: network-bound, so more than the cores
 Progress = Callable[[int, int], None]
 
@@ -121,7 +120,7 @@ def run_index(
     roots: Sequence[str],
     model: str | None = None,
     device: str = "auto",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = BATCH_SIZE,
     workers: int | None = None,
     progress: Progress | None = None,
     embedder: Embedder | None = None,

@@ -20,6 +20,7 @@ import numpy as np
 from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.sources import open_source
+from viewfinder.sources.s3 import endpoint, use_endpoint
 
 LOCAL_CPUS = 2  # a local (driver-started) cluster's CPUs when no --ray-address is given
 CPUS_PER_CPU_ACTOR = 4  # a CPU actor's model uses a node's cores; this many cluster CPUs per actor
@@ -77,10 +78,14 @@ def start_local(ray: ModuleType | None = None, num_cpus: int = LOCAL_CPUS) -> No
 class EmbedActor:
     """One model per actor: decodes a batch of entries through their source and embeds them."""
 
-    def __init__(self, model: str, device: str, runtime: str, roots: Sequence[str]) -> None:
+    def __init__(
+        self, model: str, device: str, runtime: str, roots: Sequence[str], s3_endpoint: str | None = None
+    ) -> None:
         from viewfinder.models.factory import load_embedder
         from viewfinder.models.registry import resolve_model
 
+        if s3_endpoint:  # the driver's (--s3-endpoint): a worker process has its own S3 client
+            use_endpoint(s3_endpoint)
         self.embedder = load_embedder(resolve_model(model), device, runtime, indexing=True)
         self.sources = {root: open_source(root) for root in roots}
 
@@ -141,7 +146,13 @@ def embed_stream(
         roots = sorted({planned.file.root for planned in work})
         dataset = ray.data.from_items(items).map_batches(
             EmbedActor,
-            fn_constructor_kwargs={"model": model, "device": device, "runtime": runtime, "roots": roots},
+            fn_constructor_kwargs={
+                "model": model,
+                "device": device,
+                "runtime": runtime,
+                "roots": roots,
+                "s3_endpoint": endpoint(),
+            },
             batch_size=batch_size,
             batch_format="numpy",
             **placement,

@@ -14,7 +14,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from viewfinder.images.decode import (
-    MAX_BYTES,
     DecodeError,
     PreprocessSpec,
     UnreadableError,
@@ -23,6 +22,7 @@ from viewfinder.images.decode import (
 )
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.pipeline.records import Decoded, PlannedFile, Reason
+from viewfinder.settings import MAX_IMAGE_BYTES
 from viewfinder.sources import Source, is_remote
 from viewfinder.store.catalog import Catalog, ImageRecord, NewImage
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
@@ -44,7 +44,7 @@ def decode_entry(source: Source, key: str, preprocess: PreprocessSpec) -> Decode
     if is_remote(source.root):
         try:
             with source.open(key) as handle:
-                data = handle.read(MAX_BYTES + 1)  # one byte over: decode_bytes says the entry is too large
+                data = handle.read(MAX_IMAGE_BYTES + 1)  # one byte over: decode_bytes says the entry is too large
         except OSError as error:
             return Reason(_unreadable(error), retry=True)
     try:

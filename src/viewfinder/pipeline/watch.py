@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.settings import RECONCILE_SECONDS
 from viewfinder.sources import IMAGE_SUFFIXES
 
 STABLE_SECONDS = 0.5
-RECONCILE_SECONDS = 300.0
 
 log = logging.getLogger(__name__)
 

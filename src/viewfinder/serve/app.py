@@ -18,12 +18,13 @@ from viewfinder.app.serving import LRUCache
 from viewfinder.app.snapshot_live import SnapshotLiveIndex
 from viewfinder.serve.errors import add_error_handlers
 from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_token_guard, api_token_guard
-from viewfinder.serve.routes_images import PRESIGN_TTL, image_routes
+from viewfinder.serve.routes_images import image_routes
 from viewfinder.serve.routes_index import index_routes
 from viewfinder.serve.routes_library import library_routes
 from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
+from viewfinder.settings import PRESIGN_TTL
 from viewfinder.version import __version__
 
 MAX_UPLOAD_BYTES = 20 * 2**20

@@ -7,12 +7,15 @@ mounted EFS path. Warm invocations only search. Settings come from the environme
 
     VIEWFINDER_INDEX            s3://… snapshot location or a directory (required)
     VIEWFINDER_CACHE            where the ONNX export lives (the image sets it)
-    VIEWFINDER_SNAPSHOT_CACHE   where snapshots are downloaded (default /tmp/viewfinder-snapshots)
-    VIEWFINDER_RUNTIME          onnx (default) or onnx-int8
+    VIEWFINDER_SNAPSHOT_CACHE   where snapshots are downloaded (the image sets /tmp/viewfinder-snapshots)
+    VIEWFINDER_RUNTIME          the image sets onnx; onnx-int8 also works
     VIEWFINDER_PRESIGN_TTL      seconds an /images/{id} redirect stays valid (default 900)
     VIEWFINDER_API_TOKEN        optional bearer token for every route but /healthz and the UI
-    VIEWFINDER_ALLOWED_HOSTS    Host names to accept, comma-separated (default *: any)
+    VIEWFINDER_ALLOWED_HOSTS    Host names to accept besides loopback, comma-separated (the template sets *)
     VIEWFINDER_POLL_SECONDS     how often an invocation checks for a newer snapshot first (default 60)
+
+They are the settings of `viewfinder.settings` (docs/settings.md), read and checked there: a bad value stops
+the cold start with one line.
 
 A Lambda environment is frozen between invocations, so nothing can poll in the background: the first
 invocation after VIEWFINDER_POLL_SECONDS checks the pointer (one small GET) and, when it moved, swaps to the
@@ -28,11 +31,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from viewfinder import settings
 from viewfinder.app import LiveIndex
 from viewfinder.app.serving import one_thread_per_query
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
-from viewfinder.serve.routes_images import PRESIGN_TTL
+from viewfinder.serve.guards import LOOPBACK_HOSTS
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +47,30 @@ def build_handler() -> Any:
         from mangum import Mangum
     except ImportError:
         raise ViewfinderError("The Lambda handler needs mangum: pip install 'viewfinder[lambda]'.") from None
-    index = os.environ.get("VIEWFINDER_INDEX")
+    index = settings.from_environment("index")
     if not index:
         raise ViewfinderError("Set VIEWFINDER_INDEX to s3://bucket/indexes/NAME or an index directory on EFS.")
-    os.environ.setdefault("VIEWFINDER_SNAPSHOT_CACHE", "/tmp/viewfinder-snapshots")  # only /tmp is writable
+    # Every setting is read and checked before the slow part, so a bad value stops the cold start at once.
+    runtime = settings.value("runtime")
+    presign_ttl = settings.value("presign_ttl")
+    poll_seconds = settings.value("poll_seconds")
+    api_token = settings.value("api_token")
+    allowed_hosts = settings.value("allowed_hosts")
     one_thread_per_query()
     app = create_app(
         index,
         device="cpu",
-        runtime=os.environ.get("VIEWFINDER_RUNTIME", "onnx"),
-        presign_ttl=int(os.environ.get("VIEWFINDER_PRESIGN_TTL", PRESIGN_TTL)),
-        api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
-        # API Gateway is the front door and its host names vary (custom domains): DNS rebinding, which the
-        # Host check guards a loopback server against, does not apply to a public API.
-        allowed_hosts=[h.strip() for h in os.environ.get("VIEWFINDER_ALLOWED_HOSTS", "*").split(",") if h.strip()],
+        runtime=runtime,
+        presign_ttl=presign_ttl,
+        api_token=api_token,
+        allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
     )
-    return _following(Mangum(app, lifespan="off"), app.state.live, float(os.environ.get("VIEWFINDER_POLL_SECONDS", 60)))
+    return _following(Mangum(app, lifespan="off"), app.state.live, poll_seconds, index)
 
 
-def _following(answer: Callable[[Any, Any], Any], live: LiveIndex, poll_seconds: float) -> Callable[[Any, Any], Any]:
+def _following(
+    answer: Callable[[Any, Any], Any], live: LiveIndex, poll_seconds: float, index: str
+) -> Callable[[Any, Any], Any]:
     """`answer` (no lifespan: nothing runs between invocations), checking for a newer index first when due."""
     checked = time.monotonic()
 
@@ -72,7 +81,7 @@ def _following(answer: Callable[[Any, Any], Any], live: LiveIndex, poll_seconds:
             try:
                 live.refresh()
             except Exception as error:  # a bad snapshot is never swapped in: keep answering from this one
-                log.warning("cannot follow %s: %s", os.environ.get("VIEWFINDER_INDEX"), error)
+                log.warning("cannot follow %s: %s", index, error)
         return answer(event, context)
 
     return handler

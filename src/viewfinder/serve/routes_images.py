@@ -12,8 +12,8 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from viewfinder.app import LiveIndex
 from viewfinder.app.originals import Redirect
 from viewfinder.serve.schemas import ImageOut, error_responses, etag_matches, image_json
+from viewfinder.settings import PRESIGN_TTL
 
-PRESIGN_TTL = 15 * 60
 THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
 IMAGE_CACHE_CONTROL = "private, max-age=3600"
 

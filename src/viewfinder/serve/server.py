@@ -2,18 +2,17 @@
 
 import ipaddress
 import logging
-import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
 
+from viewfinder import settings
 from viewfinder.app.serving import one_thread_per_query
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
 from viewfinder.serve.guards import LOOPBACK_HOSTS
-from viewfinder.serve.routes_images import PRESIGN_TTL
 
 
 class _Server(uvicorn.Server):
@@ -33,34 +32,33 @@ class _Server(uvicorn.Server):
 
 def serve(
     index_path: str | Path,
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: str = settings.HOST,
+    port: int = settings.PORT,
     device: str = "auto",
     sources: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     runtime: str = "auto",
     query_model: str | None = None,
-    presign_ttl: int = PRESIGN_TTL,
+    presign_ttl: int = settings.PRESIGN_TTL,
     min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = (),
     watch: bool = False,
 ) -> None:
     """Runs the service until interrupted; tokens, CORS origins and host names may come from the environment.
 
-    VIEWFINDER_API_TOKEN protects every route but the UI and /healthz; VIEWFINDER_ADMIN_TOKEN enables
-    /admin; VIEWFINDER_CORS_ORIGINS and VIEWFINDER_ALLOWED_HOSTS (comma-separated) are used when no
-    --cors-origin or --allowed-host is given. Requests must name a loopback host, an allowed host, or, when
-    the server listens beyond loopback, any IP address ("*" allows every host).
+    The settings api_token ($VIEWFINDER_API_TOKEN) protects every route but the UI and /healthz, admin_token
+    enables /admin; cors_origins and allowed_hosts (comma-separated variables) are read when no --cors-origin
+    or --allowed-host is given. Requests must name a loopback host, an allowed host, or, when the server
+    listens beyond loopback, any IP address ("*" allows every host).
     """
+    cors_origins = cors_origins or settings.value("cors_origins")
+    allowed_hosts = allowed_hosts or settings.value("allowed_hosts")
+    api_token, admin_token = settings.value("api_token"), settings.value("admin_token")
     listener = _listen(host, port)  # before the slow model load, so a taken port fails at once
     one_thread_per_query()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("viewfinder").setLevel(logging.INFO)
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a warning per malformed upload is noise
-    if not cors_origins:
-        cors_origins = [o.strip() for o in os.environ.get("VIEWFINDER_CORS_ORIGINS", "").split(",") if o.strip()]
-    if not allowed_hosts:
-        allowed_hosts = [h.strip() for h in os.environ.get("VIEWFINDER_ALLOWED_HOSTS", "").split(",") if h.strip()]
     app = create_app(
         index_path,
         device=device,
@@ -71,8 +69,8 @@ def serve(
         min_relevance=min_relevance,
         watch=watch,
         presign_ttl=presign_ttl,
-        api_token=os.environ.get("VIEWFINDER_API_TOKEN") or None,
-        admin_token=os.environ.get("VIEWFINDER_ADMIN_TOKEN") or None,
+        api_token=api_token,
+        admin_token=admin_token,
         allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
         any_ip_host=not _is_loopback(listener),
     )

@@ -3,7 +3,7 @@
 A key is recorded as `s3://bucket/key`. The version stamp is a 63-bit hash of the object's ETag, so the
 change plan (size and stamp) tells an unchanged object from the listing alone, without a GET. Requests are
 signed with SigV4 and retried with backoff on throttling and 5xx; credentials come from the standard AWS
-chain; `AWS_ENDPOINT_URL` (or `--s3-endpoint`, which sets it) points at another S3-compatible store.
+chain; `--s3-endpoint` (`use_endpoint`), else `AWS_ENDPOINT_URL`, points at another S3-compatible store.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.settings import MAX_IMAGE_BYTES, value
 from viewfinder.sources.base import IMAGE_SUFFIXES, SourceFile, Unusable
 
 SCHEME = "s3://"
 MAX_ATTEMPTS = 5
-MAX_OBJECT_BYTES = 256 * 2**20  # the same ceiling decode_bytes applies; a bigger object is not fetched
 NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 FORBIDDEN = frozenset({"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"})
 
@@ -42,23 +42,39 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-@functools.lru_cache(maxsize=8)
-def client(endpoint: str | None = None) -> Any:
-    """A thread-safe S3 client: SigV4, standard retries; `endpoint` else $AWS_ENDPOINT_URL else AWS."""
+_endpoint: str | None = None  # use_endpoint's; None: the s3_endpoint setting
+
+
+def use_endpoint(url: str | None) -> None:
+    """Points the S3 client of this process at `url`, an S3-compatible store (None: $AWS_ENDPOINT_URL, else AWS)."""
+    global _endpoint
+    if (url or None) != _endpoint:
+        _endpoint = url or None
+        client.cache_clear()
+
+
+def endpoint() -> str | None:
+    """The S3 endpoint this process uses: use_endpoint's, else $AWS_ENDPOINT_URL; None: AWS."""
+    return _endpoint or value("s3_endpoint")
+
+
+@functools.lru_cache(maxsize=1)
+def client() -> Any:
+    """The shared thread-safe S3 client of `endpoint()`: SigV4, standard retries."""
     try:
         import boto3
         from botocore.config import Config
     except ImportError:
         raise ViewfinderError("S3 support needs boto3: pip install 'viewfinder[s3]'.") from None
-    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    endpoint_url = endpoint()
     config = Config(
         signature_version="s3v4",
         retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         max_pool_connections=32,
         # Another store than AWS rarely has bucket DNS names: address buckets in the path there.
-        s3={"addressing_style": "path" if endpoint else "auto"},
+        s3={"addressing_style": "path" if endpoint_url else "auto"},
     )
-    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def error_code(error: Exception) -> tuple[str, int]:
@@ -131,7 +147,7 @@ class S3Source:
         return io.BytesIO(read_object(key))
 
 
-def read_object(url: str, limit: int = MAX_OBJECT_BYTES) -> bytes:
+def read_object(url: str, limit: int = MAX_IMAGE_BYTES) -> bytes:
     """The bytes of an s3:// object: ObjectGone when missing, OSError when bigger than `limit`,
     ViewfinderError for other failures (after the client's retries)."""
     from botocore.exceptions import BotoCoreError, ClientError

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from viewfinder import settings
 from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
@@ -20,7 +21,6 @@ from viewfinder.store.factory import FAISS, load_saved, normalise_store, rebuild
 from viewfinder.store.faiss_index import Queries
 from viewfinder.store.vector_store import VectorStore
 
-DEFAULT_INDEX = "viewfinder-index"
 FORMAT_VERSION = 1
 
 
@@ -41,8 +41,8 @@ class Manifest:
 
 
 def default_index_path(explicit: str | None) -> Path:
-    """`--index DIR`, else $VIEWFINDER_INDEX, else ./viewfinder-index."""
-    return Path(explicit or os.environ.get("VIEWFINDER_INDEX") or DEFAULT_INDEX).expanduser()
+    """`--index DIR`, else $VIEWFINDER_INDEX, else ./viewfinder-index (the `index` setting)."""
+    return Path(explicit or settings.value("index")).expanduser()
 
 
 class IndexDir:

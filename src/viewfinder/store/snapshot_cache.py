@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from viewfinder import settings
 from viewfinder.models.onnx_format import cache_home
 from viewfinder.sources.s3 import client, explain
 from viewfinder.store.catalog import Catalog
@@ -48,7 +49,7 @@ def _checked_version(pointer: dict[str, str]) -> str:
 
 def cache_dir(url: str) -> Path:
     """Where a reader keeps downloaded snapshots of `url`: $VIEWFINDER_SNAPSHOT_CACHE, else the cache home."""
-    base = os.environ.get("VIEWFINDER_SNAPSHOT_CACHE") or cache_home() / "snapshots"
+    base = settings.value("snapshot_cache") or cache_home() / "snapshots"
     return Path(base).expanduser() / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
 
 
