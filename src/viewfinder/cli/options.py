@@ -51,10 +51,11 @@ def use_s3_endpoint(args: argparse.Namespace) -> None:
 
 def index_location(explicit: str | None) -> str | Path:
     """--index as given: an s3:// snapshot location stays a URL (a Path would fold its '//')."""
+    from viewfinder.sources import is_object_store_url
     from viewfinder.store.indexdir import default_index_path
 
     location = explicit or os.environ.get("VIEWFINDER_INDEX") or ""
-    return location if location.startswith("s3://") else default_index_path(explicit)
+    return location if is_object_store_url(location) else default_index_path(explicit)
 
 
 def index_option(parser: argparse.ArgumentParser) -> None:

@@ -167,7 +167,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from viewfinder.search.engine import SearchEngine
-    from viewfinder.sources import is_remote
+    from viewfinder.sources import source_for
     from viewfinder.store.indexdir import IndexDir, default_index_path
 
     index_dir = IndexDir(default_index_path(args.index))
@@ -190,7 +190,7 @@ def _info(args: argparse.Namespace) -> int:
             "bytes_on_disk": index_dir.bytes_on_disk(),
             "generation": engine.generation,
             "sources": [
-                {"source": root, "images": count, "missing": not is_remote(root) and not os.path.isdir(root)}
+                {"source": root, "images": count, "missing": not source_for(root).available()}
                 for root, count in engine.catalog.source_counts().items()
             ],
         }

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.sources import FolderSource, SourceFile, open_source
+from viewfinder.sources import SourceFile, open_source
 
 if TYPE_CHECKING:
     from viewfinder.images.decode import DecodedImage
@@ -145,7 +145,7 @@ class EmbedActor:
 
         source = self.sources[root]
         try:
-            if isinstance(source, FolderSource):
+            if not source.remote:
                 # By path, as the local engine decodes: the same checks (FIFOs, links, sizes) before reading.
                 return ActorDecoded(decode_image(key, self.embedder.preprocess), b"")
             with source.open(key) as handle:

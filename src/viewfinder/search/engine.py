@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from viewfinder.models.registry import resolve_model
 from viewfinder.search import query as algebra
 from viewfinder.search.lru import LRUCache
 from viewfinder.search.query import Term
-from viewfinder.sources import is_remote
+from viewfinder.sources import Presence
 from viewfinder.store.catalog import Catalog, ImageRecord
 from viewfinder.store.faiss_index import filter_path
 from viewfinder.store.filters import Filters
@@ -182,6 +181,7 @@ class SearchEngine:
                 selector = allowed if path == "selector" else filters if path == "pushed" else None
                 required = np.sort(allowed) if path == "post" else None
         total = self.vectors.count
+        presence = Presence()  # each source asked once per query: an unplugged one costs no stat per row
         fetch = k + max(OVERFETCH_MIN, k // 4)
         if required is not None:
             fetch = math.ceil(fetch * total / len(required))
@@ -194,7 +194,8 @@ class SearchEngine:
                 ]
             records = self.catalog.images([i for i, _ in pairs])
             # A file deleted or moved since the last `viewfinder index` is no result: its path leads nowhere.
-            kept = [(i, s) for i, s in pairs if i in records and _still_there(records[i].path)][:k]
+            kept = [(i, s) for i, s in pairs if i in records and presence.still_there(records[i].path, records[i].root)]
+            kept = kept[:k]
             exhausted = fetch >= total or bool(np.any(ids[0] < 0))  # FAISS pads with -1 past the last match
             if len(kept) >= k or exhausted:
                 return [Hit(rank, records[i], s) for rank, (i, s) in enumerate(kept, 1)]
@@ -253,9 +254,3 @@ def parse_image_id(image_id: str) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise UnknownImageError(f"No indexed image has id {image_id!r}.")
     return int(text)
-
-
-def _still_there(path: str) -> bool:
-    """Whether an indexed file still exists; an object in a remote store is taken as there (a check would cost
-    a request per hit), and its presigned link answers 404 if it is gone."""
-    return is_remote(path) or os.path.exists(path)

@@ -24,6 +24,7 @@ from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
 from viewfinder.serve.snapshot_follow import SnapshotLiveIndex
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
+from viewfinder.sources import is_object_store_url
 from viewfinder.version import __version__
 
 MAX_UPLOAD_BYTES = 20 * 2**20
@@ -58,7 +59,7 @@ def create_app(
     `any_ip_host`; the default suits a server bound to loopback. `min_relevance` is the threshold for
     searches that give none (None: the model's default, docs/API.md).
     """
-    if str(index_path).startswith("s3://"):
+    if is_object_store_url(str(index_path)):
         live: LiveIndex = SnapshotLiveIndex(
             str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime, query_model=query_model
         )

@@ -11,7 +11,6 @@ is never built from a half-written index. An index deleted and rebuilt in place 
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -27,7 +26,7 @@ from viewfinder.pipeline.indexer import IndexReport, run_index
 from viewfinder.pipeline.watch import FolderWatcher
 from viewfinder.search.engine import SearchEngine
 from viewfinder.search.query import Term
-from viewfinder.sources import is_remote
+from viewfinder.sources import source_for
 from viewfinder.store.faiss_index import saved_generation
 from viewfinder.store.indexdir import IndexDir
 
@@ -92,7 +91,7 @@ class LiveIndex:
     ) -> None:
         self.index_dir = IndexDir(Path(path))
         self.device = device
-        self.sources = [os.path.abspath(os.path.expanduser(source)) for source in sources]
+        self.sources = [source_for(source).root for source in sources]
         self.poll_seconds = poll_seconds
         engine = SearchEngine(self.index_dir, device, embedder, runtime=runtime, query_model=query_model)
         # The text encoder loads before the server reports ready and stays loaded; one search warms up the
@@ -245,19 +244,22 @@ class LiveIndex:
 
     def folder_watcher(self) -> FolderWatcher:
         """A watcher of the source folders that reindexes when photos change (`viewfinder serve --watch`)."""
-        roots = [root for root in self.source_roots() if is_remote(root) or os.path.isdir(root)]
+        roots = [root for root in self.source_roots() if source_for(root).available()]
         if not roots:
             raise ViewfinderError("--watch needs a source folder that exists; add one with --source DIR.")
 
         def failed(error: Exception) -> None:
             log.warning("watch: reindex failed: %s (retrying on the next change)", error)
 
-        return FolderWatcher(roots, self.reindex_and_wait, on_error=failed)
+        watcher = FolderWatcher(roots, self.reindex_and_wait, on_error=failed)
+        if watcher.not_watched:
+            log.info("watch: %s", watcher.not_watched_note())
+        return watcher
 
     def _run_job(self, job: ReindexJob) -> None:
         state = "failed"
         try:
-            job.missing_roots = [root for root in job.roots if not is_remote(root) and not os.path.isdir(root)]
+            job.missing_roots = [root for root in job.roots if not source_for(root).available()]
             present = [root for root in job.roots if root not in job.missing_roots]
             if not present:
                 raise ViewfinderError(f"No source folder can be found ({', '.join(job.roots)}); is its drive mounted?")

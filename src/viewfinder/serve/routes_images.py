@@ -13,8 +13,7 @@ from starlette.exceptions import HTTPException
 from viewfinder.images.decode import DecodeError
 from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import ImageOut, error_responses, image_json
-from viewfinder.sources.s3 import presigned_url
-from viewfinder.store.originals import OriginalChangedError, open_original
+from viewfinder.sources import OriginalChangedError, Redirect, source_for
 from viewfinder.store.thumbnails import etag_of, thumbnail
 
 PRESIGN_TTL = 15 * 60
@@ -44,19 +43,19 @@ def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL)
         """The original bytes of an indexed image (for one in S3, a 307 to a presigned URL)."""
         with live.engine() as engine:
             image = engine.image(image_id)
-        if image.path.startswith("s3://"):
-            return RedirectResponse(presigned_url(image.path, presign_ttl), 307, headers={"Cache-Control": "no-store"})
         try:
             # Opened and checked here, so a file that is gone or is no longer the one indexed (a link to another
             # file, a FIFO) is a 404 before the response starts.
-            handle = open_original(image)
+            given = source_for(image.root).original(image, presign_ttl)
         except OriginalChangedError as error:
             raise HTTPException(404, f"The file of image {image.id} is {error}; re-run indexing.") from None
+        if isinstance(given, Redirect):
+            return RedirectResponse(given.url, 307, headers={"Cache-Control": "no-store"})
         headers = {"Cache-Control": IMAGE_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
         media_type = MEDIA_TYPES.get(image.format, "application/octet-stream")
         return OpenedFileResponse(
-            handle,
-            image.path,
+            given.handle,
+            given.path,
             media_type=media_type,
             headers=headers,
             filename=image.file_name,

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from viewfinder.images.decode import DecodeError
 from viewfinder.serve.live import LiveIndex
 from viewfinder.serve.schemas import error_responses
-from viewfinder.store.originals import OriginalChangedError
+from viewfinder.sources import OriginalChangedError
 from viewfinder.store.thumbnails import etag_of, thumbnail
 
 RENDITION_SIDE = 2048

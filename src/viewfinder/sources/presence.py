@@ -1,0 +1,45 @@
+"""Whether indexed entries are still there, each source asked once: what a search needs per query.
+
+With a source unplugged (its rows kept, as documented), checking each hit's path one by one makes a search
+stat the whole index and return nothing. A Presence asks each source root once whether it is there and
+answers for the rows under an absent one without a file-system call; it is made per query (a disk may be
+plugged back in between two queries) and is not shared between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from viewfinder.sources.base import Source
+from viewfinder.sources.registry import source_for
+
+
+class Presence:
+    """Source availability, asked once per root for the life of this object (one query)."""
+
+    def __init__(self) -> None:
+        self._sources: dict[str, Source] = {}
+        self._available: dict[str, bool] = {}
+
+    def source(self, root: str) -> Source:
+        """The source recorded as `root`, made once."""
+        source = self._sources.get(root)
+        if source is None:
+            source = self._sources[root] = source_for(root)
+        return source
+
+    def available(self, root: str) -> bool:
+        """Whether the source recorded as `root` is there (asked once)."""
+        known = self._available.get(root)
+        if known is None:
+            known = self._available[root] = self.source(root).available()
+        return known
+
+    def absent(self, roots: Iterable[str]) -> list[str]:
+        """The roots, among these, whose source is not there: the rows under them can be left out whole."""
+        return [root for root in roots if not self.available(root)]
+
+    def still_there(self, path: str, root: str) -> bool:
+        """Whether an indexed entry is still there: never for an absent source (no call made), else as cheaply
+        as its source can tell (a stat for a file, assumed for an object)."""
+        return self.available(root) and self.source(root).still_there(path)
