@@ -65,8 +65,10 @@ def make_thumbnail_of(
     """Makes an image's thumbnail from its original, read through its source while it is still the one
     indexed, and caches it; raises DecodeError, OriginalChangedError, or ViewfinderError when a remote store
     cannot be read."""
-    with source_for(image.root).open_indexed(image) as original:
-        data = make_thumbnail(original, side)
+    source = source_for(image.root)
+    with source.open_indexed(image) as original:
+        # A file is decoded from its descriptor, its size checked first; a remote entry is in memory already.
+        data = make_thumbnail(original.read() if source.remote else original, side)
     try:
         store_thumbnail(index_path, image.id, image.size, image.mtime_ns, data, folder_name)
     except OSError as error:
