@@ -118,3 +118,13 @@ def test_check_repair_makes_a_damaged_thumbnail_of_an_s3_image_again_from_its_ob
     assert damaged.read_bytes()[:3] == b"\xff\xd8\xff"
     code, out, _ = run_cli(capsys, "check", "--index", index)
     assert code == 0 and "index is healthy" in out and "problem" not in out
+
+
+def test_remove_takes_an_s3_source_by_its_url(seaweed, bucket, tmp_path, capsys):
+    folder, index = tmp_path / "photos", tmp_path / "index"
+    write_colour_images(folder, 2, seed=9)
+    location = f"s3://{bucket}/photos"
+    run_index(index, [str(folder), location], model="test:tiny")
+    code, out, err = run_cli(capsys, "remove", location, "--index", index)
+    assert code == 0 and f"removed 3 images of {location}" in out, err
+    assert s3_images(index) == []
