@@ -128,3 +128,16 @@ def test_remove_takes_an_s3_source_by_its_url(seaweed, bucket, tmp_path, capsys)
     code, out, err = run_cli(capsys, "remove", location, "--index", index)
     assert code == 0 and f"removed 3 images of {location}" in out, err
     assert s3_images(index) == []
+
+
+def test_a_watcher_of_buckets_only_watches_no_folder_and_still_runs_its_periodic_update():
+    from viewfinder.pipeline.watch import FolderWatcher
+
+    ran = threading.Event()
+    watcher = FolderWatcher(["s3://photos-bucket/trips/"], ran.set, reconcile_seconds=0.1)
+    assert watcher.roots == [] and watcher.not_watched == ["s3://photos-bucket/trips"]
+    watcher.start()
+    try:
+        assert ran.wait(WAIT)
+    finally:
+        watcher.stop()

@@ -18,28 +18,26 @@ class Presence:
     """Source availability, asked once per root for the life of this object (one query)."""
 
     def __init__(self) -> None:
-        self._sources: dict[str, Source] = {}
-        self._available: dict[str, bool] = {}
+        self._known: dict[str, Source | None] = {}  # by root: its source while there, None when absent
 
-    def source(self, root: str) -> Source:
-        """The source recorded as `root`, made once."""
-        source = self._sources.get(root)
-        if source is None:
-            source = self._sources[root] = source_for(root)
-        return source
+    def _present(self, root: str) -> Source | None:
+        try:
+            return self._known[root]
+        except KeyError:
+            source = source_for(root)
+            present = self._known[root] = source if source.available() else None
+            return present
 
     def available(self, root: str) -> bool:
         """Whether the source recorded as `root` is there (asked once)."""
-        known = self._available.get(root)
-        if known is None:
-            known = self._available[root] = self.source(root).available()
-        return known
+        return self._present(root) is not None
 
     def absent(self, roots: Iterable[str]) -> list[str]:
         """The roots, among these, whose source is not there: the rows under them can be left out whole."""
-        return [root for root in roots if not self.available(root)]
+        return [root for root in roots if self._present(root) is None]
 
     def still_there(self, path: str, root: str) -> bool:
-        """Whether an indexed entry is still there: never for an absent source (no call made), else as cheaply
-        as its source can tell (a stat for a file, assumed for an object)."""
-        return self.available(root) and self.source(root).still_there(path)
+        """Whether an indexed entry is still there: never under an absent source (no call made), else as
+        cheaply as its source can tell (a stat for a file, taken as there for an object)."""
+        source = self._present(root)
+        return source is not None and source.still_there(path)
