@@ -105,6 +105,10 @@ class Source(abc.ABC):
     # and no file-system events announce changes to them. A local source's entries are files read by path.
     remote: ClassVar[bool] = False
 
+    @abc.abstractmethod
+    def __init__(self, location: str) -> None:
+        """The source a location names, made without asking it anything (no I/O, no request)."""
+
     @classmethod
     @abc.abstractmethod
     def claims(cls, location: str) -> bool:

@@ -24,7 +24,7 @@ OUT_OF_SOURCE = "symbolic link leading out of the source folder (index its targe
 class FolderSource(Source):
     """A folder tree of images; links inside it are followed, loops, dangling links and links out reported."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
 
     @classmethod

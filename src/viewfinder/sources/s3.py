@@ -38,7 +38,7 @@ class ObjectGone(FileNotFoundError):
     """An object a listing named is no longer there (deleted between list and get)."""
 
 
-def is_s3(location: str | os.PathLike) -> bool:
+def is_s3(location: str | os.PathLike[str]) -> bool:
     return str(location).startswith(SCHEME)
 
 
@@ -94,8 +94,8 @@ def version_stamp(etag: str) -> int:
 def presigned_url(url: str, ttl_seconds: int) -> str:
     """A SigV4 presigned GET URL for an s3:// object, valid for `ttl_seconds`."""
     bucket, key = split_url(url)
-    return client().generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(ttl_seconds)
+    return str(
+        client().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(ttl_seconds))
     )
 
 
