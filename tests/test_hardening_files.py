@@ -12,9 +12,9 @@ import pytest
 from cli_helpers import write_colour_images
 from service_helpers import start_server_process, start_server_thread
 
-from viewfinder.app import originals
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.serve.app import create_app
+from viewfinder.sources import FolderSource
 
 SECRET = b"root:x:0:0:root:/root:/bin/bash\n"
 
@@ -111,19 +111,19 @@ def test_the_checked_file_is_sent_even_if_its_path_is_swapped_for_a_link_before_
     (tmp_path / "secret.txt").write_bytes(SECRET)
     index = tmp_path / "index"
     run_index(index, [str(folder)], model="test:tiny")
-    real_open = originals.open_original
+    real_original = FolderSource.original
 
-    def open_then_swap(image):
-        handle = real_open(image)
+    def open_then_swap(source, image, ttl_seconds):
+        given = real_original(source, image, ttl_seconds)
         # The race an attacker would try to win: the check has passed, the body is not sent yet.
         original = Path(image.path).read_bytes()
         Path(image.path).unlink()
         Path(image.path).symlink_to(tmp_path / "secret.txt")
         swapped.append(original)
-        return handle
+        return given
 
     swapped: list[bytes] = []
-    monkeypatch.setattr(originals, "open_original", open_then_swap)
+    monkeypatch.setattr(FolderSource, "original", open_then_swap)
     with start_server_thread(create_app(index, device="cpu")) as url, httpx.Client(base_url=url, timeout=20) as client:
         number = image_id(client, "image-0001.jpg")
         response = client.get(f"/images/{number}")

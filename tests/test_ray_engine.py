@@ -196,6 +196,7 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
         """A source that is not a folder (as object storage): entries are keys read through open()."""
 
         root = "bucket://photos"
+        remote = True
 
         def __init__(self):
             self.blobs = {"a.jpg": good[0].read_bytes(), "b.png": good[1].read_bytes(), "bad.jpg": b"not an image"}

@@ -28,12 +28,11 @@ from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import DEFAULT_K, Query, Term
 from viewfinder.search.ranking import Rerank
 from viewfinder.search.results import Answer
-from viewfinder.sources import is_remote, source_missing
+from viewfinder.sources import OriginalChangedError, Presence, source_for
 from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
-from viewfinder.store.originals import OriginalChangedError
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
 from viewfinder.store.thumbnails import THUMBNAIL_SIDE, Thumbnail, etag_of, thumbnail
 
@@ -121,7 +120,16 @@ class Index:
         """Ranks the index for a query (a `Query`, or terms with the other arguments) and rates the hits."""
         if not isinstance(query, Query):
             query = Query(tuple(query), k, filters, rerank, min_relevance)
-        return engine.run(query, self.encoder, self.catalog, self.vectors, self.calibration, self._present)
+        # Each source is asked once per query whether it is there: an unplugged one costs no stat per row.
+        presence = Presence()
+        return engine.run(
+            query,
+            self.encoder,
+            self.catalog,
+            self.vectors,
+            self.calibration,
+            lambda image: presence.still_there(image.path, image.root),
+        )
 
     def warm(self) -> None:
         """Loads the text encoder and searches once, before a server reports ready (the first user query is
@@ -174,7 +182,8 @@ class Index:
             bytes_on_disk=self.index_dir.bytes_on_disk(),
             generation=self.generation,
             sources=[
-                SourceInfo(root, count, source_missing(root)) for root, count in self.catalog.source_counts().items()
+                SourceInfo(root, count, not source_for(root).available())
+                for root, count in self.catalog.source_counts().items()
             ],
             folders=self.catalog.folders(),
             taken_range=self.catalog.taken_range(),
@@ -210,11 +219,6 @@ class Index:
             return thumbnail(self.index_dir.path, image, side, folder)
         except (DecodeError, OriginalChangedError) as error:
             raise ImageGoneError(f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
-
-    def _present(self, image: ImageRecord) -> bool:
-        """Whether an indexed file is still there; an object in a remote store is taken as there (a check
-        would cost a request per hit), and its presigned link answers 404 if it is gone."""
-        return is_remote(image.path) or Path(image.path).exists()
 
     # Writing (each a run over the index's directory; reopen, or let a LiveIndex swap, to see the result)
 

@@ -14,7 +14,7 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.pipeline.indexer import IndexReport
 from viewfinder.pipeline.watch import FolderWatcher
-from viewfinder.sources import source_missing
+from viewfinder.sources import source_for
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +90,22 @@ class Reindexer:
 
     def watcher(self) -> FolderWatcher:
         """A watcher of the source folders that reindexes when photos change (`viewfinder serve --watch`)."""
-        roots = [root for root in self._roots() if not source_missing(root)]
+        roots = [root for root in self._roots() if source_for(root).available()]
         if not roots:
             raise ViewfinderError("--watch needs a source folder that exists; add one with --source DIR.")
 
         def failed(error: Exception) -> None:
             log.warning("watch: reindex failed: %s (retrying on the next change)", error)
 
-        return FolderWatcher(roots, self.run_and_wait, on_error=failed)
+        watcher = FolderWatcher(roots, self.run_and_wait, on_error=failed)
+        if watcher.not_watched:
+            log.info("watch: %s", watcher.not_watched_note())
+        return watcher
 
     def _run(self, job: ReindexJob) -> None:
         state = "failed"
         try:
-            job.missing_roots = [root for root in job.roots if source_missing(root)]
+            job.missing_roots = [root for root in job.roots if not source_for(root).available()]
             present = [root for root in job.roots if root not in job.missing_roots]
             if not present:
                 raise ViewfinderError(f"No source folder can be found ({', '.join(job.roots)}); is its drive mounted?")

@@ -13,7 +13,7 @@ from viewfinder.pipeline.indexer import IndexReport, Progress, load_embedder_for
 from viewfinder.pipeline.maintenance import RemoveReport, remove_sources
 from viewfinder.pipeline.watch import FolderWatcher
 from viewfinder.settings import BATCH_SIZE, RECONCILE_SECONDS
-from viewfinder.sources import IMAGE_SUFFIXES
+from viewfinder.sources import IMAGE_SUFFIXES, is_object_store_url
 from viewfinder.store import snapshots
 from viewfinder.store.check import CheckReport, check_index
 from viewfinder.store.indexdir import IndexDir, default_index_path
@@ -22,6 +22,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "check",
     "default_index_path",
+    "is_object_store_url",
     "make_sample",
     "publish",
     "remove",

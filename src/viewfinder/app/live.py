@@ -11,7 +11,6 @@ generation is never opened from a half-written index. An index deleted and rebui
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from viewfinder.app.records import IndexInfo
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.pipeline.watch import FolderWatcher
+from viewfinder.sources import source_for
 from viewfinder.store.faiss_index import saved_generation
 from viewfinder.store.indexdir import IndexDir
 
@@ -56,7 +56,7 @@ class LiveIndex:
     ) -> None:
         self.index_dir = IndexDir(Path(path))
         self.device = device
-        self.sources = [os.path.abspath(os.path.expanduser(source)) for source in sources]
+        self.sources = [source_for(source).root for source in sources]
         self.poll_seconds = poll_seconds
         index = Index(self.index_dir.path, device, runtime, query_model, embedder=embedder)
         index.warm()

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from viewfinder.errors import ImageGoneError
-from viewfinder.sources import is_remote
+from viewfinder.sources import OriginalChangedError, Redirect, source_for
 from viewfinder.store.catalog import ImageRecord
-from viewfinder.store.originals import OriginalChangedError, open_original
 
 # What a browser is told each format is, by the decoder's format name.
 MEDIA_TYPES = {
@@ -33,22 +32,14 @@ class LocalFile:
     file_name: str
 
 
-@dataclass(frozen=True)
-class Redirect:
-    """A URL where the original can be fetched directly (a presigned GET, valid for a while)."""
-
-    url: str
-
-
 def open_original_of(image: ImageRecord, presign_ttl: int) -> LocalFile | Redirect:
-    """The original of an indexed image; ImageGoneError when its file is gone or was replaced."""
-    if is_remote(image.path):
-        from viewfinder.sources.s3 import presigned_url
-
-        return Redirect(presigned_url(image.path, presign_ttl))
+    """The original of an indexed image, as its source gives it (a checked local file, or a presigned link
+    valid for `presign_ttl` seconds); ImageGoneError when the file is gone or was replaced."""
     try:
-        handle = open_original(image)
+        given = source_for(image.root).original(image, presign_ttl)
     except OriginalChangedError as error:
         raise ImageGoneError(f"The file of image {image.id} is {error}; re-run indexing.") from None
+    if isinstance(given, Redirect):
+        return given
     media_type = MEDIA_TYPES.get(image.format, "application/octet-stream")
-    return LocalFile(handle, image.path, media_type, image.file_name)
+    return LocalFile(given.handle, given.path, media_type, image.file_name)

@@ -164,7 +164,9 @@ def _watch(args: argparse.Namespace) -> int:
 
     watcher = library.watch(index, args.sources, updated, failed, args.device, args.runtime, args.reconcile)
     watcher.start()
-    print(f"watching {', '.join(args.sources)}; Ctrl-C stops", flush=True)
+    if watcher.not_watched:
+        print(f"note: {watcher.not_watched_note()}", flush=True)
+    print(f"watching {', '.join(watcher.roots) or 'no folder'}; Ctrl-C stops", flush=True)
     try:
         threading.Event().wait()
     finally:

@@ -35,7 +35,9 @@ def index_path(given: str | None) -> Path:
 
 def index_location(given: str) -> str | Path:
     """--index as given: an s3:// snapshot location stays a URL (a Path would fold its '//')."""
-    return given if given.startswith("s3://") else index_path(given)
+    from viewfinder.app.library import is_object_store_url
+
+    return given if is_object_store_url(given) else index_path(given)
 
 
 class progress_bar:

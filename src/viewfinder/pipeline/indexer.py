@@ -24,7 +24,7 @@ from viewfinder.pipeline.reading import Thumbnails, decode_ahead
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
 from viewfinder.settings import BATCH_SIZE, ENGINES
-from viewfinder.sources import Source, SourceFile, Unusable, is_remote, open_source
+from viewfinder.sources import Source, SourceFile, Unusable, open_source, source_for
 from viewfinder.store.catalog import Catalog, FileState
 from viewfinder.store.factory import apply_changes, normalise_store
 from viewfinder.store.faiss_index import Queries
@@ -103,16 +103,10 @@ def plan_changes(
             plan.still_skipped.append(Skip.of(item, Reason(failed.reason or "unreadable")))
             continue
         plan.to_embed.append(PlannedFile(item, known))
-    prefixes = tuple(_as_prefix(root) for root in roots)
+    prefixes = tuple(source_for(root).key_prefix() for root in roots)
     plan.removed_ids += [state.id for path, state in indexed.items() if path.startswith(prefixes) and path not in seen]
     plan.forget_skipped = [path for path in skipped if path.startswith(prefixes) and path not in seen]
     return plan
-
-
-def _as_prefix(root: str) -> str:
-    """What every key under a root starts with: the root and its separator ('/' for a URL)."""
-    separator = "/" if "://" in root else os.sep
-    return root.rstrip(separator) + separator
 
 
 def run_index(
@@ -141,7 +135,7 @@ def run_index(
     if engine not in ENGINES:
         raise ViewfinderError(f"Unknown engine {engine!r}; use one of {', '.join(ENGINES)}.")
     index_dir = IndexDir(index_path)
-    gone = [root for root in roots if not is_remote(root) and not Path(root).expanduser().is_dir()]
+    gone = [root for root in roots if not source_for(root).available()]
     if gone and index_dir.exists():
         raise ViewfinderError(
             f"Source folder {gone[0]} does not exist. If it was renamed or moved, index its new location (its "
@@ -217,7 +211,7 @@ def _index_into(
     found = [item for source in sources for item in source.scan(exclude=str(index_dir.path.resolve()))]
     plan = plan_changes(found, catalog.indexed_states(), catalog.skipped_states(), roots)
     opened = {source.root: source for source in sources}
-    remote = {root: source for root, source in opened.items() if is_remote(root)}
+    remote = {root: source for root, source in opened.items() if source.remote}
     workers = workers or (REMOTE_WORKERS if remote else max(2, os.cpu_count() or 2))
     candidates = [planned.file for planned in plan.to_check + plan.to_embed]
     hashes = hash_files(
@@ -290,12 +284,10 @@ def _index_into(
 def _outermost(sources: list[Source]) -> list[Source]:
     """The sources not inside another one given, each once: a folder given with its parent is indexed under
     the parent, so its images' folder (and the folder filter) is the same as when the parent alone is given."""
-    roots = {source.root.rstrip(os.sep) + os.sep for source in sources}
     kept: dict[str, Source] = {}
     for source in sources:
-        own = source.root.rstrip(os.sep) + os.sep
-        if own not in kept and not any(own.startswith(root) and own != root for root in roots):
-            kept[own] = source
+        if source.root not in kept and not any(other.contains(source.root) for other in sources):
+            kept[source.root] = source
     return list(kept.values())
 
 

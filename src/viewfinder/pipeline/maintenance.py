@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.indexer import update_vectors
+from viewfinder.sources import source_for
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir
 
@@ -25,7 +25,7 @@ def remove_sources(index_path: Path, sources: Sequence[str]) -> RemoveReport:
     """Removes every image indexed from these source folders (or from folders inside them) in one transaction."""
     index_dir = IndexDir(index_path)
     manifest = index_dir.read_manifest()
-    roots = [os.path.abspath(os.path.expanduser(source)) for source in sources]
+    roots = [source_for(source).root for source in sources]  # a URL stays a URL (a path would fold its '//')
     with index_dir.writer_lock():
         catalog = index_dir.open_catalog()
         try:
@@ -42,7 +42,7 @@ def remove_sources(index_path: Path, sources: Sequence[str]) -> RemoveReport:
                 report.removed[root] = len(ids)
                 removed_ids += ids
                 forget_skipped += catalog.skipped_under(root)
-                forget_sources += [r for r in known if r == root or r.startswith(root.rstrip(os.sep) + os.sep)]
+                forget_sources += [r for r in known if r == root or source_for(root).contains(r)]
             saved = VectorIndex.load(index_dir.path)
             start_generation = catalog.generation()
             catalog.commit_batch(removed_ids=removed_ids, forget_skipped=forget_skipped, forget_sources=forget_sources)

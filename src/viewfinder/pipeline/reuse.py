@@ -10,14 +10,13 @@ hashed whole. A file is re-hashed only when its size, mtime, inode or ctime chan
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from viewfinder.pipeline.records import PlannedFile, new_image
-from viewfinder.sources import SourceFile, is_remote
+from viewfinder.sources import SourceFile, source_for
 from viewfinder.store.catalog import Catalog, NewImage, Restat
 
 WHOLE_FILE_MAX = 1 << 20
@@ -88,10 +87,12 @@ def resolve(
 
 
 def missing_roots(recorded: Iterable[str], scanned: Sequence[str]) -> list[str]:
-    """Recorded source folders that no longer exist (and are not among, or inside, the scanned ones)."""
-    prefixes = tuple(root.rstrip(os.sep) + os.sep for root in scanned)
+    """Recorded sources that are not there now (and are not among, or inside, the scanned ones)."""
+    covering = [source_for(root) for root in scanned]
     return [
         root
         for root in recorded
-        if root not in scanned and not root.startswith(prefixes) and not is_remote(root) and not os.path.isdir(root)
+        if root not in scanned
+        and not any(source.contains(root) for source in covering)
+        and not source_for(root).available()
     ]

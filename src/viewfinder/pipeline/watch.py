@@ -3,7 +3,8 @@
 Events only say that something happened; the incremental run (`run_index`: scan, content hashes, embed
 what is new) works out what. A written file is indexed once its size has stopped changing for
 `STABLE_SECONDS`, so a photo still being copied is not read half-written. A periodic full run
-(`reconcile_seconds`) catches what events miss (network shares, overflowed event queues). A failed run is
+(`reconcile_seconds`) catches what events miss (network shares, overflowed event queues). Object storage
+sends no events: its sources are not watched, only brought up to date by that periodic run. A failed run is
 reported and retried on the next event or reconcile; it never stops the watcher.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.settings import RECONCILE_SECONDS
-from viewfinder.sources import IMAGE_SUFFIXES
+from viewfinder.sources import IMAGE_SUFFIXES, source_for
 
 STABLE_SECONDS = 0.5
 
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class FolderWatcher:
-    """Calls `update()` after photos under `roots` are added, changed, moved or deleted, and periodically."""
+    """Calls `update()` after photos under the folder `roots` are added, changed, moved or deleted, and
+    periodically; roots in object storage are not watched (`not_watched`), the periodic run covers them."""
 
     def __init__(
         self,
@@ -36,7 +38,9 @@ class FolderWatcher:
         reconcile_seconds: float = RECONCILE_SECONDS,
         stable_seconds: float = STABLE_SECONDS,
     ) -> None:
-        self.roots = [os.path.abspath(os.path.expanduser(root)) for root in roots]
+        sources = [source_for(root) for root in roots]
+        self.roots = [source.root for source in sources if not source.remote]
+        self.not_watched = [source.root for source in sources if source.remote]
         self.update = update
         self.on_error = on_error or (lambda error: log.warning("watch: update failed: %s", error))
         self.reconcile_seconds = reconcile_seconds
@@ -48,6 +52,13 @@ class FolderWatcher:
         self._stop = threading.Event()
         self._observer = None
         self._thread: threading.Thread | None = None
+
+    def not_watched_note(self) -> str:
+        """One line saying which sources no event announces and when they are brought up to date."""
+        return (
+            f"{', '.join(self.not_watched)} not watched (object storage sends no change events); "
+            f"brought up to date by the periodic reindex every {self.reconcile_seconds:g} s"
+        )
 
     def start(self) -> None:
         """Starts the observer and the update thread."""

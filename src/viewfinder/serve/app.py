@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from viewfinder.app.library import is_object_store_url
 from viewfinder.app.live import POLL_SECONDS, LiveIndex
 from viewfinder.app.serving import LRUCache
 from viewfinder.app.snapshot_live import SnapshotLiveIndex
@@ -59,7 +60,7 @@ def create_app(
     `any_ip_host`; the default suits a server bound to loopback. `min_relevance` is the threshold for
     searches that give none (None: the model's default, docs/API.md).
     """
-    if str(index_path).startswith("s3://"):
+    if is_object_store_url(str(index_path)):
         live: LiveIndex = SnapshotLiveIndex(
             str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime, query_model=query_model
         )

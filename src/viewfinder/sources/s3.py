@@ -12,13 +12,21 @@ import functools
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.settings import MAX_IMAGE_BYTES, value
-from viewfinder.sources.base import IMAGE_SUFFIXES, SourceFile, Unusable
+from viewfinder.sources.base import (
+    IMAGE_SUFFIXES,
+    Indexed,
+    OriginalChangedError,
+    Redirect,
+    Source,
+    SourceFile,
+    Unusable,
+)
 
 SCHEME = "s3://"
 MAX_ATTEMPTS = 5
@@ -30,7 +38,7 @@ class ObjectGone(FileNotFoundError):
     """An object a listing named is no longer there (deleted between list and get)."""
 
 
-def is_s3(location: str | os.PathLike) -> bool:
+def is_s3(location: str | os.PathLike[str]) -> bool:
     return str(location).startswith(SCHEME)
 
 
@@ -102,18 +110,24 @@ def version_stamp(etag: str) -> int:
 def presigned_url(url: str, ttl_seconds: int) -> str:
     """A SigV4 presigned GET URL for an s3:// object, valid for `ttl_seconds`."""
     bucket, key = split_url(url)
-    return client().generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(ttl_seconds)
+    return str(
+        client().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(ttl_seconds))
     )
 
 
-class S3Source:
+class S3Source(Source):
     """The image objects under s3://bucket/prefix, listed page by page."""
+
+    remote = True
 
     def __init__(self, location: str) -> None:
         self.bucket, prefix = split_url(location)
         self.prefix = prefix.strip("/")
         self.root = f"{SCHEME}{self.bucket}/{self.prefix}".rstrip("/")
+
+    @classmethod
+    def claims(cls, location: str) -> bool:
+        return is_s3(location)
 
     def check(self) -> None:
         """Lists one key, so a missing or forbidden bucket fails before an index is created or changed."""
@@ -123,6 +137,20 @@ class S3Source:
             client().list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
         except (ClientError, BotoCoreError) as error:
             raise explain(error, f"bucket {self.root}") from None
+
+    def available(self) -> bool:
+        return True  # asking costs a request (with retries) wherever it is asked; a failing request says so
+
+    def key_prefix(self) -> str:
+        return self.root + "/"
+
+    def still_there(self, key: str) -> bool:
+        return True  # a HEAD per search hit would cost a request each; a gone object's presigned link says 404
+
+    def gone(self, keys: Iterable[str]) -> set[str]:
+        """The keys not in one listing of the prefix (a request per thousand objects, not one per key)."""
+        listed = {item.path for item in self.scan() if isinstance(item, SourceFile)}
+        return {key for key in keys if key not in listed}
 
     def scan(self, exclude: str | None = None) -> Iterator[SourceFile | Unusable]:
         """Every image-named object under the prefix, in key order; ViewfinderError when the bucket can't be
@@ -146,10 +174,32 @@ class S3Source:
         """The object's bytes, read whole into memory; ObjectGone when it was deleted since the listing."""
         return io.BytesIO(read_object(key))
 
+    def open_indexed(self, entry: Indexed) -> BinaryIO:
+        """The object's bytes while its ETag is the one indexed; OriginalChangedError when gone or replaced,
+        ViewfinderError when the store cannot be read."""
+        try:
+            data, etag = _get_object(entry.path, MAX_IMAGE_BYTES)
+        except ObjectGone:
+            raise OriginalChangedError("no longer there") from None
+        except OSError as error:  # bigger than a decode would take
+            raise OriginalChangedError(str(error)) from None
+        if (len(data), version_stamp(etag)) != (entry.size, entry.mtime_ns):
+            raise OriginalChangedError("changed since it was indexed")
+        return io.BytesIO(data)
+
+    def original(self, entry: Indexed, ttl_seconds: int) -> Redirect:
+        """A presigned GET of the object: its bytes never pass through the service."""
+        return Redirect(presigned_url(entry.path, ttl_seconds), ttl_seconds)
+
 
 def read_object(url: str, limit: int = MAX_IMAGE_BYTES) -> bytes:
     """The bytes of an s3:// object: ObjectGone when missing, OSError when bigger than `limit`,
     ViewfinderError for other failures (after the client's retries)."""
+    return _get_object(url, limit)[0]
+
+
+def _get_object(url: str, limit: int) -> tuple[bytes, str]:
+    """(bytes, ETag) of an s3:// object, failing as read_object says."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split_url(url)
@@ -158,7 +208,7 @@ def read_object(url: str, limit: int = MAX_IMAGE_BYTES) -> bytes:
         if int(response.get("ContentLength", 0)) > limit:
             response["Body"].close()
             raise OSError(f"object is larger than {limit // 2**20} MiB")
-        return response["Body"].read()
+        return response["Body"].read(), str(response.get("ETag", ""))
     except ClientError as error:
         code, status = error_code(error)
         if code in NOT_FOUND or status == 404:

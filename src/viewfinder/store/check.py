@@ -7,6 +7,7 @@ those files again. A catalog SQLite cannot read is set aside (never deleted) and
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -16,12 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from viewfinder.errors import IndexMismatchError
+from viewfinder.errors import IndexMismatchError, ViewfinderError
+from viewfinder.images.decode import DecodeError
+from viewfinder.sources import OriginalChangedError, source_for
 from viewfinder.store.catalog import Catalog, CatalogDamagedError
 from viewfinder.store.indexdir import IndexDir
-from viewfinder.store.thumbnails import FOLDER
+from viewfinder.store.thumbnails import FOLDER, make_thumbnail_of
 
 THUMBNAIL_NAME = re.compile(r"^(\d+)-([0-9a-f]+)-([0-9a-f]+)\.jpg$")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,8 +55,7 @@ def check_index(index_dir: IndexDir, repair: bool = False) -> CheckReport:
             _check_catalog(catalog, manifest.dim, repair, report)
             _check_vectors(index_dir, catalog, manifest.dim, repair, report)
             _check_thumbnails(index_dir, catalog, repair, report)
-            paths = (row[0] for row in catalog.db.execute("SELECT path FROM images"))
-            report.missing_files = sum(1 for path in paths if not os.path.exists(path))
+            report.missing_files = _count_missing(catalog)
         finally:
             catalog.close()
     return report
@@ -161,6 +165,48 @@ def _check_thumbnails(index_dir: IndexDir, catalog: Catalog, repair: bool, repor
     if stale:
         report.problems.append(f"{len(stale)} thumbnails are stale or empty.")
         if repair:
+            remade = _remake_remote(index_dir, catalog, stale)
             for entry in stale:
-                entry.unlink(missing_ok=True)
-            report.repaired.append(f"Deleted {len(stale)} stale thumbnails (they are made again when shown).")
+                if entry.name not in remade:
+                    entry.unlink(missing_ok=True)
+            if len(remade) < len(stale):
+                report.repaired.append(
+                    f"Deleted {len(stale) - len(remade)} stale thumbnails (they are made again when shown, or by "
+                    "`viewfinder index` for images in object storage)."
+                )
+            if remade:
+                report.repaired.append(
+                    f"Made {len(remade)} damaged thumbnails again from their originals in object storage."
+                )
+
+
+def _remake_remote(index_dir: IndexDir, catalog: Catalog, stale: list) -> set[str]:
+    """The names of the damaged current thumbnails of images in object storage, made again from the objects:
+    the service never fetches such an original to make one when shown."""
+    current = {int(match[1]): entry.name for entry in stale if (match := THUMBNAIL_NAME.match(entry.name))}
+    remade = set()
+    for image in catalog.images(list(current)).values():
+        name = current[image.id]
+        if name != f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg" or not source_for(image.root).remote:
+            continue
+        try:
+            make_thumbnail_of(index_dir.path, image)
+        except (OriginalChangedError, DecodeError, ViewfinderError, OSError) as error:
+            log.warning("cannot make the thumbnail of %s again: %s", image.path, error)
+            continue
+        remade.add(name)
+    return remade
+
+
+def _count_missing(catalog: Catalog) -> int:
+    """How many indexed entries their sources say are gone (one listing per object-storage source)."""
+    by_root: dict[str, list[str]] = {}
+    for path, root in catalog.db.execute("SELECT path, root FROM images"):
+        by_root.setdefault(root, []).append(path)
+    missing = 0
+    for root, paths in by_root.items():
+        try:
+            missing += len(source_for(root).gone(paths))
+        except ViewfinderError as error:  # an unreachable store: its entries are neither counted nor lost
+            log.warning("cannot tell which images of %s are gone: %s", root, error)
+    return missing

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from viewfinder.images.decode import DecodeError
 from viewfinder.images.thumbnails import THUMBNAIL_SIDE, make_thumbnail
+from viewfinder.sources import source_for
 from viewfinder.store.catalog import ImageRecord
-from viewfinder.store.originals import open_original
 
 FOLDER = "thumbnails"
 
@@ -54,14 +54,25 @@ def thumbnail(index_path: Path, image: ImageRecord, side: int = THUMBNAIL_SIDE, 
         return Thumbnail(cached.read_bytes(), etag_of(image))
     except OSError:  # not made yet, or unreadable: make it again
         pass
-    if image.path.startswith("s3://"):  # made at index time; a missing one is not fetched from the bucket here
+    if source_for(image.root).remote:  # made at index time; a missing one is not fetched from the store when shown
         raise DecodeError("its thumbnail was not made at index time")
-    with open_original(image) as original:
-        data = make_thumbnail(original, side)
+    return make_thumbnail_of(index_path, image, side, folder_name)
+
+
+def make_thumbnail_of(
+    index_path: Path, image: ImageRecord, side: int = THUMBNAIL_SIDE, folder_name: str = FOLDER
+) -> Thumbnail:
+    """Makes an image's thumbnail from its original, read through its source while it is still the one
+    indexed, and caches it; raises DecodeError, OriginalChangedError, or ViewfinderError when a remote store
+    cannot be read."""
+    source = source_for(image.root)
+    with source.open_indexed(image) as original:
+        # A file is decoded from its descriptor, its size checked first; a remote entry is in memory already.
+        data = make_thumbnail(original.read() if source.remote else original, side)
     try:
         store_thumbnail(index_path, image.id, image.size, image.mtime_ns, data, folder_name)
     except OSError as error:
-        log.warning("cannot cache the thumbnail of image %s in %s: %s", image.id, cached.parent, error)
+        log.warning("cannot cache the thumbnail of image %s in %s: %s", image.id, Path(index_path) / folder_name, error)
     return Thumbnail(data, etag_of(image))
 
 
