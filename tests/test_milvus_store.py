@@ -160,6 +160,6 @@ def test_filters_become_milvus_expressions_with_the_catalogs_rules():
     )
     assert expression == (
         '(taken_at >= "2020-01-01") and (taken_at != "" and taken_at <= "2020-12-31T23:59:59") and '
-        '(folder like "trips/100\\\\%\\\\_real/%") and (width >= 640)'
+        '(folder >= "trips/100%_real/" and folder < "trips/100%_real0") and (width >= 640)'
     )
-    assert filter_expression(Filters(folder='say "hi"')) == '(folder like "say \\"hi\\"/%")'
+    assert filter_expression(Filters(folder='say "hi"')) == '(folder >= "say \\"hi\\"/" and folder < "say \\"hi\\"0")'

@@ -23,6 +23,9 @@ MILVUS_HINT = "the Milvus store needs pymilvus and milvus-lite: pip install 'vie
 GENERATION_PROPERTY = "viewfinder.generation"
 WRITE_CHUNK = 2000
 MAX_LIMIT = 16_384  # the most results one Milvus search returns
+# Every read sees every write acknowledged before it (a server's default, "Bounded", can miss the last
+# seconds' writes and deletes); a request's level also covers collections made with the default.
+STRONG = {"consistency_level": "Strong"}
 LITE_FILE = "milvus.db"  # `--store milvus` alone: a Milvus Lite database inside the index directory
 _SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
@@ -100,7 +103,8 @@ class MilvusStore(VectorStore):
     @property
     def count(self) -> int:
         if self._count is None:
-            self._count = int(self.client.query(self.collection, filter="", output_fields=["count(*)"])[0]["count(*)"])
+            rows = self.client.query(self.collection, filter="", output_fields=["count(*)"], **STRONG)
+            self._count = int(rows[0]["count(*)"])
         return self._count
 
     def generation(self) -> int | None:
@@ -136,7 +140,7 @@ class MilvusStore(VectorStore):
         found: dict[int, list[float]] = {}
         for start in range(0, len(ids), WRITE_CHUNK):
             part = [int(i) for i in ids[start : start + WRITE_CHUNK]]
-            rows = self.client.get(self.collection, ids=part, output_fields=["embedding"])
+            rows = self.client.get(self.collection, ids=part, output_fields=["embedding"], **STRONG)
             found.update((int(row["id"]), row["embedding"]) for row in rows)
         missing = [int(i) for i in ids if int(i) not in found]
         if missing:
@@ -167,6 +171,7 @@ class MilvusStore(VectorStore):
             filter=expression,
             output_fields=["id"],
             search_params={"metric_type": "IP", "params": {}},
+            **STRONG,
         )
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
@@ -202,7 +207,7 @@ class MilvusStore(VectorStore):
     def _scan(self, field: str) -> dict[int, object]:
         """Every row's id with one of its fields, read in pages."""
         iterator = self.client.query_iterator(
-            self.collection, batch_size=WRITE_CHUNK, filter="id >= 0", output_fields=sorted({"id", field})
+            self.collection, batch_size=WRITE_CHUNK, filter="id >= 0", output_fields=sorted({"id", field}), **STRONG
         )
         found: dict[int, object] = {}
         while rows := iterator.next():
@@ -225,7 +230,7 @@ def _create_collection(client, collection: str, dim: int, index_type: str) -> No
     index = client.prepare_index_params()
     params = {"M": 16, "efConstruction": 200} if index_type == "HNSW" else {}
     index.add_index(field_name="embedding", index_type=index_type, metric_type="IP", params=params)
-    client.create_collection(collection, schema=schema, index_params=index)
+    client.create_collection(collection, schema=schema, index_params=index, **STRONG)
 
 
 def _row(image_id: int, vector: np.ndarray, record) -> dict:
@@ -251,10 +256,10 @@ def filter_expression(filters: Filters) -> str:
         bound = filters.taken_before + ("T23:59:59" if len(filters.taken_before) == 10 else "")
         clauses.append(f'taken_at != "" and taken_at <= {_literal(bound)}')
     if filters.folder:
-        # An exact, case-sensitive prefix, as in the catalog's SQL.
-        folder = filters.folder.strip("/")
-        escaped = folder.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(f"folder like {_literal(escaped + '/%')}")
+        # An exact, case-sensitive prefix, as in the catalog's SQL, written as the range of strings that start
+        # with it ('/' + 1 is '0'): LIKE's wildcards need escapes, which Milvus 2.3 servers do not understand.
+        prefix = filters.folder.strip("/") + "/"
+        clauses.append(f"folder >= {_literal(prefix)} and folder < {_literal(prefix[:-1] + '0')}")
     if filters.min_width:
         clauses.append(f"width >= {int(filters.min_width)}")
     if filters.min_height:
