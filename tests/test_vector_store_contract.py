@@ -281,3 +281,31 @@ def test_find_duplicates_groups_the_same_images_on_every_store(shared_store, sha
     found = sorted((sorted(image.id for image in group.images), group.exact) for group in groups)
     planted = [(sorted(int(i) for i in (ids[p], ids[200 + 2 * p], ids[201 + 2 * p])), False) for p in range(PLANTED)]
     assert found == sorted([*planted, ([int(ids[238]), int(ids[239])], True)])
+
+
+def test_an_index_kept_in_a_milvus_server_answers_like_faiss_as_the_library_changes(milvus_server, tmp_path):
+    from cli_helpers import write_colour_images
+
+    from viewfinder.pipeline.indexer import run_index
+    from viewfinder.search.engine import SearchEngine
+    from viewfinder.search.query import Term
+
+    photos = tmp_path / "photos"
+    paths = write_colour_images(photos, 16)
+    for change in range(2):
+        if change:
+            paths[2].unlink()
+            write_colour_images(photos, 3, seed=4, start=100)
+        run_index(tmp_path / "faiss", [str(photos)], model="test:tiny")
+        report = run_index(tmp_path / "milvus", [str(photos)], model="test:tiny", store=f"milvus:{milvus_server}")
+        assert report.total == (16, 18)[change]
+        with (
+            SearchEngine.open(tmp_path / "faiss", device="cpu") as faiss_engine,
+            SearchEngine.open(tmp_path / "milvus", device="cpu") as milvus_engine,
+        ):
+            assert milvus_engine.vectors.params.kind == "milvus" and not milvus_engine.vectors_rebuilt
+            for filters in (None, Filters(folder="nested")):
+                for text in ("a red square", "blue sky"):
+                    expected = faiss_engine.search([Term(text=text)], k=6, filters=filters).hits
+                    got = milvus_engine.search([Term(text=text)], k=6, filters=filters).hits
+                    assert [h.similarity for h in got] == pytest.approx([h.similarity for h in expected], abs=1e-4)
