@@ -57,7 +57,7 @@ class MilvusStore(VectorStore):
         self.collection = collection
         self.dim = dim
         self.catalog = catalog  # where add() reads each row's metadata
-        self.params = IndexParams("milvus")
+        self.params = IndexParams(self.kind)
         self._count: int | None = None
 
     @classmethod
