@@ -129,8 +129,29 @@ def test_no_circle_of_imports():
             visit(module, [])
 
 
+def imports_faiss(path: Path) -> bool:
+    """Whether a file imports the faiss library itself, anywhere in it."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "faiss" for alias in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "faiss":
+            return True
+    return False
+
+
+def test_faiss_is_private_to_the_store():
+    """Above `store/`, vector stores are reached through its interface (store.vectors), never FAISS itself."""
+    wrong = sorted(
+        module
+        for path in (SRC / "viewfinder").rglob("*.py")
+        if layer_of(module := module_name(path))[0] != "viewfinder.store"
+        and ("viewfinder.store.faiss_index" in imported_modules(path) or imports_faiss(path))
+    )
+    assert not wrong, "modules outside store/ that import FAISS:\n" + "\n".join(wrong)
+
+
 def test_the_checker_sees_an_outward_import(tmp_path):
     """The graph reader finds lazy imports inside functions (the kind that once made a circle)."""
     path = tmp_path / "probe.py"
-    path.write_text("def f():\n    from viewfinder.serve.app import create_app\n")
-    assert "viewfinder.serve.app" in imported_modules(path)
+    path.write_text("def f():\n    from viewfinder.serve.app import create_app\n    import faiss.contrib\n")
+    assert "viewfinder.serve.app" in imported_modules(path) and imports_faiss(path)

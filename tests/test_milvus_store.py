@@ -160,6 +160,24 @@ def test_filters_become_milvus_expressions_with_the_catalogs_rules():
     )
     assert expression == (
         '(taken_at >= "2020-01-01") and (taken_at != "" and taken_at <= "2020-12-31T23:59:59") and '
-        '(folder like "trips/100\\\\%\\\\_real/%") and (width >= 640)'
+        '(folder >= "trips/100%_real/" and folder < "trips/100%_real0") and (width >= 640)'
     )
-    assert filter_expression(Filters(folder='say "hi"')) == '(folder like "say \\"hi\\"/%")'
+    assert filter_expression(Filters(folder='say "hi"')) == '(folder >= "say \\"hi\\"/" and folder < "say \\"hi\\"0")'
+
+
+def test_duplicates_through_the_cli_are_the_same_on_milvus_and_faiss(capsys, library, tmp_path):
+    import shutil
+
+    originals = sorted(library.glob("*.png"))[:3]
+    for number, original in enumerate(originals):
+        shutil.copy(original, library / f"copy-{number}.png")  # byte-identical
+        Image.open(original).resize((40, 30)).save(library / f"smaller-{number}.png")  # near-identical
+    groups = {}
+    for store in ("faiss", "milvus"):
+        index = tmp_path / store
+        run_cli_json(capsys, "index", library, "--index", index, "--model", "test:tiny", "--store", store)
+        found = run_cli_json(capsys, "duplicates", "--index", index, "--threshold", "0.9")
+        groups[store] = sorted(([i["path"] for i in g["images"]], g["exact"]) for g in found["groups"])
+    assert groups["milvus"] == groups["faiss"]
+    copies = {name for paths, _ in groups["faiss"] for name in (Path(path).name for path in paths)}
+    assert {f"copy-{number}.png" for number in range(3)} <= copies

@@ -24,7 +24,6 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.pipeline.watch import FolderWatcher
 from viewfinder.sources import source_for
-from viewfinder.store.faiss_index import saved_generation
 from viewfinder.store.indexdir import IndexDir
 
 POLL_SECONDS = 1.0
@@ -103,7 +102,7 @@ class LiveIndex:
             state = self._disk_state(current)
             if state is None or state == (current.identity, current.generation) or state == self._failed_state:
                 return False
-            if saved_generation(self.index_dir.path) != state[1] and self.index_dir.writer_active():
+            if self.index_dir.saved_generation() != state[1] and self.index_dir.writer_active():
                 return False  # a writer is at work; its final save rewrites ann.json
             try:
                 fresh = current.reopen()

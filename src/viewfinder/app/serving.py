@@ -6,8 +6,8 @@ __all__ = ["LRUCache", "one_thread_per_query"]
 
 
 def one_thread_per_query() -> None:
-    """Each vector search on one thread, for a server answering one query per request (store.faiss_index says
+    """Each vector search on one thread, for a server answering one query per request (store.vectors says
     why); concurrent requests still use every core."""
-    from viewfinder.store.faiss_index import one_thread_per_query as faiss_one_thread
+    from viewfinder.store.vectors import one_thread_per_query as store_one_thread
 
-    faiss_one_thread()
+    store_one_thread()

@@ -6,7 +6,6 @@ single queries, because these machines are shared and noisy: compare ratios, not
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -60,9 +59,7 @@ def bench_search(
     rows whose name starts with one of its entries (the baseline and exact search always run). `store`
     milvus adds Milvus Lite rows (FLAT, as `index --store milvus` makes, and HNSW) in a temporary folder.
     """
-    import faiss
-
-    from viewfinder.store.faiss_index import choose_params
+    from viewfinder.store import faiss_baselines
 
     if vectors is not None:
         if len(vectors) <= QUERY_ROWS:
@@ -76,7 +73,7 @@ def bench_search(
         query_rows = mixture_sample(queries, dim, seed, seed + 1)
     n, dim = base.shape
     ids = np.arange(n, dtype=np.int64)
-    truth = _exact_ids(base, query_rows)
+    truth = faiss_baselines.flat(base, K)[0](query_rows)
     rows: list[SearchRow] = []
 
     def measure(name: str, built: _Built) -> None:
@@ -88,36 +85,34 @@ def bench_search(
         return not only or any(name.startswith(prefix) for prefix in only)
 
     measure("numpy", _numpy_index(base))
-    flat = _timed(lambda: _faiss_flat(base))
-    measure("flat", _Built(lambda q: flat[0].search(q, K)[1], flat[1], _faiss_bytes(flat[0])))
+    size = faiss_baselines.index_bytes
+    (flat, index), seconds = _timed(lambda: faiss_baselines.flat(base, K))
+    measure("flat", _Built(flat, seconds, size(index)))
     if wanted("default"):
-        default = _default_index(ids, base)
+        (search, index, detail), seconds = _timed(lambda: faiss_baselines.default_index(ids, base, K))
+        default = _Built(search, seconds, size(index), detail)
         measure("default", default)
         # faiss runs a single query on one thread for most index types; this row shows whether pinning
         # OpenMP to one thread (no idle team to wake) changes the latency.
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
+        with faiss_baselines.one_thread():
             measure("default,threads=1", default)
-        finally:
-            faiss.omp_set_num_threads(threads)
-    nlist = choose_params(n).nlist or round(4 * math.sqrt(n))  # the default's lists, also below FLAT_MAX
+    nlist = faiss_baselines.default_nlist(n)  # the default's lists, also below FLAT_MAX
     for lists, probes in ((256, (32,)), (nlist, (8, 16, 32, 64))):
         if not wanted(f"IVF{lists},") or lists * 39 > n:  # faiss wants ≥ 39 training points per list
             continue
-        index, seconds = _timed(lambda lists=lists: _ivf(base, f"IVF{lists},Flat"))
+        (searching, index), seconds = _timed(lambda lists=lists: faiss_baselines.ivf(base, f"IVF{lists},Flat"))
         for nprobe in probes:
-            measure(f"IVF{lists},nprobe={nprobe}", _Built(_ivf_search(index, nprobe), seconds, _faiss_bytes(index)))
+            measure(f"IVF{lists},nprobe={nprobe}", _Built(searching(nprobe, K), seconds, size(index)))
     if wanted("HNSW32"):
-        index, seconds = _timed(lambda: _hnsw(base))
+        (searching, index), seconds = _timed(lambda: faiss_baselines.hnsw(base))
         for ef in (64, 128):
-            measure(f"HNSW32,efSearch={ef}", _Built(_hnsw_search(index, ef), seconds, _faiss_bytes(index)))
+            measure(f"HNSW32,efSearch={ef}", _Built(searching(ef, K), seconds, size(index)))
     if wanted(f"IVF{nlist},SQ8") and nlist * 39 <= n:
-        index, seconds = _timed(lambda: _ivf(base, f"IVF{nlist},SQ8"))
+        (searching, index), seconds = _timed(lambda: faiss_baselines.ivf(base, f"IVF{nlist},SQ8"))
         for nprobe in (16, 32):
             measure(
                 f"IVF{nlist},SQ8,nprobe={nprobe}+rerank",
-                _Built(_rerank(base, _ivf_search(index, nprobe, 2 * K)), seconds, _faiss_bytes(index)),
+                _Built(_rerank(base, searching(nprobe, 2 * K)), seconds, size(index)),
             )
     if store == "milvus":
         for index_type in ("FLAT", "HNSW"):
@@ -162,11 +157,6 @@ def _timed(make: Callable) -> tuple:
     return made, time.perf_counter() - started
 
 
-def _exact_ids(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    index = _faiss_flat(base)
-    return index.search(queries, K)[1]
-
-
 def _single_query_latency(search: Callable, queries: np.ndarray) -> tuple[float, float]:
     """p50 and p99 in ms of one query at a time; slow indexes stop after TIMING_BUDGET_S."""
     for row in queries[:5]:  # warm caches and thread pools
@@ -183,7 +173,7 @@ def _single_query_latency(search: Callable, queries: np.ndarray) -> tuple[float,
 
 
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
-    from viewfinder.store.faiss_index import recall_at_k
+    from viewfinder.store.ann_choice import recall_at_k
 
     return round(recall_at_k(found, truth), 4)
 
@@ -199,72 +189,6 @@ def _numpy_index(base: np.ndarray) -> _Built:
         return out
 
     return _Built(search, 0.0, base.nbytes, "matrix product + argpartition")
-
-
-def _faiss_flat(base: np.ndarray):
-    import faiss
-
-    index = faiss.IndexFlatIP(base.shape[1])
-    index.add(base)
-    return index
-
-
-def _faiss_bytes(index) -> int:
-    import faiss
-
-    return int(faiss.serialize_index(index).nbytes)
-
-
-def _default_index(ids: np.ndarray, base: np.ndarray) -> _Built:
-    from viewfinder.store.faiss_index import VectorIndex
-
-    built, seconds = _timed(lambda: VectorIndex.build(ids, base, base.shape[1]))
-    params = built.params
-    setting = {"ivf": f",nprobe={params.nprobe}", "hnsw": f",efSearch={params.ef_search}"}.get(params.kind, "")
-    detail = f"{params.family}{setting}"
-    if params.recall_at_50 is not None:  # measured when chosen (not for small, always-exact indexes)
-        detail += f", chose at recall {params.recall_at_50}, p50 {params.p50_ms} ms"
-    return _Built(lambda q: built.search(q, K)[1], seconds, _faiss_bytes(built.index), detail)
-
-
-def _ivf(base: np.ndarray, factory: str):
-    """An IVF index trained the way ann.py trains one: TRAINING_ITERATIONS over TRAINING_POINTS_PER_LIST
-    sampled points per list."""
-    import faiss
-
-    from viewfinder.store.faiss_index import TRAINING_ITERATIONS, TRAINING_POINTS_PER_LIST
-
-    index = faiss.index_factory(base.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-    ivf = faiss.extract_index_ivf(index)
-    ivf.cp.niter = TRAINING_ITERATIONS
-    nlist = ivf.nlist
-    rng = np.random.default_rng(0)
-    sample = base[np.sort(rng.choice(len(base), min(len(base), TRAINING_POINTS_PER_LIST * nlist), replace=False))]
-    index.train(sample)
-    index.add(base)
-    return index
-
-
-def _ivf_search(index, nprobe: int, k: int = K) -> Callable[[np.ndarray], np.ndarray]:
-    import faiss
-
-    params = faiss.SearchParametersIVF(nprobe=nprobe)
-    return lambda q: index.search(q, k, params=params)[1]
-
-
-def _hnsw(base: np.ndarray):
-    import faiss
-
-    index = faiss.IndexHNSWFlat(base.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-    index.add(base)
-    return index
-
-
-def _hnsw_search(index, ef: int) -> Callable[[np.ndarray], np.ndarray]:
-    import faiss
-
-    params = faiss.SearchParametersHNSW(efSearch=ef)
-    return lambda q: index.search(q, K, params=params)[1]
 
 
 def _rerank(base: np.ndarray, candidates: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:

@@ -26,7 +26,6 @@ def make_vector_index(path: Path, n: int, model: str = "random:ViT-B-32", seed: 
     from viewfinder.models.factory import load_embedder
     from viewfinder.models.registry import resolve_model
     from viewfinder.store.catalog import NewImage
-    from viewfinder.store.factory import rebuild_from_catalog
     from viewfinder.store.indexdir import IndexDir
 
     spec = resolve_model(model)
@@ -34,7 +33,7 @@ def make_vector_index(path: Path, n: int, model: str = "random:ViT-B-32", seed: 
     index_dir = IndexDir(Path(path))
     if index_dir.exists():
         raise ViewfinderError(f"{path} already holds an index; give a new directory.")
-    index_dir.create(spec, dim)
+    manifest = index_dir.create(spec, dim)
     catalog = index_dir.open_catalog()
     placeholders = index_dir.path / "bench-images"
     placeholders.mkdir()
@@ -49,7 +48,7 @@ def make_vector_index(path: Path, n: int, model: str = "random:ViT-B-32", seed: 
                 for i, p in enumerate(paths, start)
             ]
             catalog.commit_batch(images=rows)
-        index_dir.save_vectors(rebuild_from_catalog(catalog, dim), catalog.generation())
+        index_dir.save_vectors(index_dir.rebuild_vectors(catalog, manifest, None), catalog.generation())
     finally:
         catalog.close()
     return index_dir.path

@@ -27,9 +27,8 @@ from viewfinder.settings import BATCH_SIZE, ENGINES
 from viewfinder.sources import Source, SourceFile, Unusable, open_source, source_for
 from viewfinder.store.catalog import Catalog, FileState
 from viewfinder.store.factory import apply_changes, normalise_store
-from viewfinder.store.faiss_index import Queries
 from viewfinder.store.indexdir import IndexDir
-from viewfinder.store.vector_store import VectorStore
+from viewfinder.store.vector_store import Queries, VectorStore
 
 REMOTE_WORKERS = 8  # concurrent GETs for a remote source: network-bound, so more than the cores
 Progress = Callable[[int, int], None]
@@ -370,7 +369,7 @@ def update_vectors(
     if saved is not None and saved[1] == start_generation and saved[0].dim == dim:
         ids = np.concatenate(added_ids) if added_ids else np.empty(0, np.int64)
         vectors = np.concatenate(added_vectors) if added_vectors else np.empty((0, dim), np.float32)
-        updated = apply_changes(saved[0], catalog, dim, np.asarray(removed, np.int64), ids, vectors, queries)
+        updated = apply_changes(saved[0], catalog, np.asarray(removed, np.int64), ids, vectors, queries)
     else:
         updated = index_dir.rebuild_vectors(catalog, index_dir.read_manifest(), saved, queries)
     index_dir.save_vectors(updated, generation)

@@ -9,7 +9,6 @@ from pathlib import Path
 from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.indexer import update_vectors
 from viewfinder.sources import source_for
-from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir
 
 
@@ -43,7 +42,7 @@ def remove_sources(index_path: Path, sources: Sequence[str]) -> RemoveReport:
                 removed_ids += ids
                 forget_skipped += catalog.skipped_under(root)
                 forget_sources += [r for r in known if r == root or source_for(root).contains(r)]
-            saved = VectorIndex.load(index_dir.path)
+            saved = index_dir.saved_vectors(catalog, manifest)
             start_generation = catalog.generation()
             catalog.commit_batch(removed_ids=removed_ids, forget_skipped=forget_skipped, forget_sources=forget_sources)
             update_vectors(index_dir, catalog, manifest.dim, saved, start_generation, removed_ids, [], [])

@@ -1,6 +1,7 @@
 """Near-duplicate groups: bursts, resized or recompressed copies, light edits and crops of one photo.
 
-Each stored vector is searched against the vector index for its nearest neighbours (k-NN, never all pairs),
+Each stored vector is searched against the vector store for its nearest neighbours (`VectorStore.near`: k-NN,
+never all pairs; any store),
 pairs at or above the similarity threshold are joined with union-find, and the connected groups returned.
 Byte-identical copies (same content hash) are grouped as well, whatever their similarity.
 """

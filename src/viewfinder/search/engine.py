@@ -6,9 +6,8 @@ every front (CLI, HTTP, Lambda, Python API) goes through that one call.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -18,7 +17,6 @@ from viewfinder.search.encoding import TermEncoder
 from viewfinder.search.query import MAX_K, Query, Term
 from viewfinder.search.results import Answer, Hit
 from viewfinder.store.catalog import Catalog, ImageRecord
-from viewfinder.store.faiss_index import filter_path
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import VectorStore
 
@@ -72,45 +70,21 @@ def ranked(
     vectors: VectorStore,
     present: Callable[[ImageRecord], bool],
 ) -> list[Hit]:
-    """The top k hits that the catalog still holds, the filters pass and are `present`.
+    """The top k hits that pass the filters, that the catalog still holds and that are `present`.
 
-    While a writer works, the vector index still holds images the catalog has since deleted, and a
-    post-filter drops results too, so the search over-fetches and fetches deeper (doubling, at most the
-    whole index) until k hits are found or the index has no more.
+    The store evaluates the filters (once, its own way). While a writer works, the store still holds images
+    the catalog has since deleted, and files can be gone, so the search over-fetches and fetches deeper
+    (doubling, at most the whole store) until k hits are found or the store has no more.
     """
-    selector = required = None
-    if filters is not None:
-        allowed = catalog.ids_matching(filters)
-        if len(allowed) == 0:
-            return []
-        if len(allowed) < catalog.count():  # else the filter passes everything: no filter at all
-            path = filter_path(len(allowed), vectors.count)
-            if getattr(vectors, "pushes_down_filters", False):
-                path = "pushed"  # the store evaluates the filters itself (Milvus)
-            selector = allowed if path == "selector" else filters if path == "pushed" else None
-            required = np.sort(allowed) if path == "post" else None
     total = vectors.count
     fetch = k + max(OVERFETCH_MIN, k // 4)
-    if required is not None:
-        fetch = math.ceil(fetch * total / len(required))
     while True:
-        scores, ids = vectors.search(query_vector, fetch, selector)
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        if required is not None:
-            pairs = [pair for pair, keep in zip(pairs, _members([i for i, _ in pairs], required), strict=True) if keep]
+        pairs = vectors.top(query_vector, fetch, filters, catalog)
         records = catalog.images([i for i, _ in pairs])
         kept = [(i, s) for i, s in pairs if i in records and present(records[i])][:k]
-        exhausted = fetch >= total or bool(np.any(ids[0] < 0))  # FAISS pads with -1 past the last match
-        if len(kept) >= k or exhausted:
+        if len(kept) >= k or len(pairs) < fetch or fetch >= total:
             return [Hit(rank, records[i], s) for rank, (i, s) in enumerate(kept, 1)]
         fetch = min(total, fetch * 2)
-
-
-def _members(ids: Sequence[int], sorted_ids: np.ndarray) -> np.ndarray:
-    """Whether each of `ids` is in `sorted_ids` (a binary search each: the allowed set can be large)."""
-    found = np.asarray(ids, dtype=np.int64)
-    positions = np.minimum(np.searchsorted(sorted_ids, found), len(sorted_ids) - 1)
-    return sorted_ids[positions] == found
 
 
 def warm(encoder: TermEncoder, vectors: VectorStore) -> None:

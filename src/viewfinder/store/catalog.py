@@ -179,6 +179,10 @@ class Catalog:
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 
+    def stamps(self) -> dict[int, float]:
+        """Each image's id with its `indexed_at` stamp, which changes whenever its vector is rewritten."""
+        return dict(self.db.execute("SELECT id, indexed_at FROM images"))
+
     def indexed_states(self) -> dict[str, FileState]:
         rows = self.db.execute("SELECT path, size, mtime_ns, id, inode, ctime_ns, content_hash FROM images")
         return {

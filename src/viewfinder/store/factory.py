@@ -1,100 +1,69 @@
-"""Picks the vector store an index's manifest names: FAISS files in the index directory (the default) or a
-Milvus collection (`--store milvus[:URI]`), and opens, rebuilds or repairs it from the catalog."""
+"""The registry of vector stores by name, and the store an index's manifest names: FAISS files in the index
+directory (the default) or a Milvus collection (`--store milvus[:URI]`), opened, rebuilt or repaired."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.store.catalog import Catalog
-from viewfinder.store.vector_store import VectorStore
+from viewfinder.store.faiss_index import VectorIndex
+from viewfinder.store.milvus_store import MilvusStore
+from viewfinder.store.vector_store import Queries, StoreAddress, VectorStore
 
-if TYPE_CHECKING:
-    from viewfinder.store.faiss_index import Queries, VectorIndex
+STORES: dict[str, type[VectorStore]] = {store.kind: store for store in (VectorIndex, MilvusStore)}
+DEFAULT_STORE = VectorIndex.kind
 
-FAISS = "faiss"
-MILVUS = "milvus"
-MILVUS_LITE_FILE = "milvus.db"
-_SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+
+def store_class(store: str) -> type[VectorStore]:
+    """The class of the store a manifest's `store` value (KIND or KIND:LOCATION) names."""
+    kind = store.partition(":")[0]
+    if kind not in STORES:
+        names = ", ".join(STORES)
+        raise ViewfinderError(f"--store {store}: use {names}, or milvus:URI (a path ending in .db or http://…).")
+    return STORES[kind]
 
 
 def normalise_store(text: str | None, index_path: Path) -> str:
-    """The manifest's form of a --store value: 'faiss', or 'milvus:' and a server address or an absolute
-    Milvus Lite path (a name ending in .db; `milvus` alone is one inside the index directory)."""
-    text = (text or FAISS).strip()
-    if text == FAISS:
-        return FAISS
-    kind, _, uri = text.partition(":")
-    if kind != MILVUS:
-        raise ViewfinderError(f"--store {text}: use faiss, milvus, or milvus:URI (a path ending in .db or http://…).")
-    if not uri:
-        return f"{MILVUS}:{(Path(index_path) / MILVUS_LITE_FILE).resolve()}"
-    if uri.startswith(_SERVER_SCHEMES):
-        return f"{MILVUS}:{uri}"
-    if not uri.endswith(".db"):
-        raise ViewfinderError(f"--store {text}: a Milvus Lite path must end in .db (or give http://host:19530).")
-    return f"{MILVUS}:{Path(uri).expanduser().resolve()}"
+    """The manifest's form of a --store value: the kind alone when it takes no location ('faiss'), else
+    KIND:LOCATION as that store spells it (for Milvus a server address or an absolute Milvus Lite path)."""
+    text = (text or DEFAULT_STORE).strip()
+    store = store_class(text)
+    location = store.location(text.partition(":")[2], index_path)
+    return f"{store.kind}:{location}" if location else store.kind
 
 
-def load_saved(
-    folder: Path, store: str, collection: str, dim: int, catalog: Catalog
-) -> tuple[VectorStore, int | None] | None:
-    """The saved store and the catalog generation it reflects; for FAISS None when none was saved, for Milvus
-    the (possibly new) collection with None as its generation until a first save."""
-    if store == FAISS:
-        from viewfinder.store.faiss_index import VectorIndex
-
-        return VectorIndex.load(folder)
-    from viewfinder.store.milvus_store import MilvusStore
-
-    opened = MilvusStore.connect(store.removeprefix(f"{MILVUS}:"), collection, dim, catalog)
-    generation = opened.generation()
-    # A new, empty collection reflects an empty catalog: generation 0.
-    return opened, 0 if generation is None and opened.count == 0 else generation
+def store_address(folder: Path, store: str, collection: str, dim: int) -> StoreAddress:
+    """Where the store a manifest names lives."""
+    return StoreAddress(Path(folder), store.partition(":")[2], collection, dim)
 
 
 def rebuild(
-    store: str, dim: int, catalog: Catalog, saved: tuple[VectorStore, int | None] | None, queries: Queries = None
+    address: StoreAddress,
+    store: str,
+    catalog: Catalog,
+    saved: tuple[VectorStore, int | None] | None,
+    queries: Queries = None,
 ) -> VectorStore:
-    """A store that matches the catalog: FAISS is built afresh (chosen by measuring on `queries`); a Milvus
-    collection is repaired in place."""
-    if store == FAISS:
-        return rebuild_from_catalog(catalog, dim, queries)
-    milvus = saved[0]
-    milvus.reconcile(catalog)
-    return milvus
-
-
-def rebuild_from_catalog(catalog: Catalog, dim: int, queries: Queries = None) -> VectorIndex:
-    """A fresh FAISS index over every vector in the catalog, chosen for it by measuring on `queries` (the
-    model's text queries, or a function making them; held-out stored vectors when None)."""
-    from viewfinder.store.faiss_index import VectorIndex
-
-    chunks = list(catalog.vectors(dim))
-    if not chunks:
-        return VectorIndex.empty(dim)
-    ids = np.concatenate([c[0] for c in chunks])
-    data = np.concatenate([c[1] for c in chunks])
-    return VectorIndex.build(ids, data, dim, queries)
+    """A store that matches the catalog (VectorStore.reconciled): FAISS is built afresh (chosen by measuring
+    on `queries`), a Milvus collection is repaired in place."""
+    vectors = saved[0] if saved is not None else store_class(store).create(address, catalog)
+    return vectors.reconciled(catalog, queries)
 
 
 def apply_changes(
     vectors: VectorStore,
     catalog: Catalog,
-    dim: int,
     removed: np.ndarray,
     added: np.ndarray,
     added_vectors: np.ndarray,
     queries: Queries = None,
 ) -> VectorStore:
-    """Updates a store in place for one run's changes, or rebuilds a FAISS index the collection outgrew."""
-    from viewfinder.store.faiss_index import needs_retrain
-
-    if vectors.params.kind != MILVUS and needs_retrain(vectors.params, vectors.count - len(removed) + len(added)):
-        return rebuild_from_catalog(catalog, dim, queries)
+    """Updates a store in place for one run's changes, or rebuilds one the collection outgrew."""
+    if vectors.outgrown(vectors.count - len(removed) + len(added)):
+        return vectors.reconciled(catalog, queries)
     vectors.remove(np.concatenate([removed, added]).astype(np.int64))
     vectors.add(added, added_vectors)
     return vectors

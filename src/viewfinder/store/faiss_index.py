@@ -18,20 +18,25 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from viewfinder.errors import ViewfinderError
 from viewfinder.store.ann_choice import TARGET_RECALL, Calibration, K, calibrate, make_calibration, recall_at_k
+from viewfinder.store.vector_store import HNSW_M, IndexParams, Queries, StoreAddress, VectorStore, pairs
+
+if TYPE_CHECKING:
+    from viewfinder.store.catalog import Catalog
+    from viewfinder.store.filters import Filters
 
 __all__ = ["FLAT_MAX", "TARGET_RECALL", "IndexParams", "VectorIndex", "choose_params", "recall_at_k"]
 
 # Below this size exact search costs about a millisecond per query (20k x 512 multiply-adds), so an ANN index
 # cannot save more than that, and building and measuring candidates would cost more than it saves.
 FLAT_MAX = 20_000
-HNSW_M = 32  # links per node: the usual choice for 384-768 dims (recall/latency curve flat between 24 and 48)
 EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # steps of about √2, cheapest first
 # Training costs ~ points x nlist x iterations and adding costs ~ n x nlist; these bounds keep a million-vector
 # build near 90 s on two cores (BENCHMARKS.md). 40 points per list is just above the 39 below which faiss warns.
@@ -50,28 +55,6 @@ FAMILY_SAMPLE = 100_000
 POSTFILTER_SHARE = 0.5
 STATE_FILE = "ann.json"
 NEAR_NPROBE = 8  # lists probed for near-duplicates (similarity 0.9 and above)
-
-Queries = np.ndarray | Callable[[], np.ndarray] | None
-
-
-@dataclass(frozen=True)
-class IndexParams:
-    """The shape of a FAISS index, exact ('flat'), inverted lists ('ivf') or a graph ('hnsw'), and how it
-    measured when it was chosen (None where it was not measured: small or older indexes)."""
-
-    kind: str
-    nlist: int = 0
-    nprobe: int = 0
-    trained_size: int = 0
-    ef_search: int = 0
-    recall_at_50: float | None = None
-    p50_ms: float | None = None
-    calibrated_on: str = ""  # 'prompts' (text queries from the model), 'stored' (stored vectors) or ''
-
-    @property
-    def family(self) -> str:
-        """The FAISS family in index-factory words: Flat, IVF<nlist> or HNSW<M>."""
-        return {"flat": "Flat", "ivf": f"IVF{self.nlist}", "hnsw": f"HNSW{HNSW_M}"}.get(self.kind, self.kind)
 
 
 def choose_params(n: int) -> IndexParams:
@@ -95,8 +78,11 @@ def filter_path(allowed: int, total: int) -> str:
     return "post" if allowed >= POSTFILTER_SHARE * total else "selector"
 
 
-class VectorIndex:
-    """A FAISS inner-product index over unit vectors, keyed by catalog ids."""
+class VectorIndex(VectorStore):
+    """A FAISS inner-product index over unit vectors, keyed by catalog ids, saved in the index directory."""
+
+    kind = "faiss"
+    in_index_dir = True
 
     def __init__(self, index, params: IndexParams, dim: int) -> None:
         self.index = index
@@ -107,10 +93,41 @@ class VectorIndex:
         self._ivf_id_lookup = False  # IVF: whether the id -> position map reconstruct needs was made
 
     @classmethod
+    def location(cls, text: str, index_path: Path) -> str:
+        if text:
+            raise ViewfinderError(f"--store faiss:{text}: FAISS keeps its files in the index directory; use faiss.")
+        return ""
+
+    @classmethod
+    def open(cls, address: StoreAddress, catalog: Catalog) -> tuple[VectorIndex, int] | None:
+        return cls.load(address.folder)
+
+    @classmethod
+    def create(cls, address: StoreAddress, catalog: Catalog) -> VectorIndex:
+        return cls.empty(address.dim)
+
+    @classmethod
     def empty(cls, dim: int) -> VectorIndex:
         import faiss
 
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), IndexParams("flat"), dim)
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog, dim: int, queries: Queries = None) -> VectorIndex:
+        """A fresh index over every vector in the catalog, chosen for it by measuring on `queries` (the model's
+        text queries, or a function making them; held-out stored vectors when None)."""
+        chunks = list(catalog.vectors(dim))
+        if not chunks:
+            return cls.empty(dim)
+        ids = np.concatenate([chunk[0] for chunk in chunks])
+        data = np.concatenate([chunk[1] for chunk in chunks])
+        return cls.build(ids, data, dim, queries)
+
+    def reconciled(self, catalog: Catalog, queries: Queries = None) -> VectorIndex:
+        return self.from_catalog(catalog, self.dim, queries)
+
+    def outgrown(self, count: int) -> bool:
+        return needs_retrain(self.params, count)
 
     @classmethod
     def build(
@@ -236,6 +253,30 @@ class VectorIndex:
             return self.index.reconstruct_batch(ids)
         except RuntimeError:  # FAISS reports an unknown id as a C++ exception
             raise KeyError(f"the vector index holds no vector for some of ids {ids[:5].tolist()}") from None
+
+    def top(self, query: np.ndarray, k: int, filters: Filters | None, catalog: Catalog) -> list[tuple[int, float]]:
+        """The catalog says which ids pass the filters; a filter passing most of them is applied after an
+        unfiltered search (over-fetching by the inverse share, deeper until k pass), else by a selector."""
+        allowed = None
+        if filters is not None and not filters.is_empty():
+            allowed = catalog.ids_matching(filters)
+            if len(allowed) == 0:
+                return []
+            if len(allowed) >= catalog.count():  # the filter passes everything: no filter at all
+                allowed = None
+        if allowed is None or filter_path(len(allowed), self.count) == "selector":
+            scores, ids = self.search(query, k, allowed)
+            return pairs(scores[0], ids[0])
+        required = np.sort(allowed)
+        fetch = math.ceil(k * self.count / len(required))
+        while True:
+            scores, ids = self.search(query, fetch)
+            found = pairs(scores[0], ids[0])
+            members = np.isin(np.fromiter((i for i, _ in found), np.int64, len(found)), required)
+            kept = [pair for pair, member in zip(found, members, strict=True) if member]
+            if len(kept) >= k or fetch >= self.count:
+                return kept[:k]
+            fetch = min(self.count, fetch * 2)
 
     def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (similarities, ids) of near-duplicate neighbours: only a few inverted lists are probed, since a

@@ -1,4 +1,5 @@
-"""One index = one directory: the manifest naming the model, the SQLite catalog and the FAISS index."""
+"""One index = one directory: the manifest naming the model and the vector store, the SQLite catalog, and the
+store's files when it keeps them here (FAISS)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from viewfinder import settings
 from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
-from viewfinder.store.factory import FAISS, load_saved, normalise_store, rebuild
-from viewfinder.store.faiss_index import Queries
-from viewfinder.store.vector_store import VectorStore
+from viewfinder.store.factory import DEFAULT_STORE, normalise_store, rebuild, store_address, store_class
+from viewfinder.store.faiss_index import saved_generation
+from viewfinder.store.vector_store import Queries, StoreAddress, VectorStore
 
 FORMAT_VERSION = 1
 
@@ -36,7 +37,7 @@ class Manifest:
     # Random, written once when the index is made: a directory deleted and rebuilt at the same path is
     # another index even when its generation numbers happen to match (empty in indexes made before it).
     index_uuid: str = ""
-    store: str = FAISS  # the vector store: faiss (files here) or milvus:URI (factory.normalise_store)
+    store: str = DEFAULT_STORE  # the vector store: faiss (files here) or milvus:URI (factory.normalise_store)
     store_collection: str = ""  # the Milvus collection holding this index's vectors
 
 
@@ -87,7 +88,7 @@ class IndexDir:
             created_at=time.time(),
             index_uuid=index_uuid,
             store=store,
-            store_collection="" if store == FAISS else f"viewfinder_{index_uuid}",
+            store_collection="" if store_class(store).in_index_dir else f"viewfinder_{index_uuid}",
         )
         temporary = self.path / ".manifest.json.tmp"
         temporary.write_text(json.dumps(asdict(manifest), indent=2))
@@ -162,10 +163,11 @@ class IndexDir:
         a Milvus collection is repaired in place, unless a writer is at work (it repairs it as it finishes).
         """
         manifest = self.read_manifest()
+        in_index_dir = store_class(manifest.store).in_index_dir
         loaded = self.saved_vectors(catalog, manifest)
         current = loaded is not None and loaded[1] == catalog.generation() and loaded[0].dim == dim
         if not catalog.keeps_vectors:  # a published snapshot: its vector index is the only copy of its vectors
-            if not current or manifest.store != FAISS:
+            if not current or not in_index_dir:
                 raise IndexMismatchError(
                     f"The snapshot in {self.path} has no vector index matching its catalog; download it again."
                 )
@@ -173,13 +175,22 @@ class IndexDir:
             return loaded[0], False
         if current:
             return loaded[0], False
-        if loaded is not None and manifest.store != FAISS and self.writer_active():
-            return loaded[0], False
-        return rebuild(manifest.store, dim, catalog, loaded), True
+        if loaded is not None and not in_index_dir and self.writer_active():
+            return loaded[0], False  # a shared store: the writer repairs it as it finishes
+        return rebuild(self.store_address(manifest), manifest.store, catalog, loaded), True
+
+    def store_address(self, manifest: Manifest) -> StoreAddress:
+        """Where the manifest's vector store lives."""
+        return store_address(self.path, manifest.store, manifest.store_collection, manifest.dim)
 
     def saved_vectors(self, catalog: Catalog, manifest: Manifest) -> tuple[VectorStore, int | None] | None:
-        """The saved vector store and the catalog generation it reflects (factory.load_saved)."""
-        return load_saved(self.path, manifest.store, manifest.store_collection, manifest.dim, catalog)
+        """The saved vector store and the catalog generation it reflects (VectorStore.open)."""
+        return store_class(manifest.store).open(self.store_address(manifest), catalog)
+
+    def saved_generation(self) -> int | None:
+        """The catalog generation of the vector index saved in this directory, read cheaply (nothing is loaded);
+        None when none is saved here (or the store lives outside it)."""
+        return saved_generation(self.path)
 
     def rebuild_vectors(
         self,
@@ -189,9 +200,7 @@ class IndexDir:
         queries: Queries = None,
     ) -> VectorStore:
         """A store matching the catalog (factory.rebuild); a FAISS index is chosen by measuring on `queries`."""
-        if saved is None and manifest.store != FAISS:  # a caller that only knows FAISS files (maintenance)
-            saved = self.saved_vectors(catalog, manifest)
-        return rebuild(manifest.store, manifest.dim, catalog, saved, queries)
+        return rebuild(self.store_address(manifest), manifest.store, catalog, saved, queries)
 
     def save_vectors(self, vectors: VectorStore, generation: int) -> None:
         vectors.save(self.path, generation)

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.store.catalog import Catalog, relative_folder
-from viewfinder.store.faiss_index import IndexParams
+from viewfinder.store.filters import Filters
+from viewfinder.store.vector_store import IndexParams, Queries, StoreAddress, VectorStore, pairs
 
 MILVUS_HINT = "the Milvus store needs pymilvus and milvus-lite: pip install 'viewfinder[milvus]'"
 GENERATION_PROPERTY = "viewfinder.generation"
 WRITE_CHUNK = 2000
-ID_FILTER_MAX = 20_000  # allowed-id lists longer than this are searched unfiltered and post-filtered
+MAX_LIMIT = 16_384  # the most results one Milvus search returns
+# Every read sees every write acknowledged before it (a server's default, "Bounded", can miss the last
+# seconds' writes and deletes); a request's level also covers collections made with the default.
+STRONG = {"consistency_level": "Strong"}
+LITE_FILE = "milvus.db"  # `--store milvus` alone: a Milvus Lite database inside the index directory
+_SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
 
 def _client(uri: str):
@@ -40,10 +45,11 @@ def _client(uri: str):
         ) from error
 
 
-class MilvusStore:
+class MilvusStore(VectorStore):
     """Unit vectors keyed by catalog ids in one Milvus collection (FLAT, inner product: exact search)."""
 
-    pushes_down_filters = True  # search() also takes the search filters themselves, as a Milvus expression
+    kind = "milvus"
+    in_index_dir = False
 
     def __init__(self, client, uri: str, collection: str, dim: int, catalog: Catalog | None = None) -> None:
         self.client = client
@@ -51,8 +57,34 @@ class MilvusStore:
         self.collection = collection
         self.dim = dim
         self.catalog = catalog  # where add() reads each row's metadata
-        self.params = IndexParams("milvus")
+        self.params = IndexParams(self.kind)
         self._count: int | None = None
+
+    @classmethod
+    def location(cls, text: str, index_path: Path) -> str:
+        """A server address, or the absolute path of a Milvus Lite database (a name ending in .db; none: one
+        inside the index directory)."""
+        if not text:
+            return str((Path(index_path) / LITE_FILE).resolve())
+        if text.startswith(_SERVER_SCHEMES):
+            return text
+        if not text.endswith(".db"):
+            raise ViewfinderError(
+                f"--store milvus:{text}: a Milvus Lite path must end in .db (or give http://host:19530)."
+            )
+        return str(Path(text).expanduser().resolve())
+
+    @classmethod
+    def open(cls, address: StoreAddress, catalog: Catalog) -> tuple[MilvusStore, int | None]:
+        """The collection (created when missing) and its generation: 0 for a new, empty one, which reflects an
+        empty catalog; None when rows were written but never saved."""
+        store = cls.create(address, catalog)
+        generation = store.generation()
+        return store, 0 if generation is None and store.count == 0 else generation
+
+    @classmethod
+    def create(cls, address: StoreAddress, catalog: Catalog) -> MilvusStore:
+        return cls.connect(address.location, address.collection, address.dim, catalog)
 
     @classmethod
     def connect(
@@ -71,7 +103,8 @@ class MilvusStore:
     @property
     def count(self) -> int:
         if self._count is None:
-            self._count = int(self.client.query(self.collection, filter="", output_fields=["count(*)"])[0]["count(*)"])
+            rows = self.client.query(self.collection, filter="", output_fields=["count(*)"], **STRONG)
+            self._count = int(rows[0]["count(*)"])
         return self._count
 
     def generation(self) -> int | None:
@@ -99,18 +132,37 @@ class MilvusStore:
             self.client.delete(self.collection, ids=[int(i) for i in ids[start : start + WRITE_CHUNK]])
         self._count = None
 
-    def search(self, queries: np.ndarray, k: int, allowed: object = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (similarities, ids) per query, padded with -1 ids like FAISS.
+    def ids(self) -> np.ndarray:
+        return np.array(sorted(self._scan("id")), np.int64)
 
-        `allowed` is an id array (sent as `id in [...]`) or the search filters (evaluated by Milvus).
-        """
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        found: dict[int, list[float]] = {}
+        for start in range(0, len(ids), WRITE_CHUNK):
+            part = [int(i) for i in ids[start : start + WRITE_CHUNK]]
+            rows = self.client.get(self.collection, ids=part, output_fields=["embedding"], **STRONG)
+            found.update((int(row["id"]), row["embedding"]) for row in rows)
+        missing = [int(i) for i in ids if int(i) not in found]
+        if missing:
+            raise KeyError(f"the Milvus collection holds no vector for ids {missing[:5]}")
+        return np.array([found[int(i)] for i in ids], np.float32).reshape(len(ids), self.dim)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (similarities, ids) per query, padded with -1 ids; `allowed` is sent as `id in [...]`."""
+        expression = "" if allowed is None else f"id in [{','.join(str(int(i)) for i in allowed)}]"
+        return self._search(queries, k, expression)
+
+    def top(self, query: np.ndarray, k: int, filters: Filters | None, catalog: Catalog) -> list[tuple[int, float]]:
+        """The filters run inside Milvus, on the metadata each row carries (at most MAX_LIMIT pairs)."""
+        scores, ids = self._search(query, k, filter_expression(filters) if filters is not None else "")
+        return pairs(scores[0], ids[0])
+
+    def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._search(queries, k, "")  # FLAT: exact, so no cheaper search for near neighbours
+
+    def _search(self, queries: np.ndarray, k: int, expression: str) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        expression = ""
-        if isinstance(allowed, np.ndarray):
-            expression = f"id in [{','.join(str(int(i)) for i in allowed)}]"
-        elif allowed is not None:
-            expression = filter_expression(allowed)
-        k = max(1, min(k, 16_384))  # Milvus's largest limit
+        k = max(1, min(k, MAX_LIMIT))
         found = self.client.search(
             self.collection,
             data=queries.tolist(),
@@ -119,6 +171,7 @@ class MilvusStore:
             filter=expression,
             output_fields=["id"],
             search_params={"metric_type": "IP", "params": {}},
+            **STRONG,
         )
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
@@ -132,22 +185,13 @@ class MilvusStore:
         self.client.flush(self.collection)
         self.client.alter_collection_properties(self.collection, properties={GENERATION_PROPERTY: str(generation)})
 
-    @classmethod
-    def load(cls, folder: Path) -> tuple[Self, int] | None:
-        """The store an index directory's manifest names, and its generation; None when it has none yet."""
-        manifest = json.loads((Path(folder) / "manifest.json").read_text())
-        uri = manifest["store"].removeprefix("milvus:")
-        store = cls.connect(uri, manifest["store_collection"], int(manifest["dim"]))
-        generation = store.generation()
-        return None if generation is None else (store, generation)
-
-    def reconcile(self, catalog: Catalog) -> None:
+    def reconciled(self, catalog: Catalog, queries: Queries = None) -> MilvusStore:
         """Brings the collection to the catalog's state: rows missing or stale (another stamp) are rewritten
         from the catalog, rows the catalog no longer has are deleted. Then records the generation."""
         self.catalog = catalog
-        stored = self._stamps()
+        stored = self._scan("stamp")
         # indexed_at changes whenever a row's vector is rewritten, so equal stamps mean equal rows.
-        wanted = dict(catalog.db.execute("SELECT id, indexed_at FROM images"))
+        wanted = catalog.stamps()
         stale = np.array(sorted(i for i, stamp in wanted.items() if stored.get(i) != stamp), np.int64)
         extra = np.array(sorted(set(stored) - set(wanted)), np.int64)
         self.remove(extra)
@@ -155,19 +199,21 @@ class MilvusStore:
             part = stale[start : start + WRITE_CHUNK]
             self.add(part, np.stack([catalog.vector_of(int(i), self.dim) for i in part]))
         self.save(Path(), catalog.generation())
+        return self
 
     def close(self) -> None:
         self.client.close()
 
-    def _stamps(self) -> dict[int, float]:
+    def _scan(self, field: str) -> dict[int, object]:
+        """Every row's id with one of its fields, read in pages."""
         iterator = self.client.query_iterator(
-            self.collection, batch_size=WRITE_CHUNK, filter="id >= 0", output_fields=["id", "stamp"]
+            self.collection, batch_size=WRITE_CHUNK, filter="id >= 0", output_fields=sorted({"id", field}), **STRONG
         )
-        stamps: dict[int, float] = {}
+        found: dict[int, object] = {}
         while rows := iterator.next():
-            stamps.update((int(row["id"]), float(row["stamp"])) for row in rows)
+            found.update((int(row["id"]), row[field]) for row in rows)
         iterator.close()
-        return stamps
+        return found
 
 
 def _create_collection(client, collection: str, dim: int, index_type: str) -> None:
@@ -184,7 +230,7 @@ def _create_collection(client, collection: str, dim: int, index_type: str) -> No
     index = client.prepare_index_params()
     params = {"M": 16, "efConstruction": 200} if index_type == "HNSW" else {}
     index.add_index(field_name="embedding", index_type=index_type, metric_type="IP", params=params)
-    client.create_collection(collection, schema=schema, index_params=index)
+    client.create_collection(collection, schema=schema, index_params=index, **STRONG)
 
 
 def _row(image_id: int, vector: np.ndarray, record) -> dict:
@@ -201,8 +247,8 @@ def _row(image_id: int, vector: np.ndarray, record) -> dict:
     }
 
 
-def filter_expression(filters) -> str:
-    """A Milvus boolean expression for the search filters (`search.engine.Filters`: same rules as its SQL)."""
+def filter_expression(filters: Filters) -> str:
+    """A Milvus boolean expression for the search filters, with the catalog's rules (`Catalog.ids_matching`)."""
     clauses = []
     if filters.taken_after:
         clauses.append(f"taken_at >= {_literal(filters.taken_after)}")
@@ -210,10 +256,10 @@ def filter_expression(filters) -> str:
         bound = filters.taken_before + ("T23:59:59" if len(filters.taken_before) == 10 else "")
         clauses.append(f'taken_at != "" and taken_at <= {_literal(bound)}')
     if filters.folder:
-        # An exact, case-sensitive prefix, as in the catalog's SQL.
-        folder = filters.folder.strip("/")
-        escaped = folder.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(f"folder like {_literal(escaped + '/%')}")
+        # An exact, case-sensitive prefix, as in the catalog's SQL, written as the range of strings that start
+        # with it ('/' + 1 is '0'): LIKE's wildcards need escapes, which Milvus 2.3 servers do not understand.
+        prefix = filters.folder.strip("/") + "/"
+        clauses.append(f"folder >= {_literal(prefix)} and folder < {_literal(prefix[:-1] + '0')}")
     if filters.min_width:
         clauses.append(f"width >= {int(filters.min_width)}")
     if filters.min_height:

@@ -35,7 +35,7 @@ from typing import Any
 from viewfinder.errors import ViewfinderError
 from viewfinder.sources.s3 import client, error_code, explain, split_url
 from viewfinder.store.catalog import leave_vectors_to_index
-from viewfinder.store.factory import FAISS
+from viewfinder.store.factory import store_class
 from viewfinder.store.faiss_index import STATE_FILE, saved_generation
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
@@ -93,7 +93,7 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
     The catalog is copied with SQLite's backup API (a consistent copy even of a WAL database) and switched
     to a rollback journal, so a reader needs no -wal/-shm files and can open it from read-only storage.
     """
-    if index_dir.read_manifest().store != FAISS:
+    if not store_class(index_dir.read_manifest().store).in_index_dir:
         raise ViewfinderError(
             f"{index_dir.path} keeps its vectors in Milvus; a snapshot holds a FAISS index. Serve it from Milvus."
         )

@@ -1,0 +1,147 @@
+"""A throw-away Milvus standalone server for the vector store contract tests.
+
+The server is the `milvus` wheel (the dev extra; version 2.3.5): its `milvus-server` launcher writes
+`configs/milvus.yaml` from a template and runs `milvus run standalone` as a child, with an embedded etcd.
+The template is edited first: every component's `ip` is 127.0.0.1, etcd's client and peer URLs (set by an etcd
+config file, which the launcher's options cannot reach) and every port are moved to free loopback ports, so
+the server never collides with a Milvus or an etcd on the default ports. Milvus 2.3.5 still listens for gRPC
+and metrics on every interface (its `ip` is only the address it advertises), so clients connect on 127.0.0.1
+only. The launcher and the server run in their own process group, which is stopped as a whole.
+
+Run as a script (`python milvus_helpers.py DIR PORTS_JSON`) this module is that launcher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from s3_helpers import free_ports
+
+START_TIMEOUT_S = 300.0  # a first start unpacks ~150 MB of binaries; two busy cores make it slow
+STOP_GRACE_S = 5.0  # a graceful stop can wait long on its components; the data folder is throw-away
+# The launcher's port settings (MilvusServerConfig), then the two it has no setting for.
+LAUNCHER_PORTS = (
+    "etcd_port",
+    "root_coord_port",
+    "proxy_port",
+    "proxy_internal_port",
+    "query_coord_port",
+    "query_node_port",
+    "index_coord_port",
+    "index_node_port",
+    "data_coord_port",
+    "data_node_port",
+)
+PORTS = (*LAUNCHER_PORTS, "etcd_peer_port", "metrics_port")
+
+
+@contextlib.contextmanager
+def run_milvus_server() -> Iterator[str]:
+    """Starts a Milvus server on free loopback ports and yields its address (http://127.0.0.1:PORT)."""
+    folder = Path(tempfile.mkdtemp(prefix="viewfinder-milvus-"))
+    ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
+    log = open(folder / "launcher.log", "w")  # noqa: SIM115 - open for the server's whole life
+    process = subprocess.Popen(
+        [sys.executable, __file__, str(folder), json.dumps(ports)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the launcher and `milvus run standalone`
+    )
+    try:
+        address = f"http://127.0.0.1:{ports['proxy_port']}"
+        _wait_until_ready(process, address, ports["metrics_port"], folder)
+        yield address
+    finally:
+        _stop_group(process)
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_until_ready(process: subprocess.Popen, address: str, metrics_port: int, folder: Path) -> None:
+    """Returns once the server reports healthy and answers a client; raises with its log otherwise."""
+    from pymilvus import MilvusClient
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5) as response:
+                healthy = b"OK" in response.read()
+        except OSError:
+            healthy = False
+        if healthy:
+            client = MilvusClient(address, timeout=30)
+            client.list_collections()
+            client.close()
+            return
+        time.sleep(0.5)
+    logs = "\n".join(
+        path.read_text(errors="replace")[-2000:] for path in sorted(folder.rglob("*.log")) if path.is_file()
+    )
+    raise RuntimeError(f"the Milvus server did not start (exit {process.poll()}):\n{logs}")
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stops the launcher and the server it started: TERM to the group, KILL after a grace period."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_GRACE_S)
+        time.sleep(STOP_GRACE_S / 5)  # the server child may outlive the launcher by a moment
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def loopback_template(template: str, etcd_config: Path) -> str:
+    """The launcher's milvus.yaml template with every address on loopback and etcd's URLs from a config file."""
+    text = re.sub(r"(?m)^(\s+)ip:.*$", r"\g<1>ip: 127.0.0.1", template)
+    text = text.replace("localhost:", "127.0.0.1:")
+    text, found = re.subn(r"(?m)^etcd:\n", f"etcd:\n  config:\n    path: {etcd_config}\n", text, count=1)
+    if not found:
+        raise RuntimeError("the milvus template has no etcd section")
+    return text
+
+
+def _serve(folder: Path, ports: dict[str, int]) -> int:
+    """The launcher: writes the template and etcd's config, runs the server and waits for it to exit."""
+    import milvus
+    from milvus import MilvusServer, MilvusServerConfig
+
+    etcd = folder / "etcd.yaml"
+    client_url = f"http://127.0.0.1:{ports['etcd_port']}"
+    peer_url = f"http://127.0.0.1:{ports['etcd_peer_port']}"
+    etcd.write_text(
+        f"name: viewfinder-test\nlisten-client-urls: {client_url}\nadvertise-client-urls: {client_url}\n"
+        f"listen-peer-urls: {peer_url}\ninitial-advertise-peer-urls: {peer_url}\n"
+        f"initial-cluster: viewfinder-test={peer_url}\n"
+    )
+    template = folder / "milvus.yaml.template"
+    template.write_text(loopback_template(MilvusServerConfig().template_text, etcd))
+    settings = {key: ports[key] for key in LAUNCHER_PORTS}
+    config = MilvusServerConfig(template=str(template), data_dir=str(folder / "server"), **settings)
+    # Set only for the packaged template (a bug of the launcher); the glog settings are the package's.
+    config.glog_conf_file = str(Path(milvus.__file__).parent / "data" / "glog.conf")
+    server = MilvusServer(config, wait_for_started=False)
+    server.webservice_port = ports["metrics_port"]  # the first free port from here serves /healthz
+    # The group's TERM reaches the server too: the launcher stays to reap it rather than leave a zombie.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    server.start()
+    return server.server_proc.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(Path(sys.argv[1]), json.loads(sys.argv[2])))
