@@ -23,7 +23,7 @@ from viewfinder.images.decode import (
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.pipeline.records import Decoded, PlannedFile, Reason
 from viewfinder.settings import MAX_IMAGE_BYTES
-from viewfinder.sources import Source, is_remote
+from viewfinder.sources import Source
 from viewfinder.store.catalog import Catalog, ImageRecord, NewImage
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import file_name, store_thumbnail
@@ -41,7 +41,7 @@ def decode_entry(source: Source, key: str, preprocess: PreprocessSpec) -> Decode
     its retries) raises, so the batch is not committed and the next run resumes there.
     """
     data = None
-    if is_remote(source.root):
+    if source.remote:
         try:
             with source.open(key) as handle:
                 data = handle.read(MAX_IMAGE_BYTES + 1)  # one byte over: decode_bytes says the entry is too large
