@@ -80,6 +80,8 @@ class Index:
         self.generation = self.catalog.generation()
         self._calibration: relevance.Calibration | None = None
         self._calibration_lock = threading.Lock()
+        self._source_counts: dict[str, int] | None = None
+        self._source_counts_lock = threading.Lock()
 
     @property
     def path(self) -> Path:
@@ -120,8 +122,13 @@ class Index:
         """Ranks the index for a query (a `Query`, or terms with the other arguments) and rates the hits."""
         if not isinstance(query, Query):
             query = Query(tuple(query), k, filters, rerank, min_relevance)
-        # Each source is asked once per query whether it is there: an unplugged one costs no stat per row.
+        # Each source is asked once per query whether it is there: an unplugged one costs no stat per row, and
+        # the search knows at once how much of the index it can find.
         presence = Presence()
+        counts = self._images_per_source()
+        absent = set(presence.absent(counts))
+        total = sum(counts.values())
+        share = sum(n for root, n in counts.items() if root not in absent) / total if total else 1.0
         return engine.run(
             query,
             self.encoder,
@@ -129,7 +136,15 @@ class Index:
             self.vectors,
             self.calibration,
             lambda image: presence.still_there(image.path, image.root),
+            share,
         )
+
+    def _images_per_source(self) -> dict[str, int]:
+        """The images of each source, counted once per generation (a search asks on every query)."""
+        with self._source_counts_lock:
+            if self._source_counts is None:
+                self._source_counts = self.catalog.source_counts()
+            return self._source_counts
 
     def warm(self) -> None:
         """Loads the text encoder and searches once, before a server reports ready (the first user query is

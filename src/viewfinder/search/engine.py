@@ -6,6 +6,7 @@ every front (CLI, HTTP, Lambda, Python API) goes through that one call.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -31,16 +32,18 @@ def run(
     vectors: VectorStore,
     calibration: Callable[[], relevance.Calibration],
     present: Callable[[ImageRecord], bool],
+    present_share: float = 1.0,
 ) -> Answer:
-    """Answers a query: the top k hits that pass its filters and the images still there (`present`), reranked
-    when it asks, rated against the index's `calibration` and cut at its min_relevance."""
+    """Answers a query: the top k hits that pass its filters and the images still there (`present`, about
+    `present_share` of the index: the rest is under sources not there now), reranked when it asks, rated
+    against the index's `calibration` and cut at its min_relevance."""
     encoder.warm(query.needs_text_model, query.needs_image_model)
     started = time.perf_counter()
     term_vectors = encoder.vectors(query.terms, lambda image_id: catalog.vector_of(image_id, encoder.dim))
     query_vector = algebra.combine(term_vectors, query.terms)
     encoded = time.perf_counter()
     fetch = query.k if query.rerank is None else ranking.candidates(query.k, MAX_K)
-    hits = ranked(query_vector, fetch, query.filters, catalog, vectors, present)
+    hits = ranked(query_vector, fetch, query.filters, catalog, vectors, present, present_share)
     searched = time.perf_counter()
     if query.rerank is not None:
         hits = ranking.rerank_hits(hits, query.rerank)[: query.k]
@@ -69,15 +72,20 @@ def ranked(
     catalog: Catalog,
     vectors: VectorStore,
     present: Callable[[ImageRecord], bool],
+    present_share: float = 1.0,
 ) -> list[Hit]:
     """The top k hits that pass the filters, that the catalog still holds and that are `present`.
 
     The store evaluates the filters (once, its own way). While a writer works, the store still holds images
     the catalog has since deleted, and files can be gone, so the search over-fetches and fetches deeper
-    (doubling, at most the whole store) until k hits are found or the store has no more.
+    (doubling, at most the whole store) until k hits are found or the store has no more. Rows under a source
+    that is not there (an unplugged drive) are known absent as a whole: the first fetch is scaled up by the
+    share still there, and nothing is fetched when none is.
     """
+    if present_share <= 0.0:
+        return []
     total = vectors.count
-    fetch = k + max(OVERFETCH_MIN, k // 4)
+    fetch = min(total, math.ceil((k + max(OVERFETCH_MIN, k // 4)) / present_share))
     while True:
         pairs = vectors.top(query_vector, fetch, filters, catalog)
         records = catalog.images([i for i, _ in pairs])
