@@ -286,9 +286,8 @@ def test_find_duplicates_groups_the_same_images_on_every_store(shared_store, sha
 def test_an_index_kept_in_a_milvus_server_answers_like_faiss_as_the_library_changes(milvus_server, tmp_path):
     from cli_helpers import write_colour_images
 
+    from viewfinder.app import Index, Term
     from viewfinder.pipeline.indexer import run_index
-    from viewfinder.search.engine import SearchEngine
-    from viewfinder.search.query import Term
 
     photos = tmp_path / "photos"
     paths = write_colour_images(photos, 16)
@@ -300,8 +299,8 @@ def test_an_index_kept_in_a_milvus_server_answers_like_faiss_as_the_library_chan
         report = run_index(tmp_path / "milvus", [str(photos)], model="test:tiny", store=f"milvus:{milvus_server}")
         assert report.total == (16, 18)[change]
         with (
-            SearchEngine.open(tmp_path / "faiss", device="cpu") as faiss_engine,
-            SearchEngine.open(tmp_path / "milvus", device="cpu") as milvus_engine,
+            Index(tmp_path / "faiss", device="cpu") as faiss_engine,
+            Index(tmp_path / "milvus", device="cpu") as milvus_engine,
         ):
             assert milvus_engine.vectors.params.kind == "milvus" and not milvus_engine.vectors_rebuilt
             for filters in (None, Filters(folder="nested")):
