@@ -217,18 +217,22 @@ def add_option(parser: argparse.ArgumentParser, name: str, help: str | None = No
     A repeatable flag (a list setting) defaults to none given: its reader falls back to the variable.
     """
     setting = SETTINGS[name]
+    if setting.flag is None:  # a bug in a command's options, not bad input
+        raise ValueError(f"The setting {name} has no flag: it is given by ${setting.env} only.")
     words = f"${setting.env}, else {setting.default_words()}" if setting.env else setting.default_words()
     repeatable = "; repeatable" if setting.kind is list else ""
     text = f"{help or setting.help}{repeatable} (default: {words})".replace("%", "%%")
     if setting.kind is list:
         parser.add_argument(setting.flag, dest=name, action="append", default=[], metavar=setting.metavar, help=text)
         return
-    variable = os.environ.get(setting.env or "", "")
+    default = setting.default
+    if setting.env and (variable := os.environ.get(setting.env, "")):
+        default = _FromEnvironment(variable, setting.env)
     parser.add_argument(
         setting.flag,
         dest=name,
         type=setting.from_argument,
-        default=_FromEnvironment(variable, setting.env) if variable else setting.default,
+        default=default,
         choices=setting.choices or None,
         metavar=setting.metavar,
         help=text,

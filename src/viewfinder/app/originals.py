@@ -9,6 +9,9 @@ from viewfinder.errors import ImageGoneError
 from viewfinder.sources import OriginalChangedError, Redirect, source_for
 from viewfinder.store.catalog import ImageRecord
 
+# Redirect is one of the two answers open_original_of gives, so the fronts take it from here.
+__all__ = ["MEDIA_TYPES", "LocalFile", "Redirect", "open_original_of"]
+
 # What a browser is told each format is, by the decoder's format name.
 MEDIA_TYPES = {
     "JPEG": "image/jpeg",

@@ -57,7 +57,7 @@ class IndexInfo:
     index_family: str | None
     ef_search: int | None
     recall_at_50: float | None  # measured against exact search when chosen; None: not measured
-    calibrated_on: int | None
+    calibrated_on: str  # the queries its parameters were measured with: 'prompts', 'stored' (vectors); '' none
     bytes_on_disk: int
     generation: int
     sources: list[SourceInfo] = field(default_factory=list)

@@ -40,9 +40,11 @@ def photo_like(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     texture and sensor noise."""
     from PIL import Image
 
-    coarse = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
+    coarse = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
     texture_small = rng.integers(88, 168, (max(1, height // 12), max(1, width // 12), 3), dtype=np.uint8)
-    texture = Image.fromarray(texture_small).resize((width, height), Image.BICUBIC)
+    texture = Image.fromarray(texture_small).resize((width, height), Image.Resampling.BICUBIC)
     pixels = np.asarray(coarse, np.float32) + np.asarray(texture, np.float32) - 128
     pixels += rng.standard_normal((height, width, 3), dtype=np.float32) * 5
     return np.clip(pixels, 0, 255).astype(np.uint8)

@@ -14,8 +14,10 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,9 +42,13 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
         return folder
     try:
         if isinstance(spec, QuerySpec):
-            from viewfinder.models.query_export import export_query_model as export_model
+            from viewfinder.models.query_export import export_query_model
+
+            export: Callable[[Path], None] = partial(export_query_model, spec)
         else:
             from viewfinder.models.onnx_export import export_model
+
+            export = partial(export_model, spec)
     except ImportError as error:
         raise ModelUnavailableError(
             f"No ONNX export of {spec.name} is cached in {cache_root()} and the exporter cannot run ({error}); "
@@ -51,7 +57,7 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
-        export_model(spec, staging)
+        export(staging)
         try:
             staging.rename(folder)
         except OSError:
@@ -138,8 +144,7 @@ class OnnxEmbedder(Embedder):
     @property
     def tokenizer(self) -> ClipTokenizer | HfTokenizer:
         """The text tower's tokenizer (loading the tower)."""
-        self._tower("text")
-        return self._tokenizer
+        return self._text_tower()[1]
 
     def load_text_tower(self) -> None:
         self._tower("text")
@@ -148,8 +153,8 @@ class OnnxEmbedder(Embedder):
         self._tower("image")
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        session = self._tower("text")
-        tokens = self._tokenizer(texts, trim=self.trimmed_text)
+        session, tokenizer = self._text_tower()
+        tokens = tokenizer(texts, trim=self.trimmed_text)
         return session.run(None, {"tokens": tokens})[0]
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
@@ -165,6 +170,13 @@ class OnnxEmbedder(Embedder):
                         self._tokenizer = self._load_tokenizer()
                     session = self._sessions[name] = self._session(name)
         return session
+
+    def _text_tower(self) -> tuple[Any, ClipTokenizer | HfTokenizer]:
+        """The text tower's session (onnxruntime is untyped) and its tokenizer, loaded on first use."""
+        session = self._tower("text")
+        if self._tokenizer is None:  # never: _tower loads the tokenizer before it keeps the text session
+            raise RuntimeError(f"the text tower of {self.spec.name} is loaded without its tokenizer")
+        return session, self._tokenizer
 
     def _load_tokenizer(self) -> ClipTokenizer | HfTokenizer:
         if self._meta.get("tokenizer") == "hf":  # exports made before HF towers name no tokenizer: CLIP's

@@ -92,6 +92,8 @@ def find_tokenizer(spec: QuerySpec) -> Path:
 
 
 def find_weights(spec: QuerySpec) -> Path:
+    if spec.arch.repo is None:  # the test models: random weights, published nowhere
+        raise ModelUnavailableError(f"{spec.name} has random weights only: no repository publishes its weights.")
     weights = _repo_file(spec, WEIGHT_FILES, [spec.arch.repo])
     if weights is None:
         raise ModelUnavailableError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,26 +29,31 @@ class OnnxQueryEncoder(TextEncoder):
         self.folder = ensure_export(spec)
         self._meta = json.loads((self.folder / META_FILE).read_text())
         self.dim = int(self._meta["dim"])
-        self._session = None
-        self._tokenizer: HfTokenizer | None = None
+        self._text: tuple[Any, HfTokenizer] | None = None  # the session (onnxruntime is untyped), its tokenizer
         self._lock = threading.Lock()
 
     def load_text_tower(self) -> None:
+        self._text_tower()
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        session, tokenizer = self._text_tower()
+        return session.run(None, {"tokens": tokenizer(texts, trim=True)})[0]
+
+    def _text_tower(self) -> tuple[Any, HfTokenizer]:
+        """The text tower's session and tokenizer, loaded on first use."""
         import onnxruntime as ort
 
         with self._lock:
-            if self._session is None:
+            if self._text is None:
                 meta = self._meta
-                self._tokenizer = HfTokenizer(self.folder / TOKENIZER_FILE, meta["context_length"], meta["pad_id"])
+                tokenizer = HfTokenizer(self.folder / TOKENIZER_FILE, meta["context_length"], meta["pad_id"])
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1  # one short sequence per query (onnx_runtime says why)
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 path = str(self.folder / "text.onnx")
-                self._session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        self.load_text_tower()
-        return self._session.run(None, {"tokens": self._tokenizer(texts, trim=True)})[0]
+                session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+                self._text = (session, tokenizer)
+            return self._text
 
 
 def load_query_encoder(spec: QuerySpec, device: str = "auto", runtime: str = "auto") -> TextEncoder:

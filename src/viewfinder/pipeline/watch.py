@@ -16,10 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.settings import RECONCILE_SECONDS
 from viewfinder.sources import IMAGE_SUFFIXES, source_for
+
+if TYPE_CHECKING:  # watchdog is optional: imported when a watcher starts
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver
 
 STABLE_SECONDS = 0.5
 
@@ -50,7 +55,7 @@ class FolderWatcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self._thread: threading.Thread | None = None
 
     def not_watched_note(self) -> str:
@@ -67,7 +72,7 @@ class FolderWatcher:
         except ImportError as error:
             raise ViewfinderError("Watching folders needs watchdog: pip install 'viewfinder[watch]'.") from error
         self._observer = Observer()
-        handler = _Handler(self._changed)
+        handler = _handler(self._changed)
         for root in self.roots:
             if not os.path.isdir(root):
                 raise ViewfinderError(f"Source folder {root} does not exist or is not a folder.")
@@ -134,20 +139,21 @@ class FolderWatcher:
             return True
 
 
-class _Handler:
-    """Forwards watchdog events as (path, whether bytes were written) to the watcher."""
+def _handler(changed: Callable[[str, bool], None]) -> FileSystemEventHandler:
+    """A watchdog handler that forwards events as (path, whether bytes were written) to the watcher."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-    def __init__(self, changed: Callable[[str, bool], None]) -> None:
-        self.changed = changed
+    class Handler(FileSystemEventHandler):
+        def dispatch(self, event: FileSystemEvent) -> None:
+            kind = event.event_type
+            if kind in ("opened", "closed_no_write"):
+                return
+            if kind == "moved":
+                changed(os.fsdecode(event.src_path), False)
+                changed(os.fsdecode(event.dest_path), not event.is_directory)
+            elif kind == "deleted" or event.is_directory:
+                changed(os.fsdecode(event.src_path), False)
+            else:  # created, modified, closed
+                changed(os.fsdecode(event.src_path), True)
 
-    def dispatch(self, event) -> None:
-        kind = event.event_type
-        if kind in ("opened", "closed_no_write"):
-            return
-        if kind == "moved":
-            self.changed(os.fsdecode(event.src_path), False)
-            self.changed(os.fsdecode(event.dest_path), not event.is_directory)
-        elif kind == "deleted" or event.is_directory:
-            self.changed(os.fsdecode(event.src_path), False)
-        else:  # created, modified, closed
-            self.changed(os.fsdecode(event.src_path), True)
+    return Handler()

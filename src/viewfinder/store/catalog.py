@@ -243,7 +243,9 @@ class Catalog:
                         " indexed_at, content_hash, inode, ctime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         values,
                     )
-                    image_id = int(cursor.lastrowid)
+                    if cursor.lastrowid is None:  # sqlite3 sets it after every INSERT of one row
+                        raise RuntimeError(f"{self.path}: no id given to the new row of {image.path}")
+                    image_id = cursor.lastrowid
                 else:
                     image_id = image.id
                     self.db.execute(

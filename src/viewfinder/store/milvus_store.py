@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.store.catalog import Catalog, relative_folder
+from viewfinder.store.catalog import Catalog, CatalogDamagedError, relative_folder
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import IndexParams, Queries, StoreAddress, VectorStore, pairs
 
@@ -197,7 +197,7 @@ class MilvusStore(VectorStore):
         self.remove(extra)
         for start in range(0, len(stale), WRITE_CHUNK):
             part = stale[start : start + WRITE_CHUNK]
-            self.add(part, np.stack([catalog.vector_of(int(i), self.dim) for i in part]))
+            self.add(part, np.stack([_catalog_vector(catalog, int(i), self.dim) for i in part]))
         self.save(Path(), catalog.generation())
         return self
 
@@ -269,3 +269,14 @@ def filter_expression(filters: Filters) -> str:
 
 def _literal(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
+
+
+def _catalog_vector(catalog: Catalog, image_id: int, dim: int) -> np.ndarray:
+    """The vector of an image the catalog lists: one it lists without a vector is damage, which check repairs."""
+    vector = catalog.vector_of(image_id, dim)
+    if vector is None:
+        raise CatalogDamagedError(
+            f"The catalog {catalog.path} lists image {image_id} without its vector; run `viewfinder check --repair"
+            f" --index {catalog.path.parent}`, then `viewfinder index SOURCE...` embeds it again."
+        )
+    return vector

@@ -22,7 +22,6 @@ from viewfinder import settings
 from viewfinder.models.onnx_format import cache_home
 from viewfinder.sources.s3 import client, explain
 from viewfinder.store.catalog import Catalog
-from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.snapshots import (
     SNAPSHOT_FILE,
     TRANSFERS,
@@ -35,6 +34,7 @@ from viewfinder.store.snapshots import (
     read_object,
     s3_call,
 )
+from viewfinder.store.vector_store import VectorStore
 
 STREAM_CHUNK = 2**20
 
@@ -127,7 +127,7 @@ def drop_cached(cache: Path, keep: set[str]) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def catalog_mismatch(catalog: Catalog, vectors: VectorIndex) -> str | None:
+def catalog_mismatch(catalog: Catalog, vectors: VectorStore) -> str | None:
     """How a snapshot's catalog and vector index disagree on the images they hold, or None when they agree.
 
     The catalog reads every vector from the index: a row the index lacks cannot be searched, and a vector
