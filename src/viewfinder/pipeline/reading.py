@@ -1,8 +1,9 @@
 """Reading entries for the pipeline: decoded ahead of the model on worker threads, from any source.
 
 A local file is decoded by its path (JPEGs at reduced size where the model needs fewer pixels); an entry of
-a remote source is read through the source into memory and decoded from bytes, with its thumbnail made from
-the same bytes so that the service never fetches the original for the result grid.
+a remote source is read through the source into memory (only the version its listing named) and decoded from
+bytes, with its thumbnail made from the same bytes so that the service never fetches the original for the
+result grid.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from viewfinder.images.decode import (
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.pipeline.records import Decoded, PlannedFile, Reason
 from viewfinder.settings import MAX_IMAGE_BYTES
-from viewfinder.sources import Source, is_remote
+from viewfinder.sources import OriginalChangedError, Source, is_remote
 from viewfinder.store.catalog import Catalog, ImageRecord, NewImage
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import file_name, store_thumbnail
@@ -31,22 +32,26 @@ from viewfinder.store.thumbnails import file_name, store_thumbnail
 log = logging.getLogger(__name__)
 
 
-def decode_entry(source: Source, key: str, preprocess: PreprocessSpec) -> Decoded | Reason:
+def decode_entry(source: Source, key: str, preprocess: PreprocessSpec, version: str = "") -> Decoded | Reason:
     """Decodes one entry of a source, or says why it cannot be used; never raises for one entry, so one file
     never stops the run. Both engines call it (the local one on threads, Ray on its actors).
 
     A local file is decoded by its path (the file checks first: FIFOs, links, sizes); any other entry is read
-    through its source and decoded from the bytes, which also make its thumbnail. An entry that cannot be read
-    is a `Reason` to retry next run; a source failing as a whole (ViewfinderError: the store unreachable after
-    its retries) raises, so the batch is not committed and the next run resumes there.
+    through its source, only as the `version` its listing named (SourceFile.version), and decoded from the
+    bytes, which also make its thumbnail. An entry that cannot be read, or was replaced since the listing (its
+    recorded stamp would name other pixels), is a `Reason` to retry next run; a source failing as a whole
+    (ViewfinderError: the store unreachable after its retries) raises, so the batch is not committed and the
+    next run resumes there.
     """
     data = None
     if is_remote(source.root):
         try:
-            with source.open(key) as handle:
+            with source.open(key, version) as handle:
                 data = handle.read(MAX_IMAGE_BYTES + 1)  # one byte over: decode_bytes says the entry is too large
         except OSError as error:
             return Reason(_unreadable(error), retry=True)
+        except OriginalChangedError as error:
+            return Reason(str(error), retry=True)
     try:
         if data is None:
             return Decoded(decode_image(key, preprocess))
@@ -83,7 +88,7 @@ def decode_ahead(
 
     def submit(planned: PlannedFile) -> None:
         file = planned.file
-        pending.append((planned, pool.submit(decode_entry, sources[file.root], file.path, preprocess)))
+        pending.append((planned, pool.submit(decode_entry, sources[file.root], file.path, preprocess, file.version)))
 
     items = iter(work)
     for planned in items:
