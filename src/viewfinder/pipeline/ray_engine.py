@@ -115,6 +115,7 @@ class EmbedActor:
             "row": batch["row"],
             "vector": vectors,
             "thumbnail": column(lambda o: o.thumbnail or b"", b""),
+            "rendition": column(lambda o: o.rendition or b"", b""),
             "width": column(lambda o: o.image.width, 0, int),
             "height": column(lambda o: o.image.height, 0, int),
             "format": column(lambda o: o.image.format, ""),
@@ -199,4 +200,6 @@ def unpack(batch: dict[str, np.ndarray], work: list[PlannedFile]) -> EmbeddedBat
         )
         if thumbnail := bytes(batch["thumbnail"][position]):
             embedded.thumbnails[planned.file.path] = thumbnail
+        if rendition := bytes(batch["rendition"][position]):
+            embedded.renditions[planned.file.path] = rendition
     return embedded
