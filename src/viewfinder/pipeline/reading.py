@@ -24,7 +24,7 @@ from viewfinder.images.decode import (
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason
 from viewfinder.settings import MAX_IMAGE_BYTES
-from viewfinder.sources import OriginalChangedError, Source, is_remote
+from viewfinder.sources import OriginalChangedError, Source
 from viewfinder.store.catalog import Catalog, ImageRecord
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import NOT_FOR_BROWSERS, RENDITION_SIDE, RENDITIONS, file_name, store_thumbnail
@@ -44,7 +44,7 @@ def decode_entry(source: Source, key: str, preprocess: PreprocessSpec, version: 
     and the next run resumes there.
     """
     data = None
-    if is_remote(source.root):
+    if source.remote:  # asked of the source itself, not of its root's form: any source read over the network
         try:
             with source.open(key, version) as handle:
                 data = handle.read(MAX_IMAGE_BYTES + 1)  # one byte over: decode_bytes says the entry is too large
