@@ -201,7 +201,7 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
         def __init__(self):
             self.blobs = {"a.jpg": good[0].read_bytes(), "b.png": good[1].read_bytes(), "bad.jpg": b"not an image"}
 
-        def open(self, key):
+        def open(self, key, version=""):
             import io
 
             if key == "throttled.jpg":  # what the S3 source raises once its client's retries are spent
@@ -213,11 +213,16 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
     actor = EmbedActor("test:tiny", "cpu", "auto", [str(photos)])
     actor.sources[BucketSource.root] = BucketSource()
     keys = np.array(["a.jpg", "bad.jpg", "b.png", "gone.jpg"], dtype=object)
-    out = actor({"row": np.arange(4), "key": keys, "root": np.array([BucketSource.root] * 4, dtype=object)})
+    roots, versions = np.array([BucketSource.root] * 4, dtype=object), np.array([""] * 4, dtype=object)
+    out = actor({"row": np.arange(4), "key": keys, "root": roots, "version": versions})
     assert out["error"][0] == out["error"][2] == ""
     assert "image" in out["error"][1] and out["error"][3] == "cannot read file (bucket unreachable)"
     # A source failing as a whole fails the batch, as on the local engine: nothing of it is committed.
-    throttled = {"key": np.array(["throttled.jpg"], dtype=object), "root": np.array([BucketSource.root], dtype=object)}
+    throttled = {
+        "key": np.array(["throttled.jpg"], dtype=object),
+        "root": np.array([BucketSource.root], dtype=object),
+        "version": np.array([""], dtype=object),
+    }
     with pytest.raises(ViewfinderError, match="SlowDown"):
         actor({"row": np.arange(1), **throttled})
     expected = tiny_embedder.encode_images(
@@ -236,6 +241,7 @@ def test_embed_actor_reads_other_sources_through_open_and_reports_bad_rows_in_a_
             "row": np.arange(1),
             "key": np.array([str(good[0])], dtype=object),
             "root": np.array([str(photos)], dtype=object),
+            "version": np.array([""], dtype=object),
         }
     )
     assert local["error"][0] == "" and bytes(local["thumbnail"][0]) == b""  # a local file's is made from the file

@@ -117,10 +117,10 @@ def test_a_batch_that_cannot_be_read_is_not_committed_and_nothing_indexed_is_los
     original = s3_source.read_object
     failing = sorted(f"s3://{bucket}/{item['Key']}" for item in s3.list_objects_v2(Bucket=bucket)["Contents"])[4]
 
-    def throttled(url: str, limit: int = s3_source.MAX_IMAGE_BYTES) -> bytes:
+    def throttled(url: str, limit: int = s3_source.MAX_IMAGE_BYTES, version: str = "") -> bytes:
         if url == failing:  # what the client raises once its retries on SlowDown/5xx are spent
             raise ViewfinderError(f"Cannot read {url}: SlowDown")
-        return original(url, limit)
+        return original(url, limit, version)
 
     s3_source.read_object = throttled
     try:

@@ -34,10 +34,9 @@ from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
-from viewfinder.store.thumbnails import THUMBNAIL_SIDE, Thumbnail, etag_of, thumbnail
-
-RENDITION_SIDE = 2048
-RENDITIONS_FOLDER = "renditions"
+from viewfinder.store.thumbnails import NOT_FOR_BROWSERS as NOT_FOR_BROWSERS
+from viewfinder.store.thumbnails import RENDITION_SIDE, THUMBNAIL_SIDE, Thumbnail, etag_of, thumbnail
+from viewfinder.store.thumbnails import RENDITIONS as RENDITIONS_FOLDER
 
 
 class Index:

@@ -320,6 +320,8 @@ def _embed_all(
                     )
                     if outcome.thumbnail is not None:
                         embedded.thumbnails[planned.file.path] = outcome.thumbnail
+                    if outcome.rendition is not None:
+                        embedded.renditions[planned.file.path] = outcome.rendition
             yield embedded
 
 
@@ -331,7 +333,7 @@ def _commit_all(
     done = 0
     for batch in stream:
         ids = catalog.commit_batch(images=batch.images, skipped=[skip.row() for skip in batch.skips])
-        thumbnails.store(ids, batch.images, batch.thumbnails)
+        thumbnails.store(ids, batch)
         done += len(batch.images) + len(batch.skips)
         if progress:
             progress(done, total)

@@ -2,7 +2,7 @@
 actors (one model per actor, one GPU each when the cluster has GPUs), while this process (the driver) streams
 the results back and commits them batch by batch, exactly as the local pipeline does.
 
-Actors read entries through the `Source` protocol (`open(key)`), so any source the driver can scan works once
+Actors read entries through the `Source` protocol (`open(key, version)`), so any source the driver can scan works once
 its module is importable on the workers. Per-row failures come back as an `error` column: an exception in an
 actor would abort the whole dataset.
 """
@@ -96,11 +96,11 @@ class EmbedActor:
 
         from viewfinder.pipeline.reading import decode_entry
 
-        def decode(key: str, root: str) -> Decoded | Reason:
-            return decode_entry(self.sources[root], key, self.embedder.preprocess)
+        def decode(key: str, root: str, version: str) -> Decoded | Reason:
+            return decode_entry(self.sources[root], key, self.embedder.preprocess, str(version))
 
         with ThreadPoolExecutor(DECODE_THREADS) as pool:
-            outcomes = list(pool.map(decode, batch["key"], batch["root"]))
+            outcomes = list(pool.map(decode, batch["key"], batch["root"], batch["version"]))
         decoded = [outcome for outcome in outcomes if isinstance(outcome, Decoded)]
         dim = self.embedder.dim
         vectors = np.zeros((len(outcomes), dim), np.float32)
@@ -115,6 +115,7 @@ class EmbedActor:
             "row": batch["row"],
             "vector": vectors,
             "thumbnail": column(lambda o: o.thumbnail or b"", b""),
+            "rendition": column(lambda o: o.rendition or b"", b""),
             "width": column(lambda o: o.image.width, 0, int),
             "height": column(lambda o: o.image.height, 0, int),
             "format": column(lambda o: o.image.format, ""),
@@ -142,7 +143,10 @@ def embed_stream(
             # An actor holding every CPU starves the tasks that feed it and the job hangs, so one CPU each.
             size = max(1, cpus // CPUS_PER_CPU_ACTOR)
             placement = {"num_cpus": 1, "compute": _pool(ray, size)}
-        items = [{"row": row, "key": planned.file.path, "root": planned.file.root} for row, planned in enumerate(work)]
+        items = [
+            {"row": row, "key": planned.file.path, "root": planned.file.root, "version": planned.file.version}
+            for row, planned in enumerate(work)
+        ]
         roots = sorted({planned.file.root for planned in work})
         dataset = ray.data.from_items(items).map_batches(
             EmbedActor,
@@ -196,4 +200,6 @@ def unpack(batch: dict[str, np.ndarray], work: list[PlannedFile]) -> EmbeddedBat
         )
         if thumbnail := bytes(batch["thumbnail"][position]):
             embedded.thumbnails[planned.file.path] = thumbnail
+        if rendition := bytes(batch["rendition"][position]):
+            embedded.renditions[planned.file.path] = rendition
     return embedded

@@ -69,19 +69,23 @@ class Skip:
 # eq=False: the pixels are a numpy array, which the generated __eq__ cannot compare.
 @dataclass(frozen=True, eq=False)
 class Decoded:
-    """An entry decoded for the model, with the thumbnail made from its fetched bytes when it was read through
-    its source (object storage), so that the service never fetches the original for the result grid."""
+    """An entry decoded for the model, with the thumbnail (and for a format browsers cannot show, the display
+    rendition) made from its fetched bytes when it was read through its source (object storage), so that the
+    service never fetches the original for the result grid or the detail view."""
 
     image: DecodedImage
     thumbnail: bytes | None = None
+    rendition: bytes | None = None
 
 
 @dataclass(eq=False)
 class EmbeddedBatch:
-    """One batch an engine finished: images to commit, their thumbnails by path, and the files skipped."""
+    """One batch an engine finished: images to commit, their thumbnails and renditions by path, and the files
+    skipped."""
 
     images: list[NewImage] = field(default_factory=list)
     thumbnails: dict[str, bytes] = field(default_factory=dict)
+    renditions: dict[str, bytes] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from viewfinder.app.index import NOT_FOR_BROWSERS
 from viewfinder.app.jobs import ReindexJob
 from viewfinder.app.query import (
     MAX_K,
@@ -22,8 +23,6 @@ from viewfinder.app.query import (
 )
 from viewfinder.app.records import ImageRecord, IndexInfo
 
-# Formats browsers do not display: their detail view shows the JPEG rendition (serve/routes_renditions.py).
-NOT_FOR_BROWSERS = frozenset({"TIFF", "HEIF"})
 QueryText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 

@@ -44,6 +44,9 @@ class SourceFile:
     mtime_ns: int  # the version stamp: for a folder, the modification time
     inode: int = 0  # with ctime_ns, tells a file replaced in place (same size and mtime) from an untouched one
     ctime_ns: int = 0
+    # The version as the source itself names it, for reading exactly the entry listed (an object's ETag; the
+    # stamp above is its hash); "" where the source names none (a folder: a file is read as it is).
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,9 @@ class Source(abc.ABC):
         """Every image entry under the root, in a stable order; `exclude` is a location to leave out."""
 
     @abc.abstractmethod
-    def open(self, key: str) -> BinaryIO:
-        """The bytes of an entry a scan listed, by its key."""
+    def open(self, key: str, version: str = "") -> BinaryIO:
+        """The bytes of an entry a scan listed, by its key; with the `version` the scan listed (SourceFile.version),
+        only while the entry is still that version: OriginalChangedError when it was replaced since."""
 
     @abc.abstractmethod
     def check(self) -> None:

@@ -52,8 +52,8 @@ class FolderSource(Source):
     def gone(self, keys: Iterable[str]) -> set[str]:
         return {key for key in keys if not os.path.exists(key)}
 
-    def open(self, key: str) -> BinaryIO:
-        """Opens the file a scan listed as `key` (its path) for reading."""
+    def open(self, key: str, version: str = "") -> BinaryIO:
+        """Opens the file a scan listed as `key` (its path) for reading (a folder's listing names no version)."""
         return open(key, "rb")
 
     def open_indexed(self, entry: Indexed) -> BinaryIO:

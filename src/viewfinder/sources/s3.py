@@ -1,7 +1,9 @@
 """Images in an S3 bucket (or an S3-compatible store) as a source, and the S3 client every part shares.
 
 A key is recorded as `s3://bucket/key`. The version stamp is a 63-bit hash of the object's ETag, so the
-change plan (size and stamp) tells an unchanged object from the listing alone, without a GET. Requests are
+change plan (size and stamp) tells an unchanged object from the listing alone, without a GET; the GET that
+reads an object for indexing names the listed ETag (If-Match), so the bytes indexed are always those of the
+version whose stamp is recorded, never a replacement uploaded after the listing. Requests are
 signed with SigV4 and retried with backoff on throttling and 5xx; credentials come from the standard AWS
 chain; `--s3-endpoint` (`use_endpoint`), else `AWS_ENDPOINT_URL`, points at another S3-compatible store.
 """
@@ -31,6 +33,8 @@ from viewfinder.sources.base import (
 SCHEME = "s3://"
 MAX_ATTEMPTS = 5
 NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+PRECONDITION_FAILED = 412  # a GET whose If-Match names a version the object no longer is
+NOT_IMPLEMENTED = 501  # a store without conditional GETs
 FORBIDDEN = frozenset({"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"})
 
 
@@ -166,13 +170,15 @@ class S3Source(Source):
                     if PurePosixPath(key).suffix.lower() not in IMAGE_SUFFIXES or key.endswith("/"):
                         continue
                     url = f"{SCHEME}{self.bucket}/{key}"
-                    yield SourceFile(url, self.root, int(item["Size"]), version_stamp(item["ETag"]))
+                    etag = str(item["ETag"])
+                    yield SourceFile(url, self.root, int(item["Size"]), version_stamp(etag), version=etag)
         except (ClientError, BotoCoreError) as error:
             raise explain(error, f"bucket {self.root}") from None
 
-    def open(self, key: str) -> BinaryIO:
-        """The object's bytes, read whole into memory; ObjectGone when it was deleted since the listing."""
-        return io.BytesIO(read_object(key))
+    def open(self, key: str, version: str = "") -> BinaryIO:
+        """The object's bytes, read whole into memory; ObjectGone when it was deleted since the listing, and
+        with `version` (the listed ETag) OriginalChangedError when it was replaced since."""
+        return io.BytesIO(read_object(key, version=version))
 
     def open_indexed(self, entry: Indexed) -> BinaryIO:
         """The object's bytes while its ETag is the one indexed; OriginalChangedError when gone or replaced,
@@ -192,27 +198,39 @@ class S3Source(Source):
         return Redirect(presigned_url(entry.path, ttl_seconds), ttl_seconds)
 
 
-def read_object(url: str, limit: int = MAX_IMAGE_BYTES) -> bytes:
-    """The bytes of an s3:// object: ObjectGone when missing, OSError when bigger than `limit`,
-    ViewfinderError for other failures (after the client's retries)."""
-    return _get_object(url, limit)[0]
+def read_object(url: str, limit: int = MAX_IMAGE_BYTES, version: str = "") -> bytes:
+    """The bytes of an s3:// object (with `version`, an ETag, only of that version): ObjectGone when missing,
+    OriginalChangedError when it is no longer `version`, OSError when bigger than `limit`, ViewfinderError for
+    other failures (after the client's retries)."""
+    return _get_object(url, limit, version)[0]
 
 
-def _get_object(url: str, limit: int) -> tuple[bytes, str]:
+def _get_object(url: str, limit: int, version: str = "", conditional: bool = True) -> tuple[bytes, str]:
     """(bytes, ETag) of an s3:// object, failing as read_object says."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split_url(url)
+    replaced = OriginalChangedError(f"object {url} was replaced since it was listed")
     try:
-        response = client().get_object(Bucket=bucket, Key=key)
+        condition = {"IfMatch": version} if version and conditional else {}
+        response = client().get_object(Bucket=bucket, Key=key, **condition)
+        etag = str(response.get("ETag", ""))
+        # A store that ignores If-Match (or has none) answers with the version it sent, which tells the same.
+        if version and etag.strip('"') != version.strip('"'):
+            response["Body"].close()
+            raise replaced
         if int(response.get("ContentLength", 0)) > limit:
             response["Body"].close()
             raise OSError(f"object is larger than {limit // 2**20} MiB")
-        return response["Body"].read(), str(response.get("ETag", ""))
+        return response["Body"].read(), etag
     except ClientError as error:
         code, status = error_code(error)
         if code in NOT_FOUND or status == 404:
             raise ObjectGone(f"object {url} is no longer in the bucket") from None
+        if status == PRECONDITION_FAILED:
+            raise replaced from None
+        if status == NOT_IMPLEMENTED and condition:
+            return _get_object(url, limit, version, conditional=False)
         raise explain(error, url) from None
     except BotoCoreError as error:
         raise explain(error, url) from None

@@ -2,7 +2,8 @@
 
 Layout under s3://bucket/indexes/NAME (or at the root of a bucket, s3://bucket):
 
-    snapshots/<version>/manifest.json, catalog.sqlite (without vectors), ann.json, vectors-<gen>.faiss, thumbnails/…
+    snapshots/<version>/manifest.json, catalog.sqlite (without vectors), ann.json, vectors-<gen>.faiss, thumbnails/…,
+                        renditions/… (the pictures of images in object storage exist nowhere else)
     snapshots/<version>/SNAPSHOT.json   the sha256 and size of every file; written after all of them
     CURRENT                             {"version", "snapshot_sha256"}; written last, one small PUT
 
@@ -39,6 +40,9 @@ from viewfinder.store.factory import store_class
 from viewfinder.store.faiss_index import STATE_FILE, saved_generation
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
+from viewfinder.store.thumbnails import RENDITIONS
+
+PICTURE_FOLDERS = (THUMBNAILS, RENDITIONS)  # the caches `--no-thumbnails` leaves out
 
 POINTER = "CURRENT"
 SNAPSHOT_FILE = "SNAPSHOT.json"
@@ -112,9 +116,10 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
     names = ["catalog.sqlite", "manifest.json", STATE_FILE, state["file"]]
     for name in names[1:]:
         shutil.copyfile(index_dir.path / name, folder / name)
-    if thumbnails and (index_dir.path / THUMBNAILS).is_dir():
-        shutil.copytree(index_dir.path / THUMBNAILS, folder / THUMBNAILS)
-        names += [f"{THUMBNAILS}/{entry.name}" for entry in sorted((folder / THUMBNAILS).iterdir())]
+    for cache in PICTURE_FOLDERS if thumbnails else ():
+        if (index_dir.path / cache).is_dir():
+            shutil.copytree(index_dir.path / cache, folder / cache)
+            names += [f"{cache}/{entry.name}" for entry in sorted((folder / cache).iterdir())]
     return names
 
 
@@ -380,7 +385,7 @@ def listed_files(listing: bytes, where: str) -> dict[str, dict[str, Any]]:
 
 
 def _publishable(name: str) -> bool:
-    """Whether `name` is one `publish` writes: a plain file name, or one inside the thumbnails folder."""
+    """Whether `name` is one `publish` writes: a plain file name, or one inside a picture folder."""
     parts = name.split("/")
     plain = all(part not in ("", ".", "..") and "\\" not in part and "\0" not in part for part in parts)
-    return plain and ((parts == [name] and name != SNAPSHOT_FILE) or (len(parts) == 2 and parts[0] == THUMBNAILS))
+    return plain and ((parts == [name] and name != SNAPSHOT_FILE) or (len(parts) == 2 and parts[0] in PICTURE_FOLDERS))

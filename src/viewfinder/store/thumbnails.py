@@ -1,7 +1,10 @@
-"""The thumbnail cache of an index: made once from the original, kept in the index directory's `thumbnails/`.
+"""The thumbnail cache of an index: made once from the original, kept in the index directory's `thumbnails/`,
+and the display renditions of formats browsers cannot show, kept alike in `renditions/`.
 
 A thumbnail's file name carries the original's size and modification time as the catalog knows them, so an
-image re-indexed after an edit gets a new thumbnail (and a new ETag) and the stale one is removed.
+image re-indexed after an edit gets a new thumbnail (and a new ETag) and the stale one is removed. Both are
+made when first shown, except for images in object storage, whose originals the service never fetches: the
+indexer makes theirs from the bytes it fetched (pipeline/reading.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from viewfinder.sources import source_for
 from viewfinder.store.catalog import ImageRecord
 
 FOLDER = "thumbnails"
+RENDITIONS = "renditions"
+RENDITION_SIDE = 2048
+# Formats browsers do not display (as Pillow names them): their detail view shows the JPEG rendition.
+NOT_FOR_BROWSERS = frozenset({"TIFF", "HEIF"})
 
 log = logging.getLogger(__name__)
 
