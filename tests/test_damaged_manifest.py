@@ -64,7 +64,7 @@ def test_check_never_drops_rows_when_the_catalog_and_vector_index_disagree_on_th
 def test_index_and_search_on_a_damaged_manifest_dim_are_one_clear_line(capsys, index, library, damage):
     set_dim(index, damage)
     for command in (["search", "sky"], ["index", library]):
-        code, out, err = run_cli(capsys, *command, "--index", index)
+        code, _, err = run_cli(capsys, *command, "--index", index)
         assert code == 2, err
         assert "unexpected" not in err and len(err.strip().splitlines()) == 1
         assert "manifest" in err and "viewfinder check --repair" in err

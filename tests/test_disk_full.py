@@ -34,7 +34,7 @@ def test_a_full_disk_during_check_repair_is_one_clear_line_and_exit_2(capsys, in
         raise FULL_DISK[kind]()
 
     monkeypatch.setattr(VectorIndex, "save", disk_full)
-    code, out, err = run_cli(capsys, "check", "--index", index, "--repair")
+    code, _, err = run_cli(capsys, "check", "--index", index, "--repair")
     assert code == 2, err
     assert err.startswith("viewfinder: error: the disk is full") and "free some space" in err
     assert "unexpected" not in err and len(err.strip().splitlines()) == 1

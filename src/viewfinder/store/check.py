@@ -26,6 +26,7 @@ from viewfinder.images.decode import DecodeError
 from viewfinder.sources import OriginalChangedError, source_for
 from viewfinder.store.catalog import Catalog, CatalogDamagedError
 from viewfinder.store.factory import FAISS
+from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, Manifest
 from viewfinder.store.thumbnails import FOLDER, make_thumbnail_of
 from viewfinder.store.vector_store import VectorStore
@@ -155,7 +156,7 @@ def _check_dim(
             "into a new directory."
         )
         return None
-    if indexed not in (None, truth) or not truth.is_integer():
+    if indexed not in (None, truth) or not float(truth).is_integer():
         report.problems.append(
             f"The manifest says the vectors have {said}, which does not agree with the catalog's ({stored:g}) nor "
             f"the vector index's ({indexed}), nor do they agree with each other: set manifest.json's dim by hand."
@@ -179,7 +180,7 @@ def _check_vectors(
     """Every vector a finite unit vector, and the vector index holding the catalog's ids and vectors."""
     problem = _vector_index_problem(catalog, manifest.dim, saved)
     if not catalog.keeps_vectors:  # a published snapshot: its vector index holds the only copy of its vectors
-        if problem is None and saved is not None:
+        if problem is None and saved is not None and isinstance(saved[0], VectorIndex):
             catalog.read_vectors_from(saved[0])
             broken = _scan(catalog, manifest.dim, None)[0]
             if broken:
@@ -187,7 +188,9 @@ def _check_vectors(
         if problem is not None:
             report.problems.append(f"{problem} Download the snapshot again.")
         return  # a snapshot is read-only: nothing to repair in place
-    comparable = saved[0] if problem is None and saved is not None and hasattr(saved[0], "vectors_of") else None
+    # A FAISS index returns its vectors; a remote store's are not fetched (its rows are rewritten from the
+    # catalog's, and reading them all back would cost a download of the collection).
+    comparable = saved[0] if problem is None and saved is not None and isinstance(saved[0], VectorIndex) else None
     broken, differing = _scan(catalog, manifest.dim, comparable)
     unusable = _without_vector(catalog) + broken
     if unusable:
@@ -216,7 +219,7 @@ def _vector_index_problem(catalog: Catalog, dim: int, saved: Saved) -> str | Non
         return f"The vector index has {store.dim} dimensions, not {dim}."
     if generation != catalog.generation():
         return f"The vector index is for catalog generation {generation}, not {catalog.generation()}."
-    if hasattr(store, "ids"):  # a FAISS index lists its ids
+    if isinstance(store, VectorIndex):  # a FAISS index lists its ids
         table = "vectors" if catalog.keeps_vectors else "images"  # a snapshot's catalog has no vectors table rows
         ids = np.fromiter((row[0] for row in catalog.db.execute(f"SELECT id FROM {table} ORDER BY id")), np.int64)
         same = np.array_equal(store.ids(), ids)
@@ -225,7 +228,7 @@ def _vector_index_problem(catalog: Catalog, dim: int, saved: Saved) -> str | Non
     return None if same else "The vector index's ids differ from the catalog's."
 
 
-def _scan(catalog: Catalog, dim: int, store: VectorStore | None) -> tuple[list[int], int]:
+def _scan(catalog: Catalog, dim: int, store: VectorIndex | None) -> tuple[list[int], int]:
     """One pass over the catalog's vectors, a chunk at a time: the ids of those that are no finite unit vector
     of `dim` values, and how many of `store`'s vectors (when given) differ from the catalog's."""
     broken: list[int] = []
@@ -238,8 +241,13 @@ def _scan(catalog: Catalog, dim: int, store: VectorStore | None) -> tuple[list[i
         broken += ids[~unit].tolist()
         if store is not None and len(ids):
             held = store.vectors_of(ids)
-            with np.errstate(invalid="ignore"):
-                same = np.isclose(held, data, rtol=0, atol=VALUE_TOLERANCE, equal_nan=True).all(axis=1)
+            # Bit for bit first (FAISS keeps float32 vectors as given, so nearly always), then within tolerance.
+            same = (held.view(np.uint32) == data.view(np.uint32)).all(axis=1)
+            if not same.all():
+                rest = ~same
+                with np.errstate(invalid="ignore"):
+                    close = np.isclose(held[rest], data[rest], rtol=0, atol=VALUE_TOLERANCE, equal_nan=True)
+                same[rest] = close.all(axis=1)
             differing += int(np.count_nonzero(~same))
     return broken, differing
 
