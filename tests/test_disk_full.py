@@ -61,3 +61,25 @@ def test_other_os_errors_are_still_reported_as_unexpected(capsys, index, monkeyp
     monkeypatch.setattr(VectorIndex, "save", broken)
     code, _, err = run_cli(capsys, "check", "--index", index, "--repair")
     assert code == 1 and "unexpected error" in err
+
+
+def test_serving_a_snapshot_into_a_full_cache_is_one_clear_line_and_exit_2(
+    seaweed, tmp_path, capsys, monkeypatch, request
+):
+    from snapshot_helpers import bucket_name, own_bucket, publish_library
+
+    from viewfinder.store import snapshot_cache
+
+    def disk_full(bucket, key, local):
+        local.write_bytes(b"part of it")
+        raise OSError(errno.ENOSPC, "No space left on device", str(local))
+
+    cache = tmp_path / "serve-cache"
+    monkeypatch.setenv("VIEWFINDER_SNAPSHOT_CACHE", str(cache))
+    monkeypatch.setattr(snapshot_cache, "_download_hashed", disk_full)
+    with own_bucket(seaweed, bucket_name(request.node.name, "full")) as bucket:
+        url = publish_library(tmp_path, bucket)[0]
+        code, _, err = run_cli(capsys, "serve", "--index", url, "--port", "0")
+    assert code == 2, err
+    assert err.splitlines()[-1].startswith("viewfinder: error: the disk is full") and "unexpected" not in err
+    assert not [entry for entry in cache.iterdir() if entry.name.startswith(".")]  # no half-downloaded folder
