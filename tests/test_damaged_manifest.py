@@ -54,7 +54,7 @@ def test_check_never_drops_rows_when_the_catalog_and_vector_index_disagree_on_th
     (index / "ann.json").write_text(json.dumps({**state, "dim": dim + 1}))
 
     code, report = check(capsys, index, "--repair")
-    assert code == 2 and "does not agree" in report["problems"][0] and report["repaired"] == []
+    assert code == 2 and "do not agree" in report["problems"][0] and report["repaired"] == []
     assert json.loads((index / "manifest.json").read_text())["dim"] == dim + 1
     set_dim(index, dim)
     assert run_cli_json(capsys, "info", "--index", index)["images"] == 24

@@ -158,8 +158,8 @@ def _check_dim(
         return None
     if indexed not in (None, truth) or not float(truth).is_integer():
         report.problems.append(
-            f"The manifest says the vectors have {said}, which does not agree with the catalog's ({stored:g}) nor "
-            f"the vector index's ({indexed}), nor do they agree with each other: set manifest.json's dim by hand."
+            f"The manifest says the vectors have {said}; the catalog's have {stored:g} and the vector index's "
+            f"{indexed}, which do not agree either: set manifest.json's dim by hand."
         )
         return None
     dim = int(truth)
