@@ -49,7 +49,10 @@ def test_a_full_disk_while_indexing_is_a_clear_error_and_the_next_run_resumes(ca
 
 
 def test_a_healthy_index_checks_clean(capsys, index):
-    assert check(capsys, index) == (0, {"problems": [], "repaired": [], "missing_files": 0, "healthy": True})
+    assert check(capsys, index) == (
+        0,
+        {"problems": [], "repaired": [], "missing_files": 0, "awaiting_embedding": 0, "healthy": True},
+    )
 
 
 def test_a_damaged_catalog_is_a_clear_error_and_repair_sets_it_aside(capsys, index, library):
@@ -87,15 +90,16 @@ def test_a_damaged_vector_index_is_found_and_rebuilt_from_the_catalog(capsys, in
     assert run_cli_json(capsys, "search", "sky", "--index", index, "-k", "50")["count"] == 24
 
 
-def test_catalog_rows_without_vectors_are_dropped_so_the_next_run_embeds_them_again(capsys, index, library):
+def test_catalog_rows_without_vectors_are_kept_and_the_next_run_embeds_them_again(capsys, index, library):
     db = sqlite3.connect(index / "catalog.sqlite")
     with db:
         db.execute("DELETE FROM vectors WHERE id IN (SELECT id FROM vectors LIMIT 2)")
     db.close()
     code, report = check(capsys, index, "--repair")
     assert code == 0 and "2 catalog images have no usable vector." in report["problems"]
-    assert check(capsys, index)[0] == 0
-    assert run_cli_json(capsys, "index", library, "--index", index)["added"] == 2
+    assert check(capsys, index)[1]["awaiting_embedding"] == 2
+    report = run_cli_json(capsys, "index", library, "--index", index)
+    assert (report["updated"], report["added"], report["total"]) == (2, 0, 24)
 
 
 def test_stale_thumbnails_are_deleted(capsys, index):

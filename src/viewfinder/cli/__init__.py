@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from viewfinder import settings
 from viewfinder.cli import indexing, searching, serving, tools
 from viewfinder.cli.options import EXIT_FAILURE, EXIT_USAGE, Parser, use_s3_endpoint
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, full_disk_cause
 from viewfinder.version import __version__
 
 
@@ -35,20 +35,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ViewfinderError as error:
         print(f"viewfinder: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except sqlite3.DatabaseError as error:
-        if isinstance(error, sqlite3.OperationalError) and "full" not in str(error):
-            return _unexpected(error)
-        # A full disk or a damaged catalog: the user can fix either, and the message says how.
-        print(
-            f"viewfinder: error: the index's catalog cannot be used ({error}); free disk space if it is full, "
-            "then run `viewfinder check --repair`",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("viewfinder: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
+        full = full_disk_cause(error)
+        if full is not None:  # wherever it happens, the user can fix it and run the command again
+            print(
+                f"viewfinder: error: the disk is full ({full}); free some space and run the command again",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
+            print(
+                f"viewfinder: error: the index's catalog cannot be used ({error}); run `viewfinder check --repair`",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         return _unexpected(error)
 
 

@@ -138,6 +138,8 @@ def _check(args: argparse.Namespace) -> int:
             print(f"repaired: {action}")
         if report.missing_files:
             print(f"{report.missing_files} indexed files no longer exist; `viewfinder index` or `remove` settles them")
+        if report.awaiting_embedding:
+            print(f"{report.awaiting_embedding} images await embedding again; `viewfinder index` embeds them")
         print("index is healthy" if report.healthy else "problems found; run `viewfinder check --repair`")
     return EXIT_OK if report.healthy else EXIT_USAGE
 

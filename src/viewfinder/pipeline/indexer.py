@@ -3,7 +3,6 @@ commit each batch to the catalog, and bring the FAISS index up to date."""
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import sqlite3
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, full_disk_cause
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.prompts import prompt_vectors
@@ -177,9 +176,7 @@ def run_index(
                 index_dir, catalog, sources, manifest.dim, batch_size, workers, progress, load, ray_embed
             )
         except (sqlite3.OperationalError, OSError, RuntimeError) as error:
-            # SQLite says "database or disk is full"; FAISS's writer a RuntimeError naming strerror(ENOSPC).
-            full = "full" in str(error) or os.strerror(errno.ENOSPC) in str(error)
-            if not full and getattr(error, "errno", None) != errno.ENOSPC:
+            if full_disk_cause(error) is None:
                 raise
             raise ViewfinderError(
                 f"The disk holding {index_dir.path} is full ({error}); the images committed so far stay "

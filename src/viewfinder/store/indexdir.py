@@ -64,8 +64,9 @@ class IndexDir:
                 f"No index at {self.path}; build one with `viewfinder index FOLDER --index {self.path}`."
             )
         try:
-            manifest = Manifest(**json.loads(self.manifest_path.read_text()))
-        except (OSError, ValueError, TypeError) as error:
+            fields = json.loads(self.manifest_path.read_text())
+            manifest = Manifest(**{**fields, "dim": _valid_dim(fields.get("dim"))})
+        except (OSError, ValueError, TypeError, AttributeError) as error:
             raise IndexMismatchError(f"{self.manifest_path} is not a Viewfinder manifest ({error}).") from error
         if manifest.format_version != FORMAT_VERSION:
             raise IndexMismatchError(
@@ -90,10 +91,14 @@ class IndexDir:
             store=store,
             store_collection="" if store_class(store).in_index_dir else f"viewfinder_{index_uuid}",
         )
+        self.write_manifest(manifest)
+        return manifest
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Writes the manifest atomically (when an index is made, and when `check --repair` restores it)."""
         temporary = self.path / ".manifest.json.tmp"
         temporary.write_text(json.dumps(asdict(manifest), indent=2))
         os.replace(temporary, self.manifest_path)
-        return manifest
 
     def check_model(self, spec: ModelSpec) -> Manifest:
         """The manifest, after making sure `spec` is the model that built this index."""
@@ -151,10 +156,35 @@ class IndexDir:
             return None
         return status.st_dev, status.st_ino, manifest.index_uuid
 
-    def open_catalog(self, readonly: bool = False) -> Catalog:
+    def open_catalog(self, readonly: bool = False, check_dim: bool = True) -> Catalog:
+        """The catalog; unless `check_dim` is False (`check` compares them itself), refused with a clear error
+        when the manifest's dimension is not its vectors' (a damaged manifest would break every search)."""
         if readonly and not self.catalog_path.exists():
             raise IndexMismatchError(f"{self.path} has a manifest but no catalog; re-run `viewfinder index`.")
-        return Catalog(self.catalog_path, readonly=readonly)
+        catalog = Catalog(self.catalog_path, readonly=readonly)
+        if check_dim:
+            try:
+                self._require_dim(catalog)
+            except IndexMismatchError:
+                catalog.close()
+                raise
+        return catalog
+
+    def _require_dim(self, catalog: Catalog) -> None:
+        dim = self.read_manifest().dim
+        row = catalog.db.execute("SELECT length(vector) FROM vectors LIMIT 1").fetchone()
+        stored = None if row is None else row[0] / 4
+        if dim and stored in (None, dim):
+            return
+        damage = (
+            f"it says the vectors have {dim} dimensions, but the catalog's have {stored:g}"
+            if dim
+            else ("its dim is no number of dimensions")
+        )
+        raise IndexMismatchError(
+            f"The manifest {self.manifest_path} is damaged: {damage}; run `viewfinder check --repair --index "
+            f"{self.path}` to restore it."
+        )
 
     def load_vectors(self, catalog: Catalog, dim: int) -> tuple[VectorStore, bool]:
         """The vector store matching the catalog's current generation, and whether it had to be rebuilt.
@@ -225,3 +255,9 @@ class IndexDir:
         except OSError:
             with contextlib.suppress(OSError):
                 temporary.unlink()
+
+
+def _valid_dim(value: object) -> int:
+    """A manifest's dimension; 0 for one that is no positive whole number (damaged: opening the catalog
+    refuses such an index, and `viewfinder check --repair` restores the dimension from the vectors)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
