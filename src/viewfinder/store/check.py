@@ -25,7 +25,7 @@ from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.images.decode import DecodeError
 from viewfinder.sources import OriginalChangedError, source_for
 from viewfinder.store.catalog import Catalog, CatalogDamagedError
-from viewfinder.store.factory import FAISS
+from viewfinder.store.factory import store_class
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, Manifest
 from viewfinder.store.thumbnails import FOLDER, make_thumbnail_of
@@ -145,7 +145,7 @@ def _check_dim(
     lengths = dict(catalog.db.execute("SELECT length(vector), COUNT(*) FROM vectors GROUP BY 1").fetchall())
     # The most common length: one damaged row is that row's problem, not the manifest's.
     stored = max(lengths, key=lambda length: lengths[length]) / 4 if lengths else None
-    indexed = saved[0].dim if saved is not None and manifest.store == FAISS else None
+    indexed = saved[0].dim if saved is not None and store_class(manifest.store).in_index_dir else None
     truth = stored if stored is not None else indexed  # the catalog first: it is the source of truth
     said = f"{manifest.dim} dimensions" if manifest.dim else "no valid number of dimensions"
     if truth is None or truth == manifest.dim:

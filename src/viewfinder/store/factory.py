@@ -48,8 +48,12 @@ def rebuild(
     queries: Queries = None,
 ) -> VectorStore:
     """A store that matches the catalog (VectorStore.reconciled): FAISS is built afresh (chosen by measuring
-    on `queries`), a Milvus collection is repaired in place."""
-    vectors = saved[0] if saved is not None else store_class(store).create(address, catalog)
+    on `queries`), a Milvus collection is repaired in place. A saved store of another dimension than the
+    manifest's (a damaged file) is never the base: the catalog's vectors have the manifest's."""
+    if saved is not None and saved[0].dim == address.dim:
+        vectors = saved[0]
+    else:
+        vectors = store_class(store).create(address, catalog)
     return vectors.reconciled(catalog, queries)
 
 
