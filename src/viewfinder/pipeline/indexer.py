@@ -86,8 +86,9 @@ def plan_changes(
         seen.add(item.path)
         if isinstance(item, Unusable):
             plan.unusable.append(Skip(item.path, item.root, item.reason))
-            if item.path in indexed:
-                plan.removed_ids.append(indexed[item.path].id)
+            gone = indexed.get(item.path)
+            if gone is not None and gone.id is not None:  # an indexed state always carries its row's id
+                plan.removed_ids.append(gone.id)
             continue
         known = indexed.get(item.path)
         if known is not None and (known.size, known.mtime_ns) == (item.size, item.mtime_ns):
@@ -102,7 +103,11 @@ def plan_changes(
             continue
         plan.to_embed.append(PlannedFile(item, known))
     prefixes = tuple(source_for(root).key_prefix() for root in roots)
-    plan.removed_ids += [state.id for path, state in indexed.items() if path.startswith(prefixes) and path not in seen]
+    plan.removed_ids += [
+        state.id
+        for path, state in indexed.items()
+        if state.id is not None and path.startswith(prefixes) and path not in seen
+    ]
     plan.forget_skipped = [path for path in skipped if path.startswith(prefixes) and path not in seen]
     return plan
 
@@ -159,9 +164,10 @@ def run_index(
         loaded = [embedder]
 
         def load() -> Embedder:
-            if loaded[0] is None:
-                loaded[0] = load_embedder_for(spec, device, runtime)
-            return loaded[0]
+            model = loaded[0]
+            if model is None:
+                model = loaded[0] = load_embedder_for(spec, device, runtime)
+            return model
 
         ray_embed = None
         if engine == "ray":

@@ -195,16 +195,19 @@ class IndexDir:
         manifest = self.read_manifest()
         in_index_dir = store_class(manifest.store).in_index_dir
         loaded = self.saved_vectors(catalog, manifest)
-        current = loaded is not None and loaded[1] == catalog.generation() and loaded[0].dim == dim
+        # The saved store when it reflects the catalog's generation at the manifest's dimension.
+        current = None
+        if loaded is not None and loaded[1] == catalog.generation() and loaded[0].dim == dim:
+            current = loaded[0]
         if not catalog.keeps_vectors:  # a published snapshot: its vector index is the only copy of its vectors
-            if not current or not in_index_dir:
+            if current is None or not in_index_dir:
                 raise IndexMismatchError(
                     f"The snapshot in {self.path} has no vector index matching its catalog; download it again."
                 )
-            catalog.read_vectors_from(loaded[0])
-            return loaded[0], False
-        if current:
-            return loaded[0], False
+            catalog.read_vectors_from(current)
+            return current, False
+        if current is not None:
+            return current, False
         if loaded is not None and not in_index_dir and self.writer_active():
             return loaded[0], False  # a shared store: the writer repairs it as it finishes
         return rebuild(self.store_address(manifest), manifest.store, catalog, loaded), True
