@@ -61,3 +61,10 @@ def cli_env() -> dict[str, str]:
 def run_subprocess(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs the CLI as a separate process, as a user would."""
     return subprocess.run(cli_command(*args), capture_output=True, text=True, env=cli_env(), timeout=timeout)
+
+
+def run_check(capsys: pytest.CaptureFixture, index: Path, *options: str) -> tuple[int, dict]:
+    """`viewfinder check --json` on an index: its exit code (0 healthy, 2 problems) and its report."""
+    code, out, err = run_cli(capsys, "check", "--index", index, "--json", *options)
+    assert code in (0, 2), err
+    return code, json.loads(out)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from cli_helpers import write_colour_images
+from cli_helpers import run_cli_json, write_colour_images
 from multilingual_helpers import put_in_hub_cache, train_tokenizer
 
 
@@ -14,6 +14,14 @@ from multilingual_helpers import put_in_hub_cache, train_tokenizer
 def library(tmp_path: Path) -> Path:
     folder = tmp_path / "photos"
     write_colour_images(folder, 24)
+    return folder
+
+
+@pytest.fixture
+def index(capsys: pytest.CaptureFixture, library: Path, tmp_path: Path) -> Path:
+    """`library` indexed with test:tiny through the CLI."""
+    folder = tmp_path / "index"
+    run_cli_json(capsys, "index", library, "--index", folder, "--model", "test:tiny")
     return folder
 
 

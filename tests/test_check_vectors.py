@@ -3,29 +3,15 @@ every vector is a finite unit vector (issue 22, item 7)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli, run_cli_json
+from cli_helpers import run_check, run_cli_json
 
 from viewfinder.store.catalog import leave_vectors_to_index
-
-
-@pytest.fixture
-def index(capsys, library: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "index"
-    run_cli_json(capsys, "index", library, "--index", folder, "--model", "test:tiny")
-    return folder
-
-
-def check(capsys, index: Path, *options: str) -> tuple[int, dict]:
-    code, out, err = run_cli(capsys, "check", "--index", index, "--json", *options)
-    assert code in (0, 2), err
-    return code, json.loads(out)
 
 
 def search_ids(capsys, index: Path) -> list[int]:
@@ -58,11 +44,11 @@ def test_flipped_bytes_inside_the_vector_index_are_found_and_repair_rebuilds_it(
     flipped = bytes(byte ^ 0x5A for byte in np.concatenate(list(vectors.values())).tobytes()[:256])
     overwrite_in_vector_index(index, first, flipped)
 
-    code, report = check(capsys, index)
+    code, report = run_check(capsys, index)
     assert code == 2 and any("differ from the catalog's" in problem for problem in report["problems"])
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 0 and "Rebuilt the vector index from the catalog." in report["repaired"]
-    assert check(capsys, index)[0] == 0
+    assert run_check(capsys, index)[0] == 0
     assert search_ids(capsys, index) == before
 
 
@@ -78,11 +64,11 @@ def test_a_catalog_vector_that_is_not_a_finite_unit_vector_is_flagged_and_embedd
         db.execute("UPDATE vectors SET vector = ? WHERE id = ?", (bad.tobytes(), damaged_id))
     db.close()
 
-    code, report = check(capsys, index)
+    code, report = run_check(capsys, index)
     assert code == 2 and "1 catalog images have no usable vector." in report["problems"]
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 0, report
-    assert check(capsys, index) == (
+    assert run_check(capsys, index) == (
         0,
         {"problems": [], "repaired": [], "missing_files": 0, "awaiting_embedding": 1, "healthy": True},
     )
@@ -95,7 +81,7 @@ def test_a_catalog_vector_that_is_not_a_finite_unit_vector_is_flagged_and_embedd
     again = catalog_vectors(index)[damaged_id]
     assert np.isclose(np.linalg.norm(again), 1.0, atol=1e-3)
     assert float(again @ vectors[damaged_id]) > 0.99  # the same file, embedded again
-    assert check(capsys, index)[1]["awaiting_embedding"] == 0
+    assert run_check(capsys, index)[1]["awaiting_embedding"] == 0
     assert damaged_id in search_ids(capsys, index)
 
 
@@ -109,6 +95,6 @@ def test_a_snapshot_vector_that_is_not_a_unit_vector_is_found(capsys, index, tmp
     first = vectors[min(vectors)]
     overwrite_in_vector_index(snapshot, first, (first * 3).astype(np.float32).tobytes())
 
-    code, report = check(capsys, snapshot)
+    code, report = run_check(capsys, snapshot)
     assert code == 2 and any("not finite unit vectors" in problem for problem in report["problems"])
-    assert check(capsys, index)[0] == 0  # the original index is untouched
+    assert run_check(capsys, index)[0] == 0  # the original index is untouched

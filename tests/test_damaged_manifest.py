@@ -7,14 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, run_cli_json
-
-
-@pytest.fixture
-def index(capsys, library: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "index"
-    run_cli_json(capsys, "index", library, "--index", folder, "--model", "test:tiny")
-    return folder
+from cli_helpers import run_check, run_cli, run_cli_json
 
 
 def set_dim(index: Path, dim: object) -> int:
@@ -25,25 +18,19 @@ def set_dim(index: Path, dim: object) -> int:
     return before
 
 
-def check(capsys, index: Path, *options: str) -> tuple[int, dict]:
-    code, out, err = run_cli(capsys, "check", "--index", index, "--json", *options)
-    assert code in (0, 2), err
-    return code, json.loads(out)
-
-
 @pytest.mark.parametrize("damage", [1, -1, 1000])
 def test_check_repair_restores_a_damaged_manifest_dim_from_the_catalog_and_drops_no_row(capsys, index, damage):
     dim = set_dim(index, 0)
     set_dim(index, dim + damage)
 
-    code, report = check(capsys, index)
+    code, report = run_check(capsys, index)
     assert code == 2 and report["problems"] == [
         f"The manifest says the vectors have {dim + damage} dimensions, but the catalog's have {dim}."
     ]
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 0 and report["repaired"] == [f"Restored the manifest's dimension to {dim}, as the vectors have."]
     assert json.loads((index / "manifest.json").read_text())["dim"] == dim
-    assert check(capsys, index)[0] == 0
+    assert run_check(capsys, index)[0] == 0
     assert run_cli_json(capsys, "search", "sky", "--index", index, "-k", "50")["count"] == 24
 
 
@@ -53,7 +40,7 @@ def test_check_never_drops_rows_when_the_catalog_and_vector_index_disagree_on_th
     state = json.loads((index / "ann.json").read_text())
     (index / "ann.json").write_text(json.dumps({**state, "dim": dim + 1}))
 
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 2 and "do not agree" in report["problems"][0] and report["repaired"] == []
     assert json.loads((index / "manifest.json").read_text())["dim"] == dim + 1
     set_dim(index, dim)

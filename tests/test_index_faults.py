@@ -6,24 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, run_cli_json
+from cli_helpers import run_check, run_cli, run_cli_json
 
 from viewfinder.store.catalog import Catalog
-
-
-@pytest.fixture
-def index(capsys, library: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "index"
-    run_cli_json(capsys, "index", library, "--index", folder, "--model", "test:tiny")
-    return folder
-
-
-def check(capsys, index: Path, *options: str) -> tuple[int, dict]:
-    code, out, err = run_cli(capsys, "check", "--index", index, "--json", *options)
-    assert code in (0, 2), err
-    import json
-
-    return code, json.loads(out)
 
 
 def test_a_full_disk_while_indexing_is_a_clear_error_and_the_next_run_resumes(capsys, library, tmp_path, monkeypatch):
@@ -49,7 +34,7 @@ def test_a_full_disk_while_indexing_is_a_clear_error_and_the_next_run_resumes(ca
 
 
 def test_a_healthy_index_checks_clean(capsys, index):
-    assert check(capsys, index) == (
+    assert run_check(capsys, index) == (
         0,
         {"problems": [], "repaired": [], "missing_files": 0, "awaiting_embedding": 0, "healthy": True},
     )
@@ -64,13 +49,13 @@ def test_a_damaged_catalog_is_a_clear_error_and_repair_sets_it_aside(capsys, ind
     code, _, err = run_cli(capsys, "index", library, "--index", index)
     assert code == 2 and "damaged" in err
 
-    code, report = check(capsys, index)
+    code, report = run_check(capsys, index)
     assert code == 2 and "damaged" in report["problems"][0]
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 0 and "Set the damaged catalog aside" in report["repaired"][0]
     assert list(index.glob("catalog.sqlite.damaged-*"))
     assert run_cli_json(capsys, "index", library, "--index", index)["added"] == 24
-    assert check(capsys, index)[0] == 0
+    assert run_check(capsys, index)[0] == 0
 
 
 @pytest.mark.parametrize("damage", ["garbage faiss file", "deleted state file", "stale generation"])
@@ -82,11 +67,11 @@ def test_a_damaged_vector_index_is_found_and_rebuilt_from_the_catalog(capsys, in
         (index / "ann.json").unlink()
     else:
         (index / "ann.json").write_text((index / "ann.json").read_text().replace('"generation": ', '"generation": 9'))
-    code, report = check(capsys, index)
+    code, report = run_check(capsys, index)
     assert code == 2 and "vector index" in report["problems"][0]
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 0 and report["repaired"] == ["Rebuilt the vector index from the catalog."]
-    assert check(capsys, index)[0] == 0
+    assert run_check(capsys, index)[0] == 0
     assert run_cli_json(capsys, "search", "sky", "--index", index, "-k", "50")["count"] == 24
 
 
@@ -95,9 +80,9 @@ def test_catalog_rows_without_vectors_are_kept_and_the_next_run_embeds_them_agai
     with db:
         db.execute("DELETE FROM vectors WHERE id IN (SELECT id FROM vectors LIMIT 2)")
     db.close()
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 0 and "2 catalog images have no usable vector." in report["problems"]
-    assert check(capsys, index)[1]["awaiting_embedding"] == 2
+    assert run_check(capsys, index)[1]["awaiting_embedding"] == 2
     report = run_cli_json(capsys, "index", library, "--index", index)
     assert (report["updated"], report["added"], report["total"]) == (2, 0, 24)
 
@@ -107,7 +92,7 @@ def test_stale_thumbnails_are_deleted(capsys, index):
     thumbnails.mkdir()
     (thumbnails / "999-1-1.jpg").write_bytes(b"old")
     (thumbnails / "1-0-0.jpg").write_bytes(b"")
-    code, report = check(capsys, index, "--repair")
+    code, report = run_check(capsys, index, "--repair")
     assert code == 0 and report["problems"] == ["2 thumbnails are stale or empty."]
     assert list(thumbnails.iterdir()) == []
 
@@ -126,4 +111,4 @@ def test_a_full_disk_while_saving_the_vector_index_keeps_the_catalog_searchable(
     monkeypatch.setattr(VectorIndex, "save", real_save)
     assert run_cli_json(capsys, "search", "sky", "--index", index, "-k", "50")["count"] == 24
     assert run_cli_json(capsys, "index", library, "--index", index)["unchanged"] == 24
-    assert check(capsys, index)[0] == 0
+    assert run_check(capsys, index)[0] == 0
