@@ -23,7 +23,7 @@ import numpy as np
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.store import migrations
-from viewfinder.store.filters import Filters
+from viewfinder.store.filters import Filters, sql_conditions
 
 
 @dataclass(frozen=True)
@@ -399,34 +399,9 @@ class Catalog:
 
     def ids_matching(self, filters: Filters | None = None) -> np.ndarray:
         """Ids of the images that pass the filters (every image for None)."""
-        clauses, params = _filter_sql(filters) if filters is not None else ([], [])
+        clauses, params = sql_conditions(filters) if filters is not None else ([], [])
         sql = "SELECT id FROM images" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return np.fromiter((row[0] for row in self.db.execute(sql, params)), dtype=np.int64)
-
-
-def _filter_sql(filters: Filters) -> tuple[list[str], list[object]]:
-    """WHERE clauses and parameters selecting the images that pass the filters."""
-    clauses: list[str] = []
-    params: list[object] = []
-    if filters.taken_after:
-        clauses.append("taken_at >= ?")
-        params.append(filters.taken_after)
-    if filters.taken_before:
-        clauses.append("taken_at <= ?")
-        params.append(filters.taken_before + ("T23:59:59" if len(filters.taken_before) == 10 else ""))
-    if filters.folder:
-        # An exact, case-sensitive prefix of the path below the root (LIKE ignores ASCII case); lengths
-        # are in characters on both sides, as SQLite's substr and Python's len count them.
-        prefix = filters.folder + "/"
-        clauses.append("substr(path, length(root) + 2, ?) = ?")
-        params.extend([len(prefix), prefix])
-    if filters.min_width:
-        clauses.append("width >= ?")
-        params.append(filters.min_width)
-    if filters.min_height:
-        clauses.append("height >= ?")
-        params.append(filters.min_height)
-    return clauses, params
 
 
 def relative_folder(path: str, root: str) -> str:

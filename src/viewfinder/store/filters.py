@@ -56,3 +56,28 @@ def is_valid_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def sql_conditions(filters: Filters) -> tuple[list[str], list[object]]:
+    """The catalog's form of the filters: WHERE clauses and parameters over its `images` table."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if filters.taken_after:
+        clauses.append("taken_at >= ?")
+        params.append(filters.taken_after)
+    if filters.taken_before:
+        clauses.append("taken_at <= ?")
+        params.append(filters.taken_before + ("T23:59:59" if len(filters.taken_before) == 10 else ""))
+    if filters.folder:
+        # An exact, case-sensitive prefix of the path below the root (LIKE ignores ASCII case); lengths
+        # are in characters on both sides, as SQLite's substr and Python's len count them.
+        prefix = filters.folder + "/"
+        clauses.append("substr(path, length(root) + 2, ?) = ?")
+        params.extend([len(prefix), prefix])
+    if filters.min_width:
+        clauses.append("width >= ?")
+        params.append(filters.min_width)
+    if filters.min_height:
+        clauses.append("height >= ?")
+        params.append(filters.min_height)
+    return clauses, params
