@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viewfinder.images import synthetic, varied
+from shapeworld import varied
+from viewfinder.images import synthetic
 from viewfinder.images.synthetic import ShapeObject
 
 pytest.importorskip("open_clip")

@@ -7,8 +7,8 @@ import numpy as np
 from playwright.sync_api import Page
 from test_ui import api_results, query_of, search_for, shown_results
 
-from viewfinder.images.captions import LANGUAGES, query
-from viewfinder.images.heldout import web_pictures
+from shapeworld.captions import LANGUAGES, query
+from shapeworld.heldout import web_pictures
 
 PAIRS = sorted({(colour, shape) for colour, shape, _ in web_pictures(36)})
 # The shipped model finds the pair first for all of them in each language here (docs/model-card-shapes-multilingual.md,
