@@ -56,6 +56,7 @@ def test_the_host_allow_list_takes_names_any_ip_or_everything():
     assert host_guarded(["*"]).get("/", headers={"Host": "evil.example"}).status_code == 200
 
 
+@pytest.mark.slow  # starts server processes
 @pytest.mark.parametrize(
     ("args", "env"),
     [(["--allowed-host", "photos.lan"], {}), ([], {"VIEWFINDER_ALLOWED_HOSTS": "other.lan, photos.lan"})],

@@ -19,6 +19,8 @@ from viewfinder.pipeline.indexer import run_index
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.faiss_index import VectorIndex
 
+pytestmark = pytest.mark.slow  # a local Ray
+
 DIM = 32  # test:tiny
 
 

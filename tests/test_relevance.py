@@ -22,6 +22,8 @@ from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS
 from viewfinder.search.relevance import CACHE_FILE, DEFAULT_MIN_RELEVANCE, Scale
 
+pytestmark = pytest.mark.slow  # the test:shapes model over a 200-picture library, through the CLI and a server
+
 pytest.importorskip("open_clip")
 
 LIBRARY_SEED = 4_242

@@ -22,6 +22,8 @@ from shapeworld import heldout
 from shapeworld.captions import LANGUAGES, query
 from shapeworld.heldout import COLOURS, PAIRS
 
+pytestmark = pytest.mark.slow  # the trained test:shapes-multilingual model through the CLI and HTTP on 240 pictures
+
 pytest.importorskip("open_clip")
 
 LIBRARY_SEED = 31_337

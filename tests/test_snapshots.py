@@ -21,6 +21,8 @@ from viewfinder.serve.app import create_app
 from viewfinder.store import snapshots
 from viewfinder.store.snapshots import SnapshotError, current, download, publish, versions
 
+pytestmark = pytest.mark.slow  # a SeaweedFS server
+
 
 @pytest.fixture
 def published(seaweed, tmp_path, request):

@@ -43,6 +43,7 @@ def test_claims_read_each_pair_colour_and_shape_a_caption_names(text, language, 
     assert _named(train_shapes.claims(text, language)) == expected
 
 
+@pytest.mark.slow  # renders 150 training pictures
 def test_every_training_caption_claims_something_true_of_its_picture():
     rng = np.random.default_rng(3)
     for number in range(300):
