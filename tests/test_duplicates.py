@@ -111,6 +111,7 @@ def test_get_duplicates_answers_groups_with_image_urls_and_rejects_a_bad_thresho
         assert bad.status_code == 422 and bad.json()["success"] is False
 
 
+@pytest.mark.slow  # builds HNSW and IVF indexes over 25,000 vectors
 def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy(monkeypatch):
     import numpy as np
 

@@ -78,6 +78,7 @@ def _check_external_data(folder: Path) -> None:
     assert not [path.name for path in folder.parent.iterdir() if path.name.startswith(".export-")]
 
 
+@pytest.mark.slow  # exports an XLM-R tower to ONNX
 def test_onnx_text_tower_needs_no_torch(hub_cache: Path) -> None:
     """A cached export answers queries with onnxruntime and tokenizers only."""
     folder = load_embedder(resolve_model(TINY), "cpu", runtime="onnx").folder
