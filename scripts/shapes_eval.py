@@ -1,6 +1,6 @@
 """Held-out evaluation of `test:shapes-multilingual`: pictures drawn by code the model never trained on.
 
-Two libraries, neither from a training renderer: `viewfinder.images.heldout` (signed-distance shapes, its own
+Two libraries, neither from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
 colour shades and backgrounds) and the web tests' 36 pictures (flat Pillow shapes on light backgrounds).
 Used by scripts/train_shapes.py for the model card; run alone to measure a weights file:
 
@@ -20,9 +20,11 @@ import open_clip
 import torch
 from PIL import Image
 
-from viewfinder.images import heldout
-from viewfinder.images.captions import LANGUAGES, query
 from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_MULTILINGUAL_WEIGHTS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worlds"))  # the shape world, not in the package
+from shapeworld import heldout
+from shapeworld.captions import LANGUAGES, query
 
 MODEL_NAME = "viewfinder-shapes-multilingual"
 HELD_OUT_SEED = 20_240_611  # the training script draws no picture from the held-out renderer at all

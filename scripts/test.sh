@@ -10,7 +10,7 @@ if [ ! -x /usr/bin/chromium ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
-.venv/bin/ruff check src tests
-.venv/bin/ruff format --check src tests
+.venv/bin/ruff check src tests worlds
+.venv/bin/ruff format --check src tests worlds
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

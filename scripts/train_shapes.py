@@ -5,6 +5,9 @@ Run from the repository root (CPU, deterministic for a seed, under a quarter of 
 
     PYTHONPATH=src python scripts/train_shapes.py
 
+The pictures and captions come from the shape world in worlds/shapeworld/ (not shipped in the package), which
+this script puts on the import path itself.
+
 Writes src/viewfinder/models/weights/shapes-multilingual.safetensors (fp16) and
 docs/model-card-shapes-multilingual.md with metrics measured on the shipped file, loaded the way Viewfinder
 loads it, on pictures from renderers the training never used (scripts/shapes_eval.py).
@@ -31,12 +34,13 @@ import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from safetensors.torch import save_file
 
-from viewfinder.images import captions, synthetic, varied
+from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS, SHAPES, ShapeObject
 from viewfinder.models.registry import MODEL_CONFIG_DIR
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1] / "worlds")]
 import shapes_eval
+from shapeworld import captions, varied
 
 MODEL_NAME = "viewfinder-shapes-multilingual"
 CONFIG_DIR = MODEL_CONFIG_DIR
@@ -100,7 +104,7 @@ def caption(objects: tuple[ShapeObject, ...], background: str | None, rng: np.ra
     language = str(rng.choice(list(LANGUAGE_P), p=list(LANGUAGE_P.values())))
     complete = rng.random() < 0.5
     if language == "en":
-        return synthetic.describe(objects, background, rng, complete=complete), language
+        return captions.describe_english(objects, background, rng, complete), language
     groups: dict[tuple[str, str], int] = {}
     for obj in objects:
         groups[(obj.colour, obj.shape)] = groups.get((obj.colour, obj.shape), 0) + 1

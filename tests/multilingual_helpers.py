@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from viewfinder.images.captions import phrase
+from shapeworld.captions import phrase
 
 COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "white", "black")
 SHAPES = ("circle", "square", "triangle", "star", "ring", "cross")

@@ -42,6 +42,7 @@ def test_retrain_when_the_collection_outgrows_the_trained_size():
     assert needs_retrain(trained, 61_000)
 
 
+@pytest.mark.slow  # builds and measures indexes over 30,000 vectors
 def test_the_chosen_index_reaches_the_target_recall_at_50_against_exact_search():
     data, queries = np.split(clustered_vectors(30_200), [30_000])
     ids = np.arange(10, 30_010, dtype=np.int64)

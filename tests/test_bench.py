@@ -40,6 +40,7 @@ def test_synthetic_queries_come_from_the_mixture_but_not_the_database():
     assert nearest.max() < 0.9999 and np.median(nearest) > 0.5  # close to clusters, never a stored vector
 
 
+@pytest.mark.slow  # exports the model to ONNX fp32 and int8 in a fresh cache
 def test_bench_embed_reports_decode_model_and_pipeline_throughput(tmp_path):
     result = bench.bench_embed("test:tiny", count=8, device="cpu", batch_size=4, sizes=[(320, 240)], cache=tmp_path)
     (row,) = result["results"]
@@ -63,6 +64,7 @@ def test_make_vector_index_gives_a_searchable_index_without_images(tmp_path):
     assert len(result.hits) == 20 and engine.manifest.model == "test:tiny"
 
 
+@pytest.mark.slow  # starts servers
 def test_bench_serve_reports_start_up_and_http_latencies(tmp_path):
     result = bench.bench_serve(300, "test:tiny", ["onnx"], queries=5, index=tmp_path / "index")
     (row,) = result["results"]
@@ -71,6 +73,7 @@ def test_bench_serve_reports_start_up_and_http_latencies(tmp_path):
     assert row["encode_p50_ms"] >= 0 and row["search_p50_ms"] >= 0
 
 
+@pytest.mark.slow  # a local Ray
 def test_bench_embed_with_the_ray_engine_reports_its_pipeline_beside_the_local_one(tmp_path, ray_cluster):
     result = bench.bench_embed(
         "test:tiny", count=8, device="cpu", batch_size=4, sizes=[(320, 240)], cache=tmp_path, engine="ray"
@@ -81,6 +84,7 @@ def test_bench_embed_with_the_ray_engine_reports_its_pipeline_beside_the_local_o
     assert row["ray_overhead"] == pytest.approx(row["pipeline_per_s"] / row["ray_pipeline_per_s"] - 1, abs=0.01)
 
 
+@pytest.mark.slow  # Milvus Lite
 def test_bench_search_with_milvus_adds_milvus_lite_rows(capsys):
     result = run_cli_json(
         capsys, "bench", "search", "--n", "2000", "--dim", "16", "--queries", "60", "--store", "milvus",

@@ -155,6 +155,7 @@ def test_a_folder_given_with_its_parent_is_indexed_once_under_the_parent(capsys,
     assert len(nested.hits) == 8
 
 
+@pytest.mark.slow  # kills an indexing subprocess and resumes it
 def test_kill_during_indexing_leaves_index_searchable_and_resume_completes_without_duplicates(tmp_path):
     library = tmp_path / "photos"
     write_colour_images(library, 12, seed=1)
@@ -216,6 +217,7 @@ def test_opening_an_index_with_another_model_exits_2_with_a_clear_message(capsys
     assert "built with model test:tiny" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # loads open_clip and timm in a subprocess
 @pytest.mark.parametrize(
     ("model", "repository", "fix"),
     [

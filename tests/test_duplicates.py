@@ -64,6 +64,7 @@ def variants_index(tmp_path_factory) -> Path:
     return root / "index"
 
 
+@pytest.mark.slow  # indexes 120 generated pictures
 def test_near_duplicates_of_40_generated_pictures_are_grouped_with_measured_precision_and_recall(variants_index):
     with Index(variants_index) as engine:
         groups = find_duplicates(engine.catalog, engine.vectors, engine.manifest.dim, DEFAULT_THRESHOLD)
@@ -79,6 +80,7 @@ def _all_paths(engine: Index) -> list[str]:
     return [row[0] for row in engine.catalog.db.execute("SELECT path FROM images")]
 
 
+@pytest.mark.slow  # indexes 120 generated pictures
 def test_duplicates_command_lists_groups_and_exact_copies(capsys, variants_index, tmp_path):
     result = run_cli_json(capsys, "duplicates", "--index", variants_index)
     assert result["threshold"] == DEFAULT_THRESHOLD and result["count"] >= 30
@@ -95,6 +97,7 @@ def test_duplicates_command_lists_groups_and_exact_copies(capsys, variants_index
     assert exact["groups"][0]["exact"] is True
 
 
+@pytest.mark.slow  # indexes 120 generated pictures
 def test_get_duplicates_answers_groups_with_image_urls_and_rejects_a_bad_threshold(variants_index):
     from viewfinder.serve.app import create_app
 
@@ -108,6 +111,7 @@ def test_get_duplicates_answers_groups_with_image_urls_and_rejects_a_bad_thresho
         assert bad.status_code == 422 and bad.json()["success"] is False
 
 
+@pytest.mark.slow  # builds HNSW and IVF indexes over 25,000 vectors
 def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy(monkeypatch):
     import numpy as np
 

@@ -48,6 +48,7 @@ def test_small_collections_are_exact_without_measuring():
     assert index.params.kind == "flat" and index.params.recall_at_50 is None
 
 
+@pytest.mark.slow  # builds HNSW and IVF indexes over 25,000 vectors
 def test_chooser_records_hnsw_with_its_recall_when_it_beats_exact_and_ivf(monkeypatch):
     n = 25_000  # the smallest size with 39 training points per IVF list, so IVF is a candidate too
     monkeypatch.setattr(faiss_index, "FLAT_MAX", 1000)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cli_helpers import SRC, write_colour_images
 from lambda_helpers import http_event, invoke, run_rie
 from s3_helpers import upload_folder
@@ -18,6 +19,8 @@ from viewfinder.models.factory import load_embedder
 from viewfinder.models.registry import resolve_model
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.store.snapshots import publish
+
+pytestmark = pytest.mark.slow  # the Lambda Runtime Interface Emulator and a SeaweedFS server
 
 CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")  # the dev extra's console script
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "aws-lambda"

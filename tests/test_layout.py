@@ -11,6 +11,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+WORLDS = Path(__file__).resolve().parents[1] / "worlds"  # test and training worlds, not shipped
 
 # Lower numbers are inner layers (docs/architecture.md). A module may import modules of its own package and
 # of lower layers only: two packages of one layer (sources and images, pipeline and search) stay independent.
@@ -73,6 +74,17 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
+def imported_packages(path: Path) -> set[str]:
+    """The top-level packages a file imports absolutely, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+    return found
+
+
 def graph() -> dict[str, set[str]]:
     return {module_name(path): imported_modules(path) for path in (SRC / "viewfinder").rglob("*.py")}
 
@@ -109,6 +121,17 @@ def test_fronts_import_only_the_application_layer():
             if not any(target == prefix or target.startswith(prefix + ".") for prefix in allowed):
                 wrong.append(f"{module} -> {target}")
     assert not wrong, "fronts reaching past the application layer:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_package_never_imports_the_worlds():
+    """The wheel ships src/ only: a module that needed worlds/ would work in the repository and fail installed."""
+    worlds = {path.name for path in WORLDS.iterdir() if (path / "__init__.py").exists()}
+    wrong = [
+        f"{module_name(path)} -> {package}"
+        for path in (SRC / "viewfinder").rglob("*.py")
+        for package in imported_packages(path) & worlds
+    ]
+    assert worlds and not wrong, "the package imports the worlds:\n" + "\n".join(sorted(wrong))
 
 
 def test_no_circle_of_imports():
@@ -155,3 +178,9 @@ def test_the_checker_sees_an_outward_import(tmp_path):
     path = tmp_path / "probe.py"
     path.write_text("def f():\n    from viewfinder.serve.app import create_app\n    import faiss.contrib\n")
     assert "viewfinder.serve.app" in imported_modules(path) and imports_faiss(path)
+
+
+def test_the_checker_sees_a_lazy_import_of_the_worlds(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from shapeworld.scenes import scene_of\n    import numpy.linalg\n")
+    assert imported_packages(path) == {"shapeworld", "numpy"}

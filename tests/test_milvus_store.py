@@ -19,6 +19,8 @@ from viewfinder.search.query import Term
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.milvus_store import MilvusStore, filter_expression
 
+pytestmark = pytest.mark.slow  # Milvus Lite
+
 QUERIES = ("a red square", "blue sky", "green field", "a dog", "night")
 
 

@@ -37,6 +37,7 @@ def test_tokenizer_gives_open_clips_ids(hub_cache: Path) -> None:
     assert reference[-1, -1] == 2 and reference[0, 0] == 0  # the long text keeps its </s>
 
 
+@pytest.mark.slow  # exports XLM-R towers to ONNX
 @pytest.mark.parametrize("arch", ["viewfinder-xlmr-tiny", "viewfinder-xlmr-tiny-cls"])
 def test_onnx_matches_torch(hub_cache: Path, arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Mean- and CLS-pooled XLM-R towers: the ONNX export, with its own tokenizer, gives torch's vectors. The
@@ -77,6 +78,7 @@ def _check_external_data(folder: Path) -> None:
     assert not [path.name for path in folder.parent.iterdir() if path.name.startswith(".export-")]
 
 
+@pytest.mark.slow  # exports an XLM-R tower to ONNX
 def test_onnx_text_tower_needs_no_torch(hub_cache: Path) -> None:
     """A cached export answers queries with onnxruntime and tokenizers only."""
     folder = load_embedder(resolve_model(TINY), "cpu", runtime="onnx").folder
@@ -123,6 +125,7 @@ def test_missing_tokenizer_says_what_to_download(empty_hub: Path) -> None:
         load_embedder(resolve_model(TINY), "cpu", runtime="torch")
 
 
+@pytest.mark.slow  # builds a real-size XLM-RoBERTa
 def test_real_size_xlm_roberta_base(hub_cache: Path) -> None:
     """random:xlm-roberta-base-ViT-B-32 builds open_clip's model with XLM-R base's published shape offline."""
     model = load_embedder(resolve_model("random:xlm-roberta-base-ViT-B-32"), "cpu", runtime="torch")

@@ -23,6 +23,8 @@ from viewfinder.models.query_runtime import load_query_encoder
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.query import Term
 
+pytestmark = pytest.mark.slow  # builds M-CLIP query towers and exports them to ONNX
+
 TINY = "test:mclip-tiny"  # declared aligned with test:tiny (32-d)
 MCLIP = "M-CLIP/XLM-Roberta-Large-Vit-B-32"
 

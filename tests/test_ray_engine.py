@@ -24,6 +24,8 @@ from viewfinder.sources import FolderSource, SourceFile
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.faiss_index import VectorIndex
 
+pytestmark = pytest.mark.slow  # a local Ray
+
 DIM = 32  # test:tiny
 
 

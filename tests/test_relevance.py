@@ -17,9 +17,12 @@ import pytest
 from cli_helpers import run_cli, run_cli_json, run_subprocess
 from service_helpers import start_server_process
 
+from shapeworld.scenes import scene_of
 from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS
 from viewfinder.search.relevance import CACHE_FILE, DEFAULT_MIN_RELEVANCE, Scale
+
+pytestmark = pytest.mark.slow  # the test:shapes model over a 200-picture library, through the CLI and a server
 
 pytest.importorskip("open_clip")
 
@@ -100,7 +103,7 @@ def test_http_rates_results_and_answers_count_0_with_the_closest(starless):
         every = http.post("search", json={"query": "a red star", "top_k": 5, "min_relevance": 0}).json()
         bad = http.post("search", json={"query": "a red star", "min_relevance": -1})
         upload = synthetic.render_scene(
-            synthetic.scene_of(*present[0][::-1], np.random.default_rng(1)), (320, 240), np.random.default_rng(2)
+            scene_of(*present[0][::-1], np.random.default_rng(1)), (320, 240), np.random.default_rng(2)
         )
         buffer = BytesIO()
         upload.save(buffer, format="PNG")

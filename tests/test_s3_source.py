@@ -24,6 +24,8 @@ from viewfinder.sources import s3 as s3_source
 from viewfinder.sources.s3 import S3Source, client, version_stamp
 from viewfinder.store.catalog import Catalog
 
+pytestmark = pytest.mark.slow  # a SeaweedFS server
+
 
 @pytest.fixture
 def bucket(seaweed, request) -> str:

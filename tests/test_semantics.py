@@ -1,6 +1,6 @@
 """Semantic end-to-end tests: the `test:shapes-multilingual` model through the real CLI on pictures it never trained on.
 
-The library comes from `viewfinder.images.heldout`, drawing code independent of the training renderers (its
+The library comes from `shapeworld.heldout`, drawing code independent of the training renderers (its
 own shapes, colour shades and backgrounds), so the tests measure shapes and colours, not a renderer's habits.
 
 Every assertion is a rate with a threshold over a whole family of queries (every (colour, shape) pair, every
@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli_json, run_subprocess
 
-from viewfinder.images import heldout
-from viewfinder.images.captions import LANGUAGES, query
-from viewfinder.images.heldout import COLOURS, PAIRS
+from shapeworld import heldout
+from shapeworld.captions import LANGUAGES, query
+from shapeworld.heldout import COLOURS, PAIRS
+
+pytestmark = pytest.mark.slow  # the trained test:shapes-multilingual model through the CLI and HTTP on 240 pictures
 
 pytest.importorskip("open_clip")
 

@@ -352,6 +352,7 @@ def _chunked_upload(size: int):
         yield b"\xff" * 2**20
 
 
+@pytest.mark.slow  # hundreds of generated requests
 def test_fuzzed_requests_from_the_openapi_spec_never_get_a_server_error(server):
     """Schemathesis generates valid and invalid requests for every route in /openapi.json (bounded)."""
     schema = schemathesis.openapi.from_url(f"{server}openapi.json", headers=AUTH)

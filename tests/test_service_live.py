@@ -20,6 +20,8 @@ from viewfinder.pipeline.maintenance import remove_sources
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 
+pytestmark = pytest.mark.slow  # servers swapping indexes under continuous searching
+
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 

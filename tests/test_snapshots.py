@@ -24,6 +24,8 @@ from viewfinder.store import snapshots
 from viewfinder.store.snapshot_cache import download
 from viewfinder.store.snapshots import current, prune, publish, versions
 
+pytestmark = pytest.mark.slow  # a SeaweedFS server
+
 
 @pytest.fixture
 def published(seaweed, tmp_path, request):

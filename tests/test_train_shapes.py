@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viewfinder.images import synthetic, varied
+from shapeworld import varied
+from viewfinder.images import synthetic
 from viewfinder.images.synthetic import ShapeObject
 
 pytest.importorskip("open_clip")
@@ -42,6 +43,7 @@ def test_claims_read_each_pair_colour_and_shape_a_caption_names(text, language, 
     assert _named(train_shapes.claims(text, language)) == expected
 
 
+@pytest.mark.slow  # renders 150 training pictures
 def test_every_training_caption_claims_something_true_of_its_picture():
     rng = np.random.default_rng(3)
     for number in range(300):

@@ -7,6 +7,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from viewfinder.pipeline.indexer import run_index
@@ -119,6 +120,7 @@ def wait_for(runs: queue.Queue, done) -> None:
         pass
 
 
+@pytest.mark.slow  # starts a server process
 def test_serve_with_watch_serves_a_new_photo_without_a_reindex_request(tmp_path, tiny_embedder):
     import time
 

@@ -19,7 +19,7 @@ from cli_helpers import cli_env
 from PIL import Image
 from s3_helpers import upload_folder
 
-from viewfinder.images.heldout import web_pictures
+from shapeworld.heldout import web_pictures
 
 sync_api = pytest.importorskip("playwright.sync_api")
 # Shared CI machines can be slow to encode a query; waiting longer costs nothing when they are not.
@@ -54,7 +54,7 @@ BUCKET = "web-photos"
 def write_shape_library(root: Path, count: int = 36) -> list[Path]:
     """Writes coloured shapes on light backgrounds, in two folders, with EXIF capture dates; no two alike.
 
-    The pictures come from `viewfinder.images.heldout`, so the model card measures search on this library.
+    The pictures come from `shapeworld.heldout`, so the model card measures search on this library.
     """
     paths = []
     for number, (colour, shape, image) in enumerate(web_pictures(count)):
@@ -151,6 +151,7 @@ def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server over a test:shapes library without stars, but surely with red circles, one of them a TIFF."""
     import numpy as np
 
+    from shapeworld.scenes import scene_of
     from viewfinder.images import synthetic
 
     root = tmp_path_factory.mktemp("shapes")
@@ -160,7 +161,7 @@ def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             path.unlink()
     rng = np.random.default_rng(2_025)
     for number in range(3):
-        picture = synthetic.render_scene(synthetic.scene_of("circle", "red", rng), (320, 240), rng)
+        picture = synthetic.render_scene(scene_of("circle", "red", rng), (320, 240), rng)
         picture.save(library / ("scan-of-a-picture.tiff" if number == 0 else f"red-circle-extra-{number}.jpg"))
     indexing = [sys.executable, "-m", "viewfinder", "index", str(library), "--index", str(index)]
     subprocess.run([*indexing, "--model", "test:shapes"], check=True, capture_output=True, env=cli_env(), timeout=600)

@@ -4,11 +4,14 @@ generated library of conftest.write_shape_library: twelve colour × shape pairs,
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from playwright.sync_api import Page
 from test_ui import api_results, query_of, search_for, shown_results
 
-from viewfinder.images.captions import LANGUAGES, query
-from viewfinder.images.heldout import web_pictures
+from shapeworld.captions import LANGUAGES, query
+from shapeworld.heldout import web_pictures
+
+pytestmark = pytest.mark.slow  # a browser driving a real server
 
 PAIRS = sorted({(colour, shape) for colour, shape, _ in web_pictures(36)})
 # The shipped model finds the pair first for all of them in each language here (docs/model-card-shapes-multilingual.md,

@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from urllib.parse import quote_plus
 
+import pytest
 from playwright.sync_api import Page, expect
 from test_ui import results, search_box
 
 from viewfinder.images.synthetic import COLOURS
+
+pytestmark = pytest.mark.slow  # a browser driving a real server
 
 
 def test_present_shapes_show_percent_matches(shapes_page: Page, snapshot) -> None:

@@ -4,8 +4,11 @@ large view follows `/images/{id}`'s redirect to a presigned URL that the S3 serv
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 from test_ui import expect_found, results, shown_results
+
+pytestmark = pytest.mark.slow  # a browser driving a real server
 
 IMAGE_LOADED = "image => image.complete && image.naturalWidth > 0"
 

@@ -11,7 +11,10 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from playwright.sync_api import Page, Route, expect
+
+pytestmark = pytest.mark.slow  # a browser driving a real server
 
 SEARCH_BOX = "Describe the images you are looking for"
 PAGE_SIZE = 48  # what the page asks for: more than the test library holds, so every search lists all of it

@@ -1,7 +1,8 @@
-"""Synthetic photos-with-captions: a small world of coloured shapes whose meaning the project controls.
+"""Sample pictures with captions for `viewfinder sample`: coloured shapes whose meaning the project controls.
 
-The `test:shapes` model is trained on these scenes, the semantic end-to-end tests search libraries of them,
-and the offline demo indexes one. Only numpy and Pillow are needed, so tests can import this cheaply.
+The offline demo indexes such a library and searches it with `test:shapes`, a model trained on these scenes
+among others (the training and evaluation worlds live outside the package, in worlds/shapeworld/). Only numpy
+and Pillow are needed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,16 +81,17 @@ def _plural(shape: str) -> str:
     return _PLURALS.get(shape, shape + "s")
 
 
-def _phrase(group: list[ShapeObject], with_size: bool) -> str:
-    first = group[0]
-    if len(group) == 1:
+def _phrase(members: tuple[ShapeObject, ...], with_size: bool) -> str:
+    first = members[0]
+    if len(members) == 1:
         words = [first.size] if with_size else []
         words += [first.colour, first.shape]
-        return _article(words[0]) + " " + " ".join(words)
-    return f"{_COUNTS[len(group)]} {first.colour} {_plural(first.shape)}"
+        return article(words[0]) + " " + " ".join(words)
+    return f"{_COUNTS[len(members)]} {first.colour} {_plural(first.shape)}"
 
 
-def _article(word: str) -> str:
+def article(word: str) -> str:
+    """The article before this word: "a" or "an"."""
     return "an" if word[0] in "aeiou" else "a"
 
 
@@ -98,30 +101,17 @@ def _join(parts: list[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def describe(
-    objects: tuple[ShapeObject, ...], background: str | None, rng: np.random.Generator, *, complete: bool = True
-) -> str:
-    """A natural caption for the objects; `complete=False` may name only some objects or one attribute.
-
-    Incomplete captions are for training: they teach the model that "a red circle" also fits a picture
-    holding a red circle and a blue star, and give single words like "circle" or "red" a meaning of their own.
-    """
+def group(objects: Sequence[ShapeObject]) -> list[tuple[ShapeObject, ...]]:
+    """The objects by (colour, shape), in order of first appearance: two green squares are one group."""
     groups: dict[tuple[str, str], list[ShapeObject]] = {}
     for obj in objects:
         groups.setdefault((obj.colour, obj.shape), []).append(obj)
-    ordered = list(groups.values())
+    return [tuple(members) for members in groups.values()]
 
-    if not complete:
-        roll = rng.random()
-        if roll < 0.15:
-            obj = objects[int(rng.integers(len(objects)))]
-            return str(rng.choice([obj.shape, f"a {obj.shape}", f"a photo of a {obj.shape}"]))
-        if roll < 0.3:
-            colour = objects[int(rng.integers(len(objects)))].colour
-            return str(rng.choice([colour, f"something {colour}", f"{_article(colour)} {colour} shape"]))
-        if roll < 0.45 and len(ordered) > 1:
-            ordered = [ordered[int(rng.integers(len(ordered)))]]
 
+def describe(objects: Sequence[ShapeObject], background: str | None, rng: np.random.Generator) -> str:
+    """A natural caption that names every object, now and then its size and the background."""
+    ordered = group(objects)
     order = rng.permutation(len(ordered))
     # Size and background are mentioned now and then, as people do; mentioned often, the model would weigh
     # them as much as colour and shape, and "more like this picture" would return the same backdrop.
@@ -149,7 +139,7 @@ def _place(size: str, placed: list[ShapeObject], rng: np.random.Generator) -> tu
     return None
 
 
-def _objects(specs: list[tuple[str, str, str]], rng: np.random.Generator) -> tuple[ShapeObject, ...]:
+def place_objects(specs: list[tuple[str, str, str]], rng: np.random.Generator) -> tuple[ShapeObject, ...]:
     """Lay out (shape, colour, size) objects without overlaps, shrinking or dropping what does not fit."""
     placed: list[ShapeObject] = []
     for shape, colour, size in specs:
@@ -161,23 +151,6 @@ def _objects(specs: list[tuple[str, str, str]], rng: np.random.Generator) -> tup
     return tuple(placed)
 
 
-def scene_of(
-    shape: str,
-    colour: str,
-    rng: np.random.Generator,
-    *,
-    size: str | None = None,
-    background: str | None = None,
-) -> Scene:
-    """A scene with a single object of the given shape and colour; size and background random unless given."""
-    if shape not in SHAPES or colour not in COLOURS:
-        raise ValueError(f"unknown shape or colour: {shape!r}, {colour!r}")
-    size = size or str(rng.choice(SIZES))
-    background = background or str(rng.choice(list(BACKGROUNDS)))
-    objects = _objects([(shape, colour, size)], rng)
-    return Scene(objects, background, describe(objects, background, rng))
-
-
 def random_scene(rng: np.random.Generator) -> Scene:
     """A random scene of one to three objects, sometimes repeating one kind ("two green squares")."""
     count = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2]))
@@ -187,7 +160,7 @@ def random_scene(rng: np.random.Generator) -> Scene:
     # Three large shapes rarely fit the frame, so crowded scenes lean small.
     p_large = 0.5 if count == 1 else 0.3
     specs = [(shape, colour, "large" if rng.random() < p_large else "small") for shape, colour in kinds]
-    objects = _objects(specs, rng)
+    objects = place_objects(specs, rng)
     background = str(rng.choice(list(BACKGROUNDS)))
     return Scene(objects, background, describe(objects, background, rng))
 
@@ -212,7 +185,7 @@ def _outline(obj: ShapeObject, cx: float, cy: float, r: float) -> list[tuple[flo
     return list(zip(xs.tolist(), ys.tolist(), strict=True))
 
 
-def _background(name: str, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+def textured_background(name: str, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     """A gradient with a light texture (stripes, checks or blotches) in shades of one background colour."""
     base = np.array(BACKGROUNDS[name], dtype=np.float32)
     # Broadcast a row against a column rather than building full coordinate grids: rendering is on the
@@ -250,7 +223,7 @@ def render_scene(
     if rng is None:
         rng = np.random.default_rng(zlib.crc32(repr(scene).encode()))
     width, height = size
-    backdrop = _background(scene.background, width, height, rng)
+    backdrop = textured_background(scene.background, width, height, rng)
     canvas = Image.fromarray(np.clip(backdrop, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     for obj in scene.objects:

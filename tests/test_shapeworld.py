@@ -1,4 +1,5 @@
-"""Multilingual captions, the varied training renderer and the held-out renderer of the shape world."""
+"""The shape world of scripts/ and tests/: multilingual and partial captions, chosen scenes, the varied training
+renderer and the held-out renderer."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viewfinder.images import captions, heldout, varied
+from shapeworld import captions, heldout, varied
+from shapeworld.scenes import scene_of
+from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS, SHAPES
 from viewfinder.models.tokenizer import ClipTokenizer, open_clip_vocab
 
@@ -36,6 +39,23 @@ def test_german_feminine_star_and_bare_queries():
     assert captions.phrase("de", "blue", "star", variant=1) == "eine blaue Sternform"
     assert captions.phrase("de", "red", "circle", article=False) == "roter Kreis"
     assert captions.phrase("fr", "green", "star", article=False) == "étoile verte"
+
+
+def test_incomplete_captions_still_describe_something_in_the_scene():
+    scene = synthetic.random_scene(np.random.default_rng(3))
+    rng = np.random.default_rng(0)
+    words = {w for o in scene.objects for w in (o.colour, o.shape)}
+    for _ in range(50):
+        caption = captions.describe_english(scene.objects, scene.background, rng, complete=False)
+        assert any(word in caption for word in words)
+
+
+def test_scene_of_builds_the_requested_single_object():
+    scene = scene_of("star", "orange", np.random.default_rng(0), size="large")
+    assert [(o.shape, o.colour, o.size) for o in scene.objects] == [("star", "orange", "large")]
+    assert "orange star" in scene.caption
+    with pytest.raises(ValueError, match="unknown"):
+        scene_of("dog", "red", np.random.default_rng(0))
 
 
 def _all_captions() -> list[str]:

@@ -1,5 +1,5 @@
 """Indexed files replaced after indexing (a link to a secret, a FIFO, other content) are never served, and a
-slow or blocking file cannot hold the server's threads (issue 17)."""
+slow or blocking file cannot hold the server's threads."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Captions for shape pictures in French, German and Spanish, with the genders and agreement of each language.
+"""Training captions for shape pictures: in English, French, German and Spanish, complete or partial.
 
-English captions come from `synthetic.describe`; this module adds a small grammar per language so that the
-`test:shapes` model learns "un cercle rouge", "ein roter Kreis" and "un círculo rojo" as well as "a red
-circle". Words are keyed by the English colour and shape names the scenes use.
+Complete English captions are the sample pictures' own (`synthetic.describe`); this module adds partial ones
+and a small grammar per language, with the genders and agreement of each, so that the `test:shapes` model
+learns "un cercle rouge", "ein roter Kreis" and "un círculo rojo" as well as "a red circle". Words are keyed
+by the English colour and shape names the scenes use.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from viewfinder.images import synthetic
+from viewfinder.images.synthetic import ShapeObject
 
 LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "es")
 
@@ -149,3 +153,26 @@ def describe(language: str, groups: Sequence[tuple[str, str, int]], rng: np.rand
         text = str(rng.choice(_PREFIXES[language])) + text
         text = text.replace(" de un", " d'un") if language == "fr" else text  # élision: "d'une étoile"
     return text
+
+
+def describe_english(
+    objects: Sequence[ShapeObject], background: str | None, rng: np.random.Generator, complete: bool
+) -> str:
+    """An English caption; `complete=False` may name only some objects or one attribute.
+
+    Partial captions teach the model that "a red circle" also fits a picture holding a red circle and a blue
+    star, and give single words like "circle" or "red" a meaning of their own.
+    """
+    if complete:
+        return synthetic.describe(objects, background, rng)
+    roll = rng.random()
+    if roll < 0.15:
+        obj = objects[int(rng.integers(len(objects)))]
+        return str(rng.choice([obj.shape, f"a {obj.shape}", f"a photo of a {obj.shape}"]))
+    if roll < 0.3:
+        colour = objects[int(rng.integers(len(objects)))].colour
+        return str(rng.choice([colour, f"something {colour}", f"{synthetic.article(colour)} {colour} shape"]))
+    groups = synthetic.group(objects)
+    if roll < 0.45 and len(groups) > 1:
+        objects = groups[int(rng.integers(len(groups)))]
+    return synthetic.describe(objects, background, rng)

@@ -1,4 +1,5 @@
-"""Fidelity of the fast CPU path: the numpy tokenizer, ONNX fp32 and int8 towers, the trimmed text tower."""
+"""The ONNX runtime, the fast CPU path: faithful to open_clip (the numpy tokenizer, fp32 and int8 towers, the
+trimmed text tower), its towers loaded on first use and without torch, and the "auto" runtime's choice."""
 
 from __future__ import annotations
 

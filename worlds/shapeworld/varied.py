@@ -16,7 +16,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from viewfinder.images.synthetic import BACKGROUNDS, COLOURS, SHAPES, ShapeObject, _background
+from viewfinder.images.synthetic import BACKGROUNDS, COLOURS, SHAPES, ShapeObject, textured_background
 
 _ASPECTS = (4 / 3, 3 / 4, 1.0, 16 / 9, 3 / 2, 2 / 3)
 _MIN_CONTRAST = 75.0  # RGB distance kept between an object's colour and its background's colours
@@ -64,7 +64,7 @@ def background(width: int, height: int, avoid: np.ndarray, rng: np.random.Genera
         t = np.zeros((height, width), np.float32)
     elif kind == 6:  # the sample library's muted backgrounds
         name = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
-        return _background(name, width, height, rng)
+        return textured_background(name, width, height, rng)
     else:  # radial
         t = np.clip(np.hypot(xx - rng.random(), yy - rng.random()), 0, 1)
     t = np.broadcast_to(t, (height, width))[..., None]
