@@ -203,7 +203,7 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
 def _opened(source: str | bytes | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
     """Opens source after the file checks, with only the header read and its size checked."""
     with _readable(source) as fp, _reasons():
-        formats = _FORMATS
+        formats: tuple[str, ...] = _FORMATS
         if fp.read(12)[4:8] == b"ftyp":  # an ISO media file: HEIF, or AVIF
             _register_heif()
             formats += ("HEIF",)
@@ -308,7 +308,8 @@ def _taken_at(exif: Image.Exif) -> str | None:
         if not isinstance(value, str) or not (match := _EXIF_DATE.match(value.strip())):
             continue
         try:
-            return datetime(*map(int, match.groups())).isoformat()
+            year, month, day, hour, minute, second = map(int, match.groups())
+            return datetime(year, month, day, hour, minute, second).isoformat()
         except ValueError:  # "0000:00:00 00:00:00" and other impossible dates
             continue
     return None

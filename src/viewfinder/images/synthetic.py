@@ -208,7 +208,7 @@ def textured_background(name: str, width: int, height: int, rng: np.random.Gener
         blotches = Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
         texture = np.asarray(blotches)
     else:
-        texture = np.float32(0)
+        texture = np.zeros((height, width), np.float32)
     shade = np.broadcast_to(ramp - ramp.mean() + texture, (height, width))
     return base + shade[:, :, None]
 
