@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from viewfinder.errors import UnknownImageError, ViewfinderError
 
@@ -33,7 +34,10 @@ def add_error_handlers(app: FastAPI) -> None:
                 message = f"No route {request.url.path}; the API is described at /openapi.json."
             elif exc.status_code == 405:
                 message = f"{request.method} is not allowed on {request.url.path}."
-        return error_response(exc.status_code, str(message), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return error_response(exc.status_code, str(message), headers)
 
     @app.exception_handler(ViewfinderError)
     async def libraryerror_response(request: Request, exc: ViewfinderError) -> JSONResponse:
@@ -43,6 +47,16 @@ def add_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, f"Internal error ({type(exc).__name__}); please report it with the server's log.")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path takes: Starlette's 405 names only those of the first such route
+    (GET and POST /admin/reindex are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:

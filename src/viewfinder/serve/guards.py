@@ -116,12 +116,17 @@ def api_token_guard(api_token: str | None) -> list:
 
 
 def admin_token_guard(admin_token: str | None) -> list:
-    """The dependencies that guard an admin route: the admin token in the header, or 403 when none is set."""
+    """The dependencies that guard an admin route: the admin token in the header. No credential is a 401, as
+    everywhere; a credential while no admin token is set is a 403 (no credential could do)."""
 
     def require_admin_token(credentials: Credentials) -> None:
+        disabled = "Admin routes are disabled; start the server with VIEWFINDER_ADMIN_TOKEN set."
+        if credentials is None:
+            message = "Admin routes need Authorization: Bearer <VIEWFINDER_ADMIN_TOKEN>."
+            raise HTTPException(401, f"{message} {disabled}" if admin_token is None else message, _CHALLENGE)
         if admin_token is None:
-            raise HTTPException(403, "Admin routes are disabled; start the server with VIEWFINDER_ADMIN_TOKEN set.")
-        if not _token_matches(credentials.credentials if credentials else None, admin_token):
+            raise HTTPException(403, disabled)
+        if not _token_matches(credentials.credentials, admin_token):
             raise HTTPException(401, "Admin routes need Authorization: Bearer <VIEWFINDER_ADMIN_TOKEN>.", _CHALLENGE)
 
     return [Depends(require_admin_token)]
