@@ -214,7 +214,7 @@ class DuplicateGroupOut(BaseModel):
 
 class DuplicatesOut(BaseModel):
     success: Literal[True]
-    threshold: float
+    threshold: float = Field(description="the threshold used: the one asked, rounded to steps of 0.005")
     count: int
     groups: list[DuplicateGroupOut]
 
