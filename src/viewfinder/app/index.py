@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from viewfinder.app import library
+from viewfinder.app.limits import OncePerKey, decode_budget, decoding_terms, original_cost
 from viewfinder.app.originals import LocalFile, Redirect, open_original_of
 from viewfinder.app.records import IndexInfo, SourceInfo
 from viewfinder.errors import ImageGoneError, UnknownImageError
@@ -34,10 +35,12 @@ from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
-from viewfinder.store.thumbnails import THUMBNAIL_SIDE, Thumbnail, etag_of, thumbnail
+from viewfinder.store.thumbnails import THUMBNAIL_SIDE, Thumbnail, cached_thumbnail, etag_of, thumbnail
 
 RENDITION_SIDE = 2048
 RENDITIONS_FOLDER = "renditions"
+# Thumbnails and renditions being made, in this process: concurrent requests for one share its decode.
+_PICTURES_MADE = OncePerKey()
 
 
 class Index:
@@ -122,14 +125,15 @@ class Index:
             query = Query(tuple(query), k, filters, rerank, min_relevance)
         # Each source is asked once per query whether it is there: an unplugged one costs no stat per row.
         presence = Presence()
-        return engine.run(
-            query,
-            self.encoder,
-            self.catalog,
-            self.vectors,
-            self.calibration,
-            lambda image: presence.still_there(image.path, image.root),
-        )
+        with decoding_terms(query.terms):  # an upload's decode waits for its memory (app/limits.py)
+            return engine.run(
+                query,
+                self.encoder,
+                self.catalog,
+                self.vectors,
+                self.calibration,
+                lambda image: presence.still_there(image.path, image.root),
+            )
 
     def warm(self) -> None:
         """Loads the text encoder and searches once, before a server reports ready (the first user query is
@@ -215,10 +219,19 @@ class Index:
         return open_original_of(self.image(image_id), presign_ttl)
 
     def _picture(self, image: ImageRecord, side: int, folder: str) -> Thumbnail:
+        """The cached picture, else one made once for every concurrent request of it, within the decode budget."""
+        cached = cached_thumbnail(self.index_dir.path, image, folder)
+        if cached is not None:
+            return cached
+        key = (str(self.index_dir.path), folder, image.id, image.size, image.mtime_ns)
         try:
-            return thumbnail(self.index_dir.path, image, side, folder)
+            return _PICTURES_MADE.run(key, lambda: self._make_picture(image, side, folder))
         except (DecodeError, OriginalChangedError) as error:
             raise ImageGoneError(f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
+
+    def _make_picture(self, image: ImageRecord, side: int, folder: str) -> Thumbnail:
+        with decode_budget.reserve(original_cost(image), f"image {image.id}"):
+            return thumbnail(self.index_dir.path, image, side, folder)
 
     # Writing (each a run over the index's directory; reopen, or let a LiveIndex swap, to see the result)
 

@@ -9,9 +9,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from viewfinder.errors import UnknownImageError, ViewfinderError
+from viewfinder.errors import BusyError, TooLargeError, UnknownImageError, ViewfinderError
 
 log = logging.getLogger(__name__)
+
+# What a 503 (the server at a limit for the moment) asks a client to wait before retrying.
+RETRY_AFTER_SECONDS = 5
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -41,6 +44,10 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ViewfinderError)
     async def libraryerror_response(request: Request, exc: ViewfinderError) -> JSONResponse:
+        if isinstance(exc, BusyError):
+            return error_response(503, str(exc), {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        if isinstance(exc, TooLargeError):
+            return error_response(413, str(exc))
         return error_response(404 if isinstance(exc, UnknownImageError) else 400, str(exc))
 
     @app.exception_handler(Exception)
