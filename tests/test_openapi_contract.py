@@ -17,7 +17,7 @@ from service_helpers import start_server_thread
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.serve.app import create_app
 
-# The cases each route gets, and a fixed seed: about 30 s on two busy cores, the same cases every run.
+# The cases each route gets, and a fixed seed: about 20 s on two busy cores, the same cases every run.
 EXAMPLES = 12
 SEED = 22
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -79,7 +79,9 @@ def test_the_server_does_what_its_openapi_document_says(server: str):
     refused, schema-invalid ones accepted, 401 without credentials), on every route."""
     command = [
         *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", f"{server}openapi.json"),
-        *("--checks", "all", "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "2"),
+        # One worker: hypothesis describing strategies on two threads trips a CPython 3.11 bug in ast.parse
+        # ("AST constructor recursion depth mismatch"), an error of the fuzzer, not of the server.
+        *("--checks", "all", "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "1"),
         *("--no-shrink", "--phases", "coverage,fuzzing", "--warnings", "off", "--request-timeout", "30"),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)
