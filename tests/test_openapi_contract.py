@@ -109,3 +109,21 @@ def test_admin_routes_answer_401_without_a_credential_even_when_disabled(documen
         response = httpx.request(method, f"{server}admin/reindex")
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
         assert "401" in document["paths"]["/admin/reindex"][method.lower()]["responses"]
+
+
+def test_the_document_names_the_refusals_of_decode_memory_cross_site_writes_and_bad_parameters(document: dict):
+    """Statuses the server answers that the document left out: 403 to a write from another site's page, 413
+    and 503 from the decode budget, 422 (in the API's error shape) to a threshold out of range."""
+    paths = document["paths"]
+    expected = {
+        ("/search", "post"): {"403"},
+        ("/search/image", "post"): {"403", "413", "503"},
+        ("/thumbnails/{image_id}", "get"): {"413", "503"},
+        ("/renditions/{image_id}", "get"): {"413", "503"},
+        ("/duplicates", "get"): {"422"},
+    }
+    for (path, method), codes in expected.items():
+        responses = paths[path][method]["responses"]
+        assert codes <= set(responses), (path, method, sorted(responses))
+        for code in codes:
+            assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}

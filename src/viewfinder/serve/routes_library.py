@@ -21,7 +21,9 @@ def library_routes(live: LiveIndex, guarded: list) -> APIRouter:
     def render(groups: list, threshold: float) -> dict[str, Any]:
         return {"success": True, **duplicates_dict(groups, threshold, image_json)}
 
-    @router.get("/duplicates", response_model=DuplicatesOut, dependencies=guarded, responses=error_responses(400, 401))
+    @router.get(
+        "/duplicates", response_model=DuplicatesOut, dependencies=guarded, responses=error_responses(400, 401, 422)
+    )
     def duplicates(
         threshold: Annotated[float, Query(gt=0, le=1, description=THRESHOLD_TEXT)] = DEFAULT_THRESHOLD,
     ) -> dict[str, Any]:

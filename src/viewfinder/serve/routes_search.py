@@ -57,7 +57,7 @@ def search_routes(
         "/search",
         response_model=SearchOut,
         dependencies=[*guarded, Depends(json_body)],
-        responses=error_responses(400, 401, 404, 413, 415, 422),
+        responses=error_responses(400, 401, 403, 404, 413, 415, 422),
     )
     def search(body: SearchIn) -> Response:
         """Ranks the library for a text, an indexed image, weighted terms or a mix, with optional filters."""
@@ -67,7 +67,7 @@ def search_routes(
         "/search/image",
         response_model=SearchOut,
         dependencies=[*guarded, Depends(multipart_body)],
-        responses=error_responses(400, 401, 404, 413, 415, 422),
+        responses=error_responses(400, 401, 403, 404, 413, 415, 422, 503),
     )
     def search_image(
         image: Annotated[
