@@ -127,3 +127,10 @@ def test_the_document_names_the_refusals_of_decode_memory_cross_site_writes_and_
         assert codes <= set(responses), (path, method, sorted(responses))
         for code in codes:
             assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+
+
+def test_a_405_names_every_method_of_the_path(server: str):
+    """GET and POST /admin/reindex are two routes: the framework's 405 named only the first one's method."""
+    response = httpx.put(f"{server}admin/reindex")
+    assert response.status_code == 405
+    assert {"GET", "POST"} <= {method.strip() for method in response.headers["allow"].split(",")}

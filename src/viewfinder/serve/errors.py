@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from viewfinder.errors import BusyError, TooLargeError, UnknownImageError, ViewfinderError
 
@@ -39,7 +39,7 @@ def add_error_handlers(app: FastAPI) -> None:
                 message = f"{request.method} is not allowed on {request.url.path}."
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = _allowed_methods(request)
+            headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
         return error_response(exc.status_code, str(message), headers)
 
     @app.exception_handler(ViewfinderError)
@@ -56,14 +56,16 @@ def add_error_handlers(app: FastAPI) -> None:
         return error_response(500, f"Internal error ({type(exc).__name__}); please report it with the server's log.")
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method some route of this path takes: Starlette's 405 names only those of the first such route
-    (GET and POST /admin/reindex are two routes)."""
+def _allowed_methods(request: Request, given: str) -> str:
+    """Every method the API document gives this path (Starlette's 405 names only the first route's, and GET
+    and POST /admin/reindex are two routes); `given` for a path the document leaves out (the web UI)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if route.matches(request.scope)[0] != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods)) if methods else given
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
