@@ -74,7 +74,7 @@ def test_no_schema_in_the_openapi_document_spells_an_array_as_a_tuple(document: 
         assert not isinstance(schema.get("items"), list), schema
 
 
-def test_the_server_does_what_its_openapi_document_says(server: str):
+def test_the_server_does_what_its_openapi_document_says(server: str, tmp_path: Path):
     """Every check schemathesis has (5xx, undocumented status codes, response shapes, schema-valid requests
     refused, schema-invalid ones accepted, 401 without credentials), on every route."""
     command = [
@@ -84,7 +84,8 @@ def test_the_server_does_what_its_openapi_document_says(server: str):
         *("--checks", "all", "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "1"),
         *("--no-shrink", "--phases", "coverage,fuzzing", "--warnings", "off", "--request-timeout", "30"),
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # In a temporary folder: schemathesis keeps a cache of the crashes it found in the current one.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
 
 
