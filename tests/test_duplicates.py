@@ -131,3 +131,50 @@ def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy(monkeypatch
     assert index.params.kind == "ivf" and index.params.nprobe > 8
     _, found = index.near(vectors[size:], 2)
     assert all(twin in row for twin, row in zip(range(50), found, strict=True))
+
+
+def test_duplicate_thresholds_are_rounded_for_the_cache_and_the_answer_says_so(variants_index):
+    """Each distinct threshold cost a computation of seconds: 0.9612 and 0.9588 are now both 0.96, computed once."""
+    from viewfinder.app.duplicate_answers import DuplicateAnswers
+    from viewfinder.serve.app import create_app
+
+    computed = []
+    answers = DuplicateAnswers()
+    with Index(variants_index, device="cpu") as index:
+        for threshold in (0.9612, 0.9588, 0.96):
+            answers.answer(index, threshold, lambda groups, used: computed.append(used) or len(groups))
+    assert computed == [0.96]
+    with start_server_thread(create_app(variants_index, device="cpu")) as url:
+        answer = httpx.get(f"{url}duplicates", params={"threshold": 0.9612}, timeout=60).json()
+        assert answer["threshold"] == 0.96
+        assert httpx.get(f"{url}duplicates", params={"threshold": 0.001}, timeout=60).json()["threshold"] == 0.005
+
+
+def test_only_one_duplicate_computation_runs_at_a_time_per_index(variants_index):
+    """Eight requests at eight thresholds took every core for 30 s and slowed searches: they now take turns."""
+    import threading
+    import time
+
+    from viewfinder.app.duplicate_answers import DuplicateAnswers
+
+    answers = DuplicateAnswers()
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def render(groups, threshold):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)  # long enough for the others to arrive while this one runs
+        with lock:
+            running[0] -= 1
+        return threshold
+
+    with Index(variants_index, device="cpu") as index:
+        thresholds = [0.9 + 0.01 * n for n in range(8)]
+        threads = [threading.Thread(target=answers.answer, args=(index, t, render)) for t in thresholds]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert most[0] == 1

@@ -220,9 +220,13 @@ def test_the_web_ui_may_send_the_search_token_as_a_cookie(server):
         assert browser.get("/stats").status_code == 200
 
 
-def test_admin_routes_are_forbidden_while_no_admin_token_is_set(client):
+def test_admin_routes_are_forbidden_while_no_admin_token_is_set(client, server):
+    """With a credential it is a 403, since no token could open them; without one a 401, as everywhere."""
     for response in (client.post("/admin/reindex"), client.get("/admin/reindex")):
         assert response.status_code == 403 and "VIEWFINDER_ADMIN_TOKEN" in response.json()["error"]
+    for method in ("POST", "GET"):
+        response = httpx.request(method, f"{server}admin/reindex")
+        assert response.status_code == 401 and "VIEWFINDER_ADMIN_TOKEN" in response.json()["error"]
 
 
 def test_cors_answers_only_the_configured_origin(server):

@@ -25,6 +25,14 @@ class ImageGoneError(UnknownImageError):
     """An indexed image whose file can no longer be read or is no longer the one indexed (HTTP 404)."""
 
 
+class BusyError(ViewfinderError):
+    """Work refused for the moment because the server is at one of its limits (HTTP 503); a retry may pass."""
+
+
+class TooLargeError(ViewfinderError):
+    """Work larger than this server takes at all, whatever else it is doing (HTTP 413)."""
+
+
 def full_disk_cause(error: BaseException) -> BaseException | None:
     """The error in `error`'s chain (itself, its cause or context) that says a disk or quota is full, or None.
 

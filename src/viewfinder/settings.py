@@ -31,6 +31,9 @@ MAX_PRESIGN_TTL = 7 * 24 * 3600
 LAMBDA_POLL_SECONDS = 60.0
 # The largest image file read: decode refuses a bigger file, and a bigger S3 object is not fetched.
 MAX_IMAGE_BYTES = 200 * 2**20
+# Megabytes the images being decoded at once may take (uploads, thumbnails, renditions): the largest image
+# the decoder takes at all (120 MP of 32-bit samples) is estimated at 2.4 GB.
+DECODE_MEMORY_MB = 3072
 
 
 class SettingError(ViewfinderError):
@@ -180,6 +183,12 @@ _TABLE = (
             env="VIEWFINDER_API_TOKEN"),
     Setting("admin_token", str, None, "bearer token /admin needs (unset: /admin is disabled)",
             env="VIEWFINDER_ADMIN_TOKEN"),
+    Setting(
+        "decode_memory", int, DECODE_MEMORY_MB,
+        "megabytes the images a server decodes at once may take, estimated from their headers; more waits,"
+        " then gets 503 (one image that alone needs more gets 413)",
+        env="VIEWFINDER_DECODE_MEMORY", minimum=64,
+    ),
     Setting(
         "poll_seconds", float, LAMBDA_POLL_SECONDS,
         "Lambda: seconds before an invocation checks for a newer published snapshot first",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from viewfinder.app import library
+from viewfinder.app.limits import OncePerKey, decode_budget, decoding_terms, original_cost
 from viewfinder.app.originals import LocalFile, Redirect, open_original_of
 from viewfinder.app.records import IndexInfo, SourceInfo
 from viewfinder.errors import ImageGoneError, UnknownImageError
@@ -35,8 +36,18 @@ from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
 from viewfinder.store.thumbnails import NOT_FOR_BROWSERS as NOT_FOR_BROWSERS
-from viewfinder.store.thumbnails import RENDITION_SIDE, THUMBNAIL_SIDE, Thumbnail, etag_of, thumbnail
+from viewfinder.store.thumbnails import (
+    RENDITION_SIDE,
+    THUMBNAIL_SIDE,
+    Thumbnail,
+    cached_thumbnail,
+    etag_of,
+    thumbnail,
+)
 from viewfinder.store.thumbnails import RENDITIONS as RENDITIONS_FOLDER
+
+# Thumbnails and renditions being made, in this process: concurrent requests for one share its decode.
+_PICTURES_MADE = OncePerKey()
 
 
 class Index:
@@ -128,15 +139,16 @@ class Index:
         absent = set(presence.absent(counts))
         total = sum(counts.values())
         share = sum(n for root, n in counts.items() if root not in absent) / total if total else 1.0
-        return engine.run(
-            query,
-            self.encoder,
-            self.catalog,
-            self.vectors,
-            self.calibration,
-            lambda image: presence.still_there(image.path, image.root),
-            share,
-        )
+        with decoding_terms(query.terms):  # an upload's decode waits for its memory (app/limits.py)
+            return engine.run(
+                query,
+                self.encoder,
+                self.catalog,
+                self.vectors,
+                self.calibration,
+                lambda image: presence.still_there(image.path, image.root),
+                share,
+            )
 
     def _images_per_source(self) -> dict[str, int]:
         """The images of each source, counted once per generation (a search asks on every query)."""
@@ -229,10 +241,19 @@ class Index:
         return open_original_of(self.image(image_id), presign_ttl)
 
     def _picture(self, image: ImageRecord, side: int, folder: str) -> Thumbnail:
+        """The cached picture, else one made once for every concurrent request of it, within the decode budget."""
+        cached = cached_thumbnail(self.index_dir.path, image, folder)
+        if cached is not None:
+            return cached
+        key = (str(self.index_dir.path), folder, image.id, image.size, image.mtime_ns)
         try:
-            return thumbnail(self.index_dir.path, image, side, folder)
+            return _PICTURES_MADE.run(key, lambda: self._make_picture(image, side, folder))
         except (DecodeError, OriginalChangedError) as error:
             raise ImageGoneError(f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
+
+    def _make_picture(self, image: ImageRecord, side: int, folder: str) -> Thumbnail:
+        with decode_budget.reserve(original_cost(image), f"image {image.id}"):
+            return thumbnail(self.index_dir.path, image, side, folder)
 
     # Writing (each a run over the index's directory; reopen, or let a LiveIndex swap, to see the result)
 

@@ -25,6 +25,7 @@ from PIL import (
     BmpImagePlugin,  # noqa: F401
     GifImagePlugin,  # noqa: F401
     Image,
+    ImageMode,
     JpegImagePlugin,
     PngImagePlugin,  # noqa: F401
     TiffImagePlugin,  # noqa: F401
@@ -151,6 +152,23 @@ def open_oriented(source: str | os.PathLike | bytes | BinaryIO, max_pixels: int 
     with _opened(source, max_pixels) as img:
         img.load()
         return _orient(_to_rgb(img), _exif(img).get(_ORIENTATION))
+
+
+def decode_memory(source: str | os.PathLike | bytes | BinaryIO) -> int:
+    """An upper bound of the bytes decoding an image takes at its peak, from its header alone (nothing is
+    decoded); raises DecodeError for what the decoder would refuse anyway (not an image, too many pixels).
+
+    The decoded raster twice (Pillow's copy, then a converted or resized one), a working RGB(A) image, and for
+    32-bit samples the float copies that stretching them to 8 bits makes: measured peaks were 1.07 GB for a
+    120 MP RGB PNG (estimate 1.2 GB) and 1.95 GB for a 120 MP float TIFF (estimate 2.4 GB).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        source = os.fsdecode(source)
+    with _opened(source, MAX_PIXELS) as img:
+        mode = ImageMode.getmode(img.mode)
+        sample = int(mode.typestr[-1])  # bytes per sample: '|u1', '<u2', '<f4'...
+        per_pixel = 2 * len(mode.bands) * sample + 4 + (8 if sample == 4 else 0)
+        return img.width * img.height * per_pixel
 
 
 def to_model_input(pixels: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

@@ -14,18 +14,26 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from viewfinder.app.library import is_object_store_url
+from viewfinder.app.limits import decode_budget
 from viewfinder.app.live import POLL_SECONDS, LiveIndex
 from viewfinder.app.serving import LRUCache
 from viewfinder.app.snapshot_live import SnapshotLiveIndex
 from viewfinder.serve.errors import add_error_handlers
-from viewfinder.serve.guards import LOOPBACK_HOSTS, BodyLimit, HostGuard, admin_token_guard, api_token_guard
+from viewfinder.serve.guards import (
+    LOOPBACK_HOSTS,
+    BodyLimit,
+    HostGuard,
+    OriginGuard,
+    admin_token_guard,
+    api_token_guard,
+)
 from viewfinder.serve.routes_images import image_routes
 from viewfinder.serve.routes_index import index_routes
 from viewfinder.serve.routes_library import library_routes
 from viewfinder.serve.routes_renditions import rendition_routes
 from viewfinder.serve.routes_search import search_routes
 from viewfinder.serve.webui import WEBUI_DIR, add_ui
-from viewfinder.settings import PRESIGN_TTL
+from viewfinder.settings import DECODE_MEMORY_MB, PRESIGN_TTL
 from viewfinder.version import __version__
 
 MAX_UPLOAD_BYTES = 20 * 2**20
@@ -52,14 +60,18 @@ def create_app(
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
     any_ip_host: bool = False,
     watch: bool = False,
+    decode_memory_mb: int = DECODE_MEMORY_MB,
 ) -> FastAPI:
     """The Viewfinder ASGI app over one index (a directory, or a snapshot published at s3://…); loads the
     index and its text encoder before returning.
 
     Requests must name one of `allowed_hosts` ("*": any) in their Host header, or any IP address when
     `any_ip_host`; the default suits a server bound to loopback. `min_relevance` is the threshold for
-    searches that give none (None: the model's default, docs/API.md).
+    searches that give none (None: the model's default, docs/API.md). `decode_memory_mb` bounds the memory of
+    the images this process decodes at once (app/limits.py). Requests other than reads from a web page of
+    another site than `cors_origins` are refused.
     """
+    decode_budget.resize(decode_memory_mb * 2**20)
     if is_object_store_url(str(index_path)):
         live: LiveIndex = SnapshotLiveIndex(
             str(index_path), device=device, poll_seconds=poll_seconds, runtime=runtime, query_model=query_model
@@ -100,6 +112,7 @@ def create_app(
     add_ui(app, webui_dir)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limits={"/search/image": MAX_UPLOAD_BYTES}, default=MAX_JSON_BYTES)
+    app.add_middleware(OriginGuard, allowed_origins=list(cors_origins))
     app.add_middleware(HostGuard, allowed=list(allowed_hosts), any_ip=any_ip_host)
     if cors_origins:
         # Outermost, so error responses carry the CORS headers too.

@@ -7,10 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
-from viewfinder.errors import UnknownImageError, ViewfinderError
+from viewfinder.errors import BusyError, TooLargeError, UnknownImageError, ViewfinderError
 
 log = logging.getLogger(__name__)
+
+# What a 503 (the server at a limit for the moment) asks a client to wait before retrying.
+RETRY_AFTER_SECONDS = 5
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -33,16 +37,35 @@ def add_error_handlers(app: FastAPI) -> None:
                 message = f"No route {request.url.path}; the API is described at /openapi.json."
             elif exc.status_code == 405:
                 message = f"{request.method} is not allowed on {request.url.path}."
-        return error_response(exc.status_code, str(message), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
+        return error_response(exc.status_code, str(message), headers)
 
     @app.exception_handler(ViewfinderError)
     async def libraryerror_response(request: Request, exc: ViewfinderError) -> JSONResponse:
+        if isinstance(exc, BusyError):
+            return error_response(503, str(exc), {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        if isinstance(exc, TooLargeError):
+            return error_response(413, str(exc))
         return error_response(404 if isinstance(exc, UnknownImageError) else 400, str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, f"Internal error ({type(exc).__name__}); please report it with the server's log.")
+
+
+def _allowed_methods(request: Request, given: str) -> str:
+    """Every method the API document gives this path (Starlette's 405 names only the first route's, and GET
+    and POST /admin/reindex are two routes); `given` for a path the document leaves out (the web UI)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods)) if methods else given
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:

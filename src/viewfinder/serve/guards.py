@@ -5,7 +5,7 @@ import hmac
 import ipaddress
 from collections.abc import Sequence
 from typing import Annotated
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -52,6 +52,56 @@ class HostGuard:
                 await error_response(400, message)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+# Methods a web page of any site may have a browser send without asking first (a form's POST among them).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+class OriginGuard:
+    """Refuses with 403 a request that is not a read (an upload, a search, an admin job) sent by a web page of
+    another site: its Origin header names another host than its Host header, and no CORS origin allowed.
+
+    A multipart POST needs no CORS preflight, so without this any page a user visits could make the browser
+    upload images to a server on their loopback with no token: decoding costs memory and time. Requests
+    without an Origin header (scripts, curl, the CLI) are not a browser's and pass.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_origins: Sequence[str] = ()) -> None:
+        self.app = app
+        self.allow_all = "*" in allowed_origins
+        self.allowed = {origin.lower().rstrip("/") for origin in allowed_origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not self.allow_all:
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin", b"").decode("latin-1").strip().lower().rstrip("/")
+            host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+            if origin and origin not in self.allowed and not _same_host(origin, host):
+                message = (
+                    f"A web page of another site ({origin[:100]}) may not send {scope['method']} requests here;"
+                    " start the server with --cors-origin ORIGIN to allow one."
+                )
+                await error_response(403, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _same_host(origin: str, host: str) -> bool:
+    """Whether an Origin ('https://photos.example') names the host and port of a Host header; an opaque
+    origin ('null', from a sandbox or a file) names none."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return False
+    default = _DEFAULT_PORTS[parts.scheme]
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = name if port is None or str(port) == default else f"{name}:{port}"
+    return host.removesuffix(f":{default}") == netloc
 
 
 def _host_name(header: str) -> str:
@@ -116,12 +166,17 @@ def api_token_guard(api_token: str | None) -> list:
 
 
 def admin_token_guard(admin_token: str | None) -> list:
-    """The dependencies that guard an admin route: the admin token in the header, or 403 when none is set."""
+    """The dependencies that guard an admin route: the admin token in the header. No credential is a 401, as
+    everywhere; a credential while no admin token is set is a 403 (no credential could do)."""
 
     def require_admin_token(credentials: Credentials) -> None:
+        disabled = "Admin routes are disabled; start the server with VIEWFINDER_ADMIN_TOKEN set."
+        if credentials is None:
+            message = "Admin routes need Authorization: Bearer <VIEWFINDER_ADMIN_TOKEN>."
+            raise HTTPException(401, f"{message} {disabled}" if admin_token is None else message, _CHALLENGE)
         if admin_token is None:
-            raise HTTPException(403, "Admin routes are disabled; start the server with VIEWFINDER_ADMIN_TOKEN set.")
-        if not _token_matches(credentials.credentials if credentials else None, admin_token):
+            raise HTTPException(403, disabled)
+        if not _token_matches(credentials.credentials, admin_token):
             raise HTTPException(401, "Admin routes need Authorization: Bearer <VIEWFINDER_ADMIN_TOKEN>.", _CHALLENGE)
 
     return [Depends(require_admin_token)]

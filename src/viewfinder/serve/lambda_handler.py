@@ -56,6 +56,7 @@ def build_handler() -> Any:
     poll_seconds = settings.value("poll_seconds")
     api_token = settings.value("api_token")
     allowed_hosts = settings.value("allowed_hosts")
+    decode_memory = settings.value("decode_memory")
     one_thread_per_query()
     app = create_app(
         index,
@@ -64,6 +65,7 @@ def build_handler() -> Any:
         presign_ttl=presign_ttl,
         api_token=api_token,
         allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
+        decode_memory_mb=decode_memory,
     )
     return _following(Mangum(app, lifespan="off"), app.state.live, poll_seconds, index)
 

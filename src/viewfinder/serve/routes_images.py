@@ -48,7 +48,7 @@ def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL)
         "/thumbnails/{image_id}",
         dependencies=guarded,
         responses={
-            **error_responses(401, 404),
+            **error_responses(401, 404, 413, 503),
             200: {"content": {"image/jpeg": {}}},
             304: {"description": "Not Modified"},
         },

@@ -23,7 +23,7 @@ def rendition_routes(live: LiveIndex, guarded: list) -> APIRouter:
         "/renditions/{image_id}",
         dependencies=guarded,
         responses={
-            **error_responses(401, 404),
+            **error_responses(401, 404, 413, 503),
             200: {"content": {"image/jpeg": {}}},
             304: {"description": "Not Modified"},
         },

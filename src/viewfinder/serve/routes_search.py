@@ -3,17 +3,29 @@
 import json
 import time
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import WithJsonSchema
 
 from viewfinder.app import LiveIndex
 from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Query, Term
 from viewfinder.app.records import answer_dict
 from viewfinder.app.serving import LRUCache
 from viewfinder.serve.guards import json_body, multipart_body
-from viewfinder.serve.schemas import SearchIn, SearchOut, error_responses, image_json
+from viewfinder.serve.schemas import DATE_SCHEMA, SearchIn, SearchOut, error_responses, image_json
+
+
+def _form_field(schema: dict[str, Any]) -> WithJsonSchema:
+    """How an optional form field is documented: a form has no null, an absent (or empty) field is the default."""
+    return WithJsonSchema(schema)
+
+
+FormText = Annotated[str | None, _form_field({"type": "string"})]
+FormDate = Annotated[str | None, _form_field(DATE_SCHEMA)]
+FormFolder = Annotated[str | None, _form_field({"type": "string", "maxLength": 1000})]
+FormRelevance = Annotated[float | None, _form_field({"type": "number", "minimum": 0, "maximum": 100})]
 
 
 def search_routes(
@@ -45,7 +57,7 @@ def search_routes(
         "/search",
         response_model=SearchOut,
         dependencies=[*guarded, Depends(json_body)],
-        responses=error_responses(400, 401, 404, 413, 415, 422),
+        responses=error_responses(400, 401, 403, 404, 413, 415, 422),
     )
     def search(body: SearchIn) -> Response:
         """Ranks the library for a text, an indexed image, weighted terms or a mix, with optional filters."""
@@ -55,19 +67,23 @@ def search_routes(
         "/search/image",
         response_model=SearchOut,
         dependencies=[*guarded, Depends(multipart_body)],
-        responses=error_responses(400, 401, 404, 413, 415, 422),
+        responses=error_responses(400, 401, 403, 404, 413, 415, 422, 503),
     )
     def search_image(
-        image: Annotated[UploadFile, File(description="the query image (JPEG, PNG, WebP, ...)")],
+        image: Annotated[
+            UploadFile,
+            # An empty file is refused (400); a file that is not an image is too, which no schema can say.
+            File(description="the query image (JPEG, PNG, WebP, ...)", json_schema_extra={"minLength": 1}),
+        ],
         top_k: Annotated[int, Form(ge=1, le=MAX_K)] = 50,
-        query: Annotated[str | None, Form(description="text to add")] = None,
-        negative: Annotated[str | None, Form(description="text to steer away from (weight -1)")] = None,
+        query: Annotated[FormText, Form(description="text to add")] = None,
+        negative: Annotated[FormText, Form(description="text to steer away from (weight -1)")] = None,
         image_weight: Annotated[float, Form(ge=-MAX_WEIGHT, le=MAX_WEIGHT)] = 1.0,
         query_weight: Annotated[float, Form(ge=-MAX_WEIGHT, le=MAX_WEIGHT)] = 1.0,
-        taken_after: Annotated[str | None, Form()] = None,
-        taken_before: Annotated[str | None, Form()] = None,
-        folder: Annotated[str | None, Form(max_length=1000)] = None,
-        min_relevance: Annotated[float | None, Form(ge=0, le=100)] = None,
+        taken_after: Annotated[FormDate, Form()] = None,
+        taken_before: Annotated[FormDate, Form()] = None,
+        folder: Annotated[FormFolder, Form(max_length=1000)] = None,
+        min_relevance: Annotated[FormRelevance, Form(ge=0, le=100)] = None,
     ) -> Response:
         """Ranks the library by similarity to an uploaded image, optionally with texts, weights and filters."""
         terms = [Term(weight=image_weight, image_bytes=image.file.read())]

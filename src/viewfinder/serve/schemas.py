@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from viewfinder.app.index import NOT_FOR_BROWSERS
 from viewfinder.app.jobs import ReindexJob
@@ -23,15 +23,23 @@ from viewfinder.app.query import (
 )
 from viewfinder.app.records import ImageRecord, IndexInfo
 
-QueryText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+# A text must hold a word: the document says so (a pattern is unanchored), and the query's own check refuses a
+# blank one with 400 and a sentence that names the fix.
+QueryText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, json_schema_extra={"pattern": r"\S"})]
+# A bound is an ISO date or date-time; anything else is refused with 400.
+DATE_SCHEMA: dict[str, Any] = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
+DateText = Annotated[str, WithJsonSchema(DATE_SCHEMA)]
+
+
+def _given(name: str) -> dict[str, Any]:
+    """The JSON Schema of an object whose field `name` is there and not null (null counts as absent)."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
 
 
 class TermIn(BaseModel):
     """One weighted term: a text or an indexed image id; negative weights subtract."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["image_id"]}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [_given("text"), _given("image_id")]})
     text: QueryText | None = None
     image_id: str | None = None
     weight: float = Field(1.0, ge=-MAX_WEIGHT, le=MAX_WEIGHT)
@@ -41,8 +49,8 @@ class FiltersIn(BaseModel):
     """Metadata conditions; dates are ISO (YYYY-MM-DD or a date-time), inclusive."""
 
     model_config = ConfigDict(extra="forbid")
-    taken_after: str | None = None
-    taken_before: str | None = None
+    taken_after: DateText | None = None
+    taken_before: DateText | None = None
     folder: str | None = Field(None, max_length=1000, description="relative to the source root, with sub-folders")
     min_width: int | None = Field(None, ge=0, le=1_000_000)
     min_height: int | None = Field(None, ge=0, le=1_000_000)
@@ -61,13 +69,13 @@ class SearchIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"anyOf": [{"required": [name]} for name in ("query", "image_id", "terms")]},
+        json_schema_extra={"anyOf": [_given(name) for name in ("query", "image_id", "terms")]},
     )
     query: QueryText | None = Field(None, description="text to look for (weight 1)")
     top_k: int = Field(50, ge=1, le=MAX_K)
     negative: QueryText | None = Field(None, description="text to steer away from (weight -1)")
     image_id: str | None = Field(None, description="an indexed image to find similar ones to (weight 1)")
-    terms: list[TermIn] | None = Field(None, max_length=MAX_TERMS)
+    terms: list[TermIn] | None = Field(None, min_length=1, max_length=MAX_TERMS)
     filters: FiltersIn | None = None
     rerank: RerankIn | None = None
     min_relevance: float | None = Field(
@@ -133,7 +141,11 @@ class StatsOut(BaseModel):
     index_type: str
     bytes_on_disk: int
     folders: list[str]
-    taken_range: tuple[str, str] | None
+    # Two strings, as an array of strings of length 2: `prefixItems` (a tuple) is read as an invalid `items`
+    # by tools that convert OpenAPI 3.1 schemas to older drafts.
+    taken_range: Annotated[list[str], Field(min_length=2, max_length=2)] | None = Field(
+        description="[earliest, latest] capture date, or null when no image has one"
+    )
     generation: int
     example_queries: list[str]
     query_model: str | None = Field(None, description="the multilingual model encoding text queries, if any")
@@ -201,7 +213,7 @@ class DuplicateGroupOut(BaseModel):
 
 class DuplicatesOut(BaseModel):
     success: Literal[True]
-    threshold: float
+    threshold: float = Field(description="the threshold used: the one asked, rounded to steps of 0.005")
     count: int
     groups: list[DuplicateGroupOut]
 

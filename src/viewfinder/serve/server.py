@@ -72,6 +72,7 @@ def serve(
         api_token=api_token,
         admin_token=admin_token,
         allowed_hosts=[*LOOPBACK_HOSTS, *allowed_hosts],
+        decode_memory_mb=settings.value("decode_memory"),
         any_ip_host=not _is_loopback(listener),
     )
     with app.state.live.index() as index:

@@ -56,14 +56,21 @@ def thumbnail(index_path: Path, image: ImageRecord, side: int = THUMBNAIL_SIDE, 
     The cache is written atomically (temporary file, then rename), so concurrent requests for the same
     image each see a whole file; a read-only index directory only loses the caching.
     """
-    cached = Path(index_path) / folder_name / file_name(image.id, image.size, image.mtime_ns)
-    try:
-        return Thumbnail(cached.read_bytes(), etag_of(image))
-    except OSError:  # not made yet, or unreadable: make it again
-        pass
+    cached = cached_thumbnail(index_path, image, folder_name)
+    if cached is not None:
+        return cached
     if source_for(image.root).remote:  # made at index time; a missing one is not fetched from the store when shown
         raise DecodeError("its thumbnail was not made at index time")
     return make_thumbnail_of(index_path, image, side, folder_name)
+
+
+def cached_thumbnail(index_path: Path, image: ImageRecord, folder_name: str = FOLDER) -> Thumbnail | None:
+    """The image's thumbnail from the cache; None when it is not made yet (or cannot be read)."""
+    cached = Path(index_path) / folder_name / file_name(image.id, image.size, image.mtime_ns)
+    try:
+        return Thumbnail(cached.read_bytes(), etag_of(image))
+    except OSError:
+        return None
 
 
 def make_thumbnail_of(
