@@ -173,6 +173,40 @@ def test_faiss_is_private_to_the_store():
     assert not wrong, "modules outside store/ that import FAISS:\n" + "\n".join(wrong)
 
 
+STORAGE_SCHEMES = ("s3://", "://")
+
+
+def location_tests(path: Path) -> list[int]:
+    """Lines that tell a location's kind by its text: `startswith` or `in` against a storage scheme."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "startswith":
+            if any(isinstance(arg, ast.Constant) and arg.value in STORAGE_SCHEMES for arg in node.args):
+                lines.append(node.lineno)
+        elif (
+            isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and node.left.value in STORAGE_SCHEMES
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_sources_tell_a_location_by_its_scheme():
+    """Whether a location is a folder or object storage is the sources' to say (`source_for`, `is_remote`)."""
+    wrong = [
+        f"{module}:{line}"
+        for path in (SRC / "viewfinder").rglob("*.py")
+        if layer_of(module := module_name(path))[0] != "viewfinder.sources"
+        for line in location_tests(path)
+    ]
+    assert not wrong, "scheme tests outside sources/:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_checker_sees_a_scheme_test(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text('def f(x):\n    return x.startswith("s3://") or "://" in x\n')
+    assert location_tests(path) == [2, 2]
+
+
 def test_the_checker_sees_an_outward_import(tmp_path):
     """The graph reader finds lazy imports inside functions (the kind that once made a circle)."""
     path = tmp_path / "probe.py"
