@@ -38,3 +38,18 @@ def test_importing_the_package_loads_no_model_library():
     code = f"import sys, viewfinder; print(sorted(set({heavy}) & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_index_updates_checks_and_removes_its_sources_through_the_public_api(tmp_path):
+    kept, dropped = tmp_path / "kept", tmp_path / "dropped"
+    write_colour_images(kept, 6, seed=1)
+    dropped.mkdir()
+    viewfinder.index_folders([str(kept), str(dropped)], str(tmp_path / "index"), model="test:tiny")
+    write_colour_images(dropped, 4, seed=2)
+    with viewfinder.open_index(str(tmp_path / "index")) as index:
+        assert index.update().added == 4  # its own sources, with its own model
+        assert index.check().healthy
+        assert index.remove([str(dropped)]).removed == {str(dropped): 4}
+    with viewfinder.open_index(str(tmp_path / "index")) as index:
+        info = index.info()
+    assert info.images == 6 and [source.source for source in info.sources] == [str(kept)]
