@@ -5,8 +5,11 @@ The server is the `milvus` wheel (the dev extra; version 2.3.5): its `milvus-ser
 The template is edited first: every component's `ip` is 127.0.0.1, etcd's client and peer URLs (set by an etcd
 config file, which the launcher's options cannot reach) and every port are moved to free loopback ports, so
 the server never collides with a Milvus or an etcd on the default ports. Milvus 2.3.5 still listens for gRPC
-and metrics on every interface (its `ip` is only the address it advertises), so clients connect on 127.0.0.1
-only. The launcher and the server run in their own process group, which is stopped as a whole.
+and metrics on every interface (its `ip` is only the address it advertises), so the launcher and the server run
+in a network namespace of their own (`unshare --net`), which holds only its loopback: nothing outside can
+reach them. The tests reach the gRPC and health ports through Unix sockets in the data folder, bridged to the
+same port numbers on this namespace's 127.0.0.1 (socket_bridge.py). The launcher and the server run in their
+own process group, which is stopped as a whole.
 
 Run as a script (`python milvus_helpers.py DIR PORTS_JSON`) this module is that launcher.
 """
@@ -28,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from s3_helpers import free_ports
+from socket_bridge import tcp_to_unix, unix_to_tcp
 
 START_TIMEOUT_S = 300.0  # a first start unpacks ~150 MB of binaries; two busy cores make it slow
 STOP_GRACE_S = 5.0  # a graceful stop can wait long on its components; the data folder is throw-away
@@ -45,6 +49,7 @@ LAUNCHER_PORTS = (
     "data_node_port",
 )
 PORTS = (*LAUNCHER_PORTS, "etcd_peer_port", "metrics_port")
+BRIDGED_PORTS = ("proxy_port", "metrics_port")  # what the tests reach: gRPC and /healthz
 
 
 @contextlib.contextmanager
@@ -53,17 +58,21 @@ def run_milvus_server() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="viewfinder-milvus-"))
     ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
     log = open(folder / "launcher.log", "w")  # noqa: SIM115 - open for the server's whole life
+    launcher = [sys.executable, __file__, str(folder), json.dumps(ports)]
     process = subprocess.Popen(
-        [sys.executable, __file__, str(folder), json.dumps(ports)],
+        ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "milvus-netns", *launcher],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: the launcher and `milvus run standalone`
     )
+    bridges = [tcp_to_unix(ports[name], str(folder / f"{name}.sock")) for name in BRIDGED_PORTS]
     try:
         address = f"http://127.0.0.1:{ports['proxy_port']}"
         _wait_until_ready(process, address, ports["metrics_port"], folder)
         yield address
     finally:
+        for listener in bridges:
+            listener.close()
         _stop_group(process)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -135,6 +144,8 @@ def _serve(folder: Path, ports: dict[str, int]) -> int:
     config = MilvusServerConfig(template=str(template), data_dir=str(folder / "server"), **settings)
     # Set only for the packaged template (a bug of the launcher); the glog settings are the package's.
     config.glog_conf_file = str(Path(milvus.__file__).parent / "data" / "glog.conf")
+    for name in BRIDGED_PORTS:  # inside the namespace: its socket files lead to its loopback ports
+        unix_to_tcp(str(folder / f"{name}.sock"), ports[name])
     server = MilvusServer(config, wait_for_started=False)
     server.webservice_port = ports["metrics_port"]  # the first free port from here serves /healthz
     # The group's TERM reaches the server too: the launcher stays to reap it rather than leave a zombie.
