@@ -51,6 +51,7 @@ def test_bench_embed_reports_decode_model_and_pipeline_throughput(tmp_path):
     assert len(list((tmp_path / "320x240").glob("*.jpg"))) == 8
 
 
+@pytest.mark.slow
 def test_make_vector_index_gives_a_searchable_index_without_images(tmp_path):
     from viewfinder.app import Index
     from viewfinder.search.query import Term

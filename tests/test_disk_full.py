@@ -63,6 +63,7 @@ def test_other_os_errors_are_still_reported_as_unexpected(capsys, index, monkeyp
     assert code == 1 and "unexpected error" in err
 
 
+@pytest.mark.slow
 def test_serving_a_snapshot_into_a_full_cache_is_one_clear_line_and_exit_2(
     seaweed, tmp_path, capsys, monkeypatch, request
 ):

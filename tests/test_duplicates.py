@@ -133,6 +133,7 @@ def test_near_neighbour_search_in_an_ivf_index_finds_every_near_copy(monkeypatch
     assert all(twin in row for twin, row in zip(range(50), found, strict=True))
 
 
+@pytest.mark.slow
 def test_duplicate_thresholds_are_rounded_for_the_cache_and_the_answer_says_so(variants_index):
     """Each distinct threshold cost a computation of seconds: 0.9612 and 0.9588 are now both 0.96, computed once."""
     from viewfinder.app.duplicate_answers import DuplicateAnswers
@@ -150,6 +151,7 @@ def test_duplicate_thresholds_are_rounded_for_the_cache_and_the_answer_says_so(v
         assert httpx.get(f"{url}duplicates", params={"threshold": 0.001}, timeout=60).json()["threshold"] == 0.005
 
 
+@pytest.mark.slow
 def test_only_one_duplicate_computation_runs_at_a_time_per_index(variants_index):
     """Eight requests at eight thresholds took every core for 30 s and slowed searches: they now take turns."""
     import threading

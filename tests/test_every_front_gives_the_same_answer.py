@@ -17,6 +17,8 @@ import viewfinder
 from viewfinder.cli import main
 from viewfinder.serve.app import create_app
 
+pytestmark = pytest.mark.slow  # the demo model, end to end
+
 # CLI arguments and the same search as a POST /search body (None: made from the arguments by _http_body).
 QUERIES = [
     (["a red circle"], {"query": "a red circle"}),

@@ -118,6 +118,7 @@ def test_catalog_from_680c884_is_refused_read_only_then_upgraded_by_index_withou
     assert run_cli_json(capsys, "search", "sky", "--index", index)["count"] == 20
 
 
+@pytest.mark.slow
 def test_renaming_a_folder_of_a_thousand_photos_costs_no_model_call_and_leaves_no_stale_paths(
     capsys, tmp_path, tiny_embedder
 ):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from cli_helpers import write_colour_images
 from s3_helpers import upload_folder
 
@@ -45,6 +46,7 @@ def test_a_file_moved_away_for_a_moment_is_indexed_by_the_next_run(tmp_path, mon
     assert list(skipped(tmp_path / "index")) == [str(photos / "broken.jpg")]
 
 
+@pytest.mark.slow
 def test_an_object_deleted_and_restored_unchanged_is_indexed_by_the_next_run(seaweed, tmp_path, monkeypatch):
     s3 = seaweed.client()
     bucket = "t-missing-at-read"

@@ -74,6 +74,7 @@ def test_no_schema_in_the_openapi_document_spells_an_array_as_a_tuple(document: 
         assert not isinstance(schema.get("items"), list), schema
 
 
+@pytest.mark.slow
 def test_the_server_does_what_its_openapi_document_says(server: str, tmp_path: Path):
     """Every check schemathesis has (5xx, undocumented status codes, response shapes, schema-valid requests
     refused, schema-invalid ones accepted, 401 without credentials), on every route."""

@@ -21,6 +21,8 @@ from viewfinder.serve.app import create_app
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.snapshots import publish
 
+pytestmark = pytest.mark.slow  # SeaweedFS
+
 COLOURS = {"scan.tiff": (200, 30, 30), "phone.heic": (30, 200, 30), "plain.png": (30, 30, 200)}
 
 

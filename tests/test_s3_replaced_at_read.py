@@ -16,6 +16,8 @@ from viewfinder.pipeline.indexer import run_index
 from viewfinder.sources import S3Source
 from viewfinder.store.catalog import Catalog
 
+pytestmark = pytest.mark.slow  # SeaweedFS
+
 
 def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
     out = io.BytesIO()

@@ -20,6 +20,8 @@ from service_helpers import start_server_process
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.store.catalog import Catalog
 
+pytestmark = pytest.mark.slow  # SeaweedFS
+
 WAIT = 120  # seconds: an upper bound for a busy machine, never a measured expectation
 
 

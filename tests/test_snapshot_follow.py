@@ -18,6 +18,8 @@ from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.query import Term
 from viewfinder.store.snapshots import SnapshotError, publish
 
+pytestmark = pytest.mark.slow  # SeaweedFS
+
 
 @pytest.fixture
 def published(seaweed, tmp_path, request, monkeypatch):

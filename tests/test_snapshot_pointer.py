@@ -21,6 +21,8 @@ from viewfinder.store import snapshots
 from viewfinder.store.snapshot_cache import download
 from viewfinder.store.snapshots import SnapshotError, current, prune, publish, rollback, versions
 
+pytestmark = pytest.mark.slow  # SeaweedFS
+
 
 @pytest.fixture
 def published(seaweed, tmp_path, request, monkeypatch):

@@ -25,7 +25,14 @@ DIM = 16
 ROOT = "/photos"
 FOLDERS = ("", "2023", "2023/trip", "2024_misc", "2024xmisc")  # '_' must not match any character
 PLANTED = 5  # pictures with two near-identical copies each
-STORES_UNDER_TEST = ("faiss-flat", "faiss-hnsw", "faiss-ivf", "milvus-lite", "milvus-server")
+# Milvus (Lite in-process, the server in its own namespace) takes seconds per test: the slow half.
+STORES_UNDER_TEST = (
+    "faiss-flat",
+    "faiss-hnsw",
+    "faiss-ivf",
+    pytest.param("milvus-lite", marks=pytest.mark.slow),
+    pytest.param("milvus-server", marks=pytest.mark.slow),
+)
 FILTERS = (
     Filters(folder="2023"),
     Filters(folder="2023/trip"),
@@ -283,6 +290,7 @@ def test_find_duplicates_groups_the_same_images_on_every_store(shared_store, sha
     assert found == sorted([*planted, ([int(ids[238]), int(ids[239])], True)])
 
 
+@pytest.mark.slow
 def test_an_index_kept_in_a_milvus_server_answers_like_faiss_as_the_library_changes(milvus_server, tmp_path):
     from cli_helpers import write_colour_images
 

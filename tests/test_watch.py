@@ -89,6 +89,7 @@ def test_a_file_still_growing_is_indexed_only_once_complete(tmp_path):
         watcher.stop()
 
 
+@pytest.mark.slow
 def test_a_failed_update_is_reported_and_the_next_change_runs_again(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
