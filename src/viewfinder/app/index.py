@@ -209,7 +209,7 @@ class Index:
             generation=self.generation,
             sources=[
                 SourceInfo(root, count, not source_for(root).available())
-                for root, count in self.catalog.source_counts().items()
+                for root, count in self._images_per_source().items()
             ],
             folders=self.catalog.folders(),
             taken_range=self.catalog.taken_range(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -53,9 +54,9 @@ class TermEncoder:
         self._lock = threading.Lock()
         self._text_cache: LRUCache[np.ndarray] = LRUCache(TEXT_CACHE_SIZE)
 
-    @property
+    @cached_property
     def random_weights(self) -> bool:
-        """Whether the scores come from random weights (no notion of relevance to rate)."""
+        """Whether the scores come from random weights (no notion of relevance to rate); resolved once."""
         random_query = self.query_spec is not None and self.query_spec.is_random
         return random_query or resolve_model(self.model).is_random
 
