@@ -48,7 +48,7 @@ def _add_snapshot_commands(commands: argparse._SubParsersAction) -> None:
     add_option(publish, "index")
     publish.add_argument("--to", required=True, metavar="s3://BUCKET/indexes/NAME", help="where snapshots live")
     publish.add_argument("--keep", type=int, metavar="N", help="delete all but the N newest snapshots afterwards")
-    publish.add_argument("--no-thumbnails", action="store_true", help="leave the thumbnail cache out")
+    publish.add_argument("--no-thumbnails", action="store_true", help="leave the thumbnail and rendition caches out")
     add_option(publish, "s3_endpoint")
     publish.set_defaults(run=_publish)
     rollback = commands.add_parser("rollback", help="make an earlier published snapshot current again")
