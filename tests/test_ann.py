@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from viewfinder.store.faiss_families import MAX_NLIST
 from viewfinder.store.faiss_index import (
     FLAT_MAX,
-    MAX_NLIST,
     TARGET_RECALL,
     IndexParams,
     VectorIndex,
@@ -88,7 +88,7 @@ def test_every_kind_of_index_gives_back_the_vectors_of_its_ids_after_a_save_and_
     """A published snapshot's catalog reads its vectors from the index: each kind must return them exactly."""
     import faiss
 
-    from viewfinder.store.faiss_index import _hnsw_index
+    from viewfinder.store.faiss_families import hnsw_index
 
     dim, ids = 32, np.arange(3000, dtype=np.int64) * 7 + 5
     data = clustered_vectors(len(ids), dim)
@@ -100,7 +100,7 @@ def test_every_kind_of_index_gives_back_the_vectors_of_its_ids_after_a_save_and_
     made = {
         "flat": flat,
         "ivf": VectorIndex(ivf, IndexParams("ivf", nlist=16, nprobe=4), dim),
-        "hnsw": VectorIndex(_hnsw_index(ids, data, dim, 32), IndexParams("hnsw", ef_search=32), dim),
+        "hnsw": VectorIndex(hnsw_index(ids, data, dim, 32), IndexParams("hnsw", ef_search=32), dim),
     }
     asked = ids[[0, 2999, 1234, 17]]
     for kind, index in made.items():

@@ -13,7 +13,7 @@ import pytest
 from cli_helpers import run_cli_json
 
 from viewfinder.bench.vectors import clustered_vectors, mixture_sample
-from viewfinder.store import ann_choice, faiss_index
+from viewfinder.store import ann_choice, faiss_families, faiss_index
 from viewfinder.store.faiss_index import TARGET_RECALL, VectorIndex, needs_retrain, recall_at_k
 
 DIM = 32
@@ -135,7 +135,7 @@ def spy_on_families(monkeypatch, hnsw_fails_above: int | None = None) -> dict[st
     monkeypatch.setattr(faiss_index, "FAMILY_SAMPLE", 1500)
     built: dict[str, list[int]] = {"hnsw": [], "ivf": []}
     for kind in built:
-        real = getattr(faiss_index, f"_{kind}_candidate")
+        real = getattr(faiss_families, f"{kind}_candidate")
 
         def spy(ids, *args, kind=kind, real=real):
             built[kind].append(len(ids))
@@ -143,7 +143,7 @@ def spy_on_families(monkeypatch, hnsw_fails_above: int | None = None) -> dict[st
             return None if fails else real(ids, *args)
 
         spy.__name__ = real.__name__
-        monkeypatch.setattr(faiss_index, f"_{kind}_candidate", spy)
+        monkeypatch.setattr(faiss_families, f"{kind}_candidate", spy)
     return built
 
 

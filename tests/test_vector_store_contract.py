@@ -127,10 +127,11 @@ def faiss_family(kind: str, ids: np.ndarray, vectors: np.ndarray) -> VectorStore
     """A FAISS index of one family, searching exhaustively (so that its answers are exact)."""
     import faiss
 
-    from viewfinder.store.faiss_index import VectorIndex, _hnsw_index
+    from viewfinder.store.faiss_families import hnsw_index
+    from viewfinder.store.faiss_index import VectorIndex
 
     if kind == "hnsw":
-        return VectorIndex(_hnsw_index(ids, vectors, DIM, 256), IndexParams("hnsw", ef_search=256), DIM)
+        return VectorIndex(hnsw_index(ids, vectors, DIM, 256), IndexParams("hnsw", ef_search=256), DIM)
     nlist = 4
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.train(vectors)

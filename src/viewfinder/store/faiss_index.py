@@ -25,25 +25,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.store.ann_choice import TARGET_RECALL, Calibration, K, calibrate, make_calibration, recall_at_k
+from viewfinder.store import faiss_families
+from viewfinder.store.ann_choice import TARGET_RECALL, make_calibration, recall_at_k
+from viewfinder.store.faiss_families import TRAINING_ITERATIONS, TRAINING_POINTS_PER_LIST, ivf_nlist
 from viewfinder.store.vector_store import HNSW_M, IndexParams, Queries, StoreAddress, VectorStore, pairs
 
 if TYPE_CHECKING:
     from viewfinder.store.catalog import Catalog
     from viewfinder.store.filters import Filters
 
-__all__ = ["FLAT_MAX", "TARGET_RECALL", "IndexParams", "VectorIndex", "choose_params", "recall_at_k"]
+__all__ = [
+    "FLAT_MAX",
+    "TARGET_RECALL",
+    "TRAINING_ITERATIONS",
+    "TRAINING_POINTS_PER_LIST",
+    "IndexParams",
+    "VectorIndex",
+    "choose_params",
+    "recall_at_k",
+]
 
 # Below this size exact search costs about a millisecond per query (20k x 512 multiply-adds), so an ANN index
 # cannot save more than that, and building and measuring candidates would cost more than it saves.
 FLAT_MAX = 20_000
-EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # steps of about √2, cheapest first
-# Training costs ~ points x nlist x iterations and adding costs ~ n x nlist; these bounds keep a million-vector
-# build near 90 s on two cores (BENCHMARKS.md). 40 points per list is just above the 39 below which faiss warns.
-MAX_NLIST = 2048
-TRAINING_POINTS_PER_LIST = 40
-TRAINING_ITERATIONS = 10
-MIN_POINTS_PER_LIST = 39  # faiss warns that k-means is unreliable below this
 GROWTH_BEFORE_RETRAIN = 2.0
 # Above twice this many vectors the family (HNSW or IVF) is chosen on a sample this size and only the winner is
 # built at full size: building both at a million (HNSW ~2.5 min, IVF ~1.5 min on two cores) would double the
@@ -61,8 +65,7 @@ def choose_params(n: int) -> IndexParams:
     """The exact index below FLAT_MAX, else the IVF candidate's shape (nprobe is calibrated after training)."""
     if n < FLAT_MAX:
         return IndexParams("flat")
-    nlist = int(min(MAX_NLIST, max(64, round(4 * math.sqrt(n)))))
-    return IndexParams("ivf", nlist=nlist, nprobe=0, trained_size=n)
+    return IndexParams("ivf", nlist=ivf_nlist(n), nprobe=0, trained_size=n)
 
 
 def needs_retrain(params: IndexParams, n: int) -> bool:
@@ -143,12 +146,12 @@ class VectorIndex(VectorStore):
             return built
         rng = np.random.default_rng(seed)
         queries = queries() if callable(queries) else queries
-        families = [_hnsw_candidate, _ivf_candidate]
+        families = [faiss_families.hnsw_candidate, faiss_families.ivf_candidate]
         candidates = families
         if len(ids) > 2 * FAMILY_SAMPLE:
             candidates = _families_on_sample(ids, vectors, dim, queries, rng, families)
         calibration = make_calibration(ids, vectors, queries, rng)
-        made = [_exact_candidate(vectors, calibration)]
+        made = [faiss_families.exact_candidate(vectors, calibration)]
         made += [found for candidate in candidates if (found := candidate(ids, vectors, dim, calibration, rng))]
         if len(made) == 1:
             # The sample's winner can miss the target at full size (HNSW's recall falls as the graph grows):
@@ -186,7 +189,7 @@ class VectorIndex(VectorStore):
         held = faiss.vector_to_array(self.index.id_map)
         keep = ~np.isin(held, ids)
         if not keep.all():  # FAISS cannot unlink graph nodes: rebuild the graph from the vectors kept
-            self.index = _hnsw_index(held[keep], self._stored()[keep], self.dim, self.params.ef_search)
+            self.index = faiss_families.hnsw_index(held[keep], self._stored()[keep], self.dim, self.params.ef_search)
             self._sorted = None
 
     def ids(self) -> np.ndarray:
@@ -359,79 +362,11 @@ def saved_generation(folder: Path) -> int | None:
         return None
 
 
-def nprobe_steps(nlist: int) -> list[int]:
-    """1, 2, 3, 4, 6, 8, 11, 16, 23, ...: steps of √2, fine enough that the chosen nprobe scans at most
-    ~40% more lists than the recall target needs (doubling could scan twice as many)."""
-    return sorted({min(nlist, round(2 ** (i / 2))) for i in range(int(2 * math.log2(nlist)) + 2)})
-
-
 def _families_on_sample(ids, vectors, dim: int, queries, rng, candidates: list) -> list:
     """The candidate of the family that wins on FAMILY_SAMPLE of the vectors (both when exact search won)."""
     picked = np.sort(rng.choice(len(ids), FAMILY_SAMPLE, replace=False))
     kind = VectorIndex.build(ids[picked], vectors[picked], dim, queries).params.kind
-    return [made for made in candidates if made.__name__ == f"_{kind}_candidate"] or candidates
-
-
-def _exact_candidate(vectors: np.ndarray, calibration: Calibration) -> tuple:
-    """Exact search, run in place over the vectors (the index itself is built only if it wins)."""
-    import faiss
-
-    return None, IndexParams("flat", recall_at_50=1.0), lambda q: faiss.knn(q, vectors, K, faiss.METRIC_INNER_PRODUCT)
-
-
-def _hnsw_index(ids: np.ndarray, vectors: np.ndarray, dim: int, ef_search: int):
-    import faiss
-
-    graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    graph.hnsw.efSearch = ef_search
-    index = faiss.IndexIDMap2(graph)
-    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, np.int64))
-    return index
-
-
-def _hnsw_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tuple | None:
-    """HNSW32 with the smallest efSearch of EF_STEPS reaching the target, and its search; None when none does."""
-    import faiss
-
-    index = _hnsw_index(ids, vectors, dim, EF_STEPS[0])
-    graph = faiss.downcast_index(index.index)
-
-    def search_at(ef: int) -> np.ndarray:
-        graph.hnsw.efSearch = ef
-        return index.search(calibration.queries, K + 1)[1]
-
-    chosen = calibrate(calibration, search_at, EF_STEPS)
-    if chosen is None:
-        return None
-    graph.hnsw.efSearch = chosen[0]
-    return index, IndexParams("hnsw", ef_search=chosen[0], recall_at_50=chosen[1]), lambda q: index.search(q, K)
-
-
-def _ivf_candidate(ids, vectors, dim: int, calibration: Calibration, rng) -> tuple | None:
-    """IVF with about 4·√n lists, trained on a sample, with the smallest nprobe reaching the target."""
-    import faiss
-
-    nlist = choose_params(len(ids)).nlist
-    if len(ids) < MIN_POINTS_PER_LIST * nlist:  # too few points to train the lists (below ~24k vectors)
-        return None
-    sample_size = min(len(vectors), TRAINING_POINTS_PER_LIST * nlist)
-    sample = vectors[np.sort(rng.choice(len(vectors), sample_size, replace=False))]
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = 0
-    index.cp.niter = TRAINING_ITERATIONS
-    index.train(np.ascontiguousarray(sample))
-    index.add_with_ids(vectors, ids)
-
-    def search_at(nprobe: int) -> np.ndarray:
-        index.nprobe = nprobe
-        return index.search(calibration.queries, K + 1)[1]
-
-    chosen = calibrate(calibration, search_at, nprobe_steps(nlist))
-    if chosen is None:
-        return None
-    index.nprobe = chosen[0]
-    params = IndexParams("ivf", nlist=nlist, nprobe=chosen[0], recall_at_50=chosen[1])
-    return index, params, lambda q: index.search(q, K)
+    return [made for made in candidates if made.__name__ == f"{kind}_candidate"] or candidates
 
 
 def _fsync_replace(temporary: Path, final: Path) -> None:
