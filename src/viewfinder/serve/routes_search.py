@@ -2,7 +2,6 @@
 
 import json
 import time
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
@@ -39,8 +38,6 @@ def search_routes(
 
     def answer(query: Query) -> Response:
         started = time.perf_counter()
-        if query.min_relevance is None and default_min_relevance is not None:
-            query = replace(query, min_relevance=default_min_relevance)
         with live.index() as index:
             key = (index.catalog_state(), query) if query.cacheable else None
             cached = responses.get(key) if key else None
@@ -61,7 +58,7 @@ def search_routes(
     )
     def search(body: SearchIn) -> Response:
         """Ranks the library for a text, an indexed image, weighted terms or a mix, with optional filters."""
-        return answer(body.query_object())
+        return answer(body.query_object(default_min_relevance))
 
     @router.post(
         "/search/image",
@@ -91,7 +88,8 @@ def search_routes(
         terms += [Term(weight=query_weight, text=query)] if query else []
         terms += [Term(weight=NEGATIVE_WEIGHT, text=negative)] if negative else []
         filters = Filters(taken_after=taken_after or None, taken_before=taken_before or None, folder=folder or None)
-        return answer(Query(tuple(terms), top_k, filters, min_relevance=min_relevance))
+        threshold = default_min_relevance if min_relevance is None else min_relevance
+        return answer(Query(tuple(terms), top_k, filters, min_relevance=threshold))
 
     return router
 

@@ -82,15 +82,17 @@ class SearchIn(BaseModel):
         None, ge=0, le=100, description="only results rated at least this % relevant (default 50; 0 for test:tiny)"
     )
 
-    def query_object(self) -> Query:
-        """The search this body asks for, validated by the application layer."""
+    def query_object(self, default_min_relevance: float | None = None) -> Query:
+        """The search this body asks for, validated by the application layer; `default_min_relevance` stands
+        in for a min_relevance the body does not give (None: the model's default)."""
         terms = [Term(text=self.query)] if self.query is not None else []
         terms += [Term(image_id=self.image_id)] if self.image_id is not None else []
         terms += [Term(weight=t.weight, text=t.text, image_id=t.image_id) for t in self.terms or ()]
         terms += [Term(weight=NEGATIVE_WEIGHT, text=self.negative)] if self.negative is not None else []
         filters = Filters(**self.filters.model_dump()) if self.filters else None
         rerank = Rerank(**self.rerank.model_dump()) if self.rerank else None
-        return Query(tuple(terms), self.top_k, filters, rerank, self.min_relevance)
+        min_relevance = default_min_relevance if self.min_relevance is None else self.min_relevance
+        return Query(tuple(terms), self.top_k, filters, rerank, min_relevance)
 
 
 class ImageOut(BaseModel):
