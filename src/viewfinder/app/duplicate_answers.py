@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from viewfinder.app.index import Index
 from viewfinder.search.duplicates import DuplicateGroup
@@ -29,11 +29,11 @@ def quantised(threshold: float) -> float:
     return round(steps * THRESHOLD_STEP, 3)
 
 
-class DuplicateAnswers:
+class DuplicateAnswers(Generic[T]):
     """The duplicate groups of an index, rendered by the caller, one computation at a time; thread-safe."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
-        self._answers: LRUCache[object] = LRUCache(size)
+        self._answers: LRUCache[T] = LRUCache(size)
         self._computing = threading.Lock()
 
     def answer(self, index: Index, threshold: float, render: Callable[[list[DuplicateGroup], float], T]) -> T:
@@ -48,4 +48,4 @@ class DuplicateAnswers:
                 if found is None:
                     found = render(index.duplicates(threshold), threshold)
                     self._answers.put(key, found)
-        return found  # type: ignore[return-value]  # the cache holds what `render` returned for this key
+        return found

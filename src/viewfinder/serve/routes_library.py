@@ -16,7 +16,7 @@ THRESHOLD_TEXT = f"cosine similarity that joins two photos, rounded to steps of 
 def library_routes(live: LiveIndex, guarded: list) -> APIRouter:
     """GET /duplicates."""
     router = APIRouter()
-    answers = DuplicateAnswers()
+    answers: DuplicateAnswers[dict[str, Any]] = DuplicateAnswers()
 
     def render(groups: list, threshold: float) -> dict[str, Any]:
         return {"success": True, **duplicates_dict(groups, threshold, image_json)}
