@@ -76,6 +76,7 @@ def hit_dict(hit: Hit, image_fields: ImageFields) -> dict[str, Any]:
         **image_fields(hit.image),
         "similarity": round(hit.similarity, 6),
         "relevance": hit.relevance,
+        "match": hit.match,
     }
 
 
@@ -86,6 +87,7 @@ def answer_dict(answer: Answer, image_fields: ImageFields) -> dict[str, Any]:
         "count": len(answer.hits),
         "results": [hit_dict(hit, image_fields) for hit in answer.hits],
         "min_relevance": answer.min_relevance,
+        "weaker": [hit_dict(hit, image_fields) for hit in answer.weaker],
         "closest": [hit_dict(hit, image_fields) for hit in answer.closest],
     }
 

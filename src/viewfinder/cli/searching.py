@@ -132,7 +132,11 @@ def _search(args: argparse.Namespace) -> int:
     if answer.closest:
         print(f"No results above {answer.min_relevance:g}% relevance; the closest were:")
     for hit in answer.shown:
-        print(f"{hit.rank:>4}  {hit.relevance:>3.0f}%  {hit.similarity:.4f}  {hit.image.path}")
+        rated = f"{hit.match or '':<8}  {hit.relevance or 0:>3.0f}%"
+        print(f"{hit.rank:>4}  {rated}  {hit.similarity:.4f}  {hit.image.path}")
+    hidden = len(answer.weaker) - len(answer.closest)
+    if hidden:
+        print(f"  ({hidden} weaker matches below the line: --min-relevance 0 lists them)")
     print(
         f"{len(answer.hits)} results for {answer.query!r} in {answer.timings_ms['total']:.1f} ms",
         file=sys.stderr,

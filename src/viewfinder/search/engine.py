@@ -14,7 +14,7 @@ import numpy as np
 
 from viewfinder.search import query as algebra
 from viewfinder.search import ranking, relevance
-from viewfinder.search.encoding import TermEncoder
+from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import MAX_K, Query, Term
 from viewfinder.search.results import Answer, Hit
 from viewfinder.store.catalog import Catalog, ImageRecord
@@ -43,7 +43,13 @@ def run(
     query_vector = algebra.combine(term_vectors, query.terms)
     encoded = time.perf_counter()
     fetch = query.k if query.rerank is None else ranking.candidates(query.k, MAX_K)
-    hits = ranked(query_vector, fetch, query.filters, catalog, vectors, present, present_share)
+    # "Find similar" answers with the other images: the query's own images are what the person already has.
+    own = {parse_image_id(term.image_id) for term in query.terms if term.image_id is not None and term.weight > 0}
+
+    def shown(record: ImageRecord) -> bool:
+        return record.id not in own and present(record)
+
+    hits = ranked(query_vector, fetch, query.filters, catalog, vectors, shown, present_share)
     searched = time.perf_counter()
     if query.rerank is not None:
         hits = ranking.rerank_hits(hits, query.rerank)[: query.k]
@@ -58,11 +64,11 @@ def run(
     if min_relevance is None:
         min_relevance = relevance.default_min_relevance(encoder.random_weights)
     kept: list[Hit] = []
-    closest: list[Hit] = []
+    weaker: list[Hit] = []
     if hits:
-        kept, closest = relevance.rate(hits, calibration().scale(query.image_weighted), min_relevance)
+        kept, weaker = relevance.rate(hits, calibration().scale(query.image_weighted), min_relevance)
     rounded = {key: round(value, 3) for key, value in timings.items()}
-    return Answer(algebra.describe(query.terms), kept, min_relevance, closest, rounded)
+    return Answer(algebra.describe(query.terms), kept, min_relevance, weaker, rounded)
 
 
 def ranked(

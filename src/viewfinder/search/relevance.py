@@ -42,7 +42,7 @@ from viewfinder.store.indexdir import IndexDir
 SAMPLE_SIZE = 2000
 LOW_QUANTILE, MID_QUANTILE = 0.90, 0.99
 DEFAULT_MIN_RELEVANCE = 50.0
-CLOSEST = 3  # results shown, labelled as the closest, when none reaches the threshold
+STRONG = 80.0  # a relevance at least this is a "strong" match; from the cut (50) up a "possible" one
 CACHE_FILE = "calibration.json"
 
 
@@ -86,12 +86,18 @@ def default_min_relevance(random_weights: bool) -> float:
     return 0.0 if random_weights else DEFAULT_MIN_RELEVANCE
 
 
+def match_word(relevance: float) -> str:
+    """The relevance in a word, as the page's large view says it."""
+    return "strong" if relevance >= STRONG else "possible" if relevance >= DEFAULT_MIN_RELEVANCE else "weak"
+
+
 def rate(hits: Sequence[Hit], scale: Scale, min_relevance: float) -> tuple[list[Hit], list[Hit]]:
-    """Each hit with its relevance, split into those at or above `min_relevance` (ranks kept) and, when there
-    are none, the closest few below it."""
-    rated = [replace(hit, relevance=round(scale.rate(hit.similarity), 1)) for hit in hits]
-    kept = [hit for hit in rated if hit.relevance is not None and hit.relevance >= min_relevance]
-    return kept, ([] if kept else rated[:CLOSEST])
+    """Each hit with its relevance, split into those at or above `min_relevance` and the weaker rest (ranks
+    kept, best first)."""
+    rated = [replace(hit, relevance=(r := round(scale.rate(hit.similarity), 1)), match=match_word(r)) for hit in hits]
+    passed = [hit.relevance is not None and hit.relevance >= min_relevance for hit in rated]
+    kept = [hit for hit, ok in zip(rated, passed, strict=True) if ok]
+    return kept, [hit for hit, ok in zip(rated, passed, strict=True) if not ok]
 
 
 def calibrate(

@@ -1,10 +1,13 @@
-"""What a search answers: ranked hits with their similarity and relevance, and the closest few below the bar."""
+"""What a search answers: the ranked hits with their similarity and relevance, split by the relevance cut into
+those shown as matches and the weaker ones below them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from viewfinder.store.catalog import ImageRecord
+
+CLOSEST = 3  # weaker hits a front shows, under the divider, when no hit passed the cut
 
 
 @dataclass(frozen=True)
@@ -13,19 +16,26 @@ class Hit:
     image: ImageRecord
     similarity: float
     relevance: float | None = None  # 0-100, set by search.relevance; None where not rated
+    match: str | None = None  # "strong", "possible" or "weak": the relevance in a word (search.relevance)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """The hits rated at least `min_relevance`, best first; when none is, the `closest` few below it."""
+    """The hits rated at least `min_relevance` (`hits`, in the query's order) and the rest of the ranked list
+    below them (`weaker`, best first): together the query's top k."""
 
     query: str
     hits: list[Hit]
     min_relevance: float
-    closest: list[Hit] = field(default_factory=list)
+    weaker: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
+    def closest(self) -> list[Hit]:
+        """When no hit passed the cut, the best few below it (what a front shows instead of an empty page)."""
+        return [] if self.hits else self.weaker[:CLOSEST]
+
+    @property
     def shown(self) -> list[Hit]:
-        """What a person is shown: the hits, or the closest when no hit reached the bar."""
+        """What a person is shown by default: the hits, or the closest when no hit passed the cut."""
         return self.hits or self.closest

@@ -111,7 +111,8 @@ class ImageOut(BaseModel):
 class ResultOut(ImageOut):
     rank: int
     similarity: float
-    relevance: float | None = Field(None, description="0-100, the similarity rated for this model (docs/API.md)")
+    relevance: float | None = Field(None, description="0-100, how likely the image matches (docs/API.md)")
+    match: Literal["strong", "possible", "weak"] | None = Field(None, description="the relevance in a word")
 
 
 class SearchOut(BaseModel):
@@ -120,7 +121,8 @@ class SearchOut(BaseModel):
     count: int
     results: list[ResultOut]
     min_relevance: float
-    closest: list[ResultOut] = Field(description="when no result reaches min_relevance: the closest few, below it")
+    weaker: list[ResultOut] = Field(description="the rest of the top_k below min_relevance, best first")
+    closest: list[ResultOut] = Field(description="when no result reaches min_relevance: the first few of weaker")
     timings_ms: dict[str, float]
     cached: bool
 
