@@ -42,33 +42,46 @@ def run(
     term_vectors = encoder.vectors(query.terms, lambda image_id: catalog.vector_of(image_id, encoder.dim))
     query_vector = algebra.combine(term_vectors, query.terms)
     encoded = time.perf_counter()
-    fetch = query.k if query.rerank is None else ranking.candidates(query.k, MAX_K)
+    # The cut is found among at least RATED hits, whatever k: a query's matches are judged against each other.
+    pool_size = max(query.k, relevance.RATED)
+    fetch = pool_size if query.rerank is None else ranking.candidates(query.k, MAX_K)
     # "Find similar" answers with the other images: the query's own images are what the person already has.
     own = {parse_image_id(term.image_id) for term in query.terms if term.image_id is not None and term.weight > 0}
 
     def shown(record: ImageRecord) -> bool:
         return record.id not in own and present(record)
 
-    hits = ranked(query_vector, fetch, query.filters, catalog, vectors, shown, present_share)
+    pool = ranked(query_vector, fetch, query.filters, catalog, vectors, shown, present_share)
     searched = time.perf_counter()
-    if query.rerank is not None:
-        hits = ranking.rerank_hits(hits, query.rerank)[: query.k]
+    hits = pool if query.rerank is None else ranking.rerank_hits(pool, query.rerank)
     reranked = time.perf_counter()
+    min_relevance = query.min_relevance
+    if min_relevance is None:
+        min_relevance = relevance.default_min_relevance(encoder.random_weights)
+    if hits:
+        rated = relevance.rate(hits, *_rating_frame(query, query_vector, calibration()))
+        hits = rated[: query.k]
+    passed = [hit.relevance is not None and hit.relevance >= min_relevance for hit in hits]
+    kept = [hit for hit, ok in zip(hits, passed, strict=True) if ok]
+    weaker = [hit for hit, ok in zip(hits, passed, strict=True) if not ok]
+    rated_at = time.perf_counter()
     timings = {
         "encode": (encoded - started) * 1000,
         "search": (searched - encoded) * 1000,
         "rerank": (reranked - searched) * 1000 if query.rerank is not None else 0.0,
-        "total": (reranked - started) * 1000,
+        "total": (rated_at - started) * 1000,
     }
-    min_relevance = query.min_relevance
-    if min_relevance is None:
-        min_relevance = relevance.default_min_relevance(encoder.random_weights)
-    kept: list[Hit] = []
-    weaker: list[Hit] = []
-    if hits:
-        kept, weaker = relevance.rate(hits, calibration().scale(query.image_weighted), min_relevance)
     rounded = {key: round(value, 3) for key, value in timings.items()}
     return Answer(algebra.describe(query.terms), kept, min_relevance, weaker, rounded)
+
+
+def _rating_frame(
+    query: Query, query_vector: np.ndarray, calibration: relevance.Calibration
+) -> tuple[float, relevance.Prior, bool]:
+    """What a query's hits are rated against: its typical score over the collection, the model's prior for its
+    kind (image queries: mostly image weight) and whether its anchor is an identical picture."""
+    prior = calibration.image if query.image_weighted else calibration.text
+    return calibration.typical(query_vector), prior, query.image_weighted
 
 
 def ranked(

@@ -1,36 +1,41 @@
-"""Relevance: a query's cosine similarity rated 0-100 against the model's own score distribution.
+"""Relevance: how likely each result is to match its query, rated 0-100, with 50 at the query's own cut.
 
-Raw cosines mean little on their own: CLIP's clear matches sit near 0.3 and its unrelated pairs near 0.15,
-while another model's scale is altogether different. So each index is calibrated once, for its model and
-collection:
+A fixed cosine threshold fails across queries: a concept that fills a third of a library and one that appears
+once sit at different cosines, negatives and mixes shift every score, and raw cosines mean nothing across
+models (CLIP's clear matches sit near 0.3, a test model's near 0.4, image-to-image cosines near 0.9). So the
+cut adapts to each query's own scores, with a prior per model and collection measured once per index.
 
-- the *text reference* is every cosine between a bank of typical searches for the model
-  (`models.prompts.calibration_prompts`) and a sample of up to SAMPLE_SIZE images of the collection. Any one
-  prompt describes only a few of the images, so these are mostly unrelated pairs, with the matching ones in the
-  upper tail;
-- the *image reference* is every cosine between two different images of that sample (for image queries,
-  whose cosines run much higher than a text's).
+Per index (`calibrate`, kept in `calibration.json`), on a sample of up to SAMPLE_SIZE images:
+- the collection's *centre*, the mean of the sampled vectors: a query's cosine with it (unnormalised) is the
+  mean of its cosines over the collection, its *typical* score;
+- for text queries, from a bank of typical searches for the model (`models.prompts.calibration_prompts`):
+  `typical`, the median bank prompt's typical score, and `match`, the median of each prompt's best score in
+  the sample (most prompts of a bank find something in a collection; their best is a match);
+- for image queries, the same from the sample itself: each image's best other image is its `match`.
 
-A cosine s is then rated with a logistic through two quantiles of the reference, q90 and q99:
+Per query, from its typical score t and its ranked hits (at least RATED of them):
+1. Has the collection anything for it? Its best hit must stand out from its own typical score by LIFT of the
+   model's range (match - typical), and reach LEVEL of the way to the model's match level. Words the model
+   does not know score alike against every image (no lift); a concept that is absent brings only partial
+   matches, short of the match level. Such a query rates every hit below 50.
+2. Which hits? Each hit's *position* x = (s - t) / (a - t) runs from the query's typical score (0) to its
+   anchor a (1): its ANCHOR_RANK-th best hit for text (the query's clear matches, robust to a lone outlier),
+   an identical picture (cosine 1) for image queries. The cut is at x = CUT_FROM, or higher at the widest
+   drop between consecutive hits above x = BREAK_ABOVE when it spans at least BREAK_GAP: the natural break
+   between the matches and the partial ones ("a red circle" and the red squares below it).
+3. The rating is 50 at the cut, 100 at the anchor (or the best hit, when above it) and falls linearly to 0 at
+   the typical score; an identical picture rates 100.
 
-    relevance = 100 / (1 + exp(-(s - q99) / t)),   t = (q99 - q90) / ln 9
-
-so a score that only 1% of reference pairs reach rates 50%, one that 10% reach rates 10%, a typical unrelated
-pair rates near 0, and scores beyond the top 1% climb towards 100. A query whose positive weight is mostly
-on image terms is rated against the image reference, any other against the text reference. The numbers are
-stored in `calibration.json` in the index directory, and made again when the model, the bank or the
-collection's size (by more than a factor of two) changes.
-
-A search keeps the results rated at least `min_relevance` (default 50: at least as high as the top 1% of
-reference pairs). A model with random weights (test:tiny, random:...) has no notion of relevance, so its
-default is 0: every result, rated all the same.
+A search keeps the results rated at least `min_relevance` (default 50: the query's own cut) and returns the
+rest of its top k as weaker ones. A model with random weights (test:tiny, random:...) has no notion of
+relevance: its default is 0, every result shown. The constants were chosen on the training renderer's
+pictures and are measured on held-out renderers by `scripts/bench_relevance.py` (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
@@ -40,45 +45,45 @@ from viewfinder.search.results import Hit
 from viewfinder.store.indexdir import IndexDir
 
 SAMPLE_SIZE = 2000
-LOW_QUANTILE, MID_QUANTILE = 0.90, 0.99
+RATED = 50  # hits a query's cut is found among, whatever its k
+ANCHOR_RANK = 5
+LIFT, LEVEL = 0.4, 0.85
+CUT_FROM, BREAK_ABOVE, BREAK_GAP = 0.55, 0.65, 0.10
 DEFAULT_MIN_RELEVANCE = 50.0
-STRONG = 80.0  # a relevance at least this is a "strong" match; from the cut (50) up a "possible" one
+STRONG = 80.0  # a relevance at least this is a "strong" match; from 50 up a "possible" one
 CACHE_FILE = "calibration.json"
 
 
 @dataclass(frozen=True)
-class Scale:
-    """The logistic through a reference distribution's q90 (10%) and q99 (50%)."""
+class Prior:
+    """What a model's queries of one kind score on this collection: typically, and at their best match."""
 
-    q90: float
-    q99: float
+    typical: float
+    match: float
 
-    def rate(self, similarity: float) -> float:
-        width = max(self.q99 - self.q90, 1e-6) / math.log(9)
-        return 100.0 / (1.0 + math.exp(-min(60.0, max(-60.0, (similarity - self.q99) / width))))
-
-    @classmethod
-    def of(cls, scores: np.ndarray) -> Scale:
-        low, mid = np.quantile(scores, [LOW_QUANTILE, MID_QUANTILE])
-        return cls(round(float(low), 6), round(float(mid), 6))
+    @property
+    def span(self) -> float:
+        return max(self.match - self.typical, 1e-6)
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """One index's references; `images` is the collection size they were measured at."""
+    """One index's priors and centre; `images` is the collection size they were measured at."""
 
     identity: str
     bank: str
     images: int
-    text: Scale
-    image: Scale
+    text: Prior
+    image: Prior
+    centre: tuple[float, ...]
 
     def is_current(self, identity: str, bank: str, images: int) -> bool:
         grown = images > 2 * self.images or 2 * images < self.images
         return self.identity == identity and self.bank == bank and not grown
 
-    def scale(self, image_weighted: bool) -> Scale:
-        return self.image if image_weighted else self.text
+    def typical(self, query_vector: np.ndarray) -> float:
+        """The query's mean cosine over the collection."""
+        return float(np.dot(np.asarray(self.centre, dtype=np.float32), query_vector))
 
 
 def default_min_relevance(random_weights: bool) -> float:
@@ -91,13 +96,51 @@ def match_word(relevance: float) -> str:
     return "strong" if relevance >= STRONG else "possible" if relevance >= DEFAULT_MIN_RELEVANCE else "weak"
 
 
-def rate(hits: Sequence[Hit], scale: Scale, min_relevance: float) -> tuple[list[Hit], list[Hit]]:
-    """Each hit with its relevance, split into those at or above `min_relevance` and the weaker rest (ranks
-    kept, best first)."""
-    rated = [replace(hit, relevance=(r := round(scale.rate(hit.similarity), 1)), match=match_word(r)) for hit in hits]
-    passed = [hit.relevance is not None and hit.relevance >= min_relevance for hit in rated]
-    kept = [hit for hit, ok in zip(rated, passed, strict=True) if ok]
-    return kept, [hit for hit, ok in zip(rated, passed, strict=True) if not ok]
+def ratings(similarities: Sequence[float], typical: float, prior: Prior, identical_anchor: bool) -> list[float]:
+    """The relevance of each of a query's hits (their cosines, any order) for a query of typical score
+    `typical`; `identical_anchor` for image queries, whose anchor is an identical picture."""
+    scores = np.asarray(similarities, dtype=np.float64)
+    if scores.size == 0:
+        return []
+    ranked = np.sort(scores)[::-1]
+    best = float(ranked[0])
+    anchor = 1.0 if identical_anchor else float(ranked[min(ANCHOR_RANK, ranked.size) - 1])
+    width = max(anchor - typical, 1e-6)
+    positions = (scores - typical) / width
+    top = (best - typical) / width
+    # How far the best hit falls short of what a match of this model looks like (1 or more: not short).
+    strength = min((best - typical) / (LIFT * prior.span), (best - prior.typical) / (LEVEL * prior.span))
+    if strength < 1.0:
+        below = np.clip(positions / max(top, 1.0), 0.0, 1.0) * 50.0 * max(strength, 0.0)
+        return [min(float(r), 49.9) for r in below]
+    cut = _cut(np.sort(positions)[::-1])
+    upper = max(top, 1.0)
+    above = 50.0 + 50.0 * np.clip((positions - cut) / max(upper - cut, 1e-6), 0.0, 1.0)
+    below = 50.0 * np.clip(positions / cut, 0.0, 1.0)
+    return [float(r) for r in np.where(positions >= cut, above, np.minimum(below, 49.9))]
+
+
+def _cut(positions: np.ndarray) -> float:
+    """The cut among descending positions: CUT_FROM, or the widest drop of at least BREAK_GAP below a hit
+    above BREAK_ABOVE (halfway down it)."""
+    candidates = positions[positions >= CUT_FROM]
+    if candidates.size == 0:
+        return CUT_FROM
+    following = positions[candidates.size] if candidates.size < positions.size else 0.0
+    drops = np.append(candidates[:-1] - candidates[1:], candidates[-1] - following)
+    drops = np.where(candidates >= BREAK_ABOVE, drops, -1.0)
+    widest = int(np.argmax(drops))
+    if drops[widest] < BREAK_GAP:
+        return CUT_FROM
+    return float(max(CUT_FROM, candidates[widest] - drops[widest] / 2))
+
+
+def rate(hits: Sequence[Hit], typical: float, prior: Prior, identical_anchor: bool) -> list[Hit]:
+    """The hits (a query's ranked pool, at least RATED where the collection has them) with their relevance."""
+    scores = ratings([hit.similarity for hit in hits], typical, prior, identical_anchor)
+    return [
+        replace(hit, relevance=round(r, 1), match=match_word(round(r, 1))) for hit, r in zip(hits, scores, strict=True)
+    ]
 
 
 def calibrate(
@@ -115,15 +158,22 @@ def calibrate(
     if stored is not None and stored.is_current(identity, bank, images):
         return stored
     vectors = sample(SAMPLE_SIZE)
+    centre = vectors.mean(axis=0)
     texts = encode_texts(list(prompts))
+    text = Prior(float(np.median(texts @ centre)), float(np.median((texts @ vectors.T).max(axis=1))))
     pairs = vectors @ vectors.T
-    distinct = pairs[~np.eye(len(vectors), dtype=bool)]
-    text = Scale.of((texts @ vectors.T).ravel())
-    # A single image has no pair: its image queries are rated like text ones.
-    image = Scale.of(distinct) if distinct.size else text
-    calibration = Calibration(identity, bank, images, text, image)
-    index_dir.write_note(CACHE_FILE, json.dumps(asdict(calibration), indent=2))
+    np.fill_diagonal(pairs, -np.inf)
+    # A single image has no other: its image queries get the text prior.
+    image = Prior(float(np.median(vectors @ centre)), float(np.median(pairs.max(axis=1)))) if len(vectors) > 1 else text
+    calibration = Calibration(
+        identity, bank, images, _rounded(text), _rounded(image), tuple(round(float(v), 6) for v in centre)
+    )
+    index_dir.write_note(CACHE_FILE, json.dumps(asdict(calibration)))
     return calibration
+
+
+def _rounded(prior: Prior) -> Prior:
+    return Prior(round(prior.typical, 6), round(prior.match, 6))
 
 
 def _parse(text: str | None) -> Calibration | None:
@@ -131,6 +181,13 @@ def _parse(text: str | None) -> Calibration | None:
         return None
     try:
         data = json.loads(text)
-        return Calibration(**{**data, "text": Scale(**data["text"]), "image": Scale(**data["image"])})
+        return Calibration(
+            **{
+                **data,
+                "text": Prior(**data["text"]),
+                "image": Prior(**data["image"]),
+                "centre": tuple(float(v) for v in data["centre"]),
+            }
+        )
     except (ValueError, TypeError, KeyError):
         return None  # from another version: measured again
