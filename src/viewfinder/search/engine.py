@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from viewfinder.search import ordering, ranking, relevance
 from viewfinder.search import query as algebra
-from viewfinder.search import ranking, relevance
 from viewfinder.search.encoding import TermEncoder
 from viewfinder.search.query import MAX_K, Query, Term
 from viewfinder.search.results import Answer, Hit
@@ -62,7 +62,9 @@ def run(
     if hits:
         kept, closest = relevance.rate(hits, calibration().scale(query.image_weighted), min_relevance)
     rounded = {key: round(value, 3) for key, value in timings.items()}
-    return Answer(algebra.describe(query.terms), kept, min_relevance, closest, rounded)
+    if query.sort == "date":
+        kept = ordering.newest_first(kept)
+    return Answer(algebra.describe(query.terms), kept, min_relevance, closest, rounded, query.sort)
 
 
 def ranked(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from viewfinder.settings import Sort
 from viewfinder.store.catalog import ImageRecord
 
 
@@ -17,13 +18,15 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answer:
-    """The hits rated at least `min_relevance`, best first; when none is, the `closest` few below it."""
+    """The hits rated at least `min_relevance`, best first (newest first when `sort` is "date", each keeping
+    its relevance rank); when none is, the `closest` few below it, best first."""
 
     query: str
     hits: list[Hit]
     min_relevance: float
     closest: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    sort: Sort = "relevance"
 
     @property
     def shown(self) -> list[Hit]:
