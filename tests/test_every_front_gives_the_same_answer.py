@@ -2,7 +2,7 @@
 
 The index is the demo's (the sample library indexed with `test:shapes`), so relevance ratings and the cut at
 min_relevance are real, and queries cover every form a front can send: text, negatives, weights, an indexed
-image, filters, rerank and an explicit threshold.
+image, filters, rerank, an explicit threshold and the order by date.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ QUERIES = [
     (["two circles", "--min-width", "200", "--min-relevance", "0"], None),
     (["a yellow star", "--resolution", "0.5", "-k", "5"], None),
     (["asdfgh qwerty"], {"query": "asdfgh qwerty"}),
+    (["a red circle", "--sort", "date"], {"query": "a red circle", "sort": "date"}),
 ]
 
 
@@ -75,6 +76,7 @@ def _essentials(answer: dict) -> dict:
         "closest": rows(answer["closest"]),
         "min_relevance": answer["min_relevance"],
         "query": answer["query"],
+        "sort": answer["sort"],
     }
 
 
@@ -87,6 +89,7 @@ def _api_answer(answer: viewfinder.Answer) -> dict:
         "closest": rows(answer.closest),
         "min_relevance": answer.min_relevance,
         "query": answer.query,
+        "sort": answer.sort,
     }
 
 
@@ -104,7 +107,7 @@ def test_python_api_cli_and_http_give_the_same_answers(capsys, demo_index):
                 api = _api_answer(index.search(_python_query(cli_args, k)))
             else:
                 terms = _terms_of(body)
-                api = _api_answer(index.search(terms, k=k))
+                api = _api_answer(index.search(terms, k=k, sort=body.get("sort", "relevance")))
             assert cli == http == api, cli_args
             seen_cut |= 0 < len(api["results"]) < k
             seen_closest |= bool(api["closest"])

@@ -57,6 +57,9 @@ def test_handler_answers_http_api_events_from_an_s3_snapshot_without_torch(seawe
         assert found["statusCode"] == 200, found
         results = json.loads(found["body"])["results"]
         assert len(results) == 3
+        by_date = invoke(url, http_event("POST", "/search", {"query": "a photo", "top_k": 3, "sort": "date"}))
+        assert by_date["statusCode"] == 200 and json.loads(by_date["body"])["sort"] == "date", by_date
+        assert json.loads(by_date["body"])["results"] == results  # none has a capture date: relevance order
         original = invoke(url, http_event("GET", f"/images/{results[0]['image_id']}"))
         assert original["statusCode"] == 307 and "X-Amz-Signature=" in original["headers"]["location"]
         thumbnail = invoke(url, http_event("GET", f"/thumbnails/{results[0]['image_id']}"))

@@ -13,13 +13,16 @@ import argparse
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from viewfinder.errors import ViewfinderError
 
 DEVICES = ("auto", "cpu", "cuda")
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 ENGINES = ("local", "ray")
+# The orders a search answers in: by relevance, or the results that pass the relevance cut newest first.
+Sort = Literal["relevance", "date"]
+SORTS: tuple[str, ...] = get_args(Sort)
 DEFAULT_INDEX = "viewfinder-index"
 HOST = "127.0.0.1"
 PORT = 8000
@@ -159,6 +162,12 @@ _TABLE = (
         "min_relevance", float, None, "only results rated at least P% relevant (0 shows all)",
         flag="--min-relevance", minimum=0, maximum=100, metavar="P",
         default_text="50, or 0 for random-weight models",
+    ),
+    Setting(
+        "sort", str, "relevance",
+        "order of the results: relevance (best first) or date (newest first by capture date, undated last; each"
+        " result keeps its rank by relevance)",
+        flag="--sort", choices=SORTS,
     ),
     Setting("host", str, HOST, "address `serve` listens on", flag="--host"),
     Setting("port", int, PORT, "port `serve` listens on; 0 picks a free one", flag="--port", minimum=0,

@@ -29,6 +29,7 @@ from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import DEFAULT_K, Query, Term
 from viewfinder.search.ranking import Rerank
 from viewfinder.search.results import Answer
+from viewfinder.settings import Sort
 from viewfinder.sources import OriginalChangedError, Presence, source_for
 from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.check import CheckReport
@@ -128,10 +129,12 @@ class Index:
         filters: Filters | None = None,
         rerank: Rerank | None = None,
         min_relevance: float | None = None,
+        sort: Sort = "relevance",
     ) -> Answer:
-        """Ranks the index for a query (a `Query`, or terms with the other arguments) and rates the hits."""
+        """Ranks the index for a query (a `Query`, or terms with the other arguments) and rates the hits;
+        `sort="date"` gives the hits that pass the cut newest first, each keeping its relevance rank."""
         if not isinstance(query, Query):
-            query = Query(tuple(query), k, filters, rerank, min_relevance)
+            query = Query(tuple(query), k, filters, rerank, min_relevance, sort)
         # Each source is asked once per query whether it is there: an unplugged one costs no stat per row, and
         # the search knows at once how much of the index it can find.
         presence = Presence()

@@ -84,6 +84,7 @@ def answer_dict(answer: Answer, image_fields: ImageFields) -> dict[str, Any]:
     """An answer as JSON: `image_fields` says how each image is named to this front."""
     return {
         "query": answer.query,
+        "sort": answer.sort,
         "count": len(answer.hits),
         "results": [hit_dict(hit, image_fields) for hit in answer.hits],
         "min_relevance": answer.min_relevance,

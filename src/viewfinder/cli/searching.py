@@ -20,7 +20,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_search_command(commands: argparse._SubParsersAction) -> None:
-    """`viewfinder search`: texts, images, weights, filters, rerank and a relevance threshold, as the API."""
+    """`viewfinder search`: texts, images, weights, filters, rerank, a relevance threshold and an order, as the
+    API."""
     search = commands.add_parser("search", help="search an index by text, image or both")
     search.add_argument("text", nargs="?", metavar="TEXT", help="what to look for")
     terms = search.add_argument_group("query terms")
@@ -54,6 +55,7 @@ def _add_search_command(commands: argparse._SubParsersAction) -> None:
     ranking.add_argument("--recency", type=float, default=0.0, metavar="W", help="rerank weight of recency (0-1)")
     ranking.add_argument("--resolution", type=float, default=0.0, metavar="W", help="rerank weight of resolution")
     add_option(ranking, "min_relevance")
+    add_option(ranking, "sort")
     search.add_argument("-k", type=int, default=20, metavar="K", help="number of results (default 20)")
     add_option(search, "index")
     add_option(search, "device")
@@ -123,6 +125,7 @@ def _search(args: argparse.Namespace) -> int:
         Filters(**{name: getattr(args, name) for name in names}),
         Rerank(recency=args.recency, resolution=args.resolution),
         args.min_relevance,
+        args.sort,
     )
     with Index(index_path(args.index), args.device, args.runtime, args.query_model) as index:
         answer = index.search(query)
@@ -132,8 +135,10 @@ def _search(args: argparse.Namespace) -> int:
     if answer.closest:
         print(f"No results above {answer.min_relevance:g}% relevance; the closest were:")
     for hit in answer.shown:
+        # Sorted by date, the rank (by relevance) no longer gives the order: the capture date does.
+        taken = f"{hit.image.taken_at or 'undated':<19}  " if answer.sort == "date" else ""
         rated = f"{hit.match or '':<8}  {hit.relevance or 0:>3.0f}%"
-        print(f"{hit.rank:>4}  {rated}  {hit.similarity:.4f}  {hit.image.path}")
+        print(f"{hit.rank:>4}  {rated}  {hit.similarity:.4f}  {taken}{hit.image.path}")
     hidden = len(answer.weaker) - len(answer.closest)
     if hidden:
         print(f"  ({hidden} weaker matches below the line: --min-relevance 0 lists them)")

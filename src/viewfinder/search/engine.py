@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from viewfinder.search import ordering, ranking, relevance
 from viewfinder.search import query as algebra
-from viewfinder.search import ranking, relevance
 from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import MAX_K, Query, Term
 from viewfinder.search.results import Answer, Hit
@@ -72,7 +72,9 @@ def run(
         "total": (rated_at - started) * 1000,
     }
     rounded = {key: round(value, 3) for key, value in timings.items()}
-    return Answer(algebra.describe(query.terms), kept, min_relevance, weaker, rounded)
+    if query.sort == "date":
+        kept = ordering.newest_first(kept)
+    return Answer(algebra.describe(query.terms), kept, min_relevance, weaker, rounded, query.sort)
 
 
 def _rating_frame(

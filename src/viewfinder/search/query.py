@@ -15,6 +15,7 @@ import numpy as np
 
 from viewfinder.errors import BadQueryError
 from viewfinder.search.ranking import Rerank
+from viewfinder.settings import SORTS, Sort
 from viewfinder.store.filters import Filters, is_valid_unicode
 
 MAX_TERMS = 16
@@ -50,7 +51,8 @@ class Query:
     """One search, checked once when made: what every front builds and `Index.search` answers.
 
     `min_relevance` None means the model's default (search.relevance); empty filters and a rerank that is
-    off are kept as None, so equal searches compare (and cache) equal.
+    off are kept as None, so equal searches compare (and cache) equal. `sort` is one of SORTS: "date" gives
+    the hits that pass the relevance cut newest first (search.ordering).
     """
 
     terms: tuple[Term, ...]
@@ -58,6 +60,7 @@ class Query:
     filters: Filters | None = None
     rerank: Rerank | None = None
     min_relevance: float | None = None
+    sort: Sort = "relevance"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "terms", tuple(validate(self.terms)))
@@ -69,6 +72,8 @@ class Query:
             object.__setattr__(self, "rerank", None)
         if self.min_relevance is not None:
             object.__setattr__(self, "min_relevance", check_min_relevance(self.min_relevance))
+        if self.sort not in SORTS:
+            raise BadQueryError(f"sort must be {' or '.join(SORTS)}, not {self.sort!r}.")
 
     @property
     def cacheable(self) -> bool:

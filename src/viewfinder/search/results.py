@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from viewfinder.settings import Sort
 from viewfinder.store.catalog import ImageRecord
 
 CLOSEST = 3  # weaker hits a front shows, under the divider, when no hit passed the cut
@@ -21,14 +22,16 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answer:
-    """The hits rated at least `min_relevance` (`hits`, in the query's order) and the rest of the ranked list
-    below them (`weaker`, best first): together the query's top k."""
+    """The hits rated at least `min_relevance` (`hits`: best first, or newest first when `sort` is "date", each
+    keeping its relevance rank) and the rest of the ranked list below them (`weaker`, best first): together the
+    query's top k."""
 
     query: str
     hits: list[Hit]
     min_relevance: float
     weaker: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    sort: Sort = "relevance"
 
     @property
     def closest(self) -> list[Hit]:

@@ -2,7 +2,7 @@
 
 import json
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -13,7 +13,8 @@ from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Qu
 from viewfinder.app.records import answer_dict
 from viewfinder.app.serving import LRUCache
 from viewfinder.serve.guards import json_body, multipart_body
-from viewfinder.serve.schemas import DATE_SCHEMA, SearchIn, SearchOut, error_responses, image_json
+from viewfinder.serve.schemas import DATE_SCHEMA, SORT_DESCRIPTION, SearchIn, SearchOut, error_responses, image_json
+from viewfinder.settings import Sort
 
 
 def _form_field(schema: dict[str, Any]) -> WithJsonSchema:
@@ -81,6 +82,7 @@ def search_routes(
         taken_before: Annotated[FormDate, Form()] = None,
         folder: Annotated[FormFolder, Form(max_length=1000)] = None,
         min_relevance: Annotated[FormRelevance, Form(ge=0, le=100)] = None,
+        sort: Annotated[Literal[Sort, ""], Form(description=SORT_DESCRIPTION)] = "relevance",
     ) -> Response:
         """Ranks the library by similarity to an uploaded image, optionally with texts, weights and filters."""
         terms = [Term(weight=image_weight, image_bytes=image.file.read())]
@@ -89,7 +91,7 @@ def search_routes(
         terms += [Term(weight=NEGATIVE_WEIGHT, text=negative)] if negative else []
         filters = Filters(taken_after=taken_after or None, taken_before=taken_before or None, folder=folder or None)
         threshold = default_min_relevance if min_relevance is None else min_relevance
-        return answer(Query(tuple(terms), top_k, filters, min_relevance=threshold))
+        return answer(Query(tuple(terms), top_k, filters, min_relevance=threshold, sort=sort or "relevance"))
 
     return router
 

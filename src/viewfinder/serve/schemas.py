@@ -22,6 +22,7 @@ from viewfinder.app.query import (
     Term,
 )
 from viewfinder.app.records import ImageRecord, IndexInfo
+from viewfinder.settings import Sort
 
 # A text must hold a word: the document says so (a pattern is unanchored), and the query's own check refuses a
 # blank one with 400 and a sentence that names the fix.
@@ -29,6 +30,10 @@ QueryText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, json_s
 # A bound is an ISO date or date-time; anything else is refused with 400.
 DATE_SCHEMA: dict[str, Any] = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
 DateText = Annotated[str, WithJsonSchema(DATE_SCHEMA)]
+SORT_DESCRIPTION = (
+    "relevance: best first; date: the results by capture date, newest first (undated ones last, by relevance)."
+    " `closest` stays by relevance"
+)
 
 
 def _given(name: str) -> dict[str, Any]:
@@ -81,6 +86,7 @@ class SearchIn(BaseModel):
     min_relevance: float | None = Field(
         None, ge=0, le=100, description="only results rated at least this % relevant (default 50; 0 for test:tiny)"
     )
+    sort: Sort = Field("relevance", description=SORT_DESCRIPTION)
 
     def query_object(self, default_min_relevance: float | None = None) -> Query:
         """The search this body asks for, validated by the application layer; `default_min_relevance` stands
@@ -92,7 +98,7 @@ class SearchIn(BaseModel):
         filters = Filters(**self.filters.model_dump()) if self.filters else None
         rerank = Rerank(**self.rerank.model_dump()) if self.rerank else None
         min_relevance = default_min_relevance if self.min_relevance is None else self.min_relevance
-        return Query(tuple(terms), self.top_k, filters, rerank, min_relevance)
+        return Query(tuple(terms), self.top_k, filters, rerank, min_relevance, self.sort)
 
 
 class ImageOut(BaseModel):
@@ -118,6 +124,7 @@ class ResultOut(ImageOut):
 class SearchOut(BaseModel):
     success: Literal[True]
     query: str
+    sort: Sort = Field(description="the order of `results`; each result's `rank` is its place by relevance")
     count: int
     results: list[ResultOut]
     min_relevance: float
