@@ -1,0 +1,120 @@
+"""What a person sees, scored against labels: the metrics of scripts/bench_relevance.py.
+
+A case is one query with the file names that are right answers to it (empty where nothing should be shown)
+and, for a find-similar query, the query picture itself, which is neither right nor wrong: it is left out of
+what was shown before scoring and reported on its own.
+
+- visible recall = |shown ∩ right| / min(|right|, k); nothing shown scores 0;
+- visible precision = |shown ∩ right| / |shown|; not counted where nothing was shown;
+- ranking precision = |top min(|right|, k) of the uncut ranking ∩ right| / min(|right|, k): how good the order
+  is, whatever the cut;
+- empty rate (queries that should find nothing): the share of them where nothing was shown.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# Concept-frequency buckets: a case goes to the bucket nearest (on a log scale) to the share of the library
+# that is a right answer to it.
+BUCKETS: tuple[tuple[str, float], ...] = (("0.5%", 0.005), ("1%", 0.01), ("3%", 0.03), ("10%", 0.10), ("30%+", 0.30))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One query of a form, and what is right for it."""
+
+    form: str
+    label: str
+    right: frozenset[str]
+    query_image: str | None = None  # a library picture used as the query
+
+
+@dataclass(frozen=True)
+class Score:
+    """One case scored: `recall`/`precision`/`ranking` are None where they do not apply."""
+
+    form: str
+    bucket: str | None  # None for a case that should show nothing
+    shown: int
+    recall: float | None
+    precision: float | None
+    ranking: float | None
+    self_shown: bool | None = None
+
+
+def bucket(share: float) -> str:
+    """The frequency bucket of a share of the library (0 < share ≤ 1)."""
+    if share <= 0:
+        raise ValueError("a bucket is for concepts that are in the library")
+    edges = [(BUCKETS[i][1] * BUCKETS[i + 1][1]) ** 0.5 for i in range(len(BUCKETS) - 1)]
+    return next((name for (name, _), edge in zip(BUCKETS, edges, strict=False) if share < edge), BUCKETS[-1][0])
+
+
+def score(case: Case, shown: Sequence[str], ranked: Sequence[str], library_size: int, k: int) -> Score:
+    """Scores what a search showed (`shown`, above the cut) and its uncut ranking (`ranked`, best first)."""
+    self_shown = None if case.query_image is None else case.query_image in shown
+    shown = [name for name in shown if name != case.query_image]
+    ranked = [name for name in ranked if name != case.query_image]
+    if not case.right:
+        return Score(case.form, None, len(shown), None, None, None, self_shown)
+    best = min(len(case.right), k)
+    found = len(set(shown) & case.right)
+    return Score(
+        case.form,
+        bucket(len(case.right) / library_size),
+        len(shown),
+        recall=found / best,
+        precision=found / len(shown) if shown else None,
+        ranking=len(set(ranked[:best]) & case.right) / best,
+        self_shown=self_shown,
+    )
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    kept = [value for value in values if value is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+@dataclass
+class Summary:
+    """Mean figures over a group of scored cases."""
+
+    cases: int
+    shown: float
+    recall: float | None = None
+    precision: float | None = None
+    ranking: float | None = None
+    empty_rate: float | None = None
+    self_shown_rate: float | None = None
+    nothing_shown_rate: float | None = None  # cases with right answers where nothing was shown
+
+
+def summarise(scores: Sequence[Score]) -> Summary:
+    """Means over cases: recall, precision (over cases that showed something), ranking and, for cases that
+    should show nothing, the empty rate."""
+    expected = [s for s in scores if s.bucket is not None]
+    empty = [s for s in scores if s.bucket is None]
+    selves = [s.self_shown for s in scores if s.self_shown is not None]
+    return Summary(
+        cases=len(scores),
+        shown=sum(s.shown for s in scores) / len(scores) if scores else 0.0,
+        recall=_mean(s.recall for s in expected),
+        precision=_mean(s.precision for s in expected),
+        ranking=_mean(s.ranking for s in expected),
+        empty_rate=_mean(float(s.shown == 0) for s in empty),
+        self_shown_rate=_mean(float(shown) for shown in selves),
+        nothing_shown_rate=_mean(float(s.shown == 0) for s in expected),
+    )
+
+
+def group(scores: Sequence[Score], by_bucket: bool) -> dict[tuple[str, str], Summary]:
+    """Summaries by (form, bucket), bucket "all" for every case of the form (and the only one unless by_bucket)."""
+    groups: dict[tuple[str, str], list[Score]] = defaultdict(list)
+    for s in scores:
+        groups[(s.form, "all")].append(s)
+        if by_bucket and s.bucket is not None:
+            groups[(s.form, s.bucket)].append(s)
+    return {key: summarise(members) for key, members in groups.items()}

@@ -1,0 +1,92 @@
+"""The tables of scripts/bench_relevance.py: plain text for a terminal, or a section for BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+COLUMNS = ("form", "bucket", "n", "shown", "recall", "precision", "rank P@R", "empty", "self")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _rows(summaries: list[dict], buckets: bool) -> list[list[str]]:
+    rows = []
+    for s in summaries:
+        if not buckets and s["bucket"] != "all":
+            continue
+        values = [s["form"], s["bucket"], s["cases"], s["shown"], s["recall"], s["precision"], s["ranking"]]
+        rows.append([_cell(v) for v in [*values, s["empty_rate"], s["self_shown_rate"]]])
+    return rows
+
+
+def _plain(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [list(COLUMNS), *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _markdown_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def _sections(report: dict, render) -> list[str]:
+    parts = []
+    for model, summaries in report["overall"].items():
+        libraries = [run["library"] for run in report["runs"] if run["model"] == model]
+        parts.append(f"### {model}: all libraries ({', '.join(libraries)}), by concept frequency\n")
+        parts.append(render(_rows(summaries, buckets=True)) + "\n")
+        for run in report["runs"]:
+            if run["model"] == model:
+                parts.append(f"### {model}: {run['library']} ({run['pictures']} pictures)\n")
+                parts.append(render(_rows(run["summary"], buckets=False)) + "\n")
+    return parts
+
+
+LEGEND = (
+    "n: queries; shown: mean results shown above the cut; recall = |shown ∩ right| / min(|right|, k); "
+    "precision = |shown ∩ right| / |shown| over queries that showed something; rank P@R: precision of the "
+    "uncut ranking's top min(|right|, k); empty: share of the queries that should show nothing that showed "
+    "nothing; self: share of find-similar queries that show the query picture itself (not scored)."
+)
+
+
+def table(report: dict) -> str:
+    """The figures as plain text tables."""
+    head = f"k = {report['k']}, default min_relevance, {report['size']} pictures per library, seed {report['seed']}"
+    return "\n".join([head, LEGEND, "", *_sections(report, _plain), f"({report['seconds']} s)"])
+
+
+def _commit() -> str:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def markdown(report: dict) -> str:
+    """The figures as a section for BENCHMARKS.md, with the conditions they were measured under."""
+    libraries = sorted({run["library"] for run in report["runs"]})
+    conditions = (
+        f"Measured with `python scripts/bench_relevance.py{' --quick' if report['quick'] else ''} --markdown` at "
+        f"commit {_commit()} on {platform.machine()} ({platform.python_implementation()} "
+        f"{platform.python_version()}), CPU only, in {report['seconds']:.0f} s. Libraries: {', '.join(libraries)}; "
+        f"{report['size']} JPEG pictures each (seed {report['seed']}), concepts (colour, shape) on about 30%, 10%, "
+        "3%, 1% and 0.5% of the pictures and 13 pairs absent; every query at default settings (no "
+        f"`min_relevance`), k = {report['k']}, the relevance calibration measured afresh."
+    )
+    head = "## Relevance: what a search shows at default settings (`scripts/bench_relevance.py`)\n"
+    return "\n".join([head, conditions, "", LEGEND, "", *_sections(report, _markdown_table)])
