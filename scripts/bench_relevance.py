@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worlds"))  # the s
 import relevance_libraries as libraries
 import relevance_queries as queries
 from relevance_metrics import Score, group, score
-from relevance_report import markdown, table
+from relevance_report import conditions, markdown, table
 
 import viewfinder
 from viewfinder.app import library as library_ops
@@ -49,17 +49,21 @@ SEED = 20_261_206
 K = 50
 
 
+Scored = tuple[str, Score]  # a case's label and its score
+
+
 def _names(hits: Sequence) -> list[str]:
     return [Path(hit.image.path).name for hit in hits]
 
 
-def measure(index: viewfinder.Index, lib: libraries.Library, quick: bool, seed: int, k: int) -> list[dict]:
-    """Every case of the library run twice (default cut, and uncut), scored; one dict per case."""
+def measure(index: viewfinder.Index, lib: libraries.Library, quick: bool, seed: int, k: int) -> list[Scored]:
+    """Every case of the library run twice (at the default cut, and uncut) and scored."""
     results = []
     for case, terms in queries.cases(index, lib, quick, seed):
-        shown = _names(index.search(terms, k=k).hits)
+        answer = index.search(terms, k=k)
         ranked = _names(index.search(terms, k=k, min_relevance=0).hits)
-        results.append({"label": case.label, **asdict(score(case, shown, ranked, len(lib.labels), k))})
+        closest = _names(getattr(answer, "closest", []))  # a field the relevance method may drop
+        results.append((case.label, score(case, _names(answer.hits), ranked, len(lib.labels), k, closest)))
     return results
 
 
@@ -69,13 +73,30 @@ def _open_fresh(index_dir: Path) -> viewfinder.Index:
     return viewfinder.open_index(str(index_dir))
 
 
+def _summaries(scores: Sequence[Score]) -> list[dict]:
+    """Every (form, bucket) summary, in table order."""
+    groups = sorted(group(scores, by_bucket=True).items(), key=queries.order)
+    return [{"form": form, "bucket": bucket, **asdict(summary)} for (form, bucket), summary in groups]
+
+
 def run(work: Path, renderers: Sequence[str], models: Sequence[str], quick: bool, size: int, seed: int, k: int) -> dict:
-    report: dict = {"k": k, "size": size, "seed": seed, "quick": quick, "runs": []}
+    """Every library × model, as the report's runs (per library) and overall (per model) figures."""
+    report: dict = {
+        "k": k,
+        "size": size,
+        "seed": seed,
+        "quick": quick,
+        "target_shares": sorted(libraries.TIERS, reverse=True),
+        "absent_pairs": [f"{colour} {shape}" for colour, shape in libraries.ABSENT],
+        "runs": [],
+        "overall": {},
+    }
+    per_model: dict[str, list[Score]] = {model: [] for model in models}
     for renderer in renderers:
         key = libraries.spec_key(renderer, size, seed)
         started = time.monotonic()
         lib = libraries.make_library(renderer, work / key, size, seed)
-        print(f"# {renderer}: {len(lib.labels)} pictures ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+        _say(f"{renderer}: {len(lib.labels)} pictures ({time.monotonic() - started:.0f} s)")
         for model in models:
             index_dir = work / f"{key}-{model.replace(':', '_')}"
             started = time.monotonic()
@@ -83,37 +104,28 @@ def run(work: Path, renderers: Sequence[str], models: Sequence[str], quick: bool
             indexed = time.monotonic() - started
             with _open_fresh(index_dir) as index:
                 started = time.monotonic()
-                cases = measure(index, lib, quick, seed, k)
-            searched = time.monotonic() - started
-            print(
-                f"# {renderer} × {model}: index {indexed:.0f} s, {len(cases)} queries {searched:.0f} s", file=sys.stderr
+                scored = measure(index, lib, quick, seed, k)
+            _say(
+                f"{renderer} × {model}: index {indexed:.0f} s, {len(scored)} queries {time.monotonic() - started:.0f} s"
             )
+            scores = [s for _, s in scored]
+            per_model[model] += scores
             report["runs"].append(
                 {
                     "library": renderer,
                     "model": model,
                     "pictures": len(lib.labels),
                     "shares": {f"{c} {s}": round(lib.share((c, s)), 4) for c, s in libraries.SHARES},
-                    "summary": summaries([Score(**{f: c[f] for f in Score.__dataclass_fields__}) for c in cases]),
-                    "cases": cases,
+                    "summary": _summaries(scores),
+                    "cases": [{"label": label, **asdict(s)} for label, s in scored],
                 }
             )
-    for model in models:
-        scores = [
-            Score(**{f: c[f] for f in Score.__dataclass_fields__})
-            for r in report["runs"]
-            if r["model"] == model
-            for c in r["cases"]
-        ]
-        report.setdefault("overall", {})[model] = summaries(scores)
+    report["overall"] = {model: _summaries(scores) for model, scores in per_model.items()}
     return report
 
 
-def summaries(scores: Sequence[Score]) -> list[dict]:
-    return [
-        {"form": form, "bucket": bucket, **asdict(summary)}
-        for (form, bucket), summary in sorted(group(scores, True).items(), key=queries.order)
-    ]
+def _say(line: str) -> None:
+    print(f"# {line}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         report = run(work, renderers, models, args.quick, args.size, args.seed, args.k)
     report["seconds"] = round(time.monotonic() - started, 1)
+    report["conditions"] = conditions()
     print(markdown(report) if args.markdown else table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

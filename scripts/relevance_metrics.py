@@ -8,7 +8,9 @@ what was shown before scoring and reported on its own.
 - visible precision = |shown ∩ right| / |shown|; not counted where nothing was shown;
 - ranking precision = |top min(|right|, k) of the uncut ranking ∩ right| / min(|right|, k): how good the order
   is, whatever the cut;
-- empty rate (queries that should find nothing): the share of them where nothing was shown.
+- empty rate (queries that should find nothing): the share of them where nothing was shown;
+- closest rate: the share of queries with nothing above the cut that list the closest few below it instead
+  (labelled as such: the CLI prints "No results above 50% relevance; the closest were:").
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Score:
     precision: float | None
     ranking: float | None
     self_shown: bool | None = None
+    closest: int = 0  # results offered below the cut, as the closest, where none reached it
 
 
 def bucket(share: float) -> str:
@@ -53,13 +56,17 @@ def bucket(share: float) -> str:
     return next((name for (name, _), edge in zip(BUCKETS, edges, strict=False) if share < edge), BUCKETS[-1][0])
 
 
-def score(case: Case, shown: Sequence[str], ranked: Sequence[str], library_size: int, k: int) -> Score:
-    """Scores what a search showed (`shown`, above the cut) and its uncut ranking (`ranked`, best first)."""
+def score(
+    case: Case, shown: Sequence[str], ranked: Sequence[str], library_size: int, k: int, closest: Sequence[str] = ()
+) -> Score:
+    """Scores what a search showed (`shown`, above the cut) and its uncut ranking (`ranked`, best first);
+    `closest` is what it offered below the cut where nothing reached it."""
     self_shown = None if case.query_image is None else case.query_image in shown
     shown = [name for name in shown if name != case.query_image]
     ranked = [name for name in ranked if name != case.query_image]
+    offered = len([name for name in closest if name != case.query_image])
     if not case.right:
-        return Score(case.form, None, len(shown), None, None, None, self_shown)
+        return Score(case.form, None, len(shown), None, None, None, self_shown, offered)
     best = min(len(case.right), k)
     found = len(set(shown) & case.right)
     return Score(
@@ -70,6 +77,7 @@ def score(case: Case, shown: Sequence[str], ranked: Sequence[str], library_size:
         precision=found / len(shown) if shown else None,
         ranking=len(set(ranked[:best]) & case.right) / best,
         self_shown=self_shown,
+        closest=offered,
     )
 
 
@@ -90,6 +98,7 @@ class Summary:
     empty_rate: float | None = None
     self_shown_rate: float | None = None
     nothing_shown_rate: float | None = None  # cases with right answers where nothing was shown
+    closest_rate: float | None = None  # cases with nothing above the cut that offered the closest instead
 
 
 def summarise(scores: Sequence[Score]) -> Summary:
@@ -107,6 +116,7 @@ def summarise(scores: Sequence[Score]) -> Summary:
         empty_rate=_mean(float(s.shown == 0) for s in empty),
         self_shown_rate=_mean(float(shown) for shown in selves),
         nothing_shown_rate=_mean(float(s.shown == 0) for s in expected),
+        closest_rate=_mean(float(s.shown == 0 and s.closest > 0) for s in scores),
     )
 
 

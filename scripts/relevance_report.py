@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
-COLUMNS = ("form", "bucket", "n", "shown", "recall", "precision", "rank P@R", "empty", "self")
+COLUMNS = ("form", "bucket", "n", "shown", "recall", "precision", "rank P@R", "empty", "closest", "self")
 
 
 def _cell(value: object) -> str:
@@ -23,7 +25,7 @@ def _rows(summaries: list[dict], buckets: bool) -> list[list[str]]:
         if not buckets and s["bucket"] != "all":
             continue
         values = [s["form"], s["bucket"], s["cases"], s["shown"], s["recall"], s["precision"], s["ranking"]]
-        rows.append([_cell(v) for v in [*values, s["empty_rate"], s["self_shown_rate"]]])
+        rows.append([_cell(v) for v in [*values, s["empty_rate"], s["closest_rate"], s["self_shown_rate"]]])
     return rows
 
 
@@ -57,35 +59,54 @@ LEGEND = (
     "n: queries; shown: mean results shown above the cut; recall = |shown ∩ right| / min(|right|, k); "
     "precision = |shown ∩ right| / |shown| over queries that showed something; rank P@R: precision of the "
     "uncut ranking's top min(|right|, k); empty: share of the queries that should show nothing that showed "
-    "nothing; self: share of find-similar queries that show the query picture itself (not scored)."
+    "nothing; closest: share of the queries with nothing above the cut that listed the closest few below it "
+    "instead; self: share of find-similar queries that show the query picture itself (not scored)."
 )
 
 
 def table(report: dict) -> str:
     """The figures as plain text tables."""
-    head = f"k = {report['k']}, default min_relevance, {report['size']} pictures per library, seed {report['seed']}"
+    run = report["conditions"]
+    head = (
+        f"k = {report['k']}, default min_relevance, {report['size']} pictures per library, seed {report['seed']}; "
+        f"commit {run['commit']}, {run['date']}, load average {run['load_average']}"
+    )
     return "\n".join([head, LEGEND, "", *_sections(report, _plain), f"({report['seconds']} s)"])
 
 
-def _commit() -> str:
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def conditions() -> dict:
+    """What the figures were measured on: the commit, the machine and how busy it was."""
     root = Path(__file__).resolve().parents[1]
     try:
-        return subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        commit = _git(root, "rev-parse", "--short", "HEAD") + (
+            " (modified)" if _git(root, "status", "--porcelain") else ""
+        )
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        commit = "unknown"
+    return {
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, no GPU used",
+        "python": platform.python_version(),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
 
 
 def markdown(report: dict) -> str:
     """The figures as a section for BENCHMARKS.md, with the conditions they were measured under."""
     libraries = sorted({run["library"] for run in report["runs"]})
+    run = report["conditions"]
     conditions = (
         f"Measured with `python scripts/bench_relevance.py{' --quick' if report['quick'] else ''} --markdown` at "
-        f"commit {_commit()} on {platform.machine()} ({platform.python_implementation()} "
-        f"{platform.python_version()}), CPU only, in {report['seconds']:.0f} s. Libraries: {', '.join(libraries)}; "
-        f"{report['size']} JPEG pictures each (seed {report['seed']}), concepts (colour, shape) on about 30%, 10%, "
-        "3%, 1% and 0.5% of the pictures and 13 pairs absent; every query at default settings (no "
+        f"commit {run['commit']} on {run['date']} ({run['machine']}, Python {run['python']}, load average "
+        f"{run['load_average']}), in {report['seconds']:.0f} s. Libraries: {', '.join(libraries)}; "
+        f"{report['size']} JPEG pictures each (seed {report['seed']}), each picture's main concept (colour, shape) "
+        f"drawn with shares {', '.join(f'{share:.1%}' for share in report['target_shares'])} and "
+        f"{len(report['absent_pairs'])} pairs absent; every query at default settings (no "
         f"`min_relevance`), k = {report['k']}, the relevance calibration measured afresh."
     )
     head = "## Relevance: what a search shows at default settings (`scripts/bench_relevance.py`)\n"

@@ -95,3 +95,11 @@ def test_summaries_average_precision_only_where_something_was_shown_and_split_by
     assert overall.cases == 2 and overall.precision == 0.5 and overall.recall == (0 + 1 / 50) / 2
     assert overall.nothing_shown_rate == 0.5 and overall.empty_rate is None
     assert groups[("text:en", "0.5%")].ranking == 1.0
+
+
+def test_the_closest_offered_below_the_cut_are_counted_apart_from_what_is_shown():
+    offered = score(Case("absent:text", "a red cross", frozenset()), [], ["a.jpg"], 400, 50, closest=["a.jpg"])
+    above = score(Case("absent:text", "a red ring", frozenset()), ["b.jpg"], ["b.jpg"], 400, 50)
+    summary = summarise([offered, above])
+    assert offered.shown == 0 and offered.closest == 1
+    assert summary.empty_rate == 0.5 and summary.closest_rate == 0.5
