@@ -30,40 +30,46 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worlds"))  # the shape world, not in the package
 
 import relevance_libraries as libraries
 import relevance_queries as queries
-from relevance_metrics import Score, group, score
+from relevance_metrics import Score, group, replay, score
 from relevance_report import conditions, markdown, table
 
 import viewfinder
 from viewfinder.app import library as library_ops
+from viewfinder.search.query import MAX_K
 
 MODELS = ("test:shapes", "test:shapes-multilingual")
 SIZE = 600
 SEED = 20_261_206
 K = 50
+THRESHOLDS = (30.0, 40.0, 50.0, 60.0, 70.0)
 
 
-Scored = tuple[str, Score]  # a case's label and its score
+Measured = tuple[str, Score, list[list]]  # a case's label, its score and its uncut ranking
 
 
-def _names(hits: Sequence) -> list[str]:
-    return [Path(hit.image.path).name for hit in hits]
+def _name(hit: viewfinder.Hit) -> str:
+    return Path(hit.image.path).name
 
 
-def measure(index: viewfinder.Index, lib: libraries.Library, quick: bool, seed: int, k: int) -> list[Scored]:
-    """Every case of the library run twice (at the default cut, and uncut) and scored."""
+def measure(index: viewfinder.Index, lib: libraries.Library, quick: bool, seed: int, k: int) -> list[Measured]:
+    """Every case of the library run twice (at the default cut, and uncut), scored, with the uncut ranking."""
     results = []
     for case, terms in queries.cases(index, lib, quick, seed):
         answer = index.search(terms, k=k)
-        ranked = _names(index.search(terms, k=k, min_relevance=0).hits)
-        closest = _names(getattr(answer, "closest", []))  # a field the relevance method may drop
-        results.append((case.label, score(case, _names(answer.hits), ranked, len(lib.labels), k, closest)))
+        uncut = [hit for hit in index.search(terms, k=k, min_relevance=0).hits if _name(hit) != case.query_image]
+        ranked = [_name(hit) for hit in uncut]
+        closest = [_name(hit) for hit in getattr(answer, "closest", [])]  # a field the relevance method may drop
+        scored = score(case, [_name(hit) for hit in answer.hits], ranked, len(lib.labels), k, closest)
+        # Similarity, rating and rightness of each uncut result: enough to replay any fixed threshold offline.
+        ratings = [[round(hit.similarity, 4), hit.relevance, _name(hit) in case.right] for hit in uncut]
+        results.append((case.label, scored, ratings))
     return results
 
 
@@ -73,54 +79,72 @@ def _open_fresh(index_dir: Path) -> viewfinder.Index:
     return viewfinder.open_index(str(index_dir))
 
 
-def _summaries(scores: Sequence[Score]) -> list[dict]:
+def _summaries(scores: Sequence[Score], by_bucket: bool = True) -> list[dict]:
     """Every (form, bucket) summary, in table order."""
-    groups = sorted(group(scores, by_bucket=True).items(), key=queries.order)
+    groups = sorted(group(scores, by_bucket).items(), key=queries.order)
     return [{"form": form, "bucket": bucket, **asdict(summary)} for (form, bucket), summary in groups]
 
 
-def run(work: Path, renderers: Sequence[str], models: Sequence[str], quick: bool, size: int, seed: int, k: int) -> dict:
-    """Every library × model, as the report's runs (per library) and overall (per model) figures."""
+@dataclass(frozen=True)
+class Plan:
+    """What one run measures."""
+
+    renderers: Sequence[str]
+    models: Sequence[str]
+    quick: bool
+    size: int = SIZE
+    seed: int = SEED
+    k: int = K
+    thresholds: Sequence[float] = THRESHOLDS
+
+
+def run(work: Path, plan: Plan) -> dict:
+    """Every library × model: per library (runs), per model over all libraries (overall), and per model had
+    the cut been each fixed threshold on the same ratings (replay)."""
     report: dict = {
-        "k": k,
-        "size": size,
-        "seed": seed,
-        "quick": quick,
+        "k": plan.k,
+        "size": plan.size,
+        "seed": plan.seed,
+        "quick": plan.quick,
         "target_shares": sorted(libraries.TIERS, reverse=True),
         "absent_pairs": [f"{colour} {shape}" for colour, shape in libraries.ABSENT],
         "runs": [],
-        "overall": {},
     }
-    per_model: dict[str, list[Score]] = {model: [] for model in models}
-    for renderer in renderers:
-        key = libraries.spec_key(renderer, size, seed)
+    per_model: dict[str, list[Measured]] = {model: [] for model in plan.models}
+    for renderer in plan.renderers:
+        key = libraries.spec_key(renderer, plan.size, plan.seed)
         started = time.monotonic()
-        lib = libraries.make_library(renderer, work / key, size, seed)
+        lib = libraries.make_library(renderer, work / key, plan.size, plan.seed)
         _say(f"{renderer}: {len(lib.labels)} pictures ({time.monotonic() - started:.0f} s)")
-        for model in models:
+        for model in plan.models:
             index_dir = work / f"{key}-{model.replace(':', '_')}"
             started = time.monotonic()
             library_ops.update(index_dir, [str(lib.folder)], model=model)
             indexed = time.monotonic() - started
             with _open_fresh(index_dir) as index:
                 started = time.monotonic()
-                scored = measure(index, lib, quick, seed, k)
-            _say(
-                f"{renderer} × {model}: index {indexed:.0f} s, {len(scored)} queries {time.monotonic() - started:.0f} s"
-            )
-            scores = [s for _, s in scored]
-            per_model[model] += scores
+                measured = measure(index, lib, plan.quick, plan.seed, plan.k)
+            searched = time.monotonic() - started
+            _say(f"{renderer} × {model}: index {indexed:.0f} s, {len(measured)} queries {searched:.0f} s")
+            per_model[model] += measured
             report["runs"].append(
                 {
                     "library": renderer,
                     "model": model,
                     "pictures": len(lib.labels),
                     "shares": {f"{c} {s}": round(lib.share((c, s)), 4) for c, s in libraries.SHARES},
-                    "summary": _summaries(scores),
-                    "cases": [{"label": label, **asdict(s)} for label, s in scored],
+                    "summary": _summaries([s for _, s, _ in measured]),
+                    "cases": [{"label": label, **asdict(s), "uncut": uncut} for label, s, uncut in measured],
                 }
             )
-    report["overall"] = {model: _summaries(scores) for model, scores in per_model.items()}
+    report["overall"] = {model: _summaries([s for _, s, _ in cases]) for model, cases in per_model.items()}
+    report["replay"] = {
+        model: {
+            str(threshold): _summaries([replay(s, uncut, threshold, plan.k) for _, s, uncut in cases], False)
+            for threshold in plan.thresholds
+        }
+        for model, cases in per_model.items()
+    }
     return report
 
 
@@ -128,25 +152,50 @@ def _say(line: str) -> None:
     print(f"# {line}", file=sys.stderr, flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _plan(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, help="where libraries and indexes are kept between runs")
-    parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument("--json", type=Path, help="write every figure (and every case's uncut ranking) to this file")
     parser.add_argument("--markdown", action="store_true", help="print a section for BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="one library and model, fewer queries")
     parser.add_argument("--library", action="append", choices=sorted(libraries.RENDERERS), help="repeatable")
     parser.add_argument("--model", action="append", help=f"repeatable; default {', '.join(MODELS)}")
-    parser.add_argument("--size", type=int, default=SIZE, help="pictures per library")
+    parser.add_argument("--size", type=int, default=SIZE, help=f"pictures per library (default {SIZE})")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--k", type=int, default=K)
+    parser.add_argument("--k", type=int, default=K, help=f"results asked for (default {K})")
+    parser.add_argument(
+        "--thresholds",
+        default=",".join(f"{t:g}" for t in THRESHOLDS),
+        help="fixed cuts replayed on the uncut ratings, comma-separated",
+    )
     args = parser.parse_args(argv)
-    renderers = args.library or (["heldout"] if args.quick else list(libraries.RENDERERS))
-    models = args.model or (MODELS[-1:] if args.quick else list(MODELS))
+    if args.size < 200:
+        parser.error("--size must be at least 200 pictures, or the rarest concepts are not in the library")
+    if not 1 <= args.k <= MAX_K:
+        parser.error(f"--k must be between 1 and {MAX_K}")
+    try:
+        thresholds = [float(t) for t in args.thresholds.split(",")]
+    except ValueError:
+        parser.error("--thresholds takes numbers separated by commas, e.g. 30,50,70")
+    plan = Plan(
+        renderers=args.library or (["heldout"] if args.quick else list(libraries.RENDERERS)),
+        models=args.model or (list(MODELS[-1:]) if args.quick else list(MODELS)),
+        quick=args.quick,
+        size=args.size,
+        seed=args.seed,
+        k=args.k,
+        thresholds=thresholds,
+    )
+    return plan, args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    plan, args = _plan(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
-        report = run(work, renderers, models, args.quick, args.size, args.seed, args.k)
+        report = run(work, plan)
     report["seconds"] = round(time.monotonic() - started, 1)
     report["conditions"] = conditions()
     print(markdown(report) if args.markdown else table(report))

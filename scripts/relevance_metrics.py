@@ -9,6 +9,8 @@ what was shown before scoring and reported on its own.
 - ranking precision = |top min(|right|, k) of the uncut ranking ∩ right| / min(|right|, k): how good the order
   is, whatever the cut;
 - empty rate (queries that should find nothing): the share of them where nothing was shown;
+- replay: the same figures had the cut been a fixed threshold on the uncut ranking's ratings, to compare
+  thresholds without searching again;
 - closest rate: the share of queries with nothing above the cut that list the closest few below it instead
   (labelled as such: the CLI prints "No results above 50% relevance; the closest were:").
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Concept-frequency buckets: a case goes to the bucket nearest (on a log scale) to the share of the library
 # that is a right answer to it.
@@ -46,6 +48,7 @@ class Score:
     ranking: float | None
     self_shown: bool | None = None
     closest: int = 0  # results offered below the cut, as the closest, where none reached it
+    right: int = 0  # right answers in the library
 
 
 def bucket(share: float) -> str:
@@ -66,7 +69,7 @@ def score(
     ranked = [name for name in ranked if name != case.query_image]
     offered = len([name for name in closest if name != case.query_image])
     if not case.right:
-        return Score(case.form, None, len(shown), None, None, None, self_shown, offered)
+        return Score(case.form, None, len(shown), None, None, None, self_shown, offered, 0)
     best = min(len(case.right), k)
     found = len(set(shown) & case.right)
     return Score(
@@ -78,6 +81,20 @@ def score(
         ranking=len(set(ranked[:best]) & case.right) / best,
         self_shown=self_shown,
         closest=offered,
+        right=len(case.right),
+    )
+
+
+def replay(scored: Score, ratings: Sequence[tuple[float, float | None, bool]], threshold: float, k: int) -> Score:
+    """The score had the cut been a fixed `threshold` on the ratings of the uncut ranking (similarity, rating,
+    right; the query picture left out), with nothing offered below it."""
+    shown = [right for _, rating, right in ratings if rating is not None and rating >= threshold]
+    if scored.bucket is None:
+        return replace(scored, shown=len(shown), closest=0)
+    found = sum(shown)
+    best = min(scored.right, k)
+    return replace(
+        scored, shown=len(shown), recall=found / best, precision=found / len(shown) if shown else None, closest=0
     )
 
 

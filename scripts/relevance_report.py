@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 COLUMNS = ("form", "bucket", "n", "shown", "recall", "precision", "rank P@R", "empty", "closest", "self")
@@ -29,17 +30,31 @@ def _rows(summaries: list[dict], buckets: bool) -> list[list[str]]:
     return rows
 
 
-def _plain(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
+def _plain(rows: list[list[str]], header: Sequence[str] = COLUMNS) -> str:
+    widths = [max(len(row[i]) for row in [list(header), *rows]) for i in range(len(header))]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [list(COLUMNS), *rows]
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [list(header), *rows]
     ]
     return "\n".join(lines)
 
 
-def _markdown_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def _markdown_table(rows: list[list[str]], header: Sequence[str] = COLUMNS) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def _replay_rows(replayed: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
+    """Rows of form × threshold: "recall/precision" where there are right answers, "empty rate" where not."""
+    thresholds = list(replayed)
+    header = ["form", *(f"cut {float(t):g}" for t in thresholds)]
+    cells: dict[str, list[str]] = {}
+    for threshold in thresholds:
+        for s in replayed[threshold]:
+            cell = (
+                f"{_cell(s['recall'])}/{_cell(s['precision'])}" if s["empty_rate"] is None else _cell(s["empty_rate"])
+            )
+            cells.setdefault(s["form"], []).append(cell)
+    return header, [[form, *row] for form, row in cells.items()]
 
 
 def _sections(report: dict, render) -> list[str]:
@@ -52,6 +67,9 @@ def _sections(report: dict, render) -> list[str]:
             if run["model"] == model:
                 parts.append(f"### {model}: {run['library']} ({run['pictures']} pictures)\n")
                 parts.append(render(_rows(run["summary"], buckets=False)) + "\n")
+        header, rows = _replay_rows(report["replay"][model])
+        parts.append(f"### {model}: had the cut been a fixed threshold (all libraries; recall/precision, or empty)\n")
+        parts.append(render(rows, header) + "\n")
     return parts
 
 
@@ -60,7 +78,8 @@ LEGEND = (
     "precision = |shown ∩ right| / |shown| over queries that showed something; rank P@R: precision of the "
     "uncut ranking's top min(|right|, k); empty: share of the queries that should show nothing that showed "
     "nothing; closest: share of the queries with nothing above the cut that listed the closest few below it "
-    "instead; self: share of find-similar queries that show the query picture itself (not scored)."
+    "instead; self: share of find-similar queries that show the query picture itself (not scored). "
+    "The replay tables apply a fixed threshold to the uncut ranking's ratings instead of the method's own cut."
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from relevance_metrics import Case, bucket, group, score, summarise
+from relevance_metrics import Case, bucket, group, replay, score, summarise
 
 RIGHT = frozenset({"a.jpg", "b.jpg", "c.jpg", "d.jpg"})
 
@@ -103,3 +103,16 @@ def test_the_closest_offered_below_the_cut_are_counted_apart_from_what_is_shown(
     summary = summarise([offered, above])
     assert offered.shown == 0 and offered.closest == 1
     assert summary.empty_rate == 0.5 and summary.closest_rate == 0.5
+
+
+def test_a_replayed_threshold_shows_the_uncut_results_rated_at_least_that():
+    case = Case("text:en", "a red circle", RIGHT)
+    scored = score(case, shown=[], ranked=["a.jpg", "x.jpg", "b.jpg"], library_size=400, k=50, closest=["a.jpg"])
+    ratings = [(0.9, 80.0, True), (0.8, 55.0, False), (0.7, 40.0, True), (0.6, None, False)]
+    loose, strict = replay(scored, ratings, 30, k=50), replay(scored, ratings, 60, k=50)
+    assert (loose.shown, loose.recall, loose.precision) == (3, 2 / 4, 2 / 3)
+    assert (strict.shown, strict.recall, strict.precision, strict.closest) == (1, 1 / 4, 1.0, 0)
+    nothing = replay(scored, ratings, 90, k=50)
+    assert nothing.recall == 0.0 and nothing.precision is None
+    quiet = score(Case("gibberish", "zxqv", frozenset()), [], ["a.jpg"], 400, 50)
+    assert replay(quiet, [(0.5, 45.0, False)], 40, k=50).shown == 1
