@@ -18,8 +18,13 @@ apart. Right answers per form:
   Dutch, Polish) — nothing: scored by the share of queries that show nothing (empty rate).
 
 The relevance calibration is measured afresh on every run (calibration.json is deleted before searching).
+Pictures (with a labels.json) and indexes are kept under --work, keyed by renderer, size, seed, the shares
+and the model, so a rerun only searches. --json writes every figure plus each case's uncut ranking as
+[similarity, rating, right] rows, from which the "replay" tables re-cut at fixed thresholds.
+Add a renderer in relevance_libraries.RENDERERS (one line).
 
     PYTHONPATH=src python scripts/bench_relevance.py [--quick] [--json FILE] [--markdown] [--work DIR]
+        [--library NAME]... [--model NAME]... [--size N] [--seed N] [--k N] [--thresholds 30,50,70]
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def _varied(pairs: list[Pair], rng: np.random.Generator) -> tuple[Image.Image, f
     """The training renderer, its objects steered to the pairs asked for."""
     picture, objects = varied.random_picture(_Steered(rng, pairs))  # type: ignore[arg-type]
     shown = frozenset((o.colour, o.shape) for o in objects)
-    if pairs[0] not in shown:
+    if pairs[0] not in shown or not shown <= set(pairs):
         raise RuntimeError("varied.random_picture no longer draws its objects as the benchmark steers them")
     return picture, shown
 
