@@ -79,11 +79,13 @@ def run(
 
 def _rating_frame(
     query: Query, query_vector: np.ndarray, calibration: relevance.Calibration
-) -> tuple[float, relevance.Prior, bool]:
+) -> tuple[float, relevance.Prior, bool, bool]:
     """What a query's hits are rated against: its typical score over the collection, the model's prior for its
-    kind (image queries: mostly image weight) and whether its anchor is an identical picture."""
+    kind (image queries: mostly image weight), whether its anchor is an identical picture and whether it is
+    one positive term."""
     prior = calibration.image if query.image_weighted else calibration.text
-    return calibration.typical(query_vector), prior, query.image_weighted
+    one_term = sum(term.weight > 0 for term in query.terms) == 1
+    return calibration.typical(query_vector), prior, query.image_weighted, one_term
 
 
 def ranked(

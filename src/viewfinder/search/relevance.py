@@ -15,9 +15,10 @@ Per index (`calibrate`, kept in `calibration.json`), on a sample of up to SAMPLE
 
 Per query, from its typical score t and its ranked hits (at least RATED of them):
 1. Has the collection anything for it? Its best hit must stand out from its own typical score by LIFT of the
-   model's range (match - typical), and reach LEVEL of the way to the model's match level. Words the model
-   does not know score alike against every image (no lift); a concept that is absent brings only partial
-   matches, short of the match level. Such a query rates every hit below 50.
+   model's range (match - typical), and, for a query of one positive term, reach LEVEL of the way to the
+   model's match level (a mix of terms scores lower than any of them alone: its right answers match part of
+   it). Words the model does not know score alike against every image (no lift); a concept that is absent
+   brings only partial matches, short of the match level. Such a query rates every hit below 50.
 2. Which hits? Each hit's *position* x = (s - t) / (a - t) runs from the query's typical score (0) to its
    anchor a (1): its ANCHOR_RANK-th best hit for text (the query's clear matches, robust to a lone outlier),
    an identical picture (cosine 1) for image queries. The cut is at x = CUT_FROM, or higher at the widest
@@ -47,7 +48,7 @@ from viewfinder.store.indexdir import IndexDir
 SAMPLE_SIZE = 2000
 RATED = 50  # hits a query's cut is found among, whatever its k
 ANCHOR_RANK = 5
-LIFT, LEVEL = 0.4, 0.85
+LIFT, LEVEL = 0.4, 0.9
 CUT_FROM, BREAK_ABOVE, BREAK_GAP = 0.55, 0.65, 0.10
 DEFAULT_MIN_RELEVANCE = 50.0
 STRONG = 80.0  # a relevance at least this is a "strong" match; from 50 up a "possible" one
@@ -96,9 +97,12 @@ def match_word(relevance: float) -> str:
     return "strong" if relevance >= STRONG else "possible" if relevance >= DEFAULT_MIN_RELEVANCE else "weak"
 
 
-def ratings(similarities: Sequence[float], typical: float, prior: Prior, identical_anchor: bool) -> list[float]:
+def ratings(
+    similarities: Sequence[float], typical: float, prior: Prior, identical_anchor: bool, one_term: bool = True
+) -> list[float]:
     """The relevance of each of a query's hits (their cosines, any order) for a query of typical score
-    `typical`; `identical_anchor` for image queries, whose anchor is an identical picture."""
+    `typical`; `identical_anchor` for image queries, whose anchor is an identical picture. The prior's match
+    level is that of a one-term query: a mix of several positive terms is only held to its lift."""
     scores = np.asarray(similarities, dtype=np.float64)
     if scores.size == 0:
         return []
@@ -109,7 +113,9 @@ def ratings(similarities: Sequence[float], typical: float, prior: Prior, identic
     positions = (scores - typical) / width
     top = (best - typical) / width
     # How far the best hit falls short of what a match of this model looks like (1 or more: not short).
-    strength = min((best - typical) / (LIFT * prior.span), (best - prior.typical) / (LEVEL * prior.span))
+    strength = (best - typical) / (LIFT * prior.span)
+    if one_term:
+        strength = min(strength, (best - prior.typical) / (LEVEL * prior.span))
     if strength < 1.0:
         below = np.clip(positions / max(top, 1.0), 0.0, 1.0) * 50.0 * max(strength, 0.0)
         return [min(float(r), 49.9) for r in below]
@@ -135,9 +141,9 @@ def _cut(positions: np.ndarray) -> float:
     return float(max(CUT_FROM, candidates[widest] - drops[widest] / 2))
 
 
-def rate(hits: Sequence[Hit], typical: float, prior: Prior, identical_anchor: bool) -> list[Hit]:
+def rate(hits: Sequence[Hit], typical: float, prior: Prior, identical_anchor: bool, one_term: bool) -> list[Hit]:
     """The hits (a query's ranked pool, at least RATED where the collection has them) with their relevance."""
-    scores = ratings([hit.similarity for hit in hits], typical, prior, identical_anchor)
+    scores = ratings([hit.similarity for hit in hits], typical, prior, identical_anchor, one_term)
     return [
         replace(hit, relevance=round(r, 1), match=match_word(round(r, 1))) for hit, r in zip(hits, scores, strict=True)
     ]
