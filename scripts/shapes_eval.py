@@ -1,7 +1,8 @@
-"""Held-out evaluation of `test:shapes-multilingual`: pictures drawn by code the model never trained on.
+"""Held-out evaluation of `test:shapes`: pictures drawn by code the model never trained on.
 
-Two libraries, neither from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
-colour shades and backgrounds) and the web tests' 36 pictures (flat Pillow shapes on light backgrounds).
+Three libraries, none from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
+colour shades and backgrounds), `shapeworld.sketch` (hand-drawn outlines, crayon fill, paper) and the web
+tests' 36 pictures (flat Pillow shapes on light backgrounds).
 Used by scripts/train_shapes.py for the model card; run alone to measure a weights file:
 
     PYTHONPATH=src python scripts/shapes_eval.py [WEIGHTS]
@@ -20,21 +21,22 @@ import open_clip
 import torch
 from PIL import Image
 
-from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_MULTILINGUAL_WEIGHTS
+from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_ARCH, SHAPES_WEIGHTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worlds"))  # the shape world, not in the package
-from shapeworld import heldout
+from shapeworld import heldout, sketch
 from shapeworld.captions import LANGUAGES, query
 
-MODEL_NAME = "viewfinder-shapes-multilingual"
+MODEL_NAME = SHAPES_ARCH
 HELD_OUT_SEED = 20_240_611  # the training script draws no picture from the held-out renderer at all
-PER_PAIR = 5  # held-out library pictures per (colour, shape) pair: 240 in all
+SKETCH_SEED = 20_261_206  # the hand-drawn library's; neither renderer is drawn from in training
+PER_PAIR = 5  # held-out library pictures per (colour, shape) pair: 240 in each of the two renderers
 TOP = 10  # results the negative check looks at
 K = 5  # precision@K
 
 
 def load_shipped(path: Path):
-    """The model exactly as Viewfinder loads `test:shapes-multilingual`: registered config plus the weights file."""
+    """The model exactly as Viewfinder loads `test:shapes`: registered config plus the weights file."""
     open_clip.add_model_config(MODEL_CONFIG_DIR)
     model, _, preprocess = open_clip.create_model_and_transforms(MODEL_NAME, pretrained=str(path))
     model.eval()
@@ -116,23 +118,30 @@ def library_metrics(embed: Embedder, gallery: np.ndarray, labels: list, queries:
     }
 
 
-def evaluate(embed: Embedder, workdir: Path) -> dict[str, dict]:
-    """Metrics on the held-out renderer's library (read back from JPEG files) and on the web tests' library."""
-    library = heldout.write_library(workdir / "heldout", PER_PAIR, seed=HELD_OUT_SEED)
+def renderer_metrics(embed: Embedder, renderer, workdir: Path, seed: int) -> dict:
+    """Metrics on one renderer's library (`heldout` or `sketch`), read back from JPEG files; image queries are
+    fresh pictures of each pair from the same renderer."""
+    library = renderer.write_library(workdir, PER_PAIR, seed=seed)
     gallery = embed.images([Image.open(path).convert("RGB") for path in library])
-    rng = np.random.default_rng(HELD_OUT_SEED + 1)
-    fresh = embed.images([heldout.render(c, s, rng) for c, s in heldout.PAIRS])
+    rng = np.random.default_rng(seed + 1)
+    fresh = embed.images([renderer.render(c, s, rng) for c, s in renderer.PAIRS])
+    return library_metrics(embed, gallery, list(library.values()), fresh)
+
+
+def evaluate(embed: Embedder, workdir: Path) -> dict[str, dict]:
+    """Metrics on the two held-out renderers' libraries and on the web tests' library."""
     web = heldout.web_pictures()
     web_gallery = embed.images([image for _, _, image in web])
     return {
-        "heldout": library_metrics(embed, gallery, list(library.values()), fresh),
+        "heldout": renderer_metrics(embed, heldout, workdir / "heldout", HELD_OUT_SEED),
+        "sketch": renderer_metrics(embed, sketch, workdir / "sketch", SKETCH_SEED),
         "web": library_metrics(embed, web_gallery, [(c, s) for c, s, _ in web], None),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("weights", type=Path, nargs="?", default=SHAPES_MULTILINGUAL_WEIGHTS)
+    parser.add_argument("weights", type=Path, nargs="?", default=SHAPES_WEIGHTS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

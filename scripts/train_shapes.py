@@ -1,5 +1,5 @@
-"""Train the `test:shapes-multilingual` model: a tiny open_clip CLIP on pictures of coloured shapes,
-captioned in English, French, German and Spanish.
+"""Train the `test:shapes` model (also named `test:shapes-multilingual`): a tiny open_clip CLIP on pictures of
+coloured shapes, captioned in English, French, German and Spanish.
 
 Run from the repository root (CPU, deterministic for a seed, under a quarter of an hour on two idle cores):
 
@@ -8,11 +8,9 @@ Run from the repository root (CPU, deterministic for a seed, under a quarter of 
 The pictures and captions come from the shape world in worlds/shapeworld/ (not shipped in the package), which
 this script puts on the import path itself.
 
-Writes src/viewfinder/models/weights/shapes-multilingual.safetensors (fp16) and
-docs/model-card-shapes-multilingual.md with metrics measured on the shipped file, loaded the way Viewfinder
-loads it, on pictures from renderers the training never used (scripts/shapes_eval.py).
-
-`test:shapes`, the demo model, was trained by this script as of commit d591a87 (docs/model-card-shapes.md).
+Writes src/viewfinder/models/weights/shapes-multilingual.safetensors (fp16) and docs/model-card-shapes.md
+with metrics measured on the shipped file, loaded the way Viewfinder loads it, on pictures from renderers the
+training never used (scripts/shapes_eval.py).
 """
 
 from __future__ import annotations
@@ -36,13 +34,15 @@ from safetensors.torch import save_file
 
 from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS, SHAPES, ShapeObject
-from viewfinder.models.registry import MODEL_CONFIG_DIR
+from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_ARCH, SHAPES_WEIGHTS
 
-sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1] / "worlds")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worlds"))  # the shape world, not in the package
+sys.path.insert(0, str(Path(__file__).parent))  # shapes_eval, beside this script
 import shapes_eval
+
 from shapeworld import captions, varied
 
-MODEL_NAME = "viewfinder-shapes-multilingual"
+MODEL_NAME = SHAPES_ARCH
 CONFIG_DIR = MODEL_CONFIG_DIR
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 250  # pictures per generation task; each chunk has its own seed, so workers do not change the data
@@ -292,9 +292,10 @@ def _shown(path: Path) -> str:
 def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Path) -> None:
     """The model card: what the model is, how it was trained here, and how well it does on held-out data."""
     config = open_clip.get_model_config(MODEL_NAME)
-    held, web = results["heldout"], results["web"]
-    rows = [f"| {label} | {held[key]:.3f} | {web[key]:.3f} |" for key, label in METRIC_ROWS]
-    table = "\n".join(["| Metric | Held-out renderer | Web tests' library |", "|---|---|---|", *rows])
+    held, drawn, web = results["heldout"], results["sketch"], results["web"]
+    rows = [f"| {label} | {held[key]:.3f} | {drawn[key]:.3f} | {web[key]:.3f} |" for key, label in METRIC_ROWS]
+    header = "| Metric | Held-out renderer | Hand-drawn renderer | Web tests' library |"
+    table = "\n".join([header, "|---|---|---|---|", *rows])
     template = (Path(__file__).parent / "model_card_shapes.md.in").read_text(encoding="utf-8")
     card = template.format(
         vision=config["vision_cfg"],
@@ -305,9 +306,11 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
         t=results,
         table=table,
         held_pairs=held["pairs"],
+        sketch=drawn,
         web_pairs=web["pairs"],
         per_pair=shapes_eval.PER_PAIR,
         held_out=shapes_eval.HELD_OUT_SEED,
+        sketch_seed=shapes_eval.SKETCH_SEED,
         size_mb=weights.stat().st_size / 1e6,
         cfg_name=MODEL_NAME,
         weights=_shown(weights),
@@ -334,9 +337,8 @@ def main() -> None:
     # already busy with other jobs, two threads waiting on each other once ran four times slower than one.
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes rendering data")
-    weights = REPO / "src/viewfinder/models/weights/shapes-multilingual.safetensors"
-    parser.add_argument("--weights", type=Path, default=weights)
-    parser.add_argument("--card", type=Path, default=REPO / "docs/model-card-shapes-multilingual.md")
+    parser.add_argument("--weights", type=Path, default=SHAPES_WEIGHTS)
+    parser.add_argument("--card", type=Path, default=REPO / "docs/model-card-shapes.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     open_clip.add_model_config(CONFIG_DIR)

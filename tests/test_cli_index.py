@@ -217,6 +217,22 @@ def test_opening_an_index_with_another_model_exits_2_with_a_clear_message(capsys
     assert "built with model test:tiny" in err and "Traceback" not in err
 
 
+# The manifest of an index built with the first `test:shapes`, trained on the sample renderer alone: the same
+# name, other weights (their sha256), so its vectors are not the installed model's.
+FIRST_SHAPES_IDENTITY = "viewfinder-shapes@sha256:91c5ce285aa961bc02412b7f018c170b219b13f5efe8b0b7939e9f992ffd4e5c"
+
+
+def test_an_index_built_with_other_weights_of_the_same_model_name_is_refused(capsys, library, tmp_path):
+    index = tmp_path / "index"
+    run_cli_json(capsys, "index", library, "--index", index, "--model", "test:tiny")
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest |= {"model": "test:shapes", "identity": FIRST_SHAPES_IDENTITY}
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run_cli(capsys, "search", "a red circle", "--index", index)
+    assert code == 2 and err.count("\n") == 1
+    assert "built with model test:shapes as its weights were then" in err and "index again" in err
+
+
 @pytest.mark.slow  # loads open_clip and timm in a subprocess
 @pytest.mark.parametrize(
     ("model", "repository", "fix"),

@@ -8,28 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_helpers import run_cli_json
-from PIL import Image, ImageEnhance
+from PIL import Image
 from service_helpers import start_server_thread
 
+from shapeworld.variants import write_variants
 from viewfinder.app import Index
 from viewfinder.images.synthetic import generate_library
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.duplicates import DEFAULT_THRESHOLD, find_duplicates
-
-VARIANTS = ("original", "resized", "recompressed", "cropped", "brighter")
-
-
-def write_variants(source: Path, folder: Path) -> None:
-    """The picture and four light edits of it: half size, JPEG quality 40, an 8% crop on each side, +20% light."""
-    image = Image.open(source).convert("RGB")
-    width, height = image.size
-    stem = source.stem
-    image.save(folder / f"{stem}__original.png")
-    image.resize((width // 2, height // 2), Image.LANCZOS).save(folder / f"{stem}__resized.png")
-    image.save(folder / f"{stem}__recompressed.jpg", quality=40)
-    dx, dy = int(width * 0.08), int(height * 0.08)
-    image.crop((dx, dy, width - dx, height - dy)).save(folder / f"{stem}__cropped.png")
-    ImageEnhance.Brightness(image).enhance(1.2).save(folder / f"{stem}__brighter.png")
 
 
 def distinct_pictures(folder: Path, count: int) -> list[Path]:
@@ -72,8 +58,9 @@ def test_near_duplicates_of_40_generated_pictures_are_grouped_with_measured_prec
         label_of = {Path(p).name: Path(p).name.split("__")[0] for p in _all_paths(engine)}
     assert len(label_of) == 200
     precision, recall = pair_quality(names, label_of)
-    # Measured with test:shapes at 0.96: precision 0.949, recall 0.940 (200 files, 40 groups of 5).
-    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+    # Measured with test:shapes at the default 0.985: precision 1.0, recall 0.79 (200 files, 40 groups of 5;
+    # the model loses some 8% crops and +20% lights, BENCHMARKS.md "Duplicates threshold"); held just below.
+    assert precision >= 0.95 and recall >= 0.75, (precision, recall)
 
 
 def _all_paths(engine: Index) -> list[str]:

@@ -1,5 +1,5 @@
 """The shape world of scripts/ and tests/: multilingual and partial captions, chosen scenes, the varied training
-renderer and the held-out renderer."""
+renderer and the two held-out renderers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shapeworld import captions, heldout, varied
+from shapeworld import captions, heldout, sketch, varied
 from shapeworld.scenes import scene_of
 from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS, SHAPES
@@ -109,6 +109,26 @@ def test_heldout_library_holds_every_pair_and_the_object_stands_out(tmp_path):
     assert (tmp_path / "captions.jsonl").read_text().count("\n") == len(heldout.PAIRS)
     sizes = {Image.open(path).size for path in library}
     assert len(sizes) >= 2  # landscape, portrait and square frames
+
+
+@pytest.mark.parametrize("colour", sketch.COLOURS)
+def test_sketch_pictures_show_the_crayon_on_a_paper_far_from_it(colour):
+    ink = np.array(sketch.COLOURS[colour], np.float32)
+    pixels = np.asarray(sketch.render(colour, "square", np.random.default_rng(1)), np.float32)
+    near_ink = np.linalg.norm(pixels - ink, axis=-1) < 40
+    assert 0.02 < near_ink.mean() < 0.5  # an object, not the whole sheet, is drawn in the crayon
+    corner = pixels[:10, :10].reshape(-1, 3).mean(axis=0)
+    assert np.linalg.norm(corner - ink) > 80  # the paper keeps away from the crayon
+
+
+def test_sketch_library_holds_every_pair_in_frames_of_many_aspects_and_is_deterministic(tmp_path):
+    library = sketch.write_library(tmp_path / "a", per_pair=1, seed=3)
+    assert sorted(library.values()) == sorted(sketch.PAIRS)
+    assert (tmp_path / "a" / "captions.jsonl").read_text().count("\n") == len(sketch.PAIRS)
+    sizes = {Image.open(path).size for path in library}
+    assert len(sizes) >= 40
+    again = sketch.write_library(tmp_path / "b", per_pair=1, seed=3)
+    assert [path.read_bytes() for path in library] == [path.read_bytes() for path in again]
 
 
 def test_web_pictures_are_the_same_each_call():

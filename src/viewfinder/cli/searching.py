@@ -78,7 +78,7 @@ def _add_duplicates_command(commands: argparse._SubParsersAction) -> None:
     duplicates = commands.add_parser("duplicates", help="list groups of near-identical photos and exact copies")
     add_option(duplicates, "index")
     duplicates.add_argument(
-        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.96)"
+        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.985)"
     )
     duplicates.add_argument("--exact", action="store_true", help="only byte-identical copies")
     duplicates.add_argument("--json", action="store_true", help="print JSON")

@@ -7,8 +7,9 @@ Accepted forms:
 - `/path/to/dir`        a local directory holding `open_clip_config.json` and weights (a hub snapshot)
 - `/path/to/file.bin`   a local weights file for the default architecture (ViT-B-32)
 - `test:tiny`           the project's deterministic, randomly initialised tiny model (plumbing tests)
-- `test:shapes`         the project's tiny model trained on synthetic shapes (the demo, relevance and duplicates tests)
-- `test:shapes-multilingual`  the same world in varied renderings, captioned in en/fr/de/es (semantic tests)
+- `test:shapes`         the project's tiny model trained on synthetic shapes in varied renderings, captioned in
+                        en/fr/de/es (the demo and the semantic tests; docs/model-card-shapes.md)
+- `test:shapes-multilingual`  another name of `test:shapes` (it was a second model until it became the demo's)
 - `random:ARCH`         any architecture with deterministic random weights (benchmarks)
 """
 
@@ -25,8 +26,11 @@ DEFAULT_MODEL = "ViT-B-32:openai"
 DEFAULT_ARCH = "ViT-B-32"
 PACKAGE_DIR = Path(__file__).parent
 MODEL_CONFIG_DIR = PACKAGE_DIR / "model_configs"
-SHAPES_WEIGHTS = PACKAGE_DIR / "weights" / "shapes.safetensors"
-SHAPES_MULTILINGUAL_WEIGHTS = PACKAGE_DIR / "weights" / "shapes-multilingual.safetensors"
+# The file and architecture keep the multilingual names they had as a second model, so indexes built with
+# `test:shapes-multilingual` keep their identity (the architecture is part of it).
+SHAPES_WEIGHTS = PACKAGE_DIR / "weights" / "shapes-multilingual.safetensors"
+SHAPES_ARCH = "viewfinder-shapes-multilingual"
+SHAPES_NAMES = ("test:shapes", "test:shapes-multilingual")
 RANDOM_SEED = 0
 
 # Queries a user can try in one click (the web UI's chips): what each model understands.
@@ -72,14 +76,9 @@ def resolve_model(text: str) -> ModelSpec:
         raise ViewfinderError("The model name is empty; pass e.g. --model ViT-B-32:openai.")
     if text == "test:tiny":
         return ModelSpec(name=text, arch="viewfinder-tiny")
-    if text == "test:shapes":
-        return ModelSpec(
-            name=text, arch="viewfinder-shapes", pretrained=str(SHAPES_WEIGHTS), weights_file=SHAPES_WEIGHTS
-        )
-    if text == "test:shapes-multilingual":
-        weights = SHAPES_MULTILINGUAL_WEIGHTS
-        arch = "viewfinder-shapes-multilingual"
-        return ModelSpec(name=text, arch=arch, pretrained=str(weights), weights_file=weights)
+    if text in SHAPES_NAMES:
+        weights = SHAPES_WEIGHTS
+        return ModelSpec(name="test:shapes", arch=SHAPES_ARCH, pretrained=str(weights), weights_file=weights)
     if text.startswith("test:"):
         raise ViewfinderError(
             f"Unknown test model {text!r}; the built-in ones are test:tiny, test:shapes and test:shapes-multilingual."

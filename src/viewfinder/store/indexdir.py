@@ -104,6 +104,11 @@ class IndexDir:
         """The manifest, after making sure `spec` is the model that built this index."""
         manifest = self.read_manifest()
         if manifest.identity != spec.identity():
+            if manifest.model == spec.name:  # the same name with other weights, e.g. a retrained test model
+                raise IndexMismatchError(
+                    f"{self.path} was built with model {manifest.model} as its weights were then, not the ones "
+                    "installed now; index again into a new --index directory."
+                )
             raise IndexMismatchError(
                 f"{self.path} was built with model {manifest.model}, not {spec.name}; use --model "
                 f"{manifest.model} or a new --index directory."
