@@ -49,7 +49,7 @@ import viewfinder
 from viewfinder.app import library as library_ops
 from viewfinder.search.query import MAX_K
 
-MODELS = ("test:shapes", "test:shapes-multilingual")
+MODELS = ("test:shapes",)  # test:shapes-multilingual is another name of the same model
 SIZE = 600
 SEED = 20_261_206
 K = 50

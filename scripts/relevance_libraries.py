@@ -13,9 +13,7 @@ one is one line there. Test-only picture code comes from worlds/shapeworld (put 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import importlib
 import io
 import json
 from collections.abc import Callable
@@ -25,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shapeworld import heldout, varied
+from shapeworld import heldout, sketch, varied
 from viewfinder.images import synthetic
 
 Pair = tuple[str, str]  # (colour, shape)
@@ -137,10 +135,9 @@ RENDERERS: dict[str, Draw] = {
     "heldout": _single(heldout.render),
     "synthetic": _synthetic,
     "varied": _varied,
+    "sketch": _single(sketch.render),
 }
 MULTI_OBJECT = {"synthetic", "varied"}
-with contextlib.suppress(ImportError, AttributeError):  # a second held-out renderer, where the world has it
-    RENDERERS["sketch"] = _single(importlib.import_module("shapeworld.sketch").render)
 
 
 @dataclass(frozen=True)

@@ -124,15 +124,17 @@ class Index:
 
     def search(
         self,
-        query: Query | Sequence[Term],
+        query: Query | Sequence[Term] | str,
         k: int = DEFAULT_K,
         filters: Filters | None = None,
         rerank: Rerank | None = None,
         min_relevance: float | None = None,
         sort: Sort = "relevance",
     ) -> Answer:
-        """Ranks the index for a query (a `Query`, or terms with the other arguments) and rates the hits;
-        `sort="date"` gives the hits that pass the cut newest first, each keeping its relevance rank."""
+        """Ranks the index for a query (a `Query`, or a text or terms with the other arguments) and rates the
+        hits; `sort="date"` gives the hits that pass the cut newest first, each keeping its relevance rank."""
+        if isinstance(query, str):
+            query = [Term(text=query)]
         if not isinstance(query, Query):
             query = Query(tuple(query), k, filters, rerank, min_relevance, sort)
         # Each source is asked once per query whether it is there: an unplugged one costs no stat per row, and

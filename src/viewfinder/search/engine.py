@@ -82,9 +82,9 @@ def _rating_frame(
 ) -> tuple[float, relevance.Prior, bool, bool]:
     """What a query's hits are rated against: its typical score over the collection, the model's prior for its
     kind (image queries: mostly image weight), whether its anchor is an identical picture and whether it is
-    one positive term."""
+    a single term."""
     prior = calibration.image if query.image_weighted else calibration.text
-    one_term = sum(term.weight > 0 for term in query.terms) == 1
+    one_term = len(query.terms) == 1
     return calibration.typical(query_vector), prior, query.image_weighted, one_term
 
 

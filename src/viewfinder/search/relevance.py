@@ -15,10 +15,11 @@ Per index (`calibrate`, kept in `calibration.json`), on a sample of up to SAMPLE
 
 Per query, from its typical score t and its ranked hits (at least RATED of them):
 1. Has the collection anything for it? Its best hit must stand out from its own typical score by LIFT of the
-   model's range (match - typical), and, for a query of one positive term, reach LEVEL of the way to the
-   model's match level (a mix of terms scores lower than any of them alone: its right answers match part of
-   it). Words the model does not know score alike against every image (no lift); a concept that is absent
-   brings only partial matches, short of the match level. Such a query rates every hit below 50.
+   model's range (match - typical), and, for a query of a single term, reach LEVEL of the way to the
+   model's match level (a mix of terms, or a term less another, scores lower than a term alone: its right
+   answers match part of it). Words the model does not know score alike against every image (no lift); a
+   concept that is absent brings only partial matches, short of the match level. Such a query rates every
+   hit below 50.
 2. Which hits? Each hit's *position* x = (s - t) / (a - t) runs from the query's typical score (0) to its
    anchor a (1): its ANCHOR_RANK-th best hit for text (the query's clear matches, robust to a lone outlier),
    an identical picture (cosine 1) for image queries. The cut is at x = CUT_FROM, or higher at the widest
@@ -102,7 +103,7 @@ def ratings(
 ) -> list[float]:
     """The relevance of each of a query's hits (their cosines, any order) for a query of typical score
     `typical`; `identical_anchor` for image queries, whose anchor is an identical picture. The prior's match
-    level is that of a one-term query: a mix of several positive terms is only held to its lift."""
+    level is that of a single-term query: a query of several terms is only held to its lift."""
     scores = np.asarray(similarities, dtype=np.float64)
     if scores.size == 0:
         return []
