@@ -85,6 +85,7 @@ def test_results_say_their_match_in_a_word_and_carry_no_percentage(shapes_page: 
     facts = dialog_facts(shapes_page)
     assert facts["Match"] == f"{word.capitalize()} match" and facts["Match"] in MATCH_WORDS
     assert "%" not in shapes_page.get_by_role("dialog").inner_text()
+    snapshot(shapes_page, "detail-match")
 
 
 def test_a_red_circle_without_squares_shows_images_and_never_an_empty_page(shapes_page: Page, snapshot) -> None:

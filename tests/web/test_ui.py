@@ -187,7 +187,8 @@ def test_uploaded_image_finds_itself_first(page: Page, library: list[Path]) -> N
 
 
 def test_an_uploaded_image_takes_words_a_balance_and_filters(page: Page, library: list[Path]) -> None:
-    """The upload weighs against the words and is filtered as the same image would be by its indexed id."""
+    """The upload weighs against the words and is filtered as the same image would be by its indexed id, which
+    a search by id leaves out of its answer (the upload, not being it, finds its indexed twin too)."""
     example = library[7]
     page.goto("/")
     page.get_by_label("Choose an image to search by").set_input_files(example)
@@ -203,16 +204,16 @@ def test_an_uploaded_image_takes_words_a_balance_and_filters(page: Page, library
     expect(slider).to_have_attribute("aria-valuetext", "60% words, 40% image")
     expect(page.locator(".result-grid.stale")).to_have_count(0)
     terms = [{"text": "blue", "weight": 0.6}, {"image_id": image_id, "weight": 0.4}]
-    expected = api_results(page, {"terms": terms})
-    expect(results(page).first.locator("img")).to_have_attribute("src", re.compile(rf"/{expected[0][1]}$"))
-    assert shown_results(page) == expected
+    expected = [hit_id for _, hit_id, _ in api_results(page, {"terms": terms})]
+    assert [hit_id for _, hit_id, _ in shown_results(page) if hit_id != image_id] == expected
 
     folder = example.parent.name
     page.get_by_role("button", name=re.compile("^Filters")).click()
     page.get_by_label("Folder").select_option(folder)
-    expected = api_results(page, {"terms": terms, "filters": {"folder": folder}})
-    expect_found(page, f"Found {len(expected)} images")
-    assert shown_results(page) == expected and "upload" in query_of(page)
+    expected = [hit_id for _, hit_id, _ in api_results(page, {"terms": terms, "filters": {"folder": folder}})]
+    expect_found(page, f"Found {len(expected) + 1} images")
+    assert [hit_id for _, hit_id, _ in shown_results(page) if hit_id != image_id] == expected
+    assert "upload" in query_of(page)
 
 
 def test_negative_term_changes_the_results(page: Page) -> None:
