@@ -19,7 +19,7 @@ from cli_helpers import cli_env
 from PIL import Image
 from s3_helpers import upload_folder
 
-from shapeworld.heldout import web_pictures
+from shapeworld.heldout import WEB_COLOURS, WEB_SHAPES, web_pictures
 
 sync_api = pytest.importorskip("playwright.sync_api")
 # Shared CI machines can be slow to encode a query; waiting longer costs nothing when they are not.
@@ -48,6 +48,7 @@ IMAGES_IN_VIEW_LOADED = """() => [...document.images]
     .filter(([, box]) => box.bottom > 0 && box.top < innerHeight)
     .every(([image]) => image.complete)"""
 FOLDERS = ("garden", "trips")
+THIRD_PAIR = ("red", "circle")  # the pair that fills a third of write_third_library's pictures
 BUCKET = "web-photos"
 
 
@@ -56,8 +57,21 @@ def write_shape_library(root: Path, count: int = 36) -> list[Path]:
 
     The pictures come from `shapeworld.heldout`, so the model card measures search on this library.
     """
+    return _write_pictures(root, web_pictures(count))
+
+
+def write_third_library(root: Path, pair: tuple[str, str] = THIRD_PAIR, count: int = 72) -> list[Path]:
+    """Writes `count` pictures as write_shape_library does, a third of them of one (colour, shape) pair and the
+    rest shared among the other pairs: a concept common enough to fill a page."""
+    pictures = web_pictures(count * len(WEB_COLOURS) * len(WEB_SHAPES) // 3)
+    common = [picture for picture in pictures if picture[:2] == pair][: count // 3]
+    others = [picture for picture in pictures if picture[:2] != pair][: count - len(common)]
+    return _write_pictures(root, common + others)
+
+
+def _write_pictures(root: Path, pictures: list[tuple[str, str, Image.Image]]) -> list[Path]:
     paths = []
-    for number, (colour, shape, image) in enumerate(web_pictures(count)):
+    for number, (colour, shape, image) in enumerate(pictures):
         exif = Image.Exif()
         exif[0x0132] = f"20{20 + number % 4}:0{1 + number % 9}:1{number % 10} 12:{number:02d}:00"  # DateTime
         path = root / FOLDERS[number % len(FOLDERS)] / f"{colour}-{shape}-{number:02d}.jpg"
@@ -175,6 +189,38 @@ def shapes_page(browser: sync_api.Browser, shapes_server: str) -> Iterator[sync_
     yield from desktop_page(browser, shapes_server)
 
 
+@pytest.fixture
+def shapes_phone(browser: sync_api.Browser, shapes_server: str) -> Iterator[sync_api.Page]:
+    """The test:shapes server's page on a phone-sized touch screen (390 × 844)."""
+    yield from phone_page(browser, shapes_server)
+
+
+@pytest.fixture(scope="session")
+def third_library(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """72 pictures, 24 of them red circles (write_third_library)."""
+    return write_third_library(tmp_path_factory.mktemp("third"))
+
+
+@pytest.fixture(scope="session")
+def third_server(third_library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server at its default relevance over the third library, indexed with test:shapes-multilingual: the
+    model trained on varied renderings, which ranks this library's 24 red circles first for "a red circle"
+    (test:shapes, trained on one renderer, mixes in red squares and yellow circles)."""
+    folder = tmp_path_factory.mktemp("third-index")
+    root = third_library[0].parents[1]
+    indexing = [sys.executable, "-m", "viewfinder", "index", str(root), "--index", str(folder / "index")]
+    indexing += ["--model", "test:shapes-multilingual"]
+    subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
+    with _serving(folder / "index", folder, {}) as url:
+        yield url
+
+
+@pytest.fixture
+def third_page(browser: sync_api.Browser, third_server: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the third library's server; page errors fail the test."""
+    yield from desktop_page(browser, third_server)
+
+
 @pytest.fixture(scope="session")
 def multilingual_server(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server over the generated library indexed with test:shapes-multilingual (en, fr, de, es)."""
@@ -254,8 +300,13 @@ def desktop_page(browser: sync_api.Browser, base_url: str) -> Iterator[sync_api.
 @pytest.fixture
 def phone(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
     """The page on a phone-sized touch screen (390 × 844)."""
+    yield from phone_page(browser, server)
+
+
+def phone_page(browser: sync_api.Browser, base_url: str) -> Iterator[sync_api.Page]:
+    """A phone-sized touch screen page (390 × 844) on `base_url`, for a fixture to yield."""
     context = browser.new_context(
-        base_url=server,
+        base_url=base_url,
         viewport={"width": 390, "height": 844},
         device_scale_factor=2,
         is_mobile=True,

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { type SearchResponse, thumbnailPath } from "./api";
+import { answerIsFull, rankedLists, shownResults } from "./answer";
+import { type ImageMeta, type SearchResponse, thumbnailPath } from "./api";
 import { DropOverlay } from "./components/DropOverlay";
 import { DuplicatesView } from "./components/DuplicatesView";
 import { ExampleChips } from "./components/ExampleChips";
@@ -7,11 +8,12 @@ import { Header } from "./components/Header";
 import { HomeIntro } from "./components/HomeIntro";
 import { ImageDialog } from "./components/ImageDialog";
 import { imageName } from "./components/ResultCard";
+import type { RankedListHandle } from "./components/RankedList";
 import { RefineBar } from "./components/RefineBar";
-import type { ResultGridHandle } from "./components/ResultGrid";
 import { type ExampleImage, SearchForm } from "./components/SearchForm";
 import { SearchResults } from "./components/SearchResults";
 import { TokenForm } from "./components/TokenForm";
+import { YourPhoto } from "./components/YourPhoto";
 import { describeQuery } from "./format";
 import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
@@ -21,7 +23,15 @@ import { type SearchOutcome, useSearch } from "./hooks/useSearch";
 import { useSlashToFocus } from "./hooks/useSlashToFocus";
 import { useStats } from "./hooks/useStats";
 import { useUrlState } from "./hooks/useUrlState";
-import { EMPTY_STATE, hasQuery, MAX_RESULTS, PAGE_SIZE, type SearchState, startQuery } from "./searchState";
+import {
+  EMPTY_STATE,
+  hasQuery,
+  MAX_RESULTS,
+  PAGE_SIZE,
+  type SearchState,
+  sameQuery,
+  startQuery,
+} from "./searchState";
 import { findUpload, rememberUpload } from "./uploads";
 
 export function App() {
@@ -40,18 +50,23 @@ export function App() {
   // Queries that suit the index's model; none until the server has said, so chips never change under the pointer.
   const exampleQueries = stats?.example_queries ?? [];
   const { outcome, retry } = useSearch(state);
-  const example = useExampleImage(state);
+  const queryImage = useImageMeta(state.imageId);
+  const example = exampleImageOf(state, queryImage);
   const [openId, setOpenId] = useState<string | null>(null);
   const [activeIndex, setActiveIndex] = useState(0);
+  const [weakerRevealed, setWeakerRevealed] = useState(false);
   const searchInput = useRef<HTMLInputElement>(null);
-  const grid = useRef<ResultGridHandle>(null);
+  const grid = useRef<RankedListHandle>(null);
+  const yourPhoto = useRef<HTMLButtonElement>(null);
 
-  // A new search starts with the large view closed and the first result active.
+  // A new search starts with the large view closed, the first result active and the weaker ones hidden;
+  // a longer list of the same search keeps them revealed.
   const [shownState, setShownState] = useState(state);
   if (shownState !== state) {
     setShownState(state);
     setOpenId(null);
     setActiveIndex(0);
+    if (!sameQuery(shownState, state)) setWeakerRevealed(false);
   }
 
   const description = describeQuery(state, example?.name ?? null);
@@ -72,12 +87,15 @@ export function App() {
   const dragging = useFileDrop(searchByFile);
 
   const response = shownResponse(outcome);
-  // With nothing relevant, the closest few below the threshold are the ones shown and opened.
-  const results = response?.results.length ? response.results : (response?.closest ?? []);
+  const lists = rankedLists(response, weakerRevealed);
+  // The keyboard and the large view step from the last result on into the weaker ones on show.
+  const results = shownResults(lists);
   const openIndex = results.findIndex((result) => result.image_id === openId);
   const openResult = results[openIndex];
+  const openQueryImage = openId !== null && openId === state.imageId && queryImage !== null;
   const idle = outcome.kind === "idle";
-  const pageWasFull = response !== null && response.count > 0 && response.count % PAGE_SIZE === 0;
+  // A longer list is worth asking for once every weaker hit of this one is on show.
+  const canShowMore = answerIsFull(response, state.limit) && lists.hidden === 0 && state.limit < MAX_RESULTS;
 
   return (
     <div className="app">
@@ -117,16 +135,30 @@ export function App() {
         {outcome.kind !== "idle" && (
           <SearchResults
             outcome={outcome}
+            lists={lists}
             description={description}
             libraryImages={stats?.images ?? null}
             online={online}
-            gridRef={grid}
+            sort={state.sort}
+            pinned={
+              state.imageId !== null && (
+                <YourPhoto
+                  imageId={state.imageId}
+                  name={example?.name ?? `Image ${state.imageId}`}
+                  buttonRef={yourPhoto}
+                  onOpen={() => setOpenId(state.imageId)}
+                />
+              )
+            }
+            listRef={grid}
             activeIndex={activeIndex}
             onActiveChange={setActiveIndex}
-            onOpen={(result) => setOpenId(result.image_id)}
+            onOpen={(index) => setOpenId(results[index]?.image_id ?? null)}
+            onRevealWeaker={() => setWeakerRevealed(true)}
+            onSortChange={(sort) => navigate({ ...state, sort, limit: PAGE_SIZE })}
             onRetry={retry}
             onShowMore={
-              pageWasFull && state.limit < MAX_RESULTS
+              canShowMore
                 ? () =>
                     navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit + PAGE_SIZE) }, "replace")
                 : null
@@ -157,14 +189,27 @@ export function App() {
           }}
         />
       )}
+      {openQueryImage && (
+        <ImageDialog
+          result={queryImage}
+          caption="Your photo"
+          hasPrevious={false}
+          hasNext={false}
+          onStep={() => undefined}
+          onFindSimilar={null}
+          onClose={() => {
+            yourPhoto.current?.focus();
+            setOpenId(null);
+          }}
+        />
+      )}
       {dragging && <DropOverlay />}
     </div>
   );
 }
 
-/** The example image of a search by image, as the search box shows it. */
-function useExampleImage(state: SearchState): ExampleImage | null {
-  const meta = useImageMeta(state.imageId);
+/** The example image of a search by image, as the search box shows it; `meta` is the indexed one's. */
+function exampleImageOf(state: SearchState, meta: ImageMeta | null): ExampleImage | null {
   if (state.uploadKey !== null) {
     const upload = findUpload(state.uploadKey);
     // Still shown when gone, so that it can be removed from the search.

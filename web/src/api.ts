@@ -15,22 +15,33 @@ export interface ImageMeta {
   taken_at?: string | null;
 }
 
+/** How likely a result shows what was asked for, in a word (the server's own rating). */
+export type Match = "strong" | "possible" | "weak";
+
+/** The order of the answer: the server's ranking, or capture date, newest first. */
+export type SortOrder = "relevance" | "date";
+
 /** One ranked hit of a search. */
 export interface SearchResult extends ImageMeta {
+  /** Place in the ranking by relevance, whatever order the answer is sorted in. */
   rank: number;
   similarity: number;
-  /** 0–100: the similarity rated against the model's own scores (docs/API.md). */
+  /** 0–100: how likely the image matches (docs/API.md); null where the server does not rate. */
   relevance?: number | null;
+  match?: Match | null;
 }
 
 export interface SearchResponse {
   query: string;
+  /** How many `results` there are. */
   count: number;
+  /** The hits rated at least `min_relevance`. */
   results: SearchResult[];
-  /** The threshold the server applied, in percent. */
-  min_relevance?: number;
-  /** When no result reaches the threshold: the closest few, below it. */
+  /** The rest of the top_k, below the cut (absent from servers older than the field). */
+  weaker?: SearchResult[];
+  /** When `results` is empty: the first few of `weaker`, which a page shows at once. */
   closest?: SearchResult[];
+  sort?: SortOrder;
   timings_ms: { total?: number };
 }
 
@@ -61,6 +72,7 @@ export interface SearchRequest {
   terms?: SearchTerm[];
   filters?: SearchFilters;
   min_relevance?: number;
+  sort?: SortOrder;
 }
 
 /** The fields of `POST /search/image` besides the file itself. */
@@ -74,6 +86,7 @@ export interface ImageSearchRequest {
   image_weight?: number;
   filters?: SearchFilters;
   min_relevance?: number;
+  sort?: SortOrder;
 }
 
 /** The server refused a request; the message is the server's own and is meant for the user. */
@@ -115,6 +128,7 @@ export function searchByImage(request: ImageSearchRequest, signal: AbortSignal):
   if (request.query_weight !== undefined) form.append("query_weight", String(request.query_weight));
   if (request.image_weight !== undefined) form.append("image_weight", String(request.image_weight));
   if (request.min_relevance !== undefined) form.append("min_relevance", String(request.min_relevance));
+  if (request.sort !== undefined) form.append("sort", request.sort);
   for (const [name, value] of Object.entries(request.filters ?? {})) {
     if (value) form.append(name, value);
   }

@@ -1,5 +1,6 @@
 /** How numbers, sizes, dates and queries read on the page. */
 
+import type { Match } from "./api";
 import type { SearchState } from "./searchState";
 
 const counts = new Intl.NumberFormat();
@@ -17,10 +18,15 @@ export function formatSimilarity(similarity: number): string {
   return similarity.toFixed(3);
 }
 
-/** A result's relevance as people read it, `87% match`; the raw cosine where the server gave no rating. */
-export function formatRelevance(result: { similarity: number; relevance?: number | null }): string {
-  if (result.relevance === undefined || result.relevance === null) return formatSimilarity(result.similarity);
-  return `${Math.round(result.relevance)}% match`;
+const MATCH_WORDS: Record<Match, string> = {
+  strong: "Strong match",
+  possible: "Possible match",
+  weak: "Weak match",
+};
+
+/** How likely a result matches, in a word as people say it (`Strong match`); null where the server gave none. */
+export function formatMatch(match: Match | null | undefined): string | null {
+  return match ? MATCH_WORDS[match] : null;
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,6 +1,6 @@
 /** The query a page shows, and its round trip through the URL so searches can be shared and revisited. */
 
-import type { ImageSearchRequest, SearchFilters, SearchRequest } from "./api";
+import type { ImageSearchRequest, SearchFilters, SearchRequest, SortOrder } from "./api";
 
 export interface SearchState {
   /** What the images should show, in words. */
@@ -19,8 +19,10 @@ export interface SearchState {
   takenBefore: string;
   /** How many results to ask for. */
   limit: number;
-  /** Only results rated at least this relevant, in percent; null leaves it to the server (50). */
+  /** Only results rated at least this relevant (0–100); null leaves it to the server's own default. */
   minRelevance: number | null;
+  /** Best match first, or newest capture first. */
+  sort: SortOrder;
 }
 
 export const PAGE_SIZE = 48;
@@ -41,10 +43,14 @@ export const EMPTY_STATE: SearchState = {
   takenBefore: "",
   limit: PAGE_SIZE,
   minRelevance: null,
+  sort: "relevance",
 };
 
-/** The relevance thresholds the page offers, in percent. */
-export const RELEVANCE_CHOICES = [25, 50, 75, 0];
+/** The relevance thresholds the page offers besides the server's default, with what each means. */
+export const RELEVANCE_CHOICES: { value: number; label: string }[] = [
+  { value: 80, label: "Strong matches only" },
+  { value: 0, label: "Any: list every result" },
+];
 
 export function hasQuery(state: SearchState): boolean {
   return state.text !== "" || state.imageId !== null || state.uploadKey !== null;
@@ -67,6 +73,7 @@ export function startQuery(current: SearchState, query: Partial<SearchState>): S
     takenAfter: current.takenAfter,
     takenBefore: current.takenBefore,
     minRelevance: current.minRelevance,
+    sort: current.sort,
     ...query,
   };
 }
@@ -85,6 +92,7 @@ export function parseSearchParams(search: string): SearchState {
     takenBefore: text("before"),
     limit: Math.round(clamp(Number(params.get("k") ?? PAGE_SIZE), 1, MAX_RESULTS, PAGE_SIZE)),
     minRelevance: params.has("rel") ? clamp(Number(params.get("rel")), 0, 100, 50) : null,
+    sort: params.get("sort") === "date" ? "date" : "relevance",
   };
 }
 
@@ -101,6 +109,7 @@ export function formatSearchParams(state: SearchState): string {
   if (state.takenBefore) params.set("before", state.takenBefore);
   if (state.limit !== PAGE_SIZE) params.set("k", String(state.limit));
   if (state.minRelevance !== null) params.set("rel", String(state.minRelevance));
+  if (state.sort !== "relevance") params.set("sort", state.sort);
   const query = params.toString();
   return query ? `?${query}` : "";
 }
@@ -122,6 +131,8 @@ export function searchRequest(state: SearchState): SearchRequest {
   const filters = searchFilters(state);
   if (filters) request.filters = filters;
   if (state.minRelevance !== null) request.min_relevance = state.minRelevance;
+  // Only a change from the server's own order travels, so requests stay what older servers accept.
+  if (state.sort !== "relevance") request.sort = state.sort;
   return request;
 }
 
@@ -137,7 +148,13 @@ export function imageSearchRequest(state: SearchState, image: File): ImageSearch
   const filters = searchFilters(state);
   if (filters) request.filters = filters;
   if (state.minRelevance !== null) request.min_relevance = state.minRelevance;
+  if (state.sort !== "relevance") request.sort = state.sort;
   return request;
+}
+
+/** Whether two states ask the same question, however many results they ask for. */
+export function sameQuery(a: SearchState, b: SearchState): boolean {
+  return formatSearchParams({ ...a, limit: PAGE_SIZE }) === formatSearchParams({ ...b, limit: PAGE_SIZE });
 }
 
 function searchFilters(state: SearchState): SearchFilters | null {

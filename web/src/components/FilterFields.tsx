@@ -25,10 +25,11 @@ export function FilterFields({ id, state, folders, takenRange, onChange }: Filte
             onChange({ minRelevance: event.target.value === "" ? null : Number(event.target.value) })
           }
         >
-          <option value="">At least 50% (default)</option>
-          {RELEVANCE_CHOICES.filter((choice) => choice !== 50).map((choice) => (
-            <option key={choice} value={String(choice)}>
-              {choice === 0 ? "Any: show every result" : `At least ${choice}%`}
+          {/* The server's own default, whatever it is set to: the page does not claim a number. */}
+          <option value="">Default</option>
+          {relevanceChoices(state.minRelevance).map(({ value, label }) => (
+            <option key={value} value={String(value)}>
+              {label}
             </option>
           ))}
         </select>
@@ -70,4 +71,10 @@ export function FilterFields({ id, state, folders, takenRange, onChange }: Filte
       )}
     </div>
   );
+}
+
+/** The choices offered, and a threshold from the URL that is none of them (an older or hand-made link). */
+function relevanceChoices(current: number | null): { value: number; label: string }[] {
+  if (current === null || RELEVANCE_CHOICES.some(({ value }) => value === current)) return RELEVANCE_CHOICES;
+  return [...RELEVANCE_CHOICES, { value: current, label: `At least ${current} of 100` }];
 }

@@ -1,21 +1,26 @@
 import { type KeyboardEvent, type MouseEvent, useEffect, useRef } from "react";
-import type { SearchResult } from "../api";
-import { formatBytes, formatRelevance, formatSimilarity, formatTakenAt } from "../format";
+import type { ImageMeta, SearchResult } from "../api";
+import { formatBytes, formatMatch, formatSimilarity, formatTakenAt } from "../format";
 import { ChevronIcon, CloseIcon, SimilarIcon } from "./Icons";
 import { imageName } from "./ResultCard";
 
 interface ImageDialogProps {
-  result: SearchResult;
+  /** A result, or an image that is none (the photo a "Find similar" search started from). */
+  result: SearchResult | ImageMeta;
+  /** Said above the name, e.g. "Your photo". */
+  caption?: string;
   hasPrevious: boolean;
   hasNext: boolean;
   onStep: (step: -1 | 1) => void;
-  onFindSimilar: () => void;
+  /** Null where it would search again for what is on show. */
+  onFindSimilar: (() => void) | null;
   onClose: () => void;
 }
 
 /** The large view of one result: the image, what the catalog knows about it, and "Find similar". */
 export function ImageDialog({
   result,
+  caption,
   hasPrevious,
   hasNext,
   onStep,
@@ -87,24 +92,29 @@ export function ImageDialog({
         </div>
         <aside className="details">
           <header className="details-header">
-            <h2 id="image-dialog-title">{name}</h2>
+            <div>
+              {caption && <p className="details-caption">{caption}</p>}
+              <h2 id="image-dialog-title">{name}</h2>
+            </div>
             <button ref={closeRef} type="button" className="icon-button" onClick={close} aria-label="Close">
               <CloseIcon />
             </button>
           </header>
           <ImageFacts result={result} />
           <div className="details-actions">
-            <button
-              type="button"
-              className="primary-button"
-              onClick={() => {
-                close();
-                onFindSimilar();
-              }}
-            >
-              <SimilarIcon />
-              Find similar
-            </button>
+            {onFindSimilar && (
+              <button
+                type="button"
+                className="primary-button"
+                onClick={() => {
+                  close();
+                  onFindSimilar();
+                }}
+              >
+                <SimilarIcon />
+                Find similar
+              </button>
+            )}
             <a className="secondary-button" href={result.image_url} target="_blank" rel="noreferrer">
               Open original
             </a>
@@ -115,23 +125,26 @@ export function ImageDialog({
   );
 }
 
-/** The catalog's facts about a result, skipping what it does not know. */
-function ImageFacts({ result }: { result: SearchResult }) {
-  const facts: [string, string][] = [
-    ["Relevance", formatRelevance(result)],
-    ["Similarity", formatSimilarity(result.similarity)],
-    ["Rank", String(result.rank)],
-  ];
+/** How the search rated a result, then the catalog's facts about the image, skipping what it does not know. */
+function ImageFacts({ result }: { result: SearchResult | ImageMeta }) {
+  // The match is said in a word; its number is there for the curious, on hover.
+  const facts: [string, string, string?][] = [];
+  if ("rank" in result) {
+    const match = formatMatch(result.match);
+    const relevance = typeof result.relevance === "number" ? `Relevance ${Math.round(result.relevance)} of 100` : "";
+    if (match) facts.push(["Match", match, relevance]);
+    facts.push(["Similarity", formatSimilarity(result.similarity)], ["Rank", String(result.rank)]);
+  }
   if (result.folder !== undefined) facts.push(["Folder", result.folder || "Top folder"]);
   if (result.taken_at) facts.push(["Taken", formatTakenAt(result.taken_at)]);
   facts.push(["Dimensions", `${result.width} × ${result.height}`]);
   if (result.size_bytes !== undefined) facts.push(["Size", formatBytes(result.size_bytes)]);
   return (
     <dl className="facts">
-      {facts.map(([term, value]) => (
+      {facts.map(([term, value, detail]) => (
         <div key={term} className="fact">
           <dt>{term}</dt>
-          <dd>{value}</dd>
+          <dd title={detail || undefined}>{value}</dd>
         </div>
       ))}
     </dl>

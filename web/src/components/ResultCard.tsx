@@ -1,6 +1,6 @@
 import type { Ref } from "react";
 import type { SearchResult } from "../api";
-import { formatRelevance } from "../format";
+import { formatMatch } from "../format";
 
 interface ResultCardProps {
   result: SearchResult;
@@ -15,10 +15,13 @@ export function imageName(result: { image_id: string; file_name?: string }): str
   return result.file_name ?? `Image ${result.image_id}`;
 }
 
-/** One thumbnail in the grid, with its rank and relevance. */
+/**
+ * One thumbnail in the grid, with its rank. No score is stamped on it: a number invites trust it cannot carry;
+ * the match in a word is read out, and shown in the large view.
+ */
 export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: ResultCardProps) {
   const name = imageName(result);
-  const relevance = formatRelevance(result);
+  const match = formatMatch(result.match);
   return (
     <li className="result">
       <button
@@ -28,7 +31,7 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
         tabIndex={active ? 0 : -1}
         onFocus={onFocus}
         onClick={onOpen}
-        aria-label={`Result ${result.rank}: ${name}, ${relevance}`}
+        aria-label={`Result ${result.rank}: ${name}${match ? `, ${match.toLowerCase()}` : ""}`}
       >
         <span className="result-frame">
           <img
@@ -41,9 +44,6 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
           />
           <span className="badge rank-badge" aria-hidden="true">
             {result.rank}
-          </span>
-          <span className="badge similarity-badge" aria-hidden="true">
-            {relevance}
           </span>
         </span>
         <span className="result-name" aria-hidden="true">

@@ -21,7 +21,9 @@ export function ResultSummary({ response, description, libraryImages }: ResultSu
       ) : (
         <>
           <span>
-            Found {formatCount(response.count)} {response.count === 1 ? "image" : "images"} {description}
+            {response.count === 0
+              ? "Found no clear matches"
+              : `Found ${formatCount(response.count)} ${response.count === 1 ? "image" : "images"} ${description}`}
           </span>
           {response.timings_ms.total !== undefined && (
             <span className="timing"> · {formatDuration(response.timings_ms.total)}</span>

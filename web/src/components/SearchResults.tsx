@@ -1,21 +1,31 @@
-import type { Ref } from "react";
-import type { SearchResult } from "../api";
+import type { ReactNode, Ref } from "react";
+import type { RankedLists } from "../answer";
+import type { SortOrder } from "../api";
 import type { SearchOutcome } from "../hooks/useSearch";
 import { AlertIcon, OfflineIcon } from "./Icons";
-import { ResultGrid, type ResultGridHandle } from "./ResultGrid";
+import { RankedList, type RankedListHandle } from "./RankedList";
 import { ResultSummary } from "./ResultSummary";
+import { SortToggle } from "./SortToggle";
 import { StateMessage } from "./StateMessage";
 import { TokenForm } from "./TokenForm";
 
 interface SearchResultsProps {
   outcome: Exclude<SearchOutcome, { kind: "idle" }>;
+  /** The answer on show (the last one, while a newer loads), as lists. */
+  lists: RankedLists;
   description: string;
   libraryImages: number | null;
   online: boolean;
-  gridRef: Ref<ResultGridHandle>;
+  sort: SortOrder;
+  /** Shown above the results: the photo a "Find similar" search started from. */
+  pinned: ReactNode;
+  listRef: Ref<RankedListHandle>;
   activeIndex: number;
   onActiveChange: (index: number) => void;
-  onOpen: (result: SearchResult) => void;
+  /** Opens the card at this place in the whole list (results, then the weaker ones on show). */
+  onOpen: (index: number) => void;
+  onRevealWeaker: () => void;
+  onSortChange: (sort: SortOrder) => void;
   onRetry: () => void;
   /** Offered when the results fill the page: there may be more worth seeing. */
   onShowMore: (() => void) | null;
@@ -61,53 +71,42 @@ export function SearchResults(props: SearchResultsProps) {
   }
 
   const response = outcome.kind === "results" ? outcome.response : outcome.previous;
-  const closest = response?.closest ?? [];
+  const { lists } = props;
+  const settled = outcome.kind === "results";
+  const nothing = settled && lists.results.length === 0 && lists.weaker.length === 0 && lists.hidden === 0;
   return (
     <section className="search-results" aria-busy={outcome.kind === "loading"}>
-      <ResultSummary
-        response={outcome.kind === "results" ? outcome.response : null}
-        description={description}
-        libraryImages={libraryImages}
-      />
-      {response !== null && response.count === 0 && outcome.kind === "results" && closest.length === 0 && (
+      <div className="results-bar">
+        <ResultSummary
+          response={settled ? outcome.response : null}
+          description={description}
+          libraryImages={libraryImages}
+        />
+        <SortToggle sort={props.sort} onChange={props.onSortChange} />
+      </div>
+      {props.pinned}
+      {nothing && (
         <StateMessage title="No images match">
           <p>Nothing in the library is close to this. Try fewer or broader words, or remove a filter.</p>
         </StateMessage>
       )}
-      {response !== null && response.count === 0 && closest.length > 0 && (
-        <>
-          <StateMessage title="Nothing relevant">
-            <p>
-              No image is at least {response.min_relevance ?? 50}% relevant {description}. The closest ones are
-              below; a lower relevance under Filters shows more.
-            </p>
-          </StateMessage>
-          <h2 className="closest-heading">Closest images, below the relevance threshold</h2>
-          <ResultGrid
-            handleRef={props.gridRef}
-            results={closest}
-            label="Closest images"
-            activeIndex={props.activeIndex}
-            onActiveChange={props.onActiveChange}
-            onOpen={(index) => {
-              const result = closest[index];
-              if (result) props.onOpen(result);
-            }}
-            stale={outcome.kind === "loading"}
-          />
-        </>
+      {response !== null && lists.results.length === 0 && lists.weaker.length > 0 && (
+        <div className="no-clear-matches">
+          <h2>No clear matches</h2>
+          <p>
+            No image clearly shows this. The closest ones are below and may still be what you are looking for.
+          </p>
+        </div>
       )}
-      {response !== null && response.count > 0 && (
-        <ResultGrid
-          handleRef={props.gridRef}
-          results={response.results}
+      {response !== null && (
+        <RankedList
+          handleRef={props.listRef}
+          lists={lists}
           activeIndex={props.activeIndex}
-          onActiveChange={props.onActiveChange}
-          onOpen={(index) => {
-            const result = response.results[index];
-            if (result) props.onOpen(result);
-          }}
           stale={outcome.kind === "loading"}
+          onActiveChange={props.onActiveChange}
+          onOpen={props.onOpen}
+          onRevealWeaker={props.onRevealWeaker}
         />
       )}
       {/* Kept while the longer list loads, so the button keeps keyboard focus. */}
