@@ -12,12 +12,13 @@ library=${VIEWFINDER_DEMO_LIBRARY:-sample-library}
 index=${VIEWFINDER_DEMO_INDEX:-demo-index}
 model=test:shapes
 
-echo "== The demo model is test:shapes: a tiny CLIP-style model trained on synthetic shapes, not on photos."
+echo "== The demo model is test:shapes: a tiny CLIP-style model trained on synthetic shapes, not on photos;"
+echo "   it reads English, French, German and Spanish (docs/model-card-shapes.md)."
 if [ ! -d "$library" ]; then
   "$viewfinder" sample "$library" --count 400
 fi
 "$viewfinder" index "$library" --index "$index" --model "$model"
-for query in "a red circle" "two green squares" "a blue star"; do
+for query in "a red circle" "two green squares" "a blue star" "un cercle rouge"; do
   echo "== viewfinder search \"$query\""
   "$viewfinder" search "$query" --index "$index" -k 5
 done

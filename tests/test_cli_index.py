@@ -18,6 +18,7 @@ from PIL import Image
 
 from viewfinder import Filters, Term, open_index
 from viewfinder.models import factory
+from viewfinder.models.registry import file_sha256, resolve_model
 from viewfinder.pipeline import reading
 
 
@@ -220,6 +221,12 @@ def test_opening_an_index_with_another_model_exits_2_with_a_clear_message(capsys
 # The manifest of an index built with the first `test:shapes`, trained on the sample renderer alone: the same
 # name, other weights (their sha256), so its vectors are not the installed model's.
 FIRST_SHAPES_IDENTITY = "viewfinder-shapes@sha256:91c5ce285aa961bc02412b7f018c170b219b13f5efe8b0b7939e9f992ffd4e5c"
+
+
+def test_test_shapes_multilingual_is_another_name_of_test_shapes():
+    shapes, multilingual = resolve_model("test:shapes"), resolve_model("test:shapes-multilingual")
+    assert multilingual == shapes and shapes.name == "test:shapes"  # one manifest name, one identity
+    assert shapes.weights_file is not None and shapes.identity().endswith(file_sha256(shapes.weights_file))
 
 
 def test_an_index_built_with_other_weights_of_the_same_model_name_is_refused(capsys, library, tmp_path):

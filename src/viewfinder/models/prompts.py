@@ -45,7 +45,7 @@ a birthday party|a graduation ceremony|a picnic in the park|a road trip|a hike i
 )
 
 
-# The words of the shape world `test:shapes` was trained on (the sample pictures of `viewfinder sample`), in its
+# The words of the shape world `test:shapes` was trained on (`viewfinder sample` draws it too), in its
 # order: the bank's hash is part of an index's calibration, so a change here recalibrates every such index.
 _COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow", "orange", "purple", "white", "black")
 _SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "ring", "cross")
