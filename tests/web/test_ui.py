@@ -418,6 +418,8 @@ def test_duplicates_view_lists_the_groups_the_api_finds_with_thumbnails(page: Pa
     page.get_by_role("link", name="Duplicates").click()
     expect(page.get_by_role("heading", name="Duplicates", level=1)).to_be_visible()
     assert query_of(page) == {"view": ["duplicates"]}
+    default = page.request.get("/duplicates").json()["threshold"]  # the server's, not one the page assumes
+    expect(page.get_by_label("Similarity at least").locator("option:checked")).to_have_text(f"Default ({default:.3f})")
     page.get_by_label("Similarity at least").select_option("0.98")
     answer = page.request.get("/duplicates?threshold=0.98").json()
     groups = page.locator(".duplicate-group")

@@ -152,8 +152,10 @@ export interface DuplicatesResponse {
   groups: DuplicateGroup[];
 }
 
-export function fetchDuplicates(threshold: number, signal: AbortSignal): Promise<DuplicatesResponse> {
-  return call(`/duplicates?threshold=${encodeURIComponent(String(threshold))}`, { signal });
+/** Duplicate groups at `threshold`, or at the server's default when null. */
+export function fetchDuplicates(threshold: number | null, signal: AbortSignal): Promise<DuplicatesResponse> {
+  const query = threshold === null ? "" : `?threshold=${encodeURIComponent(String(threshold))}`;
+  return call(`/duplicates${query}`, { signal });
 }
 
 export function fetchImageMeta(imageId: string, signal: AbortSignal): Promise<ImageMeta> {

@@ -3,9 +3,9 @@ import { ApiError, type DuplicatesResponse, fetchDuplicates } from "../api";
 import { imageName } from "./ResultCard";
 import { StateMessage } from "./StateMessage";
 
-/** Similarity thresholds offered: stricter ones find fewer, closer groups. */
-const THRESHOLDS = [0.9, 0.93, 0.96, 0.98];
-const DEFAULT_THRESHOLD = 0.96;
+/** Similarity thresholds offered besides the server's default (docs/API.md): stricter ones find
+ * fewer, closer groups. */
+const THRESHOLDS = [0.9, 0.93, 0.96, 0.98, 0.99];
 
 type Outcome =
   | { kind: "loading" }
@@ -14,7 +14,7 @@ type Outcome =
 
 /** Groups of near-identical photos (bursts, resized or edited copies) with their thumbnails. */
 export function DuplicatesView({ onBack }: { onBack: () => void }) {
-  const [threshold, setThreshold] = useState(DEFAULT_THRESHOLD);
+  const [threshold, setThreshold] = useState<number | null>(null); // null: the server's default
   const [outcome, setOutcome] = useState<Outcome>({ kind: "loading" });
 
   useEffect(() => {
@@ -37,7 +37,14 @@ export function DuplicatesView({ onBack }: { onBack: () => void }) {
         <h1 id="duplicates-title">Duplicates</h1>
         <label>
           Similarity at least{" "}
-          <select value={threshold} onChange={(event) => setThreshold(Number(event.target.value))}>
+          <select
+            value={threshold ?? ""}
+            onChange={(event) => setThreshold(event.target.value === "" ? null : Number(event.target.value))}
+          >
+            <option value="">
+              Default
+              {threshold === null && outcome.kind === "done" ? ` (${outcome.response.threshold.toFixed(3)})` : ""}
+            </option>
             {THRESHOLDS.map((value) => (
               <option key={value} value={value}>
                 {value.toFixed(2)}
