@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # test:tiny needs nothing but the code; the screenshots read better with a trained model that knows this
-# library's pictures (test:shapes-multilingual, which learnt shapes on varied renderings).
+# library's pictures (test:shapes, which learnt shapes on varied renderings).
 MODEL = os.environ.get("VIEWFINDER_UI_TEST_MODEL", "test:tiny")
 API_TOKEN = "web-ui/token+=1"  # characters a cookie must carry URL-encoded
 # Lazy images below the fold never load, so a screenshot waits only for those on screen.
@@ -203,13 +203,13 @@ def third_library(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def third_server(third_library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server at its default relevance over the third library, indexed with test:shapes-multilingual: the
+    """A server at its default relevance over the third library, indexed with test:shapes: the
     model trained on varied renderings, which ranks this library's 24 red circles first for "a red circle"
     (test:shapes, trained on one renderer, mixes in red squares and yellow circles)."""
     folder = tmp_path_factory.mktemp("third-index")
     root = third_library[0].parents[1]
     indexing = [sys.executable, "-m", "viewfinder", "index", str(root), "--index", str(folder / "index")]
-    indexing += ["--model", "test:shapes-multilingual"]
+    indexing += ["--model", "test:shapes"]
     subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
     with _serving(folder / "index", folder, {}) as url:
         yield url
@@ -223,7 +223,7 @@ def third_page(browser: sync_api.Browser, third_server: str) -> Iterator[sync_ap
 
 @pytest.fixture(scope="session")
 def multilingual_server(library: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server over the generated library indexed with test:shapes-multilingual (en, fr, de, es)."""
+    """A server over the generated library indexed with test:shapes (en, fr, de, es)."""
     folder = tmp_path_factory.mktemp("multilingual")
     indexing = [
         sys.executable,
@@ -234,7 +234,7 @@ def multilingual_server(library: list[Path], tmp_path_factory: pytest.TempPathFa
         "--index",
         str(folder / "index"),
     ]
-    indexing += ["--model", "test:shapes-multilingual"]
+    indexing += ["--model", "test:shapes"]
     subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
     with _serving(folder / "index", folder, {}, "--min-relevance", "0") as url:
         yield url

@@ -1,4 +1,4 @@
-"""Queries in English, French, German and Spanish typed into the web UI (test:shapes-multilingual over the
+"""Queries in English, French, German and Spanish typed into the web UI (test:shapes over the
 generated library of conftest.write_shape_library: twelve colour × shape pairs, three pictures each)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from shapeworld.heldout import web_pictures
 pytestmark = pytest.mark.slow  # a browser driving a real server
 
 PAIRS = sorted({(colour, shape) for colour, shape, _ in web_pictures(36)})
-# The shipped model finds the pair first for all of them in each language here (docs/model-card-shapes-multilingual.md,
+# The shipped model finds the pair first for all of them in each language here (docs/model-card-shapes.md,
 # web tests' library); held to that, with a margin.
 MIN_RECALL_AT_1 = 0.9
 

@@ -1,7 +1,7 @@
 """The web UI in a real browser against a real `viewfinder serve` (fixtures in conftest.py).
 
 Screenshots of the main states land in a folder when one is named:
-    VIEWFINDER_SCREENSHOTS=docs/screenshots VIEWFINDER_UI_TEST_MODEL=test:shapes-multilingual pytest tests/web
+    VIEWFINDER_SCREENSHOTS=docs/screenshots VIEWFINDER_UI_TEST_MODEL=test:shapes pytest tests/web
 """
 
 from __future__ import annotations
