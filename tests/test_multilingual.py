@@ -14,7 +14,7 @@ import pytest
 from cli_helpers import run_cli
 from multilingual_helpers import TEXTS, cached_tokenizer
 
-from viewfinder.errors import ModelUnavailableError
+from viewfinder.errors import MissingExtraError, ModelUnavailableError
 from viewfinder.models import onnx_export
 from viewfinder.models.factory import load_embedder
 from viewfinder.models.registry import resolve_model
@@ -149,5 +149,5 @@ def test_shipped_configs_cover_open_clips_xlm_roberta_models() -> None:
 @pytest.mark.parametrize("missing", ["tokenizers", "transformers"])
 def test_a_missing_library_names_the_extra(hub_cache: Path, monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
     monkeypatch.setitem(sys.modules, missing, None)  # what an install without the extra looks like to `import`
-    with pytest.raises(ModelUnavailableError, match=r"pip install 'viewfinder\[multilingual\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'viewfinder\[multilingual\]'"):
         load_embedder(resolve_model(TINY), "cpu", runtime="torch")

@@ -15,7 +15,7 @@ from cli_helpers import run_cli, run_cli_json, write_colour_images
 from multilingual_helpers import TEXTS
 
 import viewfinder
-from viewfinder.errors import IndexMismatchError, ModelUnavailableError
+from viewfinder.errors import IndexMismatchError, MissingExtraError, ModelUnavailableError
 from viewfinder.models import onnx_export
 from viewfinder.models.embedder import TextEncoder
 from viewfinder.models.query_registry import check_aligned, resolve_query_model
@@ -160,5 +160,5 @@ def test_serve_refuses_an_index_of_another_model(hub_cache: Path, indexes: dict[
 
 def test_query_model_without_transformers_names_the_extra(hub_cache: Path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)
-    with pytest.raises(ModelUnavailableError, match=r"pip install 'viewfinder\[multilingual\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'viewfinder\[multilingual\]'"):
         load_query_encoder(resolve_query_model(TINY), "cpu", "torch")

@@ -1,5 +1,22 @@
 """The project's own exception types, turned into exit codes and HTTP statuses at the edges."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# The top-level modules each optional extra (pyproject.toml [project.optional-dependencies]) installs, so a
+# missing one is named by the extra that brings it; tests/test_extras.py holds the table to pyproject.toml.
+EXTRA_MODULES = {
+    "torch": ("torch", "torchvision", "open_clip"),
+    "onnx": ("onnxruntime", "onnx", "onnxscript", "ftfy", "regex"),
+    "serve": ("fastapi", "uvicorn", "multipart"),
+    "watch": ("watchdog",),
+    "s3": ("boto3", "botocore"),
+    "lambda": ("mangum",),
+    "ray": ("ray",),
+    "milvus": ("pymilvus", "milvus_lite"),
+    "multilingual": ("transformers", "tokenizers"),
+}
+
 
 class ViewfinderError(Exception):
     """A problem the user can fix; the message is one sentence that names the fix."""
@@ -23,6 +40,54 @@ class UnknownImageError(BadQueryError):
 
 class ImageGoneError(UnknownImageError):
     """An indexed image whose file can no longer be read or is no longer the one indexed (HTTP 404)."""
+
+
+class MissingExtraError(ViewfinderError):
+    """An optional library is not installed; the message names the extra that installs it."""
+
+    def __init__(self, extra: str, module: str, purpose: str = "This") -> None:
+        self.extra, self.module = extra, module
+        super().__init__(
+            f"{purpose} needs the [{extra}] extra ({module} is not installed): pip install 'viewfinder[{extra}]'"
+        )
+
+
+def extra_of(module: str) -> str | None:
+    """The extra that installs `module` (a dotted name: its top-level package counts), or None."""
+    top = module.partition(".")[0]
+    return next((extra for extra, modules in EXTRA_MODULES.items() if top in modules), None)
+
+
+def missing_extra(error: BaseException, purpose: str = "This") -> MissingExtraError | None:
+    """The MissingExtraError for the first module of an extra found missing in `error`'s chain, or None."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, MissingExtraError):
+            return link
+        if isinstance(link, ModuleNotFoundError) and link.name:
+            extra = extra_of(link.name)
+            if extra is not None:
+                return MissingExtraError(extra, link.name.partition(".")[0], purpose)
+        link = link.__cause__ or link.__context__
+    return None
+
+
+@contextmanager
+def needs_extra(purpose: str) -> Iterator[None]:
+    """Imports inside that fail for a module of an extra raise MissingExtraError, naming `purpose` and the extra.
+
+    with needs_extra("The Ray engine"):
+        import ray
+    """
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        missing = missing_extra(error, purpose)
+        if missing is None:
+            raise
+        raise missing from error
 
 
 class BusyError(ViewfinderError):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from viewfinder import settings
 from viewfinder.cli import indexing, searching, serving, tools
 from viewfinder.cli.options import EXIT_FAILURE, EXIT_USAGE, Parser, use_s3_endpoint
-from viewfinder.errors import ViewfinderError, full_disk_cause
+from viewfinder.errors import ViewfinderError, full_disk_cause, missing_extra
 from viewfinder.version import __version__
 
 
@@ -39,6 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("viewfinder: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
+        # An optional library imported where no needs_extra names what it is for.
+        missing = missing_extra(error, "This command")
+        if missing is not None:
+            print(f"viewfinder: error: {missing}", file=sys.stderr)
+            return EXIT_USAGE
         full = full_disk_cause(error)
         if full is not None:  # wherever it happens, the user can fix it and run the command again
             print(

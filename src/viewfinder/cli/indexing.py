@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 
 from viewfinder.cli.options import EXIT_OK, EXIT_USAGE, index_path, progress_bar
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.settings import add_option
 
 
@@ -149,6 +149,8 @@ def _watch(args: argparse.Namespace) -> int:
 
     from viewfinder.app import library
 
+    with needs_extra("`viewfinder watch`"):  # before the first indexing run, not after it
+        import watchdog  # noqa: F401
     index = index_path(args.index)
     first = library.update(index, args.sources, model=args.model, device=args.device, runtime=args.runtime)
     print(f"indexed: {first.added} added, {first.unchanged} unchanged; {first.total} images", flush=True)

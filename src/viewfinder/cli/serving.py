@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from viewfinder.cli.options import EXIT_OK, index_location, index_path
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.settings import add_option
 
 
@@ -60,7 +60,9 @@ def _add_snapshot_commands(commands: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from viewfinder.app.query import check_min_relevance
-    from viewfinder.serve.server import serve
+
+    with needs_extra("`viewfinder serve`"):
+        from viewfinder.serve.server import serve
 
     if args.min_relevance is not None:
         check_min_relevance(args.min_relevance)

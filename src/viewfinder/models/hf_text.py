@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viewfinder.errors import ModelUnavailableError
-from viewfinder.models.hf_tokenizer import MULTILINGUAL_HINT, TOKENIZER_FILE, HfTokenizer
+from viewfinder.errors import ModelUnavailableError, needs_extra
+from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.hub import HUB_HOST, cached_file, hub_cache_dir, hub_reachable
 from viewfinder.models.registry import PACKAGE_DIR, ModelSpec
 
@@ -48,11 +48,8 @@ def hf_config_dir(text_cfg: dict) -> Path:
 def model_overrides(text_cfg: dict) -> dict:
     """open_clip.create_model keyword arguments that build the text tower from the shipped config, unweighted
     (the CLIP checkpoint, or the seeded random init, gives its weights)."""
-    try:
+    with needs_extra(f"The text tower of {text_cfg['hf_model_name']}"):
         import transformers  # noqa: F401 (open_clip's HFTextEncoder builds on it)
-    except ImportError as error:
-        name = text_cfg["hf_model_name"]
-        raise ModelUnavailableError(f"The text tower of {name} needs transformers: {MULTILINGUAL_HINT}.") from error
     return {"text_cfg": {**text_cfg, "hf_model_name": str(hf_config_dir(text_cfg)), "hf_model_pretrained": False}}
 
 

@@ -14,20 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.errors import ModelUnavailableError
+from viewfinder.errors import needs_extra
 
 TOKENIZER_FILE = "tokenizer.json"
-MULTILINGUAL_HINT = "pip install 'viewfinder[multilingual]'"
 
 
 def import_tokenizers():
     """The `tokenizers` module, or a one-line error naming the extra that installs it."""
-    try:
+    with needs_extra("Multilingual text towers"):
         import tokenizers
-    except ImportError as error:
-        raise ModelUnavailableError(
-            f"Multilingual text towers need the tokenizers library: {MULTILINGUAL_HINT}."
-        ) from error
     return tokenizers
 
 

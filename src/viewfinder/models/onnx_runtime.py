@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from viewfinder.errors import ModelUnavailableError, ViewfinderError
+from viewfinder.errors import ModelUnavailableError, ViewfinderError, needs_extra
 from viewfinder.images.decode import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
@@ -40,15 +40,18 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     folder = export_dir(spec)
     if (folder / META_FILE).is_file():
         return folder
+    # Without torch (or the exporter's onnx libraries) only a cached export runs: name the extra that makes one.
+    making = partial(needs_extra, f"No ONNX export of {spec.name} is cached in {cache_root()}; making it")
     try:
-        if isinstance(spec, QuerySpec):
-            from viewfinder.models.query_export import export_query_model
+        with making():
+            if isinstance(spec, QuerySpec):
+                from viewfinder.models.query_export import export_query_model
 
-            export: Callable[[Path], None] = partial(export_query_model, spec)
-        else:
-            from viewfinder.models.onnx_export import export_model
+                export: Callable[[Path], None] = partial(export_query_model, spec)
+            else:
+                from viewfinder.models.onnx_export import export_model
 
-            export = partial(export_model, spec)
+                export = partial(export_model, spec)
     except ImportError as error:
         raise ModelUnavailableError(
             f"No ONNX export of {spec.name} is cached in {cache_root()} and the exporter cannot run ({error}); "
@@ -57,7 +60,8 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
-        export(staging)
+        with making():
+            export(staging)
         try:
             staging.rename(folder)
         except OSError:
@@ -70,6 +74,12 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
 
 class QuantizationError(ViewfinderError):
     """ONNX Runtime's quantiser cannot make an int8 version of this model's tower."""
+
+
+def require_onnxruntime() -> None:
+    """Fails at once, naming the extra, where onnxruntime is not installed (towers load later, on first use)."""
+    with needs_extra("The ONNX runtime"):
+        import onnxruntime  # noqa: F401
 
 
 def quantized_file(folder: Path, name: str) -> Path:
@@ -124,6 +134,7 @@ class OnnxEmbedder(Embedder):
         self.int8 = int8
         self.int8_optional = int8_optional
         self.runtime = "onnx-int8" if int8 else "onnx"
+        require_onnxruntime()
         self.folder = ensure_export(spec)
         meta = json.loads((self.folder / META_FILE).read_text())
         self.dim = int(meta["dim"])

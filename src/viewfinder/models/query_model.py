@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.errors import ModelUnavailableError
+from viewfinder.errors import ModelUnavailableError, needs_extra
 from viewfinder.models.embedder import TextEncoder
-from viewfinder.models.hf_tokenizer import MULTILINGUAL_HINT, TOKENIZER_FILE, HfTokenizer
+from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.hub import HUB_HOST, cached_file, hub_cache_dir, hub_reachable
 from viewfinder.models.query_registry import WEIGHT_FILES, QuerySpec
 from viewfinder.models.registry import PACKAGE_DIR, RANDOM_SEED
@@ -28,10 +28,8 @@ IGNORED_KEYS = ("transformer.pooler.", "transformer.embeddings.position_ids")
 
 
 def _import_transformers():
-    try:
+    with needs_extra("Query models"):
         import transformers
-    except ImportError as error:
-        raise ModelUnavailableError(f"Query models need transformers: {MULTILINGUAL_HINT}.") from error
     return transformers
 
 

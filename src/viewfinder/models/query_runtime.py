@@ -14,7 +14,7 @@ from viewfinder.models.embedder import TextEncoder
 from viewfinder.models.factory import choose_runtime
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE
-from viewfinder.models.onnx_runtime import ensure_export
+from viewfinder.models.onnx_runtime import ensure_export, require_onnxruntime
 from viewfinder.models.query_registry import QuerySpec
 
 
@@ -26,6 +26,7 @@ class OnnxQueryEncoder(TextEncoder):
 
     def __init__(self, spec: QuerySpec) -> None:
         self.spec = spec
+        require_onnxruntime()
         self.folder = ensure_export(spec)
         self._meta = json.loads((self.folder / META_FILE).read_text())
         self.dim = int(self._meta["dim"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.errors import ModelUnavailableError, ViewfinderError
+from viewfinder.errors import ModelUnavailableError, ViewfinderError, needs_extra
 from viewfinder.images.decode import PreprocessSpec, to_model_input
 from viewfinder.models import hf_text
 from viewfinder.models.embedder import Embedder
@@ -26,7 +26,9 @@ class OpenClipEmbedder(Embedder):
     runtime = "torch"
 
     def __init__(self, spec: ModelSpec, device: str = "auto") -> None:
-        import torch
+        with needs_extra(f"Running {spec.name} on torch"):
+            import open_clip  # noqa: F401 (create_model's, imported here to name the extra before any work)
+            import torch
 
         self.spec = spec
         self.device = _pick_device(device)

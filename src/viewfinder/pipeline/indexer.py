@@ -137,6 +137,10 @@ def run_index(
         raise ViewfinderError("--batch-size must be at least 1.")
     if engine not in ENGINES:
         raise ViewfinderError(f"Unknown engine {engine!r}; use one of {', '.join(ENGINES)}.")
+    if engine == "ray":
+        from viewfinder.pipeline.ray_engine import import_ray
+
+        import_ray()  # a missing Ray stops the run before the model loads
     index_dir = IndexDir(index_path)
     gone = [root for root in roots if not source_for(root).available()]
     if gone and index_dir.exists():
@@ -157,6 +161,7 @@ def run_index(
                     f"{index_dir.path} keeps its vectors in {manifest.store}; --store applies when an index is created."
                 )
         else:
+            normalise_store(store, index_dir.path)  # a store that cannot be used fails before the model loads
             # A new index needs the model's dimension; loading it first means a model that cannot be
             # loaded leaves no half-made index behind.
             embedder = embedder or load_embedder_for(spec, device, runtime)

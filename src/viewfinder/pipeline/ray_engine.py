@@ -17,7 +17,7 @@ from types import ModuleType
 
 import numpy as np
 
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.sources import open_source
 from viewfinder.sources.s3 import endpoint, use_endpoint
@@ -25,7 +25,6 @@ from viewfinder.sources.s3 import endpoint, use_endpoint
 LOCAL_CPUS = 2  # a local (driver-started) cluster's CPUs when no --ray-address is given
 CPUS_PER_CPU_ACTOR = 4  # a CPU actor's model uses a node's cores; this many cluster CPUs per actor
 DECODE_THREADS = 4
-RAY_HINT = "the Ray engine needs Ray: pip install 'viewfinder[ray]'"
 
 
 def import_ray() -> ModuleType:
@@ -33,10 +32,8 @@ def import_ray() -> ModuleType:
     # Without this, Ray replaces 127.0.0.1 by the machine's routable address and listens on every interface.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # no token file written to the user's home
-    try:
+    with needs_extra("--engine ray"):
         import ray
-    except ImportError as error:
-        raise ViewfinderError(f"--engine ray: {RAY_HINT}.") from error
     return ray
 
 

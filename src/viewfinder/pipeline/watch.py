@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.settings import RECONCILE_SECONDS
 from viewfinder.sources import IMAGE_SUFFIXES, source_for
 
@@ -67,10 +67,8 @@ class FolderWatcher:
 
     def start(self) -> None:
         """Starts the observer and the update thread."""
-        try:
+        with needs_extra("Watching folders"):
             from watchdog.observers import Observer
-        except ImportError as error:
-            raise ViewfinderError("Watching folders needs watchdog: pip install 'viewfinder[watch]'.") from error
         self._observer = Observer()
         handler = _handler(self._changed)
         for root in self.roots:

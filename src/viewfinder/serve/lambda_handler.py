@@ -34,7 +34,7 @@ from typing import Any
 from viewfinder import settings
 from viewfinder.app import LiveIndex
 from viewfinder.app.serving import one_thread_per_query
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.serve.app import create_app
 from viewfinder.serve.guards import LOOPBACK_HOSTS
 
@@ -43,10 +43,8 @@ log = logging.getLogger(__name__)
 
 def build_handler() -> Any:
     """The Lambda handler over the index the environment names; loads it and the model now."""
-    try:
+    with needs_extra("The Lambda handler"):
         from mangum import Mangum
-    except ImportError:
-        raise ViewfinderError("The Lambda handler needs mangum: pip install 'viewfinder[lambda]'.") from None
     index = settings.from_environment("index")
     if not index:
         raise ViewfinderError("Set VIEWFINDER_INDEX to s3://bucket/indexes/NAME or an index directory on EFS.")

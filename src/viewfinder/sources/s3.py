@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.settings import MAX_IMAGE_BYTES, value
 from viewfinder.sources.base import (
     IMAGE_SUFFIXES,
@@ -70,14 +70,22 @@ def endpoint() -> str | None:
     return _endpoint or value("s3_endpoint")
 
 
+def credentials_source() -> str | None:
+    """Where boto3 finds credentials (its method: env, shared-credentials-file, iam-role, ...), None when it
+    finds none. The credentials themselves are never read out."""
+    with needs_extra("S3 support"):
+        import boto3
+
+    credentials = boto3.Session().get_credentials()
+    return None if credentials is None else str(credentials.method)
+
+
 @functools.lru_cache(maxsize=1)
 def client() -> Any:
     """The shared thread-safe S3 client of `endpoint()`: SigV4, standard retries."""
-    try:
+    with needs_extra("S3 support"):
         import boto3
         from botocore.config import Config
-    except ImportError:
-        raise ViewfinderError("S3 support needs boto3: pip install 'viewfinder[s3]'.") from None
     endpoint_url = endpoint()
     config = Config(
         signature_version="s3v4",
@@ -135,7 +143,8 @@ class S3Source(Source):
 
     def check(self) -> None:
         """Lists one key, so a missing or forbidden bucket fails before an index is created or changed."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        with needs_extra("S3 support"):
+            from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             client().list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
@@ -159,7 +168,8 @@ class S3Source(Source):
     def scan(self, exclude: str | None = None) -> Iterator[SourceFile | Unusable]:
         """Every image-named object under the prefix, in key order; ViewfinderError when the bucket can't be
         listed (missing, forbidden), so a run stops before it changes anything."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        with needs_extra("S3 support"):
+            from botocore.exceptions import BotoCoreError, ClientError
 
         prefix = f"{self.prefix}/" if self.prefix else ""
         pages = client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
@@ -207,7 +217,8 @@ def read_object(url: str, limit: int = MAX_IMAGE_BYTES, version: str = "") -> by
 
 def _get_object(url: str, limit: int, version: str = "", conditional: bool = True) -> tuple[bytes, str]:
     """(bytes, ETag) of an s3:// object, failing as read_object says."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    with needs_extra("S3 support"):
+        from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split_url(url)
     replaced = OriginalChangedError(f"object {url} was replaced since it was listed")

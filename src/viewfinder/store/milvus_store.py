@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from viewfinder.errors import ViewfinderError
+from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.store.catalog import Catalog, CatalogDamagedError, relative_folder
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import IndexParams, Queries, StoreAddress, VectorStore, pairs
 
-MILVUS_HINT = "the Milvus store needs pymilvus and milvus-lite: pip install 'viewfinder[milvus]'"
 GENERATION_PROPERTY = "viewfinder.generation"
 WRITE_CHUNK = 2000
 MAX_LIMIT = 16_384  # the most results one Milvus search returns
@@ -30,12 +29,20 @@ LITE_FILE = "milvus.db"  # `--store milvus` alone: a Milvus Lite database inside
 _SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
 
+def _require_libraries(uri: str) -> None:
+    """Fails, naming the extra, where pymilvus (or, for a Milvus Lite file, milvus-lite) is not installed."""
+    with needs_extra("--store milvus"):
+        import pymilvus  # noqa: F401
+
+        if not uri.startswith(_SERVER_SCHEMES):  # a Milvus Lite file: pymilvus starts it, when it is installed
+            import milvus_lite  # noqa: F401
+
+
 def _client(uri: str):
-    try:
-        from pymilvus import MilvusClient
-        from pymilvus.exceptions import MilvusException
-    except ImportError as error:
-        raise ViewfinderError(f"--store milvus: {MILVUS_HINT}.") from error
+    _require_libraries(uri)
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
     try:
         return MilvusClient(uri)
     except MilvusException as error:
@@ -63,16 +70,19 @@ class MilvusStore(VectorStore):
     @classmethod
     def location(cls, text: str, index_path: Path) -> str:
         """A server address, or the absolute path of a Milvus Lite database (a name ending in .db; none: one
-        inside the index directory)."""
+        inside the index directory). Without the libraries to open it, a MissingExtraError."""
         if not text:
-            return str((Path(index_path) / LITE_FILE).resolve())
-        if text.startswith(_SERVER_SCHEMES):
-            return text
-        if not text.endswith(".db"):
+            location = str((Path(index_path) / LITE_FILE).resolve())
+        elif text.startswith(_SERVER_SCHEMES):
+            location = text
+        elif text.endswith(".db"):
+            location = str(Path(text).expanduser().resolve())
+        else:
             raise ViewfinderError(
                 f"--store milvus:{text}: a Milvus Lite path must end in .db (or give http://host:19530)."
             )
-        return str(Path(text).expanduser().resolve())
+        _require_libraries(location)
+        return location
 
     @classmethod
     def open(cls, address: StoreAddress, catalog: Catalog) -> tuple[MilvusStore, int | None]:

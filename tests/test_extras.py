@@ -1,0 +1,94 @@
+"""Each optional extra, missing: a command that needs it says in one line which extra to install (exit 2).
+
+Every case runs in a process of its own in which the extra's packages cannot be imported (extras_helpers), as
+after `pip install viewfinder` without that extra.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from cli_helpers import write_colour_images
+from extras_helpers import run_cli_without, run_without
+
+from viewfinder.errors import EXTRA_MODULES, MissingExtraError, extra_of, missing_extra
+
+ROOT = Path(__file__).resolve().parents[1]
+# The extras of pyproject.toml that are tools of the repository, not parts of Viewfinder a command imports.
+NOT_IMPORTED = {"dev", "realbench", "all"}
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    write_colour_images(folder, 2)
+    return folder
+
+
+def assert_names_the_extra(result, extra: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("viewfinder: error: ")
+    assert f"needs the [{extra}] extra" in result.stderr and f"pip install 'viewfinder[{extra}]'" in result.stderr
+
+
+# What each extra is needed for, as a command line (PHOTOS and INDEX stand for a library and a new index).
+COMMANDS = {
+    # Without torch, indexing takes the ONNX runtime, whose export of the model is made with torch once.
+    "torch": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:shapes"],
+    "onnx": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--runtime", "onnx"],
+    "serve": ["serve", "--index", "INDEX"],
+    "watch": ["watch", "PHOTOS", "--index", "INDEX", "--model", "test:tiny"],
+    "s3": ["index", "s3://photos/2024", "--index", "INDEX", "--model", "test:tiny"],
+    "ray": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--engine", "ray"],
+    "milvus": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--store", "milvus"],
+}
+
+
+@pytest.mark.parametrize("extra", sorted(COMMANDS))
+def test_a_command_without_its_extra_names_it(extra: str, photos: Path, tmp_path: Path) -> None:
+    places = {"PHOTOS": str(photos), "INDEX": str(tmp_path / "index")}
+    args = [places.get(arg, arg) for arg in COMMANDS[extra]]
+    # A cache of its own: no ONNX export made by an earlier test lets indexing go without torch.
+    result = run_cli_without(EXTRA_MODULES[extra], *args, env={"VIEWFINDER_CACHE": str(tmp_path / "cache")})
+    assert_names_the_extra(result, extra)
+
+
+def test_without_torch_or_onnxruntime_indexing_names_torch(photos: Path, tmp_path: Path) -> None:
+    """A plain install: no runtime at all. Torch is the one to install, as ONNX exports are made with it."""
+    hidden = [*EXTRA_MODULES["torch"], *EXTRA_MODULES["onnx"]]
+    result = run_cli_without(hidden, "index", photos, "--index", tmp_path / "index", "--model", "test:shapes")
+    assert_names_the_extra(result, "torch")
+
+
+def test_the_lambda_handler_without_mangum_names_the_extra(tmp_path: Path) -> None:
+    """The Lambda runtime imports the handler at a cold start; its init error is the exception's type and text."""
+    env = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "VIEWFINDER_INDEX": str(tmp_path / "index")}
+    result = run_without(EXTRA_MODULES["lambda"], "import viewfinder.serve.lambda_handler\n", env=env)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        "viewfinder.errors.MissingExtraError: The Lambda handler needs the [lambda] extra (mangum is not installed):"
+        " pip install 'viewfinder[lambda]'"
+    )
+
+
+def test_every_extra_that_a_command_imports_has_its_modules_listed() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(EXTRA_MODULES) == set(declared) - NOT_IMPORTED
+
+
+def test_a_missing_module_is_named_by_its_extra_through_a_chain() -> None:
+    assert extra_of("open_clip.tokenizer") == "torch" and extra_of("numpy") is None
+    try:
+        try:
+            import ray_of_hope_not_installed  # noqa: F401
+        except ModuleNotFoundError as inner:
+            inner.name = "pymilvus.exceptions"  # as when pymilvus is missing
+            raise RuntimeError("while opening the store") from inner
+    except RuntimeError as error:
+        found = missing_extra(error, "--store milvus")
+    assert isinstance(found, MissingExtraError) and (found.extra, found.module) == ("milvus", "pymilvus")
+    assert missing_extra(ModuleNotFoundError("No module named 'numpyx'", name="numpyx")) is None
