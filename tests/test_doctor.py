@@ -83,5 +83,13 @@ def test_plain_report_names_a_missing_extra_and_hides_secrets(tmp_path: Path) ->
     as_json = json.loads(run_cli_without(["watchdog"], "doctor", "--json", env=env).stdout)
     watch_json = next(extra for extra in as_json["extras"] if extra["name"] == "watch")
     assert watch_json == {"name": "watch", "installed": False, "modules": {"watchdog": None}}
-    assert as_json["s3"] == {"endpoint": "http://127.0.0.1:8333", "credentials": "env"}
+    assert as_json["s3"] == {"endpoint": "http://127.0.0.1:8333", "credentials": "env", "problem": None}
     assert SECRET not in json.dumps(as_json)
+
+
+def test_a_wrong_aws_profile_is_reported_not_raised(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    code, out, err = run_cli(capsys, "doctor")
+    assert code == 0 and err == ""
+    line = next(line for line in out.splitlines() if line.startswith("S3 credentials: "))
+    assert "cannot be looked up" in line and "no-such-profile" in line

@@ -14,7 +14,7 @@ from importlib import metadata
 from importlib.util import find_spec
 from typing import Any
 
-from viewfinder.errors import EXTRA_MODULES
+from viewfinder.errors import EXTRA_MODULES, ViewfinderError
 from viewfinder.models.factory import cuda_available
 from viewfinder.models.onnx_format import META_FILE, cache_home, cache_root, export_dir
 from viewfinder.models.registry import resolve_model
@@ -66,6 +66,7 @@ class Models:
 class S3:
     endpoint: str | None  # --s3-endpoint / $AWS_ENDPOINT_URL; None: AWS
     credentials: str | None  # where boto3 finds them (env, shared-credentials-file, ...); None: none found
+    problem: str | None  # why they cannot be looked up (an AWS_PROFILE that names no profile)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def diagnose() -> Report:
         extras=extras,
         runtimes=runtimes,
         models=_models(torch="torch" in installed, onnx=runtimes.onnxruntime is not None),
-        s3=S3(endpoint(), credentials_source() if "s3" in installed else None),
+        s3=_s3(looked_up="s3" in installed),
         index=DefaultIndex(str(index), IndexDir(index).exists()),
     )
 
@@ -125,6 +126,15 @@ def _version_of(module: str) -> str | None:
 @cache
 def _distributions() -> Mapping[str, list[str]]:
     return metadata.packages_distributions()
+
+
+def _s3(looked_up: bool) -> S3:
+    if not looked_up:
+        return S3(endpoint(), None, None)
+    try:
+        return S3(endpoint(), credentials_source(), None)
+    except ViewfinderError as error:
+        return S3(endpoint(), None, str(error))
 
 
 def _runtimes() -> Runtimes:

@@ -48,12 +48,16 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"model cache: {models.cache} (ONNX exports in {models.onnx_exports})")
     print(f"Hugging Face cache: {models.hub_cache or 'none (huggingface_hub is not installed)'}")
     for model in models.test_models:
-        ready = f"ready on {' and '.join(model.runs_on)}" if model.runs_on else "not ready (needs the [torch] extra)"
+        if model.runs_on:
+            ready = f"ready on {' and '.join(model.runs_on)}"
+        else:  # a cached export runs on ONNX Runtime alone; torch runs any model, and makes its export
+            ready = f"not ready (needs the {'[onnx] or ' if model.onnx_export else ''}[torch] extra)"
         export = "ONNX export cached" if model.onnx_export else "no ONNX export cached"
         print(f"test model {model.name}: {ready}; {export}")
     s3 = report.s3
     print(f"S3 endpoint: {s3.endpoint or 'AWS (AWS_ENDPOINT_URL is not set)'}")
-    print(f"S3 credentials: {f'found ({s3.credentials})' if s3.credentials else 'none found'}")
+    credentials = f"found ({s3.credentials})" if s3.credentials else s3.problem or "none found"
+    print(f"S3 credentials: {credentials}")
     there = "exists" if report.index.exists else "no index there yet"
     print(f"default index: {report.index.path} ({there})")
     return EXIT_OK

@@ -72,11 +72,15 @@ def endpoint() -> str | None:
 
 def credentials_source() -> str | None:
     """Where boto3 finds credentials (its method: env, shared-credentials-file, iam-role, ...), None when it
-    finds none. The credentials themselves are never read out."""
+    finds none; ViewfinderError when its configuration is wrong. The credentials themselves are never read out."""
     with needs_extra("S3 support"):
         import boto3
+        from botocore.exceptions import BotoCoreError
 
-    credentials = boto3.Session().get_credentials()
+    try:
+        credentials = boto3.Session().get_credentials()
+    except BotoCoreError as error:  # a missing AWS_PROFILE, an unreadable config file
+        raise ViewfinderError(f"AWS credentials cannot be looked up: {error}.") from error
     return None if credentials is None else str(credentials.method)
 
 
