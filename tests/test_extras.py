@@ -6,6 +6,7 @@ after `pip install viewfinder` without that extra.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -92,3 +93,24 @@ def test_a_missing_module_is_named_by_its_extra_through_a_chain() -> None:
         found = missing_extra(error, "--store milvus")
     assert isinstance(found, MissingExtraError) and (found.extra, found.module) == ("milvus", "pymilvus")
     assert missing_extra(ModuleNotFoundError("No module named 'numpyx'", name="numpyx")) is None
+
+
+@pytest.mark.slow
+def test_without_torch_a_cached_onnx_export_indexes_and_searches(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Torch is only asked for where it is needed: with the model's export cached, ONNX Runtime does it all."""
+    from viewfinder.models.onnx_runtime import ensure_export
+    from viewfinder.models.registry import resolve_model
+
+    monkeypatch.setenv("VIEWFINDER_CACHE", str(tmp_path / "cache"))
+    ensure_export(resolve_model("test:tiny"))  # made here, with torch, once
+    index, env = tmp_path / "index", {"VIEWFINDER_CACHE": str(tmp_path / "cache")}
+    hidden = EXTRA_MODULES["torch"]
+    built = run_cli_without(hidden, "index", photos, "--index", index, "--model", "test:tiny", env=env)
+    assert built.returncode == 0, built.stderr
+    found = run_cli_without(hidden, "search", "a gradient", "--index", index, "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    report = json.loads(run_cli_without(hidden, "doctor", "--json", env=env).stdout)
+    assert report["runtimes"]["torch"] is None
+    assert report["models"]["test_models"][0] == {"name": "test:tiny", "onnx_export": True, "runs_on": ["onnx"]}
