@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shapeworld import heldout, sketch, varied
+from shapeworld import heldout, mosaic, sketch, varied
 from viewfinder.images import synthetic
 
 Pair = tuple[str, str]  # (colour, shape)
@@ -136,6 +136,7 @@ RENDERERS: dict[str, Draw] = {
     "synthetic": _synthetic,
     "varied": _varied,
     "sketch": _single(sketch.render),
+    "mosaic": _single(mosaic.render),
 }
 MULTI_OBJECT = {"synthetic", "varied"}
 
