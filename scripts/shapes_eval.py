@@ -1,8 +1,9 @@
 """Held-out evaluation of `test:shapes`: pictures drawn by code the model never trained on.
 
-Three libraries, none from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
-colour shades and backgrounds), `shapeworld.sketch` (hand-drawn outlines, crayon fill, paper) and the web
-tests' 36 pictures (flat Pillow shapes on light backgrounds).
+Four libraries, none from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
+colour shades and backgrounds), `shapeworld.sketch` (hand-drawn outlines, crayon fill, paper),
+`shapeworld.mosaic` (shapes laid in tiles or beads on a grid) and the web tests' 36 pictures (flat Pillow
+shapes on light backgrounds).
 Used by scripts/train_shapes.py for the model card; run alone to measure a weights file:
 
     PYTHONPATH=src python scripts/shapes_eval.py [WEIGHTS]
@@ -24,13 +25,14 @@ from PIL import Image
 from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_ARCH, SHAPES_WEIGHTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worlds"))  # the shape world, not in the package
-from shapeworld import heldout, sketch
+from shapeworld import heldout, mosaic, sketch
 from shapeworld.captions import LANGUAGES, query
 
 MODEL_NAME = SHAPES_ARCH
 HELD_OUT_SEED = 20_240_611  # the training script draws no picture from the held-out renderer at all
-SKETCH_SEED = 20_261_206  # the hand-drawn library's; neither renderer is drawn from in training
-PER_PAIR = 5  # held-out library pictures per (colour, shape) pair: 240 in each of the two renderers
+SKETCH_SEED = 20_261_206  # the hand-drawn library's; none of these renderers is drawn from in training
+MOSAIC_SEED = 20_261_207  # the tiled library's
+PER_PAIR = 5  # held-out library pictures per (colour, shape) pair: 240 in each of the three renderers
 TOP = 10  # results the negative check looks at
 K = 5  # precision@K
 
@@ -119,7 +121,7 @@ def library_metrics(embed: Embedder, gallery: np.ndarray, labels: list, queries:
 
 
 def renderer_metrics(embed: Embedder, renderer, workdir: Path, seed: int) -> dict:
-    """Metrics on one renderer's library (`heldout` or `sketch`), read back from JPEG files; image queries are
+    """Metrics on one renderer's library (`heldout`, `sketch` or `mosaic`), read back from JPEG files; image queries are
     fresh pictures of each pair from the same renderer."""
     library = renderer.write_library(workdir, PER_PAIR, seed=seed)
     gallery = embed.images([Image.open(path).convert("RGB") for path in library])
@@ -129,12 +131,13 @@ def renderer_metrics(embed: Embedder, renderer, workdir: Path, seed: int) -> dic
 
 
 def evaluate(embed: Embedder, workdir: Path) -> dict[str, dict]:
-    """Metrics on the two held-out renderers' libraries and on the web tests' library."""
+    """Metrics on the three held-out renderers' libraries and on the web tests' library."""
     web = heldout.web_pictures()
     web_gallery = embed.images([image for _, _, image in web])
     return {
         "heldout": renderer_metrics(embed, heldout, workdir / "heldout", HELD_OUT_SEED),
         "sketch": renderer_metrics(embed, sketch, workdir / "sketch", SKETCH_SEED),
+        "mosaic": renderer_metrics(embed, mosaic, workdir / "mosaic", MOSAIC_SEED),
         "web": library_metrics(embed, web_gallery, [(c, s) for c, s, _ in web], None),
     }
 

@@ -1,5 +1,5 @@
 """The shape world of scripts/ and tests/: multilingual and partial captions, chosen scenes, the varied training
-renderer and the two held-out renderers."""
+renderer and the three held-out renderers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shapeworld import captions, heldout, sketch, varied
+from shapeworld import captions, heldout, mosaic, sketch, varied
 from shapeworld.scenes import scene_of
 from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS, SHAPES
@@ -128,6 +128,32 @@ def test_sketch_library_holds_every_pair_in_frames_of_many_aspects_and_is_determ
     sizes = {Image.open(path).size for path in library}
     assert len(sizes) >= 40
     again = sketch.write_library(tmp_path / "b", per_pair=1, seed=3)
+    assert [path.read_bytes() for path in library] == [path.read_bytes() for path in again]
+
+
+@pytest.mark.parametrize("shape", mosaic.SHAPES)
+def test_mosaic_shapes_have_their_own_area(shape):
+    yy, xx = np.mgrid[-50:50:0.25, -50:50:0.25]
+    area = mosaic.inside(shape, xx, yy, 40.0).mean() * 100**2 / (np.pi * 40**2)
+    expected = {"circle": 1.0, "ring": 0.62, "square": 0.7, "triangle": 0.41, "star": 0.53, "cross": 0.59}
+    assert abs(area - expected[shape]) < 0.08, area
+
+
+@pytest.mark.parametrize("colour", mosaic.COLOURS)
+def test_mosaic_pictures_lay_the_object_in_tiles_of_its_colour_on_a_ground_far_from_it(colour):
+    tile = np.array(mosaic.COLOURS[colour], np.float32)
+    pixels = np.asarray(mosaic.render(colour, "circle", np.random.default_rng(1)), np.float32)
+    near_tile = np.linalg.norm(pixels - tile, axis=-1) < 40
+    assert 0.03 < near_tile.mean() < 0.5  # an object, not the whole panel, is laid in its colour
+    assert near_tile[:10, :10].mean() < 0.5  # the ground keeps away from it
+
+
+def test_mosaic_library_holds_every_pair_and_is_deterministic(tmp_path):
+    library = mosaic.write_library(tmp_path / "a", per_pair=1, seed=3)
+    assert sorted(library.values()) == sorted(mosaic.PAIRS)
+    assert (tmp_path / "a" / "captions.jsonl").read_text().count("\n") == len(mosaic.PAIRS)
+    assert len({Image.open(path).size for path in library}) >= 40
+    again = mosaic.write_library(tmp_path / "b", per_pair=1, seed=3)
     assert [path.read_bytes() for path in library] == [path.read_bytes() for path in again]
 
 
