@@ -1,7 +1,7 @@
 """Train the `test:shapes` model (also named `test:shapes-multilingual`): a tiny open_clip CLIP on pictures of
 coloured shapes, captioned in English, French, German and Spanish.
 
-Run from the repository root (CPU, deterministic for a seed, under a quarter of an hour on two idle cores):
+Run from the repository root (CPU, deterministic for a seed, about 25 minutes on two busy cores):
 
     PYTHONPATH=src python scripts/train_shapes.py
 
@@ -289,13 +289,34 @@ def _shown(path: Path) -> str:
     return path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)
 
 
+TARGET = 0.9  # the project's target for text→image and image→image precision@5 on every library
+LIBRARY_NAMES = {
+    "heldout": "the held-out renderer",
+    "sketch": "the hand-drawn renderer",
+    "mosaic": "the mosaic renderer",
+    "web": "the web tests' library",
+}
+
+
+def _verdict(results: dict) -> str:
+    """The card's sentence on where the target holds, from the measured figures, so it cannot go stale."""
+    keys = ("text_to_image_p_at_5", "image_to_image_p_at_5")
+    holds = [name for library, name in LIBRARY_NAMES.items() if all(results[library][k] >= TARGET for k in keys)]
+    misses = [name for library, name in LIBRARY_NAMES.items() if name not in holds]
+    said = f"It holds on {', '.join(holds) or 'none of the libraries'}."
+    return said + (f" **It does not hold on {', '.join(misses)}.**" if misses else "")
+
+
 def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Path) -> None:
     """The model card: what the model is, how it was trained here, and how well it does on held-out data."""
     config = open_clip.get_model_config(MODEL_NAME)
-    held, drawn, web = results["heldout"], results["sketch"], results["web"]
-    rows = [f"| {label} | {held[key]:.3f} | {drawn[key]:.3f} | {web[key]:.3f} |" for key, label in METRIC_ROWS]
-    header = "| Metric | Held-out renderer | Hand-drawn renderer | Web tests' library |"
-    table = "\n".join([header, "|---|---|---|---|", *rows])
+    held, drawn, tiled, web = results["heldout"], results["sketch"], results["mosaic"], results["web"]
+    rows = [
+        f"| {label} | {held[key]:.3f} | {drawn[key]:.3f} | {tiled[key]:.3f} | {web[key]:.3f} |"
+        for key, label in METRIC_ROWS
+    ]
+    header = "| Metric | Held-out renderer | Hand-drawn renderer | Mosaic renderer | Web tests' library |"
+    table = "\n".join([header, "|---|---|---|---|---|", *rows])
     template = (Path(__file__).parent / "model_card_shapes.md.in").read_text(encoding="utf-8")
     card = template.format(
         vision=config["vision_cfg"],
@@ -307,10 +328,13 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
         table=table,
         held_pairs=held["pairs"],
         sketch=drawn,
+        mosaic=tiled,
+        verdict=_verdict(results),
         web_pairs=web["pairs"],
         per_pair=shapes_eval.PER_PAIR,
         held_out=shapes_eval.HELD_OUT_SEED,
         sketch_seed=shapes_eval.SKETCH_SEED,
+        mosaic_seed=shapes_eval.MOSAIC_SEED,
         size_mb=weights.stat().st_size / 1e6,
         cfg_name=MODEL_NAME,
         weights=_shown(weights),
@@ -327,7 +351,9 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4000)
+    # 4000 steps were enough for solid shapes; with the outlined, hatched and patchy ones they left held-out
+    # image→image precision@5 at 0.86, and 6000 reached 0.90 (the model card has the figures).
+    parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--pool-size", type=int, default=24000)

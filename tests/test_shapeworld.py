@@ -93,6 +93,21 @@ def test_varied_pictures_are_deterministic_and_show_every_object():
     assert len(seen) >= 40  # the styles and objects really vary
 
 
+@pytest.mark.parametrize(("shape", "low", "high"), [("circle", 0.0, 0.22), ("ring", 0.24, 1.0)])
+def test_varied_outlined_circle_is_one_thin_line_and_a_ring_keeps_its_band(shape, low, high):
+    """Drawn by its edge, a circle must not look like a ring: across the edge, the ink a ray from the centre
+    meets spans a thin stroke for a circle, and a band (or its two edges) at least a fifth of r for a ring."""
+    yy, xx = np.mgrid[0:200, 0:200]
+    radius, sector = np.hypot(xx - 100, yy - 100), (np.arctan2(yy - 100, xx - 100) / (2 * np.pi) * 90).astype(int)
+    for seed in range(20):
+        canvas = Image.new("RGB", (200, 200))
+        obj = synthetic.ShapeObject(shape, "white", "large", 100, 100, 0.0)
+        varied._drawn(canvas, obj, 60, 1, (255, 255, 255), "outline", np.random.default_rng(seed))
+        ink = np.asarray(canvas)[..., 0] > 128
+        spans = [np.ptp(radius[ink & (sector == s)]) for s in range(-45, 45) if (ink & (sector == s)).any()]
+        assert low < np.median(spans) / 60 < high, seed
+
+
 @pytest.mark.parametrize("shape", heldout.SHAPES)
 def test_heldout_shapes_have_their_own_area_and_an_anti_aliased_edge(shape):
     yy, xx = np.mgrid[-50:50, -50:50].astype(np.float32)

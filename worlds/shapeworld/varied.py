@@ -4,13 +4,18 @@ colours rather than one renderer's habits.
 `synthetic.render_scene` draws one style (muted backgrounds, fixed proportions, 4:3 frames); a model trained
 only on it matched pictures by background and failed on shapes drawn by other code. Here every picture draws
 its own frame (aspect ratio and size), background (any colour including the object colours, gradients,
-noise, textures, stripes, blurred blotches, pale paper), object proportions, rotation, shading and outline,
-with or without anti-aliasing, then blur, noise and JPEG at random strengths.
+noise, textures, stripes, blurred blotches, pale paper; now and then close to the objects' colours), object
+proportions, rotation, shading and outline, with or without anti-aliasing, then blur, noise and JPEG at random
+strengths. Over half the objects are not solid: drawn by their edge (one to three strokes of varying width,
+sometimes wobbly) and left empty, hatched, patchy, faintly tinted or half filled, as drawings, print and
+signs show shapes. The labels keep their meaning: a circle drawn by its edge is one thin line, a ring is a
+thick band or its two edges (see `_drawn`).
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import math
 
 import numpy as np
@@ -21,16 +26,24 @@ from viewfinder.images.synthetic import BACKGROUNDS, COLOURS, SHAPES, ShapeObjec
 _ASPECTS = (4 / 3, 3 / 4, 1.0, 16 / 9, 3 / 2, 2 / 3)
 _MIN_CONTRAST = 75.0  # RGB distance kept between an object's colour and its background's colours
 _PALETTE = np.array(list(COLOURS.values()), np.float32)
+_LOW_CONTRAST = 40.0  # the distance kept instead in a share of pictures: pale, hazy or dark scenes
+# How an object is drawn: Pillow's solid fill, or by its edge with an empty, hatched, patchy, faint or half fill.
+_STYLES = ("solid", "outline", "hatched", "textured", "tinted", "partial")
+_STYLE_P = (0.45, 0.15, 0.1, 0.1, 0.1, 0.1)
+_CIRCLE_STROKE = (0.04, 0.12)  # an outlined circle's (or ring edge's) stroke, as a share of r: thin...
+_RING_BAND = (0.2, 0.45)  # ...and a ring's band, as a share of r: thick, so the two never meet
 
 
-def _contrasting(avoid: np.ndarray, rng: np.random.Generator, palette_share: float = 0.3) -> np.ndarray:
-    """A background colour, often one of the object colours, far from every colour in `avoid`."""
+def _contrasting(
+    avoid: np.ndarray, rng: np.random.Generator, contrast: float = _MIN_CONTRAST, palette_share: float = 0.3
+) -> np.ndarray:
+    """A background colour, often one of the object colours, `contrast` away from every colour in `avoid`."""
     for _ in range(200):
         if rng.random() < palette_share:
             pick = _PALETTE[int(rng.integers(len(_PALETTE)))] + rng.normal(0, 10, 3)
         else:
             pick = rng.uniform(0, 255, 3)
-        if np.min(np.linalg.norm(avoid - pick, axis=1)) > _MIN_CONTRAST:
+        if np.min(np.linalg.norm(avoid - pick, axis=1)) > contrast:
             return np.clip(pick, 0, 255).astype(np.float32)
     return np.full(3, 128, np.float32)
 
@@ -40,9 +53,11 @@ def _noise(height: int, width: int, rng: np.random.Generator, cells: int) -> np.
     return np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
 
 
-def background(width: int, height: int, avoid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """An (height, width, 3) float background of a random kind whose colours keep away from `avoid`."""
-    a, b = _contrasting(avoid, rng), _contrasting(avoid, rng)
+def background(
+    width: int, height: int, avoid: np.ndarray, rng: np.random.Generator, contrast: float = _MIN_CONTRAST
+) -> np.ndarray:
+    """An (height, width, 3) float background of a random kind whose colours keep `contrast` from `avoid`."""
+    a, b = _contrasting(avoid, rng, contrast), _contrasting(avoid, rng, contrast)
     xx = np.arange(width, dtype=np.float32)[None, :] / width
     yy = np.arange(height, dtype=np.float32)[:, None] / height
     kind = int(rng.integers(8))
@@ -57,10 +72,10 @@ def background(width: int, height: int, avoid: np.ndarray, rng: np.random.Genera
         period = rng.uniform(0.03, 0.2)
         t = ((xx // period + (yy // period) * rng.integers(2)) % 2).astype(np.float32)
     elif kind == 4:  # blotches of many colours, blurred: clutter without edges that look like shapes
-        return _blotches(width, height, avoid, rng)
+        return _blotches(width, height, avoid, rng, contrast)
     elif kind == 5:  # pale paper
         pale = np.float32(rng.uniform(205, 252)) + rng.uniform(-8, 8, 3).astype(np.float32)
-        a = pale if np.min(np.linalg.norm(avoid - pale, axis=1)) > _MIN_CONTRAST else a
+        a = pale if np.min(np.linalg.norm(avoid - pale, axis=1)) > contrast else a
         t = np.zeros((height, width), np.float32)
     elif kind == 6:  # the sample library's muted backgrounds
         name = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
@@ -71,13 +86,13 @@ def background(width: int, height: int, avoid: np.ndarray, rng: np.random.Genera
     return a + (b - a) * t
 
 
-def _blotches(width: int, height: int, avoid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    canvas = Image.new("RGB", (width, height), tuple(int(c) for c in _contrasting(avoid, rng)))
+def _blotches(width: int, height: int, avoid: np.ndarray, rng: np.random.Generator, contrast: float) -> np.ndarray:
+    canvas = Image.new("RGB", (width, height), tuple(int(c) for c in _contrasting(avoid, rng, contrast)))
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(rng.integers(4, 12))):
         x, y = rng.uniform(0, width), rng.uniform(0, height)
         rx, ry = rng.uniform(0.1, 0.4) * width, rng.uniform(0.1, 0.4) * height
-        draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=tuple(int(c) for c in _contrasting(avoid, rng)))
+        draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=tuple(int(c) for c in _contrasting(avoid, rng, contrast)))
     blurred = canvas.filter(ImageFilter.GaussianBlur(min(width, height) * rng.uniform(0.06, 0.15)))
     return np.asarray(blurred, np.float32)
 
@@ -107,9 +122,15 @@ def _fill(colour: str, rng: np.random.Generator) -> tuple[int, int, int]:
     return tuple(int(c) for c in np.clip(shade, 0, 255))
 
 
-def _draw(draw: ImageDraw.ImageDraw, obj: ShapeObject, r: float, scale: float, rng: np.random.Generator) -> None:
-    cx, cy = obj.x, obj.y
+def _draw(canvas: Image.Image, obj: ShapeObject, r: float, scale: float, rng: np.random.Generator) -> None:
+    """One object, drawn solid (as Pillow fills it) or in one of the looser styles of `_drawn`."""
     fill = _fill(obj.colour, rng)
+    style = str(rng.choice(_STYLES, p=_STYLE_P))
+    if style != "solid":
+        _drawn(canvas, obj, r, scale, fill, style, rng)
+        return
+    draw = ImageDraw.Draw(canvas)
+    cx, cy = obj.x, obj.y
     outline, line = None, 0
     if rng.random() < 0.25:  # an outline in a darker shade, black or white
         outline = (
@@ -121,9 +142,84 @@ def _draw(draw: ImageDraw.ImageDraw, obj: ShapeObject, r: float, scale: float, r
     if obj.shape == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline=outline, width=line)
     elif obj.shape == "ring":
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=fill, width=max(2, round(r * rng.uniform(0.2, 0.45))))
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=fill, width=max(2, round(r * rng.uniform(*_RING_BAND))))
     else:
         draw.polygon(_outline(obj.shape, cx, cy, r, obj.angle, rng), fill=fill, outline=outline, width=line)
+
+
+def _edges(obj: ShapeObject, r: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """The shape's edges as closed polygons, (n, 2) arrays: a ring has its outer and its inner circle."""
+    if obj.shape in ("circle", "ring"):
+        theta = np.linspace(0, 2 * math.pi, 64, endpoint=False)
+        circle = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+        edges = [obj.x + r * circle[:, 0], obj.y + r * circle[:, 1]]
+        outer = np.stack(edges, axis=1)
+        if obj.shape == "circle":
+            return [outer]
+        inner = r * (1 - rng.uniform(*_RING_BAND))
+        return [outer, np.stack([obj.x + inner * circle[:, 0], obj.y + inner * circle[:, 1]], axis=1)]
+    return [np.array(_outline(obj.shape, obj.x, obj.y, r, obj.angle, rng))]
+
+
+def _wobbled(edge: np.ndarray, r: float, amount: float, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """A closed edge walked in short steps, displaced by a slow wobble of `amount` r and a little jitter, and
+    shifted a little: one stroke of a hand or a cheap printer. The first point is repeated at the end."""
+    closed = np.concatenate([edge, edge[:1]])
+    steps = [
+        start + (end - start) * np.linspace(0, 1, max(2, int(np.linalg.norm(end - start) / 3)), endpoint=False)[:, None]
+        for start, end in itertools.pairwise(closed)
+    ]
+    path = np.concatenate(steps)
+    t = np.linspace(0, 2 * math.pi, len(path), endpoint=False)[:, None]
+    frequency, phase = rng.integers(2, 6, 2), rng.uniform(0, 2 * math.pi, 2)  # whole turns: the wobble closes
+    path = path + amount * r * np.sin(frequency * t + phase) + rng.normal(0, amount * r * 0.15, path.shape)
+    path = path + rng.normal(0, 0.015 * r, 2)
+    return [(float(x), float(y)) for x, y in np.concatenate([path, path[:1]])]
+
+
+def _drawn(
+    canvas: Image.Image, obj: ShapeObject, r: float, scale: float, fill: tuple, style: str, rng: np.random.Generator
+) -> None:
+    """An object drawn by its edge, as people and print draw shapes that are not photographs of solid things.
+
+    The edge is one to three strokes of the object's colour (each a little apart, sometimes wobbly); the inside
+    is left empty ("outline"), hatched, filled with a patchy texture, tinted faintly, or filled on one side
+    only. A circle's stroke is thin (at most `_CIRCLE_STROKE` of r) and a ring is its two edges or a band at
+    least `_RING_BAND` r thick, so an outlined circle is one thin line and never looks like a ring.
+    """
+    width, height = canvas.size
+    edges = _edges(obj, r, rng)
+    region = Image.new("L", canvas.size, 0)
+    for number, edge in enumerate(edges):  # the ring's inner edge cuts its hole
+        ImageDraw.Draw(region).polygon([tuple(p) for p in edge.tolist()], fill=0 if number else 255)
+    inside = np.asarray(region, np.float32) / 255
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    if style == "hatched":  # parallel lines, sometimes crossed
+        angle, spacing, share = rng.uniform(0, math.pi), rng.uniform(0.12, 0.3) * r, rng.uniform(0.25, 0.5)
+        lines = ((xx * math.cos(angle) + yy * math.sin(angle)) / spacing) % 1 < share
+        if rng.random() < 0.3:
+            lines |= ((xx * math.cos(angle + math.pi / 2) + yy * math.sin(angle + math.pi / 2)) / spacing) % 1 < share
+        inside = inside * lines
+    elif style == "textured":  # patchy, as paint, print or crayon leave it
+        patches = _noise(height, width, rng, int(rng.integers(4, 20)))
+        inside = inside * np.clip((patches - rng.uniform(0.3, 0.6)) * 4 + 0.5, 0, 1)
+    elif style == "tinted":  # a faint wash inside a clear edge: low contrast inside the shape
+        inside = inside * rng.uniform(0.2, 0.5)
+    elif style == "partial":  # filled up to a line across it
+        angle = rng.uniform(0, 2 * math.pi)
+        side = (xx - obj.x) * math.cos(angle) + (yy - obj.y) * math.sin(angle) < rng.uniform(-0.5, 0.5) * r
+        inside = inside * side
+    else:  # outline only
+        inside = inside * 0
+    thin = _CIRCLE_STROKE if obj.shape in ("circle", "ring") else (0.04, 0.16)
+    stroke = max(scale, round(r * rng.uniform(*thin)))
+    wobble = rng.uniform(0.01, 0.05) if rng.random() < 0.5 else 0.0
+    pen = Image.new("L", canvas.size, 0)
+    for _ in range(int(rng.integers(1, 4)) if rng.random() < 0.3 else 1):
+        for edge in edges:
+            ImageDraw.Draw(pen).line(_wobbled(edge, r, wobble, rng), fill=255, width=int(stroke), joint="curve")
+    coverage = np.maximum(inside, np.asarray(pen, np.float32) / 255)
+    canvas.paste(fill, mask=Image.fromarray((coverage * 255).astype(np.uint8)))
 
 
 def _layout(count: int, width: int, height: int, rng: np.random.Generator) -> list[tuple[float, float, float]]:
@@ -155,15 +251,15 @@ def random_picture(rng: np.random.Generator) -> tuple[Image.Image, tuple[ShapeOb
     scale = 2 if rng.random() < 0.5 else 1  # drawn large and shrunk: anti-aliased edges
     spots = _layout(count, width * scale, height * scale, rng)
     avoid = np.array([COLOURS[colour] for _, colour in kinds[: len(spots)]], np.float32)
-    ground = background(width * scale, height * scale, avoid, rng)
+    contrast = _LOW_CONTRAST if rng.random() < 0.15 else _MIN_CONTRAST
+    ground = background(width * scale, height * scale, avoid, rng, contrast)
     ground = ground + rng.normal(0, rng.uniform(0, 6), (*ground.shape[:2], 1))  # grain
     canvas = Image.fromarray(np.clip(ground, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(canvas)
     objects = []
     for (shape, colour), (x, y, r) in zip(kinds, spots, strict=False):
         size = "large" if r > 0.2 * short * scale else "small"
         obj = ShapeObject(shape, colour, size, x, y, float(rng.uniform(0, 360)))
-        _draw(draw, obj, r, scale, rng)
+        _draw(canvas, obj, r, scale, rng)
         objects.append(obj)
     if scale > 1:
         canvas = canvas.resize((width, height), Image.Resampling.LANCZOS)
