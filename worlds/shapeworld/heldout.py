@@ -9,13 +9,14 @@ The semantic tests and the model card measure the model on these pictures and on
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from shapeworld.pair_library import write_pair_library
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "ring", "cross")
 
@@ -161,21 +162,8 @@ def write_library(out_dir: Path, per_pair: int, seed: int) -> dict[Path, tuple[s
 
     Frames are landscape, portrait or square. Returns each picture's resolved path with its (colour, shape).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     frames = [(320, 240), (240, 320), (280, 280), (360, 240)]
-    library: dict[Path, tuple[str, str]] = {}
-    records = []
-    for number in range(per_pair):
-        for colour, shape in PAIRS:
-            size = frames[int(rng.integers(len(frames)))]
-            path = out_dir / f"{colour}-{shape}-{number:02d}.jpg"
-            render(colour, shape, rng, size).save(path, quality=int(rng.integers(70, 95)))
-            library[path.resolve()] = (colour, shape)
-            records.append(json.dumps({"file": path.name, "colour": colour, "shape": shape}))
-    (out_dir / "captions.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
-    return library
+    return write_pair_library(out_dir, per_pair, seed, PAIRS, render, lambda rng: frames[int(rng.integers(4))])
 
 
 # The web tests' library (tests/web/conftest.py draws it with these): flat shapes on light backgrounds.

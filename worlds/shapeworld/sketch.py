@@ -11,12 +11,13 @@ colour word has its own crayon shade here, and frames take any aspect.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from shapeworld.pair_library import aspect_frame, write_pair_library
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "ring", "cross")
 
@@ -184,19 +185,4 @@ def write_library(out_dir: Path, per_pair: int, seed: int) -> dict[Path, tuple[s
 
     Frames take a random aspect from 1:2 to 2:1. Returns each picture's resolved path with its (colour, shape).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    library: dict[Path, tuple[str, str]] = {}
-    records = []
-    for number in range(per_pair):
-        for colour, shape in PAIRS:
-            aspect = math.exp(float(rng.uniform(-math.log(2), math.log(2))))
-            area = float(rng.uniform(200, 320)) ** 2
-            size = (int(math.sqrt(area * aspect)), int(math.sqrt(area / aspect)))
-            path = out_dir / f"{colour}-{shape}-{number:02d}.jpg"
-            render(colour, shape, rng, size).save(path, quality=int(rng.integers(70, 95)))
-            library[path.resolve()] = (colour, shape)
-            records.append(json.dumps({"file": path.name, "colour": colour, "shape": shape}))
-    (out_dir / "captions.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
-    return library
+    return write_pair_library(out_dir, per_pair, seed, PAIRS, render, aspect_frame(2.0, (200, 320)))
