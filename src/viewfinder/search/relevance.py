@@ -40,6 +40,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -83,9 +84,13 @@ class Calibration:
         grown = images > 2 * self.images or 2 * images < self.images
         return self.identity == identity and self.bank == bank and not grown
 
+    @cached_property
+    def _centre(self) -> np.ndarray:
+        return np.asarray(self.centre, dtype=np.float32)  # made once, not on every query
+
     def typical(self, query_vector: np.ndarray) -> float:
         """The query's mean cosine over the collection."""
-        return float(np.dot(np.asarray(self.centre, dtype=np.float32), query_vector))
+        return float(np.dot(self._centre, query_vector))
 
 
 def default_min_relevance(random_weights: bool) -> float:
