@@ -7,14 +7,17 @@ after `pip install viewfinder` without that extra.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from cli_helpers import write_colour_images
-from extras_helpers import run_cli_without, run_without
+from extras_helpers import CLI, run_cli_without, run_without
 
-from viewfinder.errors import EXTRA_MODULES, MissingExtraError, extra_of, missing_extra
+from viewfinder.errors import CORE, CORE_MODULES, EXTRA_MODULES, MissingExtraError, extra_of, missing_extra
 
 ROOT = Path(__file__).resolve().parents[1]
 # The extras of pyproject.toml that are tools of the repository, not parts of Viewfinder a command imports.
@@ -37,12 +40,8 @@ def assert_names_the_extra(result, extra: str) -> None:
 
 # What each extra is needed for, as a command line (PHOTOS and INDEX stand for a library and a new index).
 COMMANDS = {
-    # Without torch, indexing takes the ONNX runtime, whose export of the model is made with torch once.
-    "torch": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:shapes"],
-    "onnx": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--runtime", "onnx"],
-    "serve": ["serve", "--index", "INDEX"],
-    "watch": ["watch", "PHOTOS", "--index", "INDEX", "--model", "test:tiny"],
-    "s3": ["index", "s3://photos/2024", "--index", "INDEX", "--model", "test:tiny"],
+    # A model with no ONNX export shipped or cached is exported with torch, once.
+    "torch": ["index", "PHOTOS", "--index", "INDEX", "--model", "random:ViT-B-32"],
     "ray": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--engine", "ray"],
     "milvus": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--store", "milvus"],
 }
@@ -57,11 +56,19 @@ def test_a_command_without_its_extra_names_it(extra: str, photos: Path, tmp_path
     assert_names_the_extra(result, extra)
 
 
-def test_without_torch_or_onnxruntime_indexing_names_torch(photos: Path, tmp_path: Path) -> None:
-    """A plain install: no runtime at all. Torch is the one to install, as ONNX exports are made with it."""
-    hidden = [*EXTRA_MODULES["torch"], *EXTRA_MODULES["onnx"]]
-    result = run_cli_without(hidden, "index", photos, "--index", tmp_path / "index", "--model", "test:shapes")
-    assert_names_the_extra(result, "torch")
+def test_torch_is_named_where_only_torch_can_run_the_model(photos: Path, tmp_path: Path) -> None:
+    args = ["index", photos, "--index", tmp_path / "index", "--model", "test:tiny", "--runtime", "torch"]
+    assert_names_the_extra(run_cli_without(EXTRA_MODULES["torch"], *args), "torch")
+
+
+def test_a_package_every_install_has_missing_says_to_reinstall(tmp_path: Path) -> None:
+    """serve, watch, S3 and ONNX Runtime come with every install: a broken one is named, not an extra."""
+    result = run_cli_without(["uvicorn"], "serve", "--index", tmp_path / "index")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "viewfinder: error: `viewfinder serve` needs uvicorn, which every install of viewfinder has, and it is not "
+        "installed here: pip install --force-reinstall viewfinder\n"
+    )
 
 
 def test_the_lambda_handler_without_mangum_names_the_extra(tmp_path: Path) -> None:
@@ -78,11 +85,27 @@ def test_the_lambda_handler_without_mangum_names_the_extra(tmp_path: Path) -> No
 
 def test_every_extra_that_a_command_imports_has_its_modules_listed() -> None:
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert set(EXTRA_MODULES) == set(declared) - NOT_IMPORTED
+    installing = {extra for extra, packages in declared.items() if packages}
+    assert set(EXTRA_MODULES) == installing - NOT_IMPORTED
+
+
+def distribution_name(requirement: str) -> str:
+    return re.split(r"[=<>\[ ;]", requirement)[0].lower().replace("_", "-")
+
+
+def test_the_core_modules_are_those_of_the_dependencies() -> None:
+    """Each module named as every install's comes from a package of [project] dependencies (or one they need,
+    as botocore for boto3)."""
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {distribution_name(requirement) for requirement in dependencies}
+    names |= {distribution_name(need) for name in set(names) for need in metadata.requires(name) or ()}
+    providers = metadata.packages_distributions()
+    for module in CORE_MODULES:
+        assert {name.lower().replace("_", "-") for name in providers[module]} & names, module
 
 
 def test_a_missing_module_is_named_by_its_extra_through_a_chain() -> None:
-    assert extra_of("open_clip.tokenizer") == "torch" and extra_of("numpy") is None
+    assert extra_of("open_clip.tokenizer") == "torch" and extra_of("numpy") is None and extra_of("boto3") == CORE
     try:
         try:
             import ray_of_hope_not_installed  # noqa: F401
@@ -114,3 +137,30 @@ def test_without_torch_a_cached_onnx_export_indexes_and_searches(
     report = json.loads(run_cli_without(hidden, "doctor", "--json", env=env).stdout)
     assert report["runtimes"]["torch"] is None
     assert report["models"]["test_models"][0] == {"name": "test:tiny", "onnx_export": True, "runs_on": ["onnx"]}
+
+
+@pytest.mark.slow
+def test_without_torch_the_test_models_run_from_the_exports_the_package_ships(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after `pip install viewfinder`: an empty cache, no torch, the export inside the package."""
+    from viewfinder.models.onnx_runtime import ensure_export
+    from viewfinder.models.registry import resolve_model
+
+    monkeypatch.setenv("VIEWFINDER_CACHE", str(tmp_path / "build-cache"))
+    shipped = tmp_path / "exports"
+    shutil.copytree(ensure_export(resolve_model("test:tiny")), shipped / "test-tiny")  # as scripts/build_dist.sh
+    packaged = f"import viewfinder.models.onnx_format as f, pathlib\nf.BUNDLED_ROOT = pathlib.Path({str(shipped)!r})\n"
+    env = {"VIEWFINDER_CACHE": str(tmp_path / "user-cache")}
+
+    def cli(*args):
+        return run_without(EXTRA_MODULES["torch"], packaged + CLI, *args, env=env)
+
+    report = json.loads(cli("doctor", "--json").stdout)
+    assert report["models"]["test_models"][0] == {"name": "test:tiny", "onnx_export": True, "runs_on": ["onnx"]}
+    index = tmp_path / "index"
+    built = cli("index", photos, "--index", index, "--model", "test:tiny")
+    assert built.returncode == 0, built.stderr
+    found = cli("search", "a gradient", "--index", index, "--json", "--min-relevance", "0")
+    assert found.returncode == 0, found.stderr
+    assert len(json.loads(found.stdout)["results"]) == 2

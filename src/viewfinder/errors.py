@@ -5,17 +5,31 @@ from contextlib import contextmanager
 
 # The top-level modules each optional extra (pyproject.toml [project.optional-dependencies]) installs, so a
 # missing one is named by the extra that brings it; tests/test_extras.py holds the table to pyproject.toml.
+# onnx, serve, watch and s3 install nothing now: their packages are dependencies of every install.
 EXTRA_MODULES = {
-    "torch": ("torch", "torchvision", "open_clip"),
-    "onnx": ("onnxruntime", "onnx", "onnxscript", "ftfy", "regex"),
-    "serve": ("fastapi", "uvicorn", "multipart"),
-    "watch": ("watchdog",),
-    "s3": ("boto3", "botocore"),
+    "torch": ("torch", "torchvision", "open_clip", "onnxscript"),
     "lambda": ("mangum",),
     "ray": ("ray",),
     "milvus": ("pymilvus", "milvus_lite"),
-    "multilingual": ("transformers", "tokenizers"),
+    "multilingual": ("transformers",),
 }
+# The top-level modules of the packages every install has ([project] dependencies) that a command imports only
+# when it needs them: missing, the install itself is broken.
+CORE_MODULES = (
+    "onnxruntime",
+    "onnx",
+    "ftfy",
+    "regex",
+    "tokenizers",
+    "huggingface_hub",
+    "fastapi",
+    "uvicorn",
+    "multipart",
+    "watchdog",
+    "boto3",
+    "botocore",
+)
+CORE = "core"  # what MissingExtraError names for a module of CORE_MODULES
 
 
 class ViewfinderError(Exception):
@@ -43,18 +57,29 @@ class ImageGoneError(UnknownImageError):
 
 
 class MissingExtraError(ViewfinderError):
-    """An optional library is not installed; the message names the extra that installs it."""
+    """An optional library is not installed; the message names the extra that installs it (or, for a library
+    every install has, says to reinstall)."""
 
     def __init__(self, extra: str, module: str, purpose: str = "This") -> None:
         self.extra, self.module = extra, module
-        super().__init__(
-            f"{purpose} needs the [{extra}] extra ({module} is not installed): pip install 'viewfinder[{extra}]'"
-        )
+        if extra == CORE:
+            message = (
+                f"{purpose} needs {module}, which every install of viewfinder has, and it is not installed here: "
+                "pip install --force-reinstall viewfinder"
+            )
+        else:
+            message = (
+                f"{purpose} needs the [{extra}] extra ({module} is not installed): pip install 'viewfinder[{extra}]'"
+            )
+        super().__init__(message)
 
 
 def extra_of(module: str) -> str | None:
-    """The extra that installs `module` (a dotted name: its top-level package counts), or None."""
+    """The extra that installs `module` (a dotted name: its top-level package counts), CORE for a package every
+    install has, or None."""
     top = module.partition(".")[0]
+    if top in CORE_MODULES:
+        return CORE
     return next((extra for extra, modules in EXTRA_MODULES.items() if top in modules), None)
 
 

@@ -1,4 +1,4 @@
-"""What this installation has, for `viewfinder doctor`: Python and Viewfinder, each optional extra, the
+"""What this installation has, for `viewfinder doctor`: Python and Viewfinder, its packages and each extra, the
 runtimes and the GPU, the model cache and which test models can run, the S3 settings and the default index.
 
 Nothing here fails for a missing part: a missing part is what the report is for.
@@ -14,9 +14,9 @@ from importlib import metadata
 from importlib.util import find_spec
 from typing import Any
 
-from viewfinder.errors import EXTRA_MODULES, ViewfinderError
+from viewfinder.errors import CORE, CORE_MODULES, EXTRA_MODULES, ViewfinderError
 from viewfinder.models.factory import cuda_available
-from viewfinder.models.onnx_format import META_FILE, cache_home, cache_root, export_dir
+from viewfinder.models.onnx_format import META_FILE, bundled_export, cache_home, cache_root, export_dir
 from viewfinder.models.registry import resolve_model
 from viewfinder.sources.s3 import credentials_source, endpoint
 from viewfinder.store.indexdir import IndexDir, default_index_path
@@ -27,8 +27,8 @@ TEST_MODELS = ("test:tiny", "test:shapes")
 
 @dataclass(frozen=True)
 class Extra:
-    """One extra of pyproject.toml: installed when every module it brings imports; each module's version
-    (None: not installed)."""
+    """One extra of pyproject.toml, or the packages every install has (CORE): installed when every module it
+    brings imports; each module's version (None: not installed)."""
 
     name: str
     installed: bool
@@ -47,7 +47,7 @@ class Runtimes:
 @dataclass(frozen=True)
 class TestModel:
     """A test model and the runtimes it can run on now: torch always (with torch installed), ONNX Runtime
-    once its export is cached (made with torch, once)."""
+    when its export ships with the package or is cached (made with torch, once)."""
 
     name: str
     onnx_export: bool
@@ -91,7 +91,7 @@ class Report:
 
 def diagnose() -> Report:
     """What this installation has now."""
-    extras = [_extra(name, modules) for name, modules in EXTRA_MODULES.items()]
+    extras = [_extra(name, modules) for name, modules in {CORE: CORE_MODULES, **EXTRA_MODULES}.items()]
     installed = {extra.name for extra in extras if extra.installed}
     runtimes = _runtimes()
     index = default_index_path(None)
@@ -101,7 +101,7 @@ def diagnose() -> Report:
         extras=extras,
         runtimes=runtimes,
         models=_models(torch="torch" in installed, onnx=runtimes.onnxruntime is not None),
-        s3=_s3(looked_up="s3" in installed),
+        s3=_s3(looked_up=find_spec("boto3") is not None),
         index=DefaultIndex(str(index), IndexDir(index).exists()),
     )
 
@@ -155,7 +155,8 @@ def _runtimes() -> Runtimes:
 def _models(torch: bool, onnx: bool) -> Models:
     tests = []
     for name in TEST_MODELS:
-        exported = (export_dir(resolve_model(name)) / META_FILE).is_file()
+        spec = resolve_model(name)
+        exported = (export_dir(spec) / META_FILE).is_file() or bundled_export(spec) is not None
         runs_on = [runtime for runtime, ready in (("torch", torch), ("onnx", onnx and exported)) if ready]
         tests.append(TestModel(name, exported, runs_on))
     return Models(str(cache_home()), str(cache_root()), _hub_cache(), tests)

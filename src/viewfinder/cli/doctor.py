@@ -6,6 +6,7 @@ import argparse
 import json
 
 from viewfinder.cli.options import EXIT_OK
+from viewfinder.errors import CORE
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -31,7 +32,12 @@ def _doctor(args: argparse.Namespace) -> int:
             state = "installed: " + ", ".join(f"{module} {version}" for module, version in extra.modules.items())
         else:
             missing = ", ".join(module for module, version in extra.modules.items() if version is None)
-            state = f"not installed ({missing} missing): pip install 'viewfinder[{extra.name}]'"
+            fix = (
+                "pip install --force-reinstall viewfinder"
+                if extra.name == CORE
+                else f"pip install 'viewfinder[{extra.name}]'"
+            )
+            state = f"not installed ({missing} missing): {fix}"
         print(f"  {extra.name:<{width}}  {state}")
     runtimes = report.runtimes
     torch = f"torch {runtimes.torch}" if runtimes.torch else "torch not installed"
@@ -48,11 +54,9 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"model cache: {models.cache} (ONNX exports in {models.onnx_exports})")
     print(f"Hugging Face cache: {models.hub_cache or 'none (huggingface_hub is not installed)'}")
     for model in models.test_models:
-        if model.runs_on:
-            ready = f"ready on {' and '.join(model.runs_on)}"
-        else:  # a cached export runs on ONNX Runtime alone; torch runs any model, and makes its export
-            ready = f"not ready (needs the {'[onnx] or ' if model.onnx_export else ''}[torch] extra)"
-        export = "ONNX export cached" if model.onnx_export else "no ONNX export cached"
+        # An export runs on ONNX Runtime alone; torch runs any model, and makes its export.
+        ready = f"ready on {' and '.join(model.runs_on)}" if model.runs_on else "not ready (needs the [torch] extra)"
+        export = "ONNX export shipped or cached" if model.onnx_export else "no ONNX export"
         print(f"test model {model.name}: {ready}; {export}")
     s3 = report.s3
     print(f"S3 endpoint: {s3.endpoint or 'AWS (AWS_ENDPOINT_URL is not set)'}")

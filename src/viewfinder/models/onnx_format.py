@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from viewfinder import settings
@@ -12,6 +13,9 @@ from viewfinder.models.registry import ModelSpec
 
 EXPORT_FORMAT = 1
 META_FILE = "export.json"
+# Exports that ship inside the package (the test models', made by scripts/build_dist.sh), so that a plain
+# install runs them without torch. Not kept in git.
+BUNDLED_ROOT = Path(__file__).parent / "exports"
 
 
 class ExportUnsupportedError(ViewfinderError):
@@ -32,3 +36,12 @@ def export_dir(spec: ModelSpec | QuerySpec) -> Path:
     """The cache folder of one model's export; a new weights checksum is a new folder."""
     digest = hashlib.sha256(f"{spec.identity()}|format-{EXPORT_FORMAT}".encode()).hexdigest()[:20]
     return cache_root() / digest
+
+
+def bundled_export(spec: ModelSpec | QuerySpec) -> Path | None:
+    """The export of `spec` that ships inside the package, or None; found by the identity it was made from."""
+    identity = spec.identity()
+    for meta in sorted(BUNDLED_ROOT.glob(f"*/{META_FILE}")):
+        if json.loads(meta.read_text()).get("identity") == identity:
+            return meta.parent
+    return None

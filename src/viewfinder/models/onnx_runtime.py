@@ -25,14 +25,15 @@ from viewfinder.errors import ModelUnavailableError, ViewfinderError, needs_extr
 from viewfinder.images.decode import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
-from viewfinder.models.onnx_format import META_FILE, cache_root, export_dir
+from viewfinder.models.onnx_format import META_FILE, bundled_export, cache_root, export_dir
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
 
 
 def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
-    """The model's export folder, exporting it first when it is not cached (this needs torch).
+    """The model's export folder, made first when it is not cached: copied from the package for the models
+    that ship exported, else exported (this needs torch).
 
     The export is written beside the final folder and renamed into place, weights files included: a reader
     never sees half an export, whatever files a tower has.
@@ -40,27 +41,14 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     folder = export_dir(spec)
     if (folder / META_FILE).is_file():
         return folder
-    # Without torch (or the exporter's onnx libraries) only a cached export runs: name the extra that makes one.
-    making = partial(needs_extra, f"No ONNX export of {spec.name} is cached in {cache_root()}; making it")
-    try:
-        with making():
-            if isinstance(spec, QuerySpec):
-                from viewfinder.models.query_export import export_query_model
-
-                export: Callable[[Path], None] = partial(export_query_model, spec)
-            else:
-                from viewfinder.models.onnx_export import export_model
-
-                export = partial(export_model, spec)
-    except ImportError as error:
-        raise ModelUnavailableError(
-            f"No ONNX export of {spec.name} is cached in {cache_root()} and the exporter cannot run ({error}); "
-            "install viewfinder[torch,onnx] once to make it."
-        ) from error
+    bundled = bundled_export(spec)
+    # Copied rather than read in place: int8 versions are written beside the export, and the package may be
+    # read-only.
+    export = partial(_copy_export, bundled) if bundled is not None else _exporter(spec)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
-        with making():
+        with _making(spec):
             export(staging)
         try:
             staging.rename(folder)
@@ -70,6 +58,33 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _making(spec: ModelSpec | QuerySpec):
+    """Without torch (or the exporter's libraries) only a cached or shipped export runs: names the extra that
+    makes one."""
+    return needs_extra(f"No ONNX export of {spec.name} is cached in {cache_root()}; making it")
+
+
+def _exporter(spec: ModelSpec | QuerySpec) -> Callable[[Path], None]:
+    try:
+        with _making(spec):
+            if isinstance(spec, QuerySpec):
+                from viewfinder.models.query_export import export_query_model
+
+                return partial(export_query_model, spec)
+            from viewfinder.models.onnx_export import export_model
+
+            return partial(export_model, spec)
+    except ImportError as error:
+        raise ModelUnavailableError(
+            f"No ONNX export of {spec.name} is cached in {cache_root()} and the exporter cannot run ({error}); "
+            "install viewfinder[torch] once to make it."
+        ) from error
+
+
+def _copy_export(source: Path, staging: Path) -> None:
+    shutil.copytree(source, staging, dirs_exist_ok=True)
 
 
 class QuantizationError(ViewfinderError):

@@ -1,0 +1,25 @@
+"""Puts the test models' ONNX exports inside the package (src/viewfinder/models/exports), so that a wheel runs
+`test:tiny` and `test:shapes` without torch. scripts/build_dist.sh runs it; it needs torch (exports are made with
+it, once per model, and cached)."""
+
+from __future__ import annotations
+
+import shutil
+
+from viewfinder.app.doctor import TEST_MODELS
+from viewfinder.models.onnx_format import BUNDLED_ROOT
+from viewfinder.models.onnx_runtime import ensure_export
+from viewfinder.models.registry import resolve_model
+
+
+def main() -> None:
+    shutil.rmtree(BUNDLED_ROOT, ignore_errors=True)
+    for name in TEST_MODELS:
+        export = ensure_export(resolve_model(name))
+        # int8 towers are made from the fp32 ones on first use, on the user's machine.
+        shutil.copytree(export, BUNDLED_ROOT / name.replace(":", "-"), ignore=shutil.ignore_patterns("*.int8.*"))
+        print(f"bundled {name} from {export}")
+
+
+if __name__ == "__main__":
+    main()
