@@ -8,7 +8,7 @@ tests download). It builds an n-vector index, publishes it to the local S3 serve
 - `viewfinder serve --index s3://…`: the same, downloading and verifying the snapshot first;
 - the Lambda handler under the Runtime Interface Emulator: process start to the first answered /search
   invocation (snapshot to a fresh /tmp, model load), and warm invocation p50;
-- the deployable package without torch: `pip install --target` of viewfinder[onnx,serve,lambda], `du`.
+- the deployable package without torch: `pip install --target` of viewfinder[lambda], `du`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def lambda_row(url: str, scratch: Path, queries: int) -> dict:
 def package_size(scratch: Path) -> dict[str, str]:
     target = scratch / "package"
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-               str(target), "-c", str(ROOT / "constraints.txt"), f"{ROOT}[onnx,serve,lambda]"]  # fmt: skip
+               str(target), "-c", str(ROOT / "constraints.txt"), f"{ROOT}[lambda]"]  # fmt: skip
     subprocess.run(command, check=True)
     assert not (target / "torch").exists(), "torch must not be in the package"
     full = subprocess.run(["du", "-sh", str(target)], capture_output=True, text=True).stdout.split()[0]

@@ -146,8 +146,14 @@ def test_shipped_configs_cover_open_clips_xlm_roberta_models() -> None:
     assert hf_text_cfg("nllb-clip-base") is None and hf_text_cfg("ViT-B-32") is None
 
 
-@pytest.mark.parametrize("missing", ["tokenizers", "transformers"])
-def test_a_missing_library_names_the_extra(hub_cache: Path, monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
-    monkeypatch.setitem(sys.modules, missing, None)  # what an install without the extra looks like to `import`
-    with pytest.raises(MissingExtraError, match=r"pip install 'viewfinder\[multilingual\]'"):
+@pytest.mark.parametrize(
+    ("missing", "fix"),
+    [("transformers", r"pip install 'viewfinder\[multilingual\]'"), ("tokenizers", r"--force-reinstall viewfinder")],
+)
+def test_a_missing_library_names_the_extra(
+    hub_cache: Path, monkeypatch: pytest.MonkeyPatch, missing: str, fix: str
+) -> None:
+    """transformers comes with the extra; tokenizers with every install (ONNX towers read tokenizer.json)."""
+    monkeypatch.setitem(sys.modules, missing, None)  # what an install without it looks like to `import`
+    with pytest.raises(MissingExtraError, match=fix):
         load_embedder(resolve_model(TINY), "cpu", runtime="torch")

@@ -175,12 +175,12 @@ def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_b
 
     (tmp_path / "image.onnx").write_bytes(b"not an onnx graph")
     with pytest.raises(QuantizationError, match="cannot quantise the image tower"):
-        quantized_file(tmp_path, "image")
+        quantized_file(tmp_path, "image", tmp_path / "image.onnx")
     assert (tmp_path / "image.int8.failed").is_file()  # remembered: the next run does not try again
     with pytest.raises(QuantizationError):
-        quantized_file(tmp_path, "image")
+        quantized_file(tmp_path, "image", tmp_path / "image.onnx")
 
-    def refuse(folder, name):
+    def refuse(folder, name, source):
         raise QuantizationError("no int8 here")
 
     monkeypatch.setattr(onnx_runtime, "quantized_file", refuse)

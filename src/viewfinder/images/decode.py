@@ -113,6 +113,18 @@ class PreprocessSpec:
         if self.interpolation not in _RESAMPLE:
             raise ValueError(f"interpolation must be one of {tuple(_RESAMPLE)}, not {self.interpolation!r}")
 
+    @classmethod
+    def from_open_clip(cls, config: dict) -> "PreprocessSpec":
+        """From open_clip's preprocess config (`get_model_preprocess_cfg`, or a preprocess_cfg.json file)."""
+        size = config["size"]
+        return cls(
+            image_size=int(size if isinstance(size, int) else size[0]),
+            resize_mode=config.get("resize_mode", "shortest"),
+            interpolation=config.get("interpolation", "bicubic"),
+            mean=tuple(config["mean"]),
+            std=tuple(config["std"]),
+        )
+
 
 # eq=False: the generated __eq__ and __hash__ would compare the pixel arrays, which numpy cannot do.
 @dataclass(frozen=True, eq=False)

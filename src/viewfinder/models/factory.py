@@ -48,6 +48,10 @@ def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", 
     """Loads the model a spec names as `choose_runtime` says; the ONNX export is cached, so later loads need
     no torch."""
     choice = choose_runtime(device, runtime, indexing)
+    if spec.layout is not None and choice.runtime == "torch":
+        if not choice.chosen:
+            raise ViewfinderError(f"{spec.name} is published in ONNX form: it runs on --runtime onnx, not torch.")
+        choice = RuntimeChoice("cpu", "onnx-int8" if indexing else "onnx", chosen=True)
     if choice.runtime != "torch":
         from viewfinder.models.onnx_format import ExportUnsupportedError
         from viewfinder.models.onnx_runtime import OnnxEmbedder

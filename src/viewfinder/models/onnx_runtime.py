@@ -16,6 +16,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from viewfinder.images.decode import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE, bundled_export, cache_root, export_dir
+from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
@@ -33,7 +35,7 @@ from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
 
 def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     """The model's export folder, made first when it is not cached: copied from the package for the models
-    that ship exported, else exported (this needs torch).
+    that ship exported, pointed at a model published in ONNX form, else exported (this needs torch).
 
     The export is written beside the final folder and renamed into place, weights files included: a reader
     never sees half an export, whatever files a tower has.
@@ -41,10 +43,7 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     folder = export_dir(spec)
     if (folder / META_FILE).is_file():
         return folder
-    bundled = bundled_export(spec)
-    # Copied rather than read in place: int8 versions are written beside the export, and the package may be
-    # read-only.
-    export = partial(_copy_export, bundled) if bundled is not None else _exporter(spec)
+    export = _export_maker(spec)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
@@ -58,6 +57,38 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _export_maker(spec: ModelSpec | QuerySpec) -> Callable[[Path], None]:
+    """What makes the export of `spec` in a staging folder, in the order that needs the least."""
+    bundled = bundled_export(spec)
+    if bundled is not None:
+        # Copied rather than read in place: int8 versions are written beside the export, and the package may be
+        # read-only.
+        return partial(_copy_export, bundled)
+    if isinstance(spec, ModelSpec):
+        layout = _published_layout(spec)
+        if layout is not None:
+            return partial(write_export, spec, layout)
+    return _exporter(spec)
+
+
+def _published_layout(spec: ModelSpec) -> Path | None:
+    """The folder of `spec` in the hub's ONNX layout: a local one, a hub repository that has the layout, or,
+    where torch cannot export an open_clip `ARCH:TAG` model, its copy in that layout on the hub."""
+    if spec.layout is not None:
+        return spec.layout
+    if spec.arch.startswith("hf-hub:"):
+        try:
+            return hub_layout(spec.arch.removeprefix("hf-hub:"))
+        except ModelUnavailableError:
+            if find_spec("torch") is None:
+                raise
+            return None  # open_clip's own loading says what is missing
+    mirror = mirror_of(spec)
+    if mirror is not None and find_spec("torch") is None:
+        return hub_layout(mirror)
+    return None
 
 
 def _making(spec: ModelSpec | QuerySpec):
@@ -97,8 +128,8 @@ def require_onnxruntime() -> None:
         import onnxruntime  # noqa: F401
 
 
-def quantized_file(folder: Path, name: str) -> Path:
-    """The dynamic-int8 version of an exported tower, made on first use from the fp32 file.
+def quantized_file(folder: Path, name: str, source: Path) -> Path:
+    """The dynamic-int8 version of an exported tower, made in `folder` on first use from the fp32 `source`.
 
     A failure is remembered beside the export, so later runs do not spend the time to fail again.
     """
@@ -116,7 +147,7 @@ def quantized_file(folder: Path, name: str) -> Path:
         logging.disable(logging.WARNING)  # its advice to pre-process the model is for static quantisation
         try:
             quantize_dynamic(
-                folder / f"{name}.onnx",
+                source,
                 staging,
                 weight_type=QuantType.QUInt8,
                 per_channel=True,
@@ -180,11 +211,10 @@ class OnnxEmbedder(Embedder):
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         session, tokenizer = self._text_tower()
-        tokens = tokenizer(texts, trim=self.trimmed_text)
-        return session.run(None, {"tokens": tokens})[0]
+        return run_tower(session, tokenizer(texts, trim=self.trimmed_text))
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
-        return self._tower("image").run(None, {"pixels": to_model_input(pixels, self.preprocess)})[0]
+        return run_tower(self._tower("image"), to_model_input(pixels, self.preprocess))
 
     def _tower(self, name: str):
         session = self._sessions.get(name)
@@ -206,16 +236,24 @@ class OnnxEmbedder(Embedder):
 
     def _load_tokenizer(self) -> ClipTokenizer | HfTokenizer:
         if self._meta.get("tokenizer") == "hf":  # exports made before HF towers name no tokenizer: CLIP's
-            return HfTokenizer(self.folder / TOKENIZER_FILE, self._context_length, int(self._meta["pad_id"]))
+            path = self._file("tokenizer", TOKENIZER_FILE)
+            return HfTokenizer(path, self._context_length, int(self._meta["pad_id"]))
         return ClipTokenizer(self.folder / VOCAB_FILE, self._context_length)
+
+    def _file(self, part: str, default: str) -> Path:
+        """A file of the export: in its folder, or where a model published in ONNX form keeps it."""
+        path = Path(self._meta.get("files", {}).get(part) or self.folder / default)
+        if not path.is_file():
+            raise ModelUnavailableError(f"{path} of {self.spec.name} is gone; download the model again.")
+        return path
 
     def _session(self, name: str):
         import onnxruntime as ort
 
-        path = self.folder / f"{name}.onnx"
+        path = self._file(name, f"{name}.onnx")
         if self.int8:
             try:
-                path = quantized_file(self.folder, name)
+                path = quantized_file(self.folder, name, path)
             except QuantizationError as error:
                 if not self.int8_optional:
                     raise
@@ -234,3 +272,17 @@ class OnnxEmbedder(Embedder):
             # (fp32), 596 -> 393 MB (int8), at the same speed within noise (BENCHMARKS.md).
             options.enable_mem_pattern = False
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+# ONNX's names of the input types a tower may take, as numpy types.
+INPUT_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def run_tower(session: Any, batch: np.ndarray) -> np.ndarray:
+    """Runs a tower on a batch, whatever its input is named and typed; a tower made for a batch of one (as the
+    hub's ONNX models are) takes the rows one at a time."""
+    spec = session.get_inputs()[0]
+    batch = batch.astype(INPUT_TYPES.get(spec.type, batch.dtype), copy=False)
+    if spec.shape[0] == 1 and len(batch) != 1:
+        return np.concatenate([session.run(None, {spec.name: batch[row : row + 1]})[0] for row in range(len(batch))])
+    return session.run(None, {spec.name: batch})[0]

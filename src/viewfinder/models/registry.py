@@ -3,8 +3,11 @@
 Accepted forms:
 - `ARCH:TAG`            an open_clip architecture with a pretrained tag (`ViT-B-32:openai`)
 - `ARCH:/path/file`     an open_clip architecture with a local weights file
-- `hf-hub:org/name`     an open_clip model on the Hugging Face hub (config and weights)
-- `/path/to/dir`        a local directory holding `open_clip_config.json` and weights (a hub snapshot)
+- `hf-hub:org/name`     an open_clip model on the Hugging Face hub (config and weights), or one in the hub's
+                        ONNX layout (`hf-hub:immich-app/ViT-B-32__openai`)
+- `/path/to/dir`        a local directory holding `open_clip_config.json` and weights (a hub snapshot), or a
+                        CLIP model in the hub's ONNX layout (`visual/model.onnx`, `textual/model.onnx`, ...;
+                        models/onnx_layout.py), which runs on ONNX Runtime without torch
 - `/path/to/file.bin`   a local weights file for the default architecture (ViT-B-32)
 - `test:tiny`           the project's deterministic, randomly initialised tiny model (plumbing tests)
 - `test:shapes`         the project's tiny model trained on synthetic shapes in varied renderings, captioned in
@@ -32,6 +35,7 @@ SHAPES_WEIGHTS = PACKAGE_DIR / "weights" / "shapes-multilingual.safetensors"
 SHAPES_ARCH = "viewfinder-shapes-multilingual"
 SHAPES_NAMES = ("test:shapes", "test:shapes-multilingual")
 RANDOM_SEED = 0
+ONNX_DIR = "onnx-dir:"  # the schema of a local folder in the hub's ONNX layout
 
 # Queries a user can try in one click (the web UI's chips): what each model understands.
 PHOTO_EXAMPLES = (
@@ -49,13 +53,18 @@ class ModelSpec:
     """What to load for a `--model` string, and how to recognise the same model later."""
 
     name: str  # canonical user-facing name, stored in the index manifest
-    arch: str  # open_clip model name, possibly with an `hf-hub:` or `local-dir:` schema
+    arch: str  # open_clip model name, possibly with an `hf-hub:`, `local-dir:` or `onnx-dir:` schema
     pretrained: str | None = None  # open_clip pretrained tag or weights file; None means random init
     weights_file: Path | None = None  # local weights whose checksum identifies the model
 
     @property
     def is_random(self) -> bool:
-        return self.pretrained is None and not self.arch.startswith(("hf-hub:", "local-dir:"))
+        return self.pretrained is None and not self.arch.startswith(("hf-hub:", "local-dir:", ONNX_DIR))
+
+    @property
+    def layout(self) -> Path | None:
+        """The folder of a model in the hub's ONNX layout, which only ONNX Runtime runs; None for others."""
+        return Path(self.arch.removeprefix(ONNX_DIR)) if self.arch.startswith(ONNX_DIR) else None
 
     def identity(self) -> str:
         """A string that differs whenever the vectors this model makes would differ."""
@@ -87,7 +96,16 @@ def resolve_model(text: str) -> ModelSpec:
         return ModelSpec(name=text, arch=text.removeprefix("random:"))
     if text.startswith("hf-hub:"):
         return ModelSpec(name=text, arch=text)
+    schema = next((schema for schema in ("local-dir:", ONNX_DIR) if text.startswith(schema)), None)
+    if schema is not None:  # the name an index stores for a model folder
+        text = text.removeprefix(schema)
+        if not Path(text).is_dir():
+            raise ModelUnavailableError(
+                f"The model folder {text} is gone; put it back, or pass --model to use another."
+            )
     path = Path(text).expanduser()
+    if path.is_dir() and (path / "visual" / "model.onnx").is_file():
+        return ModelSpec(name=f"{ONNX_DIR}{path.resolve()}", arch=f"{ONNX_DIR}{path.resolve()}")
     if path.is_dir():
         if not (path / "open_clip_config.json").is_file():
             raise ModelUnavailableError(

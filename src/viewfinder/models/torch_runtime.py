@@ -140,13 +140,4 @@ def preprocess_spec_of(model) -> PreprocessSpec:
     """Reads the eval-time image transform open_clip attached to a model."""
     import open_clip
 
-    config = open_clip.get_model_preprocess_cfg(model)
-    size = config["size"]
-    side = int(size if isinstance(size, int) else size[0])
-    return PreprocessSpec(
-        image_size=side,
-        resize_mode=config.get("resize_mode", "shortest"),
-        interpolation=config.get("interpolation", "bicubic"),
-        mean=tuple(config["mean"]),
-        std=tuple(config["std"]),
-    )
+    return PreprocessSpec.from_open_clip(open_clip.get_model_preprocess_cfg(model))
