@@ -71,7 +71,8 @@ def one_wheel(folder: Path) -> Path:
 
 
 def folder_mb(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink()) >> 20
+    """Space taken on disk, in MiB, as `du -sm` counts it (whole blocks)."""
+    return sum(path.lstat().st_blocks * 512 for path in folder.rglob("*")) >> 20
 
 
 def use_it(viewfinder: Path, home: Path) -> list[str]:
