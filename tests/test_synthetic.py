@@ -89,8 +89,11 @@ def test_generate_library_writes_images_and_captions(tmp_path):
     assert suffixes == {".jpg", ".png"}
     assert len({p.parent for p, _ in written}) > 1
     for (path, scene), record in zip(written, records, strict=True):
-        first = scene.objects[0]
-        assert path.name.startswith(f"{first.colour}-{first.shape}-")
+        # The name says every object the picture shows, as its caption does: a red circle left out would make
+        # a right answer to "a red circle" look wrong.
+        for item in scene.objects:
+            named = (f"{item.colour}-{item.shape}-", f"{item.colour}-{synthetic._plural(item.shape)}-")
+            assert any(name in path.name for name in named), (path.name, scene.caption)
         assert record["caption"] == scene.caption
         assert [o["shape"] for o in record["objects"]] == [o.shape for o in scene.objects]
         with Image.open(path) as image:

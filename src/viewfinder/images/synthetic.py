@@ -244,8 +244,12 @@ def render_scene(
 
 
 def _file_name(scene: Scene, number: int, suffix: str) -> str:
-    first = scene.objects[0]
-    return f"{first.colour}-{first.shape}-{number:04d}{suffix}"
+    """What the picture shows, as a person would name the file: `two-blue-stars-and-red-circle-0141.jpg` (a name
+    that left out the red circle would make a right answer to "a red circle" look wrong)."""
+    phrases = [
+        _phrase(members, with_size=False).removeprefix("a ").removeprefix("an ") for members in group(scene.objects)
+    ]
+    return "-and-".join(phrase.replace(" ", "-") for phrase in phrases) + f"-{number:04d}{suffix}"
 
 
 def generate_library(
