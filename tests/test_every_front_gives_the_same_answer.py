@@ -132,3 +132,27 @@ def test_duplicates_answer_the_same_through_the_cli_and_http(capsys, demo_index)
     assert api, "the sample library repeats scenes: some groups are expected at 0.9"
     assert [[i["image_id"] for i in g["images"]] for g in cli["groups"]] == api
     assert [[i["image_id"] for i in g["images"]] for g in http["groups"]] == api
+
+
+# A line typed with parts, and the same search given as separate terms.
+TYPED = [
+    (
+        "70% a blue square + 30% a green triangle",
+        ["a blue square", "--text", "a green triangle", "--weight", "0.7", "--weight", "0.3"],
+    ),
+    ("a red circle without square", ["a red circle", "--not", "square"]),
+    ("star, not yellow", ["star", "--not", "yellow"]),
+]
+
+
+@pytest.mark.parametrize(("line", "separate"), TYPED)
+def test_a_typed_line_reads_the_same_everywhere(capsys, demo_index, line: str, separate: list[str]) -> None:
+    """The CLI's TEXT, the API's `query` and `Index.search(str)` read a line as the same terms given separately."""
+    expected = _essentials(run_cli_json(capsys, "search", *separate, "--index", demo_index))
+    cli = _essentials(run_cli_json(capsys, "search", line, "--index", demo_index))
+    with TestClient(create_app(demo_index, device="cpu"), base_url="http://127.0.0.1") as client:
+        response = client.post("/search", json={"query": line, "top_k": 20})
+    assert response.status_code == 200, response.text
+    with viewfinder.open_index(str(demo_index)) as index:
+        api = _api_answer(index.search(line, k=20))
+    assert cli == _essentials(response.json()) == api == expected

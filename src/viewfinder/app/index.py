@@ -29,6 +29,7 @@ from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import DEFAULT_K, Query, Term
 from viewfinder.search.ranking import Rerank
 from viewfinder.search.results import Answer
+from viewfinder.search.typed import parse_typed
 from viewfinder.settings import Sort
 from viewfinder.sources import OriginalChangedError, Presence, source_for
 from viewfinder.store.catalog import ImageRecord
@@ -131,10 +132,11 @@ class Index:
         min_relevance: float | None = None,
         sort: Sort = "relevance",
     ) -> Answer:
-        """Ranks the index for a query (a `Query`, or a text or terms with the other arguments) and rates the
-        hits; `sort="date"` gives the hits that pass the cut newest first, each keeping its relevance rank."""
+        """Ranks the index for a query (a `Query`, or a typed line as `search.typed` reads it, or terms, with the
+        other arguments) and rates the hits; `sort="date"` gives the hits that pass the cut newest first, each
+        keeping its relevance rank."""
         if isinstance(query, str):
-            query = [Term(text=query)]
+            query = parse_typed(query)
         if not isinstance(query, Query):
             query = Query(tuple(query), k, filters, rerank, min_relevance, sort)
         # Each source is asked once per query whether it is there: an unplugged one costs no stat per row, and

@@ -14,6 +14,7 @@ from viewfinder.search.query import (
     check_min_relevance,
 )
 from viewfinder.search.ranking import MAX_RERANK_WEIGHT, Rerank
+from viewfinder.search.typed import parse_typed
 from viewfinder.store.filters import Filters
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "Term",
     "check_min_relevance",
     "parse_image_id",
+    "parse_typed",
 ]

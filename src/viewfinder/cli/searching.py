@@ -23,7 +23,12 @@ def _add_search_command(commands: argparse._SubParsersAction) -> None:
     """`viewfinder search`: texts, images, weights, filters, rerank, a relevance threshold and an order, as the
     API."""
     search = commands.add_parser("search", help="search an index by text, image or both")
-    search.add_argument("text", nargs="?", metavar="TEXT", help="what to look for")
+    search.add_argument(
+        "text",
+        nargs="?",
+        metavar="TEXT",
+        help="what to look for; may be typed with parts: '70%% lake + 30%% mountains', 'lake, not snow', 'lake -snow'",
+    )
     terms = search.add_argument_group("query terms")
     terms.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT", help="another text")
     terms.add_argument(
@@ -86,10 +91,15 @@ def _add_duplicates_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _search_terms(args: argparse.Namespace) -> list:
-    """The query terms of `search`'s arguments: TEXT, each --text, each --image (weighted in that order), --not."""
-    from viewfinder.app.query import Term
+    """The query terms of `search`'s arguments: TEXT, each --text, each --image (weighted in that order), --not.
+    A TEXT typed with its own parts and weights ("70% lake + 30% mountains", "lake, not snow") keeps them."""
+    from viewfinder.app.query import Term, parse_typed
 
-    positives = [Term(text=text) for text in ([args.text] if args.text is not None else []) + args.texts]
+    typed = list(parse_typed(args.text)) if args.text is not None else []
+    if len(typed) > 1 and args.weight:
+        raise ViewfinderError("TEXT gives its own weights; use --weight only with a plain TEXT, --text and --image.")
+    plain = typed if len(typed) == 1 else []
+    positives = [*plain, *(Term(text=text) for text in args.texts)]
     for value in args.image:
         if os.path.exists(value):
             positives.append(Term(image_path=value))
@@ -97,7 +107,7 @@ def _search_terms(args: argparse.Namespace) -> list:
             positives.append(Term(image_id=value))
         else:
             raise ViewfinderError(f"--image {value}: no such file (an indexed image id is a number).")
-    if not positives:
+    if not positives and not typed:
         raise ViewfinderError("Give a TEXT to search for or an --image (a file or an indexed image id).")
     if len(args.weight) > len(positives):
         raise ViewfinderError(
@@ -105,7 +115,8 @@ def _search_terms(args: argparse.Namespace) -> list:
         )
     weights = args.weight + [1.0] * (len(positives) - len(args.weight))
     terms = [Term(**{**vars(term), "weight": weight}) for term, weight in zip(positives, weights, strict=True)]
-    return terms + [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
+    parts = typed if len(typed) > 1 else []
+    return parts + terms + [Term(text=text, weight=-abs(args.not_weight)) for text in args.negatives]
 
 
 def _image_fields(image) -> dict:

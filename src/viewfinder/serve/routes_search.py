@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import WithJsonSchema
 
 from viewfinder.app import LiveIndex
-from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Query, Term
+from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Query, Term, parse_typed
 from viewfinder.app.records import answer_dict
 from viewfinder.app.serving import LRUCache
 from viewfinder.serve.guards import json_body, multipart_body
@@ -74,7 +75,7 @@ def search_routes(
             File(description="the query image (JPEG, PNG, WebP, ...)", json_schema_extra={"minLength": 1}),
         ],
         top_k: Annotated[int, Form(ge=1, le=MAX_K)] = 50,
-        query: Annotated[FormText, Form(description="text to add")] = None,
+        query: Annotated[FormText, Form(description="text to add, as a person types it (as in POST /search)")] = None,
         negative: Annotated[FormText, Form(description="text to steer away from (weight -1)")] = None,
         image_weight: Annotated[float, Form(ge=-MAX_WEIGHT, le=MAX_WEIGHT)] = 1.0,
         query_weight: Annotated[float, Form(ge=-MAX_WEIGHT, le=MAX_WEIGHT)] = 1.0,
@@ -87,7 +88,8 @@ def search_routes(
         """Ranks the library by similarity to an uploaded image, optionally with texts, weights and filters."""
         terms = [Term(weight=image_weight, image_bytes=image.file.read())]
         # HTML forms send empty fields for unused inputs: empty means absent here.
-        terms += [Term(weight=query_weight, text=query)] if query else []
+        # A typed query's parts keep their weights relative to each other, scaled by query_weight.
+        terms += [replace(term, weight=term.weight * query_weight) for term in parse_typed(query)] if query else []
         terms += [Term(weight=NEGATIVE_WEIGHT, text=negative)] if negative else []
         filters = Filters(taken_after=taken_after or None, taken_before=taken_before or None, folder=folder or None)
         threshold = default_min_relevance if min_relevance is None else min_relevance

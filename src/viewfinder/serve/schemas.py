@@ -20,6 +20,7 @@ from viewfinder.app.query import (
     Query,
     Rerank,
     Term,
+    parse_typed,
 )
 from viewfinder.app.records import ImageRecord, IndexInfo
 from viewfinder.settings import Sort
@@ -76,7 +77,11 @@ class SearchIn(BaseModel):
         extra="forbid",
         json_schema_extra={"anyOf": [_given(name) for name in ("query", "image_id", "terms")]},
     )
-    query: QueryText | None = Field(None, description="text to look for (weight 1)")
+    query: QueryText | None = Field(
+        None,
+        description="what to look for, as a person types it (weight 1), read into terms as the CLI reads it: "
+        "'70% lake + 30% mountains', 'lake, not snow', 'lake without snow', 'lake -snow'",
+    )
     top_k: int = Field(50, ge=1, le=MAX_K)
     negative: QueryText | None = Field(None, description="text to steer away from (weight -1)")
     image_id: str | None = Field(None, description="an indexed image to find similar ones to (weight 1)")
@@ -91,7 +96,7 @@ class SearchIn(BaseModel):
     def query_object(self, default_min_relevance: float | None = None) -> Query:
         """The search this body asks for, validated by the application layer; `default_min_relevance` stands
         in for a min_relevance the body does not give (None: the model's default)."""
-        terms = [Term(text=self.query)] if self.query is not None else []
+        terms = list(parse_typed(self.query)) if self.query is not None else []
         terms += [Term(image_id=self.image_id)] if self.image_id is not None else []
         terms += [Term(weight=t.weight, text=t.text, image_id=t.image_id) for t in self.terms or ()]
         terms += [Term(weight=NEGATIVE_WEIGHT, text=self.negative)] if self.negative is not None else []

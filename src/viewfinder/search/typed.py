@@ -1,0 +1,64 @@
+"""A search as a person types it on one line, read into the query algebra's terms.
+
+    70% red circle + 30% green square     two texts, weighted 0.7 and 0.3
+    mountains, not snow                   mountains, steered away from snow (weight -1)
+    red circle without square             the same with "without" (French "sans", German "ohne")
+    mountains -snow -fog                  a minus before a word, after a space
+    lake + mountains                      two texts of equal weight
+
+A line with none of these is one text, unchanged: "t-shirt", "rock'n'roll" and "100% cotton" stay literal
+(a minus inside a word, a weight with nothing after a plus). The CLI's TEXT, the HTTP API's `q` and
+`Index.search(str)` read a line the same way, so every front gives the same terms for the same line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from viewfinder.errors import BadQueryError
+from viewfinder.search.query import MAX_WEIGHT, NEGATIVE_WEIGHT, Term
+
+# Where a negative part starts: ", not", "without" (and its French and German words) as whole words, or a
+# minus that starts a word after a space or at the start of the line.
+_NEGATION = re.compile(r"(?:,\s*not|\bwithout|\bsans|\bohne)\s+|(?:^|(?<=\s))-(?=[^\s\d-])", re.IGNORECASE)
+_PLUS = re.compile(r"\s\+\s|^\+\s|\s\+$")  # a plus standing alone between parts
+_WEIGHT = re.compile(r"^(\d+(?:\.\d+)?)\s*%\s*(?:of\s+)?(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def parse_typed(line: str) -> tuple[Term, ...]:
+    """The terms of a typed line (see the module's examples); a line without syntax is one text term."""
+    text = " ".join(line.split())
+    if not _NEGATION.search(text) and not _is_weighted_sum(text):
+        return (Term(text=text),)
+    head, *negatives = _NEGATION.split(text)
+    # A line that starts with its negative part ("-snow") has no positive part, which is said below.
+    terms = [_positive(part) for part in _PLUS.split(head)] if head.strip() else []
+    for negative in negatives:
+        words = negative.strip(" ,")
+        if not words:
+            raise BadQueryError(f"Nothing follows a minus or 'without' in {line!r}; say what to steer away from.")
+        terms.append(Term(weight=NEGATIVE_WEIGHT, text=words))
+    if not any(term.weight > 0 for term in terms):
+        raise BadQueryError(f"{line!r} says only what to avoid; say what to look for too.")
+    return tuple(terms)
+
+
+def _is_weighted_sum(text: str) -> bool:
+    """A sum of parts ("lake + mountains", "70% lake + 30% mountains"); one weight alone is literal text."""
+    parts = _PLUS.split(text)
+    return len(parts) > 1 and any(part.strip() for part in parts)
+
+
+def _positive(part: str) -> Term:
+    part = part.strip(" ,")
+    if not part:
+        raise BadQueryError("A '+' has nothing on one side; write parts as '70% lake + 30% mountains'.")
+    weighted = _WEIGHT.match(part)
+    if weighted is None:
+        return Term(text=part)
+    percent, words = float(weighted.group(1)), weighted.group(2).strip()
+    if not words:
+        raise BadQueryError(f"'{weighted.group(1)}%' weighs nothing; write it before what it weighs: '70% lake'.")
+    if not 0 < percent <= MAX_WEIGHT * 100:
+        raise BadQueryError(f"A weight of {weighted.group(1)}% is out of range; use more than 0%.")
+    return Term(weight=percent / 100, text=words)
