@@ -306,7 +306,7 @@ def _register_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
-def exif_field_count(path: str | os.PathLike) -> int:
+def exif_field_count(path: str) -> int:
     """How many EXIF fields a file carries (main and Exif IFDs): a measure of the camera data a copy kept.
     Only the header is read; 0 for a file that cannot be opened or has none."""
     try:

@@ -26,7 +26,7 @@ import numpy as np
 from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.indexer import update_vectors
 from viewfinder.sources import is_object_store_url
-from viewfinder.store.catalog import ImageRecord, NewImage
+from viewfinder.store.catalog import ImageRecord, NewImage, relative_folder
 from viewfinder.store.indexdir import IndexDir
 
 JOURNALS = "review-journal"  # folder of the index directory holding one journal per resolve
@@ -39,6 +39,7 @@ class MovedFile:
 
     image_id: int
     path: str  # where it was indexed
+    folder: str  # of `path`, relative to its source folder
     moved_to: str
     size: int
 
@@ -107,7 +108,7 @@ def move_to_review(
                         vector = catalog.vector_of(record.id, manifest.dim)
                         _move(Path(record.path), target)
                         entries.append(_entry(record, target, hashes.get(record.id), vector))
-                    report.moved.append(MovedFile(record.id, record.path, str(target), record.size))
+                    report.moved.append(MovedFile(record.id, record.path, record.folder, str(target), record.size))
             finally:
                 if entries:  # written whatever stopped the loop: undo finds every file that moved
                     report.journal = str(_write_journal(index_dir, review_folder, entries))
@@ -139,7 +140,9 @@ def undo_review(index_path: Path) -> UndoReport:
                 continue
             _move(Path(entry["moved_to"]), Path(entry["path"]))
             restored.append(_restored_image(entry, manifest.dim))
-            report.restored.append(MovedFile(entry["image_id"], entry["path"], entry["moved_to"], entry["size"]))
+            folder = relative_folder(entry["path"], entry["root"])
+            moved = MovedFile(entry["image_id"], entry["path"], folder, entry["moved_to"], entry["size"])
+            report.restored.append(moved)
         if restored:
             _add_back(index_dir, restored)
         journal.rename(journal.with_name(journal.name.removesuffix(".json") + UNDONE))
