@@ -67,9 +67,11 @@ def test_a_duplicate_group_is_resolved_to_the_review_folder_and_undone(
     shown.get_by_role("button", name=f"Enlarge {keep['file_name']}").first.click()
     dialog = page.get_by_role("dialog", name=keep["file_name"])
     expect(dialog.get_by_role("img")).to_have_attribute("src", keep["display_url"])
+    snapshot(page, "duplicates-enlarged")
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_have_count(0)
     assert len(page.context.pages) == 1
+    page.mouse.move(0, 0)  # no button shown hovered
     snapshot(page, "duplicates")
 
     images_before = page.request.get("/healthz").json()["images"]
@@ -86,6 +88,7 @@ def test_a_duplicate_group_is_resolved_to_the_review_folder_and_undone(
     assert page.request.get("/healthz").json()["images"] == images_before - others
     assert page.request.get("/duplicates?kind=exact").json()["count"] == 0
     expect(groups).to_have_count(answer["count"] - 1)
+    page.mouse.move(0, 0)
     snapshot(page, "duplicates-resolved")
 
     page.get_by_role("button", name="Undo").click()
