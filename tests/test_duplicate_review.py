@@ -222,3 +222,27 @@ def test_duplicates_endpoints_resolve_a_group_and_undo_it(library, tmp_path):
         everything = client.post("/duplicates/resolve-all", json={"kind": "exact"}).json()
         assert len(everything["moved"]) == 2 and everything["skipped"] == []
         assert os.path.exists(photos / "red.png")  # the suggested copy stays
+
+
+def test_a_file_that_cannot_be_moved_either_way_is_skipped_with_the_reason_and_the_others_go(library, tmp_path):
+    photos, index = library
+    ids = indexed(index)
+    review = tmp_path / "review"
+    (review / "photos").mkdir(parents=True)
+    (review / "photos" / "trip").write_text("a file where the folder would go")
+    report = move_to_review(index, [ids["trip/red.png"], ids["red-copy.png"]], review)
+    assert [Path(item.path).name for item in report.moved] == ["red-copy.png"]
+    assert report.skipped[0][0] == str(photos / "trip" / "red.png")
+    assert report.skipped[0][1].startswith("cannot be moved")
+    assert (photos / "trip" / "red.png").exists()
+
+    (review / "photos" / "trip").unlink()
+    assert len(move_to_review(index, [ids["trip/red.png"]], review).moved) == 1
+    shutil.rmtree(photos / "trip")
+    (photos / "trip").write_text("a file where the folder was")  # the way back is blocked
+    undone = undo_move_to_review(index)
+    assert undone.restored == [] and undone.skipped[0][1].startswith("cannot be moved")
+    assert (review / "photos" / "trip" / "red.png").exists()
+    undone = undo_move_to_review(index)  # the first resolve still comes back
+    assert [Path(item.path).name for item in undone.restored] == ["red-copy.png"]
+    assert sorted(indexed(index)) == ["blue.png", "red-copy.png", "red.png"]

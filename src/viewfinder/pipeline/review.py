@@ -26,7 +26,7 @@ import numpy as np
 from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.indexer import update_vectors
 from viewfinder.sources import is_object_store_url
-from viewfinder.store.catalog import ImageRecord, NewImage, relative_folder
+from viewfinder.store.catalog import Catalog, ImageRecord, NewImage, relative_folder
 from viewfinder.store.indexdir import IndexDir
 
 JOURNALS = "review-journal"  # folder of the index directory holding one journal per resolve
@@ -101,22 +101,20 @@ def move_to_review(
                         continue
                     target = review_destination(record, review_folder)
                     reason = _why_not_movable(record, target)
+                    if reason is None and not dry_run:
+                        reason = _move(record.path, target)
                     if reason is not None:
                         report.skipped.append((record.path, reason))
                         continue
                     if not dry_run:
-                        vector = catalog.vector_of(record.id, manifest.dim)
-                        _move(Path(record.path), target)
-                        entries.append(_entry(record, target, hashes.get(record.id), vector))
+                        entries.append(
+                            _entry(record, target, hashes.get(record.id), catalog.vector_of(record.id, manifest.dim))
+                        )
                     report.moved.append(MovedFile(record.id, record.path, record.folder, str(target), record.size))
-            finally:
-                if entries:  # written whatever stopped the loop: undo finds every file that moved
+            finally:  # also after an unexpected error: what moved is journalled and leaves the index
+                if entries:
                     report.journal = str(_write_journal(index_dir, review_folder, entries))
-                    saved = index_dir.saved_vectors(catalog, manifest)
-                    start = catalog.generation()
-                    removed = [entry["image_id"] for entry in entries]
-                    catalog.commit_batch(removed_ids=removed)
-                    update_vectors(index_dir, catalog, manifest.dim, saved, start, removed, [], [])
+                    _take_out(index_dir, catalog, [entry["image_id"] for entry in entries])
         finally:
             catalog.close()
     return report
@@ -133,23 +131,36 @@ def undo_review(index_path: Path) -> UndoReport:
         entries = json.loads(journal.read_text())["entries"]
         report = UndoReport(journal=str(journal))
         restored: list[NewImage] = []
-        for entry in entries:
-            reason = _why_not_restorable(entry)
-            if reason is not None:
-                report.skipped.append((entry["path"], reason))
-                continue
-            _move(Path(entry["moved_to"]), Path(entry["path"]))
-            restored.append(_restored_image(entry, manifest.dim))
-            folder = relative_folder(entry["path"], entry["root"])
-            moved = MovedFile(entry["image_id"], entry["path"], folder, entry["moved_to"], entry["size"])
-            report.restored.append(moved)
-        if restored:
-            _add_back(index_dir, restored)
+        try:
+            for entry in entries:
+                reason = _why_not_restorable(entry)
+                if reason is None:
+                    reason = _move(entry["moved_to"], Path(entry["path"]))
+                if reason is not None:
+                    report.skipped.append((entry["path"], reason))
+                    continue
+                restored.append(_restored_image(entry, manifest.dim))
+                folder = relative_folder(entry["path"], entry["root"])
+                moved = MovedFile(entry["image_id"], entry["path"], folder, entry["moved_to"], entry["size"])
+                report.restored.append(moved)
+        finally:  # also after an unexpected error: what moved back is indexed again
+            if restored:
+                _add_back(index_dir, restored)
         journal.rename(journal.with_name(journal.name.removesuffix(".json") + UNDONE))
     return report
 
 
+def _take_out(index_dir: IndexDir, catalog: Catalog, ids: list[int]) -> None:
+    """Removes these images' rows and vectors from the index in one batch."""
+    manifest = index_dir.read_manifest()
+    saved = index_dir.saved_vectors(catalog, manifest)
+    start = catalog.generation()
+    catalog.commit_batch(removed_ids=ids)
+    update_vectors(index_dir, catalog, manifest.dim, saved, start, ids, [], [])
+
+
 def _add_back(index_dir: IndexDir, images: list[NewImage]) -> None:
+    """Adds rows for files moved back, with their stored vectors, in one batch."""
     manifest = index_dir.read_manifest()
     catalog = index_dir.open_catalog()
     try:
@@ -207,12 +218,17 @@ def _why_not_restorable(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def _move(source: Path, target: Path) -> None:
-    """Moves a file to a path that does not exist yet (a rename, or a copy then delete across disks)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():  # checked before; a file that appeared since is never overwritten
-        raise ViewfinderError(f"{target} appeared while moving {source}; nothing was overwritten.")
-    shutil.move(source, target)
+def _move(source: str, target: Path) -> str | None:
+    """Moves a file to a path that does not exist yet (a rename, or a copy then delete across disks); the
+    reason it could not, or None."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target):  # checked before; a file that appeared since is never overwritten
+            return "a file appeared at its new place while moving; nothing was overwritten"
+        shutil.move(source, target)
+    except OSError as error:
+        return f"cannot be moved ({error.strerror or error})"
+    return None
 
 
 def _entry(record: ImageRecord, target: Path, content_hash: str | None, vector: np.ndarray | None) -> dict[str, Any]:
