@@ -129,6 +129,8 @@ def _records(catalog: Catalog, found: Iterable[tuple[list[int], float]]) -> list
     result = []
     for ids, similarity in found:
         images = sorted((records[i] for i in ids if i in records), key=lambda image: image.path)
+        if len(images) < 2:  # rows moved out of the catalog while the vector store still had them
+            continue
         exact = len({hashes.get(image.id) for image in images}) == 1 and hashes.get(images[0].id) is not None
         result.append(DuplicateGroup(images, round(similarity, 6), exact, suggest_keep(images)))
     return result
