@@ -29,7 +29,8 @@ DEFAULT_THRESHOLD = 0.985
 # content are joined too, for a person to sort (BENCHMARKS.md, "Duplicates threshold").
 SIMILAR_THRESHOLD = 0.96
 Kind = Literal["exact", "near", "similar"]
-KINDS: dict[str, str] = {"exact": "exact copies", "near": "near-identical", "similar": "similar shots"}
+# The thresholds in words: exact copies (the same bytes: no threshold), near-identical, similar shots.
+KINDS: dict[str, float | None] = {"exact": None, "near": DEFAULT_THRESHOLD, "similar": SIMILAR_THRESHOLD}
 NEIGHBOURS = 16  # a group larger than this still joins up: members link through each other
 MAX_GROUPS = 1000
 
@@ -57,7 +58,7 @@ def threshold_of(kind: Kind) -> float | None:
     """The threshold of a kind of duplicate; None for exact copies (the same bytes, whatever the similarity)."""
     if kind not in KINDS:
         raise BadQueryError(f"Unknown kind of duplicates {kind!r}; choose one of {', '.join(KINDS)}.")
-    return {"exact": None, "near": DEFAULT_THRESHOLD, "similar": SIMILAR_THRESHOLD}[kind]
+    return KINDS[kind]
 
 
 def suggest_keep(images: list[ImageRecord]) -> ImageRecord:
