@@ -249,3 +249,19 @@ def test_a_file_that_cannot_be_moved_either_way_is_skipped_with_the_reason_and_t
     undone = undo_move_to_review(index)  # the first resolve still comes back
     assert [Path(item.path).name for item in undone.restored] == ["red-copy.png"]
     assert sorted(indexed(index)) == ["blue.png", "red-copy.png", "red.png"]
+
+
+def test_resolving_needs_the_search_token_and_a_page_of_the_same_site(library, tmp_path):
+    from viewfinder.serve.app import create_app
+
+    _, index = library
+    app = create_app(index, device="cpu", api_token="secret", review_folder=tmp_path / "review")
+    with start_server_thread(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        body = {"keep": "1", "images": ["1", "2"]}
+        assert client.post("/duplicates/resolve", json=body).status_code == 401
+        assert client.post("/duplicates/undo").status_code == 401
+        other_site = {"Authorization": "Bearer secret", "Origin": "https://elsewhere.example"}
+        assert client.post("/duplicates/resolve-all", json={}, headers=other_site).status_code == 403
+        assert not (tmp_path / "review").exists()
+        undo = client.post("/duplicates/undo", headers={"Authorization": "Bearer secret"})
+        assert undo.status_code == 400 and "nothing to undo" in undo.json()["error"]
