@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli, run_cli_json
 from PIL import Image
+from s3_helpers import upload_folder
 from service_helpers import start_server_thread
 
 from viewfinder.app import Index
@@ -148,16 +148,36 @@ def test_changed_files_are_skipped_and_undo_after_a_partial_failure_restores_the
     assert sorted(p.name.endswith(".undone.json") for p in (index / JOURNALS).iterdir()) == [True, True]
 
 
-def test_a_review_folder_inside_a_source_and_photos_in_an_object_store_are_refused(library):
+def test_a_review_folder_inside_a_source_is_refused(library):
     photos, index = library
     ids = indexed(index)
     with pytest.raises(ViewfinderError, match="inside the source"):
         move_to_review(index, [ids["red-copy.png"]], photos / "review")
-    with sqlite3.connect(index / "catalog.sqlite") as db:  # as if indexed from a bucket
-        db.execute("UPDATE images SET root = 's3://bucket/photos' WHERE id = ?", (ids["red-copy.png"],))
-    with pytest.raises(ViewfinderError, match="object store"):
-        move_to_review(index, [ids["red-copy.png"]], index.parent / "review")
-    assert (photos / "red-copy.png").exists()
+    assert (photos / "red-copy.png").exists() and not (photos / "review").exists()
+
+
+@pytest.mark.slow  # starts an S3 server
+def test_photos_in_an_object_store_are_refused_with_a_clear_error(seaweed, library, tmp_path, capsys, monkeypatch):
+    """By `duplicates --move-to` over an index of a bucket, and by a server of a published snapshot."""
+    photos, _ = library
+    seaweed.client().create_bucket(Bucket="duplicates")
+    upload_folder(seaweed.client(), "duplicates", photos, "photos")
+    index = tmp_path / "s3-index"
+    run_index(index, ["s3://duplicates/photos"], model="test:tiny", device="cpu")
+    code, _, err = run_cli(capsys, "duplicates", "--exact", "--index", index, "--move-to", tmp_path / "review")
+    assert code == 2 and "is in an object store: only photos in local folders can be moved" in err
+    assert len(seaweed.client().list_objects_v2(Bucket="duplicates")["Contents"]) == 4
+
+    from viewfinder.app.library import publish
+    from viewfinder.serve.app import create_app
+
+    monkeypatch.setenv("VIEWFINDER_SNAPSHOT_CACHE", str(tmp_path / "snapshots"))
+    publish(index, "s3://duplicates/indexes/photos")
+    with start_server_thread(create_app("s3://duplicates/indexes/photos", device="cpu")) as url:
+        listed = httpx.get(f"{url}duplicates", params={"kind": "exact"}, timeout=60).json()
+        assert listed["count"] == 1 and listed["resolvable"] is False
+        refused = httpx.post(f"{url}duplicates/resolve-all", json={"kind": "exact"}, timeout=60)
+        assert refused.status_code == 400 and "published snapshot" in refused.json()["error"]
 
 
 def test_duplicates_command_resolves_every_group_with_its_suggestion_and_undoes_it(capsys, library, tmp_path):
