@@ -192,6 +192,12 @@ def duplicates_page(browser: sync_api.Browser, duplicates_server: tuple[str, Pat
     yield from desktop_page(browser, duplicates_server[0])
 
 
+@pytest.fixture
+def duplicates_phone(browser: sync_api.Browser, duplicates_server: tuple[str, Path]) -> Iterator[sync_api.Page]:
+    """The duplicates server's page on a phone-sized touch screen (390 × 844)."""
+    yield from phone_page(browser, duplicates_server[0])
+
+
 @pytest.fixture(scope="session")
 def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server over a test:shapes library without stars, but surely with red circles, one of them a TIFF."""
