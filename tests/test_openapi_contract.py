@@ -115,7 +115,8 @@ def test_admin_routes_answer_401_without_a_credential_even_when_disabled(documen
 
 def test_the_document_names_the_refusals_of_decode_memory_cross_site_writes_and_bad_parameters(document: dict):
     """Statuses the server answers that the document left out: 403 to a write from another site's page, 413
-    and 503 from the decode budget, 422 (in the API's error shape) to a threshold out of range."""
+    and 503 from the decode budget, 422 (in the API's error shape) to a threshold out of range, 415 to a resolve
+    not sent as JSON."""
     paths = document["paths"]
     expected = {
         ("/search", "post"): {"403"},
@@ -123,6 +124,9 @@ def test_the_document_names_the_refusals_of_decode_memory_cross_site_writes_and_
         ("/thumbnails/{image_id}", "get"): {"413", "503"},
         ("/renditions/{image_id}", "get"): {"413", "503"},
         ("/duplicates", "get"): {"422"},
+        ("/duplicates/resolve", "post"): {"403", "415", "422"},
+        ("/duplicates/resolve-all", "post"): {"403", "415", "422"},
+        ("/duplicates/undo", "post"): {"403"},
     }
     for (path, method), codes in expected.items():
         responses = paths[path][method]["responses"]

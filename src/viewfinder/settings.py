@@ -188,6 +188,12 @@ _TABLE = (
         "cors_origins", list, (), "web origins allowed to call the API from a browser",
         flag="--cors-origin", env="VIEWFINDER_CORS_ORIGINS", metavar="ORIGIN",
     ),
+    Setting(
+        "review_folder", str, None,
+        "folder `serve` moves the duplicates its page resolves to (outside the sources; undo moves them back)",
+        flag="--review-folder", env="VIEWFINDER_REVIEW_FOLDER", metavar="DIR",
+        default_text="viewfinder-review beside the index",
+    ),
     Setting("api_token", str, None, "bearer token every route but /, /assets, /healthz and /openapi.json needs",
             env="VIEWFINDER_API_TOKEN"),
     Setting("admin_token", str, None, "bearer token /admin needs (unset: /admin is disabled)",

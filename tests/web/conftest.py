@@ -160,6 +160,44 @@ def _serving(index: Path, folder: Path, env: dict[str, str], *options: str) -> I
         process.wait(timeout=20)
 
 
+@pytest.fixture
+def duplicates_library(tmp_path: Path) -> tuple[Path, Path]:
+    """Six pictures, two byte-identical copies of the first (one in another folder) and a half-size copy of the
+    second, indexed; returns (library, index). Per test: resolving duplicates moves its files."""
+    library = tmp_path / "library"
+    pictures = write_shape_library(library, 6)
+    shutil.copy(pictures[0], pictures[0].with_name(f"copy-of-{pictures[0].name}"))
+    shutil.copy(pictures[0], library / FOLDERS[1] / f"also-{pictures[0].name}")
+    with Image.open(pictures[1]) as picture:
+        half = picture.resize((picture.width // 2, picture.height // 2))
+        half.save(pictures[1].with_name(f"small-{pictures[1].name}"), quality=85, exif=picture.getexif())
+    index = tmp_path / "index"
+    indexing = [sys.executable, "-m", "viewfinder", "index", str(library), "--index", str(index), "--model", MODEL]
+    subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
+    return library, index
+
+
+@pytest.fixture
+def duplicates_server(duplicates_library: tuple[Path, Path], tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A server over duplicates_library that moves resolved duplicates to a review folder; yields its URL and
+    that folder."""
+    review = tmp_path / "review"
+    with _serving(duplicates_library[1], tmp_path, {}, "--review-folder", str(review)) as url:
+        yield url, review
+
+
+@pytest.fixture
+def duplicates_page(browser: sync_api.Browser, duplicates_server: tuple[str, Path]) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the duplicates server; page errors fail the test."""
+    yield from desktop_page(browser, duplicates_server[0])
+
+
+@pytest.fixture
+def duplicates_phone(browser: sync_api.Browser, duplicates_server: tuple[str, Path]) -> Iterator[sync_api.Page]:
+    """The duplicates server's page on a phone-sized touch screen (390 × 844)."""
+    yield from phone_page(browser, duplicates_server[0])
+
+
 @pytest.fixture(scope="session")
 def shapes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server over a test:shapes library without stars, but surely with red circles, one of them a TIFF."""

@@ -411,27 +411,3 @@ def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser
     widths = thumbnails.evaluate_all("images => images.slice(0, 6).map(image => image.naturalWidth)")
     assert len(widths) == 6 and min(widths) > 0
     context.close()
-
-
-def test_duplicates_view_lists_the_groups_the_api_finds_with_thumbnails(page: Page) -> None:
-    page.goto("/")
-    page.get_by_role("link", name="Duplicates").click()
-    expect(page.get_by_role("heading", name="Duplicates", level=1)).to_be_visible()
-    assert query_of(page) == {"view": ["duplicates"]}
-    default = page.request.get("/duplicates").json()["threshold"]  # the server's, not one the page assumes
-    expect(page.get_by_label("Similarity at least").locator("option:checked")).to_have_text(f"Default ({default:.3f})")
-    page.get_by_label("Similarity at least").select_option("0.98")
-    answer = page.request.get("/duplicates?threshold=0.98").json()
-    groups = page.locator(".duplicate-group")
-    expect(groups).to_have_count(answer["count"])
-    if answer["count"]:
-        first = answer["groups"][0]
-        expect(groups.first.get_by_role("img")).to_have_count(len(first["images"]))
-        expect(groups.first.get_by_role("img").first).to_have_attribute("src", first["images"][0]["thumbnail_url"])
-    else:
-        expect(page.get_by_text("No two photos are this similar.")).to_be_visible()
-
-    page.get_by_role("button", name="Back to search").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Find any photo by describing it")
-    page.go_back()
-    expect(page.get_by_role("heading", name="Duplicates", level=1)).to_be_visible()

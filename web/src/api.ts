@@ -139,23 +139,73 @@ export function fetchStats(signal: AbortSignal): Promise<LibraryStats> {
   return call("/stats", { signal });
 }
 
-/** A group of near-identical photos (`GET /duplicates`). */
+/** Which duplicates to look for, in words: the same file, near-identical copies, or similar shots. */
+export type DuplicateKind = "exact" | "near" | "similar";
+
+/** A group of near-identical photos (`GET /duplicates`), with the copy suggested to keep. */
 export interface DuplicateGroup {
   similarity: number;
   exact: boolean;
+  suggested_keep: string;
+  recoverable_bytes: number;
   images: ImageMeta[];
 }
 
 export interface DuplicatesResponse {
-  threshold: number;
+  threshold: number | null;
+  kind: DuplicateKind | null;
   count: number;
+  recoverable_bytes: number;
+  /** Whether this server can move duplicates to its review folder (not one serving a published snapshot). */
+  resolvable: boolean;
   groups: DuplicateGroup[];
 }
 
-/** Duplicate groups at `threshold`, or at the server's default when null. */
-export function fetchDuplicates(threshold: number | null, signal: AbortSignal): Promise<DuplicatesResponse> {
-  const query = threshold === null ? "" : `?threshold=${encodeURIComponent(String(threshold))}`;
-  return call(`/duplicates${query}`, { signal });
+export interface MovedFile {
+  image_id: string;
+  file_name: string;
+  folder: string;
+  size_bytes: number;
+}
+
+export interface SkippedFile {
+  file_name: string;
+  reason: string;
+}
+
+export interface ReviewResponse {
+  moved: MovedFile[];
+  skipped: SkippedFile[];
+  freed_bytes: number;
+}
+
+export interface UndoResponse {
+  restored: MovedFile[];
+  skipped: SkippedFile[];
+}
+
+/** Duplicate groups of one kind. */
+export function fetchDuplicates(kind: DuplicateKind, signal: AbortSignal): Promise<DuplicatesResponse> {
+  return call(`/duplicates?kind=${kind}`, { signal });
+}
+
+/** Keeps one image of a group and moves the others to the server's review folder. */
+export function resolveGroup(keep: string, images: string[]): Promise<ReviewResponse> {
+  return post("/duplicates/resolve", { keep, images });
+}
+
+/** Resolves every group of a kind with its suggested copy to keep. */
+export function resolveAll(kind: DuplicateKind): Promise<ReviewResponse> {
+  return post("/duplicates/resolve-all", { kind });
+}
+
+/** Moves the files of the latest resolve back into place. */
+export function undoResolve(): Promise<UndoResponse> {
+  return post("/duplicates/undo", {});
+}
+
+function post<T>(path: string, body: object): Promise<T> {
+  return call(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 }
 
 export function fetchImageMeta(imageId: string, signal: AbortSignal): Promise<ImageMeta> {

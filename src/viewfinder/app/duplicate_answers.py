@@ -36,16 +36,24 @@ class DuplicateAnswers(Generic[T]):
         self._answers: LRUCache[T] = LRUCache(size)
         self._computing = threading.Lock()
 
-    def answer(self, index: Index, threshold: float, render: Callable[[list[DuplicateGroup], float], T]) -> T:
-        """`render(groups, threshold)` for the quantised threshold, from the cache when this index generation
-        was asked it before; else computed once the computation in progress, if any, is done."""
-        threshold = quantised(threshold)
+    def answer(
+        self, index: Index, threshold: float | None, render: Callable[[list[DuplicateGroup], float | None], T]
+    ) -> T:
+        """`render(groups, threshold)` for the quantised threshold (None: exact copies), from the cache when
+        this index generation was asked it before; else computed once the computation in progress is done."""
+        threshold = None if threshold is None else quantised(threshold)
         key = (index.catalog_state(), threshold)
         found = self._answers.get(key)
         if found is None:
             with self._computing:
                 found = self._answers.get(key)  # made by the computation this one waited for
                 if found is None:
-                    found = render(index.duplicates(threshold), threshold)
+                    found = render(index.duplicates(threshold, exact=threshold is None), threshold)
                     self._answers.put(key, found)
         return found
+
+    def groups(self, index: Index, threshold: float | None) -> list[DuplicateGroup]:
+        """The groups at the quantised threshold (None: exact copies), computed now, one computation at a time
+        (to resolve them: an answer listed earlier may be of an older generation)."""
+        with self._computing:
+            return index.duplicates(None if threshold is None else quantised(threshold), exact=threshold is None)

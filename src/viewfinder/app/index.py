@@ -16,13 +16,14 @@ from viewfinder.app import library
 from viewfinder.app.limits import OncePerKey, decode_budget, decoding_terms, original_cost
 from viewfinder.app.originals import LocalFile, Redirect, open_original_of
 from viewfinder.app.records import IndexInfo, SourceInfo
-from viewfinder.errors import ImageGoneError, UnknownImageError
+from viewfinder.errors import BadQueryError, ImageGoneError, UnknownImageError
 from viewfinder.images.decode import DecodeError
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.prompts import calibration_prompts
 from viewfinder.models.registry import example_queries
 from viewfinder.pipeline.indexer import IndexReport
 from viewfinder.pipeline.maintenance import RemoveReport
+from viewfinder.pipeline.review import ReviewReport, UndoReport
 from viewfinder.search import engine, relevance
 from viewfinder.search.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, exact_groups, find_duplicates
 from viewfinder.search.encoding import TermEncoder, parse_image_id
@@ -274,6 +275,22 @@ class Index:
 
     def check(self, repair: bool = False) -> CheckReport:
         return library.check(self.index_dir.path, repair)
+
+    def resolve(self, keep: str | int, images: Sequence[str | int], review_folder: Path) -> ReviewReport:
+        """Keeps one image of a group and moves the others' files to `review_folder` (library.move_to_review)."""
+        kept, members = parse_image_id(keep), [parse_image_id(image) for image in images]
+        if kept not in members or len(set(members)) < 2:
+            raise BadQueryError("Name the image to keep among two or more images of the group.")
+        return library.move_to_review(self.index_dir.path, [i for i in members if i != kept], review_folder)
+
+    def resolve_all(self, groups: Sequence[DuplicateGroup], review_folder: Path, dry_run: bool = False) -> ReviewReport:
+        """Resolves every group with its suggestion: the others of each group move to `review_folder`."""
+        others = [image.id for group in groups for image in group.others]
+        return library.move_to_review(self.index_dir.path, others, review_folder, dry_run)
+
+    def undo_resolve(self) -> UndoReport:
+        """Moves the files of the latest resolve back and indexes them again (library.undo_move_to_review)."""
+        return library.undo_move_to_review(self.index_dir.path)
 
     def publish(self, to: str, keep: int | None = None, thumbnails: bool = True) -> str:
         return library.publish(self.index_dir.path, to, keep, thumbnails)

@@ -11,6 +11,8 @@ from viewfinder.models.embedder import Embedder
 from viewfinder.models.registry import resolve_model
 from viewfinder.pipeline.indexer import IndexReport, Progress, load_embedder_for, run_index
 from viewfinder.pipeline.maintenance import RemoveReport, remove_sources
+from viewfinder.pipeline.review import ReviewReport, UndoReport, undo_review
+from viewfinder.pipeline.review import move_to_review as _move_to_review
 from viewfinder.pipeline.watch import FolderWatcher
 from viewfinder.settings import BATCH_SIZE, RECONCILE_SECONDS
 from viewfinder.sources import IMAGE_SUFFIXES, is_object_store_url
@@ -22,11 +24,14 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "check",
     "default_index_path",
+    "default_review_folder",
     "is_object_store_url",
     "make_sample",
+    "move_to_review",
     "publish",
     "remove",
     "rollback",
+    "undo_move_to_review",
     "update",
     "use_s3_endpoint",
     "watch",
@@ -75,6 +80,24 @@ def update(
 def remove(index_path: Path, sources: Sequence[str]) -> RemoveReport:
     """Drops the images of these sources from the index (also when the folder is gone)."""
     return remove_sources(Path(index_path), sources)
+
+
+def move_to_review(
+    index_path: Path, image_ids: Sequence[int], review_folder: Path, dry_run: bool = False
+) -> ReviewReport:
+    """Moves these images' files to `review_folder` (local sources only), taking them out of the index and
+    journalling the move so it can be undone; changed or missing files are skipped with their reason."""
+    return _move_to_review(Path(index_path), image_ids, review_folder, dry_run)
+
+
+def undo_move_to_review(index_path: Path) -> UndoReport:
+    """Moves the files of the latest move to a review folder back and indexes them again, without the model."""
+    return undo_review(Path(index_path))
+
+
+def default_review_folder(index_path: Path) -> Path:
+    """Where a server moves the duplicates its page resolves when no review folder is set: beside the index."""
+    return Path(index_path).expanduser().resolve().parent / "viewfinder-review"
 
 
 def check(index_path: Path, repair: bool = False) -> CheckReport:

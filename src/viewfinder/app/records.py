@@ -6,12 +6,14 @@ place; `answer_dict` and `image_dict` are the one JSON shape of an answer (the C
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from viewfinder.pipeline.indexer import IndexReport
 from viewfinder.pipeline.maintenance import RemoveReport
+from viewfinder.pipeline.review import MovedFile, ReviewReport, UndoReport
 from viewfinder.search.duplicates import DuplicateGroup
 from viewfinder.search.results import Answer, Hit
 from viewfinder.store.catalog import ImageRecord
@@ -25,10 +27,15 @@ __all__ = [
     "ImageRecord",
     "IndexInfo",
     "IndexReport",
+    "MovedFile",
     "RemoveReport",
+    "ReviewReport",
     "SourceInfo",
+    "UndoReport",
     "answer_dict",
     "duplicates_dict",
+    "review_dict",
+    "undo_dict",
 ]
 
 
@@ -93,12 +100,52 @@ def answer_dict(answer: Answer, image_fields: ImageFields) -> dict[str, Any]:
     }
 
 
-def duplicates_dict(groups: list[DuplicateGroup], threshold: float, image_fields: ImageFields) -> dict[str, Any]:
+def duplicates_dict(
+    groups: list[DuplicateGroup], threshold: float | None, image_fields: ImageFields, kind: str | None = None
+) -> dict[str, Any]:
+    """Duplicate groups as JSON, each with its suggested copy to keep and the bytes resolving it frees;
+    `threshold` is None for exact copies, `kind` the named kind the threshold is (exact, near, similar)."""
     return {
         "threshold": threshold,
+        "kind": kind,
         "count": len(groups),
+        "recoverable_bytes": sum(g.recoverable_bytes for g in groups),
         "groups": [
-            {"similarity": g.similarity, "exact": g.exact, "images": [image_fields(i) for i in g.images]}
+            {
+                "similarity": g.similarity,
+                "exact": g.exact,
+                "suggested_keep": str(g.keep.id),
+                "recoverable_bytes": g.recoverable_bytes,
+                "images": [image_fields(i) for i in g.images],
+            }
             for g in groups
         ],
+    }
+
+
+MovedFields = Callable[[MovedFile], dict[str, Any]]
+
+
+def _skipped(skipped: list[tuple[str, str]], paths: bool) -> list[dict[str, Any]]:
+    """Files left where they were, with the reason; named by file name only unless `paths` (HTTP shows none)."""
+    if paths:
+        return [{"path": path, "reason": reason} for path, reason in skipped]
+    return [{"file_name": os.path.basename(path), "reason": reason} for path, reason in skipped]
+
+
+def review_dict(report: ReviewReport, moved_fields: MovedFields, paths: bool) -> dict[str, Any]:
+    """What a resolve moved to the review folder, skipped and freed, as JSON."""
+    return {
+        "dry_run": report.dry_run,
+        "moved": [moved_fields(item) for item in report.moved],
+        "skipped": _skipped(report.skipped, paths),
+        "freed_bytes": report.freed_bytes,
+    }
+
+
+def undo_dict(report: UndoReport, moved_fields: MovedFields, paths: bool) -> dict[str, Any]:
+    """What an undo moved back into place and left, as JSON."""
+    return {
+        "restored": [moved_fields(item) for item in report.restored],
+        "skipped": _skipped(report.skipped, paths),
     }

@@ -1,4 +1,4 @@
-"""`search`, `info` and `duplicates`: reading an index."""
+"""`search` and `info`: reading an index."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from viewfinder.settings import add_option
 def add_commands(commands: argparse._SubParsersAction) -> None:
     _add_search_command(commands)
     _add_info_command(commands)
-    _add_duplicates_command(commands)
 
 
 def _add_search_command(commands: argparse._SubParsersAction) -> None:
@@ -78,18 +77,6 @@ def _add_info_command(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(run=_info)
 
 
-def _add_duplicates_command(commands: argparse._SubParsersAction) -> None:
-    """`viewfinder duplicates`: near-identical photos and exact copies."""
-    duplicates = commands.add_parser("duplicates", help="list groups of near-identical photos and exact copies")
-    add_option(duplicates, "index")
-    duplicates.add_argument(
-        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.985)"
-    )
-    duplicates.add_argument("--exact", action="store_true", help="only byte-identical copies")
-    duplicates.add_argument("--json", action="store_true", help="print JSON")
-    duplicates.set_defaults(run=_duplicates)
-
-
 def _search_terms(args: argparse.Namespace) -> list:
     """The query terms of `search`'s arguments: TEXT, each --text, each --image (weighted in that order), --not.
     A TEXT typed with its own parts and weights ("70% lake + 30% mountains", "lake, not snow") keeps them."""
@@ -120,7 +107,7 @@ def _search_terms(args: argparse.Namespace) -> list:
 
 
 def _image_fields(image) -> dict:
-    """How `search --json` and `duplicates --json` name an image: its id and path."""
+    """How `search --json` names an image: its id and path."""
     return {"image_id": str(image.id), "path": image.path}
 
 
@@ -180,24 +167,4 @@ def _info(args: argparse.Namespace) -> int:
     for source in info.sources:
         flag = "  MISSING (`viewfinder remove` drops its images)" if source.missing else ""
         print(f"{'source':>14}: {source.source} ({source.images} images){flag}")
-    return EXIT_OK
-
-
-def _duplicates(args: argparse.Namespace) -> int:
-    from viewfinder.app import Index
-    from viewfinder.app.query import DEFAULT_THRESHOLD
-    from viewfinder.app.records import duplicates_dict
-
-    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-    with Index(index_path(args.index)) as index:
-        groups = index.duplicates(threshold, exact=args.exact)
-    if args.json:
-        print(json.dumps(duplicates_dict(groups, threshold, _image_fields)))
-        return EXIT_OK
-    for number, group in enumerate(groups, 1):
-        kind = "exact copies" if group.exact else f"similarity >= {group.similarity:.3f}"
-        print(f"group {number} ({len(group.images)} photos, {kind})")
-        for image in group.images:
-            print(f"  {image.path}")
-    print(f"{len(groups)} groups", file=sys.stderr)
     return EXIT_OK

@@ -36,6 +36,7 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
     add_option(serve, "cors_origins")
     add_option(serve, "allowed_hosts")
     add_option(serve, "min_relevance", help="the relevance threshold for searches that give none")
+    add_option(serve, "review_folder")
     serve.add_argument(
         "--watch", action="store_true", help="reindex the source folders as photos are added, changed or deleted"
     )
@@ -80,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
         min_relevance=args.min_relevance,
         allowed_hosts=args.allowed_hosts,
         watch=args.watch,
+        review_folder=args.review_folder,
     )
     return EXIT_OK
 

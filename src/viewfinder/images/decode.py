@@ -318,6 +318,17 @@ def _register_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
+def exif_field_count(path: str) -> int:
+    """How many EXIF fields a file carries (main and Exif IFDs): a measure of the camera data a copy kept.
+    Only the header is read; 0 for a file that cannot be opened or has none."""
+    try:
+        with _opened(path, MAX_PIXELS) as img:
+            exif = _exif(img)
+            return len(exif) + len(exif.get_ifd(_EXIF_IFD))
+    except (DecodeError, *_CORRUPT):
+        return 0
+
+
 def _exif(img: Image.Image) -> Image.Exif:
     """The image's EXIF, empty when missing or malformed: broken metadata on a fine image is common."""
     try:

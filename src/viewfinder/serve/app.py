@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from viewfinder.app.library import is_object_store_url
+from viewfinder.app.library import default_review_folder, is_object_store_url
 from viewfinder.app.limits import decode_budget
 from viewfinder.app.live import POLL_SECONDS, LiveIndex
 from viewfinder.app.serving import LRUCache
@@ -61,6 +61,7 @@ def create_app(
     any_ip_host: bool = False,
     watch: bool = False,
     decode_memory_mb: int = DECODE_MEMORY_MB,
+    review_folder: str | Path | None = None,
 ) -> FastAPI:
     """The Viewfinder ASGI app over one index (a directory, or a snapshot published at s3://…); loads the
     index and its text encoder before returning.
@@ -69,7 +70,8 @@ def create_app(
     `any_ip_host`; the default suits a server bound to loopback. `min_relevance` is the threshold for
     searches that give none (None: the model's default, docs/API.md). `decode_memory_mb` bounds the memory of
     the images this process decodes at once (app/limits.py). Requests other than reads from a web page of
-    another site than `cors_origins` are refused.
+    another site than `cors_origins` are refused. `review_folder` is where resolved duplicates are moved
+    (default: viewfinder-review beside the index; a snapshot's server moves none).
     """
     decode_budget.resize(decode_memory_mb * 2**20)
     if is_object_store_url(str(index_path)):
@@ -108,7 +110,11 @@ def create_app(
     app.include_router(image_routes(live, guarded, presign_ttl))
     app.include_router(rendition_routes(live, guarded))
     app.include_router(index_routes(live, guarded, admin_token_guard(admin_token)))
-    app.include_router(library_routes(live, guarded))
+    if is_object_store_url(str(index_path)):
+        review: Path | None = None
+    else:
+        review = Path(review_folder).expanduser() if review_folder else default_review_folder(Path(index_path))
+    app.include_router(library_routes(live, guarded, review))
     add_ui(app, webui_dir)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limits={"/search/image": MAX_UPLOAD_BYTES}, default=MAX_JSON_BYTES)

@@ -221,17 +221,70 @@ def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
+DuplicateKind = Literal["exact", "near", "similar"]
+KIND_TEXT = "exact: the same bytes; near: near-identical (the default threshold); similar: similar shots (0.96)"
+
+
 class DuplicateGroupOut(BaseModel):
     similarity: float
     exact: bool
+    suggested_keep: str = Field(description="the image to keep: most pixels, then EXIF fields, file size, oldest")
+    recoverable_bytes: int = Field(description="the bytes of the other images, freed by resolving the group")
     images: list[ImageOut]
 
 
 class DuplicatesOut(BaseModel):
     success: Literal[True]
-    threshold: float = Field(description="the threshold used: the one asked, rounded to steps of 0.005")
+    threshold: float | None = Field(
+        description="the threshold used: the one asked, rounded to steps of 0.005; null for exact copies"
+    )
+    kind: DuplicateKind | None = Field(description="the kind asked, or null when a threshold was")
     count: int
+    recoverable_bytes: int = Field(description="the bytes resolving every group with its suggestion frees")
+    resolvable: bool = Field(description="whether this server can move duplicates to its review folder")
     groups: list[DuplicateGroupOut]
+
+
+class ResolveIn(BaseModel):
+    """One group resolved: `keep` stays, the other `images` move to the server's review folder."""
+
+    model_config = ConfigDict(extra="forbid")
+    keep: str = Field(max_length=20)
+    images: list[Annotated[str, Field(max_length=20)]] = Field(min_length=2, max_length=1000)
+
+
+class ResolveAllIn(BaseModel):
+    """Every group at a kind or threshold resolved with its suggestion (default: near-identical)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: DuplicateKind | None = Field(None, description=KIND_TEXT)
+    threshold: float | None = Field(None, gt=0, le=1, description="instead of a kind")
+
+
+class MovedOut(BaseModel):
+    image_id: str = Field(description="the id the image had (an undo indexes it again under a new id)")
+    file_name: str
+    folder: str
+    size_bytes: int
+
+
+class SkippedOut(BaseModel):
+    file_name: str
+    reason: str
+
+
+class ReviewOut(BaseModel):
+    success: Literal[True]
+    dry_run: bool
+    moved: list[MovedOut]
+    skipped: list[SkippedOut] = Field(description="files left in place: changed or missing since they were listed")
+    freed_bytes: int
+
+
+class UndoOut(BaseModel):
+    success: Literal[True]
+    restored: list[MovedOut]
+    skipped: list[SkippedOut]
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -43,6 +43,7 @@ def serve(
     min_relevance: float | None = None,
     allowed_hosts: Sequence[str] = (),
     watch: bool = False,
+    review_folder: str | None = None,
 ) -> None:
     """Runs the service until interrupted; tokens, CORS origins and host names may come from the environment.
 
@@ -68,6 +69,7 @@ def serve(
         query_model=query_model,
         min_relevance=min_relevance,
         watch=watch,
+        review_folder=review_folder,
         presign_ttl=presign_ttl,
         api_token=api_token,
         admin_token=admin_token,
