@@ -12,7 +12,7 @@ from test_ui import query_of
 
 pytestmark = pytest.mark.slow  # a browser driving a real server
 
-KEEP_BUTTON = re.compile(r"^Keep (.+), move the (\d+) others? to review$")
+KEEP_BUTTON = re.compile(r"^Keep this, move others to review: keep (.+), move the (\d+) others?$")
 
 
 def megabytes(size: int) -> str:

@@ -168,7 +168,8 @@ function GroupCard({ group, resolvable, onKeep, onEnlarge }: GroupCardProps) {
                 <button
                   type="button"
                   className={suggested ? "primary-button" : "secondary-button"}
-                  aria-label={`Keep ${name}, move the ${others} to review`}
+                  // The visible words first, as a person using voice control says them; then which copy.
+                  aria-label={`Keep this, move others to review: keep ${name}, move the ${others}`}
                   onClick={() => onKeep(image.image_id, ids)}
                 >
                   Keep this, move others to review
