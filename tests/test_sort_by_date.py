@@ -136,3 +136,18 @@ def test_the_response_cache_keeps_the_two_orders_apart(index):
         again = search(sort="date")
         assert again["cached"] is True and again["results"] == by_date["results"] and again["sort"] == "date"
         assert search(sort="relevance")["cached"] is True  # the default, named: the same query
+
+
+def test_a_date_typed_in_the_query_filters_through_every_front(capsys, index: Path) -> None:
+    """ "a photo in February 2022" keeps the photos taken then, in the CLI, the Python API and POST /search."""
+    twins = ["twin-a-2022.jpg", "twin-b-2022.jpg"]
+    line = "a photo in February 2022"
+    cli = run_cli_json(capsys, "search", line, "--index", index, "--min-relevance", "0")
+    assert sorted(names(cli["results"])) == twins and cli["query"] == "a photo"
+    with viewfinder.open_index(str(index)) as opened:
+        api = opened.search("a photo 2022", min_relevance=0)
+    assert sorted(Path(hit.image.path).name for hit in api.hits) == twins
+    with TestClient(create_app(index, device="cpu"), base_url="http://127.0.0.1") as client:
+        body = {"query": "a photo, 2016", "min_relevance": 0, "filters": {"taken_before": "2030-01-01"}}
+        http = client.post("/search", json=body).json()
+    assert names(http["results"]) == ["beach-2016.jpg"]

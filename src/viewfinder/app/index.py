@@ -30,7 +30,7 @@ from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import DEFAULT_K, Query, Term
 from viewfinder.search.ranking import Rerank
 from viewfinder.search.results import Answer
-from viewfinder.search.typed import parse_typed
+from viewfinder.search.typed import read_line
 from viewfinder.settings import Sort
 from viewfinder.sources import OriginalChangedError, Presence, source_for
 from viewfinder.store.catalog import ImageRecord
@@ -137,7 +137,8 @@ class Index:
         other arguments) and rates the hits; `sort="date"` gives the hits that pass the cut newest first, each
         keeping its relevance rank."""
         if isinstance(query, str):
-            query = parse_typed(query)
+            line = read_line(query)  # its dates narrow the date filters
+            query, filters = line.terms, line.filters(filters)
         if not isinstance(query, Query):
             query = Query(tuple(query), k, filters, rerank, min_relevance, sort)
         # Each source is asked once per query whether it is there: an unplugged one costs no stat per row, and

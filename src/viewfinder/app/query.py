@@ -14,7 +14,7 @@ from viewfinder.search.query import (
     check_min_relevance,
 )
 from viewfinder.search.ranking import MAX_RERANK_WEIGHT, Rerank
-from viewfinder.search.typed import parse_typed
+from viewfinder.search.typed import TypedLine, read_line
 from viewfinder.store.filters import Filters
 
 __all__ = [
@@ -33,8 +33,9 @@ __all__ = [
     "Query",
     "Rerank",
     "Term",
+    "TypedLine",
     "check_min_relevance",
     "parse_image_id",
-    "parse_typed",
+    "read_line",
     "threshold_of",
 ]

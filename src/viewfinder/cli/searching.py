@@ -7,10 +7,14 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from viewfinder.cli.options import EXIT_OK, index_path
 from viewfinder.errors import ViewfinderError
 from viewfinder.settings import add_option
+
+if TYPE_CHECKING:
+    from viewfinder.app.query import TypedLine
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -77,12 +81,12 @@ def _add_info_command(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(run=_info)
 
 
-def _search_terms(args: argparse.Namespace) -> list:
+def _search_terms(args: argparse.Namespace, line: TypedLine | None) -> list:
     """The query terms of `search`'s arguments: TEXT, each --text, each --image (weighted in that order), --not.
     A TEXT typed with its own parts and weights ("70% lake + 30% mountains", "lake, not snow") keeps them."""
-    from viewfinder.app.query import Term, parse_typed
+    from viewfinder.app.query import Term
 
-    typed = list(parse_typed(args.text)) if args.text is not None else []
+    typed = list(line.terms) if line is not None else []
     if len(typed) > 1 and args.weight:
         raise ViewfinderError("TEXT gives its own weights; use --weight only with a plain TEXT, --text and --image.")
     plain = typed if len(typed) == 1 else []
@@ -113,14 +117,16 @@ def _image_fields(image) -> dict:
 
 def _search(args: argparse.Namespace) -> int:
     from viewfinder.app import Index
-    from viewfinder.app.query import Filters, Query, Rerank
+    from viewfinder.app.query import Filters, Query, Rerank, read_line
     from viewfinder.app.records import answer_dict
 
     names = ("folder", "taken_after", "taken_before", "min_width", "min_height")
+    filters = Filters(**{name: getattr(args, name) for name in names})
+    line = read_line(args.text) if args.text is not None else None  # its dates narrow the date filters
     query = Query(
-        tuple(_search_terms(args)),
+        tuple(_search_terms(args, line)),
         args.k,
-        Filters(**{name: getattr(args, name) for name in names}),
+        line.filters(filters) if line is not None else filters,
         Rerank(recency=args.recency, resolution=args.resolution),
         args.min_relevance,
         args.sort,

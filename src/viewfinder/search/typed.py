@@ -7,16 +7,21 @@
     lake + mountains                      two texts of equal weight
 
 A line with none of these is one text, unchanged: "t-shirt", "rock'n'roll" and "100% cotton" stay literal
-(a minus inside a word, a weight with nothing after a plus). The CLI's TEXT, the HTTP API's `q` and
-`Index.search(str)` read a line the same way, so every front gives the same terms for the same line.
+(a minus inside a word, a weight with nothing after a plus). A date phrase ("beach in July 2023", "snow last
+winter"; search/typed_dates.py) becomes a filter on the capture date. The CLI's TEXT, the HTTP API's `query`
+and `Index.search(str)` read a line the same way, so every front gives the same search for the same line.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
+from datetime import date
 
 from viewfinder.errors import BadQueryError
 from viewfinder.search.query import MAX_WEIGHT, NEGATIVE_WEIGHT, Term
+from viewfinder.search.typed_dates import DateRange, read_dates
+from viewfinder.store.filters import Filters
 
 # Where a negative part starts: ", not", "without" (and its French and German words) as whole words, or a
 # minus that starts a word after a space or at the start of the line.
@@ -25,8 +30,35 @@ _PLUS = re.compile(r"\s\+\s|^\+\s|\s\+$")  # a plus standing alone between parts
 _WEIGHT = re.compile(r"^(\d+(?:\.\d+)?)\s*%\s*(?:of\s+)?(.*)$", re.IGNORECASE | re.DOTALL)
 
 
+@dataclass(frozen=True)
+class TypedLine:
+    """What a typed line asks for: its terms, and the capture dates it names (None: it names none)."""
+
+    terms: tuple[Term, ...]
+    taken: DateRange | None = None
+
+    def filters(self, given: Filters | None = None) -> Filters | None:
+        """`given` narrowed to the line's dates: a photo must pass both."""
+        if self.taken is None:
+            return given
+        given = given or Filters()
+        first, last = self.taken.first.isoformat(), self.taken.last.isoformat()
+        after = max(first, given.taken_after) if given.taken_after else first
+        before = min(last, given.taken_before) if given.taken_before else last
+        return replace(given, taken_after=after, taken_before=before)
+
+
+def read_line(line: str, today: date | None = None) -> TypedLine:
+    """A typed line's terms and dates (see the module's examples). A line that is only a date stays words:
+    a search needs something to look for."""
+    rest, taken = read_dates(" ".join(line.split()), today or date.today())
+    if taken is None or not rest:
+        return TypedLine(parse_typed(line))
+    return TypedLine(parse_typed(rest), taken)
+
+
 def parse_typed(line: str) -> tuple[Term, ...]:
-    """The terms of a typed line (see the module's examples); a line without syntax is one text term."""
+    """The terms of a typed line, its dates left in as words; a line without syntax is one text term."""
     text = " ".join(line.split())
     if not _NEGATION.search(text) and not _is_weighted_sum(text):
         return (Term(text=text),)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import WithJsonSchema
 
 from viewfinder.app import LiveIndex
-from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Query, Term, parse_typed
+from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Query, Term, read_line
 from viewfinder.app.records import answer_dict
 from viewfinder.app.serving import LRUCache
 from viewfinder.serve.guards import json_body, multipart_body
@@ -88,10 +88,13 @@ def search_routes(
         """Ranks the library by similarity to an uploaded image, optionally with texts, weights and filters."""
         terms = [Term(weight=image_weight, image_bytes=image.file.read())]
         # HTML forms send empty fields for unused inputs: empty means absent here.
-        # A typed query's parts keep their weights relative to each other, scaled by query_weight.
-        terms += [replace(term, weight=term.weight * query_weight) for term in parse_typed(query)] if query else []
+        # A typed query's parts keep their weights relative to each other, scaled by query_weight; its dates
+        # narrow the date filters.
+        line = read_line(query) if query else None
+        terms += [replace(term, weight=term.weight * query_weight) for term in line.terms] if line else []
         terms += [Term(weight=NEGATIVE_WEIGHT, text=negative)] if negative else []
-        filters = Filters(taken_after=taken_after or None, taken_before=taken_before or None, folder=folder or None)
+        given = Filters(taken_after=taken_after or None, taken_before=taken_before or None, folder=folder or None)
+        filters = line.filters(given) if line else given
         threshold = default_min_relevance if min_relevance is None else min_relevance
         return answer(Query(tuple(terms), top_k, filters, min_relevance=threshold, sort=sort or "relevance"))
 

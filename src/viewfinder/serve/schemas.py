@@ -20,7 +20,7 @@ from viewfinder.app.query import (
     Query,
     Rerank,
     Term,
-    parse_typed,
+    read_line,
 )
 from viewfinder.app.records import ImageRecord, IndexInfo
 from viewfinder.settings import Sort
@@ -96,11 +96,13 @@ class SearchIn(BaseModel):
     def query_object(self, default_min_relevance: float | None = None) -> Query:
         """The search this body asks for, validated by the application layer; `default_min_relevance` stands
         in for a min_relevance the body does not give (None: the model's default)."""
-        terms = list(parse_typed(self.query)) if self.query is not None else []
+        line = read_line(self.query) if self.query is not None else None  # its dates narrow the filters
+        terms = list(line.terms) if line is not None else []
         terms += [Term(image_id=self.image_id)] if self.image_id is not None else []
         terms += [Term(weight=t.weight, text=t.text, image_id=t.image_id) for t in self.terms or ()]
         terms += [Term(weight=NEGATIVE_WEIGHT, text=self.negative)] if self.negative is not None else []
         filters = Filters(**self.filters.model_dump()) if self.filters else None
+        filters = line.filters(filters) if line is not None else filters
         rerank = Rerank(**self.rerank.model_dump()) if self.rerank else None
         min_relevance = default_min_relevance if self.min_relevance is None else self.min_relevance
         return Query(tuple(terms), self.top_k, filters, rerank, min_relevance, self.sort)
