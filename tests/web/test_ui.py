@@ -140,6 +140,8 @@ def test_result_opens_a_large_view_with_its_metadata(page: Page, snapshot) -> No
     meta = page.request.get(f"/images/{image_id}/meta").json()
     expect(dialog.get_by_role("heading")).to_have_text(meta["file_name"])
     expect(dialog.get_by_role("img", name=meta["file_name"])).to_be_visible()
+    expect(dialog.get_by_text(f"2 of {results(page).count()}", exact=True)).to_be_visible()
+    dialog.get_by_text("Advanced").click()  # the scores are folded away
     terms, values = dialog.locator("dt").all_inner_texts(), dialog.locator("dd").all_inner_texts()
     facts = dict(zip(terms, values, strict=True))
     assert facts.get("Match") == (match and f"{match.capitalize()} match")
@@ -154,6 +156,33 @@ def test_result_opens_a_large_view_with_its_metadata(page: Page, snapshot) -> No
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(results(page).nth(1)).to_be_focused()
+
+
+def test_an_open_photo_has_an_address_that_back_leaves_and_a_link_opens(page: Page) -> None:
+    page.goto("/?q=blue+triangle")
+    expect_found(page, "matching “blue triangle”")
+    shown = shown_results(page)
+    results(page).nth(3).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    assert query_of(page) == {"q": ["blue triangle"], "photo": [shown[3][1]]}
+    page.keyboard.press("ArrowRight")  # stepping replaces the address: Back still closes the viewer
+    expect(page).to_have_url(re.compile(rf"photo={shown[4][1]}$"))
+
+    page.go_back()
+    expect(dialog).to_be_hidden()
+    assert query_of(page) == {"q": ["blue triangle"]}
+    expect_found(page, "matching “blue triangle”")
+    assert shown_results(page) == shown  # the results are still there, not searched again
+    expect(results(page).nth(4)).to_be_focused()  # the photo last viewed
+
+    page.goto(f"/?q=blue+triangle&photo={shown[5][1]}")  # a link to an open photo
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_text(f"6 of {len(shown)}", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+    assert query_of(page) == {"q": ["blue triangle"]}
+    expect(results(page).nth(5)).to_be_focused()
 
 
 def test_find_similar_searches_by_the_open_image(page: Page, snapshot) -> None:
