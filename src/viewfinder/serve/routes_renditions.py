@@ -12,11 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from viewfinder.app import LiveIndex
-from viewfinder.app.index import RENDITION_SIDE, RENDITION_SIDES
+from viewfinder.app.index import RENDITION_SIDES
 from viewfinder.serve.schemas import error_responses, etag_matches, offered_size, size_query
-
-# The desktop size first: it is the default, the one `display_url` names.
-OFFERED = (RENDITION_SIDE, *(side for side in RENDITION_SIDES if side != RENDITION_SIDE))
 
 CACHE_CONTROL = "private, max-age=3600"
 
@@ -36,7 +33,7 @@ def rendition_routes(live: LiveIndex, guarded: list) -> APIRouter:
         response_class=Response,
     )
     def rendition(
-        image_id: str, request: Request, size: int = size_query(OFFERED, "2048 for a desktop, 1080 for a phone")
+        image_id: str, request: Request, size: int = size_query(RENDITION_SIDES, "2048 for a desktop, 1080 for a phone")
     ) -> Response:
         """A JPEG of the image for a screen (longest side `size`), made once and cached; 304 on a matching ETag."""
         with live.index() as index:
@@ -44,7 +41,7 @@ def rendition_routes(live: LiveIndex, guarded: list) -> APIRouter:
             headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
             if etag_matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=headers)
-            made = index.rendition(image_id, offered_size(size, OFFERED))
+            made = index.rendition(image_id, offered_size(size, RENDITION_SIDES))
         return Response(made.data, media_type="image/jpeg", headers=headers)
 
     return router

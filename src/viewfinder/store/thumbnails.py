@@ -26,9 +26,9 @@ FOLDER = "thumbnails"
 RENDITIONS = "renditions"
 RENDITION_SIDE = 2048
 # The sizes a page may ask for: thumbnails for screens of one and two device pixels a CSS pixel, and screen
-# renditions for a phone and a desktop. Each is made once, so the list stays short.
+# renditions for a desktop and a phone. Each is made once, so the list stays short; the first is the default.
 THUMBNAIL_SIDES = (THUMBNAIL_SIDE, 2 * THUMBNAIL_SIDE)
-RENDITION_SIDES = (1080, RENDITION_SIDE)
+RENDITION_SIDES = (RENDITION_SIDE, 1080)
 # Formats browsers do not display (as Pillow names them): their detail view shows the JPEG rendition.
 NOT_FOR_BROWSERS = frozenset({"TIFF", "HEIF"})
 

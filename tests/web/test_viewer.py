@@ -1,0 +1,82 @@
+"""The photo viewer on a 5 MP photo: screen-sized pictures, the original only when zoomed past them, zoom."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import BIG_PHOTO, desktop_page, phone_page
+from playwright.sync_api import Browser, Page, Response, expect
+
+pytestmark = pytest.mark.slow  # a browser driving a real server
+
+SCREEN_LOADED = "image => image.complete && image.naturalWidth > 0"
+
+
+@pytest.fixture
+def big_page(browser: Browser, big_photo_server: tuple[str, Path]) -> Iterator[Page]:
+    yield from desktop_page(browser, big_photo_server[0])
+
+
+@pytest.fixture
+def big_phone(browser: Browser, big_photo_server: tuple[str, Path]) -> Iterator[Page]:
+    yield from phone_page(browser, big_photo_server[0])
+
+
+def open_big_photo(page: Page) -> tuple[str, list[Response]]:
+    """Opens the big photo's viewer from its link; its id, and every response the page got meanwhile."""
+    answer = page.request.post("/search", data={"query": "a photo", "top_k": 10, "min_relevance": 0}).json()
+    (image_id,) = [hit["image_id"] for hit in answer["results"] if hit["file_name"] == BIG_PHOTO]
+    responses: list[Response] = []
+    page.on("response", lambda response: responses.append(response))
+    page.goto(f"/?q=a+photo&photo={image_id}")
+    picture = page.get_by_role("dialog").get_by_role("img", name=BIG_PHOTO)
+    expect(picture).to_be_visible()
+    page.wait_for_function(SCREEN_LOADED, arg=picture.element_handle())
+    expect(page.get_by_role("dialog").get_by_role("status")).to_have_count(0)  # no longer loading
+    return image_id, responses
+
+
+def bytes_of_photo(responses: list[Response], image_id: str) -> int:
+    """What the page downloaded of the photo itself (its thumbnail aside)."""
+    shown = [r for r in responses if re.search(rf"/(renditions|images)/{image_id}(\?|$)", r.url)]
+    return sum(len(response.body()) for response in shown if response.status == 200)
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_the_viewer_of_a_large_photo_loads_a_screen_rendition_not_the_original(device, request, big_photo_server):
+    page = request.getfixturevalue("big_page" if device == "desktop" else "big_phone")
+    image_id, responses = open_big_photo(page)
+    original = big_photo_server[1].stat().st_size
+    loaded = bytes_of_photo(responses, image_id)
+    assert 0 < loaded < original / 3, f"{loaded} bytes of a {original}-byte original"
+    assert not any(r.url.endswith(f"/images/{image_id}") for r in responses)
+    print(f"{device}: {loaded} of {original} bytes ({loaded / original:.1%})")
+
+
+def test_double_click_zooms_about_the_pointer_and_fetches_the_original(big_page: Page) -> None:
+    image_id, _ = open_big_photo(big_page)
+    surface = big_page.locator(".viewer-surface")
+    expect(surface).to_have_attribute("data-scale", "1.00")
+    box = surface.bounding_box()
+    with big_page.expect_response(re.compile(rf"/images/{image_id}$")) as original:
+        surface.dblclick(position={"x": box["width"] / 3, "y": box["height"] / 3})
+    assert original.value.status == 200
+    assert float(surface.get_attribute("data-scale")) > 2  # one photo pixel to one screen pixel
+    surface.dblclick()
+    expect(surface).to_have_attribute("data-scale", "1.00")
+
+
+def test_the_wheel_zooms_in_and_out_and_never_below_fitted(big_page: Page) -> None:
+    open_big_photo(big_page)
+    surface = big_page.locator(".viewer-surface")
+    box = surface.bounding_box()
+    big_page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    big_page.mouse.wheel(0, -200)
+    expect(surface).not_to_have_attribute("data-scale", "1.00")
+    zoomed = float(surface.get_attribute("data-scale"))
+    assert zoomed > 1
+    big_page.mouse.wheel(0, 2000)
+    expect(surface).to_have_attribute("data-scale", "1.00")
