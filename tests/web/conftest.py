@@ -335,8 +335,8 @@ BIG_PHOTO = "big-photo.jpg"
 
 @pytest.fixture(scope="session")
 def big_photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A server over a 5 MP camera-like JPEG (noise over gradients, quality 95) and two small photos either
-    side of it; yields the URL and the big photo's path."""
+    """A server over a 5 MP camera-like JPEG (noise over gradients, quality 95) and small photos of other
+    shapes (4:3, a 2:3 portrait, an 8:1 panorama); yields the URL and the big photo's path."""
     import numpy as np
 
     root = tmp_path_factory.mktemp("big-photo")
@@ -347,8 +347,9 @@ def big_photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     ramp = np.linspace(0, 1, width)[None, :, None] * np.array([180, 90, 40]) + np.linspace(40, 0, height)[:, None, None]
     pixels = np.clip(ramp + rng.normal(0, 18, (height, width, 3)), 0, 255).astype(np.uint8)
     Image.fromarray(pixels).save(library / BIG_PHOTO, quality=95)
-    for number, colour in enumerate(((200, 40, 40), (40, 40, 200))):
-        Image.new("RGB", (320, 240), colour).save(library / f"small-{number}.jpg")
+    for name, size, colour in (("small", (320, 240), (200, 40, 40)), ("portrait", (300, 450), (40, 40, 200))):
+        Image.new("RGB", size, colour).save(library / f"{name}.jpg")
+    Image.fromarray(pixels[:300, :2400]).save(library / "panorama.jpg", quality=90)
     indexing = [sys.executable, "-m", "viewfinder", "index", str(library), "--index", str(root / "index")]
     subprocess.run([*indexing, "--model", "test:tiny"], check=True, capture_output=True, env=cli_env(), timeout=600)
     with _serving(root / "index", root, {}, "--min-relevance", "0") as url:

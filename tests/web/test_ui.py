@@ -16,8 +16,9 @@ from playwright.sync_api import Page, Route, expect
 pytestmark = pytest.mark.slow  # a browser driving a real server
 
 SEARCH_BOX = "Describe the images you are looking for"
-# A card's accessible name: `Result 3: red-circle-08.jpg, strong match` (the match word where rated).
-CARD_NAME = re.compile(r"^Result (\d+): (.+?)(?:, (strong|possible|weak) match)?$")
+# A card's accessible name: `Mar 12, 2021: red-circle-08.jpg, strong match`, starting with the day it shows
+# (where known) and ending with the match word (where rated).
+CARD_NAME = re.compile(r"^(?:([^:]+): )?(.+?)(?:, (strong|possible|weak) match)?$")
 PAGE_SIZE = 48  # what the page asks for: more than the test library holds, so every search lists all of it
 
 
@@ -46,12 +47,13 @@ def shown_results(page: Page, list_name: str = "Search results") -> list[tuple[i
         f"[aria-label='{list_name}'] li",
         """items => items.map(item => [
             item.querySelector('button').getAttribute('aria-label'),
+            item.querySelector('button').dataset.rank,
             item.querySelector('img').getAttribute('src'),
         ])""",
     )
     shown = []
-    for name, src in cards:
-        rank, _, match = CARD_NAME.match(name).groups()
+    for name, rank, src in cards:
+        match = CARD_NAME.match(name).group(3)
         shown.append((int(rank), src.rsplit("/", 1)[1], match))
     return shown
 
@@ -68,13 +70,13 @@ def query_of(page: Page) -> dict[str, list[str]]:
 
 
 def grid_columns(page: Page) -> int:
-    """How many cards the result grid shows per row at the page's width."""
-    columns = "grid => getComputedStyle(grid).gridTemplateColumns.split(' ').length"
-    return page.eval_on_selector("[aria-label='Search results']", columns)
+    """How many cards the result grid shows in its first row at the page's width."""
+    tops = page.eval_on_selector_all("[aria-label='Search results'] li", "items => items.map(i => i.offsetTop)")
+    return tops.count(tops[0])
 
 
 def file_name_of(card) -> str:
-    """The file name in a card's accessible name, `Result 3: red-circle-08.jpg, strong match`."""
+    """The file name in a card's accessible name, `Mar 12, 2021: red-circle-08.jpg, strong match`."""
     return CARD_NAME.match(card.get_attribute("aria-label")).group(2)
 
 
@@ -100,8 +102,14 @@ def test_typed_query_lists_results_in_rank_order(page: Page, library: list[Path]
     # Every thumbnail has a text alternative, and every card says what it is.
     thumbnails = page.get_by_role("list", name="Search results").locator("img")
     assert all(alt.endswith(".jpg") for alt in thumbnails.evaluate_all("images => images.map(i => i.alt)"))
-    card_name = re.compile(r"^Result 1: .+\.jpg(, \w+ match)?$")
-    expect(results(page).first).to_have_accessible_name(card_name)
+    first = results(page).first
+    # The card shows the day the photo was taken, and its name starts with what it shows.
+    day = first.locator(".result-day").inner_text()
+    assert re.fullmatch(r"\w{3} \d{1,2}, 20\d\d", day)
+    expect(first).to_have_accessible_name(re.compile(rf"^{re.escape(day)}: .+\.jpg(, \w+ match)?$"))
+    # Tiles keep each photo's shape (these are 4:3).
+    box = first.locator("img").bounding_box()
+    assert abs(box["width"] / box["height"] - 4 / 3) < 0.02
     snapshot(page, "results")
     page.emulate_media(color_scheme="dark")
     snapshot(page, "results-dark")
@@ -212,7 +220,7 @@ def test_uploaded_image_finds_itself_first(page: Page, library: list[Path]) -> N
     assert "upload" in query_of(page)
     expect(page.get_by_role("button", name=f"Remove example image {example.name}")).to_be_visible()
     first = results(page).first
-    expect(first).to_have_accessible_name(re.compile(rf"^Result 1: {re.escape(example.name)}(, \w+ match)?$"))
+    expect(first).to_have_accessible_name(re.compile(rf"^[^:]+: {re.escape(example.name)}(, \w+ match)?$"))
 
 
 def test_an_uploaded_image_takes_words_a_balance_and_filters(page: Page, library: list[Path]) -> None:

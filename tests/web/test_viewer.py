@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import BIG_PHOTO, desktop_page, phone_page
+from PIL import Image
 from playwright.sync_api import Browser, Page, Response, expect
 
 pytestmark = pytest.mark.slow  # a browser driving a real server
@@ -80,3 +82,24 @@ def test_the_wheel_zooms_in_and_out_and_never_below_fitted(big_page: Page) -> No
     assert zoomed > 1
     big_page.mouse.wheel(0, 2000)
     expect(surface).to_have_attribute("data-scale", "1.00")
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_tiles_keep_each_photo_shape_and_are_sharp_on_dense_screens(device, request) -> None:
+    page = request.getfixturevalue("big_page" if device == "desktop" else "big_phone")
+    page.goto("/?q=a+photo")
+    expect(page.get_by_role("status").filter(has_text="Found")).to_be_visible()
+    answer = page.request.post("/search", data={"query": "a photo", "top_k": 48, "min_relevance": 0}).json()
+    photos = {hit["image_id"]: hit for hit in answer["results"]}
+    shapes = sorted(round(hit["width"] / hit["height"], 2) for hit in photos.values())
+    assert shapes == [0.67, 1.33, 1.56, 8.0]
+    density = page.evaluate("devicePixelRatio")
+    for card in page.locator(".result-frame img").all():
+        page.wait_for_function(SCREEN_LOADED, arg=card.element_handle())
+        box = card.bounding_box()
+        photo = photos[card.get_attribute("src").rsplit("/", 1)[1]]
+        assert box["width"] / box["height"] == pytest.approx(photo["width"] / photo["height"], rel=0.03)
+        # The thumbnail holds about as many pixels as the tile shows on this screen, or all the photo has.
+        chosen = page.request.get(card.evaluate("image => image.currentSrc")).body()
+        pixels = Image.open(io.BytesIO(chosen)).width
+        assert pixels >= 0.9 * min(box["width"] * density, photo["width"]), (device, photo["file_name"], box)

@@ -183,7 +183,8 @@ export function App() {
             onShowMore={
               canShowMore
                 ? () =>
-                    navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit + PAGE_SIZE) }, "replace")
+                    // Doubling reaches the most in a few answers, each of which is the whole list again.
+                    navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit * 2) }, "replace")
                 : null
             }
           />

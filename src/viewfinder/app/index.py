@@ -245,6 +245,13 @@ class Index:
         """A JPEG of the image for display on a screen (longest side at most `side`), made once and cached."""
         return self._sized(self.image(image_id), side, RENDITION_SIDE, RENDITIONS_FOLDER)
 
+    def renders(self, image_id: str | int) -> bool:
+        """Whether `rendition` can answer: False only for a photo in object storage that got no rendition at
+        index time (a format browsers show), whose original is then the picture to show."""
+        image = self.image(image_id)
+        remote = source_for(image.root).remote
+        return not remote or cached_thumbnail(self.index_dir.path, image, RENDITIONS_FOLDER) is not None
+
     def original(self, image_id: str | int, presign_ttl: int) -> LocalFile | Redirect:
         """How the original is given: the indexed file, opened and checked, or a presigned redirect."""
         return open_original_of(self.image(image_id), presign_ttl)

@@ -5,11 +5,15 @@ browsers cannot show (TIFF, HEIF/HEIC).
 safe decoder (pixel and byte limits, EXIF orientation applied), its longest side at most `size` (1080, for a
 phone, or 2048, the default), re-encoded as JPEG and cached in the index directory like thumbnails. Search
 results and `/images/{id}/meta` carry `display_url`: the rendition for such formats, else the original; a page
-shows large photos of any format through the rendition that fits its screen.
+shows large photos of any format through the rendition that fits its screen. A photo in object storage has
+only the renditions made at index time (the service never fetches its original): one without is redirected
+to its original.
 """
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from viewfinder.app import LiveIndex
 from viewfinder.app.index import RENDITION_SIDES
@@ -28,6 +32,7 @@ def rendition_routes(live: LiveIndex, guarded: list) -> APIRouter:
         responses={
             **error_responses(401, 404, 413, 422, 503),
             200: {"content": {"image/jpeg": {}}},
+            307: {"description": "a photo in object storage without a rendition: its original"},
             304: {"description": "Not Modified"},
         },
         response_class=Response,
@@ -41,7 +46,10 @@ def rendition_routes(live: LiveIndex, guarded: list) -> APIRouter:
             headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
             if etag_matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=headers)
-            made = index.rendition(image_id, offered_size(size, RENDITION_SIDES))
+            side = offered_size(size, RENDITION_SIDES)
+            if not index.renders(image_id):
+                return RedirectResponse(f"/images/{quote(image_id)}", 307, headers={"Cache-Control": "no-store"})
+            made = index.rendition(image_id, side)
         return Response(made.data, media_type="image/jpeg", headers=headers)
 
     return router
