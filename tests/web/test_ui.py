@@ -421,6 +421,24 @@ def test_phone_layout_fits_without_sideways_scrolling(phone: Page, snapshot) -> 
     snapshot(phone, "phone-detail")
 
 
+# Every control on show smaller than a fingertip (44 CSS pixels) in either direction, described.
+SMALL_TARGETS = """() => [...document.querySelectorAll('button, a, input, select, summary')]
+    .map(control => [control, control.getBoundingClientRect()])
+    .filter(([, box]) => box.width > 0 && box.height > 0 && (box.width < 44 || box.height < 44))
+    .map(([control, box]) => `${control.outerHTML.slice(0, 80)}: ${box.width} x ${box.height}`)"""
+
+
+def test_every_control_on_a_touch_screen_is_fingertip_sized(phone: Page) -> None:
+    phone.goto("/")
+    assert phone.evaluate(SMALL_TARGETS) == []
+    search_for(phone, "yellow triangle")
+    assert phone.evaluate(SMALL_TARGETS) == []
+    results(phone).first.tap()
+    expect(phone.get_by_role("dialog")).to_be_visible()
+    phone.get_by_role("dialog").get_by_text("Advanced").tap()
+    assert phone.evaluate(SMALL_TARGETS) == []
+
+
 def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser, token_server, snapshot) -> None:
     url, token = token_server
     context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 860})
