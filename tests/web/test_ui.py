@@ -189,6 +189,7 @@ def test_an_open_photo_has_an_address_that_back_leaves_and_a_link_opens(page: Pa
     expect(dialog.get_by_text(f"6 of {len(shown)}", exact=True)).to_be_visible()
     page.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+    expect(page).not_to_have_url(re.compile(r"photo="))  # the dialog says it closed a moment after it hides
     assert query_of(page) == {"q": ["blue triangle"]}
     expect(results(page).nth(5)).to_be_focused()
 

@@ -58,7 +58,7 @@ def test_the_viewer_of_a_large_photo_loads_a_screen_rendition_not_the_original(d
     print(f"{device}: {loaded} of {original} bytes ({loaded / original:.1%})")
 
 
-def test_double_click_zooms_about_the_pointer_and_fetches_the_original(big_page: Page) -> None:
+def test_double_click_zooms_about_the_pointer_and_fetches_the_original(big_page: Page, snapshot) -> None:
     image_id, _ = open_big_photo(big_page)
     surface = big_page.locator(".viewer-surface")
     expect(surface).to_have_attribute("data-scale", "1.00")
@@ -67,6 +67,8 @@ def test_double_click_zooms_about_the_pointer_and_fetches_the_original(big_page:
         surface.dblclick(position={"x": box["width"] / 3, "y": box["height"] / 3})
     assert original.value.status == 200
     assert float(surface.get_attribute("data-scale")) > 2  # one photo pixel to one screen pixel
+    expect(big_page.get_by_role("dialog").get_by_role("status")).to_have_count(0)
+    snapshot(big_page, "viewer-zoomed")
     surface.dblclick()
     expect(surface).to_have_attribute("data-scale", "1.00")
 
@@ -85,7 +87,7 @@ def test_the_wheel_zooms_in_and_out_and_never_below_fitted(big_page: Page) -> No
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
-def test_tiles_keep_each_photo_shape_and_are_sharp_on_dense_screens(device, request) -> None:
+def test_tiles_keep_each_photo_shape_and_are_sharp_on_dense_screens(device, request, snapshot) -> None:
     page = request.getfixturevalue("big_page" if device == "desktop" else "big_phone")
     page.goto("/?q=a+photo")
     expect(page.get_by_role("status").filter(has_text="Found")).to_be_visible()
@@ -103,3 +105,4 @@ def test_tiles_keep_each_photo_shape_and_are_sharp_on_dense_screens(device, requ
         chosen = page.request.get(card.evaluate("image => image.currentSrc")).body()
         pixels = Image.open(io.BytesIO(chosen)).width
         assert pixels >= 0.9 * min(box["width"] * density, photo["width"]), (device, photo["file_name"], box)
+    snapshot(page, f"{'phone-' if device == 'phone' else ''}grid-shapes")

@@ -111,7 +111,6 @@ export function App() {
     const index = results.findIndex((result) => result.image_id === closed);
     if (index >= 0) grid.current?.focusCard(index);
     // Only the viewer closing matters here; the results are read as they are then.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [openId]);
   const idle = outcome.kind === "idle";
   // A longer list is worth asking for once every weaker hit of this one is on show.
@@ -194,7 +193,8 @@ export function App() {
         <kbd>/</kbd> search · <kbd>←</kbd>
         <kbd>→</kbd>
         <kbd>↑</kbd>
-        <kbd>↓</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close
+        <kbd>↓</kbd> move · <kbd>Enter</kbd> open · <kbd>+</kbd>
+        <kbd>-</kbd> zoom · <kbd>Esc</kbd> close
       </footer>
       {openImage && (
         <ImageDialog

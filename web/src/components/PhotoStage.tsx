@@ -77,8 +77,8 @@ export function PhotoStage({ image, name, stage, onSwipe, zoomRef }: PhotoStageP
             height={image.height}
             draggable={false}
             onLoad={() => setScreenLoaded(true)}
-            // A rendition the server cannot make (a photo in object storage) falls back to what it can show.
-            onError={() => setScreen((current) => (current === full ? current : full))}
+            // A picture that fails falls back to the photo as the browser shows it; that failing too ends the wait.
+            onError={() => (screen === full ? setScreenLoaded(true) : setScreen(full))}
           />
         )}
         {wantsFull && (
