@@ -106,3 +106,42 @@ def test_tiles_keep_each_photo_shape_and_are_sharp_on_dense_screens(device, requ
         pixels = Image.open(io.BytesIO(chosen)).width
         assert pixels >= 0.9 * min(box["width"] * density, photo["width"]), (device, photo["file_name"], box)
     snapshot(page, f"{'phone-' if device == 'phone' else ''}grid-shapes")
+
+
+def touch(page: Page, gesture: list[tuple[str, list[tuple[float, float]]]]) -> None:
+    """Sends touch events as a touch screen does (each a kind and the fingers' points, in page pixels)."""
+    session = page.context.new_cdp_session(page)
+    for kind, points in gesture:
+        fingers = [{"x": x, "y": y, "id": number} for number, (x, y) in enumerate(points)]
+        session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": fingers})
+        # One event a frame, as fingers on glass give them: Chromium drops touch moves sent faster.
+        page.evaluate("() => new Promise(requestAnimationFrame)")
+    session.detach()
+
+
+def test_on_a_touch_screen_a_swipe_changes_photo_and_pinch_and_double_tap_zoom(big_phone: Page) -> None:
+    open_big_photo(big_phone)
+    dialog = big_phone.get_by_role("dialog")
+    expect(dialog.get_by_text("2 of 4", exact=True)).to_be_visible()
+    surface = big_phone.locator(".viewer-surface")
+    box = surface.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    swipe_left = [("touchStart", [(x + 100, y)]), ("touchMove", [(x, y)]), ("touchMove", [(x - 100, y)])]
+    touch(big_phone, [*swipe_left, ("touchEnd", [])])
+    expect(dialog.get_by_text("3 of 4", exact=True)).to_be_visible()
+    swipe_right = [("touchStart", [(x - 100, y)]), ("touchMove", [(x, y)]), ("touchMove", [(x + 100, y)])]
+    touch(big_phone, [*swipe_right, ("touchEnd", [])])
+    expect(dialog.get_by_text("2 of 4", exact=True)).to_be_visible()
+
+    pinch = [("touchStart", [(x - 20, y), (x + 20, y)]), ("touchMove", [(x - 60, y), (x + 60, y)])]
+    touch(big_phone, [*pinch, ("touchMove", [(x - 80, y), (x + 80, y)]), ("touchEnd", [])])
+    expect(surface).not_to_have_attribute("data-scale", "1.00")
+    assert float(surface.get_attribute("data-scale")) == pytest.approx(4, rel=0.05)  # fingers 4x further apart
+    touch(big_phone, [*swipe_left, ("touchEnd", [])])  # a zoomed photo pans instead
+    expect(dialog.get_by_text("2 of 4", exact=True)).to_be_visible()
+
+    tap = [("touchStart", [(x, y)]), ("touchEnd", [])]
+    touch(big_phone, tap + tap)  # a double tap goes back to fitted
+    expect(surface).to_have_attribute("data-scale", "1.00")
+    touch(big_phone, tap + tap)  # and zooms in again
+    expect(surface).not_to_have_attribute("data-scale", "1.00")
