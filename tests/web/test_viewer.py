@@ -145,3 +145,39 @@ def test_on_a_touch_screen_a_swipe_changes_photo_and_pinch_and_double_tap_zoom(b
     expect(surface).to_have_attribute("data-scale", "1.00")
     touch(big_phone, tap + tap)  # and zooms in again
     expect(surface).not_to_have_attribute("data-scale", "1.00")
+
+
+def test_the_viewer_says_it_is_loading_and_fetches_the_photos_either_side_ahead(big_page: Page) -> None:
+    answer = big_page.request.post("/search", data={"query": "a photo", "top_k": 10, "min_relevance": 0}).json()
+    order = [hit["file_name"] for hit in answer["results"]]
+    ids = {hit["file_name"]: hit["image_id"] for hit in answer["results"]}
+    place = order.index(BIG_PHOTO)
+    either_side = [name for name in order[max(0, place - 1) : place + 2] if name != BIG_PHOTO]
+    held = []
+    big_page.route(re.compile(rf"/renditions/{ids[BIG_PHOTO]}"), lambda route: held.append(route))  # held back
+    requested: list[str] = []
+    big_page.on("request", lambda request: requested.append(request.url))
+    big_page.goto("/?q=a+photo")
+    expect(big_page.get_by_role("status").filter(has_text="Found")).to_be_visible()
+    with big_page.expect_request(re.compile(rf"/renditions/{ids[BIG_PHOTO]}")):
+        big_page.get_by_role("button", name=re.compile(re.escape(BIG_PHOTO))).click()
+    loading = big_page.get_by_role("dialog").get_by_role("status")
+    expect(loading).to_have_text("Loading the photo")
+    for route in held:
+        route.continue_()
+    expect(loading).to_have_count(0)
+    # Each at the size this stage shows it: a screen rendition, or a small photo's original.
+    for name in either_side:
+        assert any(re.search(rf"/(images|renditions)/{ids[name]}(\?size=\d+)?$", url) for url in requested), name
+    for name in set(order) - {BIG_PHOTO, *either_side}:
+        assert not any(re.search(rf"/(images|renditions)/{ids[name]}", url) for url in requested), name
+
+
+def test_a_small_photo_is_shown_at_its_own_size_not_stretched(big_page: Page) -> None:
+    answer = big_page.request.post("/search", data={"query": "a photo", "top_k": 10, "min_relevance": 0}).json()
+    (small,) = [hit for hit in answer["results"] if hit["file_name"] == "small.jpg"]
+    big_page.goto(f"/?q=a+photo&photo={small['image_id']}")
+    picture = big_page.get_by_role("dialog").get_by_role("img", name="small.jpg")
+    expect(picture).to_be_visible()
+    box = picture.bounding_box()
+    assert (box["width"], box["height"]) == (small["width"], small["height"]) == (320, 240)
