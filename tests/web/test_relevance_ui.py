@@ -261,3 +261,15 @@ def test_a_tiff_original_is_shown_through_its_jpeg_rendition(shapes_page: Page) 
     picture = shapes_page.get_by_role("dialog").get_by_role("img", name="scan-of-a-picture.tiff")
     expect(picture).to_have_attribute("src", re.compile(r"^/renditions/\d+\?size=(1080|2048)$"))
     shapes_page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=picture.element_handle())
+
+
+def test_more_results_load_as_the_list_scrolls_and_the_count_says_what_it_counts(third_page: Page, third_library):
+    third_page.goto("/?q=a+red+circle&rel=0")
+    summary = third_page.get_by_role("status").filter(has_text="Found")
+    expect(summary).to_contain_text(f"Found the best {PAGE_SIZE} images matching “a red circle”, more as you scroll")
+    expect(every_card(third_page)).to_have_count(PAGE_SIZE)
+    every_card(third_page).last.scroll_into_view_if_needed()
+    expect(every_card(third_page)).to_have_count(len(third_library))  # the whole library, the limit doubled
+    expect(summary).to_contain_text(f"Found {len(third_library)} images matching “a red circle”")
+    assert query_of(third_page)["k"] == [str(2 * PAGE_SIZE)]
+    expect(third_page.get_by_role("button", name="Show more results")).to_have_count(0)
