@@ -47,15 +47,11 @@ export function ImageDialog(props: ImageDialogProps) {
     closeRef.current?.focus();
   }, []);
 
-  // The photos either side are fetched ahead, at the size this stage would show them.
+  // The photos either side are fetched ahead, at the size this stage would show them; once per picture.
+  const ahead = stage === null ? "" : neighbours.map((neighbour) => aheadSource(neighbour, stage)).join(" ");
   useEffect(() => {
-    if (stage === null) return;
-    const ratio = window.devicePixelRatio || 1;
-    for (const neighbour of neighbours) {
-      const fitted = fitPhoto(stage, neighbour).size;
-      new Image().src = screenSource(neighbour, Math.max(fitted.width, fitted.height) * ratio);
-    }
-  }, [neighbours, stage]);
+    for (const source of ahead.split(" ").filter(Boolean)) new Image().src = source;
+  }, [ahead]);
 
   const close = () => dialogRef.current?.close();
 
@@ -231,6 +227,12 @@ function Fact({ term, children }: { term: string; children: React.ReactNode }) {
       <dd>{children}</dd>
     </div>
   );
+}
+
+/** The picture a photo would be shown with on this stage. */
+function aheadSource(image: SearchResult | ImageMeta, stage: Size): string {
+  const fitted = fitPhoto(stage, image).size;
+  return screenSource(image, Math.max(fitted.width, fitted.height) * (window.devicePixelRatio || 1));
 }
 
 /** An element's size in CSS pixels, following it as it changes; null until first measured. */
