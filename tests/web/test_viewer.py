@@ -73,7 +73,7 @@ def test_double_click_zooms_about_the_pointer_and_fetches_the_original(big_page:
     expect(surface).to_have_attribute("data-scale", "1.00")
 
 
-def test_the_wheel_zooms_in_and_out_and_never_below_fitted(big_page: Page) -> None:
+def test_the_wheel_and_the_keyboard_zoom_in_and_out_and_never_below_fitted(big_page: Page) -> None:
     open_big_photo(big_page)
     surface = big_page.locator(".viewer-surface")
     box = surface.bounding_box()
@@ -83,6 +83,10 @@ def test_the_wheel_zooms_in_and_out_and_never_below_fitted(big_page: Page) -> No
     zoomed = float(surface.get_attribute("data-scale"))
     assert zoomed > 1
     big_page.mouse.wheel(0, 2000)
+    expect(surface).to_have_attribute("data-scale", "1.00")
+    big_page.keyboard.press("+")  # and the keyboard zooms too
+    expect(surface).to_have_attribute("data-scale", "1.50")
+    big_page.keyboard.press("-")
     expect(surface).to_have_attribute("data-scale", "1.00")
 
 
