@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from service_helpers import start_server_process
 
-from viewfinder.app.index import RENDITION_SIDE
+from viewfinder.app.index import RENDITION_SIDE, RENDITION_SIDES, THUMBNAIL_SIDE, THUMBNAIL_SIDES
 from viewfinder.pipeline.indexer import run_index
 
 
@@ -73,3 +73,34 @@ def test_renditions_answer_304_to_their_etag_and_404_json_for_unknown_ids(served
     for bad in ("/renditions/999999", "/renditions/abc", "/renditions/..%2Fcatalog.sqlite"):
         response = http.get(bad)
         assert response.status_code == 404 and response.json()["success"] is False
+
+
+def test_a_phone_sized_rendition_and_a_sharper_thumbnail_are_made_once_for_any_format(served):
+    http, index = served
+    results = _by_name(http)
+    wide = results["scan.tiff"]["image_id"]
+    phone = http.get(f"/renditions/{wide}", params={"size": 1080})
+    assert phone.status_code == 200 and phone.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(phone.content)).size == (1080, 360)
+    sharp = http.get(f"/thumbnails/{wide}", params={"size": 768})
+    assert Image.open(io.BytesIO(sharp.content)).size == (768, 256)
+    assert Image.open(io.BytesIO(http.get(f"/thumbnails/{wide}").content)).size == (THUMBNAIL_SIDE, 128)
+    # A browser shows a PNG itself, but a screen rendition of it is there too; a small one is never enlarged.
+    small = http.get(f"/renditions/{results['plain.png']['image_id']}", params={"size": 1080})
+    assert Image.open(io.BytesIO(small.content)).size == (64, 48)
+    assert [path.name.split("-")[0] for path in (index / "renditions-1080").glob("*.jpg")].count(wide) == 1
+    assert len(list((index / "thumbnails-768").glob("*.jpg"))) == 1
+    assert http.get(f"/renditions/{wide}", params={"size": 1080}).content == phone.content  # the cached one
+
+
+def test_only_the_offered_sizes_are_made(served):
+    http, _ = served
+    image_id = _by_name(http)["scan.tiff"]["image_id"]
+    for path, size in (("renditions", 4000), ("renditions", 384), ("thumbnails", 1080), ("thumbnails", "big")):
+        response = http.get(f"/{path}/{image_id}", params={"size": size})
+        assert response.status_code == 422 and "size" in response.json()["error"]
+
+    listed = http.get("/openapi.json").json()["paths"]
+    for path, sizes in (("/renditions/{image_id}", RENDITION_SIDES), ("/thumbnails/{image_id}", THUMBNAIL_SIDES)):
+        (parameter,) = [p for p in listed[path]["get"]["parameters"] if p["name"] == "size"]
+        assert sorted(parameter["schema"]["enum"]) == sorted(sizes)

@@ -188,7 +188,13 @@ def test_service_redirects_to_presigned_urls_the_store_checks(seaweed, bucket, t
         with monkeypatch.context() as patched:  # the grid's thumbnails come from the index, not the bucket
             patched.setattr(s3_source, "read_object", lambda *a, **k: pytest.fail("fetched an original"))
             thumbnail = http.get(f"/thumbnails/{image_id}")
+            # Other sizes are never made from the object: the one made at index time answers for them.
+            sharp = http.get(f"/thumbnails/{image_id}", params={"size": 768})
+            # A JPEG has no rendition made at index time: the screen picture is its original.
+            screen = http.get(f"/renditions/{image_id}", params={"size": 1080})
         assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
+        assert sharp.status_code == 200 and sharp.content == thumbnail.content
+        assert screen.status_code == 307 and screen.headers["location"] == f"/images/{image_id}"
         redirect = http.get(f"/images/{image_id}")
         assert redirect.status_code == 307
         signed = redirect.headers["location"]

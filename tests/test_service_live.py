@@ -145,6 +145,20 @@ def test_built_web_ui_is_served_at_the_root_with_its_assets(live):
     assert missing.status_code == 404 and missing.json()["success"] is False
 
 
+def test_assets_are_sent_gzipped_and_kept_for_a_year(live):
+    # Their names carry a hash of their content (vite), so one name never changes content.
+    gzipped = live.client.get("/assets/app.js", headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip" and gzipped.text == "console.log('viewfinder');"
+    assert gzipped.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "Accept-Encoding" in gzipped.headers["vary"] and "javascript" in gzipped.headers["content-type"]
+    plain = live.client.get("/assets/app.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == gzipped.text
+    assert plain.headers["cache-control"] == gzipped.headers["cache-control"]
+    again = live.client.get("/assets/app.js", headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304 and again.headers["cache-control"] == gzipped.headers["cache-control"]
+    assert live.client.get("/").headers["cache-control"] == "no-cache"  # the page itself is always checked
+
+
 def test_reindex_reports_source_folders_that_vanished(tmp_path: Path):
     folder, index = tmp_path / "gone", tmp_path / "index"
     write_colour_images(folder, 2)

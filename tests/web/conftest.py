@@ -366,3 +366,29 @@ def snapshot() -> Callable[[sync_api.Page, str], None]:
             page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled")
 
     return save
+
+
+BIG_PHOTO = "big-photo.jpg"
+
+
+@pytest.fixture(scope="session")
+def big_photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A server over a 5 MP camera-like JPEG (noise over gradients, quality 95) and small photos of other
+    shapes (4:3, a 2:3 portrait, an 8:1 panorama); yields the URL and the big photo's path."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("big-photo")
+    library = root / "library"
+    library.mkdir()
+    rng = np.random.default_rng(24)
+    height, width = 1800, 2800
+    ramp = np.linspace(0, 1, width)[None, :, None] * np.array([180, 90, 40]) + np.linspace(40, 0, height)[:, None, None]
+    pixels = np.clip(ramp + rng.normal(0, 18, (height, width, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(library / BIG_PHOTO, quality=95)
+    for name, size, colour in (("small", (320, 240), (200, 40, 40)), ("portrait", (300, 450), (40, 40, 200))):
+        Image.new("RGB", size, colour).save(library / f"{name}.jpg")
+    Image.fromarray(pixels[:300, :2400]).save(library / "panorama.jpg", quality=90)
+    indexing = [sys.executable, "-m", "viewfinder", "index", str(library), "--index", str(root / "index")]
+    subprocess.run([*indexing, "--model", "test:tiny"], check=True, capture_output=True, env=cli_env(), timeout=600)
+    with _serving(root / "index", root, {}, "--min-relevance", "0") as url:
+        yield url, library / BIG_PHOTO

@@ -73,7 +73,8 @@ def test_results_say_their_match_in_a_word_and_carry_no_percentage(shapes_page: 
     search_box(shapes_page).press("Enter")
     expect_found(shapes_page, "")
     first = every_card(shapes_page).first
-    expect(first).to_have_accessible_name(re.compile(r"^Result 1: .+, (strong|possible|weak) match$"))
+    expect(first).to_have_attribute("data-rank", "1")
+    expect(first).to_have_accessible_name(re.compile(r".+, (strong|possible|weak) match$"))
     texts = every_card(shapes_page).all_inner_texts()
     assert texts and not any("%" in text for text in texts)  # no score stamped on any thumbnail
     snapshot(shapes_page, "relevance-results")
@@ -258,5 +259,17 @@ def test_a_tiff_original_is_shown_through_its_jpeg_rendition(shapes_page: Page) 
     card = shapes_page.get_by_role("button", name=re.compile(r"scan-of-a-picture\.tiff"))
     card.click()
     picture = shapes_page.get_by_role("dialog").get_by_role("img", name="scan-of-a-picture.tiff")
-    expect(picture).to_have_attribute("src", re.compile(r"^/renditions/\d+$"))
+    expect(picture).to_have_attribute("src", re.compile(r"^/renditions/\d+\?size=(1080|2048)$"))
     shapes_page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=picture.element_handle())
+
+
+def test_more_results_load_as_the_list_scrolls_and_the_count_says_what_it_counts(third_page: Page, third_library):
+    third_page.goto("/?q=a+red+circle&rel=0")
+    summary = third_page.get_by_role("status").filter(has_text="Found")
+    expect(summary).to_contain_text(f"Found the best {PAGE_SIZE} images matching “a red circle”, more as you scroll")
+    expect(every_card(third_page)).to_have_count(PAGE_SIZE)
+    every_card(third_page).last.scroll_into_view_if_needed()
+    expect(every_card(third_page)).to_have_count(len(third_library))  # the whole library, the limit doubled
+    expect(summary).to_contain_text(f"Found {len(third_library)} images matching “a red circle”")
+    assert query_of(third_page)["k"] == [str(2 * PAGE_SIZE)]
+    expect(third_page.get_by_role("button", name="Show more results")).to_have_count(0)

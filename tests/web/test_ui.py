@@ -16,8 +16,9 @@ from playwright.sync_api import Page, Route, expect
 pytestmark = pytest.mark.slow  # a browser driving a real server
 
 SEARCH_BOX = "Describe the images you are looking for"
-# A card's accessible name: `Result 3: red-circle-08.jpg, strong match` (the match word where rated).
-CARD_NAME = re.compile(r"^Result (\d+): (.+?)(?:, (strong|possible|weak) match)?$")
+# A card's accessible name: `Mar 12, 2021: red-circle-08.jpg, strong match`, starting with the day it shows
+# (where known) and ending with the match word (where rated).
+CARD_NAME = re.compile(r"^(?:([^:]+): )?(.+?)(?:, (strong|possible|weak) match)?$")
 PAGE_SIZE = 48  # what the page asks for: more than the test library holds, so every search lists all of it
 
 
@@ -46,12 +47,13 @@ def shown_results(page: Page, list_name: str = "Search results") -> list[tuple[i
         f"[aria-label='{list_name}'] li",
         """items => items.map(item => [
             item.querySelector('button').getAttribute('aria-label'),
+            item.querySelector('button').dataset.rank,
             item.querySelector('img').getAttribute('src'),
         ])""",
     )
     shown = []
-    for name, src in cards:
-        rank, _, match = CARD_NAME.match(name).groups()
+    for name, rank, src in cards:
+        match = CARD_NAME.match(name).group(3)
         shown.append((int(rank), src.rsplit("/", 1)[1], match))
     return shown
 
@@ -68,13 +70,13 @@ def query_of(page: Page) -> dict[str, list[str]]:
 
 
 def grid_columns(page: Page) -> int:
-    """How many cards the result grid shows per row at the page's width."""
-    columns = "grid => getComputedStyle(grid).gridTemplateColumns.split(' ').length"
-    return page.eval_on_selector("[aria-label='Search results']", columns)
+    """How many cards the result grid shows in its first row at the page's width."""
+    tops = page.eval_on_selector_all("[aria-label='Search results'] li", "items => items.map(i => i.offsetTop)")
+    return tops.count(tops[0])
 
 
 def file_name_of(card) -> str:
-    """The file name in a card's accessible name, `Result 3: red-circle-08.jpg, strong match`."""
+    """The file name in a card's accessible name, `Mar 12, 2021: red-circle-08.jpg, strong match`."""
     return CARD_NAME.match(card.get_attribute("aria-label")).group(2)
 
 
@@ -100,8 +102,14 @@ def test_typed_query_lists_results_in_rank_order(page: Page, library: list[Path]
     # Every thumbnail has a text alternative, and every card says what it is.
     thumbnails = page.get_by_role("list", name="Search results").locator("img")
     assert all(alt.endswith(".jpg") for alt in thumbnails.evaluate_all("images => images.map(i => i.alt)"))
-    card_name = re.compile(r"^Result 1: .+\.jpg(, \w+ match)?$")
-    expect(results(page).first).to_have_accessible_name(card_name)
+    first = results(page).first
+    # The card shows the day the photo was taken, and its name starts with what it shows.
+    day = first.locator(".result-day").inner_text()
+    assert re.fullmatch(r"\w{3} \d{1,2}, 20\d\d", day)
+    expect(first).to_have_accessible_name(re.compile(rf"^{re.escape(day)}: .+\.jpg(, \w+ match)?$"))
+    # Tiles keep each photo's shape (these are 4:3).
+    box = first.locator("img").bounding_box()
+    assert abs(box["width"] / box["height"] - 4 / 3) < 0.02
     snapshot(page, "results")
     page.emulate_media(color_scheme="dark")
     snapshot(page, "results-dark")
@@ -140,6 +148,8 @@ def test_result_opens_a_large_view_with_its_metadata(page: Page, snapshot) -> No
     meta = page.request.get(f"/images/{image_id}/meta").json()
     expect(dialog.get_by_role("heading")).to_have_text(meta["file_name"])
     expect(dialog.get_by_role("img", name=meta["file_name"])).to_be_visible()
+    expect(dialog.get_by_text(f"2 of {results(page).count()}", exact=True)).to_be_visible()
+    dialog.get_by_text("Advanced").click()  # the scores are folded away
     terms, values = dialog.locator("dt").all_inner_texts(), dialog.locator("dd").all_inner_texts()
     facts = dict(zip(terms, values, strict=True))
     assert facts.get("Match") == (match and f"{match.capitalize()} match")
@@ -154,6 +164,34 @@ def test_result_opens_a_large_view_with_its_metadata(page: Page, snapshot) -> No
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(results(page).nth(1)).to_be_focused()
+
+
+def test_an_open_photo_has_an_address_that_back_leaves_and_a_link_opens(page: Page) -> None:
+    page.goto("/?q=blue+triangle")
+    expect_found(page, "matching “blue triangle”")
+    shown = shown_results(page)
+    results(page).nth(3).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    assert query_of(page) == {"q": ["blue triangle"], "photo": [shown[3][1]]}
+    page.keyboard.press("ArrowRight")  # stepping replaces the address: Back still closes the viewer
+    expect(page).to_have_url(re.compile(rf"photo={shown[4][1]}$"))
+
+    page.go_back()
+    expect(dialog).to_be_hidden()
+    assert query_of(page) == {"q": ["blue triangle"]}
+    expect_found(page, "matching “blue triangle”")
+    assert shown_results(page) == shown  # the results are still there, not searched again
+    expect(results(page).nth(4)).to_be_focused()  # the photo last viewed
+
+    page.goto(f"/?q=blue+triangle&photo={shown[5][1]}")  # a link to an open photo
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_text(f"6 of {len(shown)}", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+    expect(page).not_to_have_url(re.compile(r"photo="))  # the dialog says it closed a moment after it hides
+    assert query_of(page) == {"q": ["blue triangle"]}
+    expect(results(page).nth(5)).to_be_focused()
 
 
 def test_find_similar_searches_by_the_open_image(page: Page, snapshot) -> None:
@@ -183,7 +221,7 @@ def test_uploaded_image_finds_itself_first(page: Page, library: list[Path]) -> N
     assert "upload" in query_of(page)
     expect(page.get_by_role("button", name=f"Remove example image {example.name}")).to_be_visible()
     first = results(page).first
-    expect(first).to_have_accessible_name(re.compile(rf"^Result 1: {re.escape(example.name)}(, \w+ match)?$"))
+    expect(first).to_have_accessible_name(re.compile(rf"^[^:]+: {re.escape(example.name)}(, \w+ match)?$"))
 
 
 def test_an_uploaded_image_takes_words_a_balance_and_filters(page: Page, library: list[Path]) -> None:
@@ -382,6 +420,24 @@ def test_phone_layout_fits_without_sideways_scrolling(phone: Page, snapshot) -> 
     results(phone).first.tap()
     expect(phone.get_by_role("button", name="Find similar")).to_be_in_viewport()
     snapshot(phone, "phone-detail")
+
+
+# Every control on show smaller than a fingertip (44 CSS pixels) in either direction, described.
+SMALL_TARGETS = """() => [...document.querySelectorAll('button, a, input, select, summary')]
+    .map(control => [control, control.getBoundingClientRect()])
+    .filter(([, box]) => box.width > 0 && box.height > 0 && (box.width < 44 || box.height < 44))
+    .map(([control, box]) => `${control.outerHTML.slice(0, 80)}: ${box.width} x ${box.height}`)"""
+
+
+def test_every_control_on_a_touch_screen_is_fingertip_sized(phone: Page) -> None:
+    phone.goto("/")
+    assert phone.evaluate(SMALL_TARGETS) == []
+    search_for(phone, "yellow triangle")
+    assert phone.evaluate(SMALL_TARGETS) == []
+    results(phone).first.tap()
+    expect(phone.get_by_role("dialog")).to_be_visible()
+    phone.get_by_role("dialog").get_by_text("Advanced").tap()
+    assert phone.evaluate(SMALL_TARGETS) == []
 
 
 def test_a_token_guarded_server_asks_for_its_token_and_then_shows_images(browser, token_server, snapshot) -> None:

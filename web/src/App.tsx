@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { answerIsFull, rankedLists, shownResults } from "./answer";
-import { type ImageMeta, type SearchResponse, thumbnailPath } from "./api";
+import { type ImageMeta, type SearchResponse, type SearchResult, thumbnailPath } from "./api";
 import { DropOverlay } from "./components/DropOverlay";
 import { DuplicatesView } from "./components/DuplicatesView";
 import { ExampleChips } from "./components/ExampleChips";
@@ -19,6 +19,7 @@ import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
 import { useOnline } from "./hooks/useOnline";
+import { usePhotoAddress } from "./hooks/usePhotoAddress";
 import { type SearchOutcome, useSearch } from "./hooks/useSearch";
 import { useSlashToFocus } from "./hooks/useSlashToFocus";
 import { useStats } from "./hooks/useStats";
@@ -38,12 +39,16 @@ export function App() {
   const [state, navigateSearch] = useUrlState();
   const duplicates = useDuplicatesView();
   const { hide: hideDuplicates } = duplicates;
+  const viewer = usePhotoAddress();
+  const { sync: syncPhoto } = viewer;
+  // A new search (or the duplicates view) leaves the viewer: its address holds no photo.
   const navigate = useCallback(
     (next: SearchState, mode?: "push" | "replace") => {
       hideDuplicates();
       navigateSearch(next, mode);
+      syncPhoto();
     },
-    [hideDuplicates, navigateSearch],
+    [hideDuplicates, navigateSearch, syncPhoto],
   );
   const online = useOnline();
   const { stats, needsToken } = useStats(online);
@@ -52,19 +57,18 @@ export function App() {
   const { outcome, retry } = useSearch(state);
   const queryImage = useImageMeta(state.imageId);
   const example = exampleImageOf(state, queryImage);
-  const [openId, setOpenId] = useState<string | null>(null);
+  const openId = viewer.photo;
   const [activeIndex, setActiveIndex] = useState(0);
   const [weakerRevealed, setWeakerRevealed] = useState(false);
   const searchInput = useRef<HTMLInputElement>(null);
   const grid = useRef<RankedListHandle>(null);
   const yourPhoto = useRef<HTMLButtonElement>(null);
 
-  // A new search starts with the large view closed, the first result active and the weaker ones hidden;
-  // a longer list of the same search keeps them revealed.
+  // A new search starts with the first result active and the weaker ones hidden; a longer list of the same
+  // search keeps them revealed.
   const [shownState, setShownState] = useState(state);
   if (shownState !== state) {
     setShownState(state);
-    setOpenId(null);
     setActiveIndex(0);
     if (!sameQuery(shownState, state)) setWeakerRevealed(false);
   }
@@ -90,9 +94,24 @@ export function App() {
   const lists = rankedLists(response, weakerRevealed);
   // The keyboard and the large view step from the last result on into the weaker ones on show.
   const results = shownResults(lists);
-  const openIndex = results.findIndex((result) => result.image_id === openId);
+  const openIndex = openId === null ? -1 : results.findIndex((result) => result.image_id === openId);
   const openResult = results[openIndex];
-  const openQueryImage = openId !== null && openId === state.imageId && queryImage !== null;
+  // A photo that is none of the results (a link to it, the example of a search by image) is shown from its
+  // metadata, until it turns up among the results.
+  const openMeta = useImageMeta(openResult === undefined ? openId : null);
+  const openImage = openResult ?? openMeta;
+
+  // The viewer closed (Esc, Close, Back): the card last viewed gets focus, as the one that opened it would.
+  const lastOpen = useRef<string | null>(null);
+  useEffect(() => {
+    const closed = lastOpen.current;
+    lastOpen.current = openId;
+    if (openId !== null || closed === null) return;
+    if (closed === state.imageId) yourPhoto.current?.focus();
+    const index = results.findIndex((result) => result.image_id === closed);
+    if (index >= 0) grid.current?.focusCard(index);
+    // Only the viewer closing matters here; the results are read as they are then.
+  }, [openId]);
   const idle = outcome.kind === "idle";
   // A longer list is worth asking for once every weaker hit of this one is on show.
   const canShowMore = answerIsFull(response, state.limit) && lists.hidden === 0 && state.limit < MAX_RESULTS;
@@ -146,21 +165,25 @@ export function App() {
                   imageId={state.imageId}
                   name={example?.name ?? `Image ${state.imageId}`}
                   buttonRef={yourPhoto}
-                  onOpen={() => setOpenId(state.imageId)}
+                  onOpen={() => state.imageId !== null && viewer.open(state.imageId)}
                 />
               )
             }
             listRef={grid}
             activeIndex={activeIndex}
             onActiveChange={setActiveIndex}
-            onOpen={(index) => setOpenId(results[index]?.image_id ?? null)}
+            onOpen={(index) => {
+              const result = results[index];
+              if (result) viewer.open(result.image_id);
+            }}
             onRevealWeaker={() => setWeakerRevealed(true)}
             onSortChange={(sort) => navigate({ ...state, sort, limit: PAGE_SIZE })}
             onRetry={retry}
             onShowMore={
               canShowMore
                 ? () =>
-                    navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit + PAGE_SIZE) }, "replace")
+                    // Doubling reaches the most in a few answers, each of which is the whole list again.
+                    navigate({ ...state, limit: Math.min(MAX_RESULTS, state.limit * 2) }, "replace")
                 : null
             }
           />
@@ -170,37 +193,29 @@ export function App() {
         <kbd>/</kbd> search · <kbd>←</kbd>
         <kbd>→</kbd>
         <kbd>↑</kbd>
-        <kbd>↓</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close
+        <kbd>↓</kbd> move · <kbd>Enter</kbd> open · <kbd>+</kbd>
+        <kbd>-</kbd> zoom · <kbd>Esc</kbd> close
       </footer>
-      {openResult && (
+      {openImage && (
         <ImageDialog
-          result={openResult}
-          hasPrevious={openIndex > 0}
-          hasNext={openIndex < results.length - 1}
-          onStep={(step) => setOpenId(results[openIndex + step]?.image_id ?? openId)}
-          onFindSimilar={() => {
-            rememberImage(openResult);
-            navigate(startQuery(state, { imageId: openResult.image_id }));
+          result={openImage}
+          caption={openId === state.imageId ? "Your photo" : undefined}
+          position={openResult ? { index: openIndex, count: results.length } : null}
+          neighbours={openResult ? neighboursOf(results, openIndex) : []}
+          onFilter={hasQuery(state) ? (change) => navigate({ ...state, ...change, limit: PAGE_SIZE }) : null}
+          onStep={(step) => {
+            const next = results[openIndex + step];
+            if (next) viewer.open(next.image_id);
           }}
-          onClose={() => {
-            // The dialog gave focus back to the card that opened it; the one last viewed should have it.
-            grid.current?.focusCard(openIndex);
-            setOpenId(null);
-          }}
-        />
-      )}
-      {openQueryImage && (
-        <ImageDialog
-          result={queryImage}
-          caption="Your photo"
-          hasPrevious={false}
-          hasNext={false}
-          onStep={() => undefined}
-          onFindSimilar={null}
-          onClose={() => {
-            yourPhoto.current?.focus();
-            setOpenId(null);
-          }}
+          onFindSimilar={
+            openId === state.imageId
+              ? null
+              : () => {
+                  rememberImage(openImage);
+                  navigate(startQuery(state, { imageId: openImage.image_id }));
+                }
+          }
+          onClose={viewer.close}
         />
       )}
       {dragging && <DropOverlay />}
@@ -222,6 +237,11 @@ function exampleImageOf(state: SearchState, meta: ImageMeta | null): ExampleImag
     name: meta ? imageName(meta) : `Image ${state.imageId}`,
     previewUrl: thumbnailPath(state.imageId),
   };
+}
+
+/** The results either side of the open one, which the viewer fetches ahead. */
+function neighboursOf(results: SearchResult[], index: number): SearchResult[] {
+  return [results[index - 1], results[index + 1]].filter((result) => result !== undefined);
 }
 
 function shownResponse(outcome: SearchOutcome): SearchResponse | null {

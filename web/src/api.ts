@@ -230,6 +230,8 @@ async function call<T>(path: string, init: RequestInit): Promise<T> {
     throw new UnreachableError("The Viewfinder server cannot be reached.");
   }
   const body: unknown = await response.json().catch(() => null);
+  // Aborted while the body was read: the caller changed its mind, and the body is not whole.
+  init.signal?.throwIfAborted();
   if (response.status === 401) {
     throw new TokenRequiredError(errorMessage(body) ?? "This server needs an access token.");
   }

@@ -5,6 +5,7 @@ import type { SearchState } from "./searchState";
 
 const counts = new Intl.NumberFormat();
 const dateTimes = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dates = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 
 export function formatCount(count: number): string {
   return counts.format(count);
@@ -44,6 +45,13 @@ export function formatBytes(bytes: number): string {
 export function formatTakenAt(takenAt: string): string {
   const date = new Date(takenAt);
   return Number.isNaN(date.getTime()) ? takenAt : dateTimes.format(date);
+}
+
+/** The day of a capture time, as a card shows it (`Mar 12, 2021`); null where the catalog has none. */
+export function formatTakenDay(takenAt: string | null | undefined): string | null {
+  if (!takenAt) return null;
+  const date = new Date(takenAt);
+  return Number.isNaN(date.getTime()) ? takenAt.slice(0, 10) : dates.format(date);
 }
 
 export function formatDuration(milliseconds: number): string {

@@ -45,9 +45,12 @@ from viewfinder.store.thumbnails import (
     Thumbnail,
     cached_thumbnail,
     etag_of,
+    sized_folder,
     thumbnail,
 )
+from viewfinder.store.thumbnails import RENDITION_SIDES as RENDITION_SIDES
 from viewfinder.store.thumbnails import RENDITIONS as RENDITIONS_FOLDER
+from viewfinder.store.thumbnails import THUMBNAIL_SIDES as THUMBNAIL_SIDES
 
 # Thumbnails and renditions being made, in this process: concurrent requests for one share its decode.
 _PICTURES_MADE = OncePerKey()
@@ -237,17 +240,32 @@ class Index:
         """The validator of the image's thumbnail and rendition: it changes exactly when the indexed file does."""
         return etag_of(self.image(image_id))
 
-    def thumbnail(self, image_id: str | int) -> Thumbnail:
-        """The image's JPEG thumbnail, made once and cached; ImageGoneError when its file cannot be read."""
-        return self._picture(self.image(image_id), THUMBNAIL_SIDE, THUMBNAILS_FOLDER)
+    def thumbnail(self, image_id: str | int, side: int = THUMBNAIL_SIDE) -> Thumbnail:
+        """The image's JPEG thumbnail (longest side at most `side`), made once and cached; ImageGoneError when
+        its file cannot be read."""
+        return self._sized(self.image(image_id), side, THUMBNAIL_SIDE, THUMBNAILS_FOLDER)
 
-    def rendition(self, image_id: str | int) -> Thumbnail:
-        """A JPEG of the image for display (longest side 2048 px, for formats browsers cannot show)."""
-        return self._picture(self.image(image_id), RENDITION_SIDE, RENDITIONS_FOLDER)
+    def rendition(self, image_id: str | int, side: int = RENDITION_SIDE) -> Thumbnail:
+        """A JPEG of the image for display on a screen (longest side at most `side`), made once and cached."""
+        return self._sized(self.image(image_id), side, RENDITION_SIDE, RENDITIONS_FOLDER)
+
+    def renders(self, image_id: str | int) -> bool:
+        """Whether `rendition` can answer: False only for a photo in object storage that got no rendition at
+        index time (a format browsers show), whose original is then the picture to show."""
+        image = self.image(image_id)
+        remote = source_for(image.root).remote
+        return not remote or cached_thumbnail(self.index_dir.path, image, RENDITIONS_FOLDER) is not None
 
     def original(self, image_id: str | int, presign_ttl: int) -> LocalFile | Redirect:
         """How the original is given: the indexed file, opened and checked, or a presigned redirect."""
         return open_original_of(self.image(image_id), presign_ttl)
+
+    def _sized(self, image: ImageRecord, side: int, default_side: int, folder: str) -> Thumbnail:
+        """The picture of a size; an image in object storage has only the default size, made at index time
+        (the service never fetches its original), so that one answers for every size."""
+        if source_for(image.root).remote:
+            side = default_side
+        return self._picture(image, side, sized_folder(folder, side, default_side))
 
     def _picture(self, image: ImageRecord, side: int, folder: str) -> Thumbnail:
         """The cached picture, else one made once for every concurrent request of it, within the decode budget."""

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from viewfinder.app import LiveIndex
+from viewfinder.app.index import THUMBNAIL_SIDES
 from viewfinder.app.originals import Redirect
-from viewfinder.serve.schemas import ImageOut, error_responses, etag_matches, image_json
+from viewfinder.serve.schemas import ImageOut, error_responses, etag_matches, image_json, offered_size, size_query
 from viewfinder.settings import PRESIGN_TTL
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=3600"
@@ -48,20 +49,24 @@ def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL)
         "/thumbnails/{image_id}",
         dependencies=guarded,
         responses={
-            **error_responses(401, 404, 413, 503),
+            **error_responses(401, 404, 413, 422, 503),
             200: {"content": {"image/jpeg": {}}},
             304: {"description": "Not Modified"},
         },
         response_class=Response,
     )
-    def thumbnail_file(image_id: str, request: Request) -> Response:
-        """A JPEG thumbnail (longest side 384 px), made once and cached; answers 304 to a matching If-None-Match."""
+    def thumbnail_file(
+        image_id: str,
+        request: Request,
+        size: int = size_query(THUMBNAIL_SIDES, "768 for screens of two device pixels a CSS pixel"),
+    ) -> Response:
+        """A JPEG thumbnail (longest side `size`), made once and cached; answers 304 to a matching If-None-Match."""
         with live.index() as index:
             etag = index.etag(image_id)
             headers = {"ETag": etag, "Cache-Control": THUMBNAIL_CACHE_CONTROL}
             if etag_matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=headers)
-            made = index.thumbnail(image_id)
+            made = index.thumbnail(image_id, offered_size(size, THUMBNAIL_SIDES))
         return Response(made.data, media_type="image/jpeg", headers=headers)
 
     @router.get(

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
+import fastapi
+from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from viewfinder.app.index import NOT_FOR_BROWSERS
@@ -287,6 +289,20 @@ class UndoOut(BaseModel):
     success: Literal[True]
     restored: list[MovedOut]
     skipped: list[SkippedOut]
+
+
+def size_query(offered: tuple[int, ...], what: str) -> Any:
+    """A `size` query parameter that takes one of `offered` (the first is its default), listed in the API document."""
+    text = f"longest side in pixels, one of {', '.join(map(str, offered))}: {what}; never enlarged"
+    return fastapi.Query(offered[0], description=text, json_schema_extra={"enum": list(offered)})
+
+
+def offered_size(size: int, offered: tuple[int, ...]) -> int:
+    """`size` when it is one of the `offered` sizes (each is made once and cached), else a 422 that lists them."""
+    if size not in offered:
+        sizes = " or ".join(map(str, offered))
+        raise HTTPException(422, f"Invalid size: {sizes} (each made once and cached), not {size}.")
+    return size
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -1,5 +1,7 @@
 """The thumbnail cache of an index: made once from the original, kept in the index directory's `thumbnails/`,
-and the display renditions of formats browsers cannot show, kept alike in `renditions/`.
+and the display renditions of formats browsers cannot show, kept alike in `renditions/`. The other sizes a
+page may ask for (thumbnails for high-density screens, a phone-sized rendition) are kept in a folder named
+after their size, e.g. `thumbnails-768/` and `renditions-1080/`.
 
 A thumbnail's file name carries the original's size and modification time as the catalog knows them, so an
 image re-indexed after an edit gets a new thumbnail (and a new ETag) and the stale one is removed. Both are
@@ -23,6 +25,10 @@ from viewfinder.store.catalog import ImageRecord
 FOLDER = "thumbnails"
 RENDITIONS = "renditions"
 RENDITION_SIDE = 2048
+# The sizes a page may ask for: thumbnails for screens of one and two device pixels a CSS pixel, and screen
+# renditions for a desktop and a phone. Each is made once, so the list stays short; the first is the default.
+THUMBNAIL_SIDES = (THUMBNAIL_SIDE, 2 * THUMBNAIL_SIDE)
+RENDITION_SIDES = (RENDITION_SIDE, 1080)
 # Formats browsers do not display (as Pillow names them): their detail view shows the JPEG rendition.
 NOT_FOR_BROWSERS = frozenset({"TIFF", "HEIF"})
 
@@ -35,6 +41,11 @@ class Thumbnail:
 
     data: bytes
     etag: str
+
+
+def sized_folder(folder_name: str, side: int, default_side: int) -> str:
+    """The cache folder of a size: the folder itself for its default size, else `<folder>-<side>`."""
+    return folder_name if side == default_side else f"{folder_name}-{side}"
 
 
 def file_name(image_id: int, size: int, mtime_ns: int) -> str:

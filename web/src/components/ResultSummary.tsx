@@ -7,10 +7,12 @@ interface ResultSummaryProps {
   /** The query in words, e.g. `matching “red car”`. */
   description: string;
   libraryImages: number | null;
+  /** The answer holds as many as were asked for: the library may hold more, which load as the list scrolls. */
+  more: boolean;
 }
 
 /** One line over the grid saying what is happening or what was found; read out as it changes. */
-export function ResultSummary({ response, description, libraryImages }: ResultSummaryProps) {
+export function ResultSummary({ response, description, libraryImages, more }: ResultSummaryProps) {
   return (
     <p className="result-summary" role="status">
       {response === null ? (
@@ -23,7 +25,9 @@ export function ResultSummary({ response, description, libraryImages }: ResultSu
           <span>
             {response.count === 0
               ? "Found no clear matches"
-              : `Found ${formatCount(response.count)} ${response.count === 1 ? "image" : "images"} ${description}`}
+              : more
+                ? `Found the best ${formatCount(response.count)} images ${description}, more as you scroll`
+                : `Found ${formatCount(response.count)} ${response.count === 1 ? "image" : "images"} ${description}`}
           </span>
           {response.timings_ms.total !== undefined && (
             <span className="timing"> · {formatDuration(response.timings_ms.total)}</span>

@@ -6,6 +6,7 @@ import { AlertIcon, OfflineIcon } from "./Icons";
 import { RankedList, type RankedListHandle } from "./RankedList";
 import { ResultSummary } from "./ResultSummary";
 import { SortToggle } from "./SortToggle";
+import { ShowMore } from "./ShowMore";
 import { StateMessage } from "./StateMessage";
 import { TokenForm } from "./TokenForm";
 
@@ -27,7 +28,7 @@ interface SearchResultsProps {
   onRevealWeaker: () => void;
   onSortChange: (sort: SortOrder) => void;
   onRetry: () => void;
-  /** Offered when the results fill the page: there may be more worth seeing. */
+  /** Offered when the results fill the page: there may be more worth seeing; called as the end scrolls near. */
   onShowMore: (() => void) | null;
 }
 
@@ -72,13 +73,16 @@ export function SearchResults(props: SearchResultsProps) {
 
   const response = outcome.kind === "results" ? outcome.response : outcome.previous;
   const { lists } = props;
-  const settled = outcome.kind === "results";
+  // A longer list of the same search keeps what is on show as it is until the rest arrives.
+  const longer = outcome.kind === "loading" && outcome.longer;
+  const settled = outcome.kind === "results" || longer;
   const nothing = settled && lists.results.length === 0 && lists.weaker.length === 0 && lists.hidden === 0;
   return (
     <section className="search-results" aria-busy={outcome.kind === "loading"}>
       <div className="results-bar">
         <ResultSummary
-          response={settled ? outcome.response : null}
+          response={settled ? response : null}
+          more={props.onShowMore !== null}
           description={description}
           libraryImages={libraryImages}
         />
@@ -103,7 +107,7 @@ export function SearchResults(props: SearchResultsProps) {
           handleRef={props.listRef}
           lists={lists}
           activeIndex={props.activeIndex}
-          stale={outcome.kind === "loading"}
+          stale={outcome.kind === "loading" && !longer}
           onActiveChange={props.onActiveChange}
           onOpen={props.onOpen}
           onRevealWeaker={props.onRevealWeaker}
@@ -111,11 +115,7 @@ export function SearchResults(props: SearchResultsProps) {
       )}
       {/* Kept while the longer list loads, so the button keeps keyboard focus. */}
       {response !== null && props.onShowMore && (
-        <div className="show-more">
-          <button type="button" className="secondary-button" onClick={props.onShowMore}>
-            Show more results
-          </button>
-        </div>
+        <ShowMore onShowMore={props.onShowMore} loading={outcome.kind === "loading"} />
       )}
     </section>
   );

@@ -7,13 +7,14 @@ import {
   TokenRequiredError,
   UnreachableError,
 } from "../api";
-import { hasQuery, imageSearchRequest, type SearchState, searchRequest } from "../searchState";
+import { hasQuery, imageSearchRequest, type SearchState, sameQuery, searchRequest } from "../searchState";
 import { findUpload } from "../uploads";
 
 /** Where the current search stands; every kind has something to show, so the page is never blank. */
 export type SearchOutcome =
   | { kind: "idle" }
-  | { kind: "loading"; previous: SearchResponse | null }
+  /** `longer`: the same question asked for more results, so what is on show stays good meanwhile. */
+  | { kind: "loading"; previous: SearchResponse | null; longer: boolean }
   | { kind: "results"; response: SearchResponse }
   | { kind: "error"; message: string }
   | { kind: "unreachable" }
@@ -67,7 +68,7 @@ function currentOutcome(state: SearchState, attempt: number, settled: Settled | 
   if (!hasQuery(state)) return { kind: "idle" };
   if (settled !== null && settled.state === state && settled.attempt === attempt) return settled.outcome;
   const previous = settled?.outcome.kind === "results" ? settled.outcome.response : null;
-  return { kind: "loading", previous };
+  return { kind: "loading", previous, longer: previous !== null && settled !== null && sameQuery(settled.state, state) };
 }
 
 function runSearch(state: SearchState, signal: AbortSignal): Promise<SearchResponse> {

@@ -4,12 +4,18 @@ import { formatSearchParams, parseSearchParams, type SearchState } from "../sear
 /** How a change enters the history: a new search is an entry, a small adjustment replaces the current one. */
 export type HistoryMode = "push" | "replace";
 
-/** The search state held in the URL, following back and forward. */
+/**
+ * The search state held in the URL, following back and forward. A history step that leaves the search as it
+ * was (the photo viewer opening or closing) keeps the same state object, so the search is not run again.
+ */
 export function useUrlState(): [SearchState, (next: SearchState, mode?: HistoryMode) => void] {
   const [state, setState] = useState(() => parseSearchParams(window.location.search));
 
   useEffect(() => {
-    const restore = () => setState(parseSearchParams(window.location.search));
+    const restore = () => {
+      const next = parseSearchParams(window.location.search);
+      setState((current) => (formatSearchParams(current) === formatSearchParams(next) ? current : next));
+    };
     window.addEventListener("popstate", restore);
     return () => window.removeEventListener("popstate", restore);
   }, []);
