@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from viewfinder.app.index import Index
@@ -140,10 +141,11 @@ class LiveIndex:
         log.info("now serving generation %s of %s", fresh.generation, fresh.path)
 
     def info(self) -> IndexInfo:
-        """The summary of the generation being served (kept until the next swap)."""
+        """The summary of the generation being served (kept until the next swap), with the progress of a model
+        upgrade read anew each time."""
         with self.index() as index:
             if self._info is not None and self._info[0] is index:  # per generation: a rebuilt index may reuse numbers
-                return self._info[1]
+                return replace(self._info[1], upgrade=index.upgrade_status())
             info = index.info()
             self._info = (index, info)
             return info

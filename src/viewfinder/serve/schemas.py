@@ -144,6 +144,18 @@ class HealthOut(BaseModel):
     images: int
 
 
+class UpgradeOut(BaseModel):
+    model: str = Field(description="the model the index is being re-embedded with")
+    from_model: str = Field(description="the model answering until the swap")
+    state: str = Field(description="embedding, waiting for the writer, catching up, choosing the vector index")
+    done: int = Field(description="images with a new vector")
+    total: int
+    embedded: int = Field(description="images the new model embedded in this run")
+    images_per_second: float
+    seconds_left: float | None = Field(description="the estimate at the current rate; null before it is known")
+    running: bool = Field(description="false when the upgrade was stopped: `viewfinder upgrade --model` resumes it")
+
+
 class StatsOut(BaseModel):
     images: int
     skipped: int
@@ -160,6 +172,8 @@ class StatsOut(BaseModel):
     generation: int
     example_queries: list[str]
     query_model: str | None = Field(None, description="the multilingual model encoding text queries, if any")
+    upgrade: UpgradeOut | None = Field(None, description="a model upgrade under way (`viewfinder upgrade`), if any")
+    previous_model: str | None = Field(None, description="the model `viewfinder upgrade --rollback` brings back")
 
 
 class JobOut(BaseModel):

@@ -116,8 +116,9 @@ class IndexDir:
         return manifest
 
     @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Holds the index's single-writer lock; a second `index` run fails with a clear error."""
+    def writer_lock(self, wait: bool = False) -> Iterator[None]:
+        """Holds the index's single-writer lock; a second `index` run fails with a clear error, or with `wait`
+        (a model upgrade's swap) waits for the writer at work to finish."""
         lock = self.path / "index.lock"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -126,7 +127,7 @@ class IndexDir:
             raise ViewfinderError(f"Cannot write the index at {self.path}: {error.strerror or error}.") from error
         with open(lock, "w") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as error:
                 raise ViewfinderError(
                     f"Another `viewfinder index` run is updating {self.path}; wait for it."
