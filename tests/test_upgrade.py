@@ -221,3 +221,32 @@ def test_a_query_model_the_upgrade_leaves_unaligned_is_said_so(tiny_index: Path,
     encoder = TermEncoder(OLD, "old", 32, query_model="test:mclip-tiny")
     assert encoder.for_index(NEW, "new", 64, lambda spec: None).query_model is None
     assert encoder.for_index(OLD, "old", 32, lambda spec: None).query_model == "test:mclip-tiny"
+
+
+@pytest.mark.slow  # a server on a thread running an upgrade job
+def test_the_admin_upgrade_job_swaps_the_served_model(tiny_index: Path):
+    from service_helpers import ADMIN_TOKEN, start_server_thread
+
+    from viewfinder.serve.app import create_app
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    app = create_app(tiny_index, device="cpu", admin_token=ADMIN_TOKEN, poll_seconds=0.1)
+    with start_server_thread(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        assert client.post("/admin/upgrade", json={"model": NEW}).status_code == 401
+        assert client.get("/admin/upgrade", headers=admin).json() == {"success": True, "job": None}
+        started = client.post("/admin/upgrade", json={"model": NEW}, headers=admin)
+        assert started.status_code == 202 and started.json()["job"]["model"] == NEW
+
+        def job() -> dict:
+            return client.get("/admin/upgrade", headers=admin).json()["job"]
+
+        wait_for(lambda: job()["state"] != "running", timeout=120, what="the upgrade job")
+        assert job()["state"] == "done" and job()["report"]["embedded"] == 40, job()["error"]
+        stats = client.get("/stats").json()
+        assert (stats["model"], stats["dim"], stats["previous_model"]) == (NEW, 64, OLD)
+        assert served(client.post("/search", json=QUERY).json()) == answer_of(tiny_index)
+
+        client.post("/admin/upgrade", json={"model": "test:no-such-model"}, headers=admin)
+        wait_for(lambda: job()["state"] != "running", timeout=60, what="the failing upgrade job")
+        assert job()["state"] == "failed" and "test:no-such-model" in job()["error"]
+        assert client.get("/stats").json()["model"] == NEW

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from viewfinder.app.index import Index
-from viewfinder.app.jobs import Reindexer, ReindexJob
+from viewfinder.app.jobs import Reindexer, ReindexJob, UpgradeJob, Upgrader
 from viewfinder.app.records import IndexInfo
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
@@ -70,6 +70,7 @@ class LiveIndex:
         self.reindexer = Reindexer(
             self.index_dir.path, self.source_roots, self._embedder, self.refresh, lambda: self.generation, device
         )
+        self.upgrader = Upgrader(self.index_dir.path, self.refresh, device)
 
     @property
     def generation(self) -> int:
@@ -173,6 +174,10 @@ class LiveIndex:
     def reindex(self) -> ReindexJob:
         """Starts incremental indexing in the background and swaps to its result; returns the job."""
         return self.reindexer.start()
+
+    def upgrade(self, model: str) -> UpgradeJob:
+        """Starts re-embedding the index with `model` in the background and swaps to it; returns the job."""
+        return self.upgrader.start(model)
 
     def folder_watcher(self) -> FolderWatcher:
         """A watcher of the source folders that reindexes when photos change (`viewfinder serve --watch`)."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from viewfinder.app.index import NOT_FOR_BROWSERS
-from viewfinder.app.jobs import ReindexJob
+from viewfinder.app.jobs import ReindexJob, UpgradeJob
 from viewfinder.app.query import (
     MAX_K,
     MAX_RERANK_WEIGHT,
@@ -193,6 +193,25 @@ class ReindexOut(BaseModel):
     job: JobOut | None
 
 
+class UpgradeIn(BaseModel):
+    model: str = Field(min_length=1, max_length=1000, description="the new model, as `viewfinder upgrade --model`")
+
+
+class UpgradeJobDetail(BaseModel):
+    id: str
+    model: str
+    state: Literal["running", "done", "failed"]
+    started_at: str
+    finished_at: str | None
+    report: dict[str, Any] | None = Field(description="`viewfinder upgrade --json`'s summary once done")
+    error: str | None
+
+
+class UpgradeJobOut(BaseModel):
+    success: Literal[True]
+    job: UpgradeJobDetail | None
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": HTTPStatus(code).phrase} for code in codes}
 
@@ -217,7 +236,7 @@ def stats_json(info: IndexInfo) -> dict[str, Any]:
     return {name: getattr(info, name) for name in StatsOut.model_fields}
 
 
-def job_json(job: ReindexJob) -> dict[str, Any]:
+def job_json(job: ReindexJob | UpgradeJob) -> dict[str, Any]:
     return {
         **asdict(job),
         "id": str(job.id),

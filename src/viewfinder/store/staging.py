@@ -119,7 +119,7 @@ def copy_catalog(live: Path, staging: Path) -> int:
     finally:
         source.close()
         copy.close()
-    _remove_database(staging)
+    _remove_database(staging, journals_only=True)  # checkpointed: they hold nothing the file lacks
     os.replace(temporary, staging)
     return int(kept)
 
@@ -132,8 +132,8 @@ def _checkpoint(database: Path) -> None:
         db.close()
 
 
-def _remove_database(database: Path) -> None:
-    for suffix in ("-wal", "-shm", ""):
+def _remove_database(database: Path, journals_only: bool = False) -> None:
+    for suffix in ("-wal", "-shm") if journals_only else ("-wal", "-shm", ""):
         with contextlib.suppress(FileNotFoundError):
             database.with_name(database.name + suffix).unlink()
 
