@@ -53,7 +53,7 @@ def index_routes(live: LiveIndex, guarded: list, admin: list) -> APIRouter:
         status_code=202,
         response_model=UpgradeJobOut,
         dependencies=admin,
-        responses=error_responses(401, 403, 422),
+        responses=error_responses(400, 401, 403, 422),
     )
     def upgrade(body: UpgradeIn) -> dict[str, Any]:
         """Starts re-embedding the index with another model beside the live one; the index keeps answering with
