@@ -250,3 +250,28 @@ def test_the_admin_upgrade_job_swaps_the_served_model(tiny_index: Path):
         wait_for(lambda: job()["state"] != "running", timeout=60, what="the failing upgrade job")
         assert job()["state"] == "failed" and "test:no-such-model" in job()["error"]
         assert client.get("/stats").json()["model"] == NEW
+
+
+@pytest.mark.slow  # SeaweedFS
+def test_an_upgraded_index_is_published_and_a_snapshot_follower_swaps_to_its_model(
+    seaweed, tmp_path, request, monkeypatch
+):
+    from snapshot_helpers import bucket_name, own_bucket, publish_library
+
+    from viewfinder.app.snapshot_live import SnapshotLiveIndex
+    from viewfinder.store.snapshots import publish
+
+    monkeypatch.setenv("VIEWFINDER_SNAPSHOT_CACHE", str(tmp_path / "snapshot-cache"))
+    with own_bucket(seaweed, bucket_name(request.node.name, "upgrade")) as bucket:
+        url, index, _, first = publish_library(tmp_path, bucket)
+        live = SnapshotLiveIndex(url, device="cpu", poll_seconds=0.05)
+        try:
+            assert (live.info().model, live.info().dim) == (OLD, 32)
+            upgrade.upgrade(index, NEW)
+            second = publish(index, url)
+            wait_for(lambda: live.refresh() or live.version == second, what="the upgraded snapshot")
+            assert (live.info().model, live.info().dim, live.info().images) == (NEW, 64, 12)
+            with live.index() as engine:
+                assert len(engine.search("a red circle", k=5, min_relevance=0).hits) == 5
+        finally:
+            live.close()
