@@ -132,6 +132,8 @@ def abort_upgrade(index_path: Path) -> str:
     index = Path(index_path).expanduser()
     staging = IndexDir(index / STAGING)
     with upgrade_lock(index):
+        with IndexDir(index).writer_lock(wait=True):
+            finish_swap(index)  # one stopped half way has moved part of the staged index already
         if not staging.path.exists():
             raise ViewfinderError(f"No upgrade of {index} is under way; there is nothing to abort.")
         model = staging.read_manifest().model if staging.exists() else "another model"

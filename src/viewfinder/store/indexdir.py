@@ -20,6 +20,7 @@ from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.factory import DEFAULT_STORE, normalise_store, rebuild, store_address, store_class
 from viewfinder.store.faiss_index import saved_generation
+from viewfinder.store.staging import swap_stopped
 from viewfinder.store.vector_store import Queries, StoreAddress, VectorStore
 
 FORMAT_VERSION = 1
@@ -59,6 +60,11 @@ class IndexDir:
 
     def read_manifest(self) -> Manifest:
         """The manifest, or a clear error when the directory is not an index."""
+        if not self.exists() and swap_stopped(self.path):
+            raise ViewfinderError(
+                f"A model swap in {self.path} was stopped half way; run `viewfinder check --repair --index "
+                f"{self.path}` to finish it."
+            )
         if not self.exists():
             raise ViewfinderError(
                 f"No index at {self.path}; build one with `viewfinder index FOLDER --index {self.path}`."

@@ -186,10 +186,17 @@ def swap(index: Path, incoming: str) -> None:
     _continue_swap(index)
 
 
-def finish_swap(index: Path) -> None:
-    """Finishes a swap a killed process left half done (call it holding the writer lock)."""
-    if (index / _SWAPPING).is_dir():
-        _continue_swap(index)
+def finish_swap(index: Path) -> bool:
+    """Finishes a swap a killed process left half done (call it holding the writer lock); whether there was one."""
+    if not swap_stopped(index):
+        return False
+    _continue_swap(index)
+    return True
+
+
+def swap_stopped(index: Path) -> bool:
+    """Whether a swap was stopped half way in `index` (its manifest may be missing until it is finished)."""
+    return (index / _SWAPPING).is_dir()
 
 
 def _continue_swap(index: Path) -> None:
