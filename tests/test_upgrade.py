@@ -317,3 +317,25 @@ def test_a_swap_stopped_half_way_is_finished_by_check_repair(tiny_index: Path, c
     assert run_cli_json(capsys, "info", "--index", tiny_index)["model"] == OLD
     assert answer_of(tiny_index) == old
     assert IndexDir(tiny_index / ".previous").read_manifest().model == NEW
+
+
+@pytest.mark.slow  # Milvus Lite
+def test_an_index_in_milvus_lite_is_upgraded_into_a_new_collection_and_rolled_back(tmp_path: Path):
+    from milvus_lite import server_manager_instance
+
+    library.make_sample(tmp_path / "photos", 20, seed=4)
+    index = tmp_path / "index"
+    library.update(index, [str(tmp_path / "photos")], model=OLD, store="milvus")
+    old = answer_of(index)
+    try:
+        report = upgrade.upgrade(index, NEW)
+        assert (report.images, report.embedded) == (20, 20)
+        manifests = [IndexDir(folder).read_manifest() for folder in (index, index / ".previous")]
+        assert [(m.model, m.dim) for m in manifests] == [(NEW, 64), (OLD, 32)]
+        assert manifests[0].store == manifests[1].store  # the same Milvus Lite database, another collection
+        assert manifests[0].store_collection != manifests[1].store_collection
+        assert len(answer_of(index)) == 5 and answer_of(index) != old
+        assert upgrade.rollback_model(index) == OLD
+        assert answer_of(index) == old
+    finally:
+        server_manager_instance.release_all()

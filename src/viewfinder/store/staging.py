@@ -37,6 +37,7 @@ _SWAPPING = ".previous.new"  # the generation being swapped out, until the swap 
 _JOURNAL = "swap.json"  # in _SWAPPING: which folder comes in, and whether the old files are all out
 # Files of the directory that belong to no generation: the locks stay where every process looks for them.
 _NOT_MOVED = {"index.lock", LOCK, PROGRESS, _JOURNAL}
+_SHARED = "milvus.db"  # a Milvus Lite database in the directory holds the collections of both generations
 _CATALOG = "catalog.sqlite"
 _MANIFEST = "manifest.json"
 
@@ -170,7 +171,11 @@ def generation_files(folder: Path) -> list[Path]:
     """The files of the index generation in `folder`: its top-level files but the locks and the progress."""
     if not folder.is_dir():
         return []
-    return [entry for entry in folder.iterdir() if entry.is_file() and entry.name not in _NOT_MOVED]
+    return [
+        entry
+        for entry in folder.iterdir()
+        if entry.is_file() and entry.name not in _NOT_MOVED and not entry.name.lstrip(".").startswith(_SHARED)
+    ]
 
 
 def swap(index: Path, incoming: str) -> None:
