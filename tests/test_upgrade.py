@@ -17,9 +17,10 @@ from cli_helpers import cli_command, cli_env, run_cli, run_cli_json, run_subproc
 from service_helpers import start_server_process, wait_for
 
 import viewfinder
-from viewfinder.app import library, upgrade
+from viewfinder.app import LiveIndex, library, upgrade
 from viewfinder.search.encoding import TermEncoder
 from viewfinder.search.query import Term
+from viewfinder.serve.schemas import StatsOut, stats_json
 from viewfinder.store import staging
 from viewfinder.store.indexdir import IndexDir
 
@@ -189,8 +190,16 @@ def test_a_stopped_upgrade_shows_in_info_and_abort_drops_it(tiny_index: Path, ca
         if done >= 8:
             raise Stop
 
-    with pytest.raises(Stop):
-        upgrade.upgrade(tiny_index, NEW, batch_size=8, progress=stop)
+    live = LiveIndex(tiny_index, device="cpu")
+    try:
+        assert live.info().upgrade is None  # the summary is kept per generation; the upgrade's part is read anew
+        with pytest.raises(Stop):
+            upgrade.upgrade(tiny_index, NEW, batch_size=8, progress=stop)
+        stats = StatsOut.model_validate(stats_json(live.info()))
+        assert stats.model == OLD and stats.upgrade is not None
+        assert (stats.upgrade.model, stats.upgrade.done, stats.upgrade.running) == (NEW, 8, False)
+    finally:
+        live.close()
     info = run_cli_json(capsys, "info", "--index", tiny_index)
     assert info["model"] == OLD and info["upgrade"]["done"] == 8 and info["upgrade"]["total"] == 40
     code, out, _ = run_cli(capsys, "info", "--index", tiny_index)
