@@ -25,7 +25,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add_option(upgrade, "runtime")
     add_option(upgrade, "batch_size")
     upgrade.add_argument("--workers", type=int, default=None, metavar="N", help="decode threads (default: cores)")
-    add_option(upgrade, "query_model")
+    add_option(
+        upgrade,
+        "query_model",
+        help="the query model servers of this index use: an upgrade that leaves it unaligned is refused",
+    )
     upgrade.add_argument(
         "--drop-query-model",
         action="store_true",
