@@ -235,6 +235,18 @@ def test_a_query_model_the_upgrade_leaves_unaligned_is_said_so(tiny_index: Path,
     assert code == 2 and one_error_line(err)
     assert "aligned with test:tiny, not test:shapes" in err and "--drop-query-model" in err
     assert not (tiny_index / ".upgrade").exists()
+    dropped = run_cli_json(
+        capsys,
+        "upgrade",
+        "--model",
+        NEW,
+        "--index",
+        tiny_index,
+        "--query-model",
+        "test:mclip-tiny",
+        "--drop-query-model",
+    )
+    assert dropped["model"] == NEW
     # A server using it drops it at the swap, and encodes text with the new model.
     encoder = TermEncoder(OLD, "old", 32, query_model="test:mclip-tiny")
     assert encoder.for_index(NEW, "new", 64, lambda spec: None).query_model is None
