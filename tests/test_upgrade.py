@@ -228,6 +228,11 @@ def test_rollback_needs_a_kept_model_and_upgrading_to_the_same_model_is_refused(
     assert code == 2 and "nothing to roll back to" in err and one_error_line(err)
     code, _, err = run_cli(capsys, "upgrade", "--model", OLD, "--index", tiny_index)
     assert code == 2 and "already built with test:tiny" in err
+    nowhere = tiny_index.parent / "no-index"
+    for action in (("--model", NEW), ("--rollback",), ("--abort",)):
+        code, _, err = run_cli(capsys, "upgrade", *action, "--index", nowhere)
+        assert code == 2 and f"No index at {nowhere}" in err and one_error_line(err)
+    assert not nowhere.exists()
 
 
 def test_a_query_model_the_upgrade_leaves_unaligned_is_said_so(tiny_index: Path, capsys):

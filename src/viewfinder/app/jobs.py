@@ -147,20 +147,28 @@ class Upgrader:
         self.job: UpgradeJob | None = None
         self._lock = threading.Lock()
 
-    def start(self, model: str) -> UpgradeJob:
-        """Starts upgrading to `model` in the background; while a job runs, asking again returns that job."""
+    def start(self, model: str, query_model: str | None = None, drop_query_model: bool = False) -> UpgradeJob:
+        """Starts upgrading to `model` in the background; while a job runs, asking again returns that job.
+        `query_model` is the server's: an upgrade that leaves it unaligned fails unless `drop_query_model`."""
         with self._lock:
             if self.job is not None and self.job.state == "running":
                 return self.job
             job = UpgradeJob(id=self.job.id + 1 if self.job else 1, model=model, started_at=time.time())
             self.job = job
-        threading.Thread(target=self._run, args=(job,), name=f"viewfinder-upgrade-{job.id}", daemon=True).start()
+        arguments = (job, query_model, drop_query_model)
+        threading.Thread(target=self._run, args=arguments, name=f"viewfinder-upgrade-{job.id}", daemon=True).start()
         return job
 
-    def _run(self, job: UpgradeJob) -> None:
+    def _run(self, job: UpgradeJob, query_model: str | None, drop_query_model: bool) -> None:
         state = "failed"
         try:
-            job.report = upgrade.upgrade(self.index_path, job.model, device=self.device)
+            job.report = upgrade.upgrade(
+                self.index_path,
+                job.model,
+                device=self.device,
+                query_model=query_model,
+                drop_query_model=drop_query_model,
+            )
             self._refresh()
             state = "done"
         except ViewfinderError as error:

@@ -175,9 +175,12 @@ class LiveIndex:
         """Starts incremental indexing in the background and swaps to its result; returns the job."""
         return self.reindexer.start()
 
-    def upgrade(self, model: str) -> UpgradeJob:
-        """Starts re-embedding the index with `model` in the background and swaps to it; returns the job."""
-        return self.upgrader.start(model)
+    def upgrade(self, model: str, drop_query_model: bool = False) -> UpgradeJob:
+        """Starts re-embedding the index with `model` in the background and swaps to it; returns the job. An
+        upgrade that leaves this server's query model unaligned fails unless `drop_query_model`."""
+        with self.index() as index:
+            query_model = index.query_model
+        return self.upgrader.start(model, query_model, drop_query_model)
 
     def folder_watcher(self) -> FolderWatcher:
         """A watcher of the source folders that reindexes when photos change (`viewfinder serve --watch`)."""

@@ -58,7 +58,7 @@ def index_routes(live: LiveIndex, guarded: list, admin: list) -> APIRouter:
     def upgrade(body: UpgradeIn) -> dict[str, Any]:
         """Starts re-embedding the index with another model beside the live one; the index keeps answering with
         its model until the new one is complete, then answers with it (progress: GET /stats, `upgrade`)."""
-        return {"success": True, "job": job_json(live.upgrade(body.model))}
+        return {"success": True, "job": job_json(live.upgrade(body.model, body.drop_query_model))}
 
     @router.get("/admin/upgrade", response_model=UpgradeJobOut, dependencies=admin, responses=error_responses(401, 403))
     def upgrade_status() -> dict[str, Any]:

@@ -195,6 +195,9 @@ class ReindexOut(BaseModel):
 
 class UpgradeIn(BaseModel):
     model: str = Field(min_length=1, max_length=1000, description="the new model, as `viewfinder upgrade --model`")
+    drop_query_model: bool = Field(
+        False, description="upgrade even though the server's query model is aligned with the old model only"
+    )
 
 
 class UpgradeJobDetail(BaseModel):

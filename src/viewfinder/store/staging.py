@@ -45,7 +45,8 @@ _MANIFEST = "manifest.json"
 @contextmanager
 def upgrade_lock(index: Path) -> Iterator[None]:
     """Holds the index's upgrade lock; a second upgrade, rollback or abort fails with a clear error."""
-    index.mkdir(parents=True, exist_ok=True)
+    if not index.is_dir():
+        raise ViewfinderError(f"No index at {index}; build one with `viewfinder index FOLDER --index {index}`.")
     with open(index / LOCK, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
