@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_helpers import cli_command, cli_env, run_cli, run_cli_json, run_subprocess, write_colour_images
+from PIL import Image
 from service_helpers import start_server_process, wait_for
 
 import viewfinder
@@ -163,22 +164,37 @@ def test_kill_9_mid_upgrade_resumes_without_embedding_again(tmp_path: Path, caps
 
 
 def test_images_indexed_during_an_upgrade_are_in_both_models(tiny_index: Path):
+    """An `index` run after the upgrade's first batch adds three pictures, replaces one the upgrade has
+    embedded already and deletes one it has not reached: the final pass embeds the three and the replaced
+    one (again), and never the deleted one."""
     photos = tiny_index.parent / "photos"
-    added = []
+    with sqlite3.connect(tiny_index / "catalog.sqlite") as db:
+        paths = [Path(row[0]) for row in db.execute("SELECT path FROM images ORDER BY id")]
+    replaced, deleted = paths[0], paths[-1]
+    added: list[Path] = []
 
     def index_meanwhile(done: int, total: int) -> None:
-        if not added:  # after the upgrade's first batch: an `index` run adds to the live index
+        if done >= 8 and not added:
             added.extend(write_colour_images(photos / "new", 3, seed=9))
-            assert library.update(tiny_index, [str(photos)]).added == 3
+            Image.new("RGB", (90, 60), (250, 10, 10)).save(replaced)
+            deleted.unlink()
+            report = library.update(tiny_index, [str(photos)])
+            assert (report.added, report.updated, report.removed) == (3, 1, 1)
 
     report = upgrade.upgrade(tiny_index, NEW, batch_size=8, progress=index_meanwhile)
-    assert added and report.images == 43 and report.embedded == 43
+    assert added and report.images == 42 and report.embedded == 40 - 1 + 3 + 1
     names = {path.name for path in added}
     with viewfinder.open_index(str(tiny_index)) as new, viewfinder.open_index(str(tiny_index / ".previous")) as old:
         assert (new.manifest.model, old.manifest.model) == (NEW, OLD)
         for engine in (new, old):
             hits = engine.search([Term(text="anything")], k=100, min_relevance=0).hits
-            assert len(hits) == 43 and names <= {hit.image.file_name for hit in hits}
+            found = {hit.image.file_name for hit in hits}
+            assert len(hits) == 42 and names <= found and deleted.name not in found
+        # The replaced picture's row in the new index is the replacing file's (embedded again: see `embedded`).
+        [row] = [
+            image for image in new.catalog.images(new.catalog.ids_matching()).values() if image.path == str(replaced)
+        ]
+        assert (row.size, row.width) == (replaced.stat().st_size, 90)
 
 
 class Stop(Exception):

@@ -88,7 +88,8 @@ def write_progress(index: Path, progress: dict[str, Any]) -> None:
 
 def copy_catalog(live: Path, staging: Path) -> int:
     """Makes `staging` a copy of the catalog `live` holding, as its vectors, only those `staging` already had
-    for images unchanged since (same id and file facts, or the same content hash); returns how many it kept.
+    for images unchanged since (same id, file facts and content hash, or another image's with the same content
+    hash); returns how many it kept.
 
     The copy is made beside `staging` and moved over it, so a kill at any moment leaves one or the other whole.
     """
@@ -109,7 +110,8 @@ def copy_catalog(live: Path, staging: Path) -> int:
                 copy.execute(
                     "INSERT INTO vectors (id, vector) SELECT i.id, v.vector FROM images i"
                     " JOIN staged.images o ON o.id = i.id AND o.path = i.path AND o.size = i.size"
-                    " AND o.mtime_ns = i.mtime_ns JOIN staged.vectors v ON v.id = o.id"
+                    " AND o.mtime_ns = i.mtime_ns AND o.content_hash IS i.content_hash"
+                    " JOIN staged.vectors v ON v.id = o.id"
                 )
                 copy.execute(
                     "INSERT OR IGNORE INTO vectors (id, vector) SELECT i.id, v.vector FROM images i"
