@@ -251,7 +251,11 @@ class IndexDir:
         vectors.save(self.path, generation)
 
     def bytes_on_disk(self) -> int:
-        return sum(entry.stat().st_size for entry in self.path.iterdir() if entry.is_file())
+        total = 0
+        for entry in self.path.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # moved away meanwhile (a model swap)
+                total += entry.stat().st_size if entry.is_file() else 0
+        return total
 
     def read_note(self, name: str) -> str | None:
         """A small file the index keeps beside its catalog (its relevance calibration), or None when absent."""
