@@ -33,10 +33,14 @@ __all__ = [
     "SearchEngine",
     "SearchResult",
     "Term",
+    "UpgradeReport",
     "ViewfinderError",
     "__version__",
+    "abort_upgrade",
     "index_folders",
     "open_index",
+    "rollback_model",
+    "upgrade_index",
 ]
 
 # Where each lazily imported public name lives. SearchEngine and SearchResult are the names `Index` and
@@ -52,12 +56,14 @@ _LAZY = {
     "SearchEngine": ("viewfinder.app.index", "Index"),
     "SearchResult": ("viewfinder.app.records", "Answer"),
     "Term": ("viewfinder.app.query", "Term"),
+    "UpgradeReport": ("viewfinder.app.upgrade", "UpgradeReport"),
 }
 
 if TYPE_CHECKING:
     from viewfinder.app.index import Index
     from viewfinder.app.query import Filters, Query, Rerank, Term
     from viewfinder.app.records import Answer, Hit, IndexReport
+    from viewfinder.app.upgrade import UpgradeReport
 
 
 def __getattr__(name: str) -> object:
@@ -98,3 +104,33 @@ def index_folders(
     from viewfinder.app import library
 
     return library.update(Path(index), sources, model, device, runtime=runtime, engine=engine, store=store)
+
+
+def upgrade_index(index: str, model: str, device: str = "auto", runtime: str = "auto") -> UpgradeReport:
+    """Re-embeds an index with another `model` (any dimension) beside the live one, then swaps it in: servers
+    of the index keep answering throughout and answer with the new model from the swap on. Resumes an
+    interrupted upgrade to the same model without embedding anything twice; the replaced model is kept for
+    `rollback_model`."""
+    from pathlib import Path
+
+    from viewfinder.app import upgrade
+
+    return upgrade.upgrade(Path(index), model, device, runtime)
+
+
+def rollback_model(index: str) -> str:
+    """Brings back the model the last upgrade replaced; returns the model the index has now."""
+    from pathlib import Path
+
+    from viewfinder.app import upgrade
+
+    return upgrade.rollback_model(Path(index))
+
+
+def abort_upgrade(index: str) -> str:
+    """Drops a half-built upgrade of the index; returns the model it was for."""
+    from pathlib import Path
+
+    from viewfinder.app import upgrade
+
+    return upgrade.abort_upgrade(Path(index))

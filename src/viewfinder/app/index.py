@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from viewfinder.app import library
 from viewfinder.app.limits import OncePerKey, decode_budget, decoding_terms, original_cost
 from viewfinder.app.originals import LocalFile, Redirect, open_original_of
 from viewfinder.app.records import IndexInfo, SourceInfo
-from viewfinder.errors import BadQueryError, ImageGoneError, UnknownImageError
+from viewfinder.errors import BadQueryError, ImageGoneError, UnknownImageError, ViewfinderError
 from viewfinder.images.decode import DecodeError
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.prompts import calibration_prompts
@@ -37,6 +38,7 @@ from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
+from viewfinder.store.staging import PREVIOUS, read_progress
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
 from viewfinder.store.thumbnails import NOT_FOR_BROWSERS as NOT_FOR_BROWSERS
 from viewfinder.store.thumbnails import (
@@ -227,7 +229,20 @@ class Index:
             taken_range=self.catalog.taken_range(),
             example_queries=example_queries(self.manifest.model),
             query_model=self.query_model,
+            upgrade=self.upgrade_status(),
+            previous_model=self._previous_model(),
         )
+
+    def upgrade_status(self) -> dict[str, Any] | None:
+        """The progress of a model upgrade of this index (`viewfinder upgrade`), or None when none is staged."""
+        return read_progress(self.index_dir.path)
+
+    def _previous_model(self) -> str | None:
+        kept = IndexDir(self.index_dir.path / PREVIOUS)
+        try:
+            return kept.read_manifest().model if kept.exists() else None
+        except ViewfinderError:
+            return None
 
     def duplicates(self, threshold: float | None = None, exact: bool = False) -> list[DuplicateGroup]:
         """Groups of near-identical photos at `threshold` (default 0.985), or only byte-identical copies."""

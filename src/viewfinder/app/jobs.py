@@ -1,4 +1,5 @@
-"""Background runs over a served index: reindexing its sources, and the folder watcher that asks for one."""
+"""Background runs over a served index: reindexing its sources, the folder watcher that asks for one, and
+model upgrades."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from viewfinder.app import library
+from viewfinder.app import library, upgrade
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.pipeline.indexer import IndexReport
@@ -119,5 +120,62 @@ class Reindexer:
             job.error = f"unexpected error: {type(error).__name__}: {error}"
         finally:
             job.generation = self._generation()
+            job.finished_at = time.time()
+            job.state = state  # last, so a client that sees the job finished sees all of it
+
+
+@dataclass
+class UpgradeJob:
+    """One background model upgrade of the served index (`viewfinder upgrade`; its progress is in /stats)."""
+
+    id: int
+    model: str
+    started_at: float
+    state: str = "running"  # running, done or failed
+    finished_at: float | None = None
+    report: upgrade.UpgradeReport | None = None
+    error: str | None = None
+
+
+class Upgrader:
+    """Runs one model upgrade at a time over an index directory, then swaps the result in."""
+
+    def __init__(self, index_path: Path, refresh: Callable[[], object], device: str = "auto") -> None:
+        self.index_path = index_path
+        self._refresh = refresh
+        self.device = device
+        self.job: UpgradeJob | None = None
+        self._lock = threading.Lock()
+
+    def start(self, model: str, query_model: str | None = None, drop_query_model: bool = False) -> UpgradeJob:
+        """Starts upgrading to `model` in the background; while a job runs, asking again returns that job.
+        `query_model` is the server's: an upgrade that leaves it unaligned fails unless `drop_query_model`."""
+        with self._lock:
+            if self.job is not None and self.job.state == "running":
+                return self.job
+            job = UpgradeJob(id=self.job.id + 1 if self.job else 1, model=model, started_at=time.time())
+            self.job = job
+        arguments = (job, query_model, drop_query_model)
+        threading.Thread(target=self._run, args=arguments, name=f"viewfinder-upgrade-{job.id}", daemon=True).start()
+        return job
+
+    def _run(self, job: UpgradeJob, query_model: str | None, drop_query_model: bool) -> None:
+        state = "failed"
+        try:
+            job.report = upgrade.upgrade(
+                self.index_path,
+                job.model,
+                device=self.device,
+                query_model=query_model,
+                drop_query_model=drop_query_model,
+            )
+            self._refresh()
+            state = "done"
+        except ViewfinderError as error:
+            job.error = str(error)
+        except Exception as error:
+            log.exception("upgrade job %s failed", job.id)
+            job.error = f"unexpected error: {type(error).__name__}: {error}"
+        finally:
             job.finished_at = time.time()
             job.state = state  # last, so a client that sees the job finished sees all of it

@@ -15,10 +15,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from viewfinder.app.index import Index
-from viewfinder.app.jobs import Reindexer, ReindexJob
+from viewfinder.app.jobs import Reindexer, ReindexJob, UpgradeJob, Upgrader
 from viewfinder.app.records import IndexInfo
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
@@ -69,6 +70,7 @@ class LiveIndex:
         self.reindexer = Reindexer(
             self.index_dir.path, self.source_roots, self._embedder, self.refresh, lambda: self.generation, device
         )
+        self.upgrader = Upgrader(self.index_dir.path, self.refresh, device)
 
     @property
     def generation(self) -> int:
@@ -140,10 +142,11 @@ class LiveIndex:
         log.info("now serving generation %s of %s", fresh.generation, fresh.path)
 
     def info(self) -> IndexInfo:
-        """The summary of the generation being served (kept until the next swap)."""
+        """The summary of the generation being served (kept until the next swap), with the progress of a model
+        upgrade read anew each time."""
         with self.index() as index:
             if self._info is not None and self._info[0] is index:  # per generation: a rebuilt index may reuse numbers
-                return self._info[1]
+                return replace(self._info[1], upgrade=index.upgrade_status())
             info = index.info()
             self._info = (index, info)
             return info
@@ -171,6 +174,13 @@ class LiveIndex:
     def reindex(self) -> ReindexJob:
         """Starts incremental indexing in the background and swaps to its result; returns the job."""
         return self.reindexer.start()
+
+    def upgrade(self, model: str, drop_query_model: bool = False) -> UpgradeJob:
+        """Starts re-embedding the index with `model` in the background and swaps to it; returns the job. An
+        upgrade that leaves this server's query model unaligned fails unless `drop_query_model`."""
+        with self.index() as index:
+            query_model = index.query_model
+        return self.upgrader.start(model, query_model, drop_query_model)
 
     def folder_watcher(self) -> FolderWatcher:
         """A watcher of the source folders that reindexes when photos change (`viewfinder serve --watch`)."""

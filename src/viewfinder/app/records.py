@@ -72,6 +72,10 @@ class IndexInfo:
     taken_range: tuple[str, str] | None = None
     example_queries: list[str] = field(default_factory=list)
     query_model: str | None = None  # what encodes text queries when not the index's model (--query-model)
+    # A model upgrade staged in the index (app/upgrade.py): model, from_model, state, done, total, embedded,
+    # images_per_second, seconds_left, running; None when none is under way.
+    upgrade: dict[str, Any] | None = None
+    previous_model: str | None = None  # the model `viewfinder upgrade --rollback` brings back, if one is kept
 
 
 ImageFields = Callable[[ImageRecord], dict[str, Any]]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from viewfinder import settings
-from viewfinder.cli import doctor, duplicates, indexing, searching, serving, tools
+from viewfinder.cli import doctor, duplicates, indexing, searching, serving, tools, upgrading
 from viewfinder.cli.options import EXIT_FAILURE, EXIT_USAGE, Parser, use_s3_endpoint
 from viewfinder.errors import ViewfinderError, full_disk_cause, missing_extra
 from viewfinder.version import __version__
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="viewfinder", description="Semantic search over your own photos, offline.")
     parser.add_argument("--version", action="version", version=f"viewfinder {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for group in (indexing, searching, duplicates, serving, tools, doctor):
+    for group in (indexing, upgrading, searching, duplicates, serving, tools, doctor):
         group.add_commands(commands)
     return parser
 

@@ -162,15 +162,28 @@ def _info(args: argparse.Namespace) -> int:
     shown = (
         *("index", "images", "skipped", "model", "dim", "index_type", "nlist", "nprobe", "index_family"),
         *("ef_search", "recall_at_50", "calibrated_on", "bytes_on_disk", "generation", "sources"),
+        *("previous_model", "upgrade"),
     )
     summary = {key: summary[key] for key in shown}
     if args.json:
         print(json.dumps(summary))
         return EXIT_OK
     for key, value in summary.items():
-        if key != "sources":
+        if key not in ("sources", "upgrade") and (key != "previous_model" or value is not None):
             print(f"{key:>14}: {value}")
+    if info.upgrade is not None:
+        print(f"{'upgrade':>14}: {_upgrade_line(info.upgrade)}")
     for source in info.sources:
         flag = "  MISSING (`viewfinder remove` drops its images)" if source.missing else ""
         print(f"{'source':>14}: {source.source} ({source.images} images){flag}")
     return EXIT_OK
+
+
+def _upgrade_line(upgrade: dict) -> str:
+    """A staged model upgrade's progress in one line."""
+    line = f"to {upgrade['model']}, {upgrade['state']}: {upgrade['done']}/{upgrade['total']} images"
+    if not upgrade["running"]:
+        return f"{line}, stopped (`viewfinder upgrade --model {upgrade['model']}` resumes it, --abort drops it)"
+    if upgrade["seconds_left"] is not None:
+        line += f", {upgrade['images_per_second']:.1f} images/s, about {upgrade['seconds_left']:.0f} s left"
+    return line

@@ -262,7 +262,7 @@ def _index_into(
         if ray_embed is not None:
             stream = ray_embed(reuse.to_embed)
         else:
-            stream = _embed_all(reuse.to_embed, load(), batch_size, workers, opened)
+            stream = embed_all(reuse.to_embed, load(), batch_size, workers, opened)
         for batch, batch_ids in _commit_all(stream, catalog, len(reuse.to_embed), progress, thumbnails):
             if batch.images:
                 added_ids.append(batch_ids)
@@ -303,7 +303,7 @@ def load_embedder_for(spec: ModelSpec, device: str, runtime: str) -> Embedder:
     return factory.load_embedder(spec, device, runtime, indexing=True)
 
 
-def _embed_all(
+def embed_all(
     work: list[PlannedFile], embedder: Embedder, batch_size: int, workers: int, sources: dict[str, Source]
 ) -> Iterator[EmbeddedBatch]:
     """Decodes on worker threads while the model embeds the previous batch; yields each batch embedded.

@@ -3,13 +3,14 @@ and a cache of text vectors kept across index generations while the model stays 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
 
 import numpy as np
 
-from viewfinder.errors import BadQueryError, UnknownImageError
+from viewfinder.errors import BadQueryError, IndexMismatchError, UnknownImageError
 from viewfinder.images.decode import DecodeError, decode_bytes, decode_image
 from viewfinder.models.embedder import Embedder, TextEncoder
 from viewfinder.models.factory import load_embedder
@@ -19,6 +20,8 @@ from viewfinder.search.lru import LRUCache
 from viewfinder.search.query import Term
 
 TEXT_CACHE_SIZE = 1024
+
+log = logging.getLogger(__name__)
 
 
 class TermEncoder:
@@ -90,9 +93,18 @@ class TermEncoder:
 
     def for_index(self, model: str, identity: str, dim: int, check_model: Callable[[ModelSpec], object]) -> TermEncoder:
         """An encoder for another generation of the index: it shares this one's loaded models and text cache
-        while the index's model is the same (a rebuilt index may have another)."""
-        fresh = TermEncoder(model, identity, dim, self.device, self.runtime, self.query_model, check_model)
-        fresh._query_encoder = self._query_encoder
+        while the index's model is the same (a rebuilt index may have another). A query model aligned with
+        the model an upgrade replaced no longer applies: it is dropped, and said so once."""
+        query_model = self.query_model
+        if self.query_spec is not None:
+            try:
+                check_aligned(self.query_spec, model, dim)
+            except IndexMismatchError as error:
+                log.warning("%s Text is now encoded with %s.", error, model)
+                query_model = None
+        fresh = TermEncoder(model, identity, dim, self.device, self.runtime, query_model, check_model)
+        if query_model is not None:
+            fresh._query_encoder = self._query_encoder
         if identity == self.identity:
             fresh._embedder = self._embedder
             fresh._text_cache = self._text_cache

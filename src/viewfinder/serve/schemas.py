@@ -10,7 +10,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from viewfinder.app.index import NOT_FOR_BROWSERS
-from viewfinder.app.jobs import ReindexJob
+from viewfinder.app.jobs import ReindexJob, UpgradeJob
 from viewfinder.app.query import (
     MAX_K,
     MAX_RERANK_WEIGHT,
@@ -153,6 +153,18 @@ class HealthOut(BaseModel):
     images: int
 
 
+class UpgradeOut(BaseModel):
+    model: str = Field(description="the model the index is being re-embedded with")
+    from_model: str = Field(description="the model answering until the swap")
+    state: str = Field(description="embedding, waiting for the writer, catching up, choosing the vector index")
+    done: int = Field(description="images with a new vector")
+    total: int
+    embedded: int = Field(description="images the new model embedded in this run")
+    images_per_second: float
+    seconds_left: float | None = Field(description="the estimate at the current rate; null before it is known")
+    running: bool = Field(description="false when the upgrade was stopped: `viewfinder upgrade --model` resumes it")
+
+
 class StatsOut(BaseModel):
     images: int
     skipped: int
@@ -169,6 +181,8 @@ class StatsOut(BaseModel):
     generation: int
     example_queries: list[str]
     query_model: str | None = Field(None, description="the multilingual model encoding text queries, if any")
+    upgrade: UpgradeOut | None = Field(None, description="a model upgrade under way (`viewfinder upgrade`), if any")
+    previous_model: str | None = Field(None, description="the model `viewfinder upgrade --rollback` brings back")
 
 
 class JobOut(BaseModel):
@@ -186,6 +200,28 @@ class JobOut(BaseModel):
 class ReindexOut(BaseModel):
     success: Literal[True]
     job: JobOut | None
+
+
+class UpgradeIn(BaseModel):
+    model: str = Field(min_length=1, max_length=1000, description="the new model, as `viewfinder upgrade --model`")
+    drop_query_model: bool = Field(
+        False, description="upgrade even though the server's query model is aligned with the old model only"
+    )
+
+
+class UpgradeJobDetail(BaseModel):
+    id: str
+    model: str
+    state: Literal["running", "done", "failed"]
+    started_at: str
+    finished_at: str | None
+    report: dict[str, Any] | None = Field(description="`viewfinder upgrade --json`'s summary once done")
+    error: str | None
+
+
+class UpgradeJobOut(BaseModel):
+    success: Literal[True]
+    job: UpgradeJobDetail | None
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -212,7 +248,7 @@ def stats_json(info: IndexInfo) -> dict[str, Any]:
     return {name: getattr(info, name) for name in StatsOut.model_fields}
 
 
-def job_json(job: ReindexJob) -> dict[str, Any]:
+def job_json(job: ReindexJob | UpgradeJob) -> dict[str, Any]:
     return {
         **asdict(job),
         "id": str(job.id),

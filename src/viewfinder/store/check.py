@@ -28,6 +28,7 @@ from viewfinder.store.catalog import Catalog, CatalogDamagedError
 from viewfinder.store.factory import store_class
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, Manifest
+from viewfinder.store.staging import finish_swap, swap_stopped
 from viewfinder.store.thumbnails import FOLDER, make_thumbnail_of
 from viewfinder.store.vector_store import VectorStore
 
@@ -58,8 +59,15 @@ class CheckReport:
 
 def check_index(index_dir: IndexDir, repair: bool = False) -> CheckReport:
     """Verifies the catalog, the vector index and the thumbnails; with `repair`, fixes what it can."""
-    manifest = index_dir.read_manifest()
     report = CheckReport()
+    if swap_stopped(index_dir.path):
+        report.problems.append("A model swap (`viewfinder upgrade`) was stopped half way.")
+        if not repair:
+            return report
+        with index_dir.writer_lock():
+            finish_swap(index_dir.path)
+        report.repaired.append("Finished the model swap.")
+    manifest = index_dir.read_manifest()
     # A repair writes: it takes the writer lock, so it never races a `viewfinder index` run.
     with index_dir.writer_lock() if repair else nullcontext():
         catalog = _open(index_dir, repair, report)

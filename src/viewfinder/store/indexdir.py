@@ -20,6 +20,7 @@ from viewfinder.models.registry import ModelSpec
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.factory import DEFAULT_STORE, normalise_store, rebuild, store_address, store_class
 from viewfinder.store.faiss_index import saved_generation
+from viewfinder.store.staging import swap_stopped
 from viewfinder.store.vector_store import Queries, StoreAddress, VectorStore
 
 FORMAT_VERSION = 1
@@ -59,6 +60,11 @@ class IndexDir:
 
     def read_manifest(self) -> Manifest:
         """The manifest, or a clear error when the directory is not an index."""
+        if not self.exists() and swap_stopped(self.path):
+            raise ViewfinderError(
+                f"A model swap in {self.path} was stopped half way; run `viewfinder check --repair --index "
+                f"{self.path}` to finish it."
+            )
         if not self.exists():
             raise ViewfinderError(
                 f"No index at {self.path}; build one with `viewfinder index FOLDER --index {self.path}`."
@@ -116,8 +122,9 @@ class IndexDir:
         return manifest
 
     @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Holds the index's single-writer lock; a second `index` run fails with a clear error."""
+    def writer_lock(self, wait: bool = False) -> Iterator[None]:
+        """Holds the index's single-writer lock; a second `index` run fails with a clear error, or with `wait`
+        (a model upgrade's swap) waits for the writer at work to finish."""
         lock = self.path / "index.lock"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -126,7 +133,7 @@ class IndexDir:
             raise ViewfinderError(f"Cannot write the index at {self.path}: {error.strerror or error}.") from error
         with open(lock, "w") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as error:
                 raise ViewfinderError(
                     f"Another `viewfinder index` run is updating {self.path}; wait for it."
@@ -244,7 +251,11 @@ class IndexDir:
         vectors.save(self.path, generation)
 
     def bytes_on_disk(self) -> int:
-        return sum(entry.stat().st_size for entry in self.path.iterdir() if entry.is_file())
+        total = 0
+        for entry in self.path.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # moved away meanwhile (a model swap)
+                total += entry.stat().st_size if entry.is_file() else 0
+        return total
 
     def read_note(self, name: str) -> str | None:
         """A small file the index keeps beside its catalog (its relevance calibration), or None when absent."""
