@@ -33,6 +33,7 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from viewfinder.images.gps import gps_of
 from viewfinder.settings import MAX_IMAGE_BYTES
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -136,6 +137,7 @@ class DecodedImage:
     height: int
     format: str
     taken_at: str | None
+    gps: tuple[float, float] | None = None  # (latitude, longitude) in degrees
 
 
 class DecodeError(Exception):
@@ -226,6 +228,7 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
             # Phones write multi-picture JPEGs, which Pillow calls MPO; everything downstream wants JPEG.
             format="JPEG" if img.format == "MPO" else str(img.format),
             taken_at=_taken_at(exif),
+            gps=gps_of(exif),
         )
 
 

@@ -324,7 +324,7 @@ def embed_all(
                 for (planned, outcome), vector in zip(images, vectors, strict=True):
                     image = outcome.image
                     embedded.images.append(
-                        new_image(planned, vector, image.width, image.height, image.format, image.taken_at)
+                        new_image(planned, vector, image.width, image.height, image.format, image.taken_at, image.gps)
                     )
                     if outcome.thumbnail is not None:
                         embedded.thumbnails[planned.file.path] = outcome.thumbnail

@@ -117,6 +117,9 @@ class EmbedActor:
             "height": column(lambda o: o.image.height, 0, int),
             "format": column(lambda o: o.image.format, ""),
             "taken_at": column(lambda o: o.image.taken_at or "", ""),
+            # NaN where a photo has no GPS position (Arrow columns hold one type).
+            "latitude": column(lambda o: o.image.gps[0] if o.image.gps else np.nan, np.nan, float),
+            "longitude": column(lambda o: o.image.gps[1] if o.image.gps else np.nan, np.nan, float),
             "error": np.array([o.text if isinstance(o, Reason) else "" for o in outcomes], dtype=object),
             "retry": np.array([isinstance(o, Reason) and o.retry for o in outcomes], dtype=bool),
         }
@@ -193,6 +196,7 @@ def unpack(batch: dict[str, np.ndarray], work: list[PlannedFile]) -> EmbeddedBat
                 int(batch["height"][position]),
                 str(batch["format"][position]),
                 str(batch["taken_at"][position]) or None,
+                _position(batch, position),
             )
         )
         if thumbnail := bytes(batch["thumbnail"][position]):
@@ -200,3 +204,8 @@ def unpack(batch: dict[str, np.ndarray], work: list[PlannedFile]) -> EmbeddedBat
         if rendition := bytes(batch["rendition"][position]):
             embedded.renditions[planned.file.path] = rendition
     return embedded
+
+
+def _position(batch: dict, position: int) -> tuple[float, float] | None:
+    latitude, longitude = float(batch["latitude"][position]), float(batch["longitude"][position])
+    return None if np.isnan(latitude) or np.isnan(longitude) else (latitude, longitude)

@@ -90,7 +90,13 @@ class EmbeddedBatch:
 
 
 def new_image(
-    planned: PlannedFile, vector: np.ndarray, width: int, height: int, format: str, taken_at: str | None
+    planned: PlannedFile,
+    vector: np.ndarray,
+    width: int,
+    height: int,
+    format: str,
+    taken_at: str | None,
+    gps: tuple[float, float] | None = None,
 ) -> NewImage:
     """The catalog row of a planned file: its file facts, what decoding found, and its vector."""
     file = planned.file
@@ -103,6 +109,8 @@ def new_image(
         height=height,
         format=format,
         taken_at=taken_at,
+        latitude=gps[0] if gps else None,
+        longitude=gps[1] if gps else None,
         vector=np.asarray(vector, np.float32),
         id=planned.replaces,
         content_hash=planned.content_hash,

@@ -82,7 +82,14 @@ def resolve(
             continue
         record, vector = match
         reuse.from_roots.add(record.root)
-        reuse.images.append(new_image(planned, vector, record.width, record.height, record.format, record.taken_at))
+        place = (
+            (record.latitude, record.longitude)
+            if record.latitude is not None and record.longitude is not None
+            else None
+        )
+        reuse.images.append(
+            new_image(planned, vector, record.width, record.height, record.format, record.taken_at, place)
+        )
     return reuse
 
 

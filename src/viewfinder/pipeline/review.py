@@ -246,6 +246,8 @@ def _entry(record: ImageRecord, target: Path, content_hash: str | None, vector: 
         "height": record.height,
         "format": record.format,
         "taken_at": record.taken_at,
+        "latitude": record.latitude,
+        "longitude": record.longitude,
         "vector": base64.b64encode(np.ascontiguousarray(vector, np.float32).tobytes()).decode("ascii"),
     }
 
@@ -280,4 +282,6 @@ def _restored_image(entry: dict[str, Any], dim: int) -> NewImage:
         content_hash=entry["content_hash"],
         inode=facts.st_ino,
         ctime_ns=facts.st_ctime_ns,
+        latitude=entry.get("latitude"),  # journals written before places were recorded have none
+        longitude=entry.get("longitude"),
     )

@@ -8,7 +8,8 @@
 
 A line with none of these is one text, unchanged: "t-shirt", "rock'n'roll" and "100% cotton" stay literal
 (a minus inside a word, a weight with nothing after a plus). A date phrase ("beach in July 2023", "snow last
-winter"; search/typed_dates.py) becomes a filter on the capture date. The CLI's TEXT, the HTTP API's `query`
+winter"; search/typed_dates.py) becomes a filter on the capture date, and a place ("beach in Lisbon";
+search/typed_places.py) one on the GPS position. The CLI's TEXT, the HTTP API's `query`
 and `Index.search(str)` read a line the same way, so every front gives the same search for the same line.
 """
 
@@ -21,6 +22,7 @@ from datetime import date
 from viewfinder.errors import BadQueryError
 from viewfinder.search.query import MAX_WEIGHT, NEGATIVE_WEIGHT, Term
 from viewfinder.search.typed_dates import DateRange, read_dates
+from viewfinder.search.typed_places import Place, read_place
 from viewfinder.store.filters import Filters
 
 # Where a negative part starts: ", not", "without" (and its French and German words) as whole words, or a
@@ -32,29 +34,46 @@ _WEIGHT = re.compile(r"^(\d+(?:\.\d+)?)\s*%\s*(?:of\s+)?(.*)$", re.IGNORECASE | 
 
 @dataclass(frozen=True)
 class TypedLine:
-    """What a typed line asks for: its terms, and the capture dates it names (None: it names none)."""
+    """What a typed line asks for: its terms, and the capture dates and place it names (None: it names none)."""
 
     terms: tuple[Term, ...]
     taken: DateRange | None = None
+    place: Place | None = None
 
     def filters(self, given: Filters | None = None) -> Filters | None:
-        """`given` narrowed to the line's dates: a photo must pass both."""
-        if self.taken is None:
+        """`given` narrowed to the line's dates and place: a photo must pass both."""
+        if self.taken is None and self.place is None:
             return given
-        given = given or Filters()
-        first, last = self.taken.first.isoformat(), self.taken.last.isoformat()
-        after = max(first, given.taken_after) if given.taken_after else first
-        before = min(last, given.taken_before) if given.taken_before else last
-        return replace(given, taken_after=after, taken_before=before)
+        narrowed = given or Filters()
+        if self.taken is not None:
+            first, last = self.taken.first.isoformat(), self.taken.last.isoformat()
+            after = max(first, narrowed.taken_after) if narrowed.taken_after else first
+            before = min(last, narrowed.taken_before) if narrowed.taken_before else last
+            narrowed = replace(narrowed, taken_after=after, taken_before=before)
+        if self.place is not None:
+            box = self.place.box
+            if narrowed.place is not None:  # both: where the boxes overlap
+                (south, north, west, east), other = box, narrowed.place
+                box = (max(south, other[0]), min(north, other[1]), max(west, other[2]), min(east, other[3]))
+                if box[0] > box[1] or box[2] > box[3]:
+                    raise BadQueryError(f"{self.place.name} lies outside the place filter given with the query.")
+            narrowed = replace(narrowed, place=box)
+        return narrowed
 
 
 def read_line(line: str, today: date | None = None) -> TypedLine:
-    """A typed line's terms and dates (see the module's examples). A line that is only a date stays words:
-    a search needs something to look for."""
-    rest, taken = read_dates(" ".join(line.split()), today or date.today())
-    if taken is None or not rest:
-        return TypedLine(parse_typed(line))
-    return TypedLine(parse_typed(rest), taken)
+    """A typed line's terms, dates and place (see the module's examples). A line that is only a date or a
+    place stays words: a search needs something to look for."""
+    text = " ".join(line.split())
+    rest, taken = read_dates(text, today or date.today())
+    if not rest:
+        rest, taken = text, None
+    without_place, place = read_place(rest)
+    if place is not None and without_place:
+        rest = without_place
+    else:
+        place = None
+    return TypedLine(parse_typed(rest), taken, place)
 
 
 def parse_typed(line: str) -> tuple[Term, ...]:

@@ -41,6 +41,8 @@ class ImageRecord:
     taken_at: str | None
     indexed_at: float
     inode: int | None = None  # None for rows indexed before inodes were recorded
+    latitude: float | None = None  # where it was taken (EXIF GPS), in degrees; None when unknown
+    longitude: float | None = None
 
     @property
     def file_name(self) -> str:
@@ -82,6 +84,8 @@ class NewImage:
     content_hash: str | None = None
     inode: int | None = None
     ctime_ns: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ class CatalogDamagedError(ViewfinderError):
     """The catalog file cannot be read as a database."""
 
 
-IMAGE_COLUMNS = "id, path, root, size, mtime_ns, width, height, format, taken_at, indexed_at, inode"
+IMAGE_COLUMNS = (
+    "id, path, root, size, mtime_ns, width, height, format, taken_at, indexed_at, inode, latitude, longitude"
+)
 PAGE_SIZE = 16384
 VECTORS_IN_INDEX = "in-vector-index"  # meta 'vectors' of a catalog whose vectors only its vector index holds
 
@@ -236,11 +242,14 @@ class Catalog:
                     image.content_hash,
                     image.inode,
                     image.ctime_ns,
+                    image.latitude,
+                    image.longitude,
                 )
                 if image.id is None:
                     cursor = self.db.execute(
                         "INSERT INTO images (path, root, size, mtime_ns, width, height, format, taken_at,"
-                        " indexed_at, content_hash, inode, ctime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " indexed_at, content_hash, inode, ctime_ns, latitude, longitude)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         values,
                     )
                     if cursor.lastrowid is None:  # sqlite3 sets it after every INSERT of one row
@@ -250,7 +259,8 @@ class Catalog:
                     image_id = image.id
                     self.db.execute(
                         "UPDATE images SET path=?, root=?, size=?, mtime_ns=?, width=?, height=?, format=?,"
-                        " taken_at=?, indexed_at=?, content_hash=?, inode=?, ctime_ns=? WHERE id=?",
+                        " taken_at=?, indexed_at=?, content_hash=?, inode=?, ctime_ns=?, latitude=?, longitude=?"
+                        " WHERE id=?",
                         (*values, image_id),
                     )
                 vector = np.ascontiguousarray(image.vector, dtype=np.float32)

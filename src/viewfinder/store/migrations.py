@@ -56,6 +56,13 @@ MIGRATIONS: dict[int, str] = {
     INSERT OR IGNORE INTO sources (root, added_at)
         SELECT root, CAST(strftime('%s', 'now') AS REAL) FROM (SELECT root FROM images UNION SELECT root FROM skipped);
     """,
+    # Where each photo was taken (EXIF GPS, in degrees), for place filters ("beach in Lisbon"). Photos indexed
+    # before stay without one until they are indexed again.
+    3: """
+    ALTER TABLE images ADD COLUMN latitude REAL;
+    ALTER TABLE images ADD COLUMN longitude REAL;
+    CREATE INDEX images_place ON images (latitude, longitude);
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -163,8 +163,15 @@ class MilvusStore(VectorStore):
         return self._search(queries, k, expression)
 
     def top(self, query: np.ndarray, k: int, filters: Filters | None, catalog: Catalog) -> list[tuple[int, float]]:
-        """The filters run inside Milvus, on the metadata each row carries (at most MAX_LIMIT pairs)."""
-        scores, ids = self._search(query, k, filter_expression(filters) if filters is not None else "")
+        """The filters run inside Milvus, on the metadata each row carries (at most MAX_LIMIT pairs); a place,
+        which rows do not carry, as the ids the catalog finds there."""
+        expression = filter_expression(filters) if filters is not None else ""
+        if filters is not None and filters.place is not None:
+            there = catalog.ids_matching(Filters(place=filters.place)).tolist()
+            if not there:
+                return []
+            expression = " and ".join(part for part in (expression, f"(id in {there})") if part)
+        scores, ids = self._search(query, k, expression)
         return pairs(scores[0], ids[0])
 
     def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
