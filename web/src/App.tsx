@@ -9,12 +9,14 @@ import { HomeIntro } from "./components/HomeIntro";
 import { ImageDialog } from "./components/ImageDialog";
 import { imageName } from "./components/ResultCard";
 import type { RankedListHandle } from "./components/RankedList";
+import { QueryChips } from "./components/QueryChips";
 import { RefineBar } from "./components/RefineBar";
 import { type ExampleImage, SearchForm } from "./components/SearchForm";
 import { SearchResults } from "./components/SearchResults";
 import { TokenForm } from "./components/TokenForm";
 import { YourPhoto } from "./components/YourPhoto";
 import { describeQuery } from "./format";
+import { queryChips } from "./queryChips";
 import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
@@ -141,6 +143,9 @@ export function App() {
           onRemoveExample={() => navigate({ ...state, imageId: null, uploadKey: null, limit: PAGE_SIZE })}
           onLeaveDown={() => grid.current?.focusCard(activeIndex)}
         />
+        {outcome.kind === "results" && (
+          <QueryChips chips={queryChips(outcome.response, state)} onRemove={(next) => navigate(next)} />
+        )}
         {idle && needsToken && <TokenForm />}
         {idle ? (
           <ExampleChips queries={exampleQueries} onPick={(text) => navigate(startQuery(state, { text }))} />

@@ -31,8 +31,23 @@ export interface SearchResult extends ImageMeta {
   match?: Match | null;
 }
 
+/** One term of a search as the server read it, with the weight the search gave it. */
+export type AnswerTerm = ({ text: string } | { image_id: string } | { image: "uploaded" | "file" }) & {
+  weight: number;
+};
+
+/** The conditions a search applied: those sent, narrowed by the dates its typed line names. */
+export interface AnswerFilters {
+  taken_after: string | null;
+  taken_before: string | null;
+  folder: string | null;
+}
+
 export interface SearchResponse {
   query: string;
+  /** How the server read the search (absent from servers older than the field). */
+  terms?: AnswerTerm[];
+  filters?: AnswerFilters;
   /** How many `results` there are. */
   count: number;
   /** The hits rated at least `min_relevance`. */
