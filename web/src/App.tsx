@@ -16,11 +16,13 @@ import { SearchResults } from "./components/SearchResults";
 import { TokenForm } from "./components/TokenForm";
 import { YourPhoto } from "./components/YourPhoto";
 import { describeQuery } from "./format";
+import { imageFromAddress } from "./imageAddress";
 import { queryChips } from "./queryChips";
 import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
 import { useOnline } from "./hooks/useOnline";
+import { usePastedImage } from "./hooks/usePastedImage";
 import { usePhotoAddress } from "./hooks/usePhotoAddress";
 import { type SearchOutcome, useSearch } from "./hooks/useSearch";
 import { useSlashToFocus } from "./hooks/useSlashToFocus";
@@ -53,7 +55,7 @@ export function App() {
     [hideDuplicates, navigateSearch, syncPhoto],
   );
   const online = useOnline();
-  const { stats, needsToken } = useStats(online);
+  const { stats, needsToken, refresh: refreshStats } = useStats(online);
   // Queries that suit the index's model; none until the server has said, so chips never change under the pointer.
   const exampleQueries = stats?.example_queries ?? [];
   const { outcome, retry } = useSearch(state);
@@ -61,6 +63,8 @@ export function App() {
   const example = exampleImageOf(state, queryImage);
   const openId = viewer.photo;
   const [activeIndex, setActiveIndex] = useState(0);
+  // Why an image dropped or pasted by its address could not be searched by; cleared by the next search.
+  const [notice, setNotice] = useState<string | null>(null);
   const [weakerRevealed, setWeakerRevealed] = useState(false);
   const searchInput = useRef<HTMLInputElement>(null);
   const grid = useRef<RankedListHandle>(null);
@@ -72,6 +76,7 @@ export function App() {
   if (shownState !== state) {
     setShownState(state);
     setActiveIndex(0);
+    setNotice(null);
     if (!sameQuery(shownState, state)) setWeakerRevealed(false);
   }
 
@@ -90,9 +95,21 @@ export function App() {
     },
     [state, navigate],
   );
-  const dragging = useFileDrop(searchByFile);
+  const searchByAddress = useCallback(
+    (address: string) => {
+      imageFromAddress(address).then(searchByFile, (error: Error) => setNotice(error.message));
+    },
+    [searchByFile],
+  );
+  const dragging = useFileDrop(searchByFile, searchByAddress);
+  usePastedImage(searchByFile, searchByAddress);
 
   const response = shownResponse(outcome);
+  // An answer to a search that sent no threshold says the server's own.
+  const [serverRelevance, setServerRelevance] = useState<number | null>(null);
+  if (outcome.kind === "results" && state.minRelevance === null && outcome.response.min_relevance !== undefined) {
+    if (outcome.response.min_relevance !== serverRelevance) setServerRelevance(outcome.response.min_relevance);
+  }
   const lists = rankedLists(response, weakerRevealed);
   // The keyboard and the large view step from the last result on into the weaker ones on show.
   const results = shownResults(lists);
@@ -128,7 +145,7 @@ export function App() {
       )}
       {duplicates.open && (
         <main className="page">
-          <DuplicatesView onBack={() => navigate(state, "push")} />
+          <DuplicatesView onBack={() => navigate(state, "push")} onChanged={refreshStats} />
         </main>
       )}
       <main className={idle ? "page home" : "page"} hidden={duplicates.open}>
@@ -143,6 +160,11 @@ export function App() {
           onRemoveExample={() => navigate({ ...state, imageId: null, uploadKey: null, limit: PAGE_SIZE })}
           onLeaveDown={() => grid.current?.focusCard(activeIndex)}
         />
+        {notice !== null && (
+          <p className="form-problem" role="alert">
+            {notice}
+          </p>
+        )}
         {outcome.kind === "results" && (
           <QueryChips chips={queryChips(outcome.response, state)} onRemove={(next) => navigate(next)} />
         )}
@@ -153,6 +175,7 @@ export function App() {
           <RefineBar
             state={state}
             stats={stats}
+            defaultRelevance={serverRelevance}
             onChange={(change, mode) => navigate({ ...state, ...change, limit: PAGE_SIZE }, mode)}
           />
         )}

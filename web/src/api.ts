@@ -52,6 +52,7 @@ export interface SearchResponse {
   count: number;
   /** The hits rated at least `min_relevance`. */
   results: SearchResult[];
+  min_relevance?: number;
   /** The rest of the top_k, below the cut (absent from servers older than the field). */
   weaker?: SearchResult[];
   /** When `results` is empty: the first few of `weaker`, which a page shows at once. */
@@ -123,6 +124,17 @@ export function rememberToken(token: string): void {
   const secure = window.location.protocol === "https:" ? "; Secure" : "";
   const value = encodeURIComponent(token);
   document.cookie = `${TOKEN_COOKIE}=${value}; Path=/; SameSite=Strict; Max-Age=31536000${secure}`;
+}
+
+/** Whether the server takes `token` as its search token, asked before the page keeps it and reloads. */
+export async function tokenAccepted(token: string): Promise<boolean> {
+  try {
+    await call("/stats", { headers: { Authorization: `Bearer ${token}` } });
+    return true;
+  } catch (error) {
+    if (error instanceof TokenRequiredError) return false;
+    throw error;
+  }
 }
 
 export function search(request: SearchRequest, signal: AbortSignal): Promise<SearchResponse> {
