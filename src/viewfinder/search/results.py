@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from viewfinder.search.query import Term
+from viewfinder.search.terms import Term
 from viewfinder.settings import Sort
 from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.filters import Filters
