@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -175,6 +176,37 @@ def test_an_upload_takes_weights_and_filters_like_a_json_search(client, library)
     assert narrowed.json()["filters"]["folder"] == "trips"
     bad_date = client.post("/search/image", files=upload, data={"taken_after": "last tuesday"})
     assert bad_date.status_code == 400 and bad_date.json()["success"] is False
+
+
+def test_the_library_overview_gives_the_newest_photos_and_each_folder_with_a_count_and_cover(client):
+    answer = search(client, query="anything", top_k=100, min_relevance=0)
+    everything = answer["results"] + answer["weaker"]
+    assert len(everything) == 27
+
+    def dated_newest_first(images: list[dict]) -> list[str]:
+        dated = [i for i in images if i["taken_at"]]
+        return [i["image_id"] for i in sorted(dated, key=lambda i: i["taken_at"], reverse=True)]
+
+    whole = client.get("/library/overview", params={"recent": 2})
+    assert whole.status_code == 200, whole.text
+    assert [i["file_name"] for i in whole.json()["recent"]] == ["dated-2023.jpg", "dated-2021.jpg"]
+    tiles = {tile["folder"]: tile for tile in whole.json()["folders"]}
+    top = Counter(i["folder"].split("/")[0] for i in everything if i["folder"])
+    assert {name: tile["images"] for name, tile in tiles.items()} == top
+    for name, tile in tiles.items():
+        inside = [i for i in everything if i["folder"] == name or i["folder"].startswith(name + "/")]
+        # Its newest photo: the newest dated one where it has any (undated photos come after dated ones).
+        dated = dated_newest_first(inside)
+        cover = tile["cover"]["image_id"]
+        assert cover == dated[0] if dated else cover in {i["image_id"] for i in inside}
+
+    trips = client.get("/library/overview", params={"folder": "trips", "recent": 200}).json()
+    assert trips["folder"] == "trips" and trips["folders"] == []
+    in_trips = [i for i in everything if i["folder"] == "trips"]
+    assert {i["image_id"] for i in trips["recent"]} == {i["image_id"] for i in in_trips}
+    dated = dated_newest_first(in_trips)
+    assert [i["image_id"] for i in trips["recent"]][: len(dated)] == dated
+    assert client.get("/library/overview", params={"recent": 0}).status_code == 422
 
 
 def test_images_thumbnails_and_meta_are_served_by_id(client, library):

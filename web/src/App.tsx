@@ -7,6 +7,7 @@ import { ExampleChips } from "./components/ExampleChips";
 import { Header } from "./components/Header";
 import { HomeIntro } from "./components/HomeIntro";
 import { ImageDialog } from "./components/ImageDialog";
+import { LibraryOverview } from "./components/LibraryOverview";
 import { imageName } from "./components/ResultCard";
 import type { RankedListHandle } from "./components/RankedList";
 import { QueryChips } from "./components/QueryChips";
@@ -22,6 +23,7 @@ import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
 import { useOnline } from "./hooks/useOnline";
+import { useOverview } from "./hooks/useOverview";
 import { usePastedImage } from "./hooks/usePastedImage";
 import { usePhotoAddress } from "./hooks/usePhotoAddress";
 import { type SearchOutcome, useSearch } from "./hooks/useSearch";
@@ -132,6 +134,8 @@ export function App() {
     // Only the viewer closing matters here; the results are read as they are then.
   }, [openId]);
   const idle = outcome.kind === "idle";
+  // The library's count changes when duplicates are resolved or undone: the overview follows it.
+  const overview = useOverview(state.folder, idle && !needsToken, stats?.images ?? 0);
   // A longer list is worth asking for once every weaker hit of this one is on show.
   const canShowMore = answerIsFull(response, state.limit) && lists.hidden === 0 && state.limit < MAX_RESULTS;
 
@@ -169,9 +173,26 @@ export function App() {
           <QueryChips chips={queryChips(outcome.response, state)} onRemove={(next) => navigate(next)} />
         )}
         {idle && needsToken && <TokenForm />}
-        {idle ? (
-          <ExampleChips queries={exampleQueries} onPick={(text) => navigate(startQuery(state, { text }))} />
-        ) : (
+        {idle && state.folder !== "" && (
+          <p className="overview-folder">
+            Searching in <strong>{state.folder}</strong>
+            <button type="button" className="text-button" onClick={() => navigate({ ...state, folder: "" })}>
+              All folders
+            </button>
+          </p>
+        )}
+        {idle && <ExampleChips queries={exampleQueries} onPick={(text) => navigate(startQuery(state, { text }))} />}
+        {idle && overview !== null && (
+          <LibraryOverview
+            overview={overview}
+            onOpenPhoto={(photo) => {
+              rememberImage(photo);
+              viewer.open(photo.image_id);
+            }}
+            onOpenFolder={(folder) => navigate({ ...state, folder })}
+          />
+        )}
+        {!idle && (
           <RefineBar
             state={state}
             stats={stats}

@@ -166,6 +166,28 @@ export function fetchStats(signal: AbortSignal): Promise<LibraryStats> {
   return call("/stats", { signal });
 }
 
+/** A folder of the library as a home page tile (`GET /library/overview`). */
+export interface FolderTile {
+  folder: string;
+  /** Photos in it, sub-folders included. */
+  images: number;
+  /** Its newest photo. */
+  cover: ImageMeta;
+}
+
+/** The newest photos of the library or of one folder, and the folders inside it. */
+export interface LibraryOverview {
+  folder: string;
+  recent: ImageMeta[];
+  folders: FolderTile[];
+}
+
+export function fetchOverview(folder: string, recent: number, signal: AbortSignal): Promise<LibraryOverview> {
+  const params = new URLSearchParams({ recent: String(recent) });
+  if (folder) params.set("folder", folder);
+  return call(`/library/overview?${params}`, { signal });
+}
+
 /** Which duplicates to look for, in words: the same file, near-identical copies, or similar shots. */
 export type DuplicateKind = "exact" | "near" | "similar";
 

@@ -20,8 +20,10 @@ from viewfinder.search.results import Answer, Hit
 from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
+from viewfinder.store.overview import MAX_RECENT, Overview
 
 __all__ = [
+    "MAX_RECENT",
     "Answer",
     "CheckReport",
     "DuplicateGroup",
@@ -30,12 +32,14 @@ __all__ = [
     "IndexInfo",
     "IndexReport",
     "MovedFile",
+    "Overview",
     "RemoveReport",
     "ReviewReport",
     "SourceInfo",
     "UndoReport",
     "answer_dict",
     "duplicates_dict",
+    "overview_dict",
     "review_dict",
     "undo_dict",
 ]
@@ -115,6 +119,17 @@ def answer_dict(answer: Answer, image_fields: ImageFields) -> dict[str, Any]:
         "min_relevance": answer.min_relevance,
         "weaker": [hit_dict(hit, image_fields) for hit in answer.weaker],
         "closest": [hit_dict(hit, image_fields) for hit in answer.closest],
+    }
+
+
+def overview_dict(found: Overview, image_fields: ImageFields) -> dict[str, Any]:
+    """A library overview as JSON: its newest photos, and its folders with a count and a cover each."""
+    return {
+        "folder": found.folder,
+        "recent": [image_fields(image) for image in found.recent],
+        "folders": [
+            {"folder": tile.folder, "images": tile.images, "cover": image_fields(tile.cover)} for tile in found.folders
+        ],
     }
 
 

@@ -123,6 +123,18 @@ class ImageOut(BaseModel):
     taken_at: str | None
 
 
+class FolderTileOut(BaseModel):
+    folder: str = Field(description="relative to the source root; search within it with the `folder` filter")
+    images: int = Field(description="photos in it, sub-folders included")
+    cover: ImageOut = Field(description="its newest photo")
+
+
+class OverviewOut(BaseModel):
+    folder: str = Field(description="the folder overviewed; '' for the whole library")
+    recent: list[ImageOut] = Field(description="newest capture first; photos without a capture date last")
+    folders: list[FolderTileOut] = Field(description="the folders directly inside `folder`, by name")
+
+
 class ResultOut(ImageOut):
     rank: int
     similarity: float

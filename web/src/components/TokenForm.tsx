@@ -49,7 +49,8 @@ export function TokenForm() {
         </button>
       </form>
       {problem !== null && (
-        <p id="token-problem" className="form-problem" role="alert">
+        // Inside the message's own alert, which reads it out.
+        <p id="token-problem" className="form-problem">
           {problem}
         </p>
       )}
