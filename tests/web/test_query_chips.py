@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.slow  # a browser driving a real server
 
@@ -19,64 +19,54 @@ def chips(page: Page):
     return page.get_by_role("list", name="Searched for").get_by_role("listitem")
 
 
-def searches_sent(page: Page) -> list[dict]:
-    """The JSON body of every POST /search the page sends from now on."""
-    sent: list[dict] = []
-
-    def record(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/search"):
-            sent.append(json.loads(request.post_data or "{}"))
-
-    page.on("request", record)
-    return sent
+def is_search(response_or_request) -> bool:
+    return response_or_request.url.endswith("/search")
 
 
-def answers(page: Page) -> list[dict]:
-    """The JSON of every /search answer the page gets from now on."""
-    got: list[dict] = []
-    page.on("response", lambda response: got.append(response.json()) if response.url.endswith("/search") else None)
-    return got
+def searched(page: Page, action: Callable[[], None]) -> tuple[dict, dict]:
+    """The JSON body the page sent to POST /search on `action`, and the answer it got."""
+    with page.expect_response(is_search) as answer:
+        action()
+    return json.loads(answer.value.request.post_data or "{}"), answer.value.json()
 
 
 def test_typed_weights_become_chips_and_removing_one_searches_again(
     page: Page, snapshot: Callable[[Page, str], None]
 ) -> None:
     page.goto("/")
-    sent, got = searches_sent(page), answers(page)
     box = page.get_by_role("searchbox", name=SEARCH_BOX)
     box.fill("70% red circle + 30% green square")
-    box.press("Enter")
+    sent, got = searched(page, lambda: box.press("Enter"))
 
     expect(chips(page)).to_have_text(["red circle 70%", "green square 30%"])
-    assert sent[-1]["query"] == "70% red circle + 30% green square"
-    assert got[-1]["terms"] == [{"text": "red circle", "weight": 0.7}, {"text": "green square", "weight": 0.3}]
+    assert sent["query"] == "70% red circle + 30% green square"
+    assert got["terms"] == [{"text": "red circle", "weight": 0.7}, {"text": "green square", "weight": 0.3}]
     snapshot(page, "query-chips")
 
-    page.get_by_role("button", name="Remove green square 30%").click()
+    sent, got = searched(page, page.get_by_role("button", name="Remove green square 30%").click)
     expect(chips(page)).to_have_text(["red circle"])
     expect(box).to_have_value("red circle")
-    assert sent[-1]["query"] == "red circle"
-    assert got[-1]["terms"] == [{"text": "red circle", "weight": 1.0}]
+    assert sent["query"] == "red circle"
+    assert got["terms"] == [{"text": "red circle", "weight": 1.0}]
 
 
 def test_without_and_typed_dates_are_chips_too(page: Page) -> None:
     page.goto("/")
-    got = answers(page)
     box = page.get_by_role("searchbox", name=SEARCH_BOX)
     box.fill("red circle without square in July 2023")
-    box.press("Enter")
+    _, got = searched(page, lambda: box.press("Enter"))
 
     expect(chips(page)).to_have_text(["red circle", "without square", "July 2023"])
-    assert got[-1]["filters"]["taken_after"] == "2023-07-01" and got[-1]["filters"]["taken_before"] == "2023-07-31"
+    assert got["filters"]["taken_after"] == "2023-07-01" and got["filters"]["taken_before"] == "2023-07-31"
 
     # Without the negative part the dates stay: the line no longer names them, so the date fields hold them.
     page.get_by_role("button", name="Remove without square").click()
     expect(chips(page)).to_have_text(["red circle", "July 2023"])
     expect(page).to_have_url(re.compile(r"after=2023-07-01&before=2023-07-31"))
 
-    page.get_by_role("button", name="Remove July 2023").click()
+    _, got = searched(page, page.get_by_role("button", name="Remove July 2023").click)
     expect(chips(page)).to_have_text(["red circle"])
-    assert got[-1]["filters"]["taken_after"] is None and got[-1]["filters"]["taken_before"] is None
+    assert got["filters"]["taken_after"] is None and got["filters"]["taken_before"] is None
 
 
 def test_the_example_image_is_a_chip_and_the_balance_shows_its_numbers(page: Page) -> None:

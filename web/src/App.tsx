@@ -22,6 +22,7 @@ import { queryChips } from "./queryChips";
 import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
+import { useGridShape } from "./hooks/useGridShape";
 import { useOnline } from "./hooks/useOnline";
 import { useOverview } from "./hooks/useOverview";
 import { usePastedImage } from "./hooks/usePastedImage";
@@ -134,6 +135,7 @@ export function App() {
     // Only the viewer closing matters here; the results are read as they are then.
   }, [openId]);
   const idle = outcome.kind === "idle";
+  const [shape, setShape] = useGridShape();
   // The library's count changes when duplicates are resolved or undone: the overview follows it.
   const overview = useOverview(state.folder, idle && !needsToken, stats?.images ?? 0);
   // A longer list is worth asking for once every weaker hit of this one is on show.
@@ -208,6 +210,8 @@ export function App() {
             libraryImages={stats?.images ?? null}
             online={online}
             sort={state.sort}
+            shape={shape}
+            onShapeChange={setShape}
             pinned={
               state.imageId !== null && (
                 <YourPhoto
