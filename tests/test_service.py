@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -105,6 +106,19 @@ def test_terms_negatives_example_images_and_filters_combine(client):
         top_k=10,
     )
     assert mixed["count"] == 10 and "snow" in mixed["query"]
+    # The answer says how the search was read, with the weights given (before they are scaled to sum to 1).
+    assert mixed["terms"] == [
+        {"text": "mountains", "weight": 0.7},
+        {"image_id": example, "weight": 0.3},
+        {"text": "snow", "weight": -1.0},
+    ]
+    typed = search(client, query="70% red circle + 30% green square without blue in July 2023", top_k=3)
+    assert typed["terms"] == [
+        {"text": "red circle", "weight": 0.7},
+        {"text": "green square", "weight": 0.3},
+        {"text": "blue", "weight": -1.0},
+    ]
+    assert typed["filters"]["taken_after"] == "2023-07-01" and typed["filters"]["taken_before"] == "2023-07-31"
 
     nested = search(client, query="anything", top_k=100, filters={"folder": "nested"})
     assert nested["count"] == 8 and all(r["folder"] == "nested" for r in nested["results"])
@@ -138,6 +152,7 @@ def test_uploaded_image_finds_itself_first(client, library):
     body = response.json()
     assert body["results"][0]["file_name"] == path.name and body["results"][0]["similarity"] > 0.99
     assert body["count"] == 27 and body["query"] == "uploaded image"
+    assert body["terms"] == [{"image": "uploaded", "weight": 1.0}] and body["filters"]["folder"] is None
     with_text = client.post("/search/image", files={"image": (path.name, path.read_bytes())}, data={"top_k": "3"})
     assert with_text.status_code == 200 and with_text.json()["count"] == 3
 
@@ -158,8 +173,40 @@ def test_an_upload_takes_weights_and_filters_like_a_json_search(client, library)
         assert [r["image_id"] for r in by_upload if r["image_id"] != image_id][:10] == [r["image_id"] for r in by_id]
     narrowed = client.post("/search/image", files=upload, data={"folder": "trips", "taken_after": "2022-01-01"})
     assert [r["file_name"] for r in narrowed.json()["results"]] == ["dated-2023.jpg"]
+    assert narrowed.json()["filters"]["folder"] == "trips"
     bad_date = client.post("/search/image", files=upload, data={"taken_after": "last tuesday"})
     assert bad_date.status_code == 400 and bad_date.json()["success"] is False
+
+
+def test_the_library_overview_gives_the_newest_photos_and_each_folder_with_a_count_and_cover(client):
+    answer = search(client, query="anything", top_k=100, min_relevance=0)
+    everything = answer["results"] + answer["weaker"]
+    assert len(everything) == 27
+
+    def dated_newest_first(images: list[dict]) -> list[str]:
+        dated = [i for i in images if i["taken_at"]]
+        return [i["image_id"] for i in sorted(dated, key=lambda i: i["taken_at"], reverse=True)]
+
+    whole = client.get("/library/overview", params={"recent": 2})
+    assert whole.status_code == 200, whole.text
+    assert [i["file_name"] for i in whole.json()["recent"]] == ["dated-2023.jpg", "dated-2021.jpg"]
+    tiles = {tile["folder"]: tile for tile in whole.json()["folders"]}
+    top = Counter(i["folder"].split("/")[0] for i in everything if i["folder"])
+    assert {name: tile["images"] for name, tile in tiles.items()} == top
+    for name, tile in tiles.items():
+        inside = [i for i in everything if i["folder"] == name or i["folder"].startswith(name + "/")]
+        # Its newest photo: the newest dated one where it has any (undated photos come after dated ones).
+        dated = dated_newest_first(inside)
+        cover = tile["cover"]["image_id"]
+        assert cover == dated[0] if dated else cover in {i["image_id"] for i in inside}
+
+    trips = client.get("/library/overview", params={"folder": "trips", "recent": 200}).json()
+    assert trips["folder"] == "trips" and trips["folders"] == []
+    in_trips = [i for i in everything if i["folder"] == "trips"]
+    assert {i["image_id"] for i in trips["recent"]} == {i["image_id"] for i in in_trips}
+    dated = dated_newest_first(in_trips)
+    assert [i["image_id"] for i in trips["recent"]][: len(dated)] == dated
+    assert client.get("/library/overview", params={"recent": 0}).status_code == 422
 
 
 def test_images_thumbnails_and_meta_are_served_by_id(client, library):

@@ -87,6 +87,8 @@ def test_a_duplicate_group_is_resolved_to_the_review_folder_and_undone(
     moved = [f"library/{image['folder']}/{image['file_name']}" for image in group["images"] if image != keep]
     assert review_files(review) == sorted(moved)
     assert page.request.get("/healthz").json()["images"] == images_before - others
+    # The header's count follows the library.
+    expect(page.locator(".library-size")).to_have_text(re.compile(rf"^{images_before - others} images? "))
     assert page.request.get("/duplicates?kind=exact").json()["count"] == 0
     expect(groups).to_have_count(answer["count"] - 1)
     page.mouse.move(0, 0)
@@ -98,6 +100,7 @@ def test_a_duplicate_group_is_resolved_to_the_review_folder_and_undone(
     assert review_files(review) == []
     assert page.request.get("/healthz").json()["images"] == images_before
     expect(groups).to_have_count(answer["count"])
+    expect(page.locator(".library-size")).to_have_text(re.compile(rf"^{images_before} images? "))
 
     page.get_by_label("Find").select_option("exact")
     expect(groups).to_have_count(1)

@@ -112,6 +112,24 @@ def test_tiles_keep_each_photo_shape_and_are_sharp_on_dense_screens(device, requ
     snapshot(page, f"{'phone-' if device == 'phone' else ''}grid-shapes")
 
 
+def test_square_tiles_crop_every_photo_alike_and_the_choice_is_kept(big_page: Page) -> None:
+    big_page.goto("/?q=a+photo")
+    expect(big_page.get_by_role("status").filter(has_text="Found")).to_be_visible()
+    shape = big_page.get_by_role("group", name="Thumbnail shape")
+    expect(shape.get_by_role("button", name="Fit")).to_have_attribute("aria-pressed", "true")
+    shape.get_by_role("button", name="Square").click()
+    expect(shape.get_by_role("button", name="Square")).to_have_attribute("aria-pressed", "true")
+    frames = big_page.locator(".result-frame")
+    for box in (frame.bounding_box() for frame in frames.all()):
+        assert box is not None and box["width"] == pytest.approx(box["height"], abs=1)
+
+    big_page.reload()  # a way of looking, kept by this browser rather than in the search's address
+    expect(
+        big_page.get_by_role("group", name="Thumbnail shape").get_by_role("button", name="Square")
+    ).to_have_attribute("aria-pressed", "true")
+    assert "square" not in big_page.url
+
+
 def touch(page: Page, gesture: list[tuple[str, list[tuple[float, float]]]]) -> None:
     """Sends touch events as a touch screen does (each a kind and the fingers' points, in page pixels)."""
     session = page.context.new_cdp_session(page)

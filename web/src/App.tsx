@@ -7,18 +7,25 @@ import { ExampleChips } from "./components/ExampleChips";
 import { Header } from "./components/Header";
 import { HomeIntro } from "./components/HomeIntro";
 import { ImageDialog } from "./components/ImageDialog";
+import { LibraryOverview } from "./components/LibraryOverview";
 import { imageName } from "./components/ResultCard";
 import type { RankedListHandle } from "./components/RankedList";
+import { QueryChips } from "./components/QueryChips";
 import { RefineBar } from "./components/RefineBar";
 import { type ExampleImage, SearchForm } from "./components/SearchForm";
 import { SearchResults } from "./components/SearchResults";
 import { TokenForm } from "./components/TokenForm";
 import { YourPhoto } from "./components/YourPhoto";
 import { describeQuery } from "./format";
+import { imageFromAddress } from "./imageAddress";
+import { queryChips } from "./queryChips";
 import { useDuplicatesView } from "./hooks/useDuplicatesView";
 import { useFileDrop } from "./hooks/useFileDrop";
 import { rememberImage, useImageMeta } from "./hooks/useImageMeta";
+import { useGridShape } from "./hooks/useGridShape";
 import { useOnline } from "./hooks/useOnline";
+import { useOverview } from "./hooks/useOverview";
+import { usePastedImage } from "./hooks/usePastedImage";
 import { usePhotoAddress } from "./hooks/usePhotoAddress";
 import { type SearchOutcome, useSearch } from "./hooks/useSearch";
 import { useSlashToFocus } from "./hooks/useSlashToFocus";
@@ -51,7 +58,7 @@ export function App() {
     [hideDuplicates, navigateSearch, syncPhoto],
   );
   const online = useOnline();
-  const { stats, needsToken } = useStats(online);
+  const { stats, needsToken, refresh: refreshStats } = useStats(online);
   // Queries that suit the index's model; none until the server has said, so chips never change under the pointer.
   const exampleQueries = stats?.example_queries ?? [];
   const { outcome, retry } = useSearch(state);
@@ -59,6 +66,8 @@ export function App() {
   const example = exampleImageOf(state, queryImage);
   const openId = viewer.photo;
   const [activeIndex, setActiveIndex] = useState(0);
+  // Why an image dropped or pasted by its address could not be searched by; cleared by the next search.
+  const [notice, setNotice] = useState<string | null>(null);
   const [weakerRevealed, setWeakerRevealed] = useState(false);
   const searchInput = useRef<HTMLInputElement>(null);
   const grid = useRef<RankedListHandle>(null);
@@ -70,6 +79,7 @@ export function App() {
   if (shownState !== state) {
     setShownState(state);
     setActiveIndex(0);
+    setNotice(null);
     if (!sameQuery(shownState, state)) setWeakerRevealed(false);
   }
 
@@ -88,9 +98,21 @@ export function App() {
     },
     [state, navigate],
   );
-  const dragging = useFileDrop(searchByFile);
+  const searchByAddress = useCallback(
+    (address: string) => {
+      imageFromAddress(address).then(searchByFile, (error: Error) => setNotice(error.message));
+    },
+    [searchByFile],
+  );
+  const dragging = useFileDrop(searchByFile, searchByAddress);
+  usePastedImage(searchByFile, searchByAddress);
 
   const response = shownResponse(outcome);
+  // An answer to a search that sent no threshold says the server's own.
+  const [serverRelevance, setServerRelevance] = useState<number | null>(null);
+  if (outcome.kind === "results" && state.minRelevance === null && outcome.response.min_relevance !== undefined) {
+    if (outcome.response.min_relevance !== serverRelevance) setServerRelevance(outcome.response.min_relevance);
+  }
   const lists = rankedLists(response, weakerRevealed);
   // The keyboard and the large view step from the last result on into the weaker ones on show.
   const results = shownResults(lists);
@@ -113,6 +135,9 @@ export function App() {
     // Only the viewer closing matters here; the results are read as they are then.
   }, [openId]);
   const idle = outcome.kind === "idle";
+  const [shape, setShape] = useGridShape();
+  // The library's count changes when duplicates are resolved or undone: the overview follows it.
+  const overview = useOverview(state.folder, idle && !needsToken, stats?.images ?? 0);
   // A longer list is worth asking for once every weaker hit of this one is on show.
   const canShowMore = answerIsFull(response, state.limit) && lists.hidden === 0 && state.limit < MAX_RESULTS;
 
@@ -126,7 +151,7 @@ export function App() {
       )}
       {duplicates.open && (
         <main className="page">
-          <DuplicatesView onBack={() => navigate(state, "push")} />
+          <DuplicatesView onBack={() => navigate(state, "push")} onChanged={refreshStats} />
         </main>
       )}
       <main className={idle ? "page home" : "page"} hidden={duplicates.open}>
@@ -141,13 +166,39 @@ export function App() {
           onRemoveExample={() => navigate({ ...state, imageId: null, uploadKey: null, limit: PAGE_SIZE })}
           onLeaveDown={() => grid.current?.focusCard(activeIndex)}
         />
+        {notice !== null && (
+          <p className="form-problem" role="alert">
+            {notice}
+          </p>
+        )}
+        {outcome.kind === "results" && (
+          <QueryChips chips={queryChips(outcome.response, state)} onRemove={(next) => navigate(next)} />
+        )}
         {idle && needsToken && <TokenForm />}
-        {idle ? (
-          <ExampleChips queries={exampleQueries} onPick={(text) => navigate(startQuery(state, { text }))} />
-        ) : (
+        {idle && state.folder !== "" && (
+          <p className="overview-folder">
+            Searching in <strong>{state.folder}</strong>
+            <button type="button" className="text-button" onClick={() => navigate({ ...state, folder: "" })}>
+              All folders
+            </button>
+          </p>
+        )}
+        {idle && <ExampleChips queries={exampleQueries} onPick={(text) => navigate(startQuery(state, { text }))} />}
+        {idle && overview !== null && (
+          <LibraryOverview
+            overview={overview}
+            onOpenPhoto={(photo) => {
+              rememberImage(photo);
+              viewer.open(photo.image_id);
+            }}
+            onOpenFolder={(folder) => navigate({ ...state, folder })}
+          />
+        )}
+        {!idle && (
           <RefineBar
             state={state}
             stats={stats}
+            defaultRelevance={serverRelevance}
             onChange={(change, mode) => navigate({ ...state, ...change, limit: PAGE_SIZE }, mode)}
           />
         )}
@@ -159,6 +210,8 @@ export function App() {
             libraryImages={stats?.images ?? null}
             online={online}
             sort={state.sort}
+            shape={shape}
+            onShapeChange={setShape}
             pinned={
               state.imageId !== null && (
                 <YourPhoto

@@ -31,12 +31,28 @@ export interface SearchResult extends ImageMeta {
   match?: Match | null;
 }
 
+/** One term of a search as the server read it, with the weight the search gave it. */
+export type AnswerTerm = ({ text: string } | { image_id: string } | { image: "uploaded" | "file" }) & {
+  weight: number;
+};
+
+/** The conditions a search applied: those sent, narrowed by the dates its typed line names. */
+export interface AnswerFilters {
+  taken_after: string | null;
+  taken_before: string | null;
+  folder: string | null;
+}
+
 export interface SearchResponse {
   query: string;
+  /** How the server read the search (absent from servers older than the field). */
+  terms?: AnswerTerm[];
+  filters?: AnswerFilters;
   /** How many `results` there are. */
   count: number;
   /** The hits rated at least `min_relevance`. */
   results: SearchResult[];
+  min_relevance?: number;
   /** The rest of the top_k, below the cut (absent from servers older than the field). */
   weaker?: SearchResult[];
   /** When `results` is empty: the first few of `weaker`, which a page shows at once. */
@@ -110,6 +126,17 @@ export function rememberToken(token: string): void {
   document.cookie = `${TOKEN_COOKIE}=${value}; Path=/; SameSite=Strict; Max-Age=31536000${secure}`;
 }
 
+/** Whether the server takes `token` as its search token, asked before the page keeps it and reloads. */
+export async function tokenAccepted(token: string): Promise<boolean> {
+  try {
+    await call("/stats", { headers: { Authorization: `Bearer ${token}` } });
+    return true;
+  } catch (error) {
+    if (error instanceof TokenRequiredError) return false;
+    throw error;
+  }
+}
+
 export function search(request: SearchRequest, signal: AbortSignal): Promise<SearchResponse> {
   return call("/search", {
     method: "POST",
@@ -137,6 +164,28 @@ export function searchByImage(request: ImageSearchRequest, signal: AbortSignal):
 
 export function fetchStats(signal: AbortSignal): Promise<LibraryStats> {
   return call("/stats", { signal });
+}
+
+/** A folder of the library as a home page tile (`GET /library/overview`). */
+export interface FolderTile {
+  folder: string;
+  /** Photos in it, sub-folders included. */
+  images: number;
+  /** Its newest photo. */
+  cover: ImageMeta;
+}
+
+/** The newest photos of the library or of one folder, and the folders inside it. */
+export interface LibraryOverview {
+  folder: string;
+  recent: ImageMeta[];
+  folders: FolderTile[];
+}
+
+export function fetchOverview(folder: string, recent: number, signal: AbortSignal): Promise<LibraryOverview> {
+  const params = new URLSearchParams({ recent: String(recent) });
+  if (folder) params.set("folder", folder);
+  return call(`/library/overview?${params}`, { signal });
 }
 
 /** Which duplicates to look for, in words: the same file, near-identical copies, or similar shots. */

@@ -38,6 +38,7 @@ from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
+from viewfinder.store.overview import MAX_RECENT, Overview, overview
 from viewfinder.store.staging import PREVIOUS, read_progress
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
 from viewfinder.store.thumbnails import NOT_FOR_BROWSERS as NOT_FOR_BROWSERS
@@ -201,6 +202,12 @@ class Index:
         if record is None:
             raise UnknownImageError(f"No indexed image has id {image_id!r}.")
         return record
+
+    def overview(self, folder: str | None = None, recent: int = 24) -> Overview:
+        """The newest photos in `folder` (None: the whole library) and the folders inside it, for a home page."""
+        if isinstance(recent, bool) or not 1 <= recent <= MAX_RECENT:
+            raise BadQueryError(f"recent must be between 1 and {MAX_RECENT}.")
+        return overview(self.catalog, folder, recent)
 
     def info(self) -> IndexInfo:
         """What the index holds: size, model, vector index, sources (missing ones flagged), folders, dates."""

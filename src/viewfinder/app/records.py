@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from viewfinder.pipeline.indexer import IndexReport
 from viewfinder.pipeline.maintenance import RemoveReport
 from viewfinder.pipeline.review import MovedFile, ReviewReport, UndoReport
 from viewfinder.search.duplicates import DuplicateGroup
+from viewfinder.search.query import Term
 from viewfinder.search.results import Answer, Hit
 from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.check import CheckReport
+from viewfinder.store.filters import Filters
+from viewfinder.store.overview import MAX_RECENT, Overview
 
 __all__ = [
+    "MAX_RECENT",
     "Answer",
     "CheckReport",
     "DuplicateGroup",
@@ -28,12 +32,14 @@ __all__ = [
     "IndexInfo",
     "IndexReport",
     "MovedFile",
+    "Overview",
     "RemoveReport",
     "ReviewReport",
     "SourceInfo",
     "UndoReport",
     "answer_dict",
     "duplicates_dict",
+    "overview_dict",
     "review_dict",
     "undo_dict",
 ]
@@ -91,16 +97,39 @@ def hit_dict(hit: Hit, image_fields: ImageFields) -> dict[str, Any]:
     }
 
 
+def term_dict(term: Term) -> dict[str, Any]:
+    """A query term as JSON with the weight it was given (before the positive weights are scaled to sum to 1);
+    an image given as a file or upload is named by its kind, never by its path or bytes."""
+    if term.text is not None:
+        return {"text": term.text, "weight": term.weight}
+    if term.image_id is not None:
+        return {"image_id": term.image_id, "weight": term.weight}
+    return {"image": "file" if term.image_path is not None else "uploaded", "weight": term.weight}
+
+
 def answer_dict(answer: Answer, image_fields: ImageFields) -> dict[str, Any]:
     """An answer as JSON: `image_fields` says how each image is named to this front."""
     return {
         "query": answer.query,
+        "terms": [term_dict(term) for term in answer.terms],
+        "filters": asdict(answer.filters or Filters()),
         "sort": answer.sort,
         "count": len(answer.hits),
         "results": [hit_dict(hit, image_fields) for hit in answer.hits],
         "min_relevance": answer.min_relevance,
         "weaker": [hit_dict(hit, image_fields) for hit in answer.weaker],
         "closest": [hit_dict(hit, image_fields) for hit in answer.closest],
+    }
+
+
+def overview_dict(found: Overview, image_fields: ImageFields) -> dict[str, Any]:
+    """A library overview as JSON: its newest photos, and its folders with a count and a cover each."""
+    return {
+        "folder": found.folder,
+        "recent": [image_fields(image) for image in found.recent],
+        "folders": [
+            {"folder": tile.folder, "images": tile.images, "cover": image_fields(tile.cover)} for tile in found.folders
+        ],
     }
 
 

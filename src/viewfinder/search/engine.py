@@ -74,7 +74,9 @@ def run(
     rounded = {key: round(value, 3) for key, value in timings.items()}
     if query.sort == "date":
         kept = ordering.newest_first(kept)
-    return Answer(algebra.describe(query.terms), kept, min_relevance, weaker, rounded, query.sort)
+    return Answer(
+        algebra.describe(query.terms), kept, min_relevance, weaker, rounded, query.sort, query.terms, query.filters
+    )
 
 
 def _rating_frame(

@@ -15,6 +15,7 @@ import numpy as np
 
 from viewfinder.errors import BadQueryError
 from viewfinder.search.ranking import Rerank
+from viewfinder.search.terms import Term
 from viewfinder.settings import SORTS, Sort
 from viewfinder.store.filters import Filters, is_valid_unicode
 
@@ -24,26 +25,6 @@ DEFAULT_K = 50
 MAX_WEIGHT = 100.0
 MAX_TEXT_CHARS = 500
 NEGATIVE_WEIGHT = -1.0
-
-
-@dataclass(frozen=True)
-class Term:
-    """One part of a query: a text, an indexed image (by id), or an image given by path or bytes."""
-
-    weight: float = 1.0
-    text: str | None = None
-    image_id: str | None = None
-    image_path: str | None = None
-    image_bytes: bytes | None = None
-
-    def label(self) -> str:
-        if self.text is not None:
-            return self.text
-        if self.image_id is not None:
-            return f"image {self.image_id}"
-        if self.image_path is not None:
-            return f"image {self.image_path}"
-        return "uploaded image"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from viewfinder.search.terms import Term
 from viewfinder.settings import Sort
 from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.filters import Filters
 
 CLOSEST = 3  # weaker hits a front shows, under the divider, when no hit passed the cut
 
@@ -24,7 +26,8 @@ class Hit:
 class Answer:
     """The hits rated at least `min_relevance` (`hits`: best first, or newest first when `sort` is "date", each
     keeping its relevance rank) and the rest of the ranked list below them (`weaker`, best first): together the
-    query's top k."""
+    query's top k. `terms` and `filters` are how the search was read (a typed line's parts with the weights it
+    gave, its dates folded into the filters), so a front can show them and change one."""
 
     query: str
     hits: list[Hit]
@@ -32,6 +35,8 @@ class Answer:
     weaker: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     sort: Sort = "relevance"
+    terms: tuple[Term, ...] = ()
+    filters: Filters | None = None
 
     @property
     def closest(self) -> list[Hit]:

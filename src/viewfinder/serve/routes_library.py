@@ -1,5 +1,5 @@
-"""Routes about the photo library as a whole: groups of near-duplicate photos, and resolving them by moving
-the extra copies to the server's review folder (and back)."""
+"""Routes about the photo library as a whole: an overview for a home page, groups of near-duplicate photos,
+and resolving them by moving the extra copies to the server's review folder (and back)."""
 
 import os
 from pathlib import Path
@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from viewfinder.app import LiveIndex
 from viewfinder.app.duplicate_answers import THRESHOLD_STEP, DuplicateAnswers
 from viewfinder.app.query import DEFAULT_THRESHOLD, threshold_of
-from viewfinder.app.records import MovedFile, duplicates_dict, review_dict, undo_dict
+from viewfinder.app.records import MAX_RECENT, MovedFile, duplicates_dict, overview_dict, review_dict, undo_dict
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.guards import json_body
 from viewfinder.serve.schemas import (
     KIND_TEXT,
     DuplicateKind,
     DuplicatesOut,
+    OverviewOut,
     ResolveAllIn,
     ResolveIn,
     ReviewOut,
@@ -35,8 +36,9 @@ def moved_json(item: MovedFile) -> dict[str, Any]:
 
 
 def library_routes(live: LiveIndex, guarded: list, review_folder: Path | None) -> APIRouter:
-    """GET /duplicates; POST /duplicates/resolve, /duplicates/resolve-all and /duplicates/undo, which move files
-    to `review_folder` and back (None: this server cannot, as one serving a published snapshot)."""
+    """GET /library/overview and /duplicates; POST /duplicates/resolve, /duplicates/resolve-all and
+    /duplicates/undo, which move files to `review_folder` and back (None: this server cannot, as one serving a
+    published snapshot)."""
     router = APIRouter()
     answers: DuplicateAnswers[dict[str, Any]] = DuplicateAnswers()
     writes = [*guarded, Depends(json_body)]
@@ -54,6 +56,20 @@ def library_routes(live: LiveIndex, guarded: list, review_folder: Path | None) -
                 " from (`viewfinder duplicates --move-to DIR`)."
             )
         return review_folder
+
+    @router.get(
+        "/library/overview",
+        response_model=OverviewOut,
+        dependencies=guarded,
+        responses=error_responses(400, 401, 422),
+    )
+    def library_overview(
+        folder: Annotated[str | None, Query(max_length=1000, description="relative to the source root")] = None,
+        recent: Annotated[int, Query(ge=1, le=MAX_RECENT, description="how many of the newest photos")] = 24,
+    ) -> dict[str, Any]:
+        """The newest photos of the library (or of a folder) and the folders in it, each with a count and cover."""
+        with live.index() as index:
+            return overview_dict(index.overview(folder, recent), image_json)
 
     @router.get(
         "/duplicates", response_model=DuplicatesOut, dependencies=guarded, responses=error_responses(400, 401, 422)

@@ -123,6 +123,18 @@ class ImageOut(BaseModel):
     taken_at: str | None
 
 
+class FolderTileOut(BaseModel):
+    folder: str = Field(description="relative to the source root; search within it with the `folder` filter")
+    images: int = Field(description="photos in it, sub-folders included")
+    cover: ImageOut = Field(description="its newest photo")
+
+
+class OverviewOut(BaseModel):
+    folder: str = Field(description="the folder overviewed; '' for the whole library")
+    recent: list[ImageOut] = Field(description="newest capture first; photos without a capture date last")
+    folders: list[FolderTileOut] = Field(description="the folders directly inside `folder`, by name")
+
+
 class ResultOut(ImageOut):
     rank: int
     similarity: float
@@ -130,9 +142,32 @@ class ResultOut(ImageOut):
     match: Literal["strong", "possible", "weak"] | None = Field(None, description="the relevance in a word")
 
 
+class TermOut(BaseModel):
+    """One term as the server read the search: a text, an indexed image or the uploaded image, with the weight
+    the search gave it (positive weights are scaled to sum to 1 when ranked)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [_given("text"), _given("image_id"), _given("image")]})
+    text: str | None = None
+    image_id: str | None = None
+    image: Literal["uploaded"] | None = Field(None, description="the image sent with POST /search/image")
+    weight: float
+
+
+class FiltersOut(BaseModel):
+    """The conditions the search applied: those given, narrowed by the dates a typed query names."""
+
+    taken_after: str | None
+    taken_before: str | None
+    folder: str | None
+    min_width: int | None
+    min_height: int | None
+
+
 class SearchOut(BaseModel):
     success: Literal[True]
     query: str
+    terms: list[TermOut] = Field(description="the query as read: '70% lake + 30% hills' is two terms, 0.7 and 0.3")
+    filters: FiltersOut
     sort: Sort = Field(description="the order of `results`; each result's `rank` is its place by relevance")
     count: int
     results: list[ResultOut]

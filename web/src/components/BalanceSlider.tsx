@@ -40,6 +40,9 @@ export function BalanceSlider({ textShare, onCommit }: BalanceSliderProps) {
         aria-valuetext={`${textPercent}% words, ${100 - textPercent}% image`}
       />
       <span>Image</span>
+      <output className="balance-numbers" aria-hidden="true">
+        Photo {100 - textPercent}% · Words {textPercent}%
+      </output>
     </label>
   );
 }

@@ -21,9 +21,9 @@ function plural(count: number, word: string): string {
  * and the way to resolve them: the other copies move to the server's review folder (never deleted), and
  * Undo moves them back.
  */
-export function DuplicatesView({ onBack }: { onBack: () => void }) {
+export function DuplicatesView({ onBack, onChanged }: { onBack: () => void; onChanged: () => void }) {
   const [kind, setKind] = useState<DuplicateKind>("near");
-  const { listing, outcome, busy, keep, keepSuggested, undo } = useDuplicates(kind);
+  const { listing, outcome, busy, keep, keepSuggested, undo } = useDuplicates(kind, onChanged);
   const [enlarged, setEnlarged] = useState<ImageMeta | null>(null);
   const response = listing.kind === "done" ? listing.response : null;
 

@@ -1,4 +1,6 @@
+import type { HistoryMode } from "../hooks/useUrlState";
 import { RELEVANCE_CHOICES, type SearchState } from "../searchState";
+import { DateField } from "./DateField";
 
 interface FilterFieldsProps {
   id: string;
@@ -7,11 +9,13 @@ interface FilterFieldsProps {
   folders: string[];
   /** First and last capture times in the library, or null when none is known. */
   takenRange: [string, string] | null;
-  onChange: (change: Partial<SearchState>) => void;
+  /** The threshold the server applies when the page sends none (as its last answer said); null until known. */
+  defaultRelevance: number | null;
+  onChange: (change: Partial<SearchState>, mode: HistoryMode) => void;
 }
 
 /** The folder, capture-date and relevance filters; each applies as soon as it changes. */
-export function FilterFields({ id, state, folders, takenRange, onChange }: FilterFieldsProps) {
+export function FilterFields({ id, state, folders, takenRange, defaultRelevance, onChange }: FilterFieldsProps) {
   // Date inputs take YYYY-MM-DD; the catalog's capture times are ISO date-times.
   const earliest = takenRange?.[0].slice(0, 10);
   const latest = takenRange?.[1].slice(0, 10);
@@ -22,11 +26,11 @@ export function FilterFields({ id, state, folders, takenRange, onChange }: Filte
         <select
           value={state.minRelevance === null ? "" : String(state.minRelevance)}
           onChange={(event) =>
-            onChange({ minRelevance: event.target.value === "" ? null : Number(event.target.value) })
+            onChange({ minRelevance: event.target.value === "" ? null : Number(event.target.value) }, "push")
           }
         >
-          {/* The server's own default, whatever it is set to: the page does not claim a number. */}
-          <option value="">Default</option>
+          {/* The server's own default, whatever it is set to, named once an answer has said it. */}
+          <option value="">{defaultLabel(defaultRelevance)}</option>
           {relevanceChoices(state.minRelevance).map(({ value, label }) => (
             <option key={value} value={String(value)}>
               {label}
@@ -37,7 +41,7 @@ export function FilterFields({ id, state, folders, takenRange, onChange }: Filte
       {folders.length >= 2 && (
         <label className="refine-field">
           <span>Folder</span>
-          <select value={state.folder} onChange={(event) => onChange({ folder: event.target.value })}>
+          <select value={state.folder} onChange={(event) => onChange({ folder: event.target.value }, "push")}>
             <option value="">All folders</option>
             {folders.map((folder) => (
               <option key={folder} value={folder}>
@@ -50,27 +54,30 @@ export function FilterFields({ id, state, folders, takenRange, onChange }: Filte
       {takenRange && (
         <fieldset className="refine-field date-range">
           <legend>Taken</legend>
-          <input
-            type="date"
-            aria-label="Taken on or after"
+          <DateField
+            label="Taken on or after"
             value={state.takenAfter}
             min={earliest}
             max={latest}
-            onChange={(event) => onChange({ takenAfter: event.target.value })}
+            onCommit={(takenAfter, mode) => onChange({ takenAfter }, mode)}
           />
           <span aria-hidden="true">–</span>
-          <input
-            type="date"
-            aria-label="Taken on or before"
+          <DateField
+            label="Taken on or before"
             value={state.takenBefore}
             min={earliest}
             max={latest}
-            onChange={(event) => onChange({ takenBefore: event.target.value })}
+            onCommit={(takenBefore, mode) => onChange({ takenBefore }, mode)}
           />
         </fieldset>
       )}
     </div>
   );
+}
+
+function defaultLabel(threshold: number | null): string {
+  if (threshold === null) return "Default";
+  return threshold === 0 ? "Default: every result" : `Default: at least ${Math.round(threshold)} of 100`;
 }
 
 /** The choices offered, and a threshold from the URL that is none of them (an older or hand-made link). */

@@ -8,11 +8,13 @@ import { FilterFields } from "./FilterFields";
 interface RefineBarProps {
   state: SearchState;
   stats: LibraryStats | null;
+  /** The server's own relevance threshold, as its last answer said; null until known. */
+  defaultRelevance: number | null;
   onChange: (change: Partial<SearchState>, mode: HistoryMode) => void;
 }
 
 /** Ways to narrow a search without query syntax: the text/image balance, and filters behind a toggle. */
-export function RefineBar({ state, stats, onChange }: RefineBarProps) {
+export function RefineBar({ state, stats, defaultRelevance, onChange }: RefineBarProps) {
   const filtered = hasFilters(state);
   const [filtersOpen, setFiltersOpen] = useState(filtered);
   // Folder and date filters are offered only where the library has them; the relevance threshold always.
@@ -57,7 +59,8 @@ export function RefineBar({ state, stats, onChange }: RefineBarProps) {
           state={state}
           folders={folders}
           takenRange={takenRange}
-          onChange={(change) => onChange(change, "push")}
+          defaultRelevance={defaultRelevance}
+          onChange={onChange}
         />
       )}
     </div>

@@ -1,14 +1,25 @@
 import type { ReactNode, Ref } from "react";
 import type { RankedLists } from "../answer";
 import type { SortOrder } from "../api";
+import type { GridShape } from "../hooks/useGridShape";
 import type { SearchOutcome } from "../hooks/useSearch";
 import { AlertIcon, OfflineIcon } from "./Icons";
 import { RankedList, type RankedListHandle } from "./RankedList";
 import { ResultSummary } from "./ResultSummary";
-import { SortToggle } from "./SortToggle";
 import { ShowMore } from "./ShowMore";
 import { StateMessage } from "./StateMessage";
+import { ToggleGroup } from "./ToggleGroup";
 import { TokenForm } from "./TokenForm";
+
+const ORDERS = [
+  ["relevance", "Best match"],
+  ["date", "Newest first"],
+] as const;
+
+const SHAPES = [
+  ["fit", "Fit"],
+  ["square", "Square"],
+] as const;
 
 interface SearchResultsProps {
   outcome: Exclude<SearchOutcome, { kind: "idle" }>;
@@ -18,6 +29,7 @@ interface SearchResultsProps {
   libraryImages: number | null;
   online: boolean;
   sort: SortOrder;
+  shape: GridShape;
   /** Shown above the results: the photo a "Find similar" search started from. */
   pinned: ReactNode;
   listRef: Ref<RankedListHandle>;
@@ -27,6 +39,7 @@ interface SearchResultsProps {
   onOpen: (index: number) => void;
   onRevealWeaker: () => void;
   onSortChange: (sort: SortOrder) => void;
+  onShapeChange: (shape: GridShape) => void;
   onRetry: () => void;
   /** Offered when the results fill the page: there may be more worth seeing; called as the end scrolls near. */
   onShowMore: (() => void) | null;
@@ -78,7 +91,7 @@ export function SearchResults(props: SearchResultsProps) {
   const settled = outcome.kind === "results" || longer;
   const nothing = settled && lists.results.length === 0 && lists.weaker.length === 0 && lists.hidden === 0;
   return (
-    <section className="search-results" aria-busy={outcome.kind === "loading"}>
+    <section className={`search-results shape-${props.shape}`} aria-busy={outcome.kind === "loading"}>
       <div className="results-bar">
         <ResultSummary
           response={settled ? response : null}
@@ -86,7 +99,10 @@ export function SearchResults(props: SearchResultsProps) {
           description={description}
           libraryImages={libraryImages}
         />
-        <SortToggle sort={props.sort} onChange={props.onSortChange} />
+        <div className="results-options">
+          <ToggleGroup label="Thumbnail shape" options={SHAPES} value={props.shape} onChange={props.onShapeChange} />
+          <ToggleGroup label="Sort results" options={ORDERS} value={props.sort} onChange={props.onSortChange} />
+        </div>
       </div>
       {props.pinned}
       {nothing && (

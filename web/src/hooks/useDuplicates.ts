@@ -30,7 +30,7 @@ function messageOf(error: unknown): string {
  * The duplicate groups of one kind, and the actions on them: keep one copy of a group, resolve every group
  * with its suggestion, undo the latest. Each action lists the groups again, since the index changed.
  */
-export function useDuplicates(kind: DuplicateKind) {
+export function useDuplicates(kind: DuplicateKind, onChanged: () => void) {
   const [listing, setListing] = useState<Listing>({ kind: "loading" });
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState(false);
@@ -58,8 +58,9 @@ export function useDuplicates(kind: DuplicateKind) {
     } finally {
       setBusy(false);
       setVersion((current) => current + 1);
+      onChanged();
     }
-  }, []);
+  }, [onChanged]);
 
   const keep = useCallback(
     (imageId: string, images: string[]) =>

@@ -1,13 +1,19 @@
 import { useEffect, useState } from "react";
 
-/** Accepts a file dropped anywhere on the page; returns whether one is being dragged over it. */
-export function useFileDrop(onFile: (file: File) => void): boolean {
+/**
+ * Accepts a file dropped anywhere on the page, or an image dragged from a web page (its address goes to
+ * `onAddress`); returns whether one is being dragged over it.
+ */
+export function useFileDrop(onFile: (file: File) => void, onAddress: (address: string) => void): boolean {
   const [dragging, setDragging] = useState(false);
 
   useEffect(() => {
     // dragenter/dragleave fire for every child element crossed, so count them to know when the drag leaves.
     let depth = 0;
-    const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes("Files") ?? false;
+    const carriesFiles = (event: DragEvent) => {
+      const types = event.dataTransfer?.types ?? [];
+      return types.includes("Files") || types.includes("text/uri-list");
+    };
     const enter = (event: DragEvent) => {
       if (!carriesFiles(event)) return;
       depth += 1;
@@ -28,7 +34,9 @@ export function useFileDrop(onFile: (file: File) => void): boolean {
       depth = 0;
       setDragging(false);
       const file = event.dataTransfer?.files[0];
+      const address = event.dataTransfer?.getData("text/uri-list").split("\n")[0]?.trim();
       if (file) onFile(file);
+      else if (address) onAddress(address);
     };
     window.addEventListener("dragenter", enter);
     window.addEventListener("dragleave", leave);
@@ -40,7 +48,7 @@ export function useFileDrop(onFile: (file: File) => void): boolean {
       window.removeEventListener("dragover", over);
       window.removeEventListener("drop", drop);
     };
-  }, [onFile]);
+  }, [onFile, onAddress]);
 
   return dragging;
 }

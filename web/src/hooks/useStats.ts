@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { fetchStats, type LibraryStats, TokenRequiredError } from "../api";
 
 /** What the page knows of the library: its summary, or null until it arrives or when the server is out of reach. */
@@ -6,10 +6,14 @@ export interface StatsState {
   stats: LibraryStats | null;
   /** The server wants an access token before it says anything. */
   needsToken: boolean;
+  /** Asks again, after this page changed the library (duplicates moved away or back). */
+  refresh: () => void;
 }
 
 export function useStats(online: boolean): StatsState {
-  const [state, setState] = useState<StatsState>({ stats: null, needsToken: false });
+  const [state, setState] = useState<Omit<StatsState, "refresh">>({ stats: null, needsToken: false });
+  const [version, setVersion] = useState(0);
+  const refresh = useCallback(() => setVersion((current) => current + 1), []);
 
   // Asked again when the connection returns, since the first attempt may have failed.
   useEffect(() => {
@@ -22,7 +26,7 @@ export function useStats(online: boolean): StatsState {
       },
     );
     return () => controller.abort();
-  }, [online]);
+  }, [online, version]);
 
-  return state;
+  return { ...state, refresh };
 }
