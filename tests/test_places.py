@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli_json, write_colour_images
+from gps_helpers import dms, gps_jpeg, write_gps_photos
 from PIL import Image
 from starlette.testclient import TestClient
 
@@ -18,27 +19,6 @@ from viewfinder.images.gps import GPS_IFD, gps_of
 from viewfinder.search.typed import read_line
 from viewfinder.search.typed_places import read_place
 from viewfinder.serve.app import create_app
-
-# File name → where it was taken: (latitude, longitude), as degrees, minutes and seconds in EXIF.
-TAKEN_AT = {"tram.jpg": (38.7139, -9.1394), "alfama.jpg": (38.7118, -9.1300), "shrine.jpg": (35.6764, 139.6500)}
-
-
-def dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
-    value = abs(value)
-    degrees = int(value)
-    minutes = int((value - degrees) * 60)
-    seconds = Fraction(round((value - degrees - minutes / 60) * 3600 * 100), 100)
-    return Fraction(degrees), Fraction(minutes), seconds
-
-
-def gps_jpeg(path: Path, latitude: float, longitude: float, colour=(200, 120, 40)) -> None:
-    """A small JPEG with a GPS position, written the way phones write it (rationals, N/S and E/W refs)."""
-    exif = Image.Exif()
-    gps = exif.get_ifd(GPS_IFD)
-    gps.update(
-        {1: "N" if latitude >= 0 else "S", 2: dms(latitude), 3: "E" if longitude >= 0 else "W", 4: dms(longitude)}
-    )
-    Image.new("RGB", (64, 48), colour).save(path, exif=exif)
 
 
 def test_the_gps_position_is_read_and_junk_is_none(tmp_path: Path) -> None:
@@ -80,7 +60,8 @@ def test_a_place_and_a_date_in_one_line_are_both_filters() -> None:
     filters = line.filters()
     assert [(term.weight, term.text) for term in line.terms] == [(0.7, "tram"), (0.3, "river")]
     assert filters is not None and (filters.taken_after, filters.taken_before) == ("2023-07-01", "2023-07-31")
-    south, north, west, east = filters.place or (0, 0, 0, 0)
+    assert filters.place is not None and filters.place.name == "Lisbon"
+    south, north, west, east = filters.place.box
     assert south < 38.71 < north and west < -9.14 < east and north - south < 1
 
 
@@ -92,8 +73,7 @@ def names(results: list[dict]) -> list[str]:
 def test_a_typed_place_keeps_the_photos_taken_there_through_every_front(capsys, tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     write_colour_images(folder, 3)  # no position
-    for number, (name, (latitude, longitude)) in enumerate(TAKEN_AT.items()):
-        gps_jpeg(folder / name, latitude, longitude, colour=(60 * number, 200, 90))
+    write_gps_photos(folder)
     index = tmp_path / "index"
     assert main(["index", str(folder), "--index", str(index), "--model", "test:tiny"]) == 0
     capsys.readouterr()  # the indexing report
@@ -105,4 +85,4 @@ def test_a_typed_place_keeps_the_photos_taken_there_through_every_front(capsys, 
     assert [Path(hit.image.path).name for hit in api.hits] == ["shrine.jpg"]
     with TestClient(create_app(index, device="cpu"), base_url="http://127.0.0.1") as client:
         http = client.post("/search", json={"query": "a photo in lisbon", "min_relevance": 0}).json()
-    assert names(http["results"]) == lisbon
+    assert names(http["results"]) == lisbon and http["filters"]["place"]["name"] == "Lisbon"

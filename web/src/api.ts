@@ -41,6 +41,8 @@ export interface AnswerFilters {
   taken_after: string | null;
   taken_before: string | null;
   folder: string | null;
+  /** A place the typed query named ("in Lisbon"); absent from servers older than the field. */
+  place?: { name: string; box: number[] } | null;
 }
 
 export interface SearchResponse {

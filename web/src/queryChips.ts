@@ -26,14 +26,20 @@ export function queryChips(response: SearchResponse, state: SearchState): QueryC
   const chips = terms.map((term, index) => ({
     key: `term-${index}`,
     label: termLabel(term, positive.length > 1 ? term.weight / total : null),
-    without: withoutTerm(terms, sources, index, state, response.filters),
+    without: withoutTerm(terms, sources, index, state, response.filters, response.filters?.place?.name ?? null),
   }));
+  const place = response.filters?.place?.name ?? null;
   const dates = dateLabel(response.filters);
   if (dates !== null) {
-    const line = lineOf(terms, sources, -1);
+    const line = lineOf(terms, sources, -1, place);
     const text = typedDates(response.filters, state) ? line : state.text;
     const without = { ...state, text, takenAfter: "", takenBefore: "", limit: PAGE_SIZE };
     chips.push({ key: "dates", label: dates, without });
+  }
+  if (place !== null) {
+    // A place is only ever typed: the line without it, its dates moved to the date fields as for a term.
+    const without = withoutTerm(terms, sources, -1, state, response.filters, null);
+    chips.push({ key: "place", label: `in ${place}`, without });
   }
   return chips;
 }
@@ -65,6 +71,7 @@ function withoutTerm(
   index: number,
   state: SearchState,
   filters: AnswerFilters | undefined,
+  place: string | null,
 ): SearchState {
   const next = { ...state, limit: PAGE_SIZE };
   if (sources[index] === "image") return { ...next, imageId: null, uploadKey: null };
@@ -74,15 +81,17 @@ function withoutTerm(
   const kept = typedDates(filters, state)
     ? { takenAfter: filters?.taken_after ?? "", takenBefore: filters?.taken_before ?? "" }
     : {};
-  return { ...next, ...kept, text: lineOf(terms, sources, index) };
+  return { ...next, ...kept, text: lineOf(terms, sources, index, place) };
 }
 
-/** The typed line's parts but one (`skip`; -1 keeps all), written as the server reads them back. */
-function lineOf(terms: AnswerTerm[], sources: Source[], skip: number): string {
+/** The typed line's parts but one (`skip`; -1 keeps all), and the place it named (null: none or left out),
+ * written as the server reads them back. */
+function lineOf(terms: AnswerTerm[], sources: Source[], skip: number, place: string | null): string {
   const parts = terms.filter(
     (term, index): term is AnswerTerm & TextTerm => index !== skip && sources[index] === "line" && "text" in term,
   );
-  return typedLine(parts);
+  const line = typedLine(parts);
+  return line && place ? `${line} in ${place}` : line;
 }
 
 /** Text terms as one typed line: `70% red circle + 30% green square without blue`; "" when none looks for anything. */

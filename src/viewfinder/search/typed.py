@@ -22,8 +22,8 @@ from datetime import date
 from viewfinder.errors import BadQueryError
 from viewfinder.search.query import MAX_WEIGHT, NEGATIVE_WEIGHT, Term
 from viewfinder.search.typed_dates import DateRange, read_dates
-from viewfinder.search.typed_places import Place, read_place
-from viewfinder.store.filters import Filters
+from viewfinder.search.typed_places import read_place
+from viewfinder.store.filters import Filters, Place
 
 # Where a negative part starts: ", not", "without" (and its French and German words) as whole words, or a
 # minus that starts a word after a space or at the start of the line.
@@ -51,13 +51,14 @@ class TypedLine:
             before = min(last, narrowed.taken_before) if narrowed.taken_before else last
             narrowed = replace(narrowed, taken_after=after, taken_before=before)
         if self.place is not None:
-            box = self.place.box
+            place = self.place
             if narrowed.place is not None:  # both: where the boxes overlap
-                (south, north, west, east), other = box, narrowed.place
+                (south, north, west, east), other = place.box, narrowed.place.box
                 box = (max(south, other[0]), min(north, other[1]), max(west, other[2]), min(east, other[3]))
                 if box[0] > box[1] or box[2] > box[3]:
-                    raise BadQueryError(f"{self.place.name} lies outside the place filter given with the query.")
-            narrowed = replace(narrowed, place=box)
+                    raise BadQueryError(f"{place.name} lies outside the place filter given with the query.")
+                place = Place(place.name, box)
+            narrowed = replace(narrowed, place=place)
         return narrowed
 
 

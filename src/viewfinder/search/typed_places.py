@@ -19,26 +19,18 @@ import json
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from importlib.util import find_spec
 
 from viewfinder.search.typed_dates import MONTH_NUMBERS, SEASONS
+from viewfinder.store.filters import Place
 
 RADIUS_KM = 25.0  # a city and its suburbs
 MIN_POPULATION = 50_000
 KM_PER_DEGREE = 111.32  # of latitude, and of longitude at the equator
 _WORD = r"[^\W\d_][\w'’.-]*"
 _PLACE = re.compile(rf"(?:^|(?<=\s))(?:in|at|near|à|au|aux|en|bei|im)\s+({_WORD}(?:\s+{_WORD}){{0,2}})", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Place:
-    """A named place and its box: (south, north, west, east) in degrees."""
-
-    name: str
-    box: tuple[float, float, float, float]
 
 
 def read_place(line: str) -> tuple[str, Place | None]:

@@ -153,14 +153,20 @@ class TermOut(BaseModel):
     weight: float
 
 
+class PlaceOut(BaseModel):
+    name: str
+    box: tuple[float, float, float, float] = Field(description="south, north, west, east, in degrees")
+
+
 class FiltersOut(BaseModel):
-    """The conditions the search applied: those given, narrowed by the dates a typed query names."""
+    """The conditions the search applied: those given, narrowed by the dates and place a typed query names."""
 
     taken_after: str | None
     taken_before: str | None
     folder: str | None
     min_width: int | None
     min_height: int | None
+    place: PlaceOut | None = Field(None, description="photos taken there (EXIF GPS), as a typed query named it")
 
 
 class SearchOut(BaseModel):

@@ -10,6 +10,20 @@ from viewfinder.errors import BadQueryError
 
 
 @dataclass(frozen=True)
+class Place:
+    """A named place: the photos taken inside its box, (south, north, west, east) in degrees, by EXIF GPS."""
+
+    name: str
+    box: tuple[float, float, float, float]
+
+    def __post_init__(self) -> None:
+        south, north, west, east = map(float, self.box)
+        if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
+            raise BadQueryError(f"The place {self.name!r} has no box of latitudes and longitudes: {self.box}.")
+        object.__setattr__(self, "box", (south, north, west, east))
+
+
+@dataclass(frozen=True)
 class Filters:
     """Metadata conditions a result must meet; None means no condition."""
 
@@ -18,8 +32,7 @@ class Filters:
     folder: str | None = None  # relative to the source root, includes sub-folders
     min_width: int | None = None
     min_height: int | None = None
-    # Taken inside this box, by EXIF GPS: (south, north, west, east) in degrees.
-    place: tuple[float, float, float, float] | None = None
+    place: Place | None = None
 
     def __post_init__(self) -> None:
         # Dates compare as text in SQL, so every accepted spelling is brought to the catalog's ISO form.
@@ -29,11 +42,6 @@ class Filters:
                 object.__setattr__(self, name, normalise_date(value, name))
         if self.folder is not None and not is_valid_unicode(self.folder):
             raise BadQueryError("The folder filter holds characters that are not valid Unicode; retype it.")
-        if self.place is not None:
-            south, north, west, east = map(float, self.place)
-            if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
-                raise BadQueryError(f"The place filter {self.place} is not a box (south, north, west, east).")
-            object.__setattr__(self, "place", (south, north, west, east))
         if self.folder is not None:
             # "" and "/" name the source root, which holds everything: no condition at all.
             object.__setattr__(self, "folder", self.folder.strip("/") or None)
@@ -89,5 +97,5 @@ def sql_conditions(filters: Filters) -> tuple[list[str], list[object]]:
         params.append(filters.min_height)
     if filters.place:
         clauses.append("latitude BETWEEN ? AND ? AND longitude BETWEEN ? AND ?")
-        params.extend(filters.place)
+        params.extend(filters.place.box)
     return clauses, params
