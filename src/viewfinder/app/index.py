@@ -53,6 +53,7 @@ from viewfinder.store.thumbnails import (
 from viewfinder.store.thumbnails import RENDITION_SIDES as RENDITION_SIDES
 from viewfinder.store.thumbnails import RENDITIONS as RENDITIONS_FOLDER
 from viewfinder.store.thumbnails import THUMBNAIL_SIDES as THUMBNAIL_SIDES
+from viewfinder.store.words import words_of
 
 # Thumbnails and renditions being made, in this process: concurrent requests for one share its decode.
 _PICTURES_MADE = OncePerKey()
@@ -201,6 +202,10 @@ class Index:
         if record is None:
             raise UnknownImageError(f"No indexed image has id {image_id!r}.")
         return record
+
+    def words(self, image_id: str | int) -> str | None:
+        """The words read in an indexed image (`index --ocr`); None when none were read or it shows none."""
+        return words_of(self.catalog.db, [self.image(image_id).id]).get(parse_image_id(image_id))
 
     def info(self) -> IndexInfo:
         """What the index holds: size, model, vector index, sources (missing ones flagged), folders, dates."""

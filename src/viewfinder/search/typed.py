@@ -8,7 +8,8 @@
 
 A line with none of these is one text, unchanged: "t-shirt", "rock'n'roll" and "100% cotton" stay literal
 (a minus inside a word, a weight with nothing after a plus). A date phrase ("beach in July 2023", "snow last
-winter"; search/typed_dates.py) becomes a filter on the capture date. The CLI's TEXT, the HTTP API's `query`
+winter"; search/typed_dates.py) becomes a filter on the capture date, and a phrase in double quotes
+(`receipt "42.50"`; search/typed_words.py) one on the words read in the photo. The CLI's TEXT, the HTTP API's `query`
 and `Index.search(str)` read a line the same way, so every front gives the same search for the same line.
 """
 
@@ -21,6 +22,7 @@ from datetime import date
 from viewfinder.errors import BadQueryError
 from viewfinder.search.query import MAX_WEIGHT, NEGATIVE_WEIGHT, Term
 from viewfinder.search.typed_dates import DateRange, read_dates
+from viewfinder.search.typed_words import read_phrases
 from viewfinder.store.filters import Filters
 
 # Where a negative part starts: ", not", "without" (and its French and German words) as whole words, or a
@@ -32,13 +34,17 @@ _WEIGHT = re.compile(r"^(\d+(?:\.\d+)?)\s*%\s*(?:of\s+)?(.*)$", re.IGNORECASE | 
 
 @dataclass(frozen=True)
 class TypedLine:
-    """What a typed line asks for: its terms, and the capture dates it names (None: it names none)."""
+    """What a typed line asks for: its terms, the capture dates it names (None: it names none) and the quoted
+    phrases the words in the photo must hold."""
 
     terms: tuple[Term, ...]
     taken: DateRange | None = None
+    words: tuple[str, ...] = ()
 
     def filters(self, given: Filters | None = None) -> Filters | None:
-        """`given` narrowed to the line's dates: a photo must pass both."""
+        """`given` narrowed to the line's dates and quoted phrases: a photo must pass both."""
+        if self.words:
+            given = replace(given or Filters(), words=((given.words if given else None) or ()) + self.words)
         if self.taken is None:
             return given
         given = given or Filters()
@@ -49,12 +55,15 @@ class TypedLine:
 
 
 def read_line(line: str, today: date | None = None) -> TypedLine:
-    """A typed line's terms and dates (see the module's examples). A line that is only a date stays words:
-    a search needs something to look for."""
+    """A typed line's terms, dates and quoted phrases (see the module's examples). A line that is only a date
+    stays words: a search needs something to look for; a line that is only quoted phrases looks for them,
+    among the photos that hold them."""
+    line, words = read_phrases(line)
+    line = line or " ".join(words)
     rest, taken = read_dates(" ".join(line.split()), today or date.today())
     if taken is None or not rest:
-        return TypedLine(parse_typed(line))
-    return TypedLine(parse_typed(rest), taken)
+        return TypedLine(parse_typed(line), words=words)
+    return TypedLine(parse_typed(rest), taken, words)
 
 
 def parse_typed(line: str) -> tuple[Term, ...]:

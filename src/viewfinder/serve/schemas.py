@@ -121,6 +121,11 @@ class ImageOut(BaseModel):
     folder: str
     size_bytes: int
     taken_at: str | None
+    words: str | None = Field(
+        None,
+        description="the words read in the photo (`index --ocr`): in /images/{id}/meta, and in the results of a"
+        " query with a quoted phrase",
+    )
 
 
 class ResultOut(ImageOut):

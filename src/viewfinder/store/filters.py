@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from viewfinder.errors import BadQueryError
+from viewfinder.store.words import phrase_condition, squash
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class Filters:
     folder: str | None = None  # relative to the source root, includes sub-folders
     min_width: int | None = None
     min_height: int | None = None
+    # Phrases the words read in a photo must all hold (`index --ocr`; a quoted phrase in a typed line),
+    # compared squashed (store.words): lower case, spaces ignored.
+    words: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # Dates compare as text in SQL, so every accepted spelling is brought to the catalog's ISO form.
@@ -30,6 +34,11 @@ class Filters:
         if self.folder is not None:
             # "" and "/" name the source root, which holds everything: no condition at all.
             object.__setattr__(self, "folder", self.folder.strip("/") or None)
+        if self.words is not None:
+            if not all(is_valid_unicode(phrase) for phrase in self.words):
+                raise BadQueryError("A quoted phrase holds characters that are not valid Unicode; retype it.")
+            squashed = tuple(dict.fromkeys(word for phrase in self.words if (word := squash(phrase))))
+            object.__setattr__(self, "words", squashed or None)
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -80,4 +89,8 @@ def sql_conditions(filters: Filters) -> tuple[list[str], list[object]]:
     if filters.min_height:
         clauses.append("height >= ?")
         params.append(filters.min_height)
+    for phrase in filters.words or ():
+        clause, values = phrase_condition(phrase)
+        clauses.append(clause)
+        params.extend(values)
     return clauses, params

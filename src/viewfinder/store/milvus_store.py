@@ -163,8 +163,13 @@ class MilvusStore(VectorStore):
         return self._search(queries, k, expression)
 
     def top(self, query: np.ndarray, k: int, filters: Filters | None, catalog: Catalog) -> list[tuple[int, float]]:
-        """The filters run inside Milvus, on the metadata each row carries (at most MAX_LIMIT pairs)."""
-        scores, ids = self._search(query, k, filter_expression(filters) if filters is not None else "")
+        """The filters run inside Milvus, on the metadata each row carries (at most MAX_LIMIT pairs); quoted
+        phrases, which match the words kept in the catalog, are sent as the ids of the photos that hold them."""
+        expression = filter_expression(filters) if filters is not None else ""
+        if filters is not None and filters.words:
+            held = "id in [" + ",".join(map(str, catalog.ids_matching(Filters(words=filters.words)))) + "]"
+            expression = f"({expression}) and ({held})" if expression else held
+        scores, ids = self._search(query, k, expression)
         return pairs(scores[0], ids[0])
 
     def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
