@@ -9,16 +9,22 @@ batch of words is one transaction, and a killed run goes on from the first conte
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from viewfinder.images.decode import DecodeError, UnreadableError
-from viewfinder.images.ocr import WordReader
+from viewfinder.images.ocr import Pictures, WordReader, prepare
 from viewfinder.sources import OriginalChangedError, Source
 from viewfinder.store import words
 from viewfinder.store.catalog import Catalog, ImageRecord
 
 BATCH = 16  # contents read between two commits: at most this much OCR work is redone after a crash
+AHEAD = 2  # photos decoded ahead of the model: enough to keep it busy, few in memory (two 1280 px copies each)
+T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -36,37 +42,60 @@ def read_all_words(
 ) -> WordsReport:
     """Reads the words of the unread contents under `sources` and stores them; drops the words no image uses.
 
-    A photo OCR cannot decode is recorded with its reason (no words) and not tried again until its content
-    changes; one that cannot be read now (gone, not permitted, replaced since the scan) is tried next run.
+    Photos are decoded on a thread ahead of the model (decoding and scaling cost half as much as finding the
+    words). A photo OCR cannot decode is recorded with its reason (no words) and not tried again until its
+    content changes; one that cannot be read now (gone, not permitted, replaced since the scan) is tried next run.
     """
     report = WordsReport()
     pending = words.unread(catalog.db, sources)
     records = catalog.images([image_id for image_id, _ in pending])
     batch: list[words.ReadWords] = []
-    for done, (image_id, digest) in enumerate(pending, 1):
-        record = records[image_id]
+
+    def load(item: tuple[int, str]) -> Pictures | Exception:
+        record = records[item[0]]
         try:
-            batch.append(words.ReadWords(digest, _read(reader, sources[record.root], record)))
-            report.read += 1
-        except (UnreadableError, OSError, OriginalChangedError) as error:
-            log.warning("words of %s not read now: %s", record.path, error)
-        except DecodeError as error:
-            batch.append(words.ReadWords(digest, "", str(error) or "cannot decode"))
-            report.skipped.append({"path": record.path, "reason": str(error) or "cannot decode"})
-        if len(batch) >= BATCH:
-            words.store(catalog.db, batch)
-            batch = []
-        if progress:
-            progress(done, len(pending))
+            return _prepare(sources[record.root], record)
+        except (DecodeError, OSError, OriginalChangedError) as error:
+            return error
+
+    with ThreadPoolExecutor(1, thread_name_prefix="ocr-decode") as pool:
+        for done, ((image_id, digest), loaded) in enumerate(_ahead(pool, load, pending), 1):
+            path = records[image_id].path
+            if isinstance(loaded, Pictures):
+                batch.append(words.ReadWords(digest, reader.read(loaded)))
+                report.read += 1
+            elif isinstance(loaded, DecodeError) and not isinstance(loaded, UnreadableError):
+                batch.append(words.ReadWords(digest, "", str(loaded) or "cannot decode"))
+                report.skipped.append({"path": path, "reason": str(loaded) or "cannot decode"})
+            else:
+                log.warning("words of %s not read now: %s", path, loaded)
+            if len(batch) >= BATCH:
+                words.store(catalog.db, batch)
+                batch = []
+            if progress:
+                progress(done, len(pending))
     words.store(catalog.db, batch)
     words.forget_unused(catalog.db)
     return report
 
 
-def _read(reader: WordReader, source: Source, record: ImageRecord) -> str:
-    """The words of one indexed image, read from its file, or through its source for a remote one (only
+def _ahead(pool: ThreadPoolExecutor, load: Callable[[T], R], items: list[T]) -> Iterator[tuple[T, R]]:
+    """Each item with what `load` made of it, in order, loading at most AHEAD items beyond the one yielded."""
+    pending: deque[tuple[T, Future[R]]] = deque()
+    for item in items:
+        pending.append((item, pool.submit(load, item)))
+        if len(pending) > AHEAD:
+            first, future = pending.popleft()
+            yield first, future.result()
+    while pending:
+        first, future = pending.popleft()
+        yield first, future.result()
+
+
+def _prepare(source: Source, record: ImageRecord) -> Pictures:
+    """The OCR pictures of one indexed image, from its file, or through its source for a remote one (only
     while it is still the content indexed)."""
     if not source.remote:
-        return reader.read(record.path)
+        return prepare(record.path)
     with source.open_indexed(record) as handle:
-        return reader.read(handle.read())
+        return prepare(handle.read())
