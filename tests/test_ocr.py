@@ -61,8 +61,8 @@ def test_a_quoted_phrase_is_taken_out_of_the_line() -> None:
     assert read_phrases('12" vinyl') == ('12" vinyl', ())  # a quote left open is a character
     line = read_line('"Gate B12"')
     assert [term.text for term in line.terms] == ["Gate B12"]  # a phrase alone is also what to look for
-    assert line.filters() == Filters(words=("gateb12",))
-    assert read_line('sign "EXIT" in July 2023', today=None).filters().words == ("exit",)
+    assert line.filters() == Filters(words=("gatebl2",))  # 1 and l are one: OCR confuses them
+    assert read_line('sign "EXIT" in July 2023', today=None).filters().words == ("exlt",)
 
 
 def test_the_catalog_keeps_words_by_content_and_finds_them_ignoring_spacing_and_case(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_the_catalog_keeps_words_by_content_and_finds_them_ignoring_spacing_and_
                 (f"/p/{number}.jpg", digest),
             )
     assert [digest for _, digest in words.unread(catalog.db, ["/p"])] == ["a", "b"]
-    words.store(catalog.db, [words.ReadWords("a", "TOTAL42.50EUR"), words.ReadWords("b", "", "not an image file")])
+    words.store(catalog.db, [words.ReadWords("a", "T0TAL42.50EUR"), words.ReadWords("b", "", "not an image file")])
     assert words.unread(catalog.db, ["/p"]) == []
 
     def found(phrase: str) -> list[int]:
@@ -84,7 +84,7 @@ def test_the_catalog_keeps_words_by_content_and_finds_them_ignoring_spacing_and_
 
     assert found("total 42.50") == found("42.5") == found("50") == [1]  # trigram index and short phrases alike
     assert found("43.50") == [] and found("eu r") == [1]
-    assert words.words_of(catalog.db, [1, 2]) == {1: "TOTAL42.50EUR"}
+    assert words.words_of(catalog.db, [1, 2]) == {1: "T0TAL42.50EUR"}  # as read
     with catalog.db:
         catalog.db.execute("DELETE FROM images WHERE id = 1")
     assert words.forget_unused(catalog.db) == 1

@@ -1,7 +1,8 @@
 """The words read in photos (`index --ocr`), in the catalog: stored by content hash, matched by quoted phrases.
 
-OCR drops and adds spaces ("TOTAL42.50EUR") and reads capitals as the photo has them, so a phrase and the
-stored words are compared squashed: lower case, without whitespace. The trigram index finds a squashed
+OCR drops and adds spaces ("TOTAL42.50EUR"), reads capitals as the photo has them and takes some characters
+for others (0 for O), so a phrase and the stored words are compared squashed: lower case, without whitespace,
+confusable characters as one. The trigram index finds a squashed
 phrase of three characters or more anywhere in a photo's words; shorter ones are looked for row by row.
 """
 
@@ -23,9 +24,14 @@ class ReadWords:
     reason: str | None = None
 
 
+# Letters OCR takes for one another, each set written as one: "T0TAL" and "TOTAL", "B12" and "Bl2" match.
+_CONFUSED = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l"})
+
+
 def squash(text: str) -> str:
-    """The form stored words and phrases are compared in: lower case, no whitespace."""
-    return "".join(text.lower().split())
+    """The form stored words and phrases are compared in: lower case, no whitespace, and each set of
+    characters OCR confuses (O and 0; 1, l, I and |) as one."""
+    return "".join(text.lower().split()).translate(_CONFUSED)
 
 
 def phrase_condition(phrase: str) -> tuple[str, list[object]]:
