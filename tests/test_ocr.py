@@ -12,7 +12,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
 from cli_helpers import run_cli, run_cli_json
 from starlette.testclient import TestClient
@@ -27,23 +26,9 @@ from viewfinder.sources import open_source
 from viewfinder.store import migrations, words
 from viewfinder.store.catalog import Catalog
 from viewfinder.store.filters import Filters
-from wordworld import draw_phrase, textured
+from wordworld import write_library
 
 PHRASES = ("TOTAL 42.50 EUR", "Rua Augusta", "Quarterly Results", "Gate B12")
-
-
-def write_library(folder: Path, phrases: tuple[str, ...], plain: int, seed: int = 3) -> dict[str, Path]:
-    """One picture per phrase with the phrase drawn on it, and `plain` pictures without words."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    pictures = textured(len(phrases) + plain, rng)
-    drawn = {}
-    for number, phrase in enumerate(phrases):
-        drawn[phrase] = folder / f"words-{number}.jpg"
-        draw_phrase(pictures[number], phrase, rng).save(drawn[phrase], quality=92)
-    for number, picture in enumerate(pictures[len(phrases) :]):
-        picture.save(folder / f"plain-{number}.jpg", quality=92)
-    return drawn
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ they are installed, and the project's textured gradients (`textured()`) for the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +92,18 @@ def draw_phrase(picture: Image.Image, phrase: str, rng: np.random.Generator) -> 
     y = int(rng.integers(0, max(1, height - layer.height)))
     picture.paste(layer, (x, y), layer)
     return picture
+
+
+def write_library(folder: Path, phrases: Sequence[str], plain: int, seed: int = 3) -> dict[str, Path]:
+    """Textured pictures (no package needed): one per phrase with the phrase drawn on it, and `plain` without
+    words; returns phrase -> its picture."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    pictures = textured(len(phrases) + plain, rng)
+    drawn = {}
+    for number, phrase in enumerate(phrases):
+        drawn[phrase] = folder / f"words-{number}.jpg"
+        draw_phrase(pictures[number], phrase, rng).save(drawn[phrase], quality=92)
+    for number, picture in enumerate(pictures[len(phrases) :]):
+        picture.save(folder / f"plain-{number}.jpg", quality=92)
+    return drawn
