@@ -42,8 +42,8 @@ def read_all_words(
 ) -> WordsReport:
     """Reads the words of the unread contents under `sources` and stores them; drops the words no image uses.
 
-    Photos are decoded on a thread ahead of the model (decoding and scaling cost half as much as finding the
-    words). A photo OCR cannot decode is recorded with its reason (no words) and not tried again until its
+    Photos are decoded on a thread ahead of the model, so decoding and scaling one overlaps reading the last. A
+    photo OCR cannot decode or read is recorded with its reason (no words) and not tried again until its
     content changes; one that cannot be read now (gone, not permitted, replaced since the scan) is tried next run.
     """
     report = WordsReport()
@@ -57,18 +57,22 @@ def read_all_words(
             return _prepare(sources[record.root], record)
         except (DecodeError, OSError, OriginalChangedError) as error:
             return error
+        except Exception as error:  # whatever a crafted file makes a decoder raise: one photo never stops the run
+            log.warning("unexpected error decoding %s for OCR", record.path, exc_info=error)
+            return DecodeError(f"cannot be decoded ({type(error).__name__})")
 
     with ThreadPoolExecutor(1, thread_name_prefix="ocr-decode") as pool:
         for done, ((image_id, digest), loaded) in enumerate(_ahead(pool, load, pending), 1):
             path = records[image_id].path
-            if isinstance(loaded, Pictures):
-                batch.append(words.ReadWords(digest, reader.read(loaded)))
+            outcome = _read(reader, loaded, path) if isinstance(loaded, Pictures) else loaded
+            if isinstance(outcome, str):
+                batch.append(words.ReadWords(digest, outcome))
                 report.read += 1
-            elif isinstance(loaded, DecodeError) and not isinstance(loaded, UnreadableError):
-                batch.append(words.ReadWords(digest, "", str(loaded) or "cannot decode"))
-                report.skipped.append({"path": path, "reason": str(loaded) or "cannot decode"})
+            elif isinstance(outcome, DecodeError) and not isinstance(outcome, UnreadableError):
+                batch.append(words.ReadWords(digest, "", str(outcome) or "cannot decode"))
+                report.skipped.append({"path": path, "reason": str(outcome) or "cannot decode"})
             else:
-                log.warning("words of %s not read now: %s", path, loaded)
+                log.warning("words of %s not read now: %s", path, outcome)
             if len(batch) >= BATCH:
                 words.store(catalog.db, batch)
                 batch = []
@@ -90,6 +94,15 @@ def _ahead(pool: ThreadPoolExecutor, load: Callable[[T], R], items: list[T]) -> 
     while pending:
         first, future = pending.popleft()
         yield first, future.result()
+
+
+def _read(reader: WordReader, pictures: Pictures, path: str) -> str | DecodeError:
+    """The words in prepared pictures, or why the engine could not read them (said as decoding would say it)."""
+    try:
+        return reader.read(pictures)
+    except Exception as error:  # the engine's own failure on one odd picture: the run goes on
+        log.warning("OCR failed on %s", path, exc_info=error)
+        return DecodeError(f"OCR failed ({type(error).__name__})")
 
 
 def _prepare(source: Source, record: ImageRecord) -> Pictures:
