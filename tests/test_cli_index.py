@@ -37,7 +37,10 @@ def test_index_then_search_returns_contract_shape_sorted_by_similarity(capsys, l
         "images_per_second",
         "reused",
         "missing_sources",
+        "words_read",
+        "words_skipped",
     }
+    assert report["words_read"] == 0 and report["words_skipped"] == []  # no --ocr: no words read
 
     result = run_cli_json(capsys, "search", "a blue sky", "--index", index, "-k", "10")
     assert result["count"] == 10 == len(result["results"])

@@ -44,6 +44,7 @@ COMMANDS = {
     "torch": ["index", "PHOTOS", "--index", "INDEX", "--model", "random:ViT-B-32"],
     "ray": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--engine", "ray"],
     "milvus": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--store", "milvus"],
+    "ocr": ["index", "PHOTOS", "--index", "INDEX", "--model", "test:tiny", "--ocr"],
 }
 
 

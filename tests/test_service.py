@@ -75,6 +75,7 @@ RESULT_FIELDS = {
     "relevance",
     "match",
     "display_url",
+    "words",  # null: the words read in the photo come with a quoted phrase (tests/test_ocr.py)
 }
 
 

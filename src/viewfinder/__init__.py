@@ -93,17 +93,19 @@ def index_folders(
     runtime: str = "auto",
     engine: str = "local",
     store: str | None = None,
+    ocr: bool = False,
 ) -> IndexReport:
     """Brings an index up to date with its sources (folders or s3:// prefixes), creating it with `model` when new.
 
     `engine` is "local" or "ray" (Ray Data, on the cluster `ray.init` finds); `store` picks the vector store of
-    a new index: "faiss" (the default) or "milvus[:URI]".
+    a new index: "faiss" (the default) or "milvus[:URI]". `ocr` also reads the words in the photos (the [ocr]
+    extra), in this run and every later one, so that a quoted phrase in a search finds them.
     """
     from pathlib import Path
 
     from viewfinder.app import library
 
-    return library.update(Path(index), sources, model, device, runtime=runtime, engine=engine, store=store)
+    return library.update(Path(index), sources, model, device, runtime=runtime, engine=engine, store=store, ocr=ocr)
 
 
 def upgrade_index(index: str, model: str, device: str = "auto", runtime: str = "auto") -> UpgradeReport:

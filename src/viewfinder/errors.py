@@ -12,6 +12,7 @@ EXTRA_MODULES = {
     "ray": ("ray",),
     "milvus": ("pymilvus", "milvus_lite"),
     "multilingual": ("transformers",),
+    "ocr": ("rapidocr_onnxruntime",),
     "places": ("reverse_geocode",),
 }
 # The top-level modules of the packages every install has ([project] dependencies) that a command imports only

@@ -128,6 +128,20 @@ def server(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield url
 
 
+@pytest.fixture(scope="session")
+def words_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server over pictures with words drawn on them (worlds/wordworld.py), indexed with --ocr."""
+    from wordworld import write_library
+
+    root = tmp_path_factory.mktemp("words")
+    write_library(root / "photos", ("Rua Augusta", "Gate B12"), plain=2)
+    indexing = [sys.executable, "-m", "viewfinder", "index", str(root / "photos"), "--index", str(root / "index")]
+    indexing += ["--model", "test:tiny", "--ocr"]
+    subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
+    with _serving(root / "index", root, {}) as url:
+        yield url
+
+
 @pytest.fixture
 def token_server(index: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Another server over the same index, guarded by a search token; yields its URL and the token."""

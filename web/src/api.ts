@@ -13,6 +13,8 @@ export interface ImageMeta {
   folder?: string;
   size_bytes?: number;
   taken_at?: string | null;
+  /** The words read in the photo (`index --ocr`): in the meta always, in results of a query with a quoted phrase. */
+  words?: string | null;
 }
 
 /** How likely a result shows what was asked for, in a word (the server's own rating). */

@@ -54,6 +54,7 @@ from viewfinder.store.thumbnails import (
 from viewfinder.store.thumbnails import RENDITION_SIDES as RENDITION_SIDES
 from viewfinder.store.thumbnails import RENDITIONS as RENDITIONS_FOLDER
 from viewfinder.store.thumbnails import THUMBNAIL_SIDES as THUMBNAIL_SIDES
+from viewfinder.store.words import words_of
 
 # Thumbnails and renditions being made, in this process: concurrent requests for one share its decode.
 _PICTURES_MADE = OncePerKey()
@@ -208,6 +209,10 @@ class Index:
         if isinstance(recent, bool) or not 1 <= recent <= MAX_RECENT:
             raise BadQueryError(f"recent must be between 1 and {MAX_RECENT}.")
         return overview(self.catalog, folder, recent)
+
+    def words(self, image_id: str | int) -> str | None:
+        """The words read in an indexed image (`index --ocr`); None when none were read or it shows none."""
+        return words_of(self.catalog.db, [self.image(image_id).id]).get(parse_image_id(image_id))
 
     def info(self) -> IndexInfo:
         """What the index holds: size, model, vector index, sources (missing ones flagged), folders, dates."""

@@ -58,9 +58,11 @@ def update(
     ray_address: str | None = None,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
+    ocr: bool = False,
 ) -> IndexReport:
     """Brings an index up to date with its sources (folders or s3:// prefixes), creating it with `model` when
-    new; `embedder` is a model already loaded (a server's), used when it is the index's model."""
+    new; `embedder` is a model already loaded (a server's), used when it is the index's model. `ocr` reads the
+    words in the photos too, in this run and every later one (a quoted phrase in a search then finds them)."""
     return run_index(
         Path(index_path).expanduser(),
         [str(source) for source in sources],
@@ -74,6 +76,7 @@ def update(
         engine=engine,
         ray_address=ray_address,
         store=store,
+        ocr=ocr,
     )
 
 

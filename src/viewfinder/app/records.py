@@ -94,6 +94,7 @@ def hit_dict(hit: Hit, image_fields: ImageFields) -> dict[str, Any]:
         "similarity": round(hit.similarity, 6),
         "relevance": hit.relevance,
         "match": hit.match,
+        "words": hit.words,
     }
 
 

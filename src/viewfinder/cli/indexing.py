@@ -41,6 +41,12 @@ def _add_index_command(commands: argparse._SubParsersAction) -> None:
     index.add_argument(
         "--ray-address", metavar="ADDR", help="Ray cluster to use with --engine ray (default: start one on 127.0.0.1)"
     )
+    index.add_argument(
+        "--ocr",
+        action="store_true",
+        help="also read the words in each photo, so that a quoted phrase finds them (kept by later runs; "
+        "needs the [ocr] extra)",
+    )
     index.add_argument("--json", action="store_true", help="print a JSON summary")
     index.set_defaults(run=_index)
 
@@ -93,12 +99,15 @@ def _index(args: argparse.Namespace) -> int:
             engine=args.engine,
             ray_address=args.ray_address,
             store=args.store,
+            ocr=args.ocr,
         )
     if args.json:
         print(json.dumps(asdict(report)))
         return EXIT_OK
     for item in report.skipped:
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    for item in report.words_skipped:
+        print(f"no words read in {item['path']}: {item['reason']}", file=sys.stderr)
     print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged, "
         f"{len(report.skipped)} skipped; {report.total} images in the index "

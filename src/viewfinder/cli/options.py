@@ -52,6 +52,7 @@ class progress_bar:
         def update(done: int, total: int) -> None:
             if self.bar is None:
                 self.bar = tqdm(total=total, unit="img", desc="indexing", file=sys.stderr)
+            self.bar.total = total  # `index --ocr` reads words in a second pass, counted on the same bar
             self.bar.n = done
             self.bar.refresh()
 

@@ -143,6 +143,8 @@ def _search(args: argparse.Namespace) -> int:
         taken = f"{hit.image.taken_at or 'undated':<19}  " if answer.sort == "date" else ""
         rated = f"{hit.match or '':<8}  {hit.relevance or 0:>3.0f}%"
         print(f"{hit.rank:>4}  {rated}  {hit.similarity:.4f}  {taken}{hit.image.path}")
+        if hit.words is not None:  # a query with a quoted phrase: the words it was found in
+            print(f"      words: {hit.words}")
     hidden = len(answer.weaker) - len(answer.closest)
     if hidden:
         print(f"  ({hidden} weaker matches below the line: --min-relevance 0 lists them)")

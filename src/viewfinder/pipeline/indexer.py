@@ -9,12 +9,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError, full_disk_cause
+from viewfinder.images.ocr import WordReader
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.prompts import prompt_vectors
@@ -22,6 +23,7 @@ from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
 from viewfinder.pipeline.reading import Thumbnails, decode_ahead
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
+from viewfinder.pipeline.words import read_all_words
 from viewfinder.settings import BATCH_SIZE, ENGINES
 from viewfinder.sources import Source, SourceFile, Unusable, open_source, source_for
 from viewfinder.store.catalog import Catalog, FileState
@@ -51,6 +53,9 @@ class IndexReport:
     # recorded source folders that no longer exist: {"source", "images", "removed"}; one whose images
     # turned up elsewhere (a renamed folder) is removed, one that merely vanished (an unplugged disk) is kept
     missing_sources: list[dict] = field(default_factory=list)
+    # `index --ocr` (kept by later runs): contents whose words were read, and photos OCR could not decode
+    words_read: int = 0
+    words_skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -125,12 +130,14 @@ def run_index(
     engine: str = "local",
     ray_address: str | None = None,
     store: str | None = None,
+    ocr: bool = False,
 ) -> IndexReport:
     """Brings an index up to date with its source folders; returns what was done.
 
     `embedder` is a model already loaded (the server's), used when it is the index's model. `engine` "ray"
     decodes and embeds on a Ray cluster (`ray_address`, else a local one); commits stay here either way.
     `store` (faiss, milvus or milvus:URI) chooses the vector store of a new index; an existing one keeps its own.
+    `ocr` reads the words in the photos too (pipeline.words), and is recorded so that later runs keep doing it.
     """
     started = time.perf_counter()
     if batch_size < 1:
@@ -151,6 +158,8 @@ def run_index(
     sources = _outermost([open_source(root) for root in roots])
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
+        # Loaded first: a missing [ocr] extra stops the run before anything is made or embedded.
+        reader = WordReader() if ocr or (manifest is not None and manifest.ocr) else None
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
         if embedder is not None and embedder.spec.identity() != spec.identity():
             embedder = None  # another model than this index's: load the right one when it is needed
@@ -166,6 +175,9 @@ def run_index(
             # loaded leaves no half-made index behind.
             embedder = embedder or load_embedder_for(spec, device, runtime)
             manifest = index_dir.create(spec, embedder.dim, store)
+        if ocr and not manifest.ocr:
+            manifest = replace(manifest, ocr=True)
+            index_dir.write_manifest(manifest)
         loaded = [embedder]
 
         def load() -> Embedder:
@@ -186,6 +198,9 @@ def run_index(
             report = _index_into(
                 index_dir, catalog, sources, manifest.dim, batch_size, workers, progress, load, ray_embed
             )
+            if reader is not None:
+                found = read_all_words(catalog, {source.root: source for source in sources}, reader, progress)
+                report.words_read, report.words_skipped = found.read, found.skipped
         except (sqlite3.OperationalError, OSError, RuntimeError) as error:
             if full_disk_cause(error) is None:
                 raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from viewfinder.search.results import Answer, Hit
 from viewfinder.store.catalog import Catalog, ImageRecord
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import VectorStore
+from viewfinder.store.words import words_of
 
 # Extra results fetched beyond k, for those the catalog deleted since the vector index was loaded.
 OVERFETCH_MIN = 16
@@ -58,12 +60,17 @@ def run(
     min_relevance = query.min_relevance
     if min_relevance is None:
         min_relevance = relevance.default_min_relevance(encoder.random_weights)
+    phrases = query.filters is not None and query.filters.words is not None
+    if phrases:
+        min_relevance = 0.0  # a photo holding the quoted words is a match, however its pixels rate
     if hits:
         rated = relevance.rate(hits, *_rating_frame(query, query_vector, calibration()))
         hits = rated[: query.k]
     passed = [hit.relevance is not None and hit.relevance >= min_relevance for hit in hits]
     kept = [hit for hit, ok in zip(hits, passed, strict=True) if ok]
     weaker = [hit for hit, ok in zip(hits, passed, strict=True) if not ok]
+    if phrases:
+        kept, weaker = _with_words(kept, catalog), _with_words(weaker, catalog)
     rated_at = time.perf_counter()
     timings = {
         "encode": (encoded - started) * 1000,
@@ -77,6 +84,12 @@ def run(
     return Answer(
         algebra.describe(query.terms), kept, min_relevance, weaker, rounded, query.sort, query.terms, query.filters
     )
+
+
+def _with_words(hits: list[Hit], catalog: Catalog) -> list[Hit]:
+    """The hits with the words read in their photos, which show where a quoted phrase matched."""
+    found = words_of(catalog.db, [hit.image.id for hit in hits])
+    return [replace(hit, words=found.get(hit.image.id)) for hit in hits]
 
 
 def _rating_frame(

@@ -20,6 +20,7 @@ class Hit:
     similarity: float
     relevance: float | None = None  # 0-100, set by search.relevance; None where not rated
     match: str | None = None  # "strong", "possible" or "weak": the relevance in a word (search.relevance)
+    words: str | None = None  # the words read in the photo, given for a query with a quoted phrase
 
 
 @dataclass(frozen=True)

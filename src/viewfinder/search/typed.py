@@ -8,8 +8,9 @@
 
 A line with none of these is one text, unchanged: "t-shirt", "rock'n'roll" and "100% cotton" stay literal
 (a minus inside a word, a weight with nothing after a plus). A date phrase ("beach in July 2023", "snow last
-winter"; search/typed_dates.py) becomes a filter on the capture date, and a place ("beach in Lisbon";
-search/typed_places.py) one on the GPS position. The CLI's TEXT, the HTTP API's `query`
+winter"; search/typed_dates.py) becomes a filter on the capture date, a place ("beach in Lisbon";
+search/typed_places.py) one on the GPS position, and a phrase in double quotes (`receipt "42.50"`;
+search/typed_words.py) one on the words read in the photo. The CLI's TEXT, the HTTP API's `query`
 and `Index.search(str)` read a line the same way, so every front gives the same search for the same line.
 """
 
@@ -23,6 +24,7 @@ from viewfinder.errors import BadQueryError
 from viewfinder.search.query import MAX_WEIGHT, NEGATIVE_WEIGHT, Term
 from viewfinder.search.typed_dates import DateRange, read_dates
 from viewfinder.search.typed_places import read_place
+from viewfinder.search.typed_words import read_phrases
 from viewfinder.store.filters import Filters, Place
 
 # Where a negative part starts: ", not", "without" (and its French and German words) as whole words, or a
@@ -34,14 +36,18 @@ _WEIGHT = re.compile(r"^(\d+(?:\.\d+)?)\s*%\s*(?:of\s+)?(.*)$", re.IGNORECASE | 
 
 @dataclass(frozen=True)
 class TypedLine:
-    """What a typed line asks for: its terms, and the capture dates and place it names (None: it names none)."""
+    """What a typed line asks for: its terms, the capture dates and place it names (None: it names none) and
+    the quoted phrases the words in the photo must hold."""
 
     terms: tuple[Term, ...]
     taken: DateRange | None = None
     place: Place | None = None
+    words: tuple[str, ...] = ()
 
     def filters(self, given: Filters | None = None) -> Filters | None:
-        """`given` narrowed to the line's dates and place: a photo must pass both."""
+        """`given` narrowed to the line's dates, place and quoted phrases: a photo must pass both."""
+        if self.words:
+            given = replace(given or Filters(), words=((given.words if given else None) or ()) + self.words)
         if self.taken is None and self.place is None:
             return given
         narrowed = given or Filters()
@@ -63,9 +69,11 @@ class TypedLine:
 
 
 def read_line(line: str, today: date | None = None) -> TypedLine:
-    """A typed line's terms, dates and place (see the module's examples). A line that is only a date or a
-    place stays words: a search needs something to look for."""
-    text = " ".join(line.split())
+    """A typed line's terms, dates, place and quoted phrases (see the module's examples). A line that is only a
+    date or a place stays words: a search needs something to look for; a line that is only quoted phrases looks
+    for them, among the photos that hold them."""
+    line, words = read_phrases(line)
+    text = " ".join((line or " ".join(words)).split())
     rest, taken = read_dates(text, today or date.today())
     if not rest:
         rest, taken = text, None
@@ -74,7 +82,7 @@ def read_line(line: str, today: date | None = None) -> TypedLine:
         rest = without_place
     else:
         place = None
-    return TypedLine(parse_typed(rest), taken, place)
+    return TypedLine(parse_typed(rest), taken, place, words)
 
 
 def parse_typed(line: str) -> tuple[Term, ...]:

@@ -73,9 +73,10 @@ def image_routes(live: LiveIndex, guarded: list, presign_ttl: int = PRESIGN_TTL)
         "/images/{image_id}/meta", response_model=ImageOut, dependencies=guarded, responses=error_responses(401, 404)
     )
     def image_meta(image_id: str) -> dict[str, Any]:
-        """What the index knows about an image: the search result fields without rank and similarity."""
+        """What the index knows about an image: the search result fields without rank and similarity, with the
+        words read in it (`index --ocr`)."""
         with live.index() as index:
-            return image_json(index.image(image_id))
+            return {**image_json(index.image(image_id)), "words": index.words(image_id)}
 
     return router
 

@@ -121,6 +121,11 @@ class ImageOut(BaseModel):
     folder: str
     size_bytes: int
     taken_at: str | None
+    words: str | None = Field(
+        None,
+        description="the words read in the photo (`index --ocr`): in /images/{id}/meta, and in the results of a"
+        " query with a quoted phrase",
+    )
 
 
 class FolderTileOut(BaseModel):
@@ -159,7 +164,8 @@ class PlaceOut(BaseModel):
 
 
 class FiltersOut(BaseModel):
-    """The conditions the search applied: those given, narrowed by the dates and place a typed query names."""
+    """The conditions the search applied: those given, narrowed by the dates, place and quoted phrases a typed
+    query names."""
 
     taken_after: str | None
     taken_before: str | None
@@ -167,6 +173,7 @@ class FiltersOut(BaseModel):
     min_width: int | None
     min_height: int | None
     place: PlaceOut | None = Field(None, description="photos taken there (EXIF GPS), as a typed query named it")
+    words: list[str] | None = Field(None, description="phrases the words read in a photo hold (quoted in the query)")
 
 
 class SearchOut(BaseModel):

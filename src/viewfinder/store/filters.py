@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from viewfinder.errors import BadQueryError
+from viewfinder.store.words import phrase_condition, squash
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Filters:
     min_width: int | None = None
     min_height: int | None = None
     place: Place | None = None
+    # Phrases the words read in a photo must all hold (`index --ocr`; a quoted phrase in a typed line),
+    # compared squashed (store.words): lower case, spaces ignored.
+    words: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # Dates compare as text in SQL, so every accepted spelling is brought to the catalog's ISO form.
@@ -45,6 +49,11 @@ class Filters:
         if self.folder is not None:
             # "" and "/" name the source root, which holds everything: no condition at all.
             object.__setattr__(self, "folder", self.folder.strip("/") or None)
+        if self.words is not None:
+            if not all(is_valid_unicode(phrase) for phrase in self.words):
+                raise BadQueryError("A quoted phrase holds characters that are not valid Unicode; retype it.")
+            squashed = tuple(dict.fromkeys(word for phrase in self.words if (word := squash(phrase))))
+            object.__setattr__(self, "words", squashed or None)
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -98,4 +107,8 @@ def sql_conditions(filters: Filters) -> tuple[list[str], list[object]]:
     if filters.place:
         clauses.append("latitude BETWEEN ? AND ? AND longitude BETWEEN ? AND ?")
         params.extend(filters.place.box)
+    for phrase in filters.words or ():
+        clause, values = phrase_condition(phrase)
+        clauses.append(clause)
+        params.extend(values)
     return clauses, params

@@ -40,6 +40,7 @@ class Manifest:
     index_uuid: str = ""
     store: str = DEFAULT_STORE  # the vector store: faiss (files here) or milvus:URI (factory.normalise_store)
     store_collection: str = ""  # the Milvus collection holding this index's vectors
+    ocr: bool = False  # `index --ocr` was asked once: every later run reads the words of new photos too
 
 
 def default_index_path(explicit: str | None) -> Path:

@@ -63,6 +63,26 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE images ADD COLUMN longitude REAL;
     CREATE INDEX images_place ON images (latitude, longitude);
     """,
+    # The words in photos (`index --ocr`), keyed by content hash so that a moved or copied file keeps them
+    # like its vector; `squashed` (lower case, no spaces: OCR drops and adds spaces) is what a quoted phrase
+    # matches, through a trigram index that finds any substring. `reason` says why a photo's words could not
+    # be read (its text is then empty). Rows whose hash no image has any more are dropped by the next OCR pass.
+    4: """
+    CREATE TABLE words (
+        id INTEGER PRIMARY KEY,
+        content_hash TEXT NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        squashed TEXT NOT NULL,
+        reason TEXT
+    );
+    CREATE VIRTUAL TABLE words_index USING fts5(squashed, content='words', content_rowid='id', tokenize='trigram');
+    CREATE TRIGGER words_added AFTER INSERT ON words BEGIN
+        INSERT INTO words_index (rowid, squashed) VALUES (new.id, new.squashed);
+    END;
+    CREATE TRIGGER words_removed AFTER DELETE ON words BEGIN
+        INSERT INTO words_index (words_index, rowid, squashed) VALUES ('delete', old.id, old.squashed);
+    END;
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -163,11 +163,12 @@ class MilvusStore(VectorStore):
         return self._search(queries, k, expression)
 
     def top(self, query: np.ndarray, k: int, filters: Filters | None, catalog: Catalog) -> list[tuple[int, float]]:
-        """The filters run inside Milvus, on the metadata each row carries (at most MAX_LIMIT pairs); a place,
-        which rows do not carry, as the ids the catalog finds there."""
+        """The filters run inside Milvus, on the metadata each row carries (at most MAX_LIMIT pairs); a place and
+        quoted phrases, which rows do not carry (GPS positions, the words kept in the catalog), as the ids of the
+        photos the catalog finds for them."""
         expression = filter_expression(filters) if filters is not None else ""
-        if filters is not None and filters.place is not None:
-            there = catalog.ids_matching(Filters(place=filters.place)).tolist()
+        if filters is not None and (filters.place is not None or filters.words):
+            there = catalog.ids_matching(Filters(place=filters.place, words=filters.words)).tolist()
             if not there:
                 return []
             expression = " and ".join(part for part in (expression, f"(id in {there})") if part)

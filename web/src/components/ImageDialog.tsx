@@ -1,5 +1,5 @@
 import { type KeyboardEvent, type MouseEvent, useEffect, useRef, useState } from "react";
-import type { ImageMeta, SearchResult } from "../api";
+import { fetchImageMeta, type ImageMeta, type SearchResult } from "../api";
 import { formatBytes, formatCount, formatMatch, formatSimilarity, formatTakenAt } from "../format";
 import type { SearchState } from "../searchState";
 import { fullSource, screenSource } from "../viewerSource";
@@ -198,10 +198,29 @@ function ImageFacts({ result, onFilter }: { result: SearchResult | ImageMeta; on
           )}
         </Fact>
       )}
+      <PhotoWords result={result} />
       <Fact term="Dimensions">{`${result.width} × ${result.height}`}</Fact>
       {result.size_bytes !== undefined && <Fact term="Size">{formatBytes(result.size_bytes)}</Fact>}
     </dl>
   );
+}
+
+/** The words read in the photo: those a quoted phrase was found in, else asked of the server (results of other
+ * searches do not carry them); nothing when none were read. */
+function PhotoWords({ result }: { result: SearchResult | ImageMeta }) {
+  const [fetched, setFetched] = useState<{ id: string; words: string | null } | null>(null);
+  const given = typeof result.words === "string" ? result.words : null;
+  useEffect(() => {
+    if (given !== null) return;
+    const controller = new AbortController();
+    fetchImageMeta(result.image_id, controller.signal).then(
+      (meta) => setFetched({ id: meta.image_id, words: meta.words ?? null }),
+      () => undefined,
+    );
+    return () => controller.abort();
+  }, [result.image_id, given]);
+  const words = given ?? (fetched !== null && fetched.id === result.image_id ? fetched.words : null);
+  return words ? <Fact term="Words in the photo">{words}</Fact> : null;
 }
 
 /** How the search rated the result, in numbers: for the curious, folded away. */

@@ -35,7 +35,9 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
   const day = formatTakenDay(result.taken_at);
   const ratio = Math.min(WIDEST, Math.max(TALLEST, result.width / result.height || 1));
   // The label starts with the text on show, so speech input can name the card by what it sees.
-  const label = `${day ? `${day}: ` : ""}${name}${match ? `, ${match.toLowerCase()}` : ""}`;
+  // A query with a quoted phrase: the words it was found in, read out and shown under the photo.
+  const words = result.words ? `, words: ${result.words}` : "";
+  const label = `${day ? `${day}: ` : ""}${name}${match ? `, ${match.toLowerCase()}` : ""}${words}`;
   return (
     <li className="result" style={{ "--ratio": ratio } as CSSProperties}>
       <button
@@ -46,6 +48,7 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
         onFocus={onFocus}
         onClick={onOpen}
         aria-label={label}
+        title={result.words ?? undefined}
         data-rank={result.rank}
       >
         <span className="result-frame">
@@ -63,6 +66,11 @@ export function ResultCard({ result, active, buttonRef, onFocus, onOpen }: Resul
         {day && (
           <span className="result-day" aria-hidden="true">
             {day}
+          </span>
+        )}
+        {result.words && (
+          <span className="result-words" aria-hidden="true">
+            {result.words}
           </span>
         )}
       </button>
