@@ -80,10 +80,11 @@ def test_the_catalog_keeps_words_by_content_and_finds_them_ignoring_spacing_and_
 
 def test_a_catalog_of_the_previous_version_is_upgraded_with_the_words_tables(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "catalog.sqlite")
-    db.executescript(migrations.BASE_SCHEMA + migrations.MIGRATIONS[2] + "PRAGMA user_version = 2;")
+    earlier = migrations.MIGRATIONS[2] + migrations.MIGRATIONS[3]
+    db.executescript(migrations.BASE_SCHEMA + earlier + "PRAGMA user_version = 3;")
     db.close()
     catalog = Catalog(tmp_path / "catalog.sqlite")
-    assert migrations.schema_version(catalog.db) == 3
+    assert migrations.schema_version(catalog.db) == migrations.SCHEMA_VERSION == 4
     assert catalog.ids_matching(Filters(words=("anything",))).tolist() == []
     catalog.close()
 
