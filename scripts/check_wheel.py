@@ -71,8 +71,8 @@ def one_wheel(folder: Path) -> Path:
 
 
 def folder_mb(folder: Path) -> int:
-    """Space taken on disk, in MiB, as `du -sm` counts it (whole blocks)."""
-    return sum(path.lstat().st_blocks * 512 for path in folder.rglob("*")) >> 20
+    """Space taken on disk in MB (10^6 bytes), counting whole blocks as `du` does."""
+    return sum(path.lstat().st_blocks * 512 for path in folder.rglob("*")) // 1_000_000
 
 
 def use_it(viewfinder: Path, home: Path) -> list[str]:
