@@ -32,7 +32,8 @@ def library(tmp_path_factory) -> Path:
 def server(library: Path):
     index = library.parent / "index"
     run_index(index, [str(library)], model="test:tiny")
-    with start_server_process(index) as url:
+    # No thumbnail made ahead of time: these tests replace files that no request has viewed yet.
+    with start_server_process(index, env={"VIEWFINDER_WARM_THUMBNAILS": "0"}) as url:
         yield url
 
 

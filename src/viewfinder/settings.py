@@ -194,6 +194,11 @@ _TABLE = (
         flag="--review-folder", env="VIEWFINDER_REVIEW_FOLDER", metavar="DIR",
         default_text="viewfinder-review beside the index",
     ),
+    Setting(
+        "warm_thumbnails", bool, True,
+        "`serve` makes the thumbnails local photos lack in the background, so searches find them made",
+        env="VIEWFINDER_WARM_THUMBNAILS",
+    ),
     Setting("api_token", str, None, "bearer token every route but /, /assets, /healthz and /openapi.json needs",
             env="VIEWFINDER_API_TOKEN"),
     Setting("admin_token", str, None, "bearer token /admin needs (unset: /admin is disabled)",

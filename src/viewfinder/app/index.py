@@ -58,6 +58,7 @@ from viewfinder.store.words import words_of
 
 # Thumbnails and renditions being made, in this process: concurrent requests for one share its decode.
 _PICTURES_MADE = OncePerKey()
+WARM_BATCH = 256  # catalog rows read at a time while making missing thumbnails
 
 
 class Index:
@@ -304,6 +305,25 @@ class Index:
             return _PICTURES_MADE.run(key, lambda: self._make_picture(image, side, folder))
         except (DecodeError, OriginalChangedError) as error:
             raise ImageGoneError(f"Image {image.id} can no longer be read ({error}); re-run indexing.") from None
+
+    def warm_thumbnails(self, stop: threading.Event) -> int:
+        """Makes the thumbnails that local photos lack, the last indexed first, until all are made or `stop` is
+        set; returns how many it made. Photos in object storage have theirs from indexing. A server runs this in
+        the background, so that the first search after indexing finds its thumbnails made."""
+        made = 0
+        ids = self.catalog.ids_matching()[::-1].tolist()
+        for start in range(0, len(ids), WARM_BATCH):
+            for image in self.catalog.images(ids[start : start + WARM_BATCH]).values():
+                if stop.is_set():
+                    return made
+                if source_for(image.root).remote or cached_thumbnail(self.index_dir.path, image) is not None:
+                    continue
+                try:
+                    self._picture(image, THUMBNAIL_SIDE, THUMBNAILS_FOLDER)
+                    made += 1
+                except ViewfinderError:  # gone or unreadable: its own request will say so
+                    continue
+        return made
 
     def _make_picture(self, image: ImageRecord, side: int, folder: str) -> Thumbnail:
         with decode_budget.reserve(original_cost(image), f"image {image.id}"):

@@ -67,6 +67,7 @@ class LiveIndex:
         self._info: tuple[Index, IndexInfo] | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._warmer: threading.Thread | None = None
         self.reindexer = Reindexer(
             self.index_dir.path, self.source_roots, self._embedder, self.refresh, lambda: self.generation, device
         )
@@ -192,6 +193,25 @@ class LiveIndex:
             self._watcher = threading.Thread(target=self._watch, name="viewfinder-watch", daemon=True)
             self._watcher.start()
 
+    def start_warming(self) -> None:
+        """Makes the thumbnails local photos lack on a background thread, for each generation served, so that
+        searches after indexing find them made rather than wait for them (one decode at a time)."""
+        if self._warmer is None:
+            self._warmer = threading.Thread(target=self._warm, name="viewfinder-thumbnails", daemon=True)
+            self._warmer.start()
+
+    def _warm(self) -> None:
+        warmed = None
+        while not self._stop.is_set():
+            if self.generation != warmed:
+                warmed = self.generation
+                try:
+                    with self.index() as index:
+                        index.warm_thumbnails(self._stop)
+                except Exception:
+                    log.exception("cannot make the thumbnails of %s ahead of time", self.index_dir.path)
+            self._stop.wait(self.poll_seconds)
+
     def _watch(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
@@ -202,8 +222,9 @@ class LiveIndex:
     def close(self) -> None:
         """Stops watching and closes the index (a running reindex job is left to the writer lock's care)."""
         self._stop.set()
-        if self._watcher is not None:
-            self._watcher.join()
+        for thread in (self._watcher, self._warmer):
+            if thread is not None:
+                thread.join()
         with self._lease_lock:
             self._current.retired = True
             finished = self._current.users == 0

@@ -62,6 +62,7 @@ def create_app(
     watch: bool = False,
     decode_memory_mb: int = DECODE_MEMORY_MB,
     review_folder: str | Path | None = None,
+    warm_thumbnails: bool = False,
 ) -> FastAPI:
     """The Viewfinder ASGI app over one index (a directory, or a snapshot published at s3://…); loads the
     index and its text encoder before returning.
@@ -71,7 +72,8 @@ def create_app(
     searches that give none (None: the model's default, docs/API.md). `decode_memory_mb` bounds the memory of
     the images this process decodes at once (app/limits.py). Requests other than reads from a web page of
     another site than `cors_origins` are refused. `review_folder` is where resolved duplicates are moved
-    (default: viewfinder-review beside the index; a snapshot's server moves none).
+    (default: viewfinder-review beside the index; a snapshot's server moves none). `warm_thumbnails` makes the
+    thumbnails of local photos in the background while the app runs (`viewfinder serve` does).
     """
     decode_budget.resize(decode_memory_mb * 2**20)
     if is_object_store_url(str(index_path)):
@@ -89,6 +91,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         live.start_watching()
+        if warm_thumbnails:
+            live.start_warming()
         if folders is not None:
             folders.start()
         yield

@@ -70,6 +70,7 @@ def serve(
         min_relevance=min_relevance,
         watch=watch,
         review_folder=review_folder,
+        warm_thumbnails=settings.value("warm_thumbnails"),
         presign_ttl=presign_ttl,
         api_token=api_token,
         admin_token=admin_token,
