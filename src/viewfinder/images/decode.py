@@ -7,13 +7,10 @@ torch. Every way a file can fail to be a usable image surfaces as a DecodeError 
 import functools
 import io
 import os
-import re
 import stat
-import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import BinaryIO
 
 import numpy as np
@@ -33,7 +30,9 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from viewfinder.images.exif import MALFORMED, ORIENTATION, exif_of, field_count, taken_at
 from viewfinder.images.gps import gps_of
+from viewfinder.images.orientation import stored_box, swaps_axes, upright
 from viewfinder.settings import MAX_IMAGE_BYTES
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -50,7 +49,7 @@ _FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
 
 # What Pillow, its plugins and pillow_heif raise on data they cannot decode (RuntimeError: the AVIF and HEIF
 # decoders, found by fuzzing).
-_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, struct.error, RuntimeError)
+_CORRUPT = MALFORMED
 
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -59,41 +58,10 @@ _RESAMPLE = {
 }
 _RESIZE_MODES = ("shortest", "longest", "squash")
 
-_ORIENTATION = 0x0112
-_DATETIME = 0x0132
-_EXIF_IFD = 0x8769
-_DATETIME_ORIGINAL = 0x9003
-# The same table as ImageOps.exif_transpose, which is not used because it re-reads EXIF without the
-# guard against malformed data that _exif has.
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-_SWAPS_AXES = frozenset({5, 6, 7, 8})
-# Where each transposition takes a point (x, y) of a w x h image; pixel edges, so no off-by-one.
-_TRANSPOSED_POINT = {
-    Image.Transpose.FLIP_LEFT_RIGHT: lambda x, y, w, h: (w - x, y),
-    Image.Transpose.FLIP_TOP_BOTTOM: lambda x, y, w, h: (x, h - y),
-    Image.Transpose.ROTATE_180: lambda x, y, w, h: (w - x, h - y),
-    Image.Transpose.TRANSPOSE: lambda x, y, w, h: (y, x),
-    Image.Transpose.TRANSVERSE: lambda x, y, w, h: (h - y, w - x),
-    Image.Transpose.ROTATE_90: lambda x, y, w, h: (y, w - x),
-    Image.Transpose.ROTATE_270: lambda x, y, w, h: (h - y, x),
-}
-_INVERSE = {
-    Image.Transpose.ROTATE_90: Image.Transpose.ROTATE_270,
-    Image.Transpose.ROTATE_270: Image.Transpose.ROTATE_90,
-}
 # A resized image at most this many model sides long is made whole and then cropped, which matches open_clip
 # to the bit. A longer one (a 1x100000 strip) is resized only where the centre crop falls: making it whole, as
 # open_clip would, takes gigabytes or overflows.
 FULL_RESIZE_RATIO = 8
-_EXIF_DATE = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -165,7 +133,7 @@ def open_oriented(source: str | os.PathLike | bytes | BinaryIO, max_pixels: int 
         source = os.fsdecode(source)
     with _opened(source, max_pixels) as img:
         img.load()
-        return _orient(_to_rgb(img), _exif(img).get(_ORIENTATION))
+        return upright(_to_rgb(img), exif_of(img).get(ORIENTATION))
 
 
 def decode_memory(source: str | os.PathLike | bytes | BinaryIO) -> int:
@@ -205,9 +173,9 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
         if not is_jpeg:
             # PNG may keep its EXIF after the pixel data; a JPEG must not load before draft().
             img.load()
-        exif = _exif(img)
-        orientation = exif.get(_ORIENTATION)
-        swaps = orientation in _SWAPS_AXES
+        exif = exif_of(img)
+        orientation = exif.get(ORIENTATION)
+        swaps = swaps_axes(orientation)
         width, height = (img.height, img.width) if swaps else (img.width, img.height)
         out_w, out_h = _resized_size(width, height, spec)
         # Resizing before rotating gives the same pixels (to rounding) and rotates a small image.
@@ -220,14 +188,14 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
             extent = drafted[1] if drafted else extent
         size, box = _resize_window(stored_size, _stored_window((out_w, out_h), spec, orientation), extent)
         resized = _to_rgb(img).resize(size, _RESAMPLE[spec.interpolation], box=box)
-        square = _center_crop_or_pad(_orient(resized, orientation), spec.image_size)
+        square = _center_crop_or_pad(upright(resized, orientation), spec.image_size)
         return DecodedImage(
             pixels=np.asarray(square),
             width=width,
             height=height,
             # Phones write multi-picture JPEGs, which Pillow calls MPO; everything downstream wants JPEG.
             format="JPEG" if img.format == "MPO" else str(img.format),
-            taken_at=_taken_at(exif),
+            taken_at=taken_at(exif),
             gps=gps_of(exif),
         )
 
@@ -326,43 +294,9 @@ def exif_field_count(path: str) -> int:
     Only the header is read; 0 for a file that cannot be opened or has none."""
     try:
         with _opened(path, MAX_PIXELS) as img:
-            exif = _exif(img)
-            return len(exif) + len(exif.get_ifd(_EXIF_IFD))
+            return field_count(exif_of(img))
     except (DecodeError, *_CORRUPT):
         return 0
-
-
-def _exif(img: Image.Image) -> Image.Exif:
-    """The image's EXIF, empty when missing or malformed: broken metadata on a fine image is common."""
-    try:
-        return img.getexif()
-    except _CORRUPT:
-        return Image.Exif()
-
-
-def _taken_at(exif: Image.Exif) -> str | None:
-    """The capture time as ISO 8601 from DateTimeOriginal, else DateTime; None when missing or junk."""
-    try:
-        original = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)
-    except _CORRUPT:
-        original = None
-    for value in (original, exif.get(_DATETIME)):
-        if isinstance(value, bytes):
-            value = value.decode("ascii", "replace")
-        if not isinstance(value, str) or not (match := _EXIF_DATE.match(value.strip())):
-            continue
-        try:
-            year, month, day, hour, minute, second = map(int, match.groups())
-            return datetime(year, month, day, hour, minute, second).isoformat()
-        except ValueError:  # "0000:00:00 00:00:00" and other impossible dates
-            continue
-    return None
-
-
-def _orient(img: Image.Image, orientation: object) -> Image.Image:
-    """Turns an image upright according to its EXIF orientation; junk values leave it as it is."""
-    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
-    return img if method is None else img.transpose(method)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -424,15 +358,7 @@ def _stored_window(
     # The same start as _center_crop_or_pad; an axis shorter than the crop is kept whole and padded later.
     left = round((width - side) / 2) if width > side else 0
     top = round((height - side) / 2) if height > side else 0
-    window = (left, top, min(width, left + side), min(height, top + side))
-    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
-    if method is None:
-        return window
-    # The stored image is the upright one turned back by the inverse transposition.
-    inverse = _INVERSE.get(method, method)
-    corners = [_TRANSPOSED_POINT[inverse](x, y, width, height) for x, y in (window[:2], window[2:])]
-    (x0, y0), (x1, y1) = corners
-    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+    return stored_box((left, top, min(width, left + side), min(height, top + side)), upright_size, orientation)
 
 
 def _resize_window(
