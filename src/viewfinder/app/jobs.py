@@ -104,24 +104,18 @@ class Reindexer:
         return watcher
 
     def _run(self, job: ReindexJob) -> None:
-        state = "failed"
-        try:
+        def work() -> None:
             job.missing_roots = [root for root in job.roots if not source_for(root).available()]
             present = [root for root in job.roots if root not in job.missing_roots]
             if not present:
                 raise ViewfinderError(f"No source folder can be found ({', '.join(job.roots)}); is its drive mounted?")
             job.report = library.update(self.index_path, present, device=self.device, embedder=self._embedder())
             self._refresh()
-            state = "done"
-        except ViewfinderError as error:
-            job.error = str(error)
-        except Exception as error:
-            log.exception("reindex job %s failed", job.id)
-            job.error = f"unexpected error: {type(error).__name__}: {error}"
-        finally:
+
+        def finish() -> None:
             job.generation = self._generation()
-            job.finished_at = time.time()
-            job.state = state  # last, so a client that sees the job finished sees all of it
+
+        _record(job, "reindex", work, finish)
 
 
 @dataclass
@@ -160,8 +154,7 @@ class Upgrader:
         return job
 
     def _run(self, job: UpgradeJob, query_model: str | None, drop_query_model: bool) -> None:
-        state = "failed"
-        try:
+        def work() -> None:
             job.report = upgrade.upgrade(
                 self.index_path,
                 job.model,
@@ -170,12 +163,24 @@ class Upgrader:
                 drop_query_model=drop_query_model,
             )
             self._refresh()
-            state = "done"
-        except ViewfinderError as error:
-            job.error = str(error)
-        except Exception as error:
-            log.exception("upgrade job %s failed", job.id)
-            job.error = f"unexpected error: {type(error).__name__}: {error}"
-        finally:
-            job.finished_at = time.time()
-            job.state = state  # last, so a client that sees the job finished sees all of it
+
+        _record(job, "upgrade", work)
+
+
+def _record(
+    job: ReindexJob | UpgradeJob, kind: str, work: Callable[[], None], finish: Callable[[], None] = lambda: None
+) -> None:
+    """Runs a background job's work and records how it ended: done, or failed with the error in words."""
+    state = "failed"
+    try:
+        work()
+        state = "done"
+    except ViewfinderError as error:
+        job.error = str(error)
+    except Exception as error:
+        log.exception("%s job %s failed", kind, job.id)
+        job.error = f"unexpected error: {type(error).__name__}: {error}"
+    finally:
+        finish()
+        job.finished_at = time.time()
+        job.state = state  # last, so a client that sees the job finished sees all of it
