@@ -5,9 +5,9 @@ The library is real photographs (Debian's mate-backgrounds, cut in parts: worlds
 a third of them with a phrase drawn on (fonts, sizes, colours, slight rotation), the rest without words. It
 is indexed into new directories in the same run, plainly and with --ocr, alternately (--runs of each; the
 fastest of each kind counts), each timed from the call to its report (model loading included in both; the
-model's ONNX export is made by a warm-up run first). Then
-every drawn phrase is searched quoted (recall@5: its photo among the first five) and phrases drawn on no
-photo must find nothing.
+model's ONNX export is made by a warm-up run first). CPU time (user + system, the least of each kind) is
+reported beside the wall time: on a shared machine it moves less with the load. Then every drawn phrase is
+searched quoted (recall@5: its photo among the first five) and phrases drawn on no photo must find nothing.
 
     apt-get install mate-backgrounds    # the photographs
     PYTHONPATH=src python scripts/bench_ocr.py [--photos 60] [--model random:ViT-B-32] [--json]
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -50,10 +52,17 @@ def make_library(folder: Path, count: int, seed: int) -> dict[str, Path]:
     return drawn
 
 
-def timed_index(library: Path, index: Path, model: str, ocr: bool) -> tuple[float, dict]:
-    started = time.perf_counter()
+def cpu_seconds() -> float:
+    """User and system time of this process's threads and of its finished children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed_index(library: Path, index: Path, model: str, ocr: bool) -> tuple[float, float, dict]:
+    """Wall seconds, CPU seconds and the report of one `index` run."""
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = viewfinder.index_folders([str(library)], str(index), model=model, ocr=ocr)
-    return time.perf_counter() - started, {"total": report.total, "words_read": report.words_read}
+    return time.perf_counter() - started, cpu_seconds() - cpu, {"total": report.total, "words_read": report.words_read}
 
 
 def main() -> None:
@@ -77,8 +86,10 @@ def main() -> None:
         for run in range(args.runs):
             plain_runs.append(timed_index(root / "photos", root / f"plain-{run}", args.model, ocr=False))
             ocr_runs.append(timed_index(root / "photos", root / f"ocr-{run}", args.model, ocr=True))
-        plain_s, plain = min(plain_runs, key=lambda timed: timed[0])
-        ocr_s, with_ocr = min(ocr_runs, key=lambda timed: timed[0])
+        plain_s, _, plain = min(plain_runs, key=lambda timed: timed[0])
+        ocr_s, _, with_ocr = min(ocr_runs, key=lambda timed: timed[0])
+        plain_cpu = min(cpu for _, cpu, _ in plain_runs)
+        ocr_cpu = min(cpu for _, cpu, _ in ocr_runs)
         found, misses, answers = 0, [], {}
         with viewfinder.open_index(str(root / "ocr-0")) as index:
             for phrase, path in drawn.items():
@@ -97,7 +108,11 @@ def main() -> None:
         "plain_index_s": round(plain_s, 2),
         "ocr_index_s": round(ocr_s, 2),
         "cost_ratio": round(ocr_s / plain_s, 2),
-        "all_runs_s": {"plain": [round(t, 2) for t, _ in plain_runs], "ocr": [round(t, 2) for t, _ in ocr_runs]},
+        "all_runs_s": {"plain": [round(t, 2) for t, _, _ in plain_runs], "ocr": [round(t, 2) for t, _, _ in ocr_runs]},
+        "plain_index_cpu_s": round(plain_cpu, 2),
+        "ocr_index_cpu_s": round(ocr_cpu, 2),
+        "cpu_cost_ratio": round(ocr_cpu / plain_cpu, 2),
+        "load_average": [round(load, 1) for load in os.getloadavg()],
         "ocr_s_per_photo": round((ocr_s - plain_s) / args.photos, 3),
         "recall_at_5": round(found / len(drawn), 3),
         "missed": {phrase: answers[phrase] for phrase in misses},

@@ -12,13 +12,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_helpers import run_cli, run_cli_json
 from starlette.testclient import TestClient
 
 import viewfinder
 from viewfinder.images.ocr import WordReader
-from viewfinder.pipeline.words import read_all_words
+from viewfinder.pipeline.ray_engine import WordsActor
+from viewfinder.pipeline.words import read_all_words, read_here
 from viewfinder.search.typed import read_line
 from viewfinder.search.typed_words import read_phrases
 from viewfinder.serve.app import create_app
@@ -171,7 +173,8 @@ def test_a_photo_ocr_cannot_decode_is_skipped_with_its_reason(library, tmp_path:
     catalog = Catalog(copy_index / "catalog.sqlite")
     [root] = catalog.roots()
     try:
-        report = read_all_words(catalog, {root: open_source(root)}, WordReader(), None)
+        sources = {root: open_source(root)}
+        report = read_all_words(catalog, sources, read_here(sources), None)
         assert report.skipped == [{"path": str(broken), "reason": "not an image file"}]
         assert report.read == len(PHRASES) + 2
         # Recorded with its reason: not tried again until its content changes.
@@ -180,3 +183,56 @@ def test_a_photo_ocr_cannot_decode_is_skipped_with_its_reason(library, tmp_path:
         assert reasons == [("not an image file",)]
     finally:
         catalog.close()
+
+
+def words_by_content(index: Path) -> dict[str, tuple[str, str | None]]:
+    db = sqlite3.connect(index / "catalog.sqlite")
+    try:
+        return {row[0]: (row[1], row[2]) for row in db.execute("SELECT content_hash, text, reason FROM words")}
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_the_ray_engine_reads_the_same_words_on_the_cluster(library, tmp_path: Path, ray_cluster) -> None:
+    photos, local_index, drawn = library
+    copy_photos = tmp_path / "photos"
+    shutil.copytree(photos, copy_photos)
+    ray_index = tmp_path / "ray-index"
+    viewfinder.index_folders([str(copy_photos)], str(ray_index), model="test:tiny", engine="ray", ocr=True)
+    assert words_by_content(ray_index) == words_by_content(local_index)
+    with viewfinder.open_index(str(ray_index)) as opened:
+        [hit] = opened.search('"rua augusta"').hits
+        assert hit.image.file_name == drawn["Rua Augusta"].name
+
+
+@pytest.mark.slow
+def test_a_words_actor_reports_a_photo_it_cannot_decode_and_one_gone_since_in_its_columns(library) -> None:
+    photos, _, drawn = library
+    broken = photos.parent / "broken"
+    broken.mkdir(exist_ok=True)
+    (broken / "not-a-photo.jpg").write_bytes(b"not a picture at all")
+    shutil.copy(drawn["Gate B12"], broken / "gate.jpg")
+    actor = WordsActor([str(broken)])
+    rows = [broken / "gate.jpg", broken / "not-a-photo.jpg", broken / "gone.jpg"]
+    batch = {
+        "row": np.arange(3),
+        "path": np.array([str(path) for path in rows], dtype=object),
+        "root": np.array([str(broken)] * 3, dtype=object),
+        "size": np.array([path.stat().st_size if path.exists() else 0 for path in rows]),
+        "mtime_ns": np.array([path.stat().st_mtime_ns if path.exists() else 0 for path in rows]),
+    }
+    columns = actor(batch)
+    assert words.squash("Gate B12") in words.squash(columns["words"][0]) and columns["error"][0] == ""
+    assert (columns["error"][1], bool(columns["retry"][1])) == ("not an image file", False)  # kept with the content
+    assert columns["error"][2] != "" and bool(columns["retry"][2])  # gone: read next run if it is back
+
+
+@pytest.mark.slow
+def test_a_quoted_phrase_finds_its_photo_in_an_index_kept_in_milvus(capsys, library, tmp_path: Path) -> None:
+    photos, _, drawn = library
+    index = tmp_path / "index"
+    run_cli_json(capsys, "index", photos, "--index", index, "--model", "test:tiny", "--store", "milvus", "--ocr")
+    answer = run_cli_json(capsys, "search", 'receipt "TOTAL 42.50"', "--index", index)
+    assert [hit["path"] for hit in answer["results"]] == [str(drawn["TOTAL 42.50 EUR"])]
+    assert run_cli_json(capsys, "search", '"Platform 9"', "--index", index)["results"] == []

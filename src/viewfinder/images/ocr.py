@@ -15,7 +15,8 @@ from viewfinder.images.decode import open_oriented
 
 # Words are found on a small copy (finding them costs with the pixels: at 512 px a photo's words are found in a
 # quarter of the time 1280 px takes, and as surely for words of at least ~4% of the photo's height), and read
-# from a larger one (reading costs with the words, not the photo, and small letters need the pixels).
+# from a larger one (reading costs with the words, not the photo, and small letters need the pixels), which
+# is decoded only for a photo where words were found.
 FIND_SIDE = 512
 READ_SIDE = 1280
 # Recognitions less sure than this are mostly texture read as letters (foliage, gravel, brick).
@@ -24,34 +25,43 @@ MIN_SCORE = 0.6
 
 @dataclass(frozen=True)
 class Pictures:
-    """A photo ready for OCR: the copy its words are found on, the one they are read from, and the scale
-    between the two."""
+    """A photo ready for OCR: the copy its words are found on, and its file or bytes, to decode the copy
+    they are read from when there are words to read."""
 
     find: np.ndarray
-    read: np.ndarray
-    scale: np.ndarray
+    source: str | bytes
 
 
 def prepare(source: str | os.PathLike | bytes) -> Pictures:
-    """Decodes an image file or its bytes into its OCR pictures (no model: run it ahead, on another thread);
-    raises DecodeError for an image that cannot be decoded."""
-    image = open_oriented(source)
-    image.thumbnail((READ_SIDE, READ_SIDE))
-    small = image.copy()
-    small.thumbnail((FIND_SIDE, FIND_SIDE))
-    scale = np.array([image.width / small.width, image.height / small.height], dtype=np.float32)
-    return Pictures(_bgr(small), _bgr(image), scale)
+    """Decodes an image file or its bytes into the copy its words are found on (no model: run it ahead, on
+    another thread); raises DecodeError for an image that cannot be decoded."""
+    source = source if isinstance(source, bytes) else os.fspath(source)
+    image = open_oriented(source, fit=FIND_SIDE)
+    image.thumbnail((FIND_SIDE, FIND_SIDE))
+    return Pictures(_bgr(image), source)
+
+
+def require_ocr() -> None:
+    """Raises the one-line hint naming the [ocr] extra when it is not installed."""
+    with needs_extra("--ocr"):
+        import rapidocr_onnxruntime  # noqa: F401
 
 
 class WordReader:
-    """One loaded OCR engine; `read` is safe to call from several threads (they take turns: ONNX Runtime
-    already runs each model on all the cores)."""
+    """One loaded OCR engine, running its models on one thread: to use more cores, read on several threads,
+    each with its own reader. `read` is safe to call from several threads (they take turns with the models).
+
+    One thread per engine does the same work in less CPU time than one engine on every core, whose threads
+    wait on each other and spin between runs, taking the cores from the decoding and from other processes:
+    finding the words of 60 photos took 7.5 CPU-seconds with ONNX Runtime's default threads, 4.2 without their
+    spinning, 3.7 on one thread (BENCHMARKS.md).
+    """
 
     def __init__(self) -> None:
         with needs_extra("--ocr"):
             from rapidocr_onnxruntime import RapidOCR
         # A lower bound of 32 px on the shortest side: the detector sees the copy at the size it is given.
-        self._engine = RapidOCR(det_limit_side_len=32, det_limit_type="min")
+        self._engine = RapidOCR(det_limit_side_len=32, det_limit_type="min", intra_op_num_threads=1)
         self._turn = threading.Lock()
 
     def read(self, source: str | os.PathLike | bytes | Pictures) -> str:
@@ -60,9 +70,14 @@ class WordReader:
         pictures = source if isinstance(source, Pictures) else prepare(source)
         with self._turn:
             boxes, _ = self._engine.text_det(pictures.find)
-            if boxes is None or len(boxes) == 0:
-                return ""
-            crops = self._engine.get_crop_img_list(pictures.read, self._engine.sorted_boxes(boxes) * pictures.scale)
+        if boxes is None or len(boxes) == 0:
+            return ""
+        image = open_oriented(pictures.source, fit=READ_SIDE)
+        image.thumbnail((READ_SIDE, READ_SIDE))
+        height, width = pictures.find.shape[:2]
+        scale = np.array([image.width / width, image.height / height], dtype=np.float32)
+        with self._turn:
+            crops = self._engine.get_crop_img_list(_bgr(image), self._engine.sorted_boxes(boxes) * scale)
             found, _ = self._engine.text_rec(crops)
         return " ".join(" ".join(text.split()) for text, score in found if float(score) >= MIN_SCORE)
 

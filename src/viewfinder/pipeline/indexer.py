@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError, full_disk_cause
-from viewfinder.images.ocr import WordReader
+from viewfinder.images.ocr import require_ocr
 from viewfinder.models import factory
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.prompts import prompt_vectors
@@ -23,7 +24,7 @@ from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
 from viewfinder.pipeline.reading import Thumbnails, decode_ahead
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
-from viewfinder.pipeline.words import read_all_words
+from viewfinder.pipeline.words import read_all_words, read_here
 from viewfinder.settings import BATCH_SIZE, ENGINES
 from viewfinder.sources import Source, SourceFile, Unusable, open_source, source_for
 from viewfinder.store.catalog import Catalog, FileState
@@ -158,8 +159,10 @@ def run_index(
     sources = _outermost([open_source(root) for root in roots])
     with index_dir.writer_lock():
         manifest = index_dir.read_manifest() if index_dir.exists() else None
-        # Loaded first: a missing [ocr] extra stops the run before anything is made or embedded.
-        reader = WordReader() if ocr or (manifest is not None and manifest.ocr) else None
+        # Checked first: a missing [ocr] extra stops the run before anything is made or embedded.
+        read_ocr = ocr or (manifest is not None and manifest.ocr)
+        if read_ocr:
+            require_ocr()
         spec = resolve_model(model or (manifest.model if manifest else DEFAULT_MODEL))
         if embedder is not None and embedder.spec.identity() != spec.identity():
             embedder = None  # another model than this index's: load the right one when it is needed
@@ -187,19 +190,23 @@ def run_index(
             return model
 
         ray_embed = None
+        read_words = read_here({source.root: source for source in sources}) if read_ocr else None
         if engine == "ray":
-            from viewfinder.pipeline.ray_engine import embed_stream
+            from viewfinder.pipeline.ray_engine import embed_stream, words_stream
 
             def ray_embed(work: list[PlannedFile]) -> Iterator[EmbeddedBatch]:
                 return embed_stream(work, spec.name, device, runtime, batch_size, ray_address)
+
+            if read_ocr:
+                read_words = partial(words_stream, batch_size=batch_size, address=ray_address)
 
         catalog = index_dir.open_catalog()
         try:
             report = _index_into(
                 index_dir, catalog, sources, manifest.dim, batch_size, workers, progress, load, ray_embed
             )
-            if reader is not None:
-                found = read_all_words(catalog, {source.root: source for source in sources}, reader, progress)
+            if read_words is not None:
+                found = read_all_words(catalog, {source.root: source for source in sources}, read_words, progress)
                 report.words_read, report.words_skipped = found.read, found.skipped
         except (sqlite3.OperationalError, OSError, RuntimeError) as error:
             if full_disk_cause(error) is None:

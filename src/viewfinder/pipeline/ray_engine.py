@@ -13,14 +13,18 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
+from viewfinder.pipeline.words import Outcome
 from viewfinder.sources import open_source
 from viewfinder.sources.s3 import endpoint, use_endpoint
+from viewfinder.store.catalog import ImageRecord
 
 LOCAL_CPUS = 2  # a local (driver-started) cluster's CPUs when no --ray-address is given
 CPUS_PER_CPU_ACTOR = 4  # a CPU actor's model uses a node's cores; this many cluster CPUs per actor
@@ -130,19 +134,13 @@ def embed_stream(
 ) -> Iterator[EmbeddedBatch]:
     """Yields each batch as the actors finish it, in the record the indexer commits (as the local engine's)."""
     with ray_session(address) as ray:
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # the CLI's output is the index report
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
+        _quiet(ray)
         gpus = int(ray.cluster_resources().get("GPU", 0))
-        cpus = int(ray.cluster_resources().get("CPU", 1))
         if gpus:
             device = "cuda"  # each actor holds a GPU; the runtime follows from the device (factory.choose_runtime)
             placement = {"num_gpus": 1, "num_cpus": 1, "compute": _pool(ray, gpus)}
         else:
-            # An actor holding every CPU starves the tasks that feed it and the job hangs, so one CPU each.
-            size = max(1, cpus // CPUS_PER_CPU_ACTOR)
-            placement = {"num_cpus": 1, "compute": _pool(ray, size)}
+            placement = _cpu_placement(ray)
         items = [
             {"row": row, "key": planned.file.path, "root": planned.file.root, "version": planned.file.version}
             for row, planned in enumerate(work)
@@ -161,17 +159,111 @@ def embed_stream(
             batch_format="numpy",
             **placement,
         )
-        try:
-            for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
-                yield unpack(batch, work)
-        except ray.exceptions.RayError as error:
-            # Typically an actor that could not start (viewfinder or the source folders missing on a node), or a
-            # source failing as a whole. Batches committed so far stay; the next run resumes after them.
-            reason = str(error).strip().splitlines()[-1][:300]
-            raise ViewfinderError(
-                f"The Ray job failed ({reason}); every node needs viewfinder installed and the sources at the"
-                " same paths."
-            ) from error
+        yield from (unpack(batch, work) for batch in _results(ray, dataset, batch_size))
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """What the catalog recorded of a photo, as far as its source needs to read it only while unchanged."""
+
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    inode: int | None = None  # only originals served from a folder check it
+
+
+class WordsActor:
+    """One OCR engine per actor: reads the words of a batch of indexed photos through their sources."""
+
+    def __init__(self, roots: Sequence[str], s3_endpoint: str | None = None) -> None:
+        from viewfinder.images.ocr import WordReader
+
+        if s3_endpoint:
+            use_endpoint(s3_endpoint)
+        self.reader = WordReader()
+        self.sources = {root: open_source(root) for root in roots}
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The batch's words, as columns: a photo that cannot be read has why in `error` (and `retry` when it
+        may be read next run); photos are decoded on threads while the engine reads (it takes one at a time)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from viewfinder.images.decode import DecodeError, UnreadableError
+        from viewfinder.pipeline.words import load, read_prepared
+
+        def read(path: str, root: str, size: int, mtime_ns: int) -> str | Exception:
+            loaded = load(self.sources[root], IndexedEntry(path, root, int(size), int(mtime_ns)))
+            return loaded if isinstance(loaded, Exception) else read_prepared(self.reader, loaded, path)
+
+        with ThreadPoolExecutor(DECODE_THREADS) as pool:
+            outcomes = list(pool.map(read, batch["path"], batch["root"], batch["size"], batch["mtime_ns"]))
+        read_now = [isinstance(o, str) for o in outcomes]
+        # A decode or OCR failure is kept with the content; a photo gone or replaced is read next run.
+        kept = [isinstance(o, DecodeError) and not isinstance(o, UnreadableError) for o in outcomes]
+        return {
+            "row": batch["row"],
+            "words": np.array([o if isinstance(o, str) else "" for o in outcomes], dtype=object),
+            "error": np.array(["" if isinstance(o, str) else str(o) or type(o).__name__ for o in outcomes], object),
+            "retry": np.array([not (done or keep) for done, keep in zip(read_now, kept, strict=True)], dtype=bool),
+        }
+
+
+def words_stream(
+    records: list[ImageRecord], batch_size: int, address: str | None = None
+) -> Iterator[tuple[ImageRecord, Outcome]]:
+    """Reads the words of indexed photos (catalog records) on the cluster, one OCR engine per actor; yields
+    each record with its words or why not (pipeline.words.Outcome), as the actors finish them."""
+    from viewfinder.images.decode import DecodeError, UnreadableError
+
+    with ray_session(address) as ray:
+        _quiet(ray)
+        items = [
+            {"row": row, "path": r.path, "root": r.root, "size": r.size, "mtime_ns": r.mtime_ns}
+            for row, r in enumerate(records)
+        ]
+        dataset = ray.data.from_items(items).map_batches(
+            WordsActor,
+            fn_constructor_kwargs={"roots": sorted({r.root for r in records}), "s3_endpoint": endpoint()},
+            batch_size=batch_size,
+            batch_format="numpy",
+            **_cpu_placement(ray),
+        )
+        for batch in _results(ray, dataset, batch_size, needs="the [ocr] extra"):
+            for position, row in enumerate(batch["row"]):
+                error = str(batch["error"][position])
+                kind = UnreadableError if batch["retry"][position] else DecodeError
+                yield records[int(row)], kind(error) if error else str(batch["words"][position])
+
+
+def _results(ray, dataset, batch_size: int, needs: str = "") -> Iterator[dict[str, np.ndarray]]:
+    """The dataset's batches as the actors finish them; a failed job is one clear error (batches committed so
+    far stay, and the next run resumes after them)."""
+    try:
+        yield from dataset.iter_batches(batch_size=batch_size, batch_format="numpy")
+    except ray.exceptions.RayError as error:
+        # Typically an actor that could not start (viewfinder or the source folders missing on a node), or a
+        # source failing as a whole.
+        reason = str(error).strip().splitlines()[-1][:300]
+        raise ViewfinderError(
+            f"The Ray job failed ({reason}); every node needs viewfinder{' with ' + needs if needs else ''} installed"
+            " and the sources at the same paths."
+        ) from error
+
+
+def _quiet(ray) -> None:
+    """No progress bars or execution banners: the CLI's output is the index report."""
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+
+
+def _cpu_placement(ray) -> dict[str, Any]:
+    """One CPU and a share of the pool per actor: an actor holding every CPU starves the tasks that feed it and
+    the job hangs."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return {"num_cpus": 1, "compute": _pool(ray, max(1, cpus // CPUS_PER_CPU_ACTOR))}
 
 
 def _pool(ray, size: int):

@@ -4,11 +4,16 @@ It runs after the embedding pass, on the images committed, so the photos are sea
 are read. Words are kept by content hash (store.words), which makes the pass incremental (a content read once
 is never read again), move-aware (a moved or copied file's content is already read) and crash-safe (each
 batch of words is one transaction, and a killed run goes on from the first content without words).
+
+The words are read here (`read_here`: one reader per core, each decoding a photo and reading it in turn) or
+on a Ray cluster (`ray_engine.words_stream`); either way they are stored here, batch by batch.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,14 +22,22 @@ from typing import TypeVar
 
 from viewfinder.images.decode import DecodeError, UnreadableError
 from viewfinder.images.ocr import Pictures, WordReader, prepare
-from viewfinder.sources import OriginalChangedError, Source
+from viewfinder.sources import Indexed, OriginalChangedError, Source
 from viewfinder.store import words
 from viewfinder.store.catalog import Catalog, ImageRecord
 
 BATCH = 16  # contents read between two commits: at most this much OCR work is redone after a crash
-AHEAD = 2  # photos decoded ahead of the model: enough to keep it busy, few in memory (two 1280 px copies each)
+THREADS = os.cpu_count() or 1  # readers, each with its own engine on one core
+AHEAD = 2 * THREADS  # photos in the works: enough to keep every reader busy, few in memory
 T = TypeVar("T")
 R = TypeVar("R")
+
+# What reading one photo gave: its words ("" for none), or why they could not be read: a DecodeError is
+# recorded (not tried again until the content changes), an UnreadableError, OSError or OriginalChangedError
+# is tried again next run (gone, not permitted, replaced since the scan).
+Outcome = str | Exception
+# Reads the words of these photos, yielding each photo (as given) with its outcome, in any order.
+ReadWords = Callable[[list[ImageRecord]], Iterator[tuple[ImageRecord, Outcome]]]
 
 log = logging.getLogger(__name__)
 
@@ -38,65 +51,71 @@ class WordsReport:
 
 
 def read_all_words(
-    catalog: Catalog, sources: dict[str, Source], reader: WordReader, progress: Callable[[int, int], None] | None
+    catalog: Catalog, sources: dict[str, Source], read_words: ReadWords, progress: Callable[[int, int], None] | None
 ) -> WordsReport:
-    """Reads the words of the unread contents under `sources` and stores them; drops the words no image uses.
-
-    Photos are decoded on a thread ahead of the model, so decoding and scaling one overlaps reading the last. A
-    photo OCR cannot decode or read is recorded with its reason (no words) and not tried again until its
-    content changes; one that cannot be read now (gone, not permitted, replaced since the scan) is tried next run.
-    """
+    """Reads the words of the unread contents under `sources` with `read_words` and stores them; drops the
+    words no image uses. A photo whose words cannot be read is recorded with its reason (no words) and not
+    tried again until its content changes; one that cannot be read now is tried next run."""
     report = WordsReport()
     pending = words.unread(catalog.db, sources)
-    records = catalog.images([image_id for image_id, _ in pending])
+    digests = dict(pending)
+    records = catalog.images(list(digests))
     batch: list[words.ReadWords] = []
-
-    def load(item: tuple[int, str]) -> Pictures | Exception:
-        record = records[item[0]]
-        try:
-            return _prepare(sources[record.root], record)
-        except (DecodeError, OSError, OriginalChangedError) as error:
-            return error
-        except Exception as error:  # whatever a crafted file makes a decoder raise: one photo never stops the run
-            log.warning("unexpected error decoding %s for OCR", record.path, exc_info=error)
-            return DecodeError(f"cannot be decoded ({type(error).__name__})")
-
-    with ThreadPoolExecutor(1, thread_name_prefix="ocr-decode") as pool:
-        for done, ((image_id, digest), loaded) in enumerate(_ahead(pool, load, pending), 1):
-            path = records[image_id].path
-            outcome = _read(reader, loaded, path) if isinstance(loaded, Pictures) else loaded
-            if isinstance(outcome, str):
-                batch.append(words.ReadWords(digest, outcome))
-                report.read += 1
-            elif isinstance(outcome, DecodeError) and not isinstance(outcome, UnreadableError):
-                batch.append(words.ReadWords(digest, "", str(outcome) or "cannot decode"))
-                report.skipped.append({"path": path, "reason": str(outcome) or "cannot decode"})
-            else:
-                log.warning("words of %s not read now: %s", path, outcome)
-            if len(batch) >= BATCH:
-                words.store(catalog.db, batch)
-                batch = []
-            if progress:
-                progress(done, len(pending))
+    for done, (record, outcome) in enumerate(read_words([records[image_id] for image_id in digests]), 1):
+        digest = digests[record.id]
+        if isinstance(outcome, str):
+            batch.append(words.ReadWords(digest, outcome))
+            report.read += 1
+        elif isinstance(outcome, DecodeError) and not isinstance(outcome, UnreadableError):
+            batch.append(words.ReadWords(digest, "", str(outcome) or "cannot decode"))
+            report.skipped.append({"path": record.path, "reason": str(outcome) or "cannot decode"})
+        else:
+            log.warning("words of %s not read now: %s", record.path, outcome)
+        if len(batch) >= BATCH:
+            words.store(catalog.db, batch)
+            batch = []
+        if progress:
+            progress(done, len(pending))
     words.store(catalog.db, batch)
     words.forget_unused(catalog.db)
     return report
 
 
-def _ahead(pool: ThreadPoolExecutor, load: Callable[[T], R], items: list[T]) -> Iterator[tuple[T, R]]:
-    """Each item with what `load` made of it, in order, loading at most AHEAD items beyond the one yielded."""
-    pending: deque[tuple[T, Future[R]]] = deque()
-    for item in items:
-        pending.append((item, pool.submit(load, item)))
-        if len(pending) > AHEAD:
-            first, future = pending.popleft()
-            yield first, future.result()
-    while pending:
-        first, future = pending.popleft()
-        yield first, future.result()
+def read_here(sources: dict[str, Source], threads: int = THREADS) -> ReadWords:
+    """Reads words in this process, in order, on `threads` threads, each with its own engine (on one core),
+    decoding a photo and reading its words in turn."""
+    engines = threading.local()
+
+    def read(record: ImageRecord) -> Outcome:
+        loaded = load(sources[record.root], record)
+        if isinstance(loaded, Exception):
+            return loaded
+        if not hasattr(engines, "reader"):
+            engines.reader = WordReader()
+        return read_prepared(engines.reader, loaded, record.path)
+
+    def read_words(records: list[ImageRecord]) -> Iterator[tuple[ImageRecord, Outcome]]:
+        with ThreadPoolExecutor(threads, thread_name_prefix="ocr") as pool:
+            yield from zip(records, _ahead(pool, read, records), strict=True)
+
+    return read_words
 
 
-def _read(reader: WordReader, pictures: Pictures, path: str) -> str | DecodeError:
+def load(source: Source, entry: Indexed) -> Pictures | Exception:
+    """The OCR pictures of one indexed photo, or why it cannot be decoded (now or at all)."""
+    try:
+        if not source.remote:
+            return prepare(entry.path)
+        with source.open_indexed(entry) as handle:  # only while it is still the content indexed
+            return prepare(handle.read())
+    except (DecodeError, OSError, OriginalChangedError) as error:
+        return error
+    except Exception as error:  # whatever a crafted file makes a decoder raise: one photo never stops the run
+        log.warning("unexpected error decoding %s for OCR", entry.path, exc_info=error)
+        return DecodeError(f"cannot be decoded ({type(error).__name__})")
+
+
+def read_prepared(reader: WordReader, pictures: Pictures, path: str) -> str | DecodeError:
     """The words in prepared pictures, or why the engine could not read them (said as decoding would say it)."""
     try:
         return reader.read(pictures)
@@ -105,10 +124,13 @@ def _read(reader: WordReader, pictures: Pictures, path: str) -> str | DecodeErro
         return DecodeError(f"OCR failed ({type(error).__name__})")
 
 
-def _prepare(source: Source, record: ImageRecord) -> Pictures:
-    """The OCR pictures of one indexed image, from its file, or through its source for a remote one (only
-    while it is still the content indexed)."""
-    if not source.remote:
-        return prepare(record.path)
-    with source.open_indexed(record) as handle:
-        return prepare(handle.read())
+def _ahead(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T]) -> Iterator[R]:
+    """What `work` made of each item, in order, with at most AHEAD items beyond the one yielded in the works
+    (pool.map would submit them all at once, holding every result not yet consumed)."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) > AHEAD:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
