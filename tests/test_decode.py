@@ -427,6 +427,14 @@ def test_open_oriented_returns_full_size_upright_rgb(tmp_path):
         assert np.abs(mean_colour(np.asarray(img)[-30:]) - BLUE).max() < 20
 
 
+def test_open_oriented_with_a_fit_decodes_a_jpeg_at_a_reduced_scale_still_large_enough_and_upright(tmp_path):
+    path = save(red_left_blue_right(1600, 1200), tmp_path / "big.jpg", "JPEG", exif=exif_with(6))
+    img = open_oriented(path, fit=350)
+    assert img.size == (300, 400)  # a quarter of 1200x1600: an eighth would leave the longer side under 350
+    assert np.abs(mean_colour(np.asarray(img)[:150]) - RED).max() < 20
+    assert open_oriented(save(Image.new("RGB", (90, 60)), tmp_path / "p.png", "PNG"), fit=40).size == (90, 60)
+
+
 def test_open_oriented_refuses_images_over_its_pixel_limit(tmp_path):
     path = save(Image.new("RGB", (40, 30)), tmp_path / "small.png", "PNG")
     with pytest.raises(DecodeError, match=r"^image too large"):
