@@ -34,7 +34,7 @@ from wordworld import PHRASES, draw_phrase, photos
 ABSENT = ("Platform 77", "Zebra Crossing", "Invoice 9999", "Lunch Menu", "Gate Z99")
 
 
-def make_library(folder: Path, count: int, seed: int) -> dict[str, Path]:
+def make_library(folder: Path, count: int, seed: int, heights: tuple[float, float]) -> dict[str, Path]:
     """`count` photos, every third with one of the phrases drawn on it; returns phrase -> photo."""
     rng = np.random.default_rng(seed)
     pictures = list(photos())
@@ -46,7 +46,7 @@ def make_library(folder: Path, count: int, seed: int) -> dict[str, Path]:
         path = folder / f"photo-{number:03d}.jpg"
         if number % 3 == 0:
             phrase = PHRASES[len(drawn) % len(PHRASES)]
-            picture = draw_phrase(picture, phrase, rng)
+            picture = draw_phrase(picture, phrase, rng, heights)
             drawn[phrase] = path
         picture.save(path, quality=90)
     return drawn
@@ -71,11 +71,15 @@ def main() -> None:
     parser.add_argument("--model", default="random:ViT-B-32", help="the CLIP model (its cost is what matters)")
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--runs", type=int, default=2, help="timed runs of each kind; the fastest counts")
+    parser.add_argument(
+        "--heights", type=float, nargs=2, default=(0.04, 0.09), metavar=("LOW", "HIGH"),
+        help="the drawn phrases' height, a share of the photo's (default 0.04 0.09)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         root = Path(work)
-        drawn = make_library(root / "photos", args.photos, args.seed)
+        drawn = make_library(root / "photos", args.photos, args.seed, tuple(args.heights))
         warm = root / "warm"
         warm.mkdir()
         next(iter(drawn.values())).rename(warm / "one.jpg")  # the warm-up: model export and caches
@@ -104,6 +108,7 @@ def main() -> None:
     result = {
         "photos": args.photos,
         "with_words": len(drawn),
+        "phrase_heights": list(args.heights),
         "model": args.model,
         "plain_index_s": round(plain_s, 2),
         "ocr_index_s": round(ocr_s, 2),

@@ -63,13 +63,15 @@ def textured(count: int, rng: np.random.Generator, size: tuple[int, int] = (640,
     ]
 
 
-def draw_phrase(picture: Image.Image, phrase: str, rng: np.random.Generator) -> Image.Image:
-    """`picture` with `phrase` drawn on it: a random font, height 4-9% of the picture's, colour and angle
-    (within ±6°), on a plate half the time, somewhere it fits."""
+def draw_phrase(
+    picture: Image.Image, phrase: str, rng: np.random.Generator, heights: tuple[float, float] = (0.04, 0.09)
+) -> Image.Image:
+    """`picture` with `phrase` drawn on it: a random font, its height a random share of the picture's within
+    `heights`, colour and angle (within ±6°), on a plate half the time, somewhere it fits."""
     picture = picture.convert("RGB")
     width, height = picture.size
     font_path = fonts()[int(rng.integers(len(fonts())))]
-    size = max(14, int(height * float(rng.uniform(0.04, 0.09))))
+    size = max(14, int(height * float(rng.uniform(*heights))))
     font = ImageFont.truetype(str(font_path), size)
     while font.getbbox(phrase)[2] > 0.85 * width and size > 14:  # a long phrase in a large font must fit
         size = int(size * 0.85)
