@@ -4,7 +4,6 @@ from rapidocr-onnxruntime (the [ocr] extra), whose models ship inside its wheel,
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,13 +47,14 @@ def require_ocr() -> None:
 
 
 class WordReader:
-    """One loaded OCR engine, running its models on one thread: to use more cores, read on several threads,
-    each with its own reader. `read` is safe to call from several threads (they take turns with the models).
+    """One loaded OCR engine whose models each run on the calling thread: to use more cores, call `read` from
+    several threads at once (ONNX Runtime runs a session on several threads at once, and the engine's steps
+    keep no state between calls but the detector's pre-processing, which is the same for every picture here).
 
-    One thread per engine does the same work in less CPU time than one engine on every core, whose threads
-    wait on each other and spin between runs, taking the cores from the decoding and from other processes:
-    finding the words of 60 photos took 7.5 CPU-seconds with ONNX Runtime's default threads, 4.2 without their
-    spinning, 3.7 on one thread (BENCHMARKS.md).
+    A thread per call does the same work in less CPU time than one call on every core, whose threads wait on
+    each other and spin between runs, taking the cores from decoding and from other processes: finding the
+    words of 60 photos took 7.5 CPU-seconds with ONNX Runtime's default threads, 4.2 without their spinning,
+    3.7 on one thread (BENCHMARKS.md).
     """
 
     def __init__(self) -> None:
@@ -62,23 +62,20 @@ class WordReader:
             from rapidocr_onnxruntime import RapidOCR
         # A lower bound of 32 px on the shortest side: the detector sees the copy at the size it is given.
         self._engine = RapidOCR(det_limit_side_len=32, det_limit_type="min", intra_op_num_threads=1)
-        self._turn = threading.Lock()
 
     def read(self, source: str | os.PathLike | bytes | Pictures) -> str:
         """The words in an image file, its bytes or its prepared pictures, in reading order, one space between
         detected lines ("" when it shows none); raises DecodeError for an image that cannot be decoded."""
         pictures = source if isinstance(source, Pictures) else prepare(source)
-        with self._turn:
-            boxes, _ = self._engine.text_det(pictures.find)
+        boxes, _ = self._engine.text_det(pictures.find)
         if boxes is None or len(boxes) == 0:
             return ""
         image = open_oriented(pictures.source, fit=READ_SIDE)
         image.thumbnail((READ_SIDE, READ_SIDE))
         height, width = pictures.find.shape[:2]
         scale = np.array([image.width / width, image.height / height], dtype=np.float32)
-        with self._turn:
-            crops = self._engine.get_crop_img_list(_bgr(image), self._engine.sorted_boxes(boxes) * scale)
-            found, _ = self._engine.text_rec(crops)
+        crops = self._engine.get_crop_img_list(_bgr(image), self._engine.sorted_boxes(boxes) * scale)
+        found, _ = self._engine.text_rec(crops)
         return " ".join(" ".join(text.split()) for text, score in found if float(score) >= MIN_SCORE)
 
 

@@ -24,7 +24,7 @@ from viewfinder.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model
 from viewfinder.pipeline.reading import Thumbnails, decode_ahead
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason, Skip, new_image
 from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
-from viewfinder.pipeline.words import read_all_words, read_here
+from viewfinder.pipeline.words import ReadWords, read_all_words, read_here
 from viewfinder.settings import BATCH_SIZE, ENGINES
 from viewfinder.sources import Source, SourceFile, Unusable, open_source, source_for
 from viewfinder.store.catalog import Catalog, FileState
@@ -190,7 +190,7 @@ def run_index(
             return model
 
         ray_embed = None
-        read_words = read_here({source.root: source for source in sources}) if read_ocr else None
+        read_words: ReadWords | None = None
         if engine == "ray":
             from viewfinder.pipeline.ray_engine import embed_stream, words_stream
 
@@ -199,6 +199,8 @@ def run_index(
 
             if read_ocr:
                 read_words = partial(words_stream, batch_size=batch_size, address=ray_address)
+        elif read_ocr:
+            read_words = read_here({source.root: source for source in sources})
 
         catalog = index_dir.open_catalog()
         try:

@@ -186,7 +186,7 @@ class WordsActor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The batch's words, as columns: a photo that cannot be read has why in `error` (and `retry` when it
-        may be read next run); photos are decoded on threads while the engine reads (it takes one at a time)."""
+        may be read next run); photos are decoded and read on threads, one photo per thread."""
         from concurrent.futures import ThreadPoolExecutor
 
         from viewfinder.images.decode import DecodeError, UnreadableError

@@ -5,7 +5,7 @@ are read. Words are kept by content hash (store.words), which makes the pass inc
 is never read again), move-aware (a moved or copied file's content is already read) and crash-safe (each
 batch of words is one transaction, and a killed run goes on from the first content without words).
 
-The words are read here (`read_here`: one reader per core, each decoding a photo and reading it in turn) or
+The words are read here (`read_here`: a photo per core at once, each decoded and read in turn) or
 on a Ray cluster (`ray_engine.words_stream`); either way they are stored here, batch by batch.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,8 +26,8 @@ from viewfinder.store import words
 from viewfinder.store.catalog import Catalog, ImageRecord
 
 BATCH = 16  # contents read between two commits: at most this much OCR work is redone after a crash
-THREADS = os.cpu_count() or 1  # readers, each with its own engine on one core
-AHEAD = 2 * THREADS  # photos in the works: enough to keep every reader busy, few in memory
+THREADS = os.cpu_count() or 1  # photos read at once, each on one core
+AHEAD = 2 * THREADS  # photos in the works: enough to keep every thread busy, few in memory
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -82,17 +81,13 @@ def read_all_words(
 
 
 def read_here(sources: dict[str, Source], threads: int = THREADS) -> ReadWords:
-    """Reads words in this process, in order, on `threads` threads, each with its own engine (on one core),
-    decoding a photo and reading its words in turn."""
-    engines = threading.local()
+    """Reads words in this process, in order, on `threads` threads sharing one engine, each decoding a photo
+    and reading its words in turn."""
+    reader = WordReader()
 
     def read(record: ImageRecord) -> Outcome:
         loaded = load(sources[record.root], record)
-        if isinstance(loaded, Exception):
-            return loaded
-        if not hasattr(engines, "reader"):
-            engines.reader = WordReader()
-        return read_prepared(engines.reader, loaded, record.path)
+        return loaded if isinstance(loaded, Exception) else read_prepared(reader, loaded, record.path)
 
     def read_words(records: list[ImageRecord]) -> Iterator[tuple[ImageRecord, Outcome]]:
         with ThreadPoolExecutor(threads, thread_name_prefix="ocr") as pool:
