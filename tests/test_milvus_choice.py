@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from viewfinder.bench.vectors import clustered_vectors, mixture_sample
-from viewfinder.store import milvus_choice
+from viewfinder.store import factory, milvus_choice, milvus_store
 from viewfinder.store.ann_choice import TARGET_RECALL, recall_at_k
+from viewfinder.store.catalog import Catalog, NewImage
 from viewfinder.store.faiss_index import FLAT_MAX
 from viewfinder.store.milvus_store import INDEX_NAME, MilvusStore
-from viewfinder.store.vector_store import IndexParams
+from viewfinder.store.vector_store import IndexParams, StoreAddress
 
 DIM = 32
 N = 3000
@@ -76,3 +77,49 @@ def test_a_server_collection_keeps_the_fastest_structure_reaching_the_target_and
     reopened = MilvusStore.connect(milvus_server, collection, DIM)
     assert reopened.params == params and reopened.generation() == 2
     reopened.close()
+
+
+def catalog_of(folder: Path, vectors: np.ndarray) -> tuple[Catalog, np.ndarray]:
+    """A catalog of these vectors, and their ids."""
+    images = [
+        NewImage(
+            path=f"/photos/{number:05d}.jpg",
+            root="/photos",
+            size=1000 + number,
+            mtime_ns=number,
+            width=640,
+            height=480,
+            format="JPEG",
+            taken_at=None,
+            vector=vector,
+            content_hash=f"hash-{number}",
+        )
+        for number, vector in enumerate(vectors)
+    ]
+    made = Catalog(folder / "catalog.sqlite")
+    return made, np.asarray(made.commit_batch(images=images), np.int64)
+
+
+@pytest.mark.slow  # starts a Milvus server
+def test_an_index_in_a_server_is_measured_on_reaching_flat_max_and_exact_again_when_it_shrinks(
+    milvus_server, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(milvus_store, "FLAT_MAX", 300)  # the real threshold, 20,000 rows, takes minutes to write
+    catalog, ids = catalog_of(tmp_path, clustered_vectors(400, DIM, seed=5))
+    address = StoreAddress(tmp_path, milvus_server, f"grown_{uuid.uuid4().hex[:8]}", DIM)
+    store = factory.rebuild(address, f"milvus:{milvus_server}", catalog, None)
+    chosen = store.params
+    assert chosen.trained_size == 400 and chosen.recall_at_50 is not None and chosen.recall_at_50 >= TARGET_RECALL
+    assert chosen.p50_ms is not None and chosen.calibrated_on == "stored"
+    reopened, generation = MilvusStore.open(address, catalog)
+    assert reopened.params == chosen and generation == catalog.generation()
+    reopened.close()
+
+    gone = ids[:260]  # 140 left: below half of FLAT_MAX
+    catalog.commit_batch(removed_ids=gone.tolist())
+    shrunk = factory.apply_changes(store, catalog, gone, np.empty(0, np.int64), np.empty((0, DIM), np.float32))
+    assert shrunk.count == 140 and shrunk.params == IndexParams("milvus")
+    assert store.client.describe_index(address.collection, INDEX_NAME)["index_type"] == "FLAT"
+    store.client.drop_collection(address.collection)
+    store.close()
+    catalog.close()
