@@ -18,6 +18,7 @@ import numpy as np
 
 K = 50
 TARGET_RECALL = 0.98
+EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # HNSW search breadths, steps of about √2, cheapest first
 STORED_QUERIES = 1000  # held-out stored vectors when no text queries are given
 LATENCY_QUERIES = 200  # the median of 200 single queries moves by a few percent between runs
 NO_ID = np.iinfo(np.int64).min  # the "own id" of a query that is not in the collection
@@ -72,11 +73,12 @@ class Calibration:
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            return self._interleaved(searches)
+            return self.latencies_in_turn_ms(searches)
         finally:
             faiss.omp_set_num_threads(threads)
 
-    def _interleaved(self, searches: Sequence[Callable[[np.ndarray], object]]) -> list[float]:
+    def latencies_in_turn_ms(self, searches: Sequence[Callable[[np.ndarray], object]]) -> list[float]:
+        """`latencies_ms` for searches that run outside this process's FAISS (a Milvus server): no thread pin."""
         rows = self.queries[:LATENCY_QUERIES]
         for search in searches:
             for row in rows[:5]:  # warm caches and thread pools

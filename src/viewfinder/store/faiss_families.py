@@ -9,10 +9,9 @@ import math
 
 import numpy as np
 
-from viewfinder.store.ann_choice import Calibration, K, calibrate
+from viewfinder.store.ann_choice import EF_STEPS, Calibration, K, calibrate
 from viewfinder.store.vector_store import HNSW_M, IndexParams
 
-EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # steps of about √2, cheapest first
 # Training costs ~ points x nlist x iterations and adding costs ~ n x nlist; these bounds keep a million-vector
 # build near 90 s on two cores (BENCHMARKS.md). 40 points per list is just above the 39 below which faiss warns.
 MAX_NLIST = 2048

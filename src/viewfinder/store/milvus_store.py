@@ -5,26 +5,39 @@ The catalog stays the source of truth. Each row carries the catalog's `indexed_a
 search filters need, so filters run inside Milvus, and the collection records the catalog generation it
 reflects as a property. A crash between a catalog commit and the store write leaves that property behind the
 catalog; `reconcile` then repairs the collection by comparing (id, stamp) pairs with the catalog.
+
+A collection searches exactly (FLAT) until it holds FLAT_MAX vectors; from there a server's collection gets the
+search structure measured fastest at the recall target (`milvus_choice`: FLAT or an HNSW graph with its M,
+efConstruction and ef), chosen again when the collection doubles or shrinks, and recorded beside the generation.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 
 from viewfinder.errors import ViewfinderError, needs_extra
+from viewfinder.store import milvus_choice
 from viewfinder.store.catalog import Catalog, CatalogDamagedError, relative_folder
+from viewfinder.store.faiss_index import FLAT_MAX, GROWTH_BEFORE_RETRAIN
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import IndexParams, Queries, StoreAddress, VectorStore, pairs
 
 GENERATION_PROPERTY = "viewfinder.generation"
+INDEX_PROPERTY = "viewfinder.index"  # the chosen structure's IndexParams as JSON, saved with the generation
+INDEX_NAME = "embedding"
 WRITE_CHUNK = 2000
 MAX_LIMIT = 16_384  # the most results one Milvus search returns
 # Every read sees every write acknowledged before it (a server's default, "Bounded", can miss the last
 # seconds' writes and deletes); a request's level also covers collections made with the default.
 STRONG = {"consistency_level": "Strong"}
+# A search at Strong waits for the server's clock to pass the request's time: up to its time-tick interval, 200
+# ms (BENCHMARKS.md). The chooser searches rows flushed and loaded before it starts, so it need not wait, and
+# then times the structure rather than that clock.
+MEASURING = "Eventually"
 LITE_FILE = "milvus.db"  # `--store milvus` alone: a Milvus Lite database inside the index directory
 _SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
@@ -53,18 +66,27 @@ def _client(uri: str):
 
 
 class MilvusStore(VectorStore):
-    """Unit vectors keyed by catalog ids in one Milvus collection (FLAT, inner product: exact search)."""
+    """Unit vectors keyed by catalog ids in one Milvus collection (inner product; FLAT, or on a server of
+    FLAT_MAX vectors and more the HNSW graph measured fastest at the recall target)."""
 
     kind = "milvus"
     in_index_dir = False
 
-    def __init__(self, client, uri: str, collection: str, dim: int, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        client,
+        uri: str,
+        collection: str,
+        dim: int,
+        catalog: Catalog | None = None,
+        params: IndexParams | None = None,
+    ) -> None:
         self.client = client
         self.uri = uri
         self.collection = collection
         self.dim = dim
         self.catalog = catalog  # where add() reads each row's metadata
-        self.params = IndexParams(self.kind)
+        self.params = params or IndexParams(self.kind)
         self._count: int | None = None
 
     @classmethod
@@ -100,15 +122,16 @@ class MilvusStore(VectorStore):
     def connect(
         cls, uri: str, collection: str, dim: int, catalog: Catalog | None = None, index_type: str = "FLAT"
     ) -> MilvusStore:
-        """Opens (creating when missing) the collection and loads it for search.
+        """Opens (creating when missing) the collection, with the structure recorded for it, and loads it.
 
-        Indexes use FLAT (exact, like FAISS below its IVF size); `index_type` HNSW is for `bench search`.
+        A new collection is FLAT (exact); `index_type` HNSW (M 16, efConstruction 200) is for `bench search`.
         """
         client = _client(uri)
         if not client.has_collection(collection):
             _create_collection(client, collection, dim, index_type)
         client.load_collection(collection)  # a reopened collection starts released
-        return cls(client, uri, collection, dim, catalog)
+        recorded = client.describe_collection(collection).get("properties", {}).get(INDEX_PROPERTY)
+        return cls(client, uri, collection, dim, catalog, _params(recorded))
 
     @property
     def count(self) -> int:
@@ -136,6 +159,35 @@ class MilvusStore(VectorStore):
             if rows:
                 self.client.upsert(self.collection, rows)
         self._count = None
+
+    def outgrown(self, count: int) -> bool:
+        """A server's collection is measured again on reaching FLAT_MAX vectors, doubling, or shrinking below
+        half of FLAT_MAX; Milvus Lite stays exact (it searches by brute force whatever its index)."""
+        if not self.uri.startswith(_SERVER_SCHEMES):
+            return False
+        if not self.params.trained_size:
+            return count >= FLAT_MAX
+        return count > GROWTH_BEFORE_RETRAIN * self.params.trained_size or count < FLAT_MAX // 2
+
+    def choose_index(self, ids: np.ndarray, vectors: np.ndarray, queries: Queries = None) -> list:
+        """Measures FLAT and HNSW shapes on the collection (which holds these ids and vectors) and keeps the
+        fastest reaching the recall target (`milvus_choice.choose`); returns every candidate's measurement."""
+        queries = queries() if callable(queries) else queries
+        self.params, measured = milvus_choice.choose(self, ids, vectors, queries)
+        return measured
+
+    def build_index(self, shape: tuple[int, int]) -> None:
+        """Replaces the collection's index: FLAT for (0, 0), else HNSW with (M, efConstruction)."""
+        self.client.release_collection(self.collection)
+        for name in self.client.list_indexes(self.collection):
+            self.client.drop_index(self.collection, name)
+        self.client.create_index(self.collection, _index_params(self.client, *shape))
+        self.client.load_collection(self.collection)
+
+    def search_ids(self, queries: np.ndarray, k: int, ef: int | None = None, level: str = MEASURING) -> np.ndarray:
+        """The top-k ids per query at a consistency level, searching a graph at breadth `ef` (None: the chosen
+        one; FLAT ignores it)."""
+        return self._search(queries, k, "", ef, level)[1]
 
     def remove(self, ids: np.ndarray) -> None:
         for start in range(0, len(ids), WRITE_CHUNK):
@@ -176,11 +228,15 @@ class MilvusStore(VectorStore):
         return pairs(scores[0], ids[0])
 
     def near(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._search(queries, k, "")  # FLAT: exact, so no cheaper search for near neighbours
+        return self._search(queries, k, "")  # at the chosen breadth: no cheaper setting for near neighbours
 
-    def _search(self, queries: np.ndarray, k: int, expression: str) -> tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, queries: np.ndarray, k: int, expression: str, ef: int | None = None, level: str = "Strong"
+    ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, MAX_LIMIT))
+        ef = self.params.ef_search if ef is None else ef
+        params = {"ef": max(ef, k)} if ef else {}  # a graph searches at least k wide
         found = self.client.search(
             self.collection,
             data=queries.tolist(),
@@ -188,8 +244,8 @@ class MilvusStore(VectorStore):
             limit=k,
             filter=expression,
             output_fields=["id"],
-            search_params={"metric_type": "IP", "params": {}},
-            **STRONG,
+            search_params={"metric_type": "IP", "params": params},
+            consistency_level=level,
         )
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
@@ -199,13 +255,16 @@ class MilvusStore(VectorStore):
         return scores, ids
 
     def save(self, folder: Path, generation: int) -> None:
-        """Makes the writes durable and searchable (flush), then records the catalog generation they reflect."""
+        """Makes the writes durable and searchable (flush), then records the catalog generation they reflect
+        and the structure chosen for them."""
         self.client.flush(self.collection)
-        self.client.alter_collection_properties(self.collection, properties={GENERATION_PROPERTY: str(generation)})
+        recorded = {GENERATION_PROPERTY: str(generation), INDEX_PROPERTY: json.dumps(asdict(self.params))}
+        self.client.alter_collection_properties(self.collection, properties=recorded)
 
     def reconciled(self, catalog: Catalog, queries: Queries = None) -> MilvusStore:
         """Brings the collection to the catalog's state: rows missing or stale (another stamp) are rewritten
-        from the catalog, rows the catalog no longer has are deleted. Then records the generation."""
+        from the catalog, rows the catalog no longer has are deleted. A server's collection that outgrew its
+        structure is measured again on `queries` (`choose_index`). Then records the generation."""
         self.catalog = catalog
         stored = self._scan("stamp")
         # indexed_at changes whenever a row's vector is rewritten, so equal stamps mean equal rows.
@@ -216,11 +275,24 @@ class MilvusStore(VectorStore):
         for start in range(0, len(stale), WRITE_CHUNK):
             part = stale[start : start + WRITE_CHUNK]
             self.add(part, np.stack([_catalog_vector(catalog, int(i), self.dim) for i in part]))
+        if self.outgrown(len(wanted)):
+            self._rechoose(catalog, queries)
         self.save(Path(), catalog.generation())
         return self
 
     def close(self) -> None:
         self.client.close()
+
+    def _rechoose(self, catalog: Catalog, queries: Queries) -> None:
+        """Exact search below FLAT_MAX, else the structure measured fastest on the catalog's vectors."""
+        if len(catalog.stamps()) < FLAT_MAX:
+            self.build_index(milvus_choice.EXACT)
+            self.params = IndexParams(self.kind)
+            return
+        self.client.flush(self.collection)  # the rows just written are measured in sealed segments
+        chunks = list(catalog.vectors(self.dim))
+        ids = np.concatenate([chunk[0] for chunk in chunks])
+        self.choose_index(ids, np.concatenate([chunk[1] for chunk in chunks]), queries)
 
     def _scan(self, field: str) -> dict[int, object]:
         """Every row's id with one of its fields, read in pages."""
@@ -245,10 +317,29 @@ def _create_collection(client, collection: str, dim: int, index_type: str) -> No
     schema.add_field("width", DataType.INT64)
     schema.add_field("height", DataType.INT64)
     schema.add_field("stamp", DataType.DOUBLE)  # the catalog's indexed_at
+    shape = (16, 200) if index_type == "HNSW" else milvus_choice.EXACT
+    client.create_collection(collection, schema=schema, index_params=_index_params(client, *shape), **STRONG)
+
+
+def _index_params(client, m: int, ef_construction: int):
+    """The embedding field's index: FLAT when m is 0, else HNSW with these M and efConstruction."""
     index = client.prepare_index_params()
-    params = {"M": 16, "efConstruction": 200} if index_type == "HNSW" else {}
-    index.add_index(field_name="embedding", index_type=index_type, metric_type="IP", params=params)
-    client.create_collection(collection, schema=schema, index_params=index, **STRONG)
+    if m:
+        params = {"M": m, "efConstruction": ef_construction}
+        index.add_index(
+            field_name="embedding", index_name=INDEX_NAME, index_type="HNSW", metric_type="IP", params=params
+        )
+    else:
+        index.add_index(field_name="embedding", index_name=INDEX_NAME, index_type="FLAT", metric_type="IP")
+    return index
+
+
+def _params(recorded: str | None) -> IndexParams:
+    """The IndexParams a collection's INDEX_PROPERTY records (fields a newer version added are dropped)."""
+    if recorded is None:
+        return IndexParams(MilvusStore.kind)
+    known = {field.name for field in fields(IndexParams)}
+    return IndexParams(**{key: value for key, value in json.loads(recorded).items() if key in known})
 
 
 def _row(image_id: int, vector: np.ndarray, record) -> dict:

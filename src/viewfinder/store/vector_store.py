@@ -30,8 +30,8 @@ HNSW_M = 32  # links per node of an HNSW graph: the usual choice for 384-768 dim
 @dataclass(frozen=True)
 class IndexParams:
     """The shape of a store's search structure, as `viewfinder info` shows it: FAISS exact ('flat'), inverted
-    lists ('ivf') or a graph ('hnsw'), or 'milvus'; and how it measured when it was chosen (None where it was
-    not measured: small or older indexes, Milvus)."""
+    lists ('ivf') or a graph ('hnsw'), or 'milvus' (exact, or a graph where `hnsw_m` is set); and how it measured
+    when it was chosen (None where it was not measured: small or older indexes, Milvus Lite)."""
 
     kind: str
     nlist: int = 0
@@ -41,10 +41,15 @@ class IndexParams:
     recall_at_50: float | None = None
     p50_ms: float | None = None
     calibrated_on: str = ""  # 'prompts' (text queries from the model), 'stored' (stored vectors) or ''
+    hnsw_m: int = 0  # a Milvus graph's links per node (FAISS's HNSW always has HNSW_M); 0: none chosen
+    ef_construction: int = 0  # a Milvus graph's search breadth while it was built
 
     @property
     def family(self) -> str:
-        """The family in FAISS's index-factory words: Flat, IVF<nlist> or HNSW<M> (else the kind)."""
+        """The family in FAISS's index-factory words: Flat, IVF<nlist> or HNSW<M> (a Milvus graph adds its
+        efConstruction; an exact Milvus collection is FLAT)."""
+        if self.kind == "milvus":
+            return f"HNSW{self.hnsw_m},efConstruction={self.ef_construction}" if self.hnsw_m else "FLAT"
         return {"flat": "Flat", "ivf": f"IVF{self.nlist}", "hnsw": f"HNSW{HNSW_M}"}.get(self.kind, self.kind)
 
 
