@@ -18,6 +18,7 @@ from test_service_live import SearchLoop
 from viewfinder.app import Index
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.duplicates import find_duplicates
+from viewfinder.search import relevance
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 from viewfinder.store import snapshots
@@ -75,6 +76,25 @@ def test_a_snapshot_carries_each_vector_once_and_answers_like_its_index(publishe
     code, _, err = run_cli(capsys, "index", "--index", folder, library)
     assert code == 2 and "published snapshot" in err
     assert (folder / "catalog.sqlite").read_bytes() == before
+
+
+def test_a_snapshot_carries_its_index_calibration(seaweed, tmp_path, request):
+    """A reader uses the relevance calibration the index measured (one file, checked as current) instead of
+    measuring it again at its first query: a cold start would encode the whole prompt bank."""
+    assert relevance.CACHE_FILE in snapshots.NOTES
+    with own_bucket(seaweed, bucket_name(request.node.name, "snap")) as bucket:
+        library, index = tmp_path / "photos", tmp_path / "index"
+        write_colour_images(library, 12)
+        run_index(index, [str(library)], model="test:tiny")
+        Index(index, "cpu").search("a red picture", k=3)  # calibrates the index
+        url = f"s3://{bucket}/indexes/demo"
+        publish(index, url)
+        folder = download(url, current(url), tmp_path / "cache")
+        note = folder / relevance.CACHE_FILE
+        assert note.read_bytes() == (index / relevance.CACHE_FILE).read_bytes()
+        before = note.stat().st_ino
+        assert Index(folder, "cpu").search("a red picture", k=3).hits
+        assert note.stat().st_ino == before  # read, not measured and written again
 
 
 def test_server_follows_the_pointer_with_zero_failed_requests_and_rolls_back(published, tmp_path, capsys):
