@@ -17,13 +17,13 @@ from test_service_live import SearchLoop
 
 from viewfinder.app import Index
 from viewfinder.pipeline.indexer import run_index
-from viewfinder.search.duplicates import find_duplicates
 from viewfinder.search import relevance
+from viewfinder.search.duplicates import find_duplicates
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
-from viewfinder.store import snapshots
+from viewfinder.store import snapshot_cache, snapshots
 from viewfinder.store.snapshot_cache import download
-from viewfinder.store.snapshots import current, prune, publish, versions
+from viewfinder.store.snapshots import SnapshotError, current, prune, publish, versions
 
 pytestmark = pytest.mark.slow  # a SeaweedFS server
 
@@ -95,6 +95,26 @@ def test_a_snapshot_carries_its_index_calibration(seaweed, tmp_path, request):
         before = note.stat().st_ino
         assert Index(folder, "cpu").search("a red picture", k=3).hits
         assert note.stat().st_ino == before  # read, not measured and written again
+
+
+def test_a_large_file_comes_in_ranged_parts_and_is_checked_whole(seaweed, published, tmp_path, monkeypatch):
+    """A file of several PARTs comes in ranged GETs at once, hashed in order: the same bytes as one GET, and a
+    file changed in its last part, or shorter than listed, is refused with no folder left behind."""
+    url, _, _, version = published
+    whole = download(url, current(url), tmp_path / "whole") / "catalog.sqlite"
+    monkeypatch.setattr(snapshot_cache, "PART", 4096)
+    assert whole.stat().st_size > 3 * 4096
+    parts = download(url, current(url), tmp_path / "parts") / "catalog.sqlite"
+    assert parts.read_bytes() == whole.read_bytes()
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    key = f"{prefix}/snapshots/{version}/catalog.sqlite"
+    changed = bytearray(whole.read_bytes())
+    changed[-1] ^= 1
+    for body, problem in [(bytes(changed), "does not match its sha256"), (bytes(changed[:-10]), "does not hold")]:
+        seaweed.client().put_object(Bucket=bucket, Key=key, Body=body)
+        with pytest.raises(SnapshotError, match=problem):
+            download(url, current(url), tmp_path / "refused")
+        assert not list((tmp_path / "refused").iterdir())
 
 
 def test_server_follows_the_pointer_with_zero_failed_requests_and_rolls_back(published, tmp_path, capsys):
