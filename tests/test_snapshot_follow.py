@@ -116,3 +116,34 @@ def test_a_snapshot_whose_catalog_does_not_match_its_vector_index_is_never_serve
     with pytest.raises(SnapshotError, match="0 images"):
         SnapshotLiveIndex(url, device="cpu", poll_seconds=3600)
     live.close()
+
+
+def test_a_prefetched_snapshot_is_downloaded_once_and_its_errors_reach_the_index(
+    seaweed, published, tmp_path, monkeypatch
+):
+    """prefetch() begins the download and the model's load (as the Lambda handler does before its slower
+    imports); the SnapshotLiveIndex made next takes them over instead of downloading again, and what failed in
+    them is raised by it, as when it fetches itself. A directory is not prefetched."""
+    url, _, _, first = published
+    fetched = []
+    real_download = snapshot_live.download
+
+    def counted(*args, **kwargs):
+        fetched.append(args[1]["version"])
+        return real_download(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_live, "download", counted)
+    snapshot_live.prefetch(url, device="cpu")
+    live = SnapshotLiveIndex(url, device="cpu")
+    assert fetched == [first] and live.version == first and not snapshot_live._started
+    with live.index() as engine:
+        assert engine.search([Term(text="a red picture")], k=3).hits
+    live.close()
+    snapshot_live.prefetch(str(tmp_path), device="cpu")
+    assert not snapshot_live._started
+    bucket, prefix = location(url)
+    seaweed.client().delete_object(Bucket=bucket, Key=key(prefix, "CURRENT"))
+    snapshot_live.prefetch(url, device="cpu")
+    with pytest.raises(SnapshotError, match="No published index"):
+        SnapshotLiveIndex(url, device="cpu")
+    assert fetched == [first] and not snapshot_live._started
