@@ -26,14 +26,15 @@ LIMIT=262144000
 #   models that ship in the wheel;
 # - pillow_heif (27 MB), which decodes HEIC and AVIF: without it the package fits the limit, and an uploaded
 #   query image in those formats cannot be read (JPEG, PNG, WebP and the others can).
-TRIM=(onnx onnx-*.dist-info onnxscript onnxscript-*.dist-info onnx_ir onnx_ir-*.dist-info ml_dtypes
+# (globs, expanded inside the package folder)
+TRIM="onnx onnx-*.dist-info onnxscript onnxscript-*.dist-info onnx_ir onnx_ir-*.dist-info ml_dtypes
       ml_dtypes-*.dist-info sympy sympy-*.dist-info mpmath mpmath-*.dist-info onnxruntime/transformers
       onnxruntime/quantization onnxruntime/tools onnxruntime/datasets
       boto3 boto3-*.dist-info botocore botocore-*.dist-info s3transfer s3transfer-*.dist-info jmespath
       jmespath-*.dist-info dateutil python_dateutil-*.dist-info six.py six-*.dist-info urllib3 urllib3-*.dist-info
       huggingface_hub huggingface_hub-*.dist-info hf_xet hf_xet-*.dist-info tokenizers tokenizers-*.dist-info
       uvicorn uvicorn-*.dist-info watchdog watchdog-*.dist-info viewfinder/models/exports viewfinder/models/weights
-      pillow_heif pillow_heif-*.dist-info pillow_heif.libs)
+      pillow_heif pillow_heif-*.dist-info pillow_heif.libs _pillow_heif.*.so"
 
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 12), "PYTHON must be CPython 3.12: " + sys.version'
 rm -rf "$OUT" && mkdir -p "$OUT/wheel" "$OUT/function"
@@ -41,7 +42,7 @@ rm -rf "$OUT" && mkdir -p "$OUT/wheel" "$OUT/function"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$OUT/function" \
     --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --implementation cp --python-version 3.12 \
     --only-binary=:all: -c "$ROOT/constraints.txt" "$(ls "$OUT"/wheel/viewfinder-*.whl)[lambda]"
-(cd "$OUT/function" && rm -rf "${TRIM[@]}" bin && find . -type d \( -name tests -o -name __pycache__ \) -prune \
+(cd "$OUT/function" && rm -rf $TRIM bin && find . -type d \( -name tests -o -name __pycache__ \) -prune \
     -exec rm -rf {} +)
 test ! -e "$OUT/function/torch" || { echo "torch must not be in the package" >&2; exit 1; }
 "$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$OUT/function" >/dev/null
