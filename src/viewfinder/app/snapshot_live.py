@@ -20,19 +20,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from viewfinder.app.index import Index
 from viewfinder.app.jobs import ReindexJob
 from viewfinder.app.live import POLL_SECONDS, LiveIndex
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.factory import load_embedder
+from viewfinder.models.prompts import prompt_vectors
 from viewfinder.models.registry import ModelSpec, resolve_model
+from viewfinder.search import relevance
 from viewfinder.sources import is_object_store_url
 from viewfinder.store.indexdir import IndexDir
-from viewfinder.store.snapshot_cache import cache_dir, catalog_mismatch, download, drop_cached, manifest_model
+from viewfinder.store.snapshot_cache import (
+    cache_dir,
+    catalog_mismatch,
+    download,
+    drop_cached,
+    manifest_model,
+    snapshot_listing,
+)
 from viewfinder.store.snapshots import SnapshotError, current
 
 RETRY_MAX_SECONDS = 300.0
+_Loaded = tuple[Embedder, np.ndarray | None]  # the model, and its calibration prompts' vectors when needed
 _started: dict[tuple[str, str, str, bool], _ColdStart] = {}  # by prefetch(), for the SnapshotLiveIndex to come
 _started_lock = threading.Lock()
 
@@ -62,13 +74,15 @@ class _ColdStart:
         pool = ThreadPoolExecutor(2, thread_name_prefix="snapshot-cold-start")
         self.head = pool.submit(_head, url)
         self.folder = pool.submit(lambda: download(url, self.head.result()[0], cache))
-        self.embedder = pool.submit(lambda: _loaded(self.head.result()[1], device, runtime, text_tower))
+        self.embedder = pool.submit(lambda: _loaded(*self.head.result()[1:], device, runtime, text_tower))
         pool.shutdown(wait=False)  # its threads end with the last of the three
 
 
-def _head(url: str) -> tuple[dict[str, str], ModelSpec]:
+def _head(url: str) -> tuple[dict[str, str], ModelSpec, bool]:
+    """The pointer, the model the manifest names, and whether the snapshot carries a relevance calibration."""
     pointer = current(url)
-    return pointer, resolve_model(manifest_model(url, pointer))
+    calibrated = relevance.CACHE_FILE in snapshot_listing(url, pointer)[1]
+    return pointer, resolve_model(manifest_model(url, pointer)), calibrated
 
 
 @dataclass(frozen=True)
@@ -99,8 +113,8 @@ class SnapshotLiveIndex(LiveIndex):
         start = start or _ColdStart(self.url, self.cache, device, runtime, query_model is None)
         both: list[Future[Any]] = [start.folder, start.embedder]
         wait(both)  # the model loads while the snapshot downloads; neither is left running when one fails
-        pointer, spec = start.head.result()
-        path, embedder = start.folder.result(), start.embedder.result()
+        pointer, spec, _ = start.head.result()
+        path, (embedder, prompts) = start.folder.result(), start.embedder.result()
         IndexDir(path).check_model(spec)
         self.version = pointer["version"]
         self._failure: _Failure | None = None
@@ -110,6 +124,8 @@ class SnapshotLiveIndex(LiveIndex):
         )
         with self.index() as index:
             mismatch = catalog_mismatch(index.catalog, index.vectors)
+            if prompts is not None and not mismatch:
+                index.calibration(prompts)
         if mismatch:
             self.close()
             raise SnapshotError(f"Cannot serve snapshot {self.version} of {self.url}: {mismatch}.")
@@ -187,13 +203,18 @@ class SnapshotLiveIndex(LiveIndex):
         )
 
 
-def _loaded(spec: ModelSpec, device: str, runtime: str, text_tower: bool) -> Embedder:
+def _loaded(spec: ModelSpec, calibrated: bool, device: str, runtime: str, text_tower: bool) -> _Loaded:
     """The index's model with its text tower loaded (runtimes load towers on first use), unless another
-    model encodes the queries (--query-model)."""
+    model encodes the queries (--query-model); and the text vectors of its calibration prompts when the
+    snapshot carries no calibration: encoded while the snapshot downloads, the calibration then takes a few
+    ms of the cold start instead of the second the first query spent encoding them."""
     embedder = load_embedder(spec, device, runtime)
-    if text_tower:
-        embedder.load_text_tower()
-        # A first run sets up what the runtime and the tokenizer make on first use (its text cleaner's import
-        # alone is ~0.15 s): here, while the snapshot downloads, instead of in the warm-up search after it.
-        embedder.encode_texts(["a photo"])
-    return embedder
+    if not text_tower:
+        return embedder, None
+    embedder.load_text_tower()
+    if not calibrated:
+        return embedder, prompt_vectors(embedder)
+    # A first run sets up what the runtime and the tokenizer make on first use (its text cleaner's import alone
+    # is ~0.15 s): here, while the snapshot downloads, instead of in the warm-up search after it.
+    embedder.encode_texts(["a photo"])
+    return embedder, None

@@ -66,6 +66,16 @@ def manifest_model(url: str, pointer: dict[str, str]) -> str:
         raise SnapshotError(f"s3://{bucket}/{key} is not a Viewfinder manifest ({error}).") from None
 
 
+def snapshot_listing(url: str, pointer: dict[str, str]) -> tuple[bytes, dict[str, dict[str, Any]]]:
+    """The SNAPSHOT.json of the snapshot `pointer` names, checked against the pointer, and the files it lists."""
+    bucket, prefix = location(url)
+    key = object_key(prefix, "snapshots", _checked_version(pointer), SNAPSHOT_FILE)
+    listing = read_object(bucket, key)
+    if hashlib.sha256(listing).hexdigest() != pointer["snapshot_sha256"]:
+        raise SnapshotError(f"s3://{bucket}/{key} does not match the pointer's checksum.")
+    return listing, listed_files(listing, f"s3://{bucket}/{key}")
+
+
 def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
     """The local folder of the snapshot `pointer` names: downloaded, verified, then renamed into place."""
     version = _checked_version(pointer)
@@ -76,10 +86,7 @@ def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
         shutil.rmtree(target)  # another snapshot under the same name (not one `publish` made): fetch this one
     bucket, prefix = location(url)
     base = object_key(prefix, "snapshots", version)
-    listing = read_object(bucket, f"{base}/{SNAPSHOT_FILE}")
-    if hashlib.sha256(listing).hexdigest() != pointer["snapshot_sha256"]:
-        raise SnapshotError(f"s3://{bucket}/{base}/{SNAPSHOT_FILE} does not match the pointer's checksum.")
-    files = listed_files(listing, f"s3://{bucket}/{base}/{SNAPSHOT_FILE}")
+    listing, files = snapshot_listing(url, pointer)
     cache.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=cache, prefix=f".{version}."))
     try:
