@@ -1,14 +1,20 @@
 """Cold start, warm latency and package size of the Lambda deployment, against `viewfinder serve` in the same run.
 
     PYTHONPATH=src python scripts/bench_lambda.py [--n 100000] [--model random:ViT-B-32] [--queries 200]
+        [--runtime onnx] [--baseline-src OTHER/src] [--rounds 3] [--uncalibrated] [--no-package] [--index DIR]
 
 Needs the dev extra (a local SeaweedFS S3 server, the Lambda runtime interface client, and the emulator the
-tests download). It builds an n-vector index, publishes it to the local S3 server, then measures:
+tests download). It builds an n-vector index, searches it once (which measures its relevance calibration, as
+serving it would; --uncalibrated leaves that to the readers), publishes it to the local S3 server, then measures:
 - `viewfinder serve --index DIR` (the baseline): process start to the first answered /search, and warm p50;
 - `viewfinder serve --index s3://…`: the same, downloading and verifying the snapshot first;
 - the Lambda handler under the Runtime Interface Emulator: process start to the first answered /search
-  invocation (snapshot to a fresh /tmp, model load), and warm invocation p50;
+  invocation (snapshot to a fresh /tmp, model load), and warm invocation p50; and where that time goes
+  (scripts/lambda_phases.py, the handler called directly in a fresh process), --rounds times;
+- with --baseline-src, the same Lambda rows for another version of the code (its src folder), on a snapshot it
+  published itself, round for round with this one's (interleaved, so both see the same load);
 - the deployable package without torch: `pip install --target` of viewfinder[lambda], `du`.
+The load average is recorded at each round: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -31,24 +37,31 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 from lambda_helpers import http_event, invoke, run_rie  # noqa: E402
 from s3_helpers import run_seaweed  # noqa: E402
 
+from viewfinder.app import Index  # noqa: E402
 from viewfinder.bench.report import percentile  # noqa: E402
 from viewfinder.bench.serve import _serve_row, make_vector_index  # noqa: E402
 from viewfinder.models.factory import load_embedder  # noqa: E402
 from viewfinder.models.registry import resolve_model  # noqa: E402
+from viewfinder.search.relevance import CACHE_FILE as CALIBRATION  # noqa: E402
 from viewfinder.store.snapshots import publish  # noqa: E402
 
 
-def lambda_row(url: str, scratch: Path, queries: int) -> dict:
-    env = {
+def lambda_env(src: Path, url: str, scratch: Path, runtime: str) -> dict[str, str]:
+    """The handler's environment in a new execution environment: an empty /tmp."""
+    return {
         **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
+        "PYTHONPATH": str(src),
         "VIEWFINDER_INDEX": url,
         "VIEWFINDER_SNAPSHOT_CACHE": str(Path(tempfile.mkdtemp(dir=scratch, prefix="lambda-tmp-"))),
-        "VIEWFINDER_RUNTIME": "onnx",  # as the image sets it
+        "VIEWFINDER_RUNTIME": runtime,  # the image sets onnx
         "VIEWFINDER_ALLOWED_HOSTS": "*",  # as template.yaml sets it: API Gateway's host names vary
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "300",
         "LOG_LEVEL": "error",
     }
+
+
+def lambda_row(src: Path, url: str, scratch: Path, queries: int, runtime: str) -> dict:
+    env = lambda_env(src, url, scratch, runtime)
     started = time.perf_counter()
     with run_rie("viewfinder.serve.lambda_handler.handler", env, cwd=scratch) as endpoint:
         answer = invoke(endpoint, http_event("POST", "/search", {"query": "a photo of a dog", "top_k": 50}))
@@ -60,7 +73,51 @@ def lambda_row(url: str, scratch: Path, queries: int) -> dict:
             answer = invoke(endpoint, http_event("POST", "/search", {"query": f"a photo number {number}", "top_k": 50}))
             warm.append((time.perf_counter() - began) * 1000)
             assert answer["statusCode"] == 200, answer
-    return {"setup": "lambda (RIE, s3 snapshot)", "first_query_s": round(cold, 3), "p50_ms": percentile(warm, 50)}
+    return {"first_query_s": round(cold, 3), "p50_ms": percentile(warm, 50)}
+
+
+def phases(src: Path, url: str, scratch: Path, runtime: str) -> dict:
+    """scripts/lambda_phases.py's report for the code in `src`."""
+    command = [sys.executable, str(ROOT / "scripts" / "lambda_phases.py")]
+    env = lambda_env(src, url, scratch, runtime)
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def publish_with(src: Path, index: Path, url: str) -> None:
+    """Publishes `index` with the code in `src` (what a snapshot carries is part of what is compared)."""
+    code = "import sys; from viewfinder.store.snapshots import publish; publish(sys.argv[1], sys.argv[2])"
+    subprocess.run(
+        [sys.executable, "-c", code, str(index), url], env={**os.environ, "PYTHONPATH": str(src)}, check=True
+    )
+
+
+def lambda_rounds(codes: dict[str, tuple[Path, str]], scratch: Path, args: argparse.Namespace) -> dict:
+    """Each code's Lambda cold start, warm p50 and phases, round for round (interleaved), with the load."""
+    rounds: list[dict] = []
+    for _ in range(args.rounds):
+        measured: dict = {"load_1min": round(os.getloadavg()[0], 2)}
+        for name, (src, url) in codes.items():
+            measured[name] = {
+                **lambda_row(src, url, scratch, args.queries, args.runtime),
+                "phases": phases(src, url, scratch, args.runtime),
+            }
+        rounds.append(measured)
+    summary = {}
+    for name in codes:
+        colds = [measured[name]["first_query_s"] for measured in rounds]
+        each = [measured[name]["phases"] for measured in rounds]
+        summary[name] = {
+            "first_query_s": colds,
+            "median_first_query_s": percentile(colds, 50),
+            "median_p50_ms": percentile([measured[name]["p50_ms"] for measured in rounds], 50),
+            "median_cpu_s": percentile([report["cpu_s"] for report in each], 50),
+            "median_phase_s": {
+                label: percentile([report["phases"][label]["s"] for report in each if label in report["phases"]], 50)
+                for label in each[0]["phases"]
+            },
+        }
+    return {"rounds": rounds, "summary": summary}
 
 
 def package_size(scratch: Path) -> dict[str, str]:
@@ -82,29 +139,46 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--model", default="random:ViT-B-32")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--runtime", default="onnx", choices=["onnx", "onnx-int8"])
+    parser.add_argument("--baseline-src", type=Path, help="another version's src folder, measured in the same run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--uncalibrated", action="store_true", help="publish without the relevance calibration")
+    parser.add_argument("--no-package", action="store_true", help="skip measuring the package size")
+    parser.add_argument("--index", type=Path, help="an index of --n vectors made earlier (by this script), reused")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="viewfinder-bench-lambda-") as folder, run_seaweed() as s3:
         scratch = Path(folder)
         os.environ.update(s3.env())
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
-        load_embedder(resolve_model(args.model), "cpu", "onnx")  # the export the image carries, off the clock
-        index = make_vector_index(scratch / "index", args.n, args.model)
+        load_embedder(resolve_model(args.model), "cpu", args.runtime)  # the export the image carries, off the clock
+        index = args.index or make_vector_index(scratch / "index", args.n, args.model)
+        (index / CALIBRATION).unlink(missing_ok=True)  # measured below, or left to the readers
+        if not args.uncalibrated:
+            Index(index, "cpu", args.runtime).search("a photo")
         s3.client().create_bucket(Bucket="bench")
         url = "s3://bench/indexes/main"
         began = time.perf_counter()
         publish(index, url)
         published = time.perf_counter() - began
-        rows = [{"setup": "serve --index DIR (baseline)", **_pick(_serve_row(index, "onnx", args.queries))}]
+        codes = {"this": (ROOT / "src", url)}
+        if args.baseline_src:
+            publish_with(args.baseline_src.resolve(), index, "s3://bench/indexes/baseline")
+            codes["baseline"] = (args.baseline_src.resolve(), "s3://bench/indexes/baseline")
+        rows = [{"setup": "serve --index DIR (baseline)", **_pick(_serve_row(index, args.runtime, args.queries))}]
         os.environ["VIEWFINDER_SNAPSHOT_CACHE"] = str(scratch / "serve-cache")
-        rows.append({"setup": "serve --index s3://… (snapshot)", **_pick(_serve_row(url, "onnx", args.queries))})
-        rows.append(lambda_row(url, scratch, args.queries))
+        rows.append({"setup": "serve --index s3://… (snapshot)", **_pick(_serve_row(url, args.runtime, args.queries))})
+        lambdas = lambda_rounds(codes, scratch, args)
+        this = lambdas["summary"]["this"]
+        rows.append(
+            {"setup": "lambda (RIE)", "first_query_s": this["median_first_query_s"], "p50_ms": this["median_p50_ms"]}
+        )
         base = rows[0]
         for row in rows:
             row["cold_ratio"] = round(row["first_query_s"] / base["first_query_s"], 2)
             row["p50_ratio"] = round(row["p50_ms"] / base["p50_ms"], 2)
-        size = package_size(scratch)
-    print(json.dumps({"n": args.n, "model": args.model, "publish_s": round(published, 2), "package": size,
-                      "results": rows}, indent=1))  # fmt: skip
+        size = {} if args.no_package else package_size(scratch)
+    print(json.dumps({"n": args.n, "model": args.model, "runtime": args.runtime, "publish_s": round(published, 2),
+                      "package": size, "results": rows, "lambda": lambdas}, indent=1))  # fmt: skip
 
 
 def _pick(row) -> dict:

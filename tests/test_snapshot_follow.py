@@ -4,6 +4,7 @@ problem, naming it; a snapshot whose catalog and vector index disagree is never 
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 
@@ -12,9 +13,10 @@ from cli_helpers import write_colour_images
 from service_helpers import wait_for
 from snapshot_helpers import bucket_name, key, location, own_bucket, publish_library, republish_altered
 
-from viewfinder.app import snapshot_live
+from viewfinder.app import Index, snapshot_live
 from viewfinder.app.snapshot_live import SnapshotLiveIndex
 from viewfinder.pipeline.indexer import run_index
+from viewfinder.search import relevance
 from viewfinder.search.query import Term
 from viewfinder.store.snapshots import SnapshotError, publish
 
@@ -116,3 +118,60 @@ def test_a_snapshot_whose_catalog_does_not_match_its_vector_index_is_never_serve
     with pytest.raises(SnapshotError, match="0 images"):
         SnapshotLiveIndex(url, device="cpu", poll_seconds=3600)
     live.close()
+
+
+def test_a_prefetched_snapshot_is_downloaded_once_and_its_errors_reach_the_index(
+    seaweed, published, tmp_path, monkeypatch
+):
+    """prefetch() begins the download and the model's load (as the Lambda handler does before its slower
+    imports); the SnapshotLiveIndex made next takes them over instead of downloading again, and what failed in
+    them is raised by it, as when it fetches itself. A directory is not prefetched."""
+    url, _, _, first = published
+    fetched = []
+    real_download = snapshot_live.download
+
+    def counted(*args, **kwargs):
+        fetched.append(args[1]["version"])
+        return real_download(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_live, "download", counted)
+    snapshot_live.prefetch(url, device="cpu")
+    live = SnapshotLiveIndex(url, device="cpu")
+    assert fetched == [first] and live.version == first and not snapshot_live._started
+    with live.index() as engine:
+        assert engine.search([Term(text="a red picture")], k=3).hits
+    live.close()
+    snapshot_live.prefetch(str(tmp_path), device="cpu")
+    assert not snapshot_live._started
+    bucket, prefix = location(url)
+    seaweed.client().delete_object(Bucket=bucket, Key=key(prefix, "CURRENT"))
+    snapshot_live.prefetch(url, device="cpu")
+    with pytest.raises(SnapshotError, match="No published index"):
+        SnapshotLiveIndex(url, device="cpu")
+    assert fetched == [first] and not snapshot_live._started
+
+
+def test_a_snapshot_without_a_calibration_is_calibrated_with_prompts_encoded_during_its_download(
+    seaweed, published, tmp_path, monkeypatch
+):
+    """The calibration prompts are encoded while the snapshot downloads when it carries no calibration, and
+    the calibration made of them is the one the index measures itself; a snapshot carrying one is not
+    encoded for (the reader uses the one it carries)."""
+    url, index, _, _ = published
+    encoded = []
+    real_vectors = snapshot_live.prompt_vectors
+    monkeypatch.setattr(snapshot_live, "prompt_vectors", lambda embedder: encoded.append(1) or real_vectors(embedder))
+    live = SnapshotLiveIndex(url, device="cpu")
+    with live.index() as engine:
+        note = engine.index_dir.path / relevance.CACHE_FILE
+        made = json.loads(note.read_text())
+    live.close()
+    assert encoded == [1]
+    measured = Index(index, "cpu").calibration()  # the local index, measured as a first query would
+    for prior in ("text", "image"):
+        expected = getattr(measured, prior)
+        assert made[prior] == pytest.approx({"typical": expected.typical, "match": expected.match}, abs=1e-5)
+    publish(index, url)  # now with the calibration the index measured
+    live = SnapshotLiveIndex(url, device="cpu")
+    live.close()
+    assert encoded == [1]

@@ -17,12 +17,13 @@ from test_service_live import SearchLoop
 
 from viewfinder.app import Index
 from viewfinder.pipeline.indexer import run_index
+from viewfinder.search import relevance
 from viewfinder.search.duplicates import find_duplicates
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
-from viewfinder.store import snapshots
+from viewfinder.store import snapshot_cache, snapshots
 from viewfinder.store.snapshot_cache import download
-from viewfinder.store.snapshots import current, prune, publish, versions
+from viewfinder.store.snapshots import SnapshotError, current, prune, publish, versions
 
 pytestmark = pytest.mark.slow  # a SeaweedFS server
 
@@ -75,6 +76,45 @@ def test_a_snapshot_carries_each_vector_once_and_answers_like_its_index(publishe
     code, _, err = run_cli(capsys, "index", "--index", folder, library)
     assert code == 2 and "published snapshot" in err
     assert (folder / "catalog.sqlite").read_bytes() == before
+
+
+def test_a_snapshot_carries_its_index_calibration(seaweed, tmp_path, request):
+    """A reader uses the relevance calibration the index measured (one file, checked as current) instead of
+    measuring it again at its first query: a cold start would encode the whole prompt bank."""
+    assert relevance.CACHE_FILE in snapshots.NOTES
+    with own_bucket(seaweed, bucket_name(request.node.name, "snap")) as bucket:
+        library, index = tmp_path / "photos", tmp_path / "index"
+        write_colour_images(library, 12)
+        run_index(index, [str(library)], model="test:tiny")
+        Index(index, "cpu").search("a red picture", k=3)  # calibrates the index
+        url = f"s3://{bucket}/indexes/demo"
+        publish(index, url)
+        folder = download(url, current(url), tmp_path / "cache")
+        note = folder / relevance.CACHE_FILE
+        assert note.read_bytes() == (index / relevance.CACHE_FILE).read_bytes()
+        before = note.stat().st_ino
+        assert Index(folder, "cpu").search("a red picture", k=3).hits
+        assert note.stat().st_ino == before  # read, not measured and written again
+
+
+def test_a_large_file_comes_in_ranged_parts_and_is_checked_whole(seaweed, published, tmp_path, monkeypatch):
+    """A file of several PARTs comes in ranged GETs at once, hashed in order: the same bytes as one GET, and a
+    file changed in its last part, or shorter than listed, is refused with no folder left behind."""
+    url, _, _, version = published
+    whole = download(url, current(url), tmp_path / "whole") / "catalog.sqlite"
+    monkeypatch.setattr(snapshot_cache, "PART", 4096)
+    assert whole.stat().st_size > 3 * 4096
+    parts = download(url, current(url), tmp_path / "parts") / "catalog.sqlite"
+    assert parts.read_bytes() == whole.read_bytes()
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    key = f"{prefix}/snapshots/{version}/catalog.sqlite"
+    changed = bytearray(whole.read_bytes())
+    changed[-1] ^= 1
+    for body, problem in [(bytes(changed), "does not match its sha256"), (bytes(changed[:-10]), "does not hold")]:
+        seaweed.client().put_object(Bucket=bucket, Key=key, Body=body)
+        with pytest.raises(SnapshotError, match=problem):
+            download(url, current(url), tmp_path / "refused")
+        assert not list((tmp_path / "refused").iterdir())
 
 
 def test_server_follows_the_pointer_with_zero_failed_requests_and_rolls_back(published, tmp_path, capsys):

@@ -271,6 +271,24 @@ def test_a_saved_store_reopens_with_its_generation_and_the_same_answers(store, c
             reopened.close()
 
 
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_a_faiss_index_mapped_from_its_file_answers_as_one_read_whole(kind, catalog, tmp_path):
+    """A snapshot's index is mapped from its file (VectorIndex.load(mapped=True)), not copied into memory: the
+    same ids, stored vectors and answers as the index read whole."""
+    from viewfinder.store.faiss_index import VectorIndex
+
+    with filled_store(None, f"faiss-{kind}", catalog, tmp_path) as (vectors, address):
+        vectors.save(address.folder, 3)
+    whole, mapped = VectorIndex.load(address.folder), VectorIndex.load(address.folder, mapped=True)
+    assert whole is not None and mapped is not None and mapped[1] == 3
+    ids, rows = catalog_vectors(catalog)
+    assert np.array_equal(mapped[0].ids(), whole[0].ids())
+    assert np.array_equal(mapped[0].vectors_of(ids[:20]), whole[0].vectors_of(ids[:20]))
+    for got, expected in zip(mapped[0].search(rows[:5], 10), whole[0].search(rows[:5], 10), strict=True):
+        assert np.array_equal(got, expected)
+    assert_top_is_exact(mapped[0], catalog, 10, Filters(folder="2023"))
+
+
 def test_reconciling_after_a_crash_brings_the_store_to_the_catalog(store, catalog):
     vectors, _ = store
     ids, _ = catalog_vectors(catalog)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from viewfinder.app import library
 from viewfinder.app.limits import OncePerKey, decode_budget, decoding_terms, original_cost
@@ -38,6 +38,9 @@ from viewfinder.store.catalog import ImageRecord
 from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest
+
+if TYPE_CHECKING:
+    import numpy as np
 from viewfinder.store.overview import MAX_RECENT, Overview, overview
 from viewfinder.store.staging import PREVIOUS, read_progress
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS_FOLDER
@@ -179,8 +182,10 @@ class Index:
         then not the slow one)."""
         engine.warm(self.encoder, self.vectors)
 
-    def calibration(self) -> relevance.Calibration:
-        """The index's relevance calibration, read from its directory or measured once for this generation."""
+    def calibration(self, prompt_vectors: np.ndarray | None = None) -> relevance.Calibration:
+        """The index's relevance calibration, read from its directory or measured once for this generation;
+        `prompt_vectors`, the text vectors of the model's calibration prompts when they are encoded already (a
+        snapshot's server encodes them while the snapshot downloads)."""
         with self._calibration_lock:
             if self._calibration is None:
                 self._calibration = relevance.calibrate(
@@ -189,7 +194,7 @@ class Index:
                     calibration_prompts(self.manifest.model),
                     self.catalog.count(),
                     lambda size: self.catalog.sample_vectors(size, self.manifest.dim),
-                    self.encoder.text_vectors,
+                    self.encoder.text_vectors if prompt_vectors is None else lambda texts: prompt_vectors,
                 )
             return self._calibration
 

@@ -13,9 +13,14 @@ calls the same refresh.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from viewfinder.app.index import Index
 from viewfinder.app.jobs import ReindexJob
@@ -23,14 +28,61 @@ from viewfinder.app.live import POLL_SECONDS, LiveIndex
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.factory import load_embedder
+from viewfinder.models.prompts import prompt_vectors
 from viewfinder.models.registry import ModelSpec, resolve_model
+from viewfinder.search import relevance
+from viewfinder.sources import is_object_store_url
 from viewfinder.store.indexdir import IndexDir
-from viewfinder.store.snapshot_cache import cache_dir, catalog_mismatch, download, drop_cached, manifest_model
+from viewfinder.store.snapshot_cache import (
+    cache_dir,
+    catalog_mismatch,
+    download,
+    drop_cached,
+    manifest_model,
+    snapshot_listing,
+)
 from viewfinder.store.snapshots import SnapshotError, current
 
 RETRY_MAX_SECONDS = 300.0
+_Loaded = tuple[Embedder, np.ndarray | None]  # the model, and its calibration prompts' vectors when needed
+_started: dict[tuple[str, str, str, bool], _ColdStart] = {}  # by prefetch(), for the SnapshotLiveIndex to come
+_started_lock = threading.Lock()
 
 log = logging.getLogger(__name__)
+
+
+def prefetch(url: str, device: str = "auto", runtime: str = "auto", query_model: str | None = None) -> None:
+    """Begins what a SnapshotLiveIndex of `url` (made with the same arguments) first waits for, on threads of
+    their own: the download of the current snapshot and the load of its model. What a cold start does
+    meanwhile (the web framework's import, ~0.3 s of CPU) then overlaps them; the index takes them over, and
+    raises what they raised. Does nothing for a URL that is no object store's."""
+    if not is_object_store_url(url):
+        return
+    url = url.rstrip("/")
+    key = (url, device, runtime, query_model is None)
+    with _started_lock:
+        if key not in _started:
+            _started[key] = _ColdStart(url, cache_dir(url), device, runtime, query_model is None)
+
+
+class _ColdStart:
+    """The current snapshot of a URL on its way into the cache, and the model its manifest names loading
+    meanwhile: a cold start takes the longer of the two, not their sum. `head` is the pointer and the model
+    (named before the download, so that it loads during it; the downloaded manifest is checked again)."""
+
+    def __init__(self, url: str, cache: Path, device: str, runtime: str, text_tower: bool) -> None:
+        pool = ThreadPoolExecutor(2, thread_name_prefix="snapshot-cold-start")
+        self.head = pool.submit(_head, url)
+        self.folder = pool.submit(lambda: download(url, self.head.result()[0], cache))
+        self.embedder = pool.submit(lambda: _loaded(*self.head.result()[1:], device, runtime, text_tower))
+        pool.shutdown(wait=False)  # its threads end with the last of the three
+
+
+def _head(url: str) -> tuple[dict[str, str], ModelSpec, bool]:
+    """The pointer, the model the manifest names, and whether the snapshot carries a relevance calibration."""
+    pointer = current(url)
+    calibrated = relevance.CACHE_FILE in snapshot_listing(url, pointer)[1]
+    return pointer, resolve_model(manifest_model(url, pointer)), calibrated
 
 
 @dataclass(frozen=True)
@@ -55,14 +107,14 @@ class SnapshotLiveIndex(LiveIndex):
     ) -> None:
         self.url = url.rstrip("/")
         self.cache = cache_dir(self.url)
-        pointer = current(self.url)
-        # The text encoder loads while the snapshot downloads, so a cold start takes the longer of the two, not
-        # their sum; the model is the one the snapshot's manifest names, checked again once it is verified.
-        with ThreadPoolExecutor(1) as pool:
-            spec = resolve_model(manifest_model(self.url, pointer))
-            loading = pool.submit(_loaded, spec, device, runtime, query_model is None)
-            path = download(self.url, pointer, self.cache)
-            embedder = loading.result()
+        key = (self.url, device, runtime, query_model is None)
+        with _started_lock:
+            start = _started.pop(key, None)
+        start = start or _ColdStart(self.url, self.cache, device, runtime, query_model is None)
+        both: list[Future[Any]] = [start.folder, start.embedder]
+        wait(both)  # the model loads while the snapshot downloads; neither is left running when one fails
+        pointer, spec, _ = start.head.result()
+        path, (embedder, prompts) = start.folder.result(), start.embedder.result()
         IndexDir(path).check_model(spec)
         self.version = pointer["version"]
         self._failure: _Failure | None = None
@@ -72,6 +124,8 @@ class SnapshotLiveIndex(LiveIndex):
         )
         with self.index() as index:
             mismatch = catalog_mismatch(index.catalog, index.vectors)
+            if prompts is not None and not mismatch:
+                index.calibration(prompts)
         if mismatch:
             self.close()
             raise SnapshotError(f"Cannot serve snapshot {self.version} of {self.url}: {mismatch}.")
@@ -149,10 +203,18 @@ class SnapshotLiveIndex(LiveIndex):
         )
 
 
-def _loaded(spec: ModelSpec, device: str, runtime: str, text_tower: bool) -> Embedder:
+def _loaded(spec: ModelSpec, calibrated: bool, device: str, runtime: str, text_tower: bool) -> _Loaded:
     """The index's model with its text tower loaded (runtimes load towers on first use), unless another
-    model encodes the queries (--query-model)."""
+    model encodes the queries (--query-model); and the text vectors of its calibration prompts when the
+    snapshot carries no calibration: encoded while the snapshot downloads, the calibration then takes a few
+    ms of the cold start instead of the second the first query spent encoding them."""
     embedder = load_embedder(spec, device, runtime)
-    if text_tower:
-        embedder.load_text_tower()
-    return embedder
+    if not text_tower:
+        return embedder, None
+    embedder.load_text_tower()
+    if not calibrated:
+        return embedder, prompt_vectors(embedder)
+    # A first run sets up what the runtime and the tokenizer make on first use (its text cleaner's import alone
+    # is ~0.15 s): here, while the snapshot downloads, instead of in the warm-up search after it.
+    embedder.encode_texts(["a photo"])
+    return embedder, None

@@ -21,11 +21,18 @@ A Lambda environment is frozen between invocations, so nothing can poll in the b
 invocation after VIEWFINDER_POLL_SECONDS checks the pointer (one small GET) and, when it moved, swaps to the
 new snapshot (downloaded and verified, as `viewfinder serve` does) before it answers. Warm environments so
 follow a publish or a rollback within that time, instead of serving the old snapshot until they are recycled.
+With SnapStart (a zip package on Python 3.12 or later, deploy/aws-lambda/README.md) the init above runs once,
+when a version is published, and every environment starts from its snapshot: the first invocation after a
+restore checks the pointer whatever the time, and downloads only a snapshot published since.
+
+The cold start overlaps what does not depend on the rest: the snapshot's download and its model's load begin
+before the web framework is imported (snapshot_live.prefetch); BENCHMARKS.md has where the time goes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -34,17 +41,14 @@ from typing import Any
 from viewfinder import settings
 from viewfinder.app import LiveIndex
 from viewfinder.app.serving import one_thread_per_query
+from viewfinder.app.snapshot_live import prefetch
 from viewfinder.errors import ViewfinderError, needs_extra
-from viewfinder.serve.app import create_app
-from viewfinder.serve.guards import LOOPBACK_HOSTS
 
 log = logging.getLogger(__name__)
 
 
 def build_handler() -> Any:
     """The Lambda handler over the index the environment names; loads it and the model now."""
-    with needs_extra("The Lambda handler"):
-        from mangum import Mangum
     index = settings.from_environment("index")
     if not index:
         raise ViewfinderError("Set VIEWFINDER_INDEX to s3://bucket/indexes/NAME or an index directory on EFS.")
@@ -55,6 +59,14 @@ def build_handler() -> Any:
     api_token = settings.value("api_token")
     allowed_hosts = settings.value("allowed_hosts")
     decode_memory = settings.value("decode_memory")
+    # The snapshot's download and its model's load begin before the web framework is imported (a third of a
+    # second of CPU, which they then overlap): hence the imports here rather than at the top.
+    prefetch(index, device="cpu", runtime=runtime)
+    with needs_extra("The Lambda handler"):
+        from mangum import Mangum
+    from viewfinder.serve.app import create_app
+    from viewfinder.serve.guards import LOOPBACK_HOSTS
+
     one_thread_per_query()
     app = create_app(
         index,
@@ -71,8 +83,15 @@ def build_handler() -> Any:
 def _following(
     answer: Callable[[Any, Any], Any], live: LiveIndex, poll_seconds: float, index: str
 ) -> Callable[[Any, Any], Any]:
-    """`answer` (no lifespan: nothing runs between invocations), checking for a newer index first when due."""
+    """`answer` (no lifespan: nothing runs between invocations), checking for a newer index first when due, and
+    at the first invocation after a SnapStart restore: the snapshot in memory may be days old by then."""
     checked = time.monotonic()
+
+    def restored() -> None:
+        nonlocal checked
+        checked = -math.inf
+
+    _after_restore(restored)
 
     def handler(event: Any, context: Any) -> Any:
         nonlocal checked
@@ -85,6 +104,16 @@ def _following(
         return answer(event, context)
 
     return handler
+
+
+def _after_restore(callback: Callable[[], None]) -> None:
+    """Runs `callback` after each SnapStart restore, where the runtime has the hooks (Lambda's Python runtimes
+    from 3.12 include snapshot_restore_py); elsewhere there is no restore to follow."""
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        return
+    register_after_restore(callback)
 
 
 handler = build_handler() if os.environ.get("AWS_LAMBDA_RUNTIME_API") else None

@@ -103,7 +103,8 @@ class VectorIndex(VectorStore):
 
     @classmethod
     def open(cls, address: StoreAddress, catalog: Catalog) -> tuple[VectorIndex, int] | None:
-        return cls.load(address.folder)
+        # A published snapshot's catalog leaves its vectors to this index, and a snapshot is never written to.
+        return cls.load(address.folder, mapped=not catalog.keeps_vectors)
 
     @classmethod
     def create(cls, address: StoreAddress, catalog: Catalog) -> VectorIndex:
@@ -336,15 +337,21 @@ class VectorIndex(VectorStore):
                 stale.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, folder: Path) -> tuple[VectorIndex, int] | None:
-        """The saved index and the catalog generation it reflects, or None when there is none."""
+    def load(cls, folder: Path, mapped: bool = False) -> tuple[VectorIndex, int] | None:
+        """The saved index and the catalog generation it reflects, or None when there is none.
+
+        `mapped` (for an index nothing adds to) maps its vectors from the file instead of copying them: a
+        100k-vector snapshot opens in a few ms of CPU instead of ~0.2 s, and its 200 MB stay in the page cache
+        the download filled. FAISS maps an IVF index's lists, or a flat or HNSW index's codes (not both).
+        """
         import faiss
 
         try:
             state = json.loads((folder / STATE_FILE).read_text())
-            index = faiss.read_index(str(folder / state["file"]))
             known = {field.name for field in fields(IndexParams)}  # a newer version's keys are ignored
             params = IndexParams(**{key: value for key, value in state["params"].items() if key in known})
+            flags = (faiss.IO_FLAG_MMAP if params.kind == "ivf" else faiss.IO_FLAG_MMAP_IFC) if mapped else 0
+            index = faiss.read_index(str(folder / state["file"]), flags)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
         if params.kind == "ivf":

@@ -3,7 +3,8 @@
 Layout under s3://bucket/indexes/NAME (or at the root of a bucket, s3://bucket):
 
     snapshots/<version>/manifest.json, catalog.sqlite (without vectors), ann.json, vectors-<gen>.faiss, thumbnails/…,
-                        renditions/… (the pictures of images in object storage exist nowhere else)
+                        renditions/… (the pictures of images in object storage exist nowhere else),
+                        calibration.json (when the index has one)
     snapshots/<version>/SNAPSHOT.json   the sha256 and size of every file; written after all of them
     CURRENT                             {"version", "snapshot_sha256"}; written last, one small PUT
 
@@ -43,6 +44,10 @@ from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import RENDITIONS
 
 PICTURE_FOLDERS = (THUMBNAILS, RENDITIONS)  # the caches `--no-thumbnails` leaves out
+# Notes an index keeps beside its catalog (IndexDir.write_note) that a snapshot carries when the index has them:
+# its relevance calibration (search.relevance.CACHE_FILE), which a reader would otherwise measure again at its
+# first query, encoding a hundred prompts (a second of a cold start). The reader checks it is current as ever.
+NOTES = ("calibration.json",)
 
 POINTER = "CURRENT"
 SNAPSHOT_FILE = "SNAPSHOT.json"
@@ -114,6 +119,7 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
         raise ViewfinderError(f"The vector index of {index_dir.path} is behind its catalog; run `viewfinder index`.")
     state = json.loads((index_dir.path / STATE_FILE).read_text())
     names = ["catalog.sqlite", "manifest.json", STATE_FILE, state["file"]]
+    names += [note for note in NOTES if (index_dir.path / note).is_file()]
     for name in names[1:]:
         shutil.copyfile(index_dir.path / name, folder / name)
     for cache in PICTURE_FOLDERS if thumbnails else ():
