@@ -1,6 +1,7 @@
 """Real embeddings for `viewfinder bench search --vectors`: sentence vectors of text found on this machine.
 
     HF_HUB_OFFLINE=1 python scripts/make_real_vectors.py [--out FILE.npy] [--count 101000] [--max-minutes 10]
+        [--force | --resume]
     viewfinder bench search --vectors FILE.npy
 
 Collects distinct lines of prose (30-300 characters) from Debian's documentation under /usr/share/doc
@@ -13,7 +14,8 @@ Speed on a shared 2-core machine: torch is pinned to THREADS threads (its defaul
 machine plus tokenizer threads, oversubscribed the cores), lines are cut at MAX_TOKENS tokens (the lines are
 at most 300 characters; attention costs grow with the square of the length) and batches are sorted by length
 so little padding is computed. After every CHUNK rows the (shuffled, so representative) prefix embedded so far
-is written out, so a run stopped at --max-minutes, or killed, leaves a usable file of that many rows.
+is written out, so a run stopped at --max-minutes, or killed, leaves a usable file of that many rows, and
+--resume goes on from it.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ def collect(count: int) -> list[str]:
     return texts[:count]
 
 
-def embed(texts: list[str], batch_size: int, max_seconds: float, out: Path) -> int:
-    """Writes unit vectors of `texts` (in order) to `out` as they are made; returns how many were made."""
+def embed(texts: list[str], batch_size: int, max_seconds: float, out: Path, made: np.ndarray | None = None) -> int:
+    """Writes unit vectors of `texts` (in order) to `out` as they are made, after the first rows `made`
+    already; returns how many rows the file holds."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -91,8 +94,8 @@ def embed(texts: list[str], batch_size: int, max_seconds: float, out: Path) -> i
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     model.max_seq_length = MAX_TOKENS
     started = time.perf_counter()
-    parts: list[np.ndarray] = []
-    done = 0
+    parts: list[np.ndarray] = [] if made is None else [made]
+    done = 0 if made is None else len(made)
     while done < len(texts) and time.perf_counter() - started < max_seconds:
         # encode() sorts each chunk by length before batching and returns rows in input order.
         chunk = model.encode(texts[done : done + CHUNK], batch_size=batch_size, normalize_embeddings=True)
@@ -100,7 +103,7 @@ def embed(texts: list[str], batch_size: int, max_seconds: float, out: Path) -> i
         done += len(chunk)
         _write(out, np.concatenate(parts), texts[:done])
         elapsed = time.perf_counter() - started
-        print(f"{done} rows in {elapsed:.0f} s ({done / elapsed:.1f}/s)", flush=True)
+        print(f"{done} rows, {elapsed:.0f} s", flush=True)
     return done
 
 
@@ -120,12 +123,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--max-minutes", type=float, default=float("inf"), help="stop and keep the prefix done")
     parser.add_argument("--force", action="store_true", help="remake the file even if it exists")
+    parser.add_argument("--resume", action="store_true", help="go on from the rows a stopped run left")
     args = parser.parse_args()
-    if args.out.exists() and not args.force:
-        print(f"{args.out} exists; --force remakes it")
+    if args.out.exists() and not (args.force or args.resume):
+        print(f"{args.out} exists; --force remakes it, --resume goes on where a stopped run ended")
         return
     texts = collect(args.count)
-    done = embed(texts, args.batch_size, args.max_minutes * 60, args.out)
+    made = np.load(args.out) if args.resume and args.out.exists() else None
+    if made is not None and args.out.with_suffix(".txt").read_text(encoding="utf-8").splitlines() != texts[: len(made)]:
+        raise SystemExit(f"{args.out} was made from other lines than this machine's; remake it with --force")
+    done = embed(texts, args.batch_size, args.max_minutes * 60, args.out, made)
     print(f"wrote {done} x 384 unit vectors to {args.out} (texts beside it, .txt)")
 
 
