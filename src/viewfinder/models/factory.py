@@ -28,8 +28,9 @@ def choose_runtime(device: str = "auto", runtime: str = "auto", indexing: bool =
 
     `auto` is torch when the device is cuda or, for indexing, when device auto finds a GPU; otherwise ONNX
     Runtime when it is installed (a single query needs no GPU, and a server that never imports torch starts in
-    seconds), else torch. Indexing's ONNX is the dynamic-int8 image tower (BENCHMARKS.md: its fidelity to
-    fp32, and why); queries stay fp32.
+    seconds), else torch. ONNX's is int8 (onnx_quantize): the image tower for indexing, the text tower for
+    queries at half the time of fp32, each holding fp32's rankings (BENCHMARKS.md: fidelity and speed).
+    `--runtime onnx` keeps fp32.
     """
     if runtime not in RUNTIMES:
         raise ViewfinderError(f"Unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}.")
@@ -41,7 +42,7 @@ def choose_runtime(device: str = "auto", runtime: str = "auto", indexing: bool =
         device = "cuda" if cuda_available() else "cpu"
     if device == "cuda" or find_spec("onnxruntime") is None:
         return RuntimeChoice(device, "torch", chosen=True)
-    return RuntimeChoice(device, "onnx-int8" if indexing else "onnx", chosen=True)
+    return RuntimeChoice(device, "onnx-int8", chosen=True)
 
 
 def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", indexing: bool = False) -> Embedder:
@@ -51,7 +52,7 @@ def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", 
     if spec.layout is not None and choice.runtime == "torch":
         if not choice.chosen:
             raise ViewfinderError(f"{spec.name} is published in ONNX form: it runs on --runtime onnx, not torch.")
-        choice = RuntimeChoice("cpu", "onnx-int8" if indexing else "onnx", chosen=True)
+        choice = RuntimeChoice("cpu", "onnx-int8", chosen=True)
     if choice.runtime != "torch":
         from viewfinder.models.onnx_format import ExportUnsupportedError
         from viewfinder.models.onnx_runtime import OnnxEmbedder

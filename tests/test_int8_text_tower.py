@@ -1,0 +1,46 @@
+"""The int8 text tower search uses by default: 8-bit weights in blocks (onnx_quantize), faithful to fp32 in its
+vectors and in the rankings they make, on the trained test model."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from viewfinder.images.decode import decode_image
+from viewfinder.images.synthetic import generate_library
+from viewfinder.models.onnx_runtime import OnnxEmbedder
+from viewfinder.models.prompts import shapes_prompts
+from viewfinder.models.registry import resolve_model
+
+
+@pytest.fixture(scope="module")
+def shapes_towers() -> tuple[OnnxEmbedder, OnnxEmbedder]:
+    spec = resolve_model("test:shapes")
+    return OnnxEmbedder(spec), OnnxEmbedder(spec, int8=True)
+
+
+def test_the_text_tower_is_quantised_in_blocks_and_the_image_tower_dynamically(shapes_towers):
+    _, int8 = shapes_towers
+    int8.load_text_tower()
+    graph = onnx.load(str(int8.folder / "text.int8-blocks.onnx"), load_external_data=False).graph
+    blockwise = [node for node in graph.node if node.op_type == "MatMulNBits"]
+    assert blockwise and all(
+        {attribute.name: attribute.i for attribute in node.attribute}["bits"] == 8 for node in blockwise
+    )
+    assert not any(node.op_type == "MatMulInteger" for node in graph.node)  # nothing quantised dynamically
+
+
+def test_int8_text_vectors_and_rankings_hold_those_of_fp32(shapes_towers, tmp_path):
+    fp32, int8 = shapes_towers
+    prompts = list(shapes_prompts())
+    exact, quantised = fp32.encode_texts(prompts), int8.encode_texts(prompts)
+    assert (exact * quantised).sum(axis=1).min() >= 0.999
+    pictures = [path for path, _ in generate_library(tmp_path, 120, seed=3)]
+    pixels = np.stack([decode_image(path, fp32.preprocess).pixels for path in pictures])
+    library = fp32.encode_images(pixels)
+    top_exact = np.argsort(-(exact @ library.T), axis=1)[:, :10]
+    top_quantised = np.argsort(-(quantised @ library.T), axis=1)[:, :10]
+    overlap = [len(set(a) & set(b)) / 10 for a, b in zip(top_exact, top_quantised, strict=True)]
+    assert np.mean(overlap) >= 0.95
+    assert (top_exact[:, 0] == top_quantised[:, 0]).mean() >= 0.9  # the best match, nearly always the same
