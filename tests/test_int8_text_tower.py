@@ -3,12 +3,17 @@ vectors and in the rankings they make, on the trained test model."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import onnx
 import pytest
+from cli_helpers import cli_env
 
 from viewfinder.images.decode import decode_image
 from viewfinder.images.synthetic import generate_library
+from viewfinder.models.onnx_quantize import TEXT_BLOCK
 from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.prompts import shapes_prompts
 from viewfinder.models.registry import resolve_model
@@ -23,10 +28,12 @@ def shapes_towers() -> tuple[OnnxEmbedder, OnnxEmbedder]:
 def test_the_text_tower_is_quantised_in_blocks_and_the_image_tower_dynamically(shapes_towers):
     _, int8 = shapes_towers
     int8.load_text_tower()
-    graph = onnx.load(str(int8.folder / "text.int8-blocks.onnx"), load_external_data=False).graph
+    graph = onnx.load(str(int8.folder / f"text.int8-b{TEXT_BLOCK}.onnx"), load_external_data=False).graph
     blockwise = [node for node in graph.node if node.op_type == "MatMulNBits"]
     assert blockwise and all(
-        {attribute.name: attribute.i for attribute in node.attribute}["bits"] == 8 for node in blockwise
+        {attribute.name: attribute.i for attribute in node.attribute}["bits"] == 8
+        and {attribute.name: attribute.i for attribute in node.attribute}["block_size"] == TEXT_BLOCK
+        for node in blockwise
     )
     assert not any(node.op_type == "MatMulInteger" for node in graph.node)  # nothing quantised dynamically
 
@@ -44,3 +51,19 @@ def test_int8_text_vectors_and_rankings_hold_those_of_fp32(shapes_towers, tmp_pa
     overlap = [len(set(a) & set(b)) / 10 for a, b in zip(top_exact, top_quantised, strict=True)]
     assert np.mean(overlap) >= 0.95
     assert (top_exact[:, 0] == top_quantised[:, 0]).mean() >= 0.9  # the best match, nearly always the same
+
+
+def test_quantising_leaves_the_logging_of_the_process_as_it_was(tmp_path):
+    # The quantiser's module configures the root logger when first imported: a fresh process shows it.
+    script = (
+        "import logging, pathlib; from viewfinder.models import onnx_quantize\n"
+        "from viewfinder.models.onnx_runtime import OnnxEmbedder\n"
+        "from viewfinder.models.registry import resolve_model\n"
+        "source = OnnxEmbedder(resolve_model('test:tiny')).folder / 'text.onnx'\n"
+        f"onnx_quantize.blockwise_int8(source, pathlib.Path({str(tmp_path / 'text.onnx')!r}))\n"
+        "assert logging.getLogger().handlers == [], logging.getLogger().handlers\n"
+        "assert logging.getLogger().level == logging.WARNING\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "text.onnx").is_file()
