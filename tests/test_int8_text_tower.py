@@ -67,3 +67,19 @@ def test_quantising_leaves_the_logging_of_the_process_as_it_was(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], env=cli_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "text.onnx").is_file()
+
+
+def test_a_search_on_auto_encodes_text_in_int8_and_uploaded_images_in_fp32():
+    from viewfinder.models.factory import load_embedder
+
+    spec = resolve_model("test:tiny")
+    search, fp32, int8 = load_embedder(spec, "cpu"), OnnxEmbedder(spec), OnnxEmbedder(spec, int8=True)
+    texts = ["a red square", "a blue circle at night"]
+    assert np.array_equal(search.encode_texts(texts), int8.encode_texts(texts))
+    assert not np.array_equal(search.encode_texts(texts), fp32.encode_texts(texts))
+    # int8 quantises an image's activations with its batch's: alone, an upload would get another vector than
+    # its indexed copy got in a batch. fp32 quantises nothing.
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    assert np.array_equal(search.encode_images(pixels[:1]), fp32.encode_images(pixels[:1]))
+    alone, batched = int8.encode_images(pixels[:1]), int8.encode_images(pixels)[:1]
+    assert not np.array_equal(alone, batched)

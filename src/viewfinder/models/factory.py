@@ -29,8 +29,8 @@ def choose_runtime(device: str = "auto", runtime: str = "auto", indexing: bool =
     `auto` is torch when the device is cuda or, for indexing, when device auto finds a GPU; otherwise ONNX
     Runtime when it is installed (a single query needs no GPU, and a server that never imports torch starts in
     seconds), else torch. ONNX's is int8 (onnx_quantize): the image tower for indexing, the text tower for
-    queries at half the time of fp32, each holding fp32's rankings (BENCHMARKS.md: fidelity and speed).
-    `--runtime onnx` keeps fp32.
+    queries at about half the time of fp32, each holding fp32's rankings (BENCHMARKS.md: fidelity and speed);
+    a search's uploaded image stays fp32 (`load_embedder` says why). `--runtime onnx` keeps fp32.
     """
     if runtime not in RUNTIMES:
         raise ViewfinderError(f"Unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}.")
@@ -59,7 +59,11 @@ def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", 
 
         try:
             int8 = choice.runtime == "onnx-int8"
-            return OnnxEmbedder(spec, choice.device, int8=int8, int8_optional=int8 and choice.chosen)
+            # auto quantises what holds fp32's rankings: for a search the text tower, not an uploaded image's.
+            fp32_image = int8 and choice.chosen and not indexing
+            return OnnxEmbedder(
+                spec, choice.device, int8=int8, int8_optional=int8 and choice.chosen, fp32_image=fp32_image
+            )
         except ExportUnsupportedError:
             if not choice.chosen:
                 raise

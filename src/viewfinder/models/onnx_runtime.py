@@ -131,14 +131,25 @@ class OnnxEmbedder(Embedder):
     never loads the image tower. Search and serve warm the text tower at start-up with `load_text_tower`.
     """
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu", int8: bool = False, int8_optional: bool = False) -> None:
-        """`int8_optional`: a tower the quantiser cannot handle runs in fp32 instead of failing."""
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str = "cpu",
+        int8: bool = False,
+        int8_optional: bool = False,
+        fp32_image: bool = False,
+    ) -> None:
+        """`int8_optional`: a tower the quantiser cannot handle runs in fp32 instead of failing. `fp32_image`: the
+        image tower stays fp32 while the text tower is int8, for searches by image (an upload): the int8 image
+        tower quantises its activations per batch, so an image alone gets another vector than it got in an
+        indexing batch, and fp32's is nearer that one (an upload then ranks as its indexed copy does)."""
         if device == "cuda":
             raise ViewfinderError("The ONNX runtime runs on the CPU; use --runtime torch to embed on a GPU.")
         self.spec = spec
         self.device = "cpu"
         self.int8 = int8
         self.int8_optional = int8_optional
+        self.fp32_image = fp32_image
         self.runtime = "onnx-int8" if int8 else "onnx"
         require_onnxruntime()
         self.folder = ensure_export(spec)
@@ -211,7 +222,7 @@ class OnnxEmbedder(Embedder):
         import onnxruntime as ort
 
         path = self._file(name, f"{name}.onnx")
-        if self.int8:
+        if self.int8 and not (name == "image" and self.fp32_image):
             try:
                 path = quantized_file(self.folder, name, path)
             except QuantizationError as error:
