@@ -70,7 +70,8 @@ def test_bench_serve_reports_start_up_and_http_latencies(tmp_path):
     result = bench.bench_serve(300, "test:tiny", ["onnx"], queries=5, index=tmp_path / "index")
     (row,) = result["results"]
     assert row["runtime"] == "onnx" and row["first_query_s"] > 0
-    assert row["cache_hit_p50_ms"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
+    assert row["cache_hit_p50_ms"] > 0 and 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+    assert 0 < row["rest_p50_ms"] <= row["p99_ms"]
     assert row["encode_p50_ms"] >= 0 and row["search_p50_ms"] >= 0
 
 

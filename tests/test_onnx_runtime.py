@@ -99,7 +99,7 @@ def test_cached_export_loads_and_encodes_without_importing_torch(onnx_tiny):
         "import sys; from viewfinder.models.factory import load_embedder\n"
         "from viewfinder.models.registry import resolve_model\n"
         "embedder = load_embedder(resolve_model('test:tiny'), 'auto')\n"
-        "assert embedder.runtime == 'onnx', embedder.runtime\n"
+        "assert embedder.runtime == 'onnx-int8', embedder.runtime\n"
         "embedder.encode_texts(['a dog']); embedder.encode_images(__import__('numpy').zeros((1, 64, 64, 3), 'uint8'))\n"
         "assert 'torch' not in sys.modules and 'open_clip' not in sys.modules, 'torch was imported'\n"
     )
@@ -107,11 +107,13 @@ def test_cached_export_loads_and_encodes_without_importing_torch(onnx_tiny):
     assert done.returncode == 0, done.stderr
 
 
-def test_auto_runtime_is_onnx_on_cpu_and_torch_when_asked(onnx_tiny):
+def test_auto_runtime_is_onnx_int8_on_cpu_and_torch_or_fp32_when_asked(onnx_tiny):
     spec = resolve_model("test:tiny")
-    assert load_embedder(spec, "cpu").runtime == "onnx"
+    # Search encodes text with the int8 text tower, indexing images with the int8 image tower, unless a runtime
+    # is named.
+    assert load_embedder(spec, "cpu").runtime == "onnx-int8"
+    assert load_embedder(spec, "cpu", "onnx").runtime == "onnx"
     assert load_embedder(spec, "cpu", "torch").runtime == "torch"
-    # Indexing on a CPU embeds with the int8 image tower unless a runtime is named.
     assert load_embedder(spec, "cpu", indexing=True).runtime == "onnx-int8"
     assert load_embedder(spec, "cpu", "onnx", indexing=True).runtime == "onnx"
     assert load_embedder_for(spec, "cpu", "auto").runtime == "onnx-int8"
@@ -171,7 +173,7 @@ def test_indexing_on_a_machine_without_gpu_driver_never_imports_torch(onnx_tiny,
 
 def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_back_to_fp32(tmp_path, monkeypatch):
     from viewfinder.models import onnx_runtime
-    from viewfinder.models.onnx_runtime import QuantizationError, quantized_file
+    from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 
     (tmp_path / "image.onnx").write_bytes(b"not an onnx graph")
     with pytest.raises(QuantizationError, match="cannot quantise the image tower"):

@@ -13,11 +13,12 @@ from viewfinder.models.factory import RuntimeChoice, choose_runtime
 @pytest.mark.parametrize(
     ("device", "runtime", "indexing", "gpu", "expected"),
     [
-        ("cpu", "auto", False, True, RuntimeChoice("cpu", "onnx", chosen=True)),
+        # On a CPU both towers are int8: indexing's image tower, and search's text tower.
+        ("cpu", "auto", False, True, RuntimeChoice("cpu", "onnx-int8", chosen=True)),
         ("cpu", "auto", True, True, RuntimeChoice("cpu", "onnx-int8", chosen=True)),
         ("cuda", "auto", False, True, RuntimeChoice("cuda", "torch", chosen=True)),
         # A query needs no GPU: search and serve stay on ONNX unless --device cuda is given.
-        ("auto", "auto", False, True, RuntimeChoice("auto", "onnx", chosen=True)),
+        ("auto", "auto", False, True, RuntimeChoice("auto", "onnx-int8", chosen=True)),
         # Indexing takes the GPU it finds, and the int8 image tower without one.
         ("auto", "auto", True, True, RuntimeChoice("cuda", "torch", chosen=True)),
         ("auto", "auto", True, False, RuntimeChoice("cpu", "onnx-int8", chosen=True)),

@@ -134,7 +134,7 @@ _TABLE = (
     Setting(
         "runtime", str, "auto",
         "embedding runtime (auto: torch with --device cuda, and for index on a GPU it finds; else ONNX Runtime,"
-        " with the int8 image tower for index)",
+        " int8: the image tower for index, the text tower for search and serve; onnx: fp32)",
         flag="--runtime", env="VIEWFINDER_RUNTIME", choices=RUNTIMES,
     ),
     Setting(

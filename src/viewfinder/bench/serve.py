@@ -61,9 +61,11 @@ class ServeRow:
     runtime: str
     first_query_s: float  # from starting the process to the first answered /search
     p50_ms: float  # warm text queries, each new to the server (no cache)
+    p95_ms: float
     p99_ms: float
     encode_p50_ms: float  # the server's own timings for the same queries
     search_p50_ms: float
+    rest_p50_ms: float  # each query's time less its encoding: HTTP, validation, search, rating, JSON
     cache_hit_p50_ms: float  # the same query again
     cache_hit_p99_ms: float
 
@@ -116,7 +118,10 @@ def _serve_row(index: Path, runtime: str, queries: int) -> ServeRow:
     # The server's log goes to a file: a pipe nobody reads would stall the server once full.
     with tempfile.TemporaryFile("w+") as log:
         started = time.perf_counter()
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ)
+        # No thumbnails made in the background: the index's placeholder files are not images, and trying each of
+        # them would take the CPU from the queries measured.
+        env = {**os.environ, "VIEWFINDER_WARM_THUMBNAILS": "0"}
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         try:
             ready = server.stdout.readline() if server.stdout else ""
             if "http://" not in ready:
@@ -137,12 +142,13 @@ def _serve_row(index: Path, runtime: str, queries: int) -> ServeRow:
 
             ask("a photo of a dog")
             first_query = time.perf_counter() - started
-            cold, encode, search = [], [], []
+            cold, encode, search, rest = [], [], [], []
             for number in range(queries):
                 elapsed, answer = ask(f"a photo of a {NOUNS[number % len(NOUNS)]} number {number}")
                 cold.append(elapsed)
                 encode.append(answer["timings_ms"]["encode"])
                 search.append(answer["timings_ms"]["search"])
+                rest.append(elapsed - encode[-1])
             hits = [ask("a photo of a dog")[0] for _ in range(queries)]
             connection.close()
         finally:
@@ -152,9 +158,11 @@ def _serve_row(index: Path, runtime: str, queries: int) -> ServeRow:
         runtime=runtime,
         first_query_s=round(first_query, 3),
         p50_ms=percentile(cold, 50),
+        p95_ms=percentile(cold, 95),
         p99_ms=percentile(cold, 99),
         encode_p50_ms=percentile(encode, 50),
         search_p50_ms=percentile(search, 50),
+        rest_p50_ms=percentile(rest, 50),
         cache_hit_p50_ms=percentile(hits, 50),
         cache_hit_p99_ms=percentile(hits, 99),
     )

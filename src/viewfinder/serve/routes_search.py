@@ -12,7 +12,7 @@ from pydantic import WithJsonSchema
 from viewfinder.app import LiveIndex
 from viewfinder.app.query import MAX_K, MAX_WEIGHT, NEGATIVE_WEIGHT, Filters, Query, Term, read_line
 from viewfinder.app.records import answer_dict
-from viewfinder.app.serving import LRUCache
+from viewfinder.app.serving import LRUCache, one_thread_per_query
 from viewfinder.serve.guards import json_body, multipart_body
 from viewfinder.serve.schemas import DATE_SCHEMA, SORT_DESCRIPTION, SearchIn, SearchOut, error_responses, image_json
 from viewfinder.settings import Sort
@@ -40,6 +40,10 @@ def search_routes(
 
     def answer(query: Query) -> Response:
         started = time.perf_counter()
+        # OpenMP's thread count is set per thread, and routes run on the server's worker threads, not on the
+        # thread `serve` set it on: unset, each vector search here ran on two threads (19 ms instead of 0.5
+        # under load, BENCHMARKS.md). Setting it again costs microseconds.
+        one_thread_per_query()
         with live.index() as index:
             key = (index.catalog_state(), query) if query.cacheable else None
             cached = responses.get(key) if key else None
