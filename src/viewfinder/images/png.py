@@ -39,8 +39,10 @@ def spng_decode(img: Image.Image) -> tuple[Image.Image, Image.Exif] | None:
     pyspng = _pyspng()
     if pyspng is None or not isinstance(img, PngImagePlugin.PngImageFile) or img.fp is None:
         return None
+    where = img.fp.tell()
     img.fp.seek(0)
     data = img.fp.read()
+    img.fp.seek(where)  # where Pillow's own decoder expects it, should this path give the file back
     mode = _plain_mode(data)
     if mode is None:
         return None
