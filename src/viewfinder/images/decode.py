@@ -1,7 +1,7 @@
-"""Safe decode: turns an image file or upload into exactly the pixels open_clip's eval transform would see.
-
-Runs in spawned decode workers, so it imports only numpy and Pillow (pillow_heif on first HEIF file), never
-torch. Every way a file can fail to be a usable image surfaces as a DecodeError with a one-line reason.
+"""Safe decode: turns an image file or upload into the pixels open_clip's eval transform would see (to the bit
+but for large downscales: JPEG's DCT scaling, REDUCING_GAP). Runs in spawned decode workers, so it imports only
+numpy and Pillow (pyspng on first PNG, pillow_heif on first HEIF file), never torch. Every way a file can fail
+to be a usable image surfaces as a DecodeError with a one-line reason.
 """
 
 import functools
