@@ -4,13 +4,13 @@ Run by scripts/bench_rclip.sh with Viewfinder's Python (it needs torch and open_
 
     python scripts/bench_rclip.py --rclip /path/to/venv/bin/rclip --work DIR [--rounds 3]
 
-1. photos: DIR/photos holds --count ~4 MP photos: the real photographs scikit-image ships (read from its wheel,
-   given by --skimage-wheel; upscaled to ~4 MP), the rest generated camera-like pictures (bench.embed.photo_like:
-   12 generated, each reused shifted, mirrored and tinted, so that every file is a different
-   picture), saved in turn as JPEG, PNG and WebP.
+1. photos: DIR/photos holds --count photos of mixed formats and sizes (median ~4 MP) made from the real photographs
+   and artwork of Debian's wallpaper packages (make_photos says how; the script names the packages to install
+   when they are missing).
 2. rclip's model folder (RCLIP_DATADIR): visual.onnx and textual.onnx exported from the same random-weight
    open_clip model Viewfinder uses (torch.onnx with dynamo=False, opset 18, input "input", as rclip's own export),
-   the tokenizer vocabulary and the legal files rclip checks for before it would download anything.
+   the tokenizer vocabulary and the legal files rclip checks for before it would download anything; rclip 4.x
+   reads the same layout as 3.x (rclip/model_download.py).
 3. rounds: each round runs every tool once, in turn, on a fresh index, as its own process under /usr/bin/time -v
    (wall time and peak RSS); the table gives the median and the range over the rounds, and the load average.
 """
@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,59 +33,78 @@ import numpy as np
 MODEL = "random:ViT-B-32-256"
 RCLIP_SUBDIR = "ViT-B-32-256-datacomp_s34b_b86k"  # rclip/model_download.py MODEL_SUBDIR
 RCLIP_LEGAL = ("LICENSE", "OPENAI-CLIP-MIT.txt", "README.md", "THIRD_PARTY_NOTICES.md")
-SKIMAGE_PHOTOS = (
-    "astronaut.png", "brick.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "grass.png",
-    "gravel.png", "hubble_deep_field.jpg", "moon.png", "motorcycle_left.png", "motorcycle_right.png",
-    "retina.jpg", "rocket.jpg", "page.png", "text.png", "clock_motion.png",
-)  # fmt: skip
-# Fast encoder settings (the set is made in minutes); they change file sizes, not how decoding works.
-FORMATS = (
-    ("JPEG", ".jpg", {"quality": 92}),
-    ("PNG", ".png", {"compress_level": 1}),
-    ("WEBP", ".webp", {"quality": 90, "method": 0}),
+# Debian's wallpaper packages: photographs (Ubuntu's, GNOME's, MATE's nature set) and some artwork.
+WALLPAPER_PACKAGES = (
+    "lomiri-wallpapers-20.04 mate-backgrounds gnome-backgrounds plasma-workspace-wallpapers ukui-wallpapers"
 )
-SIZE = (2304, 1728)  # 4.0 MP, 4:3
+WALLPAPER_FOLDERS = ("/usr/share/backgrounds", "/usr/share/wallpapers")
+MIN_SOURCES = 40
+MIN_SOURCE_PIXELS = 900_000
 
 
-def make_photos(folder: Path, count: int, wheel: Path | None) -> list[str]:
-    """Writes the photo set once; returns a description of where each picture came from."""
+def wallpapers() -> list[Path]:
+    """The wallpaper pictures of at least ~1 MP, in a stable order (previews and logos are smaller)."""
     from PIL import Image
 
-    from viewfinder.bench.embed import DISTINCT_IMAGES, photo_like
+    found = []
+    for folder in WALLPAPER_FOLDERS:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp") or path.is_symlink():
+                continue
+            with Image.open(path) as image:
+                if image.width * image.height >= MIN_SOURCE_PIXELS and "screenshot" not in path.name:
+                    found.append(path)
+    return found
 
+
+def make_photos(folder: Path, count: int) -> list[str]:
+    """Writes the photo set once, from the wallpapers; returns how each file was made.
+
+    Every file is a different picture (both tools reuse a vector by content hash): the n-th use of a wallpaper
+    is a different crop of it. Sizes are log-normal around 4 MP (0.5 to 24 MP; a wallpaper is scaled up at most
+    1.6x per side); formats: about half JPEG at quality 70 to 95 (some of them 16 MP camera JPEGs with EXIF
+    orientation), 28 % PNG, 20 % WebP. No HEIC: rclip 4 reads HEIC only through macOS's or Windows' own codecs
+    and skips it on Linux, so the two would not do the same work.
+    """
+    from PIL import Image
+
+    sources = wallpapers()
+    if len(sources) < MIN_SOURCES:
+        found = f"{len(sources)} wallpapers found, {MIN_SOURCES} needed"
+        sys.exit(f"bench_rclip: {found}: apt-get install -y {WALLPAPER_PACKAGES}")
     folder.mkdir(parents=True, exist_ok=True)
-    pictures: list[tuple[str, Image.Image]] = []
-    if wheel is not None:
-        with zipfile.ZipFile(wheel) as archive:
-            for name in SKIMAGE_PHOTOS:
-                with archive.open(f"skimage/data/{name}") as file:
-                    image = Image.open(file).convert("RGB")
-                pictures.append((f"skimage {name} {image.width}x{image.height}", image))
     rng = np.random.default_rng(131)
-    bases: list[np.ndarray] = []
-    described: list[str] = []
+    described = []
     for number in range(count):
-        fmt, ext, options = FORMATS[number % len(FORMATS)]
+        source = sources[number % len(sources)]
+        kind = rng.choice(["jpeg", "large", "png", "webp"], p=[0.44, 0.08, 0.28, 0.20])
+        megapixels = 16.0 if kind == "large" else float(np.clip(rng.lognormal(np.log(4.0), 0.5), 0.5, 24))
+        quality = int(rng.integers(70, 96))
+        crop = rng.uniform(0.75, 1.0, 2) if number >= len(sources) else np.ones(2)
+        shift = rng.uniform(0, 1, 2)
+        ext = {"jpeg": ".jpg", "large": ".jpg", "png": ".png", "webp": ".webp"}[kind]
         path = folder / f"photo-{number:04d}{ext}"
-        if number < len(pictures):
-            source, image = pictures[number]
-            ratio = (SIZE[0] * SIZE[1] / (image.width * image.height)) ** 0.5
-            image = image.resize((round(image.width * ratio), round(image.height * ratio)), Image.BICUBIC)
+        described.append(f"{path.name}: {source.name}, {kind}, {megapixels:.1f} MP, q{quality}")
+        if path.exists():
+            continue
+        with Image.open(source) as opened:
+            image = opened.convert("RGB")
+        width, height = round(image.width * crop[0]), round(image.height * crop[1])
+        left, top = round((image.width - width) * shift[0]), round((image.height - height) * shift[1])
+        image = image.crop((left, top, left + width, top + height))
+        scale = min((megapixels * 1e6 / (width * height)) ** 0.5, 1.6)
+        image = image.resize((round(width * scale), round(height * scale)), Image.Resampling.LANCZOS)
+        temporary = path.with_suffix(".part")
+        if kind in ("jpeg", "large"):
+            exif = Image.Exif()
+            if kind == "large":
+                exif[0x0112] = 6  # Orientation: the camera was held upright
+            image.save(temporary, "JPEG", quality=quality, exif=exif)
+        elif kind == "png":
+            image.save(temporary, "PNG")
         else:
-            # Every file is a different picture (rclip reuses the vector of a file whose hash it has seen): a few
-            # generated pictures, each reused shifted, mirrored and tinted, as generating one takes seconds.
-            generated = number - len(pictures)
-            if generated < DISTINCT_IMAGES:
-                bases.append(photo_like(*SIZE, rng))
-            base = bases[generated % DISTINCT_IMAGES]
-            shifted = np.roll(base, (int(rng.integers(SIZE[1])), int(rng.integers(SIZE[0]))), axis=(0, 1))
-            shifted = shifted[:, ::-1] if generated % 2 else shifted
-            tint = rng.uniform(0.8, 1.2, 3).astype(np.float32)
-            image = Image.fromarray(np.clip(shifted * tint, 0, 255).astype(np.uint8))
-            source = f"generated #{generated % DISTINCT_IMAGES}, variant {generated // DISTINCT_IMAGES}"
-        described.append(f"{path.name}: {source}")
-        if not path.exists():
-            image.save(path, fmt, **options)
+            image.save(temporary, "WEBP", quality=quality)
+        temporary.rename(path)
     return described
 
 
@@ -157,17 +175,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rclip", required=True, help="the rclip executable (its own environment)")
     parser.add_argument("--work", type=Path, required=True, help="folder for photos, models and indexes")
-    parser.add_argument("--skimage-wheel", type=Path, help="a scikit-image wheel whose sample photos to use")
     parser.add_argument("--count", type=int, default=131)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runtimes", default="onnx,auto", help="Viewfinder runtimes to time, comma-separated")
     parser.add_argument("--baseline-src", type=Path, help="another Viewfinder src/ folder to time (runtime auto)")
     args = parser.parse_args()
     photos, datadir, cache = args.work / "photos", args.work / "rclip-data", args.work / "viewfinder-cache"
-    described = make_photos(photos, args.count, args.skimage_wheel)
+    described = make_photos(photos, args.count)
     export_rclip_datadir(datadir)
     env = {**os.environ, "RCLIP_DATADIR": str(datadir), "VIEWFINDER_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")  # this checkout's Viewfinder
+    # This checkout's Viewfinder first.
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"), env.get("PYTHONPATH", "")])
     viewfinder = [sys.executable, "-m", "viewfinder", "index", str(photos), "--model", MODEL, "--json"]
     tools = {"rclip": [args.rclip, "--top", "1", "--filepath-only", "a photo"]}
     for runtime in args.runtimes.split(","):
