@@ -38,7 +38,8 @@ def test_both_decoders_and_the_preprocessing_match_the_indexers_pixels(jpegs):
     interpolation rounding (torch's bicubic beside Pillow's)."""
     import torch
 
-    from viewfinder.images.decode import PreprocessSpec, decode_image, to_model_input
+    from viewfinder.images.decode import decode_image
+    from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 
     spec = PreprocessSpec(image_size=32)
     blobs = [path.read_bytes() for path in jpegs]

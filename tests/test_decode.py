@@ -18,12 +18,12 @@ from viewfinder.images import decode
 from viewfinder.images.decode import (
     DecodedImage,
     DecodeError,
-    PreprocessSpec,
+    UnreadableError,
     decode_bytes,
     decode_image,
     open_oriented,
-    to_model_input,
 )
+from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 
 # Saving HEIF needs the opener in this process; decode registers its own lazily.
 pillow_heif.register_heif_opener()
@@ -514,7 +514,8 @@ def test_thin_strip_decodes_in_little_memory(tmp_path, size):
     path.write_bytes(strip_png(*size))
     script = (
         "import resource, sys\n"
-        "from viewfinder.images.decode import PreprocessSpec, decode_image\n"
+        "from viewfinder.images.decode import decode_image\n"
+        "from viewfinder.images.preprocess import PreprocessSpec\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "pixels = decode_image(sys.argv[1], PreprocessSpec(224)).pixels\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
@@ -554,3 +555,12 @@ def test_running_out_of_memory_while_decoding_is_a_decode_error(tmp_path, decode
     monkeypatch.setattr(Image.Image, "resize", exhausted)
     with pytest.raises(DecodeError, match=rf"^image too large to decode \({error.__name__}\)$"):
         decoder(path, SPEC)
+
+
+def test_a_heif_photo_without_pillow_heif_installed_cannot_be_read_now_and_says_why(tmp_path, monkeypatch):
+    path = save(Image.new("RGB", (32, 24), "red"), tmp_path / "photo.heic", "HEIF")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as in a package built without it: import fails
+    decode._register_heif.cache_clear()
+    with pytest.raises(UnreadableError, match=r"^HEIF and AVIF images need pillow-heif, which is not installed$"):
+        decode_image(path, SPEC)
+    decode._register_heif.cache_clear()

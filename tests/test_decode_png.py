@@ -4,15 +4,16 @@ import struct
 import zlib
 
 import numpy as np
+import pyspng
 import pytest
 from PIL import Image
 from test_decode import exif_with, save, smooth_scene
 
 from viewfinder.images import png
-from viewfinder.images.decode import PreprocessSpec, decode_bytes, decode_image
+from viewfinder.images.decode import decode_bytes, decode_image
+from viewfinder.images.preprocess import PreprocessSpec
 
 SPEC = PreprocessSpec(64)
-pyspng = pytest.importorskip("pyspng")
 
 
 def spy_on_spng(monkeypatch: pytest.MonkeyPatch) -> list[str]:

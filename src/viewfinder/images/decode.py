@@ -34,10 +34,8 @@ from viewfinder.images.exif import MALFORMED, ORIENTATION, exif_of, field_count,
 from viewfinder.images.gps import gps_of
 from viewfinder.images.orientation import stored_box, swaps_axes, upright
 from viewfinder.images.png import spng_decode
+from viewfinder.images.preprocess import RESAMPLE, PreprocessSpec
 from viewfinder.settings import MAX_IMAGE_BYTES
-
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 MAX_PIXELS: int = 120_000_000
 # No photo is a thousand times longer than wide; a 1x100000000 strip passes the pixel limit, but Pillow keeps
@@ -52,12 +50,6 @@ _FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
 # decoders, found by fuzzing).
 _CORRUPT = MALFORMED
 
-_RESAMPLE = {
-    "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR,
-    "nearest": Image.Resampling.NEAREST,
-}
-_RESIZE_MODES = ("shortest", "longest", "squash")
 
 # A resized image at most this many model sides long is made whole and then cropped, which matches open_clip
 # to the bit. A longer one (a 1x100000 strip) is resized only where the centre crop falls: making it whole, as
@@ -67,37 +59,6 @@ FULL_RESIZE_RATIO = 8
 # filters: a third of the full filter's CPU time, 0.2 levels of 255 apart on average (BENCHMARKS.md). Smaller
 # ratios are resized as before, matching open_clip to the bit.
 REDUCING_GAP = 2.0
-
-
-@dataclass(frozen=True)
-class PreprocessSpec:
-    """How a model wants its input images: open_clip's eval transform, as plain data."""
-
-    image_size: int
-    resize_mode: str = "shortest"
-    interpolation: str = "bicubic"
-    mean: tuple[float, float, float] = OPENAI_MEAN
-    std: tuple[float, float, float] = OPENAI_STD
-
-    def __post_init__(self) -> None:
-        if self.image_size < 1:
-            raise ValueError(f"image_size must be positive, not {self.image_size}")
-        if self.resize_mode not in _RESIZE_MODES:
-            raise ValueError(f"resize_mode must be one of {_RESIZE_MODES}, not {self.resize_mode!r}")
-        if self.interpolation not in _RESAMPLE:
-            raise ValueError(f"interpolation must be one of {tuple(_RESAMPLE)}, not {self.interpolation!r}")
-
-    @classmethod
-    def from_open_clip(cls, config: dict) -> "PreprocessSpec":
-        """From open_clip's preprocess config (`get_model_preprocess_cfg`, or a preprocess_cfg.json file)."""
-        size = config["size"]
-        return cls(
-            image_size=int(size if isinstance(size, int) else size[0]),
-            resize_mode=config.get("resize_mode", "shortest"),
-            interpolation=config.get("interpolation", "bicubic"),
-            mean=tuple(config["mean"]),
-            std=tuple(config["std"]),
-        )
 
 
 # eq=False: the generated __eq__ and __hash__ would compare the pixel arrays, which numpy cannot do.
@@ -135,10 +96,8 @@ def open_oriented(
     source: str | os.PathLike | bytes | BinaryIO, max_pixels: int = MAX_PIXELS, fit: int | None = None
 ) -> Image.Image:
     """Opens an image file, bytes or an open binary file, upright and RGB, for thumbnails; raises DecodeError.
-
-    At full size, or with `fit`, at least as large as a copy whose longer side is `fit` px needs: a JPEG is
-    then decoded at a half, a quarter or an eighth of its size (its DCT scaling), which costs a fraction of a
-    full decode."""
+    At full size, or as large as a copy `fit` px on its longer side needs: a JPEG is then decoded at a half, a
+    quarter or an eighth of its size (its DCT scaling), for a fraction of a full decode's cost."""
     if isinstance(source, (str, os.PathLike)):
         source = os.fsdecode(source)
     with _opened(source, max_pixels) as img:
@@ -166,20 +125,6 @@ def decode_memory(source: str | os.PathLike | bytes | BinaryIO) -> int:
         return img.width * img.height * per_pixel
 
 
-def to_model_input(pixels: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """Turns uint8 (N, S, S, 3) or (S, S, 3) pixels into the model's float32 (N, 3, S, S) input."""
-    batch = pixels[np.newaxis] if pixels.ndim == 3 else pixels
-    side = spec.image_size
-    if batch.ndim != 4 or batch.shape[1:] != (side, side, 3) or batch.dtype != np.uint8:
-        raise ValueError(f"expected uint8 (N, {side}, {side}, 3) pixels, got {pixels.dtype} {pixels.shape}")
-    # The same float32 operations in the same order as ToTensor (x / 255) then Normalize ((x - mean) / std),
-    # so the result is bit-identical to open_clip's.
-    x = batch.astype(np.float32) / np.float32(255)
-    x -= np.asarray(spec.mean, dtype=np.float32)
-    x /= np.asarray(spec.std, dtype=np.float32)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-
 def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
     with _opened(source, MAX_PIXELS) as img:
         is_jpeg = isinstance(img, JpegImagePlugin.JpegImageFile)
@@ -204,7 +149,7 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
         pixels = img if fast is None else fast[0]
         # An RGB image is resized as it is: converting would copy all its pixels first.
         rgb = pixels if pixels.mode == "RGB" and not pixels.has_transparency_data else _to_rgb(pixels)
-        resized = rgb.resize(size, _RESAMPLE[spec.interpolation], box=box, reducing_gap=REDUCING_GAP)
+        resized = rgb.resize(size, RESAMPLE[spec.interpolation], box=box, reducing_gap=REDUCING_GAP)
         square = _center_crop_or_pad(upright(resized, orientation), spec.image_size)
         return DecodedImage(
             pixels=np.asarray(square),
@@ -300,8 +245,12 @@ def _reasons() -> Iterator[None]:
 
 @functools.cache
 def _register_heif() -> None:
-    """Teaches Pillow HEIF/HEIC, once, when a file first needs it."""
-    import pillow_heif
+    """Teaches Pillow HEIF/HEIC, once, when a file first needs it; a package built without pillow-heif (the
+    Lambda zip) cannot read such a file now, and tries it again once it is installed."""
+    try:
+        import pillow_heif
+    except ImportError as error:
+        raise UnreadableError("HEIF and AVIF images need pillow-heif, which is not installed") from error
 
     pillow_heif.register_heif_opener()
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from viewfinder.images.decode import PreprocessSpec
+from viewfinder.images.preprocess import PreprocessSpec
 from viewfinder.models.registry import ModelSpec
 
 if TYPE_CHECKING:

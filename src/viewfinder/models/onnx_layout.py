@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from viewfinder.errors import ModelUnavailableError, ViewfinderError
-from viewfinder.images.decode import PreprocessSpec
+from viewfinder.images.preprocess import PreprocessSpec
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, import_tokenizers
 from viewfinder.models.hub import HUB_HOST, hub_cache_dir, hub_reachable
 from viewfinder.models.onnx_format import META_FILE

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from viewfinder.errors import ModelUnavailableError, ViewfinderError, needs_extra
-from viewfinder.images.decode import PreprocessSpec, to_model_input
+from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE, bundled_export, cache_root, export_dir

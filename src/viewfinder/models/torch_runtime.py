@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from viewfinder.errors import ModelUnavailableError, ViewfinderError, needs_extra
-from viewfinder.images.decode import PreprocessSpec, to_model_input
+from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 from viewfinder.models import hf_text
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hub import HUB_HOST, cached_file, first_line, hub_cache_dir, hub_reachable

@@ -14,13 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from viewfinder.images.decode import (
-    DecodeError,
-    PreprocessSpec,
-    UnreadableError,
-    decode_bytes,
-    decode_image,
-)
+from viewfinder.images.decode import DecodeError, UnreadableError, decode_bytes, decode_image
+from viewfinder.images.preprocess import PreprocessSpec
 from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason
 from viewfinder.settings import MAX_IMAGE_BYTES
