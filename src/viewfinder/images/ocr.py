@@ -32,8 +32,8 @@ class Pictures:
 
 
 def prepare(source: str | os.PathLike | bytes) -> Pictures:
-    """Decodes an image file or its bytes into the copy its words are found on (no model: run it ahead, on
-    another thread); raises DecodeError for an image that cannot be decoded."""
+    """Decodes an image file or its bytes into the copy its words are found on (no model is needed for it);
+    raises DecodeError for an image that cannot be decoded."""
     source = source if isinstance(source, bytes) else os.fspath(source)
     image = open_oriented(source, fit=FIND_SIDE)
     image.thumbnail((FIND_SIDE, FIND_SIDE))
@@ -53,8 +53,8 @@ class WordReader:
 
     A thread per call does the same work in less CPU time than one call on every core, whose threads wait on
     each other and spin between runs, taking the cores from decoding and from other processes: finding the
-    words of 60 photos took 7.5 CPU-seconds with ONNX Runtime's default threads, 4.2 without their spinning,
-    3.7 on one thread (BENCHMARKS.md).
+    words of 60 photos took 7.5 CPU-seconds with ONNX Runtime's default threads, 3.7 without their spinning,
+    3.5 on one thread (BENCHMARKS.md).
     """
 
     def __init__(self) -> None:
