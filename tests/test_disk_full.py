@@ -71,7 +71,7 @@ def test_serving_a_snapshot_into_a_full_cache_is_one_clear_line_and_exit_2(
 
     from viewfinder.store import snapshot_cache
 
-    def disk_full(bucket, key, local):
+    def disk_full(bucket, key, local, size):
         local.write_bytes(b"part of it")
         raise OSError(errno.ENOSPC, "No space left on device", str(local))
 
