@@ -68,6 +68,15 @@ def ray_cluster():
 
 
 @pytest.fixture(scope="session")
+def milvus_server():
+    """One Milvus standalone server for the session (start-up costs ~15 s), on loopback; stopped at the end."""
+    from milvus_helpers import run_milvus_server
+
+    with run_milvus_server() as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
 def seaweed():
     """One SeaweedFS S3 server for the session, its endpoint and test credentials in this process's environment
     (where every S3 client, and the child processes tests start, read them)."""

@@ -38,16 +38,14 @@ def test_only_a_server_collection_is_measured_again_as_it_grows_or_shrinks():
     assert not chosen.outgrown(100_000) and chosen.outgrown(100_001) and chosen.outgrown(FLAT_MAX // 2 - 1)
 
 
-@pytest.fixture(scope="module")
-def milvus_server():
-    from milvus_helpers import run_milvus_server
-
-    with run_milvus_server() as address:
-        yield address
+def fewer_shapes(monkeypatch: pytest.MonkeyPatch, shapes: tuple[tuple[int, int], ...]) -> None:
+    """Only these graph shapes: each candidate's index is built and loaded on the server in turn, ~8 s each."""
+    monkeypatch.setattr(milvus_choice, "SHAPES", shapes)
 
 
 @pytest.mark.slow  # starts a Milvus server
-def test_a_server_collection_keeps_the_fastest_structure_reaching_the_target_and_records_it(milvus_server):
+def test_a_server_collection_keeps_the_fastest_structure_reaching_the_target_and_records_it(milvus_server, monkeypatch):
+    fewer_shapes(monkeypatch, ((16, 100), (32, 200)))
     vectors = clustered_vectors(N, DIM, seed=3)
     ids = np.arange(N, dtype=np.int64) * 7 + 1  # catalog ids need not be positions
     collection = f"choice_{uuid.uuid4().hex[:8]}"
@@ -105,6 +103,7 @@ def test_an_index_in_a_server_is_measured_on_reaching_flat_max_and_exact_again_w
     milvus_server, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(milvus_store, "FLAT_MAX", 300)  # the real threshold, 20,000 rows, takes minutes to write
+    fewer_shapes(monkeypatch, ((16, 100),))  # what is chosen is the test above's concern
     catalog, ids = catalog_of(tmp_path, clustered_vectors(400, DIM, seed=5))
     address = StoreAddress(tmp_path, milvus_server, f"grown_{uuid.uuid4().hex[:8]}", DIM)
     store = factory.rebuild(address, f"milvus:{milvus_server}", catalog, None)

@@ -48,15 +48,6 @@ FILTERS = (
 )
 
 
-@pytest.fixture(scope="session")
-def milvus_server():
-    """One Milvus standalone server for the session (start-up costs ~15 s), on loopback; stopped at the end."""
-    from milvus_helpers import run_milvus_server
-
-    with run_milvus_server() as address:
-        yield address
-
-
 @pytest.fixture(autouse=True, scope="module")
 def release_milvus_lite():
     """Milvus Lite serves each database from a thread of this process until released."""
