@@ -3,6 +3,8 @@ trimmed text tower), its towers loaded on first use and without torch, and the "
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 
@@ -14,7 +16,7 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.models.factory import load_embedder
 from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.registry import resolve_model
-from viewfinder.models.tokenizer import ClipTokenizer, open_clip_vocab
+from viewfinder.models.tokenizer import ClipTokenizer, clip_tokenizer, open_clip_vocab
 from viewfinder.models.torch_runtime import OpenClipEmbedder
 from viewfinder.pipeline.indexer import load_embedder_for
 
@@ -71,6 +73,16 @@ def test_numpy_tokenizer_matches_open_clip_on_varied_strings():
     texts = TEXTS + ["".join(rng.choice(alphabet, rng.integers(0, 90))) for _ in range(300)]
     ours = ClipTokenizer(open_clip_vocab())(texts)
     assert np.array_equal(ours, SimpleTokenizer()(texts).numpy())
+
+
+def test_a_vocabulary_file_is_read_once_per_process_while_it_is_unchanged(tmp_path):
+    vocab = tmp_path / "vocab.txt.gz"
+    shutil.copyfile(open_clip_vocab(), vocab)
+    first = clip_tokenizer(vocab)
+    assert clip_tokenizer(vocab) is first and clip_tokenizer(vocab, 32) is not first
+    os.utime(vocab, ns=(1, 1))  # the file replaced: read again
+    again = clip_tokenizer(vocab)
+    assert again is not first and np.array_equal(again(TEXTS), first(TEXTS))
 
 
 def test_onnx_fp32_matches_open_clip_torch(torch_tiny, onnx_tiny):

@@ -30,7 +30,7 @@ from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
 from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
-from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer
+from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer, clip_tokenizer
 
 
 def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
@@ -209,7 +209,7 @@ class OnnxEmbedder(Embedder):
         if self._meta.get("tokenizer") == "hf":  # exports made before HF towers name no tokenizer: CLIP's
             path = self._file("tokenizer", TOKENIZER_FILE)
             return HfTokenizer(path, self._context_length, int(self._meta["pad_id"]))
-        return ClipTokenizer(self.folder / VOCAB_FILE, self._context_length)
+        return clip_tokenizer(self.folder / VOCAB_FILE, self._context_length)
 
     def _file(self, part: str, default: str) -> Path:
         """A file of the export: in its folder, or where a model published in ONNX form keeps it."""
