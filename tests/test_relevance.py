@@ -9,6 +9,7 @@ them; a concept that fills a third of a library is shown whole; an image searche
 from __future__ import annotations
 
 import json
+from collections import Counter
 from io import BytesIO
 from pathlib import Path
 
@@ -197,6 +198,25 @@ def test_a_concept_that_fills_a_third_of_the_library_is_shown_whole_and_every_fr
     kept = {result["file_name"] for result in without["results"]} & set(circles)
     assert len(kept) >= 0.8 * len(circles) and all(result["relevance"] >= 50 for result in without["results"])
     assert without["count"] + len(without["weaker"]) == 50
+
+
+def test_a_mix_shows_matches_of_its_main_term_and_the_other_term_only_orders_them(a_third_red_circles):
+    index, library, circles = a_third_red_circles
+    pairs = Counter(tuple(path.stem.split("-")[1:]) for path in library.iterdir() if path.name not in circles)
+    (colour, shape), count = pairs.most_common(1)[0]
+    rare = {path.name for path in library.glob(f"*-{colour}-{shape}.jpg")}
+
+    def shown(main: str, other: str) -> set[str]:
+        terms = [viewfinder.Term(text=main, weight=0.55), viewfinder.Term(text=other, weight=0.45)]
+        return {Path(hit.image.path).name for hit in opened.search(terms, k=50).hits}
+
+    with viewfinder.open_index(str(index)) as opened:
+        # The common concept is the minor term, close in weight: its thirty pictures are not results of the mix
+        # (they rate as partial matches of it, above the few of the main term's own).
+        rare_first = shown(f"a {colour} {shape}", "a red circle")
+        circles_first = shown("a red circle", f"a {colour} {shape}")
+    assert rare_first and rare_first <= rare, (count, rare_first - rare)
+    assert circles_first <= set(circles) and len(circles_first) >= 0.8 * len(circles)
 
 
 @pytest.mark.slow

@@ -10,10 +10,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
-from viewfinder.search import ordering, ranking, relevance
+from viewfinder.search import ordering, ranking, relevance, term_matches
 from viewfinder.search import query as algebra
 from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import MAX_K, Query, Term
@@ -64,8 +65,14 @@ def run(
     if phrases:
         min_relevance = 0.0  # a photo holding the quoted words is a match, however its pixels rate
     if hits:
-        rated = relevance.rate(hits, *_rating_frame(query, query_vector, calibration()))
-        hits = rated[: query.k]
+        hits = relevance.rate(hits, *_rating_frame(query, query_vector, calibration()))[: query.k]
+        if len(query.terms) > 1 and min_relevance > 0:
+
+            def alone(vector: np.ndarray) -> list[Hit]:
+                return ranked(vector, relevance.RATED, query.filters, catalog, vectors, shown, present_share)
+
+            vector_of = partial(catalog.vector_of, dim=encoder.dim)
+            hits = term_matches.held_to_terms(hits, query.terms, term_vectors, calibration(), alone, vector_of)
     passed = [hit.relevance is not None and hit.relevance >= min_relevance for hit in hits]
     kept = [hit for hit, ok in zip(hits, passed, strict=True) if ok]
     weaker = [hit for hit, ok in zip(hits, passed, strict=True) if not ok]

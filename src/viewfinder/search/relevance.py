@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
@@ -112,24 +113,41 @@ def ratings(
     scores = np.asarray(similarities, dtype=np.float64)
     if scores.size == 0:
         return []
-    ranked = np.sort(scores)[::-1]
-    best = float(ranked[0])
-    anchor = 1.0 if identical_anchor else float(ranked[min(ANCHOR_RANK, ranked.size) - 1])
-    width = max(anchor - typical, 1e-6)
+    width, top, strength, cut = _frame(scores, typical, prior, identical_anchor, one_term)
     positions = (scores - typical) / width
-    top = (best - typical) / width
-    # How far the best hit falls short of what a match of this model looks like (1 or more: not short).
-    strength = (best - typical) / (LIFT * prior.span)
-    if one_term:
-        strength = min(strength, (best - prior.typical) / (LEVEL * prior.span))
     if strength < 1.0:
         below = np.clip(positions / max(top, 1.0), 0.0, 1.0) * 50.0 * max(strength, 0.0)
         return [min(float(r), 49.9) for r in below]
-    cut = _cut(np.sort(positions)[::-1])
     upper = max(top, 1.0)
     above = 50.0 + 50.0 * np.clip((positions - cut) / max(upper - cut, 1e-6), 0.0, 1.0)
     below = 50.0 * np.clip(positions / cut, 0.0, 1.0)
     return [float(r) for r in np.where(positions >= cut, above, np.minimum(below, 49.9))]
+
+
+def match_threshold(similarities: Sequence[float], typical: float, prior: Prior, identical_anchor: bool) -> float:
+    """The cosine from which a single term's hits are matches (rated 50 or more), from its own ranked hits;
+    infinity where the collection has nothing for it."""
+    scores = np.asarray(similarities, dtype=np.float64)
+    if scores.size == 0:
+        return math.inf
+    width, _, strength, cut = _frame(scores, typical, prior, identical_anchor, one_term=True)
+    return typical + cut * width if strength >= 1.0 else math.inf
+
+
+def _frame(
+    scores: np.ndarray, typical: float, prior: Prior, identical_anchor: bool, one_term: bool
+) -> tuple[float, float, float, float]:
+    """A query's scale (anchor less typical score), its best hit's position, its strength (below 1: nothing
+    matches) and its cut's position."""
+    ranked = np.sort(scores)[::-1]
+    best = float(ranked[0])
+    anchor = 1.0 if identical_anchor else float(ranked[min(ANCHOR_RANK, ranked.size) - 1])
+    width = max(anchor - typical, 1e-6)
+    # How far the best hit falls short of what a match of this model looks like (1 or more: not short).
+    strength = (best - typical) / (LIFT * prior.span)
+    if one_term:
+        strength = min(strength, (best - prior.typical) / (LEVEL * prior.span))
+    return width, (best - typical) / width, strength, _cut(np.sort((scores - typical) / width)[::-1])
 
 
 def _cut(positions: np.ndarray) -> float:
