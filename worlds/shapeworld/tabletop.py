@@ -221,7 +221,7 @@ def render(colour: str, shape: str, rng: np.random.Generator, size: tuple[int, i
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def _frame(rng: np.random.Generator) -> tuple[int, int]:
+def frame(rng: np.random.Generator) -> tuple[int, int]:
     """A photo's size: short side 160 to 400 px, aspect from 2:3 to 3:2."""
     short, aspect = float(rng.uniform(160, 400)), float(rng.uniform(1, 1.5))
     long = int(short * aspect)
@@ -233,4 +233,4 @@ def write_library(out_dir: Path, per_pair: int, seed: int) -> dict[Path, tuple[s
 
     Returns each picture's resolved path with its (colour, shape).
     """
-    return write_pair_library(out_dir, per_pair, seed, PAIRS, render, _frame)
+    return write_pair_library(out_dir, per_pair, seed, PAIRS, render, frame)
