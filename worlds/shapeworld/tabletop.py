@@ -108,8 +108,10 @@ def _table(kind: str, tone: np.ndarray, height: int, width: int, rng: np.random.
     if kind == "wood":  # growth rings bent by knots, with fine pores running along the board
         lengthwise = rng.random() < 0.5
         along, across = (xx, yy) if lengthwise else (yy, xx)
-        bend = _octaves(height, width, rng, 2, 3) * float(rng.uniform(3, 9))
-        phase = (across + bend + 0.02 * along) / float(rng.uniform(8, 18))
+        bend = _octaves(height, width, rng, 2, 1) * float(rng.uniform(8, 24))  # slow: a board's grain is long
+        phase = (across + bend + 0.02 * along) / float(rng.uniform(7, 16))
+        uneven = rng.normal(0, 0.6, 12)  # rings of uneven width: a slow drift of phase across the board only
+        phase += np.interp(across, np.linspace(0, float(across.max()), 12), uneven)
         rings = (phase - np.floor(phase)) ** 3  # pale early wood darkening sharply into each late-wood line
         streaks = rng.normal(0, 1, (height, max(2, width // 12)) if lengthwise else (max(2, height // 12), width))
         pores = np.asarray(Image.fromarray(streaks.astype(np.float32), "F").resize((width, height)))
