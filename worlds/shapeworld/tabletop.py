@@ -183,16 +183,13 @@ def render(colour: str, shape: str, rng: np.random.Generator, size: tuple[int, i
     side = np.clip(body - top, 0, 1)
     reach = thickness + r * float(rng.uniform(0.05, 0.15)) / math.tan(elevation)
     dx, dy = round(-math.cos(azimuth) * reach), round(-math.sin(azimuth) * reach)
-    cast = np.zeros_like(body)  # the piece moved by (dx, dy), nothing wrapping round the edges
-    cast[max(dy, 0) : body.shape[0] + min(dy, 0), max(dx, 0) : body.shape[1] + min(dx, 0)] = body[
-        max(-dy, 0) : body.shape[0] - max(dy, 0), max(-dx, 0) : body.shape[1] - max(dx, 0)
-    ]
+    m = max(abs(dx), abs(dy))  # the piece moved by (dx, dy), nothing wrapping round the edges
+    cast = np.pad(body, m)[m - dy : m - dy + plane[1], m - dx : m - dx + plane[0]]
     shadow = _blur(cast, r * float(rng.uniform(0.05, 0.14)))
     # The top face's bevel: a height map from the blurred outline; its slopes catch or lose the light.
     relief = _blur(top, max(1.0, r * float(rng.uniform(0.05, 0.1))))
     gy, gx = np.gradient(relief)
-    steep = r * 0.25
-    normal = np.stack([-gx * steep, -gy * steep, np.ones_like(gx)], axis=-1)
+    normal = np.stack([-gx * r / 4, -gy * r / 4, np.ones_like(gx)], axis=-1)  # steeper on a larger piece
     normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
     lambert = np.clip(normal @ light, 0, 1) / light[2]
     halfway = (light + np.array([0, 0, 1], np.float32)) / np.linalg.norm(light + np.array([0, 0, 1], np.float32))
