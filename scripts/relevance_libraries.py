@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shapeworld import heldout, mosaic, sketch, varied
+from shapeworld import heldout, mosaic, sketch, tabletop, varied
 from viewfinder.images import synthetic
 
 Pair = tuple[str, str]  # (colour, shape)
@@ -137,6 +137,7 @@ RENDERERS: dict[str, Draw] = {
     "varied": _varied,
     "sketch": _single(sketch.render),
     "mosaic": _single(mosaic.render),
+    "tabletop": _single(tabletop.render),
 }
 MULTI_OBJECT = {"synthetic", "varied"}
 

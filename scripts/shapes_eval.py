@@ -1,9 +1,10 @@
 """Held-out evaluation of `test:shapes`: pictures drawn by code the model never trained on.
 
-Four libraries, none from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
+Five libraries, none from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
 colour shades and backgrounds), `shapeworld.sketch` (hand-drawn outlines, crayon fill, paper),
-`shapeworld.mosaic` (shapes laid in tiles or beads on a grid) and the web tests' 36 pictures (flat Pillow
-shapes on light backgrounds).
+`shapeworld.mosaic` (shapes laid in tiles or beads on a grid), `shapeworld.tabletop` (cut-out pieces lit on
+a table, photographed at a slant; written after the training recipe, the fully held-out one) and the web
+tests' 36 pictures (flat Pillow shapes on light backgrounds).
 Used by scripts/train_shapes.py for the model card; run alone to measure a weights file:
 
     PYTHONPATH=src python scripts/shapes_eval.py [WEIGHTS]
@@ -25,14 +26,15 @@ from PIL import Image
 from viewfinder.models.registry import MODEL_CONFIG_DIR, SHAPES_ARCH, SHAPES_WEIGHTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worlds"))  # the shape world, not in the package
-from shapeworld import heldout, mosaic, sketch
+from shapeworld import heldout, mosaic, sketch, tabletop
 from shapeworld.captions import LANGUAGES, query
 
 MODEL_NAME = SHAPES_ARCH
 HELD_OUT_SEED = 20_240_611  # the training script draws no picture from the held-out renderer at all
 SKETCH_SEED = 20_261_206  # the hand-drawn library's; none of these renderers is drawn from in training
 MOSAIC_SEED = 20_261_207  # the tiled library's
-PER_PAIR = 5  # held-out library pictures per (colour, shape) pair: 240 in each of the three renderers
+TABLETOP_SEED = 20_261_208  # the photographed pieces' library
+PER_PAIR = 5  # held-out library pictures per (colour, shape) pair: 240 in each of the four renderers
 TOP = 10  # results the negative check looks at
 K = 5  # precision@K
 
@@ -121,8 +123,8 @@ def library_metrics(embed: Embedder, gallery: np.ndarray, labels: list, queries:
 
 
 def renderer_metrics(embed: Embedder, renderer, workdir: Path, seed: int) -> dict:
-    """Metrics on one renderer's library (`heldout`, `sketch` or `mosaic`), read back from JPEG files; image queries are
-    fresh pictures of each pair from the same renderer."""
+    """Metrics on one renderer's library (`heldout`, `sketch`, `mosaic` or `tabletop`), read back from JPEG files;
+    image queries are fresh pictures of each pair from the same renderer."""
     library = renderer.write_library(workdir, PER_PAIR, seed=seed)
     gallery = embed.images([Image.open(path).convert("RGB") for path in library])
     rng = np.random.default_rng(seed + 1)
@@ -131,13 +133,14 @@ def renderer_metrics(embed: Embedder, renderer, workdir: Path, seed: int) -> dic
 
 
 def evaluate(embed: Embedder, workdir: Path) -> dict[str, dict]:
-    """Metrics on the three held-out renderers' libraries and on the web tests' library."""
+    """Metrics on the four held-out renderers' libraries and on the web tests' library."""
     web = heldout.web_pictures()
     web_gallery = embed.images([image for _, _, image in web])
     return {
         "heldout": renderer_metrics(embed, heldout, workdir / "heldout", HELD_OUT_SEED),
         "sketch": renderer_metrics(embed, sketch, workdir / "sketch", SKETCH_SEED),
         "mosaic": renderer_metrics(embed, mosaic, workdir / "mosaic", MOSAIC_SEED),
+        "tabletop": renderer_metrics(embed, tabletop, workdir / "tabletop", TABLETOP_SEED),
         "web": library_metrics(embed, web_gallery, [(c, s) for c, s, _ in web], None),
     }
 

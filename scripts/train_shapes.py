@@ -294,6 +294,7 @@ LIBRARY_NAMES = {
     "heldout": "the held-out renderer",
     "sketch": "the hand-drawn renderer",
     "mosaic": "the mosaic renderer",
+    "tabletop": "the tabletop renderer",
     "web": "the web tests' library",
 }
 
@@ -311,12 +312,14 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
     """The model card: what the model is, how it was trained here, and how well it does on held-out data."""
     config = open_clip.get_model_config(MODEL_NAME)
     held, drawn, tiled, web = results["heldout"], results["sketch"], results["mosaic"], results["web"]
+    shot = results["tabletop"]
     rows = [
-        f"| {label} | {held[key]:.3f} | {drawn[key]:.3f} | {tiled[key]:.3f} | {web[key]:.3f} |"
+        f"| {label} | {held[key]:.3f} | {drawn[key]:.3f} | {tiled[key]:.3f} | {shot[key]:.3f} | {web[key]:.3f} |"
         for key, label in METRIC_ROWS
     ]
-    header = "| Metric | Held-out renderer | Hand-drawn renderer | Mosaic renderer | Web tests' library |"
-    table = "\n".join([header, "|---|---|---|---|---|", *rows])
+    columns = ["Held-out renderer", "Hand-drawn renderer", "Mosaic renderer", "Tabletop renderer", "Web tests' library"]
+    header = f"| Metric | {' | '.join(columns)} |"
+    table = "\n".join([header, "|---|---|---|---|---|---|", *rows])
     template = (Path(__file__).parent / "model_card_shapes.md.in").read_text(encoding="utf-8")
     card = template.format(
         vision=config["vision_cfg"],
@@ -335,6 +338,7 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
         held_out=shapes_eval.HELD_OUT_SEED,
         sketch_seed=shapes_eval.SKETCH_SEED,
         mosaic_seed=shapes_eval.MOSAIC_SEED,
+        tabletop_seed=shapes_eval.TABLETOP_SEED,
         size_mb=weights.stat().st_size / 1e6,
         cfg_name=MODEL_NAME,
         weights=_shown(weights),

@@ -1,5 +1,5 @@
 """The shape world of scripts/ and tests/: multilingual and partial captions, chosen scenes, the varied training
-renderer and the three held-out renderers."""
+renderer and the four held-out renderers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shapeworld import captions, heldout, mosaic, sketch, varied
+from shapeworld import captions, heldout, mosaic, sketch, tabletop, varied
 from shapeworld.scenes import scene_of
 from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS, SHAPES
@@ -170,6 +170,40 @@ def test_mosaic_library_holds_every_pair_and_is_deterministic(tmp_path):
     assert len({Image.open(path).size for path in library}) >= 40
     again = mosaic.write_library(tmp_path / "b", per_pair=1, seed=3)
     assert [path.read_bytes() for path in library] == [path.read_bytes() for path in again]
+
+
+def _area(polygon: list[tuple[float, float]]) -> float:
+    xs, ys = np.array(polygon).T
+    return abs(float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1)))) / 2
+
+
+@pytest.mark.parametrize("shape", tabletop.SHAPES)
+def test_tabletop_pieces_have_their_own_area_and_only_a_ring_has_a_hole(shape):
+    polygons = tabletop.outline(shape, 40.0)
+    area = (_area(polygons[0]) - sum(_area(hole) for hole in polygons[1:])) / (np.pi * 40**2)
+    expected = {"circle": 1.0, "ring": 0.69, "square": 0.77, "triangle": 0.48, "star": 0.37, "cross": 0.61}
+    assert abs(area - expected[shape]) < 0.03, area
+    assert len(polygons) == (2 if shape == "ring" else 1)
+
+
+@pytest.mark.parametrize("colour", tabletop.COLOURS)
+def test_tabletop_pictures_show_the_piece_in_its_paint_on_a_table_far_from_it(colour):
+    paint = np.array(tabletop.COLOURS[colour], np.float32)
+    pixels = np.asarray(tabletop.render(colour, "square", np.random.default_rng(1), (240, 180)), np.float32)
+    near_paint = np.linalg.norm(pixels - paint, axis=-1) < 40
+    assert 0.03 < near_paint.mean() < 0.5  # a piece, lit but still in its colour, not the whole table
+    corner = pixels[:10, :10].reshape(-1, 3).mean(axis=0)
+    assert np.linalg.norm(corner - paint) > 80  # the table keeps away from the paint
+
+
+def test_tabletop_pictures_are_deterministic_in_frames_from_2_3_to_3_2():
+    first = tabletop.render("blue", "ring", np.random.default_rng(5), (200, 300))
+    again = tabletop.render("blue", "ring", np.random.default_rng(5), (200, 300))
+    assert first.size == (200, 300) and np.array_equal(np.asarray(first), np.asarray(again))
+    rng = np.random.default_rng(0)
+    frames = [tabletop.frame(rng) for _ in range(300)]
+    assert all(160 <= min(f) <= 400 and max(f) / min(f) <= 1.5 + 1e-2 for f in frames)
+    assert any(w > h * 1.3 for w, h in frames) and any(h > w * 1.3 for w, h in frames)
 
 
 def test_web_pictures_are_the_same_each_call():

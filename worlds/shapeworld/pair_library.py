@@ -1,5 +1,5 @@
 """Writing a held-out renderer's library: `per_pair` pictures of every (colour, shape) pair, as JPEG files with
-captions.jsonl beside them. The renderers (heldout, sketch, mosaic) share no drawing code; only this."""
+captions.jsonl beside them. The renderers (heldout, sketch, mosaic, tabletop) share no drawing code; only this."""
 
 from __future__ import annotations
 
