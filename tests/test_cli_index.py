@@ -280,7 +280,8 @@ def test_missing_or_unwritable_index_and_bad_queries_are_usage_errors(capsys, tm
 
 def test_a_new_catalog_stores_512_dimension_vectors_in_little_more_than_their_bytes(tmp_path):
     """With SQLite's default 4 KB pages a 2 KB vector fills a page alone, doubling the catalog."""
-    from viewfinder.store.catalog import Catalog, NewImage
+    from viewfinder.store.catalog import Catalog
+    from viewfinder.store.catalog_rows import NewImage
 
     catalog = Catalog(tmp_path / "catalog.sqlite")
     vectors = np.random.default_rng(0).standard_normal((3000, 512)).astype(np.float32)

@@ -22,7 +22,7 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.pipeline.review import JOURNALS, latest_journal
 from viewfinder.search.duplicates import suggest_keep
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 
 def record(image_id: int, path: Path, width: int, height: int, size: int, mtime_ns: int = 0) -> ImageRecord:

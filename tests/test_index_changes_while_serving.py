@@ -15,7 +15,7 @@ from service_helpers import ADMIN_TOKEN, start_server_thread, wait_for
 from viewfinder.app import Index, LiveIndex
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
-from viewfinder.store.catalog import NewImage
+from viewfinder.store.catalog_rows import NewImage
 from viewfinder.store.indexdir import IndexDir
 
 

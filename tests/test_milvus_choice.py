@@ -12,7 +12,8 @@ import pytest
 from viewfinder.bench.vectors import clustered_vectors, mixture_sample
 from viewfinder.store import factory, milvus_choice, milvus_store
 from viewfinder.store.ann_choice import TARGET_RECALL, recall_at_k
-from viewfinder.store.catalog import Catalog, NewImage
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import NewImage
 from viewfinder.store.faiss_index import FLAT_MAX
 from viewfinder.store.milvus_store import INDEX_NAME, MilvusStore
 from viewfinder.store.vector_store import IndexParams, StoreAddress

@@ -8,7 +8,7 @@ from viewfinder.errors import BadQueryError
 from viewfinder.search.ordering import newest_first
 from viewfinder.search.query import Query, Term
 from viewfinder.search.results import Hit
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 
 def hit(rank: int, taken: str | None) -> Hit:

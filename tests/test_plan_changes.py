@@ -5,7 +5,7 @@ from __future__ import annotations
 from viewfinder.pipeline.indexer import plan_changes
 from viewfinder.pipeline.records import Reason, Skip
 from viewfinder.sources import SourceFile, Unusable
-from viewfinder.store.catalog import FileState
+from viewfinder.store.catalog_rows import FileState
 
 ROOT = "/photos"
 

@@ -7,7 +7,7 @@ import pytest
 from viewfinder.errors import BadQueryError
 from viewfinder.search.ranking import Rerank, recency, rerank_hits, resolution
 from viewfinder.search.results import Hit
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 DAY_NS = 86_400 * 10**9
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from viewfinder.search.duplicates import find_duplicates
-from viewfinder.store.catalog import Catalog, NewImage
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import NewImage
 from viewfinder.store.factory import STORES
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import IndexParams, StoreAddress, VectorStore

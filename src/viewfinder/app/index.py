@@ -34,7 +34,7 @@ from viewfinder.search.results import Answer
 from viewfinder.search.typed import read_line
 from viewfinder.settings import Sort
 from viewfinder.sources import OriginalChangedError, Presence, source_for
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.indexdir import IndexDir, Manifest

@@ -21,7 +21,7 @@ from viewfinder.images.decode import DecodeError, decode_memory
 from viewfinder.search.query import Term
 from viewfinder.settings import DECODE_MEMORY_MB
 from viewfinder.sources import source_for
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 WAIT_SECONDS = 30.0
 # An object in a store is not fetched twice to read its header: its catalog size at the worst bytes per pixel

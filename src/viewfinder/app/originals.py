@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from viewfinder.errors import ImageGoneError
 from viewfinder.sources import OriginalChangedError, Redirect, source_for
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 # Redirect is one of the two answers open_original_of gives, so the fronts take it from here.
 __all__ = ["MEDIA_TYPES", "LocalFile", "Redirect", "open_original_of"]

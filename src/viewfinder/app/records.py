@@ -17,7 +17,7 @@ from viewfinder.pipeline.review import MovedFile, ReviewReport, UndoReport
 from viewfinder.search.duplicates import DuplicateGroup
 from viewfinder.search.query import Term
 from viewfinder.search.results import Answer, Hit
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 from viewfinder.store.check import CheckReport
 from viewfinder.store.filters import Filters
 from viewfinder.store.overview import MAX_RECENT, Overview

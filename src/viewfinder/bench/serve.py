@@ -25,7 +25,7 @@ def make_vector_index(path: Path, n: int, model: str = "random:ViT-B-32", seed: 
     """
     from viewfinder.models.factory import load_embedder
     from viewfinder.models.registry import resolve_model
-    from viewfinder.store.catalog import NewImage
+    from viewfinder.store.catalog_rows import NewImage
     from viewfinder.store.indexdir import IndexDir
 
     spec = resolve_model(model)

@@ -27,7 +27,8 @@ from viewfinder.pipeline.reuse import hash_files, missing_roots, resolve
 from viewfinder.pipeline.words import ReadWords, read_all_words, read_here
 from viewfinder.settings import BATCH_SIZE, ENGINES
 from viewfinder.sources import Source, SourceFile, Unusable, open_source, source_for
-from viewfinder.store.catalog import Catalog, FileState
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import FileState
 from viewfinder.store.factory import apply_changes, normalise_store
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.vector_store import Queries, VectorStore

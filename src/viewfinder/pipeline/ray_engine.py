@@ -24,7 +24,7 @@ from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Rea
 from viewfinder.pipeline.words import Outcome
 from viewfinder.sources import open_source
 from viewfinder.sources.s3 import endpoint, use_endpoint
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 LOCAL_CPUS = 2  # a local (driver-started) cluster's CPUs when no --ray-address is given
 CPUS_PER_CPU_ACTOR = 4  # a CPU actor's model uses a node's cores; this many cluster CPUs per actor

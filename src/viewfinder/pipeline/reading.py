@@ -20,7 +20,8 @@ from viewfinder.images.thumbnails import make_thumbnail
 from viewfinder.pipeline.records import Decoded, EmbeddedBatch, PlannedFile, Reason
 from viewfinder.settings import MAX_IMAGE_BYTES
 from viewfinder.sources import OriginalChangedError, Source
-from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import ImageRecord
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import NOT_FOR_BROWSERS, RENDITION_SIDE, RENDITIONS, file_name, store_thumbnail
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from viewfinder.images.decode import DecodedImage
 from viewfinder.sources import SourceFile
-from viewfinder.store.catalog import FileState, NewImage
+from viewfinder.store.catalog_rows import FileState, NewImage
 
 
 @dataclass(frozen=True)

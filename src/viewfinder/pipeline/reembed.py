@@ -17,7 +17,8 @@ from viewfinder.models.embedder import Embedder
 from viewfinder.pipeline.indexer import embed_all
 from viewfinder.pipeline.records import PlannedFile
 from viewfinder.sources import SourceFile, source_for
-from viewfinder.store.catalog import Catalog, FileState
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import FileState
 from viewfinder.store.staging import fill_copies, unembedded
 
 

@@ -17,7 +17,8 @@ from typing import BinaryIO
 
 from viewfinder.pipeline.records import PlannedFile, new_image
 from viewfinder.sources import SourceFile, source_for
-from viewfinder.store.catalog import Catalog, NewImage, Restat
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import NewImage, Restat
 
 WHOLE_FILE_MAX = 1 << 20
 SAMPLE = 64 << 10

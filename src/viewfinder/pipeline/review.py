@@ -26,7 +26,8 @@ import numpy as np
 from viewfinder.errors import ViewfinderError
 from viewfinder.pipeline.indexer import update_vectors
 from viewfinder.sources import is_object_store_url
-from viewfinder.store.catalog import Catalog, ImageRecord, NewImage, relative_folder
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import ImageRecord, NewImage, relative_folder
 from viewfinder.store.indexdir import IndexDir
 
 JOURNALS = "review-journal"  # folder of the index directory holding one journal per resolve

@@ -23,7 +23,8 @@ from viewfinder.images.decode import DecodeError, UnreadableError
 from viewfinder.images.ocr import Pictures, WordReader, prepare
 from viewfinder.sources import Indexed, OriginalChangedError, Source
 from viewfinder.store import words
-from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import ImageRecord
 
 BATCH = 16  # contents read between two commits: at most this much OCR work is redone after a crash
 THREADS = os.cpu_count() or 1  # photos read at once, each on one core

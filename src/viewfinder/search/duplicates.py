@@ -19,7 +19,8 @@ from typing import Literal
 
 from viewfinder.errors import BadQueryError
 from viewfinder.images.decode import exif_field_count
-from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import ImageRecord
 from viewfinder.store.vector_store import VectorStore
 
 # Chosen by a stated rule on the demo library with the demo model (scripts/duplicates_threshold.py; the method

@@ -19,7 +19,8 @@ from viewfinder.search import query as algebra
 from viewfinder.search.encoding import TermEncoder, parse_image_id
 from viewfinder.search.query import MAX_K, Query, Term
 from viewfinder.search.results import Answer, Hit
-from viewfinder.store.catalog import Catalog, ImageRecord
+from viewfinder.store.catalog import Catalog
+from viewfinder.store.catalog_rows import ImageRecord
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import VectorStore
 from viewfinder.store.words import words_of

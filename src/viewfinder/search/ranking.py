@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from viewfinder.errors import BadQueryError
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 if TYPE_CHECKING:
     from viewfinder.search.results import Hit

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from viewfinder.search.terms import Term
 from viewfinder.settings import Sort
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 from viewfinder.store.filters import Filters
 
 CLOSEST = 3  # weaker hits a front shows, under the divider, when no hit passed the cut

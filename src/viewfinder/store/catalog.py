@@ -15,8 +15,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -24,81 +22,8 @@ import numpy as np
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.store import migrations
+from viewfinder.store.catalog_rows import FileState, ImageRecord, NewImage, Restat, relative_folder
 from viewfinder.store.filters import Filters, sql_conditions
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """An indexed image as the catalog knows it."""
-
-    id: int
-    path: str
-    root: str
-    size: int
-    mtime_ns: int
-    width: int
-    height: int
-    format: str
-    taken_at: str | None
-    indexed_at: float
-    inode: int | None = None  # None for rows indexed before inodes were recorded
-    latitude: float | None = None  # where it was taken (EXIF GPS), in degrees; None when unknown
-    longitude: float | None = None
-
-    @property
-    def file_name(self) -> str:
-        return os.path.basename(self.path)
-
-    @property
-    def folder(self) -> str:
-        """The image's folder relative to its source root ('' at the root), so absolute paths stay private."""
-        return relative_folder(self.path, self.root)
-
-
-@dataclass(frozen=True)
-class FileState:
-    """What the catalog remembers of a path, to tell whether it changed."""
-
-    size: int
-    mtime_ns: int
-    id: int | None = None  # set for indexed images
-    reason: str | None = None  # set for skipped files
-    inode: int = 0  # -1 when not recorded yet (a catalog from before version 2)
-    ctime_ns: int = 0
-    content_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class NewImage:
-    """An embedded image ready to be written; `id` is set when it replaces an indexed one."""
-
-    path: str
-    root: str
-    size: int
-    mtime_ns: int
-    width: int
-    height: int
-    format: str
-    taken_at: str | None
-    vector: np.ndarray
-    id: int | None = None
-    content_hash: str | None = None
-    inode: int | None = None
-    ctime_ns: int | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-
-
-@dataclass(frozen=True)
-class Restat:
-    """New file facts for an indexed image whose content did not change (touched, copied back, upgraded)."""
-
-    id: int
-    size: int
-    mtime_ns: int
-    inode: int
-    ctime_ns: int
-    content_hash: str
 
 
 class CatalogDamagedError(ViewfinderError):
@@ -413,16 +338,3 @@ class Catalog:
         clauses, params = sql_conditions(filters) if filters is not None else ([], [])
         sql = "SELECT id FROM images" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return np.fromiter((row[0] for row in self.db.execute(sql, params)), dtype=np.int64)
-
-
-def relative_folder(path: str, root: str) -> str:
-    """The folder of `path` relative to `root`, with '/' separators ('' for the root itself)."""
-    return _relative_directory(os.path.dirname(path), root)
-
-
-@lru_cache(maxsize=4096)
-def _relative_directory(directory: str, root: str) -> str:
-    # Cached: an answer names the folder of each of its 50 images, mostly the same few, and relpath costs
-    # 4-12 us a call (0.2-0.8 ms an answer).
-    folder = os.path.relpath(directory, root)
-    return "" if folder == "." else folder.replace(os.sep, "/")

@@ -21,7 +21,8 @@ import numpy as np
 
 from viewfinder.errors import ViewfinderError, needs_extra
 from viewfinder.store import milvus_choice
-from viewfinder.store.catalog import Catalog, CatalogDamagedError, relative_folder
+from viewfinder.store.catalog import Catalog, CatalogDamagedError
+from viewfinder.store.catalog_rows import relative_folder
 from viewfinder.store.faiss_index import FLAT_MAX, GROWTH_BEFORE_RETRAIN
 from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import IndexParams, Queries, StoreAddress, VectorStore, pairs

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from viewfinder.store.catalog import IMAGE_COLUMNS, Catalog, ImageRecord, relative_folder
+from viewfinder.store.catalog import IMAGE_COLUMNS, Catalog
+from viewfinder.store.catalog_rows import ImageRecord, relative_folder
 from viewfinder.store.filters import Filters, sql_conditions
 
 MAX_RECENT = 200

@@ -20,7 +20,7 @@ from pathlib import Path
 from viewfinder.images.decode import DecodeError
 from viewfinder.images.thumbnails import THUMBNAIL_SIDE, make_thumbnail
 from viewfinder.sources import source_for
-from viewfinder.store.catalog import ImageRecord
+from viewfinder.store.catalog_rows import ImageRecord
 
 FOLDER = "thumbnails"
 RENDITIONS = "renditions"
