@@ -12,7 +12,9 @@ what was shown before scoring and reported on its own.
 - replay: the same figures had the cut been a fixed threshold on the uncut ranking's ratings, to compare
   thresholds without searching again;
 - closest rate: the share of queries with nothing above the cut that list the closest few below it instead
-  (labelled as such: the CLI prints "No results above 50% relevance; the closest were:").
+  (labelled as such: the CLI prints "No results above 50% relevance; the closest were:");
+- for words in a language the model was not taught, which should show nothing, the precision is the share of
+  what they showed that shows the pair the words mean: whether the model half understood them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Case:
     label: str
     right: frozenset[str]
     query_image: str | None = None  # a library picture used as the query
+    meant: frozenset[str] = frozenset()  # for words the model was not taught: pictures of what they mean
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ def score(
     ranked = [name for name in ranked if name != case.query_image]
     offered = len([name for name in closest if name != case.query_image])
     if not case.right:
-        return Score(case.form, None, len(shown), None, None, None, self_shown, offered, 0)
+        meant = len(set(shown) & case.meant) / len(shown) if shown and case.meant else None
+        return Score(case.form, None, len(shown), None, meant, None, self_shown, offered, 0)
     best = min(len(case.right), k)
     found = len(set(shown) & case.right)
     return Score(
@@ -128,7 +132,7 @@ def summarise(scores: Sequence[Score]) -> Summary:
         cases=len(scores),
         shown=sum(s.shown for s in scores) / len(scores) if scores else 0.0,
         recall=_mean(s.recall for s in expected),
-        precision=_mean(s.precision for s in expected),
+        precision=_mean(s.precision for s in scores),  # where nothing is right: what was meant (see above)
         ranking=_mean(s.ranking for s in expected),
         empty_rate=_mean(float(s.shown == 0) for s in empty),
         self_shown_rate=_mean(float(shown) for shown in selves),

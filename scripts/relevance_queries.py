@@ -27,20 +27,20 @@ FORMS: tuple[str, ...] = (
     "unknown-language",
 )
 GIBBERISH = ("asdfgh qwerty", "zxqv blorp", "qwertyuiop", "lorem ipsum dolor", "xkcd flibber")
-# Colour and shape in languages the models were not taught (Italian, Dutch, Polish).
-UNKNOWN_LANGUAGE = (
-    "un cerchio rosso",
-    "un quadrato blu",
-    "una stella gialla",
-    "una croce arancione",
-    "een rode cirkel",
-    "een blauw vierkant",
-    "een gele ster",
-    "een oranje kruis",
-    "czerwone koło",
-    "niebieski kwadrat",
-    "żółta gwiazda",
-    "pomarańczowy krzyż",
+# Colour and shape in languages the models were not taught (Italian, Dutch, Polish), with the pair they mean.
+UNKNOWN_LANGUAGE: tuple[tuple[str, Pair], ...] = (
+    ("un cerchio rosso", ("red", "circle")),
+    ("un quadrato blu", ("blue", "square")),
+    ("una stella gialla", ("yellow", "star")),
+    ("una croce arancione", ("orange", "cross")),
+    ("een rode cirkel", ("red", "circle")),
+    ("een blauw vierkant", ("blue", "square")),
+    ("een gele ster", ("yellow", "star")),
+    ("een oranje kruis", ("orange", "cross")),
+    ("czerwone koło", ("red", "circle")),
+    ("niebieski kwadrat", ("blue", "square")),
+    ("żółta gwiazda", ("yellow", "star")),
+    ("pomarańczowy krzyż", ("orange", "cross")),
 )
 NEGATIVE = ("star", "yellow")  # "a star" − "yellow": the brief's example, always measured
 WEIGHTED = (("red", "circle"), ("green", "square"))  # 0.7 · first + 0.3 · second
@@ -145,8 +145,8 @@ def _empty_cases(lib: Library, absent: list[Pair], languages: tuple[str, ...], q
     randoms = [" ".join("".join(rng.choice(letters, int(rng.integers(4, 10)))) for _ in range(2)) for _ in range(5)]
     for text in (GIBBERISH[:2] + tuple(randoms[:1])) if quick else GIBBERISH + tuple(randoms):
         yield Case("gibberish", text, frozenset()), [_text(text)]
-    for text in UNKNOWN_LANGUAGE[::4] if quick else UNKNOWN_LANGUAGE:
-        yield Case("unknown-language", text, frozenset()), [_text(text)]
+    for text, pair in UNKNOWN_LANGUAGE[::4] if quick else UNKNOWN_LANGUAGE:
+        yield Case("unknown-language", text, frozenset(), meant=_pictures_of(lib, pair)), [_text(text)]
 
 
 def cases(index: viewfinder.Index, lib: Library, quick: bool, seed: int) -> list[tuple[Case, Query]]:

@@ -78,7 +78,8 @@ LEGEND = (
     "precision = |shown ∩ right| / |shown| over queries that showed something; rank P@R: precision of the "
     "uncut ranking's top min(|right|, k); empty: share of the queries that should show nothing that showed "
     "nothing; closest: share of the queries with nothing above the cut that listed the closest few below it "
-    "instead; self: share of find-similar queries that show the query picture itself (not scored). "
+    "instead; self: share of find-similar queries that show the query picture itself (not scored); for "
+    "unknown-language, precision is the share of what was shown that shows the pair the words mean. "
     "The replay tables apply a fixed threshold to the uncut ranking's ratings instead of the method's own cut."
 )
 

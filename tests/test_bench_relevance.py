@@ -83,6 +83,16 @@ def test_a_query_that_should_show_nothing_is_scored_by_what_it_shows():
     assert summary.empty_rate == 0.5 and summary.recall is None and summary.shown == 0.5
 
 
+def test_words_the_model_was_not_taught_report_what_they_showed_of_the_pair_they_mean():
+    meant = frozenset({"red1.jpg", "red2.jpg"})
+    case = Case("unknown-language", "un cerchio rosso", frozenset(), meant=meant)
+    half = score(case, shown=["red1.jpg", "blue.jpg"], ranked=[], library_size=400, k=50)
+    quiet = score(case, shown=[], ranked=["red1.jpg"], library_size=400, k=50)
+    assert half.bucket is None and half.precision == 0.5 and quiet.precision is None
+    summary = summarise([half, quiet])
+    assert summary.empty_rate == 0.5 and summary.precision == 0.5
+
+
 def test_summaries_average_precision_only_where_something_was_shown_and_split_by_bucket():
     common = frozenset(f"{i}.jpg" for i in range(60))
     scores = [
