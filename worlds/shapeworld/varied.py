@@ -8,8 +8,10 @@ noise, textures, stripes, blurred blotches, pale paper; now and then close to th
 proportions, rotation, shading and outline, with or without anti-aliasing, then blur, noise and JPEG at random
 strengths. Over half the objects are not solid: drawn by their edge (one to three strokes of varying width,
 sometimes wobbly) and left empty, hatched, patchy, faintly tinted or half filled, as drawings, print and
-signs show shapes. The labels keep their meaning: a circle drawn by its edge is one thin line, a ring is a
-thick band or its two edges (see `_drawn`).
+signs show shapes, or built of small elements (dots or squares on a lattice, as halftone print, LED signs,
+beads and tiles make them). Some pictures are seen at a very low resolution, blown up cell by cell (`_coarse`),
+as a thumbnail zoomed in or pixel art shows them. The labels keep their meaning: a circle drawn by its edge is
+one thin line, a ring is a thick band or its two edges (see `_drawn`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ _ASPECTS = (4 / 3, 3 / 4, 1.0, 16 / 9, 3 / 2, 2 / 3)
 _MIN_CONTRAST = 75.0  # RGB distance kept between an object's colour and its background's colours
 _PALETTE = np.array(list(COLOURS.values()), np.float32)
 _LOW_CONTRAST = 40.0  # the distance kept instead in a share of pictures: pale, hazy or dark scenes
-# How an object is drawn: Pillow's solid fill, or by its edge with an empty, hatched, patchy, faint or half fill.
-_STYLES = ("solid", "outline", "hatched", "textured", "tinted", "partial")
-_STYLE_P = (0.45, 0.15, 0.1, 0.1, 0.1, 0.1)
+# How an object is drawn: Pillow's solid fill, by its edge with an empty, hatched, patchy, faint or half fill, or
+# as a lattice of small elements.
+_STYLES = ("solid", "outline", "hatched", "textured", "tinted", "partial", "elements")
+_STYLE_P = (0.4, 0.13, 0.09, 0.09, 0.09, 0.09, 0.11)
+_ACROSS = (9, 16)  # elements or low-resolution cells across a shape: fewer and a person could not tell it
+_COARSE_P = 0.12  # share of pictures seen at a low resolution
 _CIRCLE_STROKE = (0.04, 0.12)  # an outlined circle's (or ring edge's) stroke, as a share of r: thin...
 _RING_BAND = (0.2, 0.45)  # ...and a ring's band, as a share of r: thick, so the two never meet
 
@@ -183,9 +188,10 @@ def _drawn(
     """An object drawn by its edge, as people and print draw shapes that are not photographs of solid things.
 
     The edge is one to three strokes of the object's colour (each a little apart, sometimes wobbly); the inside
-    is left empty ("outline"), hatched, filled with a patchy texture, tinted faintly, or filled on one side
-    only. A circle's stroke is thin (at most `_CIRCLE_STROKE` of r) and a ring is its two edges or a band at
-    least `_RING_BAND` r thick, so an outlined circle is one thin line and never looks like a ring.
+    is left empty ("outline"), hatched, filled with a patchy texture, tinted faintly, filled on one side
+    only, or made of elements (`_elements`), mostly with no stroke at all. A circle's stroke is thin (at most
+    `_CIRCLE_STROKE` of r) and a ring is its two edges or a band at least `_RING_BAND` r thick, so an outlined
+    circle is one thin line and never looks like a ring.
     """
     width, height = canvas.size
     edges = _edges(obj, r, rng)
@@ -209,8 +215,13 @@ def _drawn(
         angle = rng.uniform(0, 2 * math.pi)
         side = (xx - obj.x) * math.cos(angle) + (yy - obj.y) * math.sin(angle) < rng.uniform(-0.5, 0.5) * r
         inside = inside * side
+    elif style == "elements":
+        inside = _elements(inside, r, rng)
     else:  # outline only
         inside = inside * 0
+    if style == "elements" and rng.random() < 0.7:  # the elements alone draw the shape
+        canvas.paste(fill, mask=Image.fromarray((inside * 255).astype(np.uint8)))
+        return
     thin = _CIRCLE_STROKE if obj.shape in ("circle", "ring") else (0.04, 0.16)
     stroke = max(scale, round(r * rng.uniform(*thin)))
     wobble = rng.uniform(0.01, 0.05) if rng.random() < 0.5 else 0.0
@@ -220,6 +231,34 @@ def _drawn(
             ImageDraw.Draw(pen).line(_wobbled(edge, r, wobble, rng), fill=255, width=int(stroke), joint="curve")
     coverage = np.maximum(inside, np.asarray(pen, np.float32) / 255)
     canvas.paste(fill, mask=Image.fromarray((coverage * 255).astype(np.uint8)))
+
+
+def _elements(inside: np.ndarray, r: float, rng: np.random.Generator) -> np.ndarray:
+    """The shape as small dots or squares on a lattice (sometimes turned), each element kept whole where the
+    shape covers its centre: stepped edges and gaps between elements, as in halftone print, LED signs, beads
+    and tiles. `_ACROSS` elements span the shape."""
+    height, width = inside.shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    spacing = 2 * r / rng.uniform(*_ACROSS)
+    turn = rng.uniform(0, math.pi / 2) if rng.random() < 0.3 else 0.0
+    u = (xx * math.cos(turn) + yy * math.sin(turn)) / spacing
+    v = (-xx * math.sin(turn) + yy * math.cos(turn)) / spacing
+    cu, cv = np.floor(u) + 0.5, np.floor(v) + 0.5  # the element's centre, in lattice units
+    x0 = np.clip((cu * math.cos(turn) - cv * math.sin(turn)) * spacing, 0, width - 1).astype(int)
+    y0 = np.clip((cu * math.sin(turn) + cv * math.cos(turn)) * spacing, 0, height - 1).astype(int)
+    size = rng.uniform(0.3, 0.47)  # the element's half-width, in lattice units: gaps always show
+    du, dv = u - cu, v - cv
+    element = np.hypot(du, dv) < size if rng.random() < 0.5 else np.maximum(np.abs(du), np.abs(dv)) < size
+    return (inside[y0, x0] > 0.5) * element.astype(np.float32)
+
+
+def _coarse(image: Image.Image, diameter: float, rng: np.random.Generator) -> Image.Image:
+    """The picture at a low resolution (`_ACROSS` cells across its largest shape, `diameter` pixels wide, each
+    cell the mean of what it covers), blown up cell by cell to its size again."""
+    cells = rng.uniform(*_ACROSS) / diameter
+    size = (max(1, round(image.width * cells)), max(1, round(image.height * cells)))
+    small = image.resize(size, Image.Resampling.BOX)
+    return small.resize(image.size, Image.Resampling.NEAREST)
 
 
 def _layout(count: int, width: int, height: int, rng: np.random.Generator) -> list[tuple[float, float, float]]:
@@ -263,6 +302,8 @@ def random_picture(rng: np.random.Generator) -> tuple[Image.Image, tuple[ShapeOb
         objects.append(obj)
     if scale > 1:
         canvas = canvas.resize((width, height), Image.Resampling.LANCZOS)
+    if spots and rng.random() < _COARSE_P:
+        canvas = _coarse(canvas, 2 * max(r for _, _, r in spots) / scale, rng)
     return degrade(canvas, rng), tuple(objects)
 
 
