@@ -19,12 +19,14 @@ from open_clip.transformer import LayerScale, QuickGELU
 from viewfinder.errors import EXTRA_MODULES
 from viewfinder.models import onnx_text_graph
 from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, export_dir
+from viewfinder.models.onnx_quantize import KEEP_FP32, blockwise_int8
 from viewfinder.models.onnx_runtime import ensure_export
 from viewfinder.models.onnx_text_graph import TextGraphUnsupportedError, build_text_graph, write_text_graph
 from viewfinder.models.registry import resolve_model
 from viewfinder.models.tokenizer import clip_tokenizer, open_clip_vocab
 from viewfinder.models.torch_runtime import create_model
 
+START = clip_tokenizer(open_clip_vocab()).start_id
 TEXTS = ["a dog", "a red bicycle leaning against a brick wall in the rain", "x", "word " * 100]
 
 
@@ -47,7 +49,7 @@ def torch_vectors(model: torch.nn.Module, tokens: np.ndarray) -> np.ndarray:
 def assert_equals_encode_text(model: torch.nn.Module) -> None:
     """The graph's vectors are torch's for the whole context, for each text at its own length, and for a batch
     trimmed to its longest text (the others padded after their end token)."""
-    graph = build_text_graph(model)
+    graph = build_text_graph(model, START)
     tokenizer = clip_tokenizer(open_clip_vocab())
     full = tokenizer(TEXTS)
     expected = torch_vectors(model, full)
@@ -60,7 +62,7 @@ def assert_equals_encode_text(model: torch.nn.Module) -> None:
 
 def test_the_fused_graph_gives_encode_text_at_every_length_and_in_a_batch(tiny):
     assert_equals_encode_text(tiny)
-    graph = build_text_graph(tiny)
+    graph = build_text_graph(tiny, START)
     ops = [node.op_type for node in graph.graph.node]
     assert ops.count("MultiHeadAttention") == 2 and ops.count("SkipLayerNormalization") == 5  # 2 blocks
     assert len(ops) < 40 and "Transpose" not in ops and "Reshape" not in ops
@@ -74,7 +76,20 @@ def test_quick_gelu_and_a_linear_projection_with_a_bias(tiny):
     del model.text_projection  # a parameter: replaced by a module
     model.text_projection = torch.nn.Linear(width, dim)
     assert_equals_encode_text(model)
-    assert "QuickGelu" in [node.op_type for node in build_text_graph(model).graph.node]
+    assert "QuickGelu" in [node.op_type for node in build_text_graph(model, START).graph.node]
+
+
+def test_its_int8_version_keeps_the_attention_output_projections_fp32(tiny, tmp_path):
+    onnx.save_model(build_text_graph(tiny, START), tmp_path / "text.onnx")
+    blockwise_int8(tmp_path / "text.onnx", tmp_path / "text.int8.onnx")
+    graph = onnx.load(str(tmp_path / "text.int8.onnx")).graph
+    products = {node.name: node.op_type for node in graph.node if node.op_type.startswith("MatMul")}
+    kept = {name for name, op in products.items() if op == "MatMul"}
+    assert kept == {f"{KEEP_FP32}resblocks.{number}.attn.out_proj" for number in range(2)}
+    assert list(products.values()).count("MatMulNBits") == 2 * 3 + 1  # query-key-value, MLP, final projection
+    tokens = clip_tokenizer(open_clip_vocab())(TEXTS, trim=True)
+    exact = torch_vectors(tiny, clip_tokenizer(open_clip_vocab())(TEXTS))
+    assert (run_graph(onnx.load(str(tmp_path / "text.int8.onnx")), tokens) * exact).sum(axis=1).min() >= 0.995
 
 
 def test_a_tower_it_does_not_write_is_refused_and_left_to_torch(tiny, tmp_path):
@@ -86,17 +101,17 @@ def test_a_tower_it_does_not_write_is_refused_and_left_to_torch(tiny, tmp_path):
     pooled_first.text_pool_type = "first"
     for model, reason in ((scaled, "layer scale"), (silu, "SiLU"), (pooled_first, "pooled at the end")):
         with pytest.raises(TextGraphUnsupportedError, match=reason):
-            build_text_graph(model)
-        assert not write_text_graph(model, torch.zeros(1, 5, dtype=torch.long), tmp_path / "text.onnx", False)
+            build_text_graph(model, START)
+        assert not write_text_graph(model, START, torch.zeros(1, 5, dtype=torch.long), tmp_path / "text.onnx", False)
         assert not (tmp_path / "text.onnx").exists()
 
 
 def test_a_graph_off_torch_is_not_kept(tiny, tmp_path, monkeypatch):
     tokens = torch.from_numpy(clip_tokenizer(open_clip_vocab())(TEXTS))
-    assert write_text_graph(tiny, tokens, tmp_path / "text.onnx", external=True)
+    assert write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=True)
     assert (tmp_path / "text.onnx.data").is_file()
     monkeypatch.setattr(onnx_text_graph, "MIN_COSINE", 1.01)  # no graph can pass: as if it drifted from torch
-    assert not write_text_graph(tiny, tokens, tmp_path / "text.onnx", external=True)
+    assert not write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=True)
     assert not (tmp_path / "text.onnx").exists() and not (tmp_path / "text.onnx.data").exists()
 
 

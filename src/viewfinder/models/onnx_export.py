@@ -105,7 +105,9 @@ def export_model(spec: ModelSpec, out: Path, external_data_bytes: int | None = N
         # A CLIP text tower is written as a fused graph (onnx_text_graph): ~100 nodes instead of torch's ~600.
         # It is checked against torch over the whole context (padding included), where trimming is exact.
         fused = (
-            trimmed and not hf_tokens and write_text_graph(model, tokenizer(CHECK_TEXTS), out / "text.onnx", external)
+            trimmed
+            and not hf_tokens
+            and write_text_graph(model, tokenizer.sot_token_id, tokenizer(CHECK_TEXTS), out / "text.onnx", external)
         )
         if not fused:
             text_tower = TrimmedTextTower(model) if trimmed and not hf_tokens else TextTower(model)

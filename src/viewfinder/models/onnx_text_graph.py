@@ -2,15 +2,21 @@
 
 torch's (dynamo) exporter writes the text tower as ~600 nodes (133 reshapes, 96 transposes, the slices of each
 attention) whose attention ONNX Runtime cannot fuse. Here each residual block is nine nodes of ONNX Runtime's
-fused operators (com.microsoft): the query-key-value product, its split, the causal attention
-(MultiHeadAttention, unidirectional), its output projection, a SkipLayerNormalization that adds the residual and
-normalises for the MLP, the MLP's two products around its activation (BiasGelu, or QuickGelu after an Add), and a
-second SkipLayerNormalization that adds the residual and applies the next block's (or the final) layer norm. The
-products stay plain MatMuls, so onnx_quantize makes every one of them int8, attention's included. The positional
-embedding is sliced to the sequence length. The last block runs its query, output projection and MLP on the end
-token's row alone (the largest id; the only row read), which is then projected and L2-normalised, as open_clip's
-`encode_text(normalize=True)` does for a CLIP whose text tower is causal and pooled at the end token (which also
-makes trimming exact). Other text towers are exported by torch (`TextGraphUnsupportedError`).
+fused operators (com.microsoft) and two that broadcast the start token's keys and values: the query-key-value
+product, its split, the causal attention (MultiHeadAttention, unidirectional), its output projection, a
+SkipLayerNormalization that adds the residual and normalises for the MLP, the MLP's two products around its
+activation (BiasGelu, or QuickGelu after an Add), and a second SkipLayerNormalization that adds the residual and
+applies the next block's (or the final) layer norm: ~150 nodes for 12 blocks. Every product is a plain MatMul,
+so onnx_quantize makes them int8 (the attention output projections excepted, named KEEP_FP32).
+
+Two exact savings, both from the causal mask. Every sequence starts with the start token, whose keys and values
+are the same in every query: they are computed here once, from the weights, and each block attends to them as
+past keys, so the graph runs on the tokens after it. And the output is read at the end token alone (the largest
+id): the last block runs its query, output projection and MLP on that row only, attending to the keys up to it.
+The positional embedding is sliced to the sequence length and the vector projected and L2-normalised, as
+open_clip's `encode_text(normalize=True)` does for a CLIP whose text tower is causal and pooled at the end token
+(which also makes trimming the padding exact). Other text towers are exported by torch
+(`TextGraphUnsupportedError`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from open_clip.model import CLIP
 from open_clip.transformer import LayerNorm, LayerNormFp32, QuickGELU, ResidualAttentionBlock, Transformer
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.onnx_quantize import KEEP_FP32
 
 MS = "com.microsoft"
 # The standard operators beside ONNX Runtime's: Shape's start and end need 15, Split's num_outputs 18.
@@ -98,18 +105,23 @@ class _Graph:
         self.weights.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(self, op: str, inputs: list[str], outputs: int = 1, domain: str = "", **attributes) -> list[str]:
+    def node(
+        self, op: str, inputs: list[str], outputs: int = 1, domain: str = "", name: str = "", **attributes
+    ) -> list[str]:
         index = len(self.nodes)
         names = [f"{op}_{index}_{output}" for output in range(outputs)]
-        self.nodes.append(helper.make_node(op, inputs, names, name=f"{op}_{index}", domain=domain, **attributes))
+        node = helper.make_node(op, inputs, names, name=name or f"{op}_{index}", domain=domain, **attributes)
+        self.nodes.append(node)
         return names
 
     def one(self, op: str, inputs: list[str], domain: str = "", **attributes) -> str:
         return self.node(op, inputs, 1, domain, **attributes)[0]
 
-    def product(self, value: str, linear: torch.nn.Linear, name: str) -> str:
-        """value @ linear's weight, as a MatMul onnx_quantize makes int8 (its bias is added by the next node)."""
-        return self.one("MatMul", [value, self.weight(name, linear.weight.T)])
+    def product(self, value: str, linear: torch.nn.Linear, name: str, int8: bool = True) -> str:
+        """value @ linear's weight, as a MatMul (its bias is added by the next node) that onnx_quantize makes
+        int8 unless told otherwise."""
+        node_name = name if int8 else f"{KEEP_FP32}{name}"
+        return self.node("MatMul", [value, self.weight(name, linear.weight.T)], name=node_name)[0]
 
 
 def _skip_norm(graph: _Graph, value: str, skip: str, bias: str, norm: torch.nn.Module, name: str) -> tuple[str, str]:
@@ -119,40 +131,63 @@ def _skip_norm(graph: _Graph, value: str, skip: str, bias: str, norm: torch.nn.M
     return outputs[0], outputs[3]
 
 
-def build_text_graph(model: CLIP) -> onnx.ModelProto:
-    """The fused graph of `model`'s text tower: int64 tokens [batch, tokens] in (any length up to the context),
-    unit vectors [batch, dim] out. Raises TextGraphUnsupportedError for a tower it does not write."""
+def _start_keys_values(model: CLIP, start_id: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each block's key and value of the start token at position 0, [1, heads, 1, head width] each."""
+    keys_values = []
+    with torch.no_grad():
+        x = model.token_embedding(torch.tensor([[start_id]])) + model.positional_embedding[:1]
+        for block in model.transformer.resblocks:
+            attention = block.attn
+            qkv = F.linear(block.ln_1(x), attention.in_proj_weight, attention.in_proj_bias)
+            heads = attention.num_heads
+            _, key, value = (_array(part.reshape(1, heads, 1, -1)) for part in qkv.chunk(3, dim=-1))
+            keys_values.append((key, value))
+            x = block(x, attn_mask=model.attn_mask[:1, :1])
+    return keys_values
+
+
+def build_text_graph(model: CLIP, start_id: int) -> onnx.ModelProto:
+    """The fused graph of `model`'s text tower: int64 tokens [batch, tokens] in (any length up to the context,
+    each sequence starting with the start token `start_id`), unit vectors [batch, dim] out. Raises
+    TextGraphUnsupportedError for a tower it does not write."""
     check_supported(model)
     graph = _Graph()
     blocks = list(model.transformer.resblocks)
+    one = graph.weight("one", np.array([1], np.int64))
+    after = graph.one("Slice", ["tokens", one, graph.weight("all", np.array([np.iinfo(np.int64).max])), one])
     length = graph.one("Shape", ["tokens"], start=1, end=2)
-    zero = graph.weight("zero", np.array([0], np.int64))
-    positions = graph.one(
-        "Slice", [graph.weight("positional_embedding", model.positional_embedding), zero, length, zero]
-    )
-    tokens = graph.one("Gather", [graph.weight("token_embedding", model.token_embedding.weight), "tokens"])
+    positions = graph.one("Slice", [graph.weight("positional_embedding", model.positional_embedding), one, length])
+    embedded = graph.one("Gather", [graph.weight("token_embedding", model.token_embedding.weight), after])
     no_bias = graph.weight("no_bias", np.zeros(model.positional_embedding.shape[1], np.float32))
-    normed, residual = _skip_norm(graph, tokens, positions, no_bias, blocks[0].ln_1, "resblocks.0.ln_1")
-    # The end token has the largest id. After the last block's keys and values only its row is needed: that
-    # block's query, output projection and MLP run on it alone, attending to the keys up to it.
+    normed, residual = _skip_norm(graph, embedded, positions, no_bias, blocks[0].ln_1, "resblocks.0.ln_1")
+    # The start token's keys and values, [1, heads, 1, head width], broadcast to the batch.
+    batch = graph.one("Shape", ["tokens"], start=0, end=1)
+    batch_shape = graph.one("Concat", [batch, graph.weight("ones", np.array([1, 1, 1], np.int64))], axis=0)
+    start = _start_keys_values(model, start_id)
+    # The end token's row in the tokens after the start token, and how many keys it attends to (itself included).
+    end_rows = graph.one("ArgMax", [after], axis=1, keepdims=0)
+    end_rows = graph.one("Unsqueeze", [end_rows, graph.weight("row_axes", np.array([1, 2], np.int64))])
     end = graph.one("ArgMax", ["tokens"], axis=1, keepdims=0)
-    end_rows = graph.one("Unsqueeze", [end, graph.weight("row_axes", np.array([1, 2], np.int64))])
-    keys = graph.one(
-        "Cast", [graph.one("Add", [end, graph.weight("one", np.array(1, np.int64))])], to=TensorProto.INT32
-    )
+    keys = graph.one("Cast", [graph.one("Add", [end, one])], to=TensorProto.INT32)
     for number, block in enumerate(blocks):
         name, attention, mlp = f"resblocks.{number}", block.attn, block.mlp
         qkv = graph.one("MatMul", [normed, graph.weight(f"{name}.attn.in_proj", attention.in_proj_weight.T)])
         query, key, value = graph.node("Split", [qkv], 3, axis=-1, num_outputs=3)
         qkv_bias = graph.weight(f"{name}.attn.in_proj_bias", attention.in_proj_bias)
+        past = [
+            graph.one("Expand", [graph.weight(f"{name}.attn.start_{kind}", array), batch_shape])
+            for kind, array in zip(("key", "value"), start[number], strict=True)
+        ]
         if number < len(blocks) - 1:
-            inputs, causal = [query, key, value, qkv_bias], 1
-        else:
+            inputs, causal = [query, key, value, qkv_bias, "", "", *past], 1
+        else:  # the end token's row alone, attending to the keys up to it
             query = graph.one("GatherND", [query, end_rows], batch_dims=1)
             residual = graph.one("GatherND", [residual, end_rows], batch_dims=1)
-            inputs, causal = [query, key, value, qkv_bias, keys], 0  # keys: how many each row attends to
-        attended = graph.one("MultiHeadAttention", inputs, MS, num_heads=attention.num_heads, unidirectional=causal)
-        projected = graph.product(attended, attention.out_proj, f"{name}.attn.out_proj")
+            inputs, causal = [query, key, value, qkv_bias, keys, "", *past], 0
+        # Three outputs: ONNX Runtime's CPU kernel reads the past keys only when it writes the present ones too.
+        heads = attention.num_heads
+        attended = graph.node("MultiHeadAttention", inputs, 3, MS, num_heads=heads, unidirectional=causal)[0]
+        projected = graph.product(attended, attention.out_proj, f"{name}.attn.out_proj", int8=False)
         out_bias = graph.weight(f"{name}.attn.out_proj_bias", attention.out_proj.bias)
         normed, residual = _skip_norm(graph, projected, residual, out_bias, block.ln_2, f"{name}.ln_2")
         hidden = graph.product(normed, mlp.c_fc, f"{name}.mlp.c_fc")
@@ -163,12 +198,11 @@ def build_text_graph(model: CLIP) -> onnx.ModelProto:
             hidden = graph.one("BiasGelu", [hidden, fc_bias], MS)
         hidden = graph.product(hidden, mlp.c_proj, f"{name}.mlp.c_proj")
         proj_bias = graph.weight(f"{name}.mlp.c_proj_bias", mlp.c_proj.bias)
-        following, norm_name = (
-            (blocks[number + 1].ln_1, f"resblocks.{number + 1}.ln_1")
-            if number < len(blocks) - 1
-            else (model.ln_final, "ln_final")
-        )
-        normed, residual = _skip_norm(graph, hidden, residual, proj_bias, following, norm_name)
+        if number < len(blocks) - 1:
+            following, following_name = blocks[number + 1].ln_1, f"resblocks.{number + 1}.ln_1"
+        else:
+            following, following_name = model.ln_final, "ln_final"
+        normed, residual = _skip_norm(graph, hidden, residual, proj_bias, following, following_name)
     pooled = graph.one("Flatten", [normed], axis=2)  # [batch, 1, width] -> [batch, width]
     projection = model.text_projection
     if isinstance(projection, torch.nn.Linear):
@@ -193,14 +227,14 @@ def build_text_graph(model: CLIP) -> onnx.ModelProto:
     return helper.make_model(body, opset_imports=opsets, producer_name="viewfinder", ir_version=IR_VERSION)
 
 
-def write_text_graph(model: CLIP, tokens: torch.Tensor, path: Path, external: bool) -> bool:
+def write_text_graph(model: CLIP, start_id: int, tokens: torch.Tensor, path: Path, external: bool) -> bool:
     """Writes the fused text graph of `model` to `path` (its weights in `path`.data when `external`) when the
     model's text tower is one it writes and it gives torch's vectors for `tokens` (cosine ≥ MIN_COSINE); False,
     with nothing written, otherwise."""
     import onnxruntime as ort
 
     try:
-        graph = build_text_graph(model)
+        graph = build_text_graph(model, start_id)
     except TextGraphUnsupportedError as error:
         logging.getLogger(__name__).info("%s Exporting it with torch.", error)
         return False
