@@ -27,7 +27,7 @@ from viewfinder.models.tokenizer import clip_tokenizer, open_clip_vocab
 from viewfinder.models.torch_runtime import create_model
 
 START = clip_tokenizer(open_clip_vocab()).start_id
-TEXTS = ["a dog", "a red bicycle leaning against a brick wall in the rain", "x", "word " * 100]
+TEXTS = ["", "a dog", "a red bicycle leaning against a brick wall in the rain", "x", "word " * 100]
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +54,10 @@ def assert_equals_encode_text(model: torch.nn.Module) -> None:
     full = tokenizer(TEXTS)
     expected = torch_vectors(model, full)
     assert np.allclose(run_graph(graph, full), expected, atol=1e-5)
-    for row, text in enumerate(TEXTS):  # 4, 13, 3 and 77 tokens
+    for row, text in enumerate(TEXTS):  # 2, 4, 13, 3 and 77 tokens
         assert np.allclose(run_graph(graph, tokenizer([text], trim=True))[0], expected[row], atol=1e-5)
-    batch = tokenizer(TEXTS[:3], trim=True)
-    assert np.allclose(run_graph(graph, batch), expected[:3], atol=1e-5)
+    batch = tokenizer(TEXTS[:4], trim=True)
+    assert np.allclose(run_graph(graph, batch), expected[:4], atol=1e-5)
 
 
 def test_the_fused_graph_gives_encode_text_at_every_length_and_in_a_batch(tiny):
