@@ -18,6 +18,7 @@ from open_clip.transformer import LayerScale, QuickGELU
 
 from viewfinder.errors import EXTRA_MODULES
 from viewfinder.models import onnx_text_graph
+from viewfinder.models.onnx_export import export_model
 from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, export_dir
 from viewfinder.models.onnx_quantize import KEEP_FP32, blockwise_int8
 from viewfinder.models.onnx_runtime import ensure_export
@@ -106,13 +107,17 @@ def test_a_tower_it_does_not_write_is_refused_and_left_to_torch(tiny, tmp_path):
         assert not (tmp_path / "text.onnx").exists()
 
 
-def test_a_graph_off_torch_is_not_kept(tiny, tmp_path, monkeypatch):
+def test_a_graph_off_torch_or_that_does_not_load_is_not_kept(tiny, tmp_path, monkeypatch):
     tokens = torch.from_numpy(clip_tokenizer(open_clip_vocab())(TEXTS))
     assert write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=True)
     assert (tmp_path / "text.onnx.data").is_file()
-    monkeypatch.setattr(onnx_text_graph, "MIN_COSINE", 1.01)  # no graph can pass: as if it drifted from torch
-    assert not write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=True)
+    with monkeypatch.context() as patch:
+        patch.setattr(onnx_text_graph, "MIN_COSINE", 1.01)  # no graph can pass: as if it drifted from torch
+        assert not write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=True)
     assert not (tmp_path / "text.onnx").exists() and not (tmp_path / "text.onnx.data").exists()
+    monkeypatch.setattr(onnx_text_graph, "IR_VERSION", 99)  # a graph this ONNX Runtime cannot load
+    assert not write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=False)
+    assert not (tmp_path / "text.onnx").exists()
 
 
 def test_an_export_of_the_format_before_is_read_where_none_can_be_made(tmp_path):
@@ -137,3 +142,21 @@ def test_an_export_of_the_format_before_is_read_where_none_can_be_made(tmp_path)
     shutil.rmtree(earlier)  # and without it, the export cannot be made
     missing = run_without(EXTRA_MODULES["torch"], nothing_shipped + code, env={"VIEWFINDER_CACHE": str(cache)})
     assert missing.returncode != 0 and "viewfinder[torch]" in missing.stderr
+
+
+@pytest.mark.slow
+def test_an_export_whose_text_tower_is_not_written_falls_back_to_torch(tmp_path, monkeypatch):
+    def refuse(model: torch.nn.Module) -> None:
+        raise TextGraphUnsupportedError("The text tower is refused here.")
+
+    monkeypatch.setattr(onnx_text_graph, "check_supported", refuse)
+    spec = resolve_model("test:tiny")
+    export_model(spec, tmp_path)
+    meta = json.loads((tmp_path / META_FILE).read_text())
+    assert meta["text_graph"] == "torch" and meta["trimmed_text"]
+    assert len(onnx.load(str(tmp_path / "text.onnx")).graph.node) > 100  # torch's graph, not the fused one
+    model, _ = create_model(spec, "cpu")
+    tokens = clip_tokenizer(open_clip_vocab())(TEXTS, trim=True)
+    assert np.allclose(
+        run_graph(onnx.load(str(tmp_path / "text.onnx")), tokens), torch_vectors(model.eval(), tokens), atol=1e-5
+    )
