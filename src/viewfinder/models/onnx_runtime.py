@@ -2,8 +2,8 @@
 
 The export (which needs torch and open_clip, once) writes `image.onnx`, `text.onnx` (for CLIP, the fused graph of
 onnx_text_graph), the tokenizer's vocabulary and `export.json` into a cache folder named after the model's
-identity and the export format. Loading reads only
-those files with onnxruntime and numpy, so a server with a cached export starts without importing torch.
+identity and the export format. Loading reads only those files with onnxruntime and numpy, so a server with a
+cached export starts without importing torch.
 `int8` variants are made from the fp32 files on first use (onnx_quantize).
 """
 
