@@ -4,7 +4,8 @@
 
 Prompts: the photo-search prompt bank (models/prompts.py), the shape world's bank, and typed queries made of
 everyday subjects, places, times and styles ("a dog on the beach at sunset"): a few hundred searches as people
-type them. For each prompt: the cosine of its int8 vector to its fp32 vector. Rankings: the top 10 of each
+type them. For each prompt: the cosine of its int8 vector to its fp32 vector (the ONNX fp32 tower, itself
+compared with open_clip's torch tower: fp32_to_torch_cosine_min). Rankings: the top 10 of each
 prompt over two indexes, by its fp32 vector and by its int8 vector, compared as |top10 ∩ top10| / 10. The
 indexes: the demo library's pictures (`viewfinder sample`), embedded by the model's fp32 image tower, and the
 synthetic vectors `bench serve` searches (clustered unit vectors; they carry no meaning, only many near
@@ -104,6 +105,22 @@ def dynamic_tower(fp32_model, folder: Path):
     return lambda texts: run_tower(session, fp32_model.tokenizer(texts, trim=True))
 
 
+def torch_vectors(spec, prompts: list[str]) -> np.ndarray:
+    """The prompts' vectors by open_clip's own text tower (torch, fp32): what the ONNX fp32 tower must equal."""
+    import torch
+
+    from viewfinder.models.torch_runtime import create_model
+
+    model, tokenizer = create_model(spec, "cpu")
+    with torch.no_grad():
+        return np.concatenate(
+            [
+                model.encode_text(tokenizer(prompts[i : i + 64]), normalize=True).numpy()
+                for i in range(0, len(prompts), 64)
+            ]
+        )
+
+
 def measure(fp32: np.ndarray, int8: np.ndarray, indexes: dict[str, np.ndarray]) -> dict:
     cosine = (fp32 * int8).sum(1)
     report: dict = {
@@ -138,8 +155,12 @@ def main() -> None:
         "synthetic": clustered_vectors(args.vectors, fp32.shape[1], 0),
     }
     between = fp32 @ fp32.T
+    meta = json.loads((fp32_model.folder / "export.json").read_text())
     report = {
         "model": args.model,
+        "text_graph": meta.get("text_graph", "torch"),
+        # The ONNX fp32 tower against open_clip's: the reference the int8 tower is measured against.
+        "fp32_to_torch_cosine_min": round(float((fp32 * torch_vectors(spec, prompts)).sum(1).min()), 6),
         "prompts": len(prompts),
         "indexes": {name: len(index) for name, index in indexes.items()},
         # How alike the fp32 vectors of different prompts are: near 1, rankings hang on small differences.

@@ -11,7 +11,9 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 
-EXPORT_FORMAT = 1
+# 2: CLIP text towers are the fused graph of onnx_text_graph (1: torch's export). A new format is a new folder,
+# made again where the exporter runs; where it cannot, the runtime reads the folder of the format before.
+EXPORT_FORMAT = 2
 META_FILE = "export.json"
 # Exports that ship inside the package (the test models', made by scripts/build_dist.sh), so that a plain
 # install runs them without torch. Not kept in git.
@@ -32,9 +34,9 @@ def cache_root() -> Path:
     return cache_home() / "onnx"
 
 
-def export_dir(spec: ModelSpec | QuerySpec) -> Path:
-    """The cache folder of one model's export; a new weights checksum is a new folder."""
-    digest = hashlib.sha256(f"{spec.identity()}|format-{EXPORT_FORMAT}".encode()).hexdigest()[:20]
+def export_dir(spec: ModelSpec | QuerySpec, export_format: int = EXPORT_FORMAT) -> Path:
+    """The cache folder of one model's export; a new weights checksum (or format) is a new folder."""
+    digest = hashlib.sha256(f"{spec.identity()}|format-{export_format}".encode()).hexdigest()[:20]
     return cache_root() / digest
 
 

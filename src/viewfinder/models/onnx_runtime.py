@@ -1,8 +1,9 @@
 """The ONNX Runtime runtime: open_clip's towers exported once per model, then run without torch.
 
-The export (which needs torch and open_clip, once) writes `image.onnx`, `text.onnx`, the tokenizer's
-vocabulary and `export.json` into a cache folder named after the model's identity. Loading reads only
-those files with onnxruntime and numpy, so a server with a cached export starts without importing torch.
+The export (which needs torch and open_clip, once) writes `image.onnx`, `text.onnx` (for CLIP, the fused graph of
+onnx_text_graph), the tokenizer's vocabulary and `export.json` into a cache folder named after the model's
+identity and the export format. Loading reads only those files with onnxruntime and numpy, so a server with a
+cached export starts without importing torch.
 `int8` variants are made from the fp32 files on first use (onnx_quantize).
 """
 
@@ -21,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from viewfinder.errors import ModelUnavailableError, ViewfinderError, needs_extra
+from viewfinder.errors import MissingExtraError, ModelUnavailableError, ViewfinderError, needs_extra
 from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
-from viewfinder.models.onnx_format import META_FILE, bundled_export, cache_root, export_dir
+from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, bundled_export, cache_root, export_dir
 from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
 from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 from viewfinder.models.query_registry import QuerySpec
@@ -43,7 +44,14 @@ def ensure_export(spec: ModelSpec | QuerySpec) -> Path:
     folder = export_dir(spec)
     if (folder / META_FILE).is_file():
         return folder
-    export = _export_maker(spec)
+    try:
+        export = _export_maker(spec)
+    except (MissingExtraError, ModelUnavailableError):  # no torch to export it, or no hub to download it
+        # Made by an earlier version (its text tower torch's export), it still runs where the exporter cannot.
+        earlier = export_dir(spec, EXPORT_FORMAT - 1)
+        if (earlier / META_FILE).is_file():
+            return earlier
+        raise
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
