@@ -72,7 +72,8 @@ def measure(workdir: Path, count: int, seed: int, model: str) -> dict[str, float
     joined = np.array([(distinct >= t).mean() for t in steps])
     equal = float(steps[int(np.argmin(np.abs(missed - joined)))])
     separated = pairs.min() > distinct.max()
-    chosen = math.floor(((pairs.min() + distinct.max()) / 2 if separated else equal) / STEP) * STEP
+    # The steps are float sums (0.985 is held as 0.98499...): rounded to the grid before rounding down.
+    chosen = math.floor(round(((pairs.min() + distinct.max()) / 2 if separated else equal) / STEP, 6)) * STEP
     figures = {
         "pictures": float(len(originals)),
         **{f"true_min_{edit}": float(values.min()) for edit, values in true.items()},
