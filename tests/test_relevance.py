@@ -23,7 +23,7 @@ import viewfinder
 from shapeworld.scenes import scene_of
 from viewfinder.images import synthetic
 from viewfinder.images.synthetic import COLOURS
-from viewfinder.search.relevance import CACHE_FILE, DEFAULT_MIN_RELEVANCE, Prior, ratings
+from viewfinder.search.relevance import CACHE_FILE, DEFAULT_MIN_RELEVANCE, Prior, match_threshold, ratings
 
 LIBRARY_SEED = 4_242
 LIBRARY_SIZE = 200
@@ -60,6 +60,15 @@ def test_words_the_model_does_not_know_and_absent_concepts_show_nothing():
     mix = [0.28, 0.27, 0.27, 0.26, 0.26, *background(45)]
     assert any(passed(mix, identical_anchor=False, one_term=False))
     assert not any(passed(mix, identical_anchor=False, one_term=True))
+
+
+def test_a_terms_match_threshold_is_the_cosine_where_its_ratings_reach_50():
+    scores = [0.37, 0.36, 0.36, 0.35, 0.35, 0.34, *np.linspace(0.25, 0.22, 14), *background(30)]
+    threshold = match_threshold(scores, 0.0, PRIOR, identical_anchor=False)
+    assert [score >= threshold for score in scores] == passed(scores, identical_anchor=False)
+    assert 0.25 < threshold <= 0.34
+    flat = list(np.linspace(0.33, 0.28, 50))  # words the model does not know: nothing matches them
+    assert match_threshold(flat, 0.25, PRIOR, identical_anchor=False) == float("inf")
 
 
 def test_an_identical_picture_rates_100_and_ratings_fall_with_the_score():
