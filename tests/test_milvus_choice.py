@@ -46,7 +46,7 @@ def fewer_shapes(monkeypatch: pytest.MonkeyPatch, shapes: tuple[tuple[int, int],
 
 @pytest.mark.slow  # starts a Milvus server
 def test_a_server_collection_keeps_the_fastest_structure_reaching_the_target_and_records_it(milvus_server, monkeypatch):
-    fewer_shapes(monkeypatch, ((16, 100), (32, 200)))
+    fewer_shapes(monkeypatch, ((16, 100),))  # one graph beside the exact search: a choice of two, ~8 s less
     vectors = clustered_vectors(N, DIM, seed=3)
     ids = np.arange(N, dtype=np.int64) * 7 + 1  # catalog ids need not be positions
     collection = f"choice_{uuid.uuid4().hex[:8]}"
