@@ -3,7 +3,7 @@
 Five libraries, none from a training renderer: `shapeworld.heldout` (signed-distance shapes, its own
 colour shades and backgrounds), `shapeworld.sketch` (hand-drawn outlines, crayon fill, paper),
 `shapeworld.mosaic` (shapes laid in tiles or beads on a grid), `shapeworld.tabletop` (cut-out pieces lit on
-a table, photographed at a slant; written after the training recipe, the fully held-out one) and the web
+a table, photographed at a slant; written apart from the training recipe, the fully held-out one) and the web
 tests' 36 pictures (flat Pillow shapes on light backgrounds).
 Used by scripts/train_shapes.py for the model card; run alone to measure a weights file:
 

@@ -1,5 +1,6 @@
 """A fifth renderer of coloured shapes, photographed on a table, for evaluating `test:shapes` on pictures whose
-style nobody chose the training against: it was written after the training recipe, as its fully held-out test.
+style nobody chose the training against: it was written apart from the training recipe, as its fully held-out
+test.
 
 It shares no code with the training renderers (`synthetic`, `varied`), `heldout` (signed-distance fields),
 `sketch` (pen strokes, crayon) or `mosaic` (tiles, beads). The object is a thick cut-out piece, like a
