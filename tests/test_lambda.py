@@ -66,6 +66,12 @@ def test_handler_answers_http_api_events_from_an_s3_snapshot_without_torch(seawe
         assert thumbnail["statusCode"] == 200 and thumbnail["isBase64Encoded"]
         missing = invoke(url, http_event("GET", "/images/999999/meta"))
         assert missing["statusCode"] == 404 and json.loads(missing["body"])["success"] is False
+        # A mix held to its terms reads the hits' vectors from the snapshot's index (its catalog keeps none).
+        held = {"query": "a photo", "negative": "a dog", "min_relevance": 50, "top_k": 3}
+        mixed = invoke(url, http_event("POST", "/search", held))
+        assert mixed["statusCode"] == 200, mixed
+        answer = json.loads(mixed["body"])
+        assert answer["count"] + len(answer["weaker"]) == 3
         blank = invoke(url, http_event("POST", "/search", {"query": "   "}))
         assert blank["statusCode"] == 400 and json.loads(blank["body"])["success"] is False, blank
         invalid = invoke(url, http_event("POST", "/search", {"query": "x", "top_k": 0}))
