@@ -108,6 +108,23 @@ def test_varied_outlined_circle_is_one_thin_line_and_a_ring_keeps_its_band(shape
         assert low < np.median(spans) / 60 < high, seed
 
 
+def test_varied_shapes_made_of_elements_show_gaps_and_stay_inside_their_outline():
+    """Dots or squares on a lattice: the shape's area is partly inked (gaps between elements), and nothing is
+    inked beyond an element's reach of the outline; a low-resolution picture keeps its size in square cells."""
+    yy, xx = np.mgrid[0:200, 0:200]
+    radius = np.hypot(xx - 100, yy - 100)
+    for seed in range(10):
+        canvas = Image.new("RGB", (200, 200))
+        obj = synthetic.ShapeObject("circle", "white", "large", 100, 100, 0.0)
+        varied._drawn(canvas, obj, 60, 1, (255, 255, 255), "elements", np.random.default_rng(seed))
+        ink = np.asarray(canvas)[..., 0] > 128
+        assert 0.15 < ink[radius < 50].mean() < 0.9, seed
+        assert not ink[radius > 60 + 2 * 60 / varied._ACROSS[0]].any(), seed
+    coarse = varied._coarse(canvas, 120, np.random.default_rng(0))
+    rows = np.unique(np.asarray(coarse)[..., 0], axis=0)  # blown up cell by cell: rows repeat
+    assert coarse.size == canvas.size and len(rows) <= 2 * max(varied._ACROSS) * 200 / 120
+
+
 @pytest.mark.parametrize("shape", heldout.SHAPES)
 def test_heldout_shapes_have_their_own_area_and_an_anti_aliased_edge(shape):
     yy, xx = np.mgrid[-50:50, -50:50].astype(np.float32)
