@@ -66,14 +66,15 @@ def run(
     if phrases:
         min_relevance = 0.0  # a photo holding the quoted words is a match, however its pixels rate
     if hits:
-        hits = relevance.rate(hits, *_rating_frame(query, query_vector, calibration()))[: query.k]
+        calibrated = calibration()
+        hits = relevance.rate(hits, *_rating_frame(query, query_vector, calibrated))[: query.k]
         if len(query.terms) > 1 and min_relevance > 0:
 
             def alone(vector: np.ndarray) -> list[Hit]:
                 return ranked(vector, relevance.RATED, query.filters, catalog, vectors, shown, present_share)
 
             vector_of = partial(catalog.vector_of, dim=encoder.dim)
-            hits = term_matches.held_to_terms(hits, query.terms, term_vectors, calibration(), alone, vector_of)
+            hits = term_matches.held_to_terms(hits, query.terms, term_vectors, calibrated, alone, vector_of)
     passed = [hit.relevance is not None and hit.relevance >= min_relevance for hit in hits]
     kept = [hit for hit, ok in zip(hits, passed, strict=True) if ok]
     weaker = [hit for hit, ok in zip(hits, passed, strict=True) if not ok]
