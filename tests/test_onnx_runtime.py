@@ -190,7 +190,7 @@ def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_b
     (tmp_path / "image.onnx").write_bytes(b"not an onnx graph")
     with pytest.raises(QuantizationError, match="cannot quantise the image tower"):
         quantized_file(tmp_path, "image", tmp_path / "image.onnx")
-    assert (tmp_path / "image.int8.failed").is_file()  # remembered: the next run does not try again
+    assert len(list(tmp_path.glob("image.int8*.failed"))) == 1  # remembered: the next run does not try again
     with pytest.raises(QuantizationError):
         quantized_file(tmp_path, "image", tmp_path / "image.onnx")
 
@@ -204,6 +204,17 @@ def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_b
     fallback = load_embedder(spec, "cpu", indexing=True)
     assert fallback.encode_images(np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, fallback.dim)
     assert fallback.runtime == "onnx"
+
+
+def test_the_image_towers_int8_weights_are_signed_only_where_the_cpu_has_vnni(tmp_path):
+    from viewfinder.models.onnx_quantize import image_weights_signed
+
+    cpuinfo = tmp_path / "cpuinfo"
+    for flags, signed in [("fpu avx2 fma", False), ("fpu avx2 avx512f avx512_vnni", True), ("avx2 avx_vnni", True)]:
+        # Only the flags line counts: another line naming VNNI (here "model name") must not turn it on.
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: avx_vnni\nflags\t\t: {flags}\n")
+        assert image_weights_signed(cpuinfo) is signed
+    assert image_weights_signed(tmp_path / "absent") is False
 
 
 def test_the_image_session_plans_no_memory_pattern_so_its_memory_follows_the_batch():

@@ -3,7 +3,8 @@
 The two towers are quantised differently, each the way that keeps its vectors closest to fp32 at its speed:
 
 - the image tower (batches of images) by dynamic quantisation: int8 weights per output channel, and each
-  activation tensor quantised as a whole when the batch runs;
+  activation tensor quantised as a whole when the batch runs. The weights are signed where the CPU multiplies
+  u8 by s8 exactly (VNNI), unsigned elsewhere (`image_weights_signed`);
 - the text tower (one short query) with 8-bit weights in blocks of TEXT_BLOCK input rows (ONNX Runtime's
   MatMulNBits), whose activations are quantised per block of TEXT_BLOCK values too. On the ViT-B/32
   architecture it holds the rankings dynamic quantisation does not (random weights: cosine to fp32 ≥ 0.9995
@@ -43,7 +44,9 @@ def quantized_file(folder: Path, name: str, source: Path) -> Path:
     """
     # The text tower's file is named after its method and block: files made another way before stay unused
     # rather than be taken for this one.
-    stem = f"{name}.int8" if name == "image" else f"{name}.int8-b{TEXT_BLOCK}"
+    stem = f"{name}.int8-b{TEXT_BLOCK}"
+    if name == "image":
+        stem = "image.int8-s8" if image_weights_signed() else "image.int8"
     target, failed = folder / f"{stem}.onnx", folder / f"{stem}.failed"
     if failed.is_file():
         raise QuantizationError(failed.read_text())
@@ -64,15 +67,28 @@ def quantized_file(folder: Path, name: str, source: Path) -> Path:
     return target
 
 
+def image_weights_signed(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the image tower's int8 weights are signed here: on x86 CPUs with VNNI (AVX512-VNNI, AVX-VNNI).
+
+    ONNX Runtime multiplies u8 activations by s8 weights with VNNI's 32-bit sums, exactly, and 2.1x faster
+    than u8 by u8 on ViT-B-32-256 (BENCHMARKS.md, "Int8 image tower for indexing"). Without VNNI, AVX2 sums
+    u8 x s8 pairs in 16 bits and saturates, which costs signed weights fidelity (cosine ≈ 0.99 against fp32),
+    so the weights stay unsigned (≈ 0.9999) there, and where the flags cannot be read.
+    """
+    try:
+        text = cpu_flags.read_text()
+    except OSError:
+        return False
+    flags = {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split()}
+    return bool(flags & {"avx512_vnni", "avx_vnni"})
+
+
 def dynamic_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Unsigned weights: AVX2 without VNNI multiplies u8 by s8 with 16-bit saturation, which costs signed
-    # weights fidelity (cosine ≈ 0.99 against fp32); u8 x u8 keeps it at ≈ 0.9999. Per-channel scales
-    # keep CLIP's widely ranging projection columns accurate.
-    quantize_dynamic(
-        source, target, weight_type=QuantType.QUInt8, per_channel=True, op_types_to_quantize=["MatMul", "Gemm"]
-    )
+    # Per-channel scales keep CLIP's widely ranging projection columns accurate.
+    weights = QuantType.QInt8 if image_weights_signed() else QuantType.QUInt8
+    quantize_dynamic(source, target, weight_type=weights, per_channel=True, op_types_to_quantize=["MatMul", "Gemm"])
 
 
 def blockwise_int8(source: Path, target: Path) -> None:
