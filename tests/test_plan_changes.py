@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from viewfinder.pipeline.indexer import plan_changes
+from viewfinder.pipeline.changes import plan_changes
 from viewfinder.pipeline.records import Reason, Skip
 from viewfinder.sources import SourceFile, Unusable
 from viewfinder.store.catalog_rows import FileState
