@@ -87,14 +87,18 @@ def test_catalog_rows_without_vectors_are_kept_and_the_next_run_embeds_them_agai
     assert (report["updated"], report["added"], report["total"]) == (2, 0, 24)
 
 
-def test_stale_thumbnails_are_deleted(capsys, index):
-    thumbnails = index / "thumbnails"
-    thumbnails.mkdir()
-    (thumbnails / "999-1-1.jpg").write_bytes(b"old")
-    (thumbnails / "1-0-0.jpg").write_bytes(b"")
+def test_stale_thumbnails_and_renditions_of_every_size_are_deleted(capsys, index):
+    folders = [index / name for name in ("thumbnails", "thumbnails-768", "renditions", "renditions-1080")]
+    for folder in folders:
+        folder.mkdir()
+        (folder / "999-1-1.jpg").write_bytes(b"old")
+    (folders[0] / "1-0-0.jpg").write_bytes(b"")
+    (index / "elsewhere").mkdir()
+    (index / "elsewhere" / "999-1-1.jpg").write_bytes(b"not a cache folder")
     code, report = run_check(capsys, index, "--repair")
-    assert code == 0 and report["problems"] == ["2 thumbnails are stale or empty."]
-    assert list(thumbnails.iterdir()) == []
+    assert code == 0 and report["problems"] == ["5 thumbnails are stale or empty."]
+    assert [list(folder.iterdir()) for folder in folders] == [[], [], [], []]
+    assert (index / "elsewhere" / "999-1-1.jpg").is_file()
 
 
 def test_a_full_disk_while_saving_the_vector_index_keeps_the_catalog_searchable(capsys, library, tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ The catalog is the source of truth. The manifest's dimension must be its vectors
 them, and never drops a row over it). Every vector must be a finite unit vector, and the vector index must hold
 the catalog's ids with the catalog's vectors; it is rebuilt from the catalog when not. A catalog row whose
 vector is missing or broken is kept and marked for embedding again: its file facts are forgotten, so the next
-`viewfinder index` embeds the file under the same id. Thumbnails are a cache and stale ones are deleted. A
+`viewfinder index` embeds the file under the same id. Thumbnails and renditions, of every size, are a cache and
+stale ones are deleted. A
 catalog SQLite cannot read is set aside (never deleted) and a fresh one started.
 """
 
@@ -18,18 +19,28 @@ import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from viewfinder.errors import IndexMismatchError, ViewfinderError
 from viewfinder.images.decode import DecodeError
+from viewfinder.images.thumbnails import THUMBNAIL_SIDE
 from viewfinder.sources import OriginalChangedError, source_for
 from viewfinder.store.catalog import Catalog, CatalogDamagedError
 from viewfinder.store.factory import store_class
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.indexdir import IndexDir, Manifest
 from viewfinder.store.staging import finish_swap, swap_stopped
-from viewfinder.store.thumbnails import FOLDER, make_thumbnail_of
+from viewfinder.store.thumbnails import (
+    FOLDER,
+    RENDITION_SIDE,
+    RENDITION_SIDES,
+    RENDITIONS,
+    THUMBNAIL_SIDES,
+    make_thumbnail_of,
+    sized_folder,
+)
 from viewfinder.store.vector_store import VectorStore
 
 THUMBNAIL_NAME = re.compile(r"^(\d+)-([0-9a-f]+)-([0-9a-f]+)\.jpg$")
@@ -292,52 +303,59 @@ def _mark_for_embedding(catalog: Catalog, ids: list[int]) -> None:
     catalog.commit_batch()  # commits both with the new generation they make, in one transaction
 
 
+def _cache_folders(index_dir: IndexDir) -> list[Path]:
+    """The thumbnail and rendition folders of every size a page may ask for that exist in the index."""
+    names = [sized_folder(FOLDER, side, THUMBNAIL_SIDE) for side in THUMBNAIL_SIDES]
+    names += [sized_folder(RENDITIONS, side, RENDITION_SIDE) for side in RENDITION_SIDES]
+    return [index_dir.path / name for name in names if (index_dir.path / name).is_dir()]
+
+
 def _check_thumbnails(index_dir: IndexDir, catalog: Catalog, repair: bool, report: CheckReport) -> None:
-    folder = index_dir.path / FOLDER
-    if not folder.is_dir():
-        return
+    """Stale or empty files in every cache folder; with repair, deleted, or made again for the default
+    thumbnails of images in object storage (the service never fetches such an original when one is shown)."""
     current = {
         f"{image_id}-{size:x}-{mtime:x}.jpg"
         for image_id, size, mtime in catalog.db.execute("SELECT id, size, mtime_ns FROM images")
     }
     stale = [
         entry
+        for folder in _cache_folders(index_dir)
         for entry in folder.iterdir()
         if entry.name not in current or not THUMBNAIL_NAME.match(entry.name) or entry.stat().st_size == 0
     ]
-    if stale:
-        report.problems.append(f"{len(stale)} thumbnails are stale or empty.")
-        if repair:
-            remade = _remake_remote(index_dir, catalog, stale)
-            for entry in stale:
-                if entry.name not in remade:
-                    entry.unlink(missing_ok=True)
-            if len(remade) < len(stale):
-                report.repaired.append(
-                    f"Deleted {len(stale) - len(remade)} stale thumbnails (they are made again when shown, or by "
-                    "`viewfinder index` for images in object storage)."
-                )
-            if remade:
-                report.repaired.append(
-                    f"Made {len(remade)} damaged thumbnails again from their originals in object storage."
-                )
+    if not stale:
+        return
+    report.problems.append(f"{len(stale)} thumbnails are stale or empty.")
+    if not repair:
+        return
+    thumbnails = index_dir.path / FOLDER
+    remade = _remake_remote(index_dir, catalog, [entry for entry in stale if entry.parent == thumbnails])
+    for entry in stale:
+        if entry not in remade:
+            entry.unlink(missing_ok=True)
+    if len(remade) < len(stale):
+        report.repaired.append(
+            f"Deleted {len(stale) - len(remade)} stale thumbnails (they are made again when shown, or by "
+            "`viewfinder index` for images in object storage)."
+        )
+    if remade:
+        report.repaired.append(f"Made {len(remade)} damaged thumbnails again from their originals in object storage.")
 
 
-def _remake_remote(index_dir: IndexDir, catalog: Catalog, stale: list) -> set[str]:
-    """The names of the damaged current thumbnails of images in object storage, made again from the objects:
-    the service never fetches such an original to make one when shown."""
-    current = {int(match[1]): entry.name for entry in stale if (match := THUMBNAIL_NAME.match(entry.name))}
+def _remake_remote(index_dir: IndexDir, catalog: Catalog, stale: list[Path]) -> set[Path]:
+    """The damaged current default thumbnails of images in object storage, made again from the objects."""
+    current = {int(match[1]): entry for entry in stale if (match := THUMBNAIL_NAME.match(entry.name))}
     remade = set()
     for image in catalog.images(list(current)).values():
-        name = current[image.id]
-        if name != f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg" or not source_for(image.root).remote:
+        entry = current[image.id]
+        if entry.name != f"{image.id}-{image.size:x}-{image.mtime_ns:x}.jpg" or not source_for(image.root).remote:
             continue
         try:
             make_thumbnail_of(index_dir.path, image)
         except (OriginalChangedError, DecodeError, ViewfinderError, OSError) as error:
             log.warning("cannot make the thumbnail of %s again: %s", image.path, error)
             continue
-        remade.add(name)
+        remade.add(entry)
     return remade
 
 
