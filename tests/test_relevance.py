@@ -51,6 +51,21 @@ def test_a_rare_concept_is_cut_at_the_break_above_its_partial_matches():
     assert shown[: len(matches)] == [True] * len(matches) and not any(shown[len(matches) :])
 
 
+def test_a_break_is_found_when_every_hit_of_the_pool_sits_above_the_lowest_cut():
+    # Two matches, then 48 partial ones that all sit above CUT_FROM (the 5th hit, the anchor, is one of them;
+    # the scores of "a black cross" on the heldout library): the end of the pool is no drop, so the wide drop
+    # after the two matches is the break.
+    matches, partial = [0.241, 0.229], list(np.linspace(0.104, 0.03, 48))
+    rated = ratings(matches + partial, -0.135, Prior(typical=-0.099, match=0.261), identical_anchor=False)
+    assert [rating >= DEFAULT_MIN_RELEVANCE for rating in rated] == [True, True] + [False] * 48
+
+
+def test_a_drop_above_hits_still_at_the_models_match_level_is_not_the_break():
+    # One picture stands out above forty-nine that still score like the model's matches: they are matches.
+    lone, matches = [0.40], list(np.linspace(0.335, 0.32, 49))
+    assert all(passed(lone + matches, identical_anchor=False))
+
+
 def test_words_the_model_does_not_know_and_absent_concepts_show_nothing():
     flat = list(np.linspace(0.33, 0.28, 50))  # alike against every picture: no lift over its typical 0.25
     assert max(ratings(flat, 0.25, PRIOR, identical_anchor=False)) < DEFAULT_MIN_RELEVANCE

@@ -24,7 +24,9 @@ Per query, from its typical score t and its ranked hits (at least RATED of them)
    anchor a (1): its ANCHOR_RANK-th best hit for text (the query's clear matches, robust to a lone outlier),
    an identical picture (cosine 1) for image queries. The cut is at x = CUT_FROM, or higher at the widest
    drop between consecutive hits above x = BREAK_ABOVE when it spans at least BREAK_GAP: the natural break
-   between the matches and the partial ones ("a red circle" and the red squares below it).
+   between the matches and the partial ones ("a red circle" and the red squares below it). For a single term
+   the hits below a break must fall short of LEVEL of the way to the model's match level (those that reach it
+   are matches too), and the end of the rated hits is no drop.
 3. The rating is 50 at the cut, 100 at the anchor (or the best hit, when above it) and falls linearly to 0 at
    the typical score; an identical picture rates 100.
 
@@ -147,18 +149,22 @@ def _frame(
     strength = (best - typical) / (LIFT * prior.span)
     if one_term:
         strength = min(strength, (best - prior.typical) / (LEVEL * prior.span))
-    return width, (best - typical) / width, strength, _cut(np.sort((scores - typical) / width)[::-1])
+    # A hit still at the model's match level is a match: a drop above such hits is not the break between the
+    # matches and the partial ones (a mix of terms is held to no level: it scores lower than its terms).
+    level = (prior.typical + LEVEL * prior.span - typical) / width if one_term else math.inf
+    return width, (best - typical) / width, strength, _cut(np.sort((scores - typical) / width)[::-1], level)
 
 
-def _cut(positions: np.ndarray) -> float:
+def _cut(positions: np.ndarray, level: float) -> float:
     """The cut among descending positions: CUT_FROM, or the widest drop of at least BREAK_GAP below a hit
-    above BREAK_ABOVE (halfway down it)."""
+    above BREAK_ABOVE (halfway down it) to hits under the match `level`."""
     candidates = positions[positions >= CUT_FROM]
     if candidates.size == 0:
         return CUT_FROM
-    following = positions[candidates.size] if candidates.size < positions.size else 0.0
-    drops = np.append(candidates[:-1] - candidates[1:], candidates[-1] - following)
-    drops = np.where(candidates >= BREAK_ABOVE, drops, -1.0)
+    # Below the last candidate: the next hit, or, where every rated hit is a candidate, nothing known (the
+    # pool ends there, not the scores), so no drop is taken there.
+    below = np.append(candidates[1:], positions[candidates.size] if candidates.size < positions.size else np.inf)
+    drops = np.where((candidates >= BREAK_ABOVE) & (below < level), candidates - below, -1.0)
     widest = int(np.argmax(drops))
     if drops[widest] < BREAK_GAP:
         return CUT_FROM

@@ -9,6 +9,9 @@ one-term query) says which of the mix's results match it:
   weights shows what matches either); a result must match it;
 - a result must match no negative term.
 A result that fails is rated just below the default cut: it stays in the ranked list, with the weaker ones.
+The other way round, a hit the mix rates below its cut that matches the main term and no negative one is a
+match of what was asked, and is rated at the cut: "a star − yellow" shows the blue and red stars whose mix
+scores fell a little short ("a star" alone finds them, "yellow" alone does not).
 """
 
 from __future__ import annotations
@@ -33,25 +36,38 @@ def held_to_terms(
     alone: Callable[[np.ndarray], list[Hit]],
     vector_of: Callable[[int], np.ndarray | None],
 ) -> list[Hit]:
-    """The rated hits of a query of several terms, those rated as results that miss its main term or match a
-    negative one rated `BELOW_CUT`; `alone` searches one term's vector, `vector_of` reads an image's vector."""
-    results = [hit for hit in hits if hit.relevance is not None and hit.relevance >= relevance.DEFAULT_MIN_RELEVANCE]
-    if not results:
+    """The rated hits of a query of several terms, judged by its terms: a result that misses its main term or
+    matches a negative one is rated `BELOW_CUT`, and a hit below the cut that matches its main term and no
+    negative one is rated at the cut (a possible match); `alone` searches one term's vector, `vector_of`
+    reads an image's vector."""
+    if not hits:
         return list(hits)
     weights = effective_weights(terms)
     main = [j for j, weight in enumerate(weights) if weight >= weights.max() - 1e-6]
     negative = [j for j, weight in enumerate(weights) if weight < 0]
-    found = np.stack([_or_zero(vector_of(hit.image.id), term_vectors.shape[1]) for hit in results])
+    found = np.stack([_or_zero(vector_of(hit.image.id), term_vectors.shape[1]) for hit in hits])
 
     def matches(j: int) -> np.ndarray:
         return found @ term_vectors[j] >= _threshold(terms[j], term_vectors[j], calibration, alone)
 
-    keep = np.any([matches(j) for j in main], axis=0)
+    main_matches = np.array([matches(j) for j in main])
+    clear = np.ones(len(hits), bool)
     for j in negative:
-        keep &= ~matches(j)
-    dropped = {hit.image.id for hit, ok in zip(results, keep, strict=True) if not ok}
-    below = relevance.match_word(BELOW_CUT)
-    return [replace(hit, relevance=BELOW_CUT, match=below) if hit.image.id in dropped else hit for hit in hits]
+        clear &= ~matches(j)
+    kept, promoted = main_matches.any(axis=0) & clear, main_matches.all(axis=0) & clear
+    return [_judged(hit, *both) for hit, *both in zip(hits, kept, promoted, strict=True)]
+
+
+def _judged(hit: Hit, kept: bool, promoted: bool) -> Hit:
+    """The hit rated as its terms alone say: a result they do not keep just below the cut, a hit below the cut
+    that they promote at it."""
+    cut = relevance.DEFAULT_MIN_RELEVANCE
+    rated = hit.relevance if hit.relevance is not None else 0.0
+    if rated >= cut and not kept:
+        return replace(hit, relevance=BELOW_CUT, match=relevance.match_word(BELOW_CUT))
+    if rated < cut and promoted:
+        return replace(hit, relevance=cut, match=relevance.match_word(cut))
+    return hit
 
 
 def _threshold(
