@@ -6,8 +6,9 @@ The two towers are quantised differently, each the way that keeps its vectors cl
   activation tensor quantised as a whole when the batch runs. The weights are signed where the CPU multiplies
   u8 by s8 exactly (VNNI), unsigned elsewhere (`cpu_has_vnni`);
 - the text tower (one short query), where the CPU has VNNI, by dynamic quantisation with signed weights per
-  output channel too (`signed_text_int8`), the attention output projections kept fp32: 0.76x the CPU time of
-  the blocks below for a sentence, at the same rankings (BENCHMARKS.md, "HTTP service").
+  output channel too (`signed_text_int8`), its final projection kept fp32 as well: 0.71-0.76x the CPU time of
+  the blocks below for a sentence, 0.86-0.89x for a noun, at the same rankings (BENCHMARKS.md, "HTTP
+  service"; measured with each prompt alone, since the activations' scale is the whole batch's).
   Elsewhere with 8-bit weights in blocks of TEXT_BLOCK input rows (ONNX Runtime's MatMulNBits), whose
   activations are quantised per block of TEXT_BLOCK values too: on the ViT-B/32 architecture it holds the
   rankings dynamic quantisation with unsigned weights does not (random weights: cosine to fp32 ≥ 0.9995
