@@ -1,6 +1,7 @@
 """How much the int8 text tower (`--runtime onnx-int8`, auto) changes query vectors and rankings against fp32.
 
     PYTHONPATH=src python scripts/int8_text_quality.py [--model random:ViT-B-32] [--pictures 400] [--dynamic]
+        [--blockwise]
 
 Prompts: the photo-search prompt bank (models/prompts.py), the shape world's bank, and typed queries made of
 everyday subjects, places, times and styles ("a dog on the beach at sunset"): a few hundred searches as people
@@ -10,9 +11,12 @@ prompt over two indexes, by its fp32 vector and by its int8 vector, compared as 
 indexes: the demo library's pictures (`viewfinder sample`), embedded by the model's fp32 image tower, and the
 synthetic vectors `bench serve` searches (clustered unit vectors; they carry no meaning, only many near
 neighbours). Ties: the share of prompts whose 10th and 11th fp32 scores differ by less than the largest
-score change int8 makes to that prompt's top 11, where any quantiser may swap the two. `--dynamic` measures
-the same for the tower as dynamic quantisation makes it (the image tower's method), for comparison. The targets:
-cosine ≥ 0.995 for every prompt and a mean top-10 overlap ≥ 0.95 on each index ("meets").
+score change int8 makes to that prompt's top 11, where any quantiser may swap the two. "int8" is the tower this
+CPU gets (signed dynamic int8 with VNNI, 8-bit blocks without; its file is named). `--dynamic` measures the same
+for the tower as the image tower's method makes it, `--blockwise` for the 8-bit blocks, for comparison. The
+targets: cosine ≥ 0.995 for every prompt and a mean top-10 overlap ≥ 0.95 on each index ("meets").
+Each prompt is encoded alone, as a search does: dynamic quantisation scales the activations of a whole batch at
+once, so in a batch a prompt would get another vector than the one it is searched with.
 
 With random weights this measures the quantiser on this architecture, not real CLIP weights, whose activations
 have outliers; run it with `--model ViT-B-32:openai` where those weights exist.
@@ -88,19 +92,18 @@ def picture_vectors(embedder, count: int) -> np.ndarray:
 
 
 def encode(encode_texts, prompts: list[str]) -> np.ndarray:
-    """The prompts' vectors, 64 at a time."""
-    return np.concatenate([encode_texts(prompts[i : i + 64]) for i in range(0, len(prompts), 64)])
+    """The prompts' vectors, each encoded alone."""
+    return np.concatenate([encode_texts([prompt]) for prompt in prompts])
 
 
-def dynamic_tower(fp32_model, folder: Path):
-    """What encodes texts with the text tower as dynamic quantisation makes it (the image tower's method)."""
+def other_tower(fp32_model, folder: Path, quantise):
+    """What encodes texts with the text tower as `quantise` (an onnx_quantize method) makes it."""
     import onnxruntime as ort
 
-    from viewfinder.models.onnx_quantize import dynamic_int8
     from viewfinder.models.onnx_runtime import run_tower
 
-    target = folder / "text.dynamic-int8.onnx"
-    dynamic_int8(fp32_model.folder / "text.onnx", target)
+    target = folder / f"text.{quantise.__name__}.onnx"
+    quantise(fp32_model.folder / "text.onnx", target)
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
     return lambda texts: run_tower(session, fp32_model.tokenizer(texts, trim=True))
 
@@ -137,6 +140,7 @@ def measure(fp32: np.ndarray, int8: np.ndarray, indexes: dict[str, np.ndarray]) 
 
 def main() -> None:
     from viewfinder.bench.vectors import clustered_vectors
+    from viewfinder.models.onnx_quantize import blockwise_int8, dynamic_int8, int8_method
     from viewfinder.models.onnx_runtime import OnnxEmbedder
     from viewfinder.models.registry import resolve_model
 
@@ -144,7 +148,8 @@ def main() -> None:
     parser.add_argument("--model", default="random:ViT-B-32")
     parser.add_argument("--pictures", type=int, default=400, help="demo library pictures to index (400)")
     parser.add_argument("--vectors", type=int, default=100_000, help="synthetic vectors to index (100000)")
-    parser.add_argument("--dynamic", action="store_true", help="also measure dynamic quantisation of the text tower")
+    parser.add_argument("--dynamic", action="store_true", help="also measure the image tower's dynamic int8")
+    parser.add_argument("--blockwise", action="store_true", help="also measure 8-bit blocks (CPUs without VNNI)")
     args = parser.parse_args()
     spec = resolve_model(args.model)
     fp32_model, int8_model = OnnxEmbedder(spec), OnnxEmbedder(spec, int8=True)
@@ -165,12 +170,14 @@ def main() -> None:
         "indexes": {name: len(index) for name, index in indexes.items()},
         # How alike the fp32 vectors of different prompts are: near 1, rankings hang on small differences.
         "fp32_prompt_to_prompt_cosine_median": round(float(np.median(between[np.triu_indices(len(prompts), 1)])), 4),
+        "int8_file": int8_method("text")[0],
         "int8": measure(fp32, encode(int8_model.encode_texts, prompts), indexes),
     }
-    if args.dynamic:
-        with tempfile.TemporaryDirectory() as folder:
-            dynamic = encode(dynamic_tower(fp32_model, Path(folder)), prompts)
-        report["dynamic_int8"] = measure(fp32, dynamic, indexes)
+    others = {"dynamic_int8": (args.dynamic, dynamic_int8), "blockwise_int8": (args.blockwise, blockwise_int8)}
+    for name, (asked, quantise) in others.items():
+        if asked:
+            with tempfile.TemporaryDirectory() as folder:
+                report[name] = measure(fp32, encode(other_tower(fp32_model, Path(folder), quantise), prompts), indexes)
     print(json.dumps(report, indent=1))
 
 

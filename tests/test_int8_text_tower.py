@@ -1,8 +1,10 @@
-"""The int8 text tower search uses by default: 8-bit weights in blocks (onnx_quantize), faithful to fp32 in its
-vectors and in the rankings they make, on the trained test model."""
+"""The int8 text tower search uses by default (onnx_quantize: signed dynamic int8 where the CPU has VNNI, 8-bit
+weights in blocks elsewhere), faithful to fp32 in its vectors and in the rankings they make, on the trained test
+model."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -13,7 +15,8 @@ from cli_helpers import cli_env
 
 from viewfinder.images.decode import decode_image
 from viewfinder.images.synthetic import generate_library
-from viewfinder.models.onnx_quantize import TEXT_BLOCK
+from viewfinder.models import onnx_quantize
+from viewfinder.models.onnx_quantize import TEXT_BLOCK, quantized_file
 from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.prompts import shapes_prompts
 from viewfinder.models.registry import resolve_model
@@ -25,17 +28,24 @@ def shapes_towers() -> tuple[OnnxEmbedder, OnnxEmbedder]:
     return OnnxEmbedder(spec), OnnxEmbedder(spec, int8=True)
 
 
-def test_the_text_tower_is_quantised_in_blocks_and_the_image_tower_dynamically(shapes_towers):
-    _, int8 = shapes_towers
-    int8.load_text_tower()
-    graph = onnx.load(str(int8.folder / f"text.int8-b{TEXT_BLOCK}.onnx"), load_external_data=False).graph
-    blockwise = [node for node in graph.node if node.op_type == "MatMulNBits"]
-    assert blockwise and all(
+def test_each_cpu_gets_its_text_method_in_a_file_named_after_it(shapes_towers, tmp_path, monkeypatch):
+    fp32, _ = shapes_towers
+    shutil.copy(fp32.folder / "text.onnx", tmp_path / "text.onnx")
+    made = {}
+    for vnni in (False, True):  # one cache folder: the file of the other method is never taken for this one's
+        monkeypatch.setattr(onnx_quantize, "cpu_has_vnni", lambda vnni=vnni: vnni)
+        made[vnni] = quantized_file(tmp_path, "text", tmp_path / "text.onnx")
+    assert made[False].name == f"text.int8-b{TEXT_BLOCK}.onnx" and made[True].name == "text.int8-s8.onnx"
+    blockwise, signed = (onnx.load(str(made[vnni]), load_external_data=False).graph.node for vnni in (False, True))
+    in_blocks = [node for node in blockwise if node.op_type == "MatMulNBits"]
+    assert in_blocks and all(
         {attribute.name: attribute.i for attribute in node.attribute}["bits"] == 8
         and {attribute.name: attribute.i for attribute in node.attribute}["block_size"] == TEXT_BLOCK
-        for node in blockwise
+        for node in in_blocks
     )
-    assert not any(node.op_type == "MatMulInteger" for node in graph.node)  # nothing quantised dynamically
+    assert not any(node.op_type == "MatMulInteger" for node in blockwise)  # nothing quantised dynamically
+    assert any(node.op_type == "MatMulInteger" for node in signed)
+    assert not any(node.op_type == "MatMulNBits" for node in signed)
 
 
 def test_int8_text_vectors_and_rankings_hold_those_of_fp32(shapes_towers, tmp_path):
@@ -60,13 +70,15 @@ def test_quantising_leaves_the_logging_of_the_process_as_it_was(tmp_path):
         "from viewfinder.models.onnx_runtime import OnnxEmbedder\n"
         "from viewfinder.models.registry import resolve_model\n"
         "source = OnnxEmbedder(resolve_model('test:tiny')).folder / 'text.onnx'\n"
-        f"onnx_quantize.blockwise_int8(source, pathlib.Path({str(tmp_path / 'text.onnx')!r}))\n"
-        "assert logging.getLogger().handlers == [], logging.getLogger().handlers\n"
-        "assert logging.getLogger().level == logging.WARNING\n"
+        "for vnni in (False, True):  # each text method: blocks, signed dynamic\n"
+        "    onnx_quantize.cpu_has_vnni = lambda vnni=vnni: vnni\n"
+        f"    onnx_quantize.quantized_file(pathlib.Path({str(tmp_path)!r}), 'text', source)\n"
+        "    assert logging.getLogger().handlers == [], logging.getLogger().handlers\n"
+        "    assert logging.getLogger().level == logging.WARNING\n"
     )
     done = subprocess.run([sys.executable, "-c", script], env=cli_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "text.onnx").is_file()
+    assert len(list(tmp_path.glob("text.int8-*.onnx"))) == 2
 
 
 def test_a_search_on_auto_encodes_text_in_int8_and_uploaded_images_in_fp32():

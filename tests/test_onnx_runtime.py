@@ -207,14 +207,14 @@ def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_b
 
 
 def test_the_image_towers_int8_weights_are_signed_only_where_the_cpu_has_vnni(tmp_path):
-    from viewfinder.models.onnx_quantize import image_weights_signed
+    from viewfinder.models.onnx_quantize import cpu_has_vnni
 
     cpuinfo = tmp_path / "cpuinfo"
     for flags, signed in [("fpu avx2 fma", False), ("fpu avx2 avx512f avx512_vnni", True), ("avx2 avx_vnni", True)]:
         # Only the flags line counts: another line naming VNNI (here "model name") must not turn it on.
         cpuinfo.write_text(f"processor\t: 0\nmodel name\t: avx_vnni\nflags\t\t: {flags}\n")
-        assert image_weights_signed(cpuinfo) is signed
-    assert image_weights_signed(tmp_path / "absent") is False
+        assert cpu_has_vnni(cpuinfo) is signed
+    assert cpu_has_vnni(tmp_path / "absent") is False
 
 
 def test_the_image_session_plans_no_memory_pattern_so_its_memory_follows_the_batch():

@@ -20,7 +20,7 @@ from viewfinder.errors import EXTRA_MODULES
 from viewfinder.models import onnx_text_graph
 from viewfinder.models.onnx_export import export_model
 from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, export_dir
-from viewfinder.models.onnx_quantize import KEEP_FP32, blockwise_int8
+from viewfinder.models.onnx_quantize import KEEP_FP32, blockwise_int8, cpu_has_vnni, signed_text_int8
 from viewfinder.models.onnx_runtime import ensure_export
 from viewfinder.models.onnx_text_graph import TextGraphUnsupportedError, build_text_graph, write_text_graph
 from viewfinder.models.registry import resolve_model
@@ -80,14 +80,27 @@ def test_quick_gelu_and_a_linear_projection_with_a_bias(tiny):
     assert "QuickGelu" in [node.op_type for node in build_text_graph(model, START).graph.node]
 
 
-def test_its_int8_version_keeps_the_attention_output_projections_fp32(tiny, tmp_path):
+@pytest.mark.parametrize(
+    ("quantise", "quantised_op", "kept_final"),
+    [(blockwise_int8, "MatMulNBits", False), (signed_text_int8, "MatMulInteger", True)],
+)
+def test_its_int8_versions_keep_the_attention_output_projections_fp32(
+    tiny, tmp_path, quantise, quantised_op, kept_final
+):
     onnx.save_model(build_text_graph(tiny, START), tmp_path / "text.onnx")
-    blockwise_int8(tmp_path / "text.onnx", tmp_path / "text.int8.onnx")
+    quantise(tmp_path / "text.onnx", tmp_path / "text.int8.onnx")
     graph = onnx.load(str(tmp_path / "text.int8.onnx")).graph
-    products = {node.name: node.op_type for node in graph.node if node.op_type.startswith("MatMul")}
-    kept = {name for name, op in products.items() if op == "MatMul"}
-    assert kept == {f"{KEEP_FP32}resblocks.{number}.attn.out_proj" for number in range(2)}
-    assert list(products.values()).count("MatMulNBits") == 2 * 3 + 1  # query-key-value, MLP, final projection
+    kept = [node.name for node in graph.node if node.op_type == "MatMul"]
+    out_projections = [f"{KEEP_FP32}resblocks.{number}.attn.out_proj" for number in range(2)]
+    # The signed dynamic version keeps the final projection (the graph's last product) fp32 too.
+    assert kept[: len(out_projections)] == out_projections and len(kept) == len(out_projections) + kept_final
+    quantised = [node for node in graph.node if node.op_type == quantised_op]
+    assert len(quantised) == 2 * 3 + (not kept_final)  # query-key-value, MLP (and the final projection)
+    if quantised_op == "MatMulInteger":  # signed weights, which VNNI multiplies by u8 activations exactly
+        weights = {init.name: init for init in graph.initializer}
+        assert all(weights[node.input[1]].data_type == onnx.TensorProto.INT8 for node in quantised)
+    if quantise is signed_text_int8 and not cpu_has_vnni():
+        return  # without VNNI the CPU sums u8 x s8 pairs in 16 bits, saturating: not this CPU's method
     tokens = clip_tokenizer(open_clip_vocab())(TEXTS, trim=True)
     exact = torch_vectors(tiny, clip_tokenizer(open_clip_vocab())(TEXTS))
     assert (run_graph(onnx.load(str(tmp_path / "text.int8.onnx")), tokens) * exact).sum(axis=1).min() >= 0.995

@@ -4,20 +4,26 @@ The two towers are quantised differently, each the way that keeps its vectors cl
 
 - the image tower (batches of images) by dynamic quantisation: int8 weights per output channel, and each
   activation tensor quantised as a whole when the batch runs. The weights are signed where the CPU multiplies
-  u8 by s8 exactly (VNNI), unsigned elsewhere (`image_weights_signed`);
-- the text tower (one short query) with 8-bit weights in blocks of TEXT_BLOCK input rows (ONNX Runtime's
-  MatMulNBits), whose activations are quantised per block of TEXT_BLOCK values too. On the ViT-B/32
-  architecture it holds the rankings dynamic quantisation does not (random weights: cosine to fp32 ≥ 0.9995
-  against 0.9991, mean top-10 overlap 0.955-0.962 against 0.932-0.941; BENCHMARKS.md,
-  `scripts/int8_text_quality.py`) at about its speed: blocks of 32 held them a little better, 1.2x slower.
+  u8 by s8 exactly (VNNI), unsigned elsewhere (`cpu_has_vnni`);
+- the text tower (one short query), where the CPU has VNNI, by dynamic quantisation with signed weights per
+  output channel too (`signed_text_int8`), its final projection kept fp32 as well: 0.71-0.76x the CPU time of
+  the blocks below for a sentence, 0.86-0.89x for a noun, at the same rankings (BENCHMARKS.md, "HTTP
+  service"; measured with each prompt alone, since the activations' scale is the whole batch's).
+  Elsewhere with 8-bit weights in blocks of TEXT_BLOCK input rows (ONNX Runtime's MatMulNBits), whose
+  activations are quantised per block of TEXT_BLOCK values too: on the ViT-B/32 architecture it holds the
+  rankings dynamic quantisation with unsigned weights does not (random weights: cosine to fp32 ≥ 0.9995
+  against 0.9991, mean top-10 overlap 0.955-0.962 against 0.932-0.941; `scripts/int8_text_quality.py`) at
+  about its speed: blocks of 32 held them a little better, 1.2x slower.
   The token embedding and the attention output projections (Gather; Gemm in torch's export, KEEP_FP32 in the
-  fused graph) stay fp32; the embedding is read a few rows per query.
+  fused graph) stay fp32 in both; the embedding is read a few rows per query.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
@@ -42,33 +48,58 @@ def quantized_file(folder: Path, name: str, source: Path) -> Path:
 
     A failure is remembered beside the export, so later runs do not spend the time to fail again.
     """
-    # The text tower's file is named after its method and block: files made another way before stay unused
-    # rather than be taken for this one.
-    stem = f"{name}.int8-b{TEXT_BLOCK}"
-    if name == "image":
-        stem = "image.int8-s8" if image_weights_signed() else "image.int8"
+    stem, make = int8_method(name)
     target, failed = folder / f"{stem}.onnx", folder / f"{stem}.failed"
     if failed.is_file():
         raise QuantizationError(failed.read_text())
     if not target.is_file():
         staging = folder / f".{stem}.{os.getpid()}.onnx"
-        previous = logging.root.manager.disable
-        logging.disable(logging.WARNING)  # the quantisers' advice on pre-processing and opsets is not for us
         try:
-            (dynamic_int8 if name == "image" else blockwise_int8)(source, staging)
+            with _logging_kept():
+                make(source, staging)
         except Exception as error:  # the quantisers raise onnx's and their own errors on graphs they cannot handle
             reason = " ".join(str(error).split())[:300] or type(error).__name__
             staging.unlink(missing_ok=True)
             failed.write_text(f"ONNX Runtime cannot quantise the {name} tower of this model to int8 ({reason}).")
             raise QuantizationError(failed.read_text()) from error
-        finally:
-            logging.disable(previous)
         os.replace(staging, target)
     return target
 
 
-def image_weights_signed(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether the image tower's int8 weights are signed here: on x86 CPUs with VNNI (AVX512-VNNI, AVX-VNNI).
+@contextmanager
+def _logging_kept() -> Iterator[None]:
+    """The quantisers' warnings silenced, and the root logger as it was after them.
+
+    Their advice on pre-processing and opsets is not for us. The block quantiser's module configures the root
+    logger when imported (basicConfig at INFO), and the dynamic quantiser warns through logging's module
+    functions, which do the same: either would print every later line of the process on stderr.
+    """
+    root = logging.getLogger()
+    handlers, level, disabled = root.handlers[:], root.level, logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(disabled)
+        root.handlers[:], root.level = handlers, level
+
+
+def int8_method(name: str) -> tuple[str, Callable[[Path, Path], None]]:
+    """The file name (without .onnx) of a tower's int8 version on this CPU and what makes it from the fp32 file.
+
+    Each file is named after its method (and the text blocks' size): a file made another way before, or on
+    another CPU sharing the cache, stays unused rather than be taken for this one.
+    """
+    signed = cpu_has_vnni()
+    if name == "image":
+        return ("image.int8-s8" if signed else "image.int8"), dynamic_int8
+    if signed:
+        return "text.int8-s8", signed_text_int8
+    return f"text.int8-b{TEXT_BLOCK}", blockwise_int8
+
+
+def cpu_has_vnni(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether int8 weights are signed here: on x86 CPUs with VNNI (AVX512-VNNI, AVX-VNNI).
 
     ONNX Runtime multiplies u8 activations by s8 weights with VNNI's 32-bit sums, exactly, and 2.1x faster
     than u8 by u8 on ViT-B-32-256 (BENCHMARKS.md, "Int8 image tower for indexing"). Without VNNI, AVX2 sums
@@ -87,27 +118,54 @@ def dynamic_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Per-channel scales keep CLIP's widely ranging projection columns accurate.
-    weights = QuantType.QInt8 if image_weights_signed() else QuantType.QUInt8
+    weights = QuantType.QInt8 if cpu_has_vnni() else QuantType.QUInt8
     quantize_dynamic(source, target, weight_type=weights, per_channel=True, op_types_to_quantize=["MatMul", "Gemm"])
+
+
+def signed_text_int8(source: Path, target: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    products = _products(source)
+    # The final projection stays fp32 too: it runs on one row, and quantised it cost the rankings most after
+    # the attention output projections (mean top-10 overlap on the 100k vectors 0.952 -> 0.955, BENCHMARKS.md).
+    kept = [*kept_fp32(source), products[-1]]
+    # The fused graph's ONNX Runtime operators (com.microsoft) have no type inference in the quantiser: their
+    # outputs are taken to be float, as they all are.
+    quantize_dynamic(
+        source,
+        target,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],  # as the blocks: torch's export's Gemms (out projections) stay fp32
+        nodes_to_exclude=kept,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
+def kept_fp32(source: Path) -> list[str]:
+    """The names of a text tower's products that stay fp32 in every int8 version (KEEP_FP32)."""
+    return [name for name in _products(source) if name.startswith(KEEP_FP32)]
+
+
+def _products(source: Path) -> list[str]:
+    """The names of a graph's MatMul nodes, in the graph's (topological) order: the output's last."""
+    import onnx
+
+    nodes = onnx.load(str(source), load_external_data=False).graph.node
+    return [node.name for node in nodes if node.op_type == "MatMul"]
 
 
 def blockwise_int8(source: Path, target: Path) -> None:
     import onnx
-
-    # The quantiser's module configures the root logger when imported (basicConfig at INFO), which would print
-    # every later INFO line of the process on stderr: the root logger is put back as it was.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    root.handlers[:], root.level = handlers, level
-    nodes = onnx.load(str(source), load_external_data=False).graph.node
     quantizer = MatMulNBitsQuantizer(
         str(source),
         bits=8,
         block_size=TEXT_BLOCK,
         accuracy_level=INT8_COMPUTE,
-        nodes_to_exclude=[node.name for node in nodes if node.name.startswith(KEEP_FP32)],
+        nodes_to_exclude=kept_fp32(source),
         op_types_to_quantize=("MatMul",),
     )
     quantizer.process()

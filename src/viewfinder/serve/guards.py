@@ -154,10 +154,14 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+# The guards below are coroutines, though none waits: FastAPI runs a plain function on its thread pool, a hop
+# from the event loop and back before the route's own (a search paid two, or three with a token, instead of one).
+
+
 def api_token_guard(api_token: str | None) -> list:
     """The dependencies that guard a search route: none without a token, else the header or the UI's cookie."""
 
-    def require_api_token(credentials: Credentials, cookie: TokenCookie = None) -> None:
+    async def require_api_token(credentials: Credentials, cookie: TokenCookie = None) -> None:
         offered = [credentials.credentials if credentials else None, unquote(cookie) if cookie else None]
         if api_token is not None and not any(_token_matches(token, api_token) for token in offered):
             raise HTTPException(401, "This server needs a token: send Authorization: Bearer <token>.", _CHALLENGE)
@@ -169,7 +173,7 @@ def admin_token_guard(admin_token: str | None) -> list:
     """The dependencies that guard an admin route: the admin token in the header. No credential is a 401, as
     everywhere; a credential while no admin token is set is a 403 (no credential could do)."""
 
-    def require_admin_token(credentials: Credentials) -> None:
+    async def require_admin_token(credentials: Credentials) -> None:
         disabled = "Admin routes are disabled; start the server with VIEWFINDER_ADMIN_TOKEN set."
         if credentials is None:
             message = "Admin routes need Authorization: Bearer <VIEWFINDER_ADMIN_TOKEN>."
@@ -191,12 +195,12 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def json_body(request: Request) -> None:
+async def json_body(request: Request) -> None:
     if _media_type(request) != "application/json":
         raise HTTPException(415, "Send the search as JSON, with Content-Type: application/json.")
 
 
-def multipart_body(request: Request) -> None:
+async def multipart_body(request: Request) -> None:
     if _media_type(request) != "multipart/form-data":
         raise HTTPException(415, "Upload the image as multipart/form-data, in a file field named image.")
 
