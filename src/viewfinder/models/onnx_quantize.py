@@ -115,11 +115,21 @@ def cpu_has_vnni(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def dynamic_int8(source: Path, target: Path) -> None:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Per-channel scales keep CLIP's widely ranging projection columns accurate.
+    # Per-channel scales keep CLIP's widely ranging projection columns accurate. The default tensor type lets
+    # the quantiser through graphs with ONNX Runtime's own operators (the fused text graph), whose outputs
+    # shape inference cannot type.
     weights = QuantType.QInt8 if cpu_has_vnni() else QuantType.QUInt8
-    quantize_dynamic(source, target, weight_type=weights, per_channel=True, op_types_to_quantize=["MatMul", "Gemm"])
+    quantize_dynamic(
+        source,
+        target,
+        weight_type=weights,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Gemm"],
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 def signed_text_int8(source: Path, target: Path) -> None:
