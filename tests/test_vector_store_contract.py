@@ -8,6 +8,7 @@ the repair after a crash, and the near-duplicate groups `find_duplicates` builds
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,6 +262,33 @@ def test_a_saved_store_reopens_with_its_generation_and_the_same_answers(store, c
     finally:
         if reopened is not vectors:
             reopened.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["milvus-lite", "milvus-server"])
+def test_a_milvus_store_reads_at_strong_only_while_its_writes_may_be_newer_than_the_servers_grace_time(
+    request, name, catalog, tmp_path
+):
+    from viewfinder.store.milvus_store import SETTLE_S, WRITTEN_PROPERTY
+
+    strong, bounded = {"consistency_level": "Strong"}, {"consistency_level": "Bounded"}
+    with filled_store(request, name, catalog, tmp_path) as (vectors, address):
+        assert vectors.consistency() == strong  # it has just written
+        vectors.save(address.folder, 3)
+        reopened, _ = type(vectors).open(address, catalog)
+        assert reopened.consistency() == strong  # the generation it opened was written a moment ago
+        reopened.close()
+        written = {WRITTEN_PROPERTY: repr(time.time() - 2 * SETTLE_S)}  # as if written two minutes ago
+        vectors.client.alter_collection_properties(address.collection, properties=written)
+        settled, _ = type(vectors).open(address, catalog)
+        try:
+            assert settled.consistency() == bounded
+            assert len(settled.top(queries()[0], 10, None, catalog)) == 10  # the server answers at that level
+            ids, _ = catalog_vectors(catalog)
+            settled.remove(ids[:1])
+            assert settled.consistency() == strong  # its own write is fresh
+        finally:
+            settled.close()
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])

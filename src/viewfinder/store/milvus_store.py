@@ -14,6 +14,8 @@ efConstruction and ef), chosen again when the collection doubles or shrinks, and
 from __future__ import annotations
 
 import json
+import math
+import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -28,16 +30,23 @@ from viewfinder.store.filters import Filters
 from viewfinder.store.vector_store import IndexParams, Queries, StoreAddress, VectorStore, pairs
 
 GENERATION_PROPERTY = "viewfinder.generation"
+WRITTEN_PROPERTY = "viewfinder.written_at"  # the Unix time of the last write the saved generation holds
 INDEX_PROPERTY = "viewfinder.index"  # the chosen structure's IndexParams as JSON, saved with the generation
 INDEX_NAME = "embedding"
 WRITE_CHUNK = 2000
 MAX_LIMIT = 16_384  # the most results one Milvus search returns
-# Every read sees every write acknowledged before it (a server's default, "Bounded", can miss the last
-# seconds' writes and deletes); a request's level also covers collections made with the default.
+# Every read sees every write acknowledged before it; a request's level also covers collections made with the
+# server's default level, "Bounded".
 STRONG = {"consistency_level": "Strong"}
-# A search at Strong waits for the server's clock to pass the request's time: up to its time-tick interval, 200
-# ms (BENCHMARKS.md). The chooser searches rows flushed and loaded before it starts, so it need not wait, and
-# then times the structure rather than that clock.
+# A read at Strong waits for the server's clock to pass the request's time: one to two time ticks of 200 ms
+# (~180-380 ms a search, BENCHMARKS.md). At Bounded it answers at once from every write older than the server's
+# grace time (common.gracefulTime, 5 s by default). So a store reads at Strong only within SETTLE_S of the
+# last write it knows of (its own, or the save of the generation it opened), and at Bounded after: a serving
+# process then searches without the wait and still sees every write of its generation. A minute leaves room
+# for a longer grace time and for the clocks of the indexing and the serving machines to differ.
+SETTLE_S = 60.0
+# The chooser searches rows flushed and loaded before it starts, so it need not wait, and then times the
+# structure rather than that clock.
 MEASURING = "Eventually"
 LITE_FILE = "milvus.db"  # `--store milvus` alone: a Milvus Lite database inside the index directory
 _SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
@@ -81,6 +90,7 @@ class MilvusStore(VectorStore):
         dim: int,
         catalog: Catalog | None = None,
         params: IndexParams | None = None,
+        written_at: float = math.inf,
     ) -> None:
         self.client = client
         self.uri = uri
@@ -89,6 +99,12 @@ class MilvusStore(VectorStore):
         self.catalog = catalog  # where add() reads each row's metadata
         self.params = params or IndexParams(self.kind)
         self._count: int | None = None
+        self.written_at = written_at  # Unix time of the last write this store knows of
+
+    def consistency(self) -> dict[str, str]:
+        """The level a search or a read of vectors asks: Strong while writes may be newer than the server's
+        grace time (SETTLE_S), then Bounded."""
+        return {"consistency_level": "Strong" if time.time() - self.written_at < SETTLE_S else "Bounded"}
 
     @classmethod
     def location(cls, text: str, index_path: Path) -> str:
@@ -131,13 +147,15 @@ class MilvusStore(VectorStore):
         if not client.has_collection(collection):
             _create_collection(client, collection, dim, index_type)
         client.load_collection(collection)  # a reopened collection starts released
-        recorded = client.describe_collection(collection).get("properties", {}).get(INDEX_PROPERTY)
-        return cls(client, uri, collection, dim, catalog, _params(recorded))
+        properties = client.describe_collection(collection).get("properties", {})
+        # A collection saved by an earlier version carries no write time: its writes may be fresh.
+        written_at = float(properties.get(WRITTEN_PROPERTY, math.inf))
+        return cls(client, uri, collection, dim, catalog, _params(properties.get(INDEX_PROPERTY)), written_at)
 
     @property
     def count(self) -> int:
         if self._count is None:
-            rows = self.client.query(self.collection, filter="", output_fields=["count(*)"], **STRONG)
+            rows = self.client.query(self.collection, filter="", output_fields=["count(*)"], **self.consistency())
             self._count = int(rows[0]["count(*)"])
         return self._count
 
@@ -159,6 +177,7 @@ class MilvusStore(VectorStore):
             ]
             if rows:
                 self.client.upsert(self.collection, rows)
+                self.written_at = time.time()
         self._count = None
 
     def outgrown(self, count: int) -> bool:
@@ -193,6 +212,7 @@ class MilvusStore(VectorStore):
     def remove(self, ids: np.ndarray) -> None:
         for start in range(0, len(ids), WRITE_CHUNK):
             self.client.delete(self.collection, ids=[int(i) for i in ids[start : start + WRITE_CHUNK]])
+            self.written_at = time.time()
         self._count = None
 
     def ids(self) -> np.ndarray:
@@ -203,7 +223,7 @@ class MilvusStore(VectorStore):
         found: dict[int, list[float]] = {}
         for start in range(0, len(ids), WRITE_CHUNK):
             part = [int(i) for i in ids[start : start + WRITE_CHUNK]]
-            rows = self.client.get(self.collection, ids=part, output_fields=["embedding"], **STRONG)
+            rows = self.client.get(self.collection, ids=part, output_fields=["embedding"], **self.consistency())
             found.update((int(row["id"]), row["embedding"]) for row in rows)
         missing = [int(i) for i in ids if int(i) not in found]
         if missing:
@@ -232,7 +252,7 @@ class MilvusStore(VectorStore):
         return self._search(queries, k, "")  # at the chosen breadth: no cheaper setting for near neighbours
 
     def _search(
-        self, queries: np.ndarray, k: int, expression: str, ef: int | None = None, level: str = "Strong"
+        self, queries: np.ndarray, k: int, expression: str, ef: int | None = None, level: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, MAX_LIMIT))
@@ -246,7 +266,7 @@ class MilvusStore(VectorStore):
             filter=expression,
             output_fields=["id"],
             search_params={"metric_type": "IP", "params": params},
-            consistency_level=level,
+            consistency_level=level or self.consistency()["consistency_level"],
         )
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
@@ -259,7 +279,12 @@ class MilvusStore(VectorStore):
         """Makes the writes durable and searchable (flush), then records the catalog generation they reflect
         and the structure chosen for them."""
         self.client.flush(self.collection)
-        recorded = {GENERATION_PROPERTY: str(generation), INDEX_PROPERTY: json.dumps(asdict(self.params))}
+        self.written_at = min(self.written_at, time.time())  # nothing newer than now: an unknown time ends here
+        recorded = {
+            GENERATION_PROPERTY: str(generation),
+            INDEX_PROPERTY: json.dumps(asdict(self.params)),
+            WRITTEN_PROPERTY: repr(self.written_at),
+        }
         self.client.alter_collection_properties(self.collection, properties=recorded)
 
     def reconciled(self, catalog: Catalog, queries: Queries = None) -> MilvusStore:
