@@ -28,6 +28,7 @@ from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, bundled_export, cache_root, export_dir
 from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
+from viewfinder.models.onnx_mapped import mapped_file
 from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
@@ -226,9 +227,9 @@ class OnnxEmbedder(Embedder):
             raise ModelUnavailableError(f"{path} of {self.spec.name} is gone; download the model again.")
         return path
 
-    def _session(self, name: str):
-        import onnxruntime as ort
-
+    def tower_file(self, name: str) -> Path:
+        """The ONNX file the tower `name` (image or text) loads from: fp32's, or its int8 version made on first
+        use."""
         path = self._file(name, f"{name}.onnx")
         if self.int8 and not (name == "image" and self.fp32_image):
             try:
@@ -238,6 +239,12 @@ class OnnxEmbedder(Embedder):
                     raise
                 logging.getLogger(__name__).info("%s; using fp32", error)
                 self.runtime = "onnx"
+        return path
+
+    def _session(self, name: str):
+        import onnxruntime as ort
+
+        path = mapped_file(self.tower_file(name))  # its weights mapped where that form was made (onnx_mapped)
         options = ort.SessionOptions()
         # A text query is one short sequence: on one thread it never waits for a second thread that another
         # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine).
