@@ -6,9 +6,9 @@ into the image, so torch is never imported) and the index opens: a snapshot publ
 mounted EFS path. Warm invocations only search. Settings come from the environment:
 
     VIEWFINDER_INDEX            s3://… snapshot location or a directory (required)
-    VIEWFINDER_CACHE            where the ONNX export lives (the image sets it)
+    VIEWFINDER_CACHE            where the ONNX export lives, its text tower mapped (the image sets it)
     VIEWFINDER_SNAPSHOT_CACHE   where snapshots are downloaded (the image sets /tmp/viewfinder-snapshots)
-    VIEWFINDER_RUNTIME          the image sets onnx; onnx-int8 also works
+    VIEWFINDER_RUNTIME          the image sets auto (the int8 text tower); onnx and onnx-int8 also work
     VIEWFINDER_PRESIGN_TTL      seconds an /images/{id} redirect stays valid (default 900)
     VIEWFINDER_API_TOKEN        optional bearer token for every route but /healthz and the UI
     VIEWFINDER_ALLOWED_HOSTS    Host names to accept besides loopback, comma-separated (the template sets *)
