@@ -11,7 +11,8 @@ import pytest
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.factory import load_embedder
-from viewfinder.models.onnx_mapped import make_mapped, map_text_tower, mapped_file
+from viewfinder.models.onnx_format import mapped_file
+from viewfinder.models.onnx_mapped import make_mapped, map_text_tower
 from viewfinder.models.registry import resolve_model
 
 TEXTS = ["a photo of a dog", "a red bicycle leaning against a brick wall in the rain", "x"]

@@ -8,7 +8,8 @@ start), so the Lambda image carries this form, made by `map_text_tower` before t
 needs the onnx package, which the image leaves out.
 
 A tower file is never rewritten in place (an export folder is named after its model and format, an int8 file
-after its method), so the mapped form made from it stays its copy, and is used whenever it is there.
+after its method), so the mapped form made from it stays its copy, and is used whenever it is there
+(onnx_format.mapped_file).
 """
 
 from __future__ import annotations
@@ -16,14 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-MAPPED = ".mapped.onnx"
-WEIGHTS = ".mapped.weights"
-
-
-def mapped_file(source: Path) -> Path:
-    """The mapped form of the tower file `source` where one was made, else `source`."""
-    mapped = source.with_name(source.stem + MAPPED)
-    return mapped if mapped.is_file() else source
+from viewfinder.models.onnx_format import MAPPED, WEIGHTS
 
 
 def make_mapped(source: Path) -> Path:

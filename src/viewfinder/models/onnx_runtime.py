@@ -26,9 +26,15 @@ from viewfinder.errors import MissingExtraError, ModelUnavailableError, Viewfind
 from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
-from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, bundled_export, cache_root, export_dir
+from viewfinder.models.onnx_format import (
+    EXPORT_FORMAT,
+    META_FILE,
+    bundled_export,
+    cache_root,
+    export_dir,
+    mapped_file,
+)
 from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
-from viewfinder.models.onnx_mapped import mapped_file
 from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
