@@ -70,3 +70,18 @@ def test_making_it_again_replaces_it_and_leaves_no_staging_file(cache):
 def test_a_model_torch_runs_has_no_mapped_form(cache):
     with pytest.raises(ViewfinderError, match="only ONNX towers"):
         map_text_tower("test:tiny", "torch")
+
+
+def test_a_read_only_cache_without_the_int8_tower_answers_in_fp32_where_int8_is_optional(cache, monkeypatch):
+    """As in a Lambda image whose model cache was made without map_text_tower: the int8 file cannot be written."""
+    from viewfinder.models import onnx_runtime
+
+    def read_only(folder, name, source):
+        raise PermissionError(30, "Read-only file system", str(folder / f"{name}.int8.onnx"))
+
+    monkeypatch.setattr(onnx_runtime, "quantized_file", read_only)
+    spec = resolve_model("test:tiny")
+    fallback = load_embedder(spec, "cpu", "auto")
+    assert fallback.encode_texts(TEXTS).shape == (len(TEXTS), fallback.dim) and fallback.runtime == "onnx"
+    with pytest.raises(PermissionError):
+        load_embedder(spec, "cpu", "onnx-int8").encode_texts(TEXTS)  # asked for int8 by name: not hidden

@@ -235,12 +235,13 @@ class OnnxEmbedder(Embedder):
 
     def tower_file(self, name: str) -> Path:
         """The ONNX file the tower `name` (image or text) loads from: fp32's, or its int8 version made on first
-        use."""
+        use. A read-only model cache without it (a Lambda image made without map_text_tower) cannot make it:
+        like a tower the quantiser cannot handle, that falls back to fp32 where int8 is optional."""
         path = self._file(name, f"{name}.onnx")
         if self.int8 and not (name == "image" and self.fp32_image):
             try:
                 path = quantized_file(self.folder, name, path)
-            except QuantizationError as error:
+            except (QuantizationError, OSError) as error:
                 if not self.int8_optional:
                     raise
                 logging.getLogger(__name__).info("%s; using fp32", error)
