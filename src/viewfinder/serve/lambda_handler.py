@@ -35,9 +35,9 @@ import gc
 import os
 
 # A cold start makes objects by the hundred thousand that live as long as the environment (modules, the app, the
-# tokenizer's tables) and little garbage: collecting while it runs only scans them again and again (0.1 s of
-# CPU here). Under Lambda the collector is off from here, before the imports, until the handler is built
-# (build_handler).
+# tokenizer's tables) and little garbage: collecting while it runs only scans them again and again (without it,
+# 8 cold starts of 9 were faster here; BENCHMARKS.md). Under Lambda the collector is off from here, before the
+# imports, until the handler is built (build_handler).
 if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
     gc.disable()
 
