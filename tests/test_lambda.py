@@ -15,8 +15,7 @@ from cli_helpers import SRC, write_colour_images
 from lambda_helpers import http_event, invoke, run_rie
 from s3_helpers import upload_folder
 
-from viewfinder.models.factory import load_embedder
-from viewfinder.models.registry import resolve_model
+from viewfinder.models.onnx_mapped import map_text_tower
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.store.snapshots import publish
 
@@ -33,7 +32,7 @@ def test_handler_answers_http_api_events_from_an_s3_snapshot_without_torch(seawe
     index = tmp_path / "index"
     run_index(index, ["s3://lambda-photos/photos"], model="test:tiny")
     publish(index, "s3://lambda-photos/indexes/main")
-    load_embedder(resolve_model("test:tiny"), "cpu", "onnx")  # the export the image would carry (needs torch)
+    map_text_tower("test:tiny")  # the model cache the image carries: the export, its int8 text tower mapped
     stub = tmp_path / "no-torch" / "torch"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text("raise ImportError('torch must not be imported in the Lambda function')\n")

@@ -124,8 +124,9 @@ def test_a_prefetched_snapshot_is_downloaded_once_and_its_errors_reach_the_index
     seaweed, published, tmp_path, monkeypatch
 ):
     """prefetch() begins the download and the model's load (as the Lambda handler does before its slower
-    imports); the SnapshotLiveIndex made next takes them over instead of downloading again, and what failed in
-    them is raised by it, as when it fetches itself. A directory is not prefetched."""
+    imports) and returns once the pointer is read; the SnapshotLiveIndex made next takes them over instead of
+    downloading again, and what failed in them is raised by it, as when it fetches itself. A directory is not
+    prefetched."""
     url, _, _, first = published
     fetched = []
     real_download = snapshot_live.download
@@ -136,6 +137,8 @@ def test_a_prefetched_snapshot_is_downloaded_once_and_its_errors_reach_the_index
 
     monkeypatch.setattr(snapshot_live, "download", counted)
     snapshot_live.prefetch(url, device="cpu")
+    [start] = snapshot_live._started.values()
+    assert start.head.done()  # it returns once the pointer is read: the download's start waits for nothing else
     live = SnapshotLiveIndex(url, device="cpu")
     assert fetched == [first] and live.version == first and not snapshot_live._started
     with live.index() as engine:
@@ -145,7 +148,7 @@ def test_a_prefetched_snapshot_is_downloaded_once_and_its_errors_reach_the_index
     assert not snapshot_live._started
     bucket, prefix = location(url)
     seaweed.client().delete_object(Bucket=bucket, Key=key(prefix, "CURRENT"))
-    snapshot_live.prefetch(url, device="cpu")
+    snapshot_live.prefetch(url, device="cpu")  # no pointer: not raised here, but by the index
     with pytest.raises(SnapshotError, match="No published index"):
         SnapshotLiveIndex(url, device="cpu")
     assert fetched == [first] and not snapshot_live._started

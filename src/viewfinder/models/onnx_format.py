@@ -15,6 +15,8 @@ from viewfinder.models.registry import ModelSpec
 # made again where the exporter runs; where it cannot, the runtime reads the folder of the format before.
 EXPORT_FORMAT = 2
 META_FILE = "export.json"
+# A tower file's mapped form (onnx_mapped): TOWER.mapped.onnx, its graph, and TOWER.mapped.weights beside it.
+MAPPED, WEIGHTS = ".mapped.onnx", ".mapped.weights"
 # Exports that ship inside the package (the test models', made by scripts/build_dist.sh), so that a plain
 # install runs them without torch. Not kept in git.
 BUNDLED_ROOT = Path(__file__).parent / "exports"
@@ -47,3 +49,9 @@ def bundled_export(spec: ModelSpec | QuerySpec) -> Path | None:
         if json.loads(meta.read_text()).get("identity") == identity:
             return meta.parent
     return None
+
+
+def mapped_file(source: Path) -> Path:
+    """The mapped form of the tower file `source` where one was made (onnx_mapped), else `source`."""
+    mapped = source.with_name(source.stem + MAPPED)
+    return mapped if mapped.is_file() else source

@@ -26,7 +26,14 @@ from viewfinder.errors import MissingExtraError, ModelUnavailableError, Viewfind
 from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
-from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, bundled_export, cache_root, export_dir
+from viewfinder.models.onnx_format import (
+    EXPORT_FORMAT,
+    META_FILE,
+    bundled_export,
+    cache_root,
+    export_dir,
+    mapped_file,
+)
 from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
 from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 from viewfinder.models.query_registry import QuerySpec
@@ -226,18 +233,25 @@ class OnnxEmbedder(Embedder):
             raise ModelUnavailableError(f"{path} of {self.spec.name} is gone; download the model again.")
         return path
 
-    def _session(self, name: str):
-        import onnxruntime as ort
-
+    def tower_file(self, name: str) -> Path:
+        """The ONNX file the tower `name` (image or text) loads from: fp32's, or its int8 version made on first
+        use. A read-only model cache without it (a Lambda image made without map_text_tower) cannot make it:
+        like a tower the quantiser cannot handle, that falls back to fp32 where int8 is optional."""
         path = self._file(name, f"{name}.onnx")
         if self.int8 and not (name == "image" and self.fp32_image):
             try:
                 path = quantized_file(self.folder, name, path)
-            except QuantizationError as error:
+            except (QuantizationError, OSError) as error:
                 if not self.int8_optional:
                     raise
                 logging.getLogger(__name__).info("%s; using fp32", error)
                 self.runtime = "onnx"
+        return path
+
+    def _session(self, name: str):
+        import onnxruntime as ort
+
+        path = mapped_file(self.tower_file(name))  # its weights mapped where that form was made (onnx_mapped)
         options = ort.SessionOptions()
         # A text query is one short sequence: on one thread it never waits for a second thread that another
         # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine).

@@ -6,9 +6,9 @@ into the image, so torch is never imported) and the index opens: a snapshot publ
 mounted EFS path. Warm invocations only search. Settings come from the environment:
 
     VIEWFINDER_INDEX            s3://… snapshot location or a directory (required)
-    VIEWFINDER_CACHE            where the ONNX export lives (the image sets it)
+    VIEWFINDER_CACHE            where the ONNX export lives, its text tower mapped (the image sets it)
     VIEWFINDER_SNAPSHOT_CACHE   where snapshots are downloaded (the image sets /tmp/viewfinder-snapshots)
-    VIEWFINDER_RUNTIME          the image sets onnx; onnx-int8 also works
+    VIEWFINDER_RUNTIME          the image sets auto (the int8 text tower); onnx and onnx-int8 also work
     VIEWFINDER_PRESIGN_TTL      seconds an /images/{id} redirect stays valid (default 900)
     VIEWFINDER_API_TOKEN        optional bearer token for every route but /healthz and the UI
     VIEWFINDER_ALLOWED_HOSTS    Host names to accept besides loopback, comma-separated (the template sets *)
@@ -31,9 +31,18 @@ before the web framework is imported (snapshot_live.prefetch); BENCHMARKS.md has
 
 from __future__ import annotations
 
+import gc
+import os
+
+# A cold start makes objects by the hundred thousand that live as long as the environment (modules, the app, the
+# tokenizer's tables) and little garbage: collecting while it runs only scans them again and again (without it,
+# 8 cold starts of 9 were faster here; BENCHMARKS.md). Under Lambda the collector is off from here, before the
+# imports, until the handler is built (build_handler).
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+    gc.disable()
+
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +57,18 @@ log = logging.getLogger(__name__)
 
 
 def build_handler() -> Any:
-    """The Lambda handler over the index the environment names; loads it and the model now."""
+    """The Lambda handler over the index the environment names; loads it and the model now. The garbage
+    collector is off meanwhile; what the init made is then frozen out of its later passes (gc.freeze), so no
+    warm invocation's collection scans it either."""
+    gc.disable()
+    try:
+        return _built()
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _built() -> Any:
     index = settings.from_environment("index")
     if not index:
         raise ViewfinderError("Set VIEWFINDER_INDEX to s3://bucket/indexes/NAME or an index directory on EFS.")

@@ -118,8 +118,8 @@ def _download_hashed(bucket: str, key: str, local: Path, size: int) -> str:
     An object of more than one PART comes in PART-sized ranged GETs at once: one S3 connection carries about
     90 MB/s, so the 200 MB vector index of a 100k-image snapshot took seconds of a cold start on one. The hash
     follows the parts in order, each read back from the page cache as soon as it and those before it are in,
-    so it is done moments after the last byte arrives (no second pass over the file, and no part held in
-    memory). A smaller object is one GET, hashed as it streams in. Every byte written is hashed: an object of
+    so it is done moments after the last byte arrives (no second pass over the file, and one part in memory
+    at a time). A smaller object is one GET, hashed as it streams in. Every byte written is hashed: an object of
     another length or content than listed fails the check, whatever the ranges returned.
     """
     where = f"s3://{bucket}/{key}"
@@ -145,8 +145,9 @@ def _download_hashed(bucket: str, key: str, local: Path, size: int) -> str:
             for (start, end), part in zip(parts, arriving, strict=True):
                 if part.result() != end - start:
                     raise SnapshotError(f"{where} does not hold the {size} bytes {SNAPSHOT_FILE} lists.")
-                for offset in range(start, end, STREAM_CHUNK):
-                    digest.update(os.pread(handle.fileno(), min(STREAM_CHUNK, end - offset), offset))
+                # A part at once: the hashing thread then waits for the interpreter lock once per part rather
+                # than once per chunk while the cold start's imports hold it.
+                digest.update(os.pread(handle.fileno(), end - start, start))
             return digest.hexdigest()
         finally:
             pool.shutdown(cancel_futures=True)

@@ -1,0 +1,46 @@
+"""The Lambda handler's init (its module's import, under Lambda) runs without the garbage collector, and leaves it
+on, with what the init made frozen out of its passes, whether the init succeeds or stops on a bad setting (in a
+process of its own: freezing is for the whole process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from cli_helpers import SRC, write_colour_images
+
+from viewfinder.pipeline.indexer import run_index
+
+INIT = """
+import gc, json, sys
+collected = []  # the collections from the first line of the handler's module on (its package's come before)
+gc.callbacks.append(
+    lambda phase, info: phase == "start" and "viewfinder.serve.lambda_handler" in sys.modules and collected.append(1)
+)
+try:
+    import viewfinder.serve.lambda_handler as module  # as Lambda imports it: the handler is built at import
+    built = module.handler is not None
+except Exception as error:
+    built = type(error).__name__
+print(json.dumps({"built": built, "collected": collected, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def init(env: dict[str, str]) -> dict:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("VIEWFINDER_")}
+    environment.update(env, PYTHONPATH=str(SRC), AWS_LAMBDA_RUNTIME_API="127.0.0.1:9")  # never called: no invocation
+    done = subprocess.run([sys.executable, "-c", INIT], env=environment, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_init_collects_nothing_then_leaves_the_collector_on_with_its_objects_frozen(tmp_path, model_cache):
+    index = tmp_path / "index"
+    write_colour_images(tmp_path / "photos", 2)
+    run_index(index, [str(tmp_path / "photos")], model="test:tiny")
+    built = init({"VIEWFINDER_INDEX": str(index), "VIEWFINDER_CACHE": str(model_cache)})
+    assert built["built"] is True and built["collected"] == []
+    assert built["enabled"] and built["frozen"] > 10_000
+    refused = init({"VIEWFINDER_INDEX": str(index), "VIEWFINDER_PRESIGN_TTL": "0"})
+    assert refused["built"] == "SettingError" and refused["enabled"]
