@@ -13,6 +13,7 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.models.factory import load_embedder
 from viewfinder.models.onnx_format import mapped_file
 from viewfinder.models.onnx_mapped import make_mapped, map_text_tower
+from viewfinder.models.onnx_quantize import int8_method
 from viewfinder.models.registry import resolve_model
 
 TEXTS = ["a photo of a dog", "a red bicycle leaning against a brick wall in the rain", "x"]
@@ -30,7 +31,7 @@ def mapped_by_this_process(path: Path) -> bool:
     return any(line.rstrip().endswith(str(path)) for line in Path("/proc/self/maps").read_text().splitlines())
 
 
-@pytest.mark.parametrize(("runtime", "stem"), [("auto", "text.int8-b128"), ("onnx", "text")])
+@pytest.mark.parametrize(("runtime", "stem"), [("auto", int8_method("text")[0]), ("onnx", "text")])
 def test_the_text_tower_loads_from_its_mapped_form_with_the_same_vectors(cache, runtime, stem):
     spec = resolve_model("test:tiny")
     whole = load_embedder(spec, "cpu", runtime).encode_texts(TEXTS)
