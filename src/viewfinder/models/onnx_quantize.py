@@ -99,7 +99,7 @@ def int8_method(name: str) -> tuple[str, Callable[[Path, Path], None]]:
 
 
 def cpu_has_vnni(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether int8 weights are signed here: on x86 CPUs with VNNI (AVX512-VNNI, AVX-VNNI).
+    """Whether this is an x86 CPU with VNNI (AVX512-VNNI, AVX-VNNI), where int8 weights are signed.
 
     ONNX Runtime multiplies u8 activations by s8 weights with VNNI's 32-bit sums, exactly, and 2.1x faster
     than u8 by u8 on ViT-B-32-256 (BENCHMARKS.md, "Int8 image tower for indexing"). Without VNNI, AVX2 sums
