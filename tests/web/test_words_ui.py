@@ -3,6 +3,8 @@ was found in, and the large view shows the words read in the photo (fixtures in 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import desktop_page
 from playwright.sync_api import Browser, expect
@@ -23,10 +25,15 @@ def test_a_quoted_phrase_shows_its_photo_with_its_words(browser: Browser, words_
         expect(cards.first.locator(".result-words")).to_have_text("Rua Augusta")
         cards.first.click()
         dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        expect(page).to_have_url(re.compile(r"photo="))  # the viewer's own history entry, which closing goes back from
         terms, values = dialog.locator("dt").all_inner_texts(), dialog.locator("dd").all_inner_texts()
         assert dict(zip(terms, values, strict=True)).get("Words in the photo") == "Rua Augusta"
         # A phrase on no photo shows no photo at all, not the closest ones.
         dialog.get_by_role("button", name="Close").first.click()
+        # Closing goes back in the history, which the page hears of a moment later (popstate): a search typed
+        # before that was lost behind the still open viewer.
+        expect(dialog).to_be_hidden()
         box.fill('"Platform 9"')
         box.press("Enter")
         expect(page.locator(".state-message")).to_contain_text("No images match")
