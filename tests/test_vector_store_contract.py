@@ -264,15 +264,14 @@ def test_a_saved_store_reopens_with_its_generation_and_the_same_answers(store, c
             reopened.close()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["milvus-lite", "milvus-server"])
+@pytest.mark.slow  # a Milvus server (Milvus Lite has no time tick to wait for)
 def test_a_milvus_store_reads_at_strong_only_while_its_writes_may_be_newer_than_the_servers_grace_time(
-    request, name, catalog, tmp_path
+    request, catalog, tmp_path
 ):
     from viewfinder.store.milvus_store import SETTLE_S, WRITTEN_PROPERTY
 
     strong, bounded = {"consistency_level": "Strong"}, {"consistency_level": "Bounded"}
-    with filled_store(request, name, catalog, tmp_path) as (vectors, address):
+    with filled_store(request, "milvus-server", catalog, tmp_path) as (vectors, address):
         assert vectors.consistency() == strong  # it has just written
         vectors.save(address.folder, 3)
         reopened, _ = type(vectors).open(address, catalog)
