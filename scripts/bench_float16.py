@@ -1,8 +1,9 @@
 """The index `publish` writes (float16 vectors, store/faiss_precision.py) beside the index it comes from.
 
-    PYTHONPATH=src python scripts/bench_float16.py [--vectors FILE.npy] [--n 100000] [--rounds 3]
+    PYTHONPATH=src python scripts/bench_float16.py [--vectors FILE.npy] [--n 100000] [--rounds 3] [--ivf]
 
-The chooser builds the index as `viewfinder index` would (on held-out stored vectors: no model here); the
+The chooser builds the index as `viewfinder index` would (on held-out stored vectors: no model here), or with
+--ivf its IVF candidate (the smallest nprobe reaching the target recall on the same calibration); the
 held-out queries are the rows after the first n (real vectors), or fresh draws of the synthetic mixture. Both
 indexes are searched as a snapshot is served (the float16 one saved and mapped from its file), one thread, the
 queries alternating between them round after round; recall@50 is against exact search over the float32 vectors.
@@ -20,7 +21,8 @@ import faiss
 import numpy as np
 
 from viewfinder.bench.vectors import clustered_vectors, load_vectors, mixture_sample
-from viewfinder.store.ann_choice import K, recall_at_k
+from viewfinder.store.ann_choice import K, make_calibration, recall_at_k
+from viewfinder.store.faiss_families import ivf_candidate
 from viewfinder.store.faiss_index import VectorIndex
 from viewfinder.store.faiss_precision import half_precision
 
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ivf", action="store_true", help="the chooser's IVF candidate, whichever family wins")
     args = parser.parse_args()
     if args.vectors:
         rows = load_vectors(args.vectors)
@@ -40,7 +43,13 @@ def main() -> None:
     base, queries = np.ascontiguousarray(base, np.float32), np.ascontiguousarray(queries, np.float32)
     ids = np.arange(len(base), dtype=np.int64)
     started = time.perf_counter()
-    full = VectorIndex.build(ids, base, base.shape[1])
+    if args.ivf:
+        rng = np.random.default_rng(0)
+        made = ivf_candidate(ids, base, base.shape[1], make_calibration(ids, base, None, rng), rng)
+        assert made is not None, "no nprobe reaches the target recall"
+        full = VectorIndex(made[0], made[1], base.shape[1])
+    else:
+        full = VectorIndex.build(ids, base, base.shape[1])
     print(f"chosen: {full.params} in {time.perf_counter() - started:.1f} s")
     truth = faiss.knn(queries, base, K, faiss.METRIC_INNER_PRODUCT)[1]
     faiss.omp_set_num_threads(1)
