@@ -117,7 +117,7 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
         copy.close()
     finally:
         source.close()
-    loaded = VectorIndex.load(index_dir.path)
+    loaded = VectorIndex.load(index_dir.path, mapped=True)  # read, not copied: only the float16 copy is made
     if loaded is None or loaded[1] != generation:
         raise ViewfinderError(f"The vector index of {index_dir.path} is behind its catalog; run `viewfinder index`.")
     # Its vectors as float16: half the bytes a server downloads, hashes and maps at its cold start, at the same
