@@ -110,3 +110,16 @@ def test_old_and_new_snapshots_of_an_index_answer_as_it_does(tmp_path):
             ]
         snapshot.close()
     original.close()
+
+
+def test_an_empty_index_has_a_float16_form(tmp_path):
+    """An index of no images yet (a library still empty) can be published too."""
+    (tmp_path / "local").mkdir()
+    VectorIndex.empty(DIM).save(tmp_path / "local", 1)
+    loaded = VectorIndex.load(tmp_path / "local", mapped=True)
+    assert loaded is not None
+    (tmp_path / "snapshot").mkdir()
+    half_precision(loaded[0]).save(tmp_path / "snapshot", 1)
+    half = VectorIndex.load(tmp_path / "snapshot", mapped=True)
+    assert half is not None and half[0].precision == FLOAT16 and half[0].count == 0
+    assert half[0].search(np.ones((1, DIM), np.float32), 5)[1].size == 0
