@@ -54,7 +54,7 @@ def main() -> None:
     truth = faiss.knn(queries, base, K, faiss.METRIC_INNER_PRODUCT)[1]
     faiss.omp_set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
-        full, half = (mapped(made, Path(folder) / name) for name, made in (("32", full), ("16", half_precision(full))))
+        full, half = mapped(full, Path(folder) / "32"), mapped(half_precision(full), Path(folder) / "16")
         for name, index in (("float32", full), ("float16", half)):
             found = index.search(queries, K)[1]
             print(f"{name}: recall@50 {recall_at_k(found, truth):.4f}")
