@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python scripts/bench_lambda.py [--n 100000] [--model random:ViT-B-32] [--queries 200]
         [--runtime auto] [--baseline-src OTHER/src [--baseline-runtime onnx]] [--rounds 3] [--uncalibrated]
-        [--no-package] [--index DIR]
+        [--no-package] [--index DIR] [--source-bytecode]
 
 Needs the dev extra (a local SeaweedFS S3 server, the Lambda runtime interface client, and the emulator the
 tests download). It prepares the model cache as the Lambda image carries it (the export, and the text tower
@@ -18,7 +18,10 @@ the readers), publishes it to the local S3 server, then measures:
   --baseline-runtime (default --runtime; the image set onnx before it set auto), on a snapshot it published
   itself, round for round with this one's (interleaved, so both see the same load);
 - the deployable package without torch: `pip install --target` of viewfinder[lambda], `du`.
-The load average is recorded at each round: the machine may be shared.
+The load average is recorded at each round: the machine may be shared. Each version runs from a copy of its
+src folder with its bytecode compiled, as the image and the zip carry it (pip and build_zip.sh compile it at
+build time); --source-bytecode runs the folders as they are, where Python compiles every module of the package
+at each cold start unless it may write __pycache__ beside them.
 """
 
 from __future__ import annotations
@@ -87,6 +90,16 @@ def phases(src: Path, url: str, scratch: Path, runtime: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def compiled(src: Path, scratch: Path, name: str) -> Path:
+    """A copy of `src` with its bytecode compiled, as a deployment has it: ~0.1 s of CPU a cold start here
+    otherwise (with PYTHONDONTWRITEBYTECODE, or a read-only folder, the compiled modules are never kept)."""
+    copy = scratch / f"src-{name}"
+    shutil.copytree(src, copy, symlinks=True)
+    command = [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(copy)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return copy
+
+
 def publish_with(src: Path, index: Path, url: str) -> None:
     """Publishes `index` with the code in `src` (what a snapshot carries is part of what is compared)."""
     code = "import sys; from viewfinder.store.snapshots import publish; publish(sys.argv[1], sys.argv[2])"
@@ -149,11 +162,13 @@ def main() -> None:
     parser.add_argument("--uncalibrated", action="store_true", help="publish without the relevance calibration")
     parser.add_argument("--no-package", action="store_true", help="skip measuring the package size")
     parser.add_argument("--index", type=Path, help="an index of --n vectors made earlier (by this script), reused")
+    parser.add_argument("--source-bytecode", action="store_true", help="run the src folders as they are")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="viewfinder-bench-lambda-") as folder, run_seaweed() as s3:
         scratch = Path(folder)
         os.environ.update(s3.env())
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+        source = ROOT / "src" if args.source_bytecode else compiled(ROOT / "src", scratch, "this")
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
         map_text_tower(args.model, args.runtime)  # the model cache the image carries, off the clock
         index = args.index or make_vector_index(scratch / "index", args.n, args.model)
         (index / CALIBRATION).unlink(missing_ok=True)  # measured below, or left to the readers
@@ -164,11 +179,12 @@ def main() -> None:
         began = time.perf_counter()
         publish(index, url)
         published = time.perf_counter() - began
-        codes = {"this": (ROOT / "src", url, args.runtime)}
+        codes = {"this": (source, url, args.runtime)}
         if args.baseline_src:
-            publish_with(args.baseline_src.resolve(), index, "s3://bench/indexes/baseline")
-            baseline_runtime = args.baseline_runtime or args.runtime
-            codes["baseline"] = (args.baseline_src.resolve(), "s3://bench/indexes/baseline", baseline_runtime)
+            baseline = args.baseline_src.resolve()
+            baseline = baseline if args.source_bytecode else compiled(baseline, scratch, "baseline")
+            publish_with(baseline, index, "s3://bench/indexes/baseline")
+            codes["baseline"] = (baseline, "s3://bench/indexes/baseline", args.baseline_runtime or args.runtime)
         rows = [{"setup": "serve --index DIR (baseline)", **_pick(_serve_row(index, args.runtime, args.queries))}]
         os.environ["VIEWFINDER_SNAPSHOT_CACHE"] = str(scratch / "serve-cache")
         rows.append({"setup": "serve --index s3://… (snapshot)", **_pick(_serve_row(url, args.runtime, args.queries))})

@@ -173,7 +173,8 @@ def test_a_snapshot_without_a_calibration_is_calibrated_with_prompts_encoded_dur
     measured = Index(index, "cpu").calibration()  # the local index, measured as a first query would
     for prior in ("text", "image"):
         expected = getattr(measured, prior)
-        assert made[prior] == pytest.approx({"typical": expected.typical, "match": expected.match}, abs=1e-5)
+        # The same but for the snapshot's float16 vectors: similarities within ~1e-4 (tests/test_float16_index.py).
+        assert made[prior] == pytest.approx({"typical": expected.typical, "match": expected.match}, abs=2e-4)
     publish(index, url)  # now with the calibration the index measured
     live = SnapshotLiveIndex(url, device="cpu")
     live.close()

@@ -44,6 +44,9 @@ def test_publish_writes_a_checksummed_snapshot_then_the_pointer(seaweed, publish
     listing = json.loads((folder / "SNAPSHOT.json").read_text())
     assert {"catalog.sqlite", "manifest.json", "ann.json"} <= set(listing["files"])
     assert any(name.startswith("vectors-") for name in listing["files"])
+    # The snapshot's vectors are float16 (faiss_precision); the index it was made of keeps float32.
+    assert json.loads((folder / "ann.json").read_text())["precision"] == "float16"
+    assert json.loads((published[1] / "ann.json").read_text())["precision"] == "float32"
     assert [entry.name for entry in (tmp_path / "cache").iterdir()] == [version]  # no temporary folder left
     env = {"VIEWFINDER_SNAPSHOT_CACHE": str(tmp_path / "serve-cache")}
     with start_server_process(url, "--presign-ttl", "60", env=env) as server:  # the command line keeps s3:// whole

@@ -58,6 +58,7 @@ FAMILY_SAMPLE = 100_000
 # by the inverse share): a FAISS selector would make IVF scan every list, 65x the work at 100k vectors.
 POSTFILTER_SHARE = 0.5
 STATE_FILE = "ann.json"
+FLOAT32, FLOAT16 = "float32", "float16"  # how the vectors are stored: float16 in a published snapshot's index
 NEAR_NPROBE = 8  # lists probed for near-duplicates (similarity 0.9 and above)
 
 
@@ -87,10 +88,11 @@ class VectorIndex(VectorStore):
     kind = "faiss"
     in_index_dir = True
 
-    def __init__(self, index, params: IndexParams, dim: int) -> None:
+    def __init__(self, index, params: IndexParams, dim: int, precision: str = FLOAT32) -> None:
         self.index = index
         self.params = params
         self.dim = dim
+        self.precision = precision  # FLOAT16: made by faiss_precision.half_precision, for a snapshot
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # HNSW: (sorted ids, their positions)
         self._id_lookup_lock = threading.Lock()
         self._ivf_id_lookup = False  # IVF: whether the id -> position map reconstruct needs was made
@@ -191,7 +193,7 @@ class VectorIndex(VectorStore):
         keep = ~np.isin(held, ids)
         if not keep.all():  # FAISS cannot unlink graph nodes: rebuild the graph from the vectors kept
             self.index = faiss_families.hnsw_index(held[keep], self._stored()[keep], self.dim, self.params.ef_search)
-            self._sorted = None
+            self._sorted, self.precision = None, FLOAT32
 
     def ids(self) -> np.ndarray:
         """Every id the index holds, sorted (to compare with the catalog)."""
@@ -294,10 +296,14 @@ class VectorIndex(VectorStore):
         return self.index.search(queries, max(1, min(k, self.count)), params=params)
 
     def _stored(self) -> np.ndarray:
-        """The HNSW index's vectors in insertion order, as a view (no copy)."""
+        """The HNSW index's vectors in insertion order, as a view (no copy): float32, or float16 as FAISS's
+        scalar quantizer stores them (IEEE binary16, numpy's float16)."""
         import faiss
 
         storage = faiss.downcast_index(faiss.downcast_index(self.index.index).storage)
+        if self.precision == FLOAT16:
+            codes = faiss.rev_swig_ptr(storage.codes.data(), self.count * storage.code_size)
+            return codes.view(np.float16).reshape(self.count, self.dim)
         return faiss.rev_swig_ptr(storage.get_xb(), self.count * self.dim).reshape(self.count, self.dim)
 
     def _scan(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +318,7 @@ class VectorIndex(VectorStore):
         at = np.minimum(np.searchsorted(ordered, allowed), len(ordered) - 1)
         present = np.unique(allowed[ordered[at] == allowed])
         rows = positions[np.searchsorted(ordered, present)]
-        scores = queries @ self._stored()[rows].T
+        scores = queries @ self._stored()[rows].astype(np.float32, copy=False).T
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         out_scores = np.full((len(queries), k), -np.inf, np.float32)
         out_ids = np.full((len(queries), k), -1, np.int64)
@@ -328,7 +334,8 @@ class VectorIndex(VectorStore):
         temporary = folder / f".{name}.tmp"
         faiss.write_index(self.index, str(temporary))
         _fsync_replace(temporary, folder / name)
-        state = {"file": name, "generation": generation, "dim": self.dim, "params": asdict(self.params)}
+        state = {"file": name, "generation": generation, "dim": self.dim, "precision": self.precision}
+        state["params"] = asdict(self.params)
         state_temporary = folder / f".{STATE_FILE}.tmp"
         state_temporary.write_text(json.dumps(state, indent=2))
         _fsync_replace(state_temporary, folder / STATE_FILE)
@@ -358,7 +365,7 @@ class VectorIndex(VectorStore):
             index.nprobe = params.nprobe
         elif params.kind == "hnsw":
             faiss.downcast_index(index.index).hnsw.efSearch = params.ef_search
-        return cls(index, params, int(state["dim"])), int(state["generation"])
+        return cls(index, params, int(state["dim"]), state.get("precision", FLOAT32)), int(state["generation"])
 
 
 def saved_generation(folder: Path) -> int | None:

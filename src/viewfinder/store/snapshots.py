@@ -2,7 +2,8 @@
 
 Layout under s3://bucket/indexes/NAME (or at the root of a bucket, s3://bucket):
 
-    snapshots/<version>/manifest.json, catalog.sqlite (without vectors), ann.json, vectors-<gen>.faiss, thumbnails/…,
+    snapshots/<version>/manifest.json, catalog.sqlite (without vectors), ann.json, vectors-<gen>.faiss (float16
+                        vectors: faiss_precision), thumbnails/…,
                         renditions/… (the pictures of images in object storage exist nowhere else),
                         calibration.json (when the index has one)
     snapshots/<version>/SNAPSHOT.json   the sha256 and size of every file; written after all of them
@@ -38,7 +39,8 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.sources.s3 import client, error_code, explain, split_url
 from viewfinder.store.catalog import leave_vectors_to_index
 from viewfinder.store.factory import store_class
-from viewfinder.store.faiss_index import STATE_FILE, saved_generation
+from viewfinder.store.faiss_index import STATE_FILE, VectorIndex
+from viewfinder.store.faiss_precision import half_precision
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import RENDITIONS
@@ -115,13 +117,17 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
         copy.close()
     finally:
         source.close()
-    if saved_generation(index_dir.path) != generation:
+    loaded = VectorIndex.load(index_dir.path, mapped=True)  # read, not copied: only the float16 copy is made
+    if loaded is None or loaded[1] != generation:
         raise ViewfinderError(f"The vector index of {index_dir.path} is behind its catalog; run `viewfinder index`.")
-    state = json.loads((index_dir.path / STATE_FILE).read_text())
-    names = ["catalog.sqlite", "manifest.json", STATE_FILE, state["file"]]
-    names += [note for note in NOTES if (index_dir.path / note).is_file()]
-    for name in names[1:]:
+    # Its vectors as float16: half the bytes a server downloads, hashes and maps at its cold start, at the same
+    # recall (faiss_precision, BENCHMARKS.md).
+    half_precision(loaded[0]).save(folder, generation)
+    notes = [note for note in NOTES if (index_dir.path / note).is_file()]
+    for name in ["manifest.json", *notes]:
         shutil.copyfile(index_dir.path / name, folder / name)
+    names = ["catalog.sqlite", "manifest.json", STATE_FILE, json.loads((folder / STATE_FILE).read_text())["file"]]
+    names += notes
     for cache in PICTURE_FOLDERS if thumbnails else ():
         if (index_dir.path / cache).is_dir():
             shutil.copytree(index_dir.path / cache, folder / cache)
