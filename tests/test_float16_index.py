@@ -14,12 +14,14 @@ from cli_helpers import write_colour_images
 from test_ann import clustered_vectors
 
 from viewfinder.app import Index
+from viewfinder.errors import IndexMismatchError
 from viewfinder.pipeline.indexer import run_index
 from viewfinder.search.query import Term
 from viewfinder.store.catalog import leave_vectors_to_index
 from viewfinder.store.faiss_families import hnsw_index
 from viewfinder.store.faiss_index import FLOAT16, FLOAT32, STATE_FILE, VectorIndex, recall_at_k
 from viewfinder.store.faiss_precision import half_precision
+from viewfinder.store.indexdir import FORMAT_VERSION, HALF_PRECISION_FORMAT, IndexDir, Manifest
 from viewfinder.store.vector_store import IndexParams
 
 DIM = 64
@@ -123,3 +125,18 @@ def test_an_empty_index_has_a_float16_form(tmp_path):
     half = VectorIndex.load(tmp_path / "snapshot", mapped=True)
     assert half is not None and half[0].precision == FLOAT16 and half[0].count == 0
     assert half[0].search(np.ones((1, DIM), np.float32), 5)[1].size == 0
+
+
+@pytest.mark.parametrize(
+    ("format_version", "opens"), [(FORMAT_VERSION, True), (HALF_PRECISION_FORMAT, True), (3, False)]
+)
+def test_manifest_formats_this_version_reads(tmp_path, format_version, opens):
+    """Local indexes and float16 snapshots open; a format of a later version is refused with a clear error (as
+    readers before float16 snapshots refuse those, instead of reading their vectors as float32)."""
+    index_dir = IndexDir(tmp_path)
+    index_dir.write_manifest(Manifest("test:tiny", "test:tiny", DIM, format_version=format_version))
+    if opens:
+        assert index_dir.read_manifest().format_version == format_version
+    else:
+        with pytest.raises(IndexMismatchError, match="written by another Viewfinder version"):
+            index_dir.read_manifest()

@@ -22,6 +22,7 @@ from viewfinder.search.duplicates import find_duplicates
 from viewfinder.search.query import Term
 from viewfinder.serve.app import create_app
 from viewfinder.store import snapshot_cache, snapshots
+from viewfinder.store.indexdir import FORMAT_VERSION, HALF_PRECISION_FORMAT
 from viewfinder.store.snapshot_cache import download
 from viewfinder.store.snapshots import SnapshotError, current, prune, publish, versions
 
@@ -47,6 +48,9 @@ def test_publish_writes_a_checksummed_snapshot_then_the_pointer(seaweed, publish
     # The snapshot's vectors are float16 (faiss_precision); the index it was made of keeps float32.
     assert json.loads((folder / "ann.json").read_text())["precision"] == "float16"
     assert json.loads((published[1] / "ann.json").read_text())["precision"] == "float32"
+    # ...under a format number of its own, which a reader from before float16 snapshots refuses to switch to.
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == HALF_PRECISION_FORMAT
+    assert json.loads((published[1] / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
     assert [entry.name for entry in (tmp_path / "cache").iterdir()] == [version]  # no temporary folder left
     env = {"VIEWFINDER_SNAPSHOT_CACHE": str(tmp_path / "serve-cache")}
     with start_server_process(url, "--presign-ttl", "60", env=env) as server:  # the command line keeps s3:// whole

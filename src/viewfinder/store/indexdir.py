@@ -24,6 +24,11 @@ from viewfinder.store.staging import swap_stopped
 from viewfinder.store.vector_store import Queries, StoreAddress, VectorStore
 
 FORMAT_VERSION = 1
+# A published snapshot whose vector index holds float16 vectors (faiss_precision). Its own number: a reader
+# from before them refuses the snapshot as another version's, and keeps serving the one it has, where it would
+# read the vectors as float32 and fail the searches that scan them (a narrow filter).
+HALF_PRECISION_FORMAT = 2
+READABLE_FORMATS = (FORMAT_VERSION, HALF_PRECISION_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class IndexDir:
             manifest = Manifest(**{**fields, "dim": _valid_dim(fields.get("dim"))})
         except (OSError, ValueError, TypeError, AttributeError) as error:
             raise IndexMismatchError(f"{self.manifest_path} is not a Viewfinder manifest ({error}).") from error
-        if manifest.format_version != FORMAT_VERSION:
+        if manifest.format_version not in READABLE_FORMATS:
             raise IndexMismatchError(
                 f"{self.path} was written by another Viewfinder version (format {manifest.format_version});"
                 " index into a new directory."

@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from viewfinder.store.catalog import leave_vectors_to_index
 from viewfinder.store.factory import store_class
 from viewfinder.store.faiss_index import STATE_FILE, VectorIndex
 from viewfinder.store.faiss_precision import half_precision
-from viewfinder.store.indexdir import IndexDir
+from viewfinder.store.indexdir import HALF_PRECISION_FORMAT, IndexDir
 from viewfinder.store.thumbnails import FOLDER as THUMBNAILS
 from viewfinder.store.thumbnails import RENDITIONS
 
@@ -123,8 +124,9 @@ def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
     # Its vectors as float16: half the bytes a server downloads, hashes and maps at its cold start, at the same
     # recall (faiss_precision, BENCHMARKS.md).
     half_precision(loaded[0]).save(folder, generation)
+    IndexDir(folder).write_manifest(replace(index_dir.read_manifest(), format_version=HALF_PRECISION_FORMAT))
     notes = [note for note in NOTES if (index_dir.path / note).is_file()]
-    for name in ["manifest.json", *notes]:
+    for name in notes:
         shutil.copyfile(index_dir.path / name, folder / name)
     names = ["catalog.sqlite", "manifest.json", STATE_FILE, json.loads((folder / STATE_FILE).read_text())["file"]]
     names += notes
