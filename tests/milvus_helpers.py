@@ -9,7 +9,13 @@ and metrics on every interface (its `ip` is only the address it advertises), so 
 in a network namespace of their own (`unshare --net`), which holds only its loopback: nothing outside can
 reach them. The tests reach the gRPC and health ports through Unix sockets in the data folder, bridged to the
 same port numbers on this namespace's 127.0.0.1 (socket_bridge.py). The launcher and the server run in their
-own process group, which is stopped as a whole.
+own process group. The launcher stops the server with a KILL: its data folder is thrown away, so a graceful
+stop (seconds of its components shutting down in turn) would keep nothing.
+
+The server's periodic work runs at test pace (PROMPT_VALUES, PROMPT_ADDED): its defaults poll every 0.2-2 s
+for work to do, which puts seconds of waiting into every load, flush and index build and 0.2-0.4 s into every
+read at Strong consistency. Shorter periods make those answers come sooner, not differently: a load still waits
+for its segments, a flush for its data, a Strong read for the time tick to pass its timestamp.
 
 Run as a script (`python milvus_helpers.py DIR PORTS_JSON`) this module is that launcher.
 """
@@ -34,7 +40,20 @@ from s3_helpers import free_ports
 from socket_bridge import tcp_to_unix, unix_to_tcp
 
 START_TIMEOUT_S = 300.0  # a first start unpacks ~150 MB of binaries; two busy cores make it slow
-STOP_GRACE_S = 5.0  # a graceful stop can wait long on its components; the data folder is throw-away
+# Periods in milliseconds: the template's values replaced (each key is set once in it), and keys it lacks added
+# to the top of their section (leaderViewUpdateInterval in seconds).
+PROMPT_VALUES = {
+    "timeTickInterval": 50,  # proxy: the tick a Strong read waits for (200)
+    "checkInterval": 100,  # queryCoord: how soon a load or a release is dispatched (1000)
+    "distPullInterval": 100,  # queryCoord: how soon it is seen done (500)
+    # dataCoord: a flush waits for the sealed segment's row allocations to expire (2000); rows are allocated as
+    # they are written, and flushed after, so a shorter lease loses nothing.
+    "assignmentExpiration": 300,
+}
+PROMPT_ADDED = {
+    "queryCoord": ["checkChannelInterval: 100", "checkSegmentInterval: 100", "leaderViewUpdateInterval: 0.1"],
+    "indexCoord": ["scheduler:", "  interval: 100"],  # how soon a built index is seen finished (1000)
+}
 # The launcher's port settings (MilvusServerConfig), then the two it has no setting for.
 LAUNCHER_PORTS = (
     "etcd_port",
@@ -101,18 +120,14 @@ def _wait_until_ready(process: subprocess.Popen, address: str, metrics_port: int
     raise RuntimeError(f"the Milvus server did not start (exit {process.poll()}):\n{logs}")
 
 
-def _stop_group(process: subprocess.Popen) -> None:
-    """Stops the launcher and the server it started: TERM to the group, KILL after a grace period."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_GRACE_S)
-        time.sleep(STOP_GRACE_S / 5)  # the server child may outlive the launcher by a moment
-    except subprocess.TimeoutExpired:
-        pass
+def _stop_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stops the launcher, which kills and reaps the server it started; KILL to the group if it does not."""
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+    process.wait(timeout=timeout)
 
 
 def loopback_template(template: str, etcd_config: Path) -> str:
@@ -122,7 +137,21 @@ def loopback_template(template: str, etcd_config: Path) -> str:
     text, found = re.subn(r"(?m)^etcd:\n", f"etcd:\n  config:\n    path: {etcd_config}\n", text, count=1)
     if not found:
         raise RuntimeError("the milvus template has no etcd section")
-    return text
+    return prompt_template(text)
+
+
+def prompt_template(template: str) -> str:
+    """The template with the server's periods shortened (PROMPT_VALUES, PROMPT_ADDED)."""
+    for key, value in PROMPT_VALUES.items():
+        template, found = re.subn(rf"(?m)^(\s+{key}:).*$", rf"\g<1> {value}", template)
+        if found != 1:
+            raise RuntimeError(f"the milvus template sets {key} {found} times")
+    for section, lines in PROMPT_ADDED.items():
+        added = "".join(f"  {line}\n" for line in lines)
+        template, found = re.subn(rf"(?m)^{section}:\n", f"{section}:\n{added}", template)
+        if found != 1:
+            raise RuntimeError(f"the milvus template has {found} {section} sections")
+    return template
 
 
 def _serve(folder: Path, ports: dict[str, int]) -> int:
@@ -148,8 +177,8 @@ def _serve(folder: Path, ports: dict[str, int]) -> int:
         unix_to_tcp(str(folder / f"{name}.sock"), ports[name])
     server = MilvusServer(config, wait_for_started=False)
     server.webservice_port = ports["metrics_port"]  # the first free port from here serves /healthz
-    # The group's TERM reaches the server too: the launcher stays to reap it rather than leave a zombie.
-    signal.signal(signal.SIGTERM, lambda *_: None)
+    # Stopped by a TERM: kills the server and stays to reap it rather than leave a zombie.
+    signal.signal(signal.SIGTERM, lambda *_: server.server_proc.kill())
     server.start()
     return server.server_proc.wait()
 
