@@ -12,12 +12,13 @@ same port numbers on this namespace's 127.0.0.1 (socket_bridge.py). The launcher
 own process group. The launcher stops the server with a KILL: its data folder is thrown away, so a graceful
 stop (seconds of its components shutting down in turn) would keep nothing.
 
-The server's periodic work runs at test pace (PROMPT_VALUES, PROMPT_ADDED): its defaults poll every 0.2-2 s
-for work to do, which puts seconds of waiting into every load, flush and index build and 0.2-0.4 s into every
-read at Strong consistency. Shorter periods make those answers come sooner, not differently: a load still waits
-for its segments, a flush for its data, a Strong read for the time tick to pass its timestamp.
+For the tests the server's periodic work runs at test pace (`test_pace`: PROMPT_VALUES, PROMPT_ADDED); the
+benchmark scripts keep its defaults. These poll every 0.2-2 s for work to do, which puts seconds of waiting into
+every load, flush and index build and 0.2-0.4 s into every read at Strong consistency. Shorter periods make those
+answers come sooner, not differently: a load still waits for its segments, a flush for its data, a Strong read
+for the time tick to pass its timestamp.
 
-Run as a script (`python milvus_helpers.py DIR PORTS_JSON`) this module is that launcher.
+Run as a script (`python milvus_helpers.py DIR PORTS_JSON [test-pace]`) this module is that launcher.
 """
 
 from __future__ import annotations
@@ -72,12 +73,13 @@ BRIDGED_PORTS = ("proxy_port", "metrics_port")  # what the tests reach: gRPC and
 
 
 @contextlib.contextmanager
-def run_milvus_server() -> Iterator[str]:
-    """Starts a Milvus server on free loopback ports and yields its address (http://127.0.0.1:PORT)."""
+def run_milvus_server(test_pace: bool = False) -> Iterator[str]:
+    """Starts a Milvus server on free loopback ports and yields its address (http://127.0.0.1:PORT); at test pace,
+    its periods shortened (prompt_template)."""
     folder = Path(tempfile.mkdtemp(prefix="viewfinder-milvus-"))
     ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
     log = open(folder / "launcher.log", "w")  # noqa: SIM115 - open for the server's whole life
-    launcher = [sys.executable, __file__, str(folder), json.dumps(ports)]
+    launcher = [sys.executable, __file__, str(folder), json.dumps(ports), *(["test-pace"] if test_pace else [])]
     process = subprocess.Popen(
         ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "milvus-netns", *launcher],
         stdout=log,
@@ -137,7 +139,7 @@ def loopback_template(template: str, etcd_config: Path) -> str:
     text, found = re.subn(r"(?m)^etcd:\n", f"etcd:\n  config:\n    path: {etcd_config}\n", text, count=1)
     if not found:
         raise RuntimeError("the milvus template has no etcd section")
-    return prompt_template(text)
+    return text
 
 
 def prompt_template(template: str) -> str:
@@ -154,7 +156,7 @@ def prompt_template(template: str) -> str:
     return template
 
 
-def _serve(folder: Path, ports: dict[str, int]) -> int:
+def _serve(folder: Path, ports: dict[str, int], test_pace: bool) -> int:
     """The launcher: writes the template and etcd's config, runs the server and waits for it to exit."""
     import milvus
     from milvus import MilvusServer, MilvusServerConfig
@@ -168,7 +170,8 @@ def _serve(folder: Path, ports: dict[str, int]) -> int:
         f"initial-cluster: viewfinder-test={peer_url}\n"
     )
     template = folder / "milvus.yaml.template"
-    template.write_text(loopback_template(MilvusServerConfig().template_text, etcd))
+    text = loopback_template(MilvusServerConfig().template_text, etcd)
+    template.write_text(prompt_template(text) if test_pace else text)
     settings = {key: ports[key] for key in LAUNCHER_PORTS}
     config = MilvusServerConfig(template=str(template), data_dir=str(folder / "server"), **settings)
     # Set only for the packaged template (a bug of the launcher); the glog settings are the package's.
@@ -184,4 +187,4 @@ def _serve(folder: Path, ports: dict[str, int]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(Path(sys.argv[1]), json.loads(sys.argv[2])))
+    sys.exit(_serve(Path(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3:] == ["test-pace"]))
