@@ -69,10 +69,11 @@ def ray_cluster():
 
 @pytest.fixture(scope="session")
 def milvus_server():
-    """One Milvus standalone server for the session (start-up costs ~15 s), on loopback; stopped at the end."""
+    """One Milvus standalone server for the session (start-up costs ~10 s), on loopback, at test pace; stopped at
+    the end."""
     from milvus_helpers import run_milvus_server
 
-    with run_milvus_server() as address:
+    with run_milvus_server(test_pace=True) as address:
         yield address
 
 

@@ -9,9 +9,16 @@ and metrics on every interface (its `ip` is only the address it advertises), so 
 in a network namespace of their own (`unshare --net`), which holds only its loopback: nothing outside can
 reach them. The tests reach the gRPC and health ports through Unix sockets in the data folder, bridged to the
 same port numbers on this namespace's 127.0.0.1 (socket_bridge.py). The launcher and the server run in their
-own process group, which is stopped as a whole.
+own process group. The launcher stops the server with a KILL: its data folder is thrown away, so a graceful
+stop (seconds of its components shutting down in turn) would keep nothing.
 
-Run as a script (`python milvus_helpers.py DIR PORTS_JSON`) this module is that launcher.
+For the tests the server's periodic work runs at test pace (`test_pace`: PROMPT_VALUES, PROMPT_ADDED); the
+benchmark scripts keep its defaults. These poll every 0.2-2 s for work to do, which puts seconds of waiting into
+every load, flush and index build and 0.2-0.4 s into every read at Strong consistency. Shorter periods make those
+answers come sooner, not differently: a load still waits for its segments, a flush for its data, a Strong read
+for the time tick to pass its timestamp.
+
+Run as a script (`python milvus_helpers.py DIR PORTS_JSON [test-pace]`) this module is that launcher.
 """
 
 from __future__ import annotations
@@ -34,7 +41,20 @@ from s3_helpers import free_ports
 from socket_bridge import tcp_to_unix, unix_to_tcp
 
 START_TIMEOUT_S = 300.0  # a first start unpacks ~150 MB of binaries; two busy cores make it slow
-STOP_GRACE_S = 5.0  # a graceful stop can wait long on its components; the data folder is throw-away
+# Periods in milliseconds: the template's values replaced (each key is set once in it), and keys it lacks added
+# to the top of their section (leaderViewUpdateInterval in seconds).
+PROMPT_VALUES = {
+    "timeTickInterval": 50,  # proxy: the tick a Strong read waits for (200)
+    "checkInterval": 100,  # queryCoord: how soon a load or a release is dispatched (1000)
+    "distPullInterval": 100,  # queryCoord: how soon it is seen done (500)
+    # dataCoord: a flush waits for the sealed segment's row allocations to expire (2000); rows are allocated as
+    # they are written, and flushed after, so a shorter lease loses nothing.
+    "assignmentExpiration": 300,
+}
+PROMPT_ADDED = {
+    "queryCoord": ["checkChannelInterval: 100", "checkSegmentInterval: 100", "leaderViewUpdateInterval: 0.1"],
+    "indexCoord": ["scheduler:", "  interval: 100"],  # how soon a built index is seen finished (1000)
+}
 # The launcher's port settings (MilvusServerConfig), then the two it has no setting for.
 LAUNCHER_PORTS = (
     "etcd_port",
@@ -53,12 +73,13 @@ BRIDGED_PORTS = ("proxy_port", "metrics_port")  # what the tests reach: gRPC and
 
 
 @contextlib.contextmanager
-def run_milvus_server() -> Iterator[str]:
-    """Starts a Milvus server on free loopback ports and yields its address (http://127.0.0.1:PORT)."""
+def run_milvus_server(test_pace: bool = False) -> Iterator[str]:
+    """Starts a Milvus server on free loopback ports and yields its address (http://127.0.0.1:PORT); at test pace,
+    its periods shortened (prompt_template)."""
     folder = Path(tempfile.mkdtemp(prefix="viewfinder-milvus-"))
     ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
     log = open(folder / "launcher.log", "w")  # noqa: SIM115 - open for the server's whole life
-    launcher = [sys.executable, __file__, str(folder), json.dumps(ports)]
+    launcher = [sys.executable, __file__, str(folder), json.dumps(ports), *(["test-pace"] if test_pace else [])]
     process = subprocess.Popen(
         ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "milvus-netns", *launcher],
         stdout=log,
@@ -101,18 +122,14 @@ def _wait_until_ready(process: subprocess.Popen, address: str, metrics_port: int
     raise RuntimeError(f"the Milvus server did not start (exit {process.poll()}):\n{logs}")
 
 
-def _stop_group(process: subprocess.Popen) -> None:
-    """Stops the launcher and the server it started: TERM to the group, KILL after a grace period."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_GRACE_S)
-        time.sleep(STOP_GRACE_S / 5)  # the server child may outlive the launcher by a moment
-    except subprocess.TimeoutExpired:
-        pass
+def _stop_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stops the launcher, which kills and reaps the server it started; KILL to the group if it does not."""
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+    process.wait(timeout=timeout)
 
 
 def loopback_template(template: str, etcd_config: Path) -> str:
@@ -125,7 +142,21 @@ def loopback_template(template: str, etcd_config: Path) -> str:
     return text
 
 
-def _serve(folder: Path, ports: dict[str, int]) -> int:
+def prompt_template(template: str) -> str:
+    """The template with the server's periods shortened (PROMPT_VALUES, PROMPT_ADDED)."""
+    for key, value in PROMPT_VALUES.items():
+        template, found = re.subn(rf"(?m)^(\s+{key}:).*$", rf"\g<1> {value}", template)
+        if found != 1:
+            raise RuntimeError(f"the milvus template sets {key} {found} times")
+    for section, lines in PROMPT_ADDED.items():
+        added = "".join(f"  {line}\n" for line in lines)
+        template, found = re.subn(rf"(?m)^{section}:\n", f"{section}:\n{added}", template)
+        if found != 1:
+            raise RuntimeError(f"the milvus template has {found} {section} sections")
+    return template
+
+
+def _serve(folder: Path, ports: dict[str, int], test_pace: bool) -> int:
     """The launcher: writes the template and etcd's config, runs the server and waits for it to exit."""
     import milvus
     from milvus import MilvusServer, MilvusServerConfig
@@ -139,7 +170,8 @@ def _serve(folder: Path, ports: dict[str, int]) -> int:
         f"initial-cluster: viewfinder-test={peer_url}\n"
     )
     template = folder / "milvus.yaml.template"
-    template.write_text(loopback_template(MilvusServerConfig().template_text, etcd))
+    text = loopback_template(MilvusServerConfig().template_text, etcd)
+    template.write_text(prompt_template(text) if test_pace else text)
     settings = {key: ports[key] for key in LAUNCHER_PORTS}
     config = MilvusServerConfig(template=str(template), data_dir=str(folder / "server"), **settings)
     # Set only for the packaged template (a bug of the launcher); the glog settings are the package's.
@@ -148,11 +180,11 @@ def _serve(folder: Path, ports: dict[str, int]) -> int:
         unix_to_tcp(str(folder / f"{name}.sock"), ports[name])
     server = MilvusServer(config, wait_for_started=False)
     server.webservice_port = ports["metrics_port"]  # the first free port from here serves /healthz
-    # The group's TERM reaches the server too: the launcher stays to reap it rather than leave a zombie.
-    signal.signal(signal.SIGTERM, lambda *_: None)
+    # Stopped by a TERM: kills the server and stays to reap it rather than leave a zombie.
+    signal.signal(signal.SIGTERM, lambda *_: server.server_proc.kill())
     server.start()
     return server.server_proc.wait()
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(Path(sys.argv[1]), json.loads(sys.argv[2])))
+    sys.exit(_serve(Path(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3:] == ["test-pace"]))

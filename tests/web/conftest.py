@@ -174,21 +174,36 @@ def _serving(index: Path, folder: Path, env: dict[str, str], *options: str) -> I
         process.wait(timeout=20)
 
 
-@pytest.fixture
-def duplicates_library(tmp_path: Path) -> tuple[Path, Path]:
+def write_duplicates_library(root: Path) -> tuple[Path, Path]:
     """Six pictures, two byte-identical copies of the first (one in another folder) and a half-size copy of the
-    second, indexed; returns (library, index). Per test: resolving duplicates moves its files."""
-    library = tmp_path / "library"
+    second, indexed; returns (library, index)."""
+    library = root / "library"
     pictures = write_shape_library(library, 6)
     shutil.copy(pictures[0], pictures[0].with_name(f"copy-of-{pictures[0].name}"))
     shutil.copy(pictures[0], library / FOLDERS[1] / f"also-{pictures[0].name}")
     with Image.open(pictures[1]) as picture:
         half = picture.resize((picture.width // 2, picture.height // 2))
         half.save(pictures[1].with_name(f"small-{pictures[1].name}"), quality=85, exif=picture.getexif())
-    index = tmp_path / "index"
+    index = root / "index"
     indexing = [sys.executable, "-m", "viewfinder", "index", str(library), "--index", str(index), "--model", MODEL]
     subprocess.run(indexing, check=True, capture_output=True, env=cli_env(), timeout=600)
     return library, index
+
+
+@pytest.fixture
+def duplicates_library(tmp_path: Path) -> tuple[Path, Path]:
+    """write_duplicates_library's, per test: resolving duplicates moves its files."""
+    return write_duplicates_library(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def seen_duplicates_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server over a library of write_duplicates_library's that no test resolves, shared by the tests that only
+    look at its duplicates; yields its URL."""
+    root = tmp_path_factory.mktemp("seen-duplicates")
+    _, index = write_duplicates_library(root)
+    with _serving(index, root, {}, "--review-folder", str(root / "review")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -207,9 +222,15 @@ def duplicates_page(browser: sync_api.Browser, duplicates_server: tuple[str, Pat
 
 
 @pytest.fixture
-def duplicates_phone(browser: sync_api.Browser, duplicates_server: tuple[str, Path]) -> Iterator[sync_api.Page]:
-    """The duplicates server's page on a phone-sized touch screen (390 × 844)."""
-    yield from phone_page(browser, duplicates_server[0])
+def seen_duplicates_page(browser: sync_api.Browser, seen_duplicates_server: str) -> Iterator[sync_api.Page]:
+    """A desktop-sized page on the shared duplicates server, to look at; page errors fail the test."""
+    yield from desktop_page(browser, seen_duplicates_server)
+
+
+@pytest.fixture
+def seen_duplicates_phone(browser: sync_api.Browser, seen_duplicates_server: str) -> Iterator[sync_api.Page]:
+    """The shared duplicates server's page on a phone-sized touch screen (390 × 844), to look at."""
+    yield from phone_page(browser, seen_duplicates_server)
 
 
 @pytest.fixture(scope="session")

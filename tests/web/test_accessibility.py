@@ -4,7 +4,6 @@ results, the large view and the duplicates, in light and dark, on a desktop and 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -45,11 +44,9 @@ def open_each_view(page: Page) -> dict[str, list[str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("screen", sorted(SCREENS))
-def test_axe_finds_no_violations(
-    browser: Browser, duplicates_server: tuple[str, Path], scheme: str, screen: str
-) -> None:
+def test_axe_finds_no_violations(browser: Browser, seen_duplicates_server: str, scheme: str, screen: str) -> None:
     assert AXE.is_file(), "axe-core is a dev dependency of the page: cd web && npm ci"
-    context = browser.new_context(base_url=duplicates_server[0], viewport=SCREENS[screen], color_scheme=scheme)
+    context = browser.new_context(base_url=seen_duplicates_server, viewport=SCREENS[screen], color_scheme=scheme)
     try:
         found = open_each_view(context.new_page())
     finally:

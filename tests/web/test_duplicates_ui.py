@@ -27,8 +27,8 @@ def review_files(review: Path) -> list[str]:
     return sorted(path.relative_to(review).as_posix() for path in review.rglob("*.jpg"))
 
 
-def test_duplicates_page_opens_from_the_header_and_goes_back(duplicates_page: Page) -> None:
-    page = duplicates_page
+def test_duplicates_page_opens_from_the_header_and_goes_back(seen_duplicates_page: Page) -> None:
+    page = seen_duplicates_page
     page.goto("/")
     page.get_by_role("link", name="Duplicates").click()
     expect(page.get_by_role("heading", name="Duplicates", level=1)).to_be_visible()
@@ -107,8 +107,8 @@ def test_a_duplicate_group_is_resolved_to_the_review_folder_and_undone(
     expect(groups.first.get_by_role("heading")).to_contain_text("3 photos · exact copies")
 
 
-def test_the_duplicates_page_fits_a_phone_screen(duplicates_phone: Page, snapshot) -> None:
-    page = duplicates_phone
+def test_the_duplicates_page_fits_a_phone_screen(seen_duplicates_phone: Page, snapshot) -> None:
+    page = seen_duplicates_phone
     page.goto("/?view=duplicates")
     expect(page.locator(".duplicate-group").first).to_be_visible()
     expect(page.get_by_role("button", name="Resolve all with suggestions")).to_be_visible()
