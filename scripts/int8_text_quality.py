@@ -100,7 +100,7 @@ def other_tower(fp32_model, folder: Path, quantise):
     """What encodes texts with the text tower as `quantise` (an onnx_quantize method) makes it."""
     import onnxruntime as ort
 
-    from viewfinder.models.onnx_sessions import run_tower
+    from viewfinder.models.onnx_runtime import run_tower
 
     target = folder / f"text.{quantise.__name__}.onnx"
     quantise(fp32_model.folder / "text.onnx", target)

@@ -100,7 +100,7 @@ def test_onnx_int8_stays_close_to_open_clip_torch(torch_tiny, int8_tiny):
 
 def test_trimmed_text_tower_equals_the_full_77_token_run(torch_tiny, onnx_tiny):
     assert onnx_tiny.trimmed_text
-    full = onnx_tiny._tower("text").run(onnx_tiny.tokenizer(TEXTS))  # padded to 77, as open_clip
+    full = onnx_tiny._tower("text").run(None, {"tokens": onnx_tiny.tokenizer(TEXTS)})[0]  # padded to 77, as open_clip
     one_by_one = np.concatenate([onnx_tiny.encode_texts([text]) for text in TEXTS])  # each at its own length
     assert cosines(one_by_one, full).min() >= 0.99999
     assert cosines(one_by_one, torch_tiny.encode_texts(TEXTS)).min() >= 0.999

@@ -36,7 +36,6 @@ from viewfinder.models.onnx_format import (
 )
 from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
 from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
-from viewfinder.models.onnx_sessions import TextSessions, run_tower
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer, clip_tokenizer
@@ -190,15 +189,15 @@ class OnnxEmbedder(Embedder):
         """The text tower's tokenizer (loading the tower)."""
         return self._text_tower()[1]
 
+    def load_text_tower(self) -> None:
+        self._tower("text")
+
     def load_image_tower(self) -> None:
         self._tower("image")
 
-    def load_text_tower(self) -> None:
-        self._text_tower()[0].add_pair()
-
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        sessions, tokenizer = self._text_tower()
-        return sessions.run(tokenizer(texts, trim=self.trimmed_text))
+        session, tokenizer = self._text_tower()
+        return run_tower(session, tokenizer(texts, trim=self.trimmed_text))
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
         return run_tower(self._tower("image"), to_model_input(pixels, self.preprocess))
@@ -214,8 +213,8 @@ class OnnxEmbedder(Embedder):
                     session = self._sessions[name] = self._session(name)
         return session
 
-    def _text_tower(self) -> tuple[TextSessions, ClipTokenizer | HfTokenizer]:
-        """The text tower's sessions and its tokenizer, loaded on first use."""
+    def _text_tower(self) -> tuple[Any, ClipTokenizer | HfTokenizer]:
+        """The text tower's session (onnxruntime is untyped) and its tokenizer, loaded on first use."""
         session = self._tower("text")
         if self._tokenizer is None:  # never: _tower loads the tokenizer before it keeps the text session
             raise RuntimeError(f"the text tower of {self.spec.name} is loaded without its tokenizer")
@@ -249,19 +248,34 @@ class OnnxEmbedder(Embedder):
                 self.runtime = "onnx"
         return path
 
-    def _session(self, name: str) -> Any:
-        """The tower's sessions (TextSessions for the text tower; onnxruntime's session is untyped)."""
+    def _session(self, name: str):
         import onnxruntime as ort
 
         path = mapped_file(self.tower_file(name))  # its weights mapped where that form was made (onnx_mapped)
-        if name == "text":
-            return TextSessions(path)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 0  # image batches use every core
+        # A text query is one short sequence: on one thread it never waits for a second thread that another
+        # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine).
+        # Image batches use every core.
+        options.intra_op_num_threads = 1 if name == "text" else 0  # 0: one thread per core
         # Idle pool threads would otherwise spin after each batch, taking the cores the decode threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # A memory pattern plans one block for every intermediate of a batch shape and keeps it; with the
-        # arena alone, buffers are reused as they free. Batch 32 of ViT-B-32-256: peak RSS 875 -> 653 MB
-        # (fp32), 596 -> 393 MB (int8), at the same speed within noise (BENCHMARKS.md).
-        options.enable_mem_pattern = False
+        if name == "image":
+            # A memory pattern plans one block for every intermediate of a batch shape and keeps it; with the
+            # arena alone, buffers are reused as they free. Batch 32 of ViT-B-32-256: peak RSS 875 -> 653 MB
+            # (fp32), 596 -> 393 MB (int8), at the same speed within noise (BENCHMARKS.md).
+            options.enable_mem_pattern = False
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+# ONNX's names of the input types a tower may take, as numpy types.
+INPUT_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def run_tower(session: Any, batch: np.ndarray) -> np.ndarray:
+    """Runs a tower on a batch, whatever its input is named and typed; a tower made for a batch of one (as the
+    hub's ONNX models are) takes the rows one at a time."""
+    spec = session.get_inputs()[0]
+    batch = batch.astype(INPUT_TYPES.get(spec.type, batch.dtype), copy=False)
+    if spec.shape[0] == 1 and len(batch) != 1:
+        return np.concatenate([session.run(None, {spec.name: batch[row : row + 1]})[0] for row in range(len(batch))])
+    return session.run(None, {spec.name: batch})[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,6 @@ from viewfinder.models.factory import choose_runtime
 from viewfinder.models.hf_tokenizer import TOKENIZER_FILE, HfTokenizer
 from viewfinder.models.onnx_format import META_FILE
 from viewfinder.models.onnx_runtime import ensure_export, require_onnxruntime
-from viewfinder.models.onnx_sessions import TextSessions
 from viewfinder.models.query_registry import QuerySpec
 
 
@@ -30,23 +30,30 @@ class OnnxQueryEncoder(TextEncoder):
         self.folder = ensure_export(spec)
         self._meta = json.loads((self.folder / META_FILE).read_text())
         self.dim = int(self._meta["dim"])
-        self._text: tuple[TextSessions, HfTokenizer] | None = None
+        self._text: tuple[Any, HfTokenizer] | None = None  # the session (onnxruntime is untyped), its tokenizer
         self._lock = threading.Lock()
 
     def load_text_tower(self) -> None:
-        self._text_tower()[0].add_pair()
+        self._text_tower()
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        sessions, tokenizer = self._text_tower()
-        return sessions.run(tokenizer(texts, trim=True))
+        session, tokenizer = self._text_tower()
+        return session.run(None, {"tokens": tokenizer(texts, trim=True)})[0]
 
-    def _text_tower(self) -> tuple[TextSessions, HfTokenizer]:
-        """The text tower's sessions and tokenizer, loaded on first use."""
+    def _text_tower(self) -> tuple[Any, HfTokenizer]:
+        """The text tower's session and tokenizer, loaded on first use."""
+        import onnxruntime as ort
+
         with self._lock:
             if self._text is None:
                 meta = self._meta
                 tokenizer = HfTokenizer(self.folder / TOKENIZER_FILE, meta["context_length"], meta["pad_id"])
-                self._text = (TextSessions(self.folder / "text.onnx"), tokenizer)
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = 1  # one short sequence per query (onnx_runtime says why)
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                path = str(self.folder / "text.onnx")
+                session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+                self._text = (session, tokenizer)
             return self._text
 
 
