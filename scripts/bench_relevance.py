@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -48,6 +49,8 @@ from relevance_report import conditions, markdown, table
 import viewfinder
 from viewfinder.app import library as library_ops
 from viewfinder.search.query import MAX_K
+from viewfinder.store import snapshots
+from viewfinder.store.indexdir import IndexDir
 
 MODELS = ("test:shapes",)  # test:shapes-multilingual is another name of the same model
 SIZE = 600
@@ -84,6 +87,15 @@ def _open_fresh(index_dir: Path) -> viewfinder.Index:
     return viewfinder.open_index(str(index_dir))
 
 
+def _staged(index_dir: Path) -> Path:
+    """The index as a published snapshot holds it (store/snapshots.stage), in a folder beside it."""
+    folder = index_dir.with_name(index_dir.name + "-snapshot")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    snapshots.stage(IndexDir(index_dir), folder, thumbnails=False)
+    return folder
+
+
 def _summaries(scores: Sequence[Score], by_bucket: bool = True) -> list[dict]:
     """Every (form, bucket) summary, in table order."""
     groups = sorted(group(scores, by_bucket).items(), key=queries.order)
@@ -101,6 +113,7 @@ class Plan:
     seed: int = SEED
     k: int = K
     thresholds: Sequence[float] = THRESHOLDS
+    as_snapshot: bool = False  # search what `publish` would upload (float16 vectors), not the local index
 
 
 def run(work: Path, plan: Plan) -> dict:
@@ -126,6 +139,8 @@ def run(work: Path, plan: Plan) -> dict:
             started = time.monotonic()
             library_ops.update(index_dir, [str(lib.folder)], model=model)
             indexed = time.monotonic() - started
+            if plan.as_snapshot:
+                index_dir = _staged(index_dir)
             with _open_fresh(index_dir) as index:
                 started = time.monotonic()
                 measured = measure(index, lib, plan.quick, plan.seed, plan.k)
@@ -169,6 +184,11 @@ def _plan(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--k", type=int, default=K, help=f"results asked for (default {K})")
     parser.add_argument(
+        "--as-snapshot",
+        action="store_true",
+        help="search each index as `publish` would upload it (its vectors float16), not the local index",
+    )
+    parser.add_argument(
         "--thresholds",
         default=",".join(f"{t:g}" for t in THRESHOLDS),
         help="fixed cuts replayed on the uncut ratings, comma-separated",
@@ -190,6 +210,7 @@ def _plan(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
         seed=args.seed,
         k=args.k,
         thresholds=thresholds,
+        as_snapshot=args.as_snapshot,
     )
     return plan, args
 

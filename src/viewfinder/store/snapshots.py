@@ -99,6 +99,20 @@ def s3_call(what: str, function: Any, **kwargs: Any) -> Any:
         raise explain(error, what) from None
 
 
+def stage(index_dir: IndexDir, folder: Path, thumbnails: bool = True) -> list[str]:
+    """Writes into `folder` what a snapshot of the index holds, as `publish` uploads it; returns the names."""
+    with index_dir.writer_lock():
+        names = _stage(index_dir, folder, thumbnails)
+    # The copy leaves its vectors to the vector index, which holds the same ones: a snapshot carries each
+    # vector once, so a server's cold start downloads half as much (BENCHMARKS.md).
+    copy = sqlite3.connect(folder / "catalog.sqlite")
+    try:
+        leave_vectors_to_index(copy)
+    finally:
+        copy.close()
+    return names
+
+
 def _stage(index_dir: IndexDir, folder: Path, thumbnails: bool) -> list[str]:
     """Copies a consistent state of the index into `folder` (call under the writer lock); returns the names.
 
@@ -149,15 +163,7 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
     base = object_key(prefix, "snapshots", version)
     with tempfile.TemporaryDirectory(prefix="viewfinder-publish-") as temporary:
         folder = Path(temporary)
-        with index_dir.writer_lock():
-            names = _stage(index_dir, folder, thumbnails)
-        # The copy leaves its vectors to the vector index, which holds the same ones: a snapshot carries each
-        # vector once, so a server's cold start downloads half as much (BENCHMARKS.md).
-        copy = sqlite3.connect(folder / "catalog.sqlite")
-        try:
-            leave_vectors_to_index(copy)
-        finally:
-            copy.close()
+        names = stage(index_dir, folder, thumbnails)
 
         def upload(name: str) -> tuple[str, dict[str, Any]]:
             path = folder / name
