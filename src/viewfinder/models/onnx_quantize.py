@@ -139,7 +139,7 @@ def signed_text_int8(source: Path, target: Path) -> None:
     products = _products(source)
     # The final projection stays fp32 too: it runs on one row, and quantised it cost the rankings most after
     # the attention output projections (mean top-10 overlap on the 100k vectors 0.952 -> 0.955, BENCHMARKS.md).
-    kept = [*kept_fp32(source), products[-1]]
+    kept = [*_kept_fp32(products), products[-1]]
     # The fused graph's ONNX Runtime operators (com.microsoft) have no type inference in the quantiser: their
     # outputs are taken to be float, as they all are.
     quantize_dynamic(
@@ -153,9 +153,9 @@ def signed_text_int8(source: Path, target: Path) -> None:
     )
 
 
-def kept_fp32(source: Path) -> list[str]:
-    """The names of a text tower's products that stay fp32 in every int8 version (KEEP_FP32)."""
-    return [name for name in _products(source) if name.startswith(KEEP_FP32)]
+def _kept_fp32(products: list[str]) -> list[str]:
+    """Of a text tower's products (their node names), those that stay fp32 in every int8 version (KEEP_FP32)."""
+    return [name for name in products if name.startswith(KEEP_FP32)]
 
 
 def _products(source: Path) -> list[str]:
@@ -175,7 +175,7 @@ def blockwise_int8(source: Path, target: Path) -> None:
         bits=8,
         block_size=TEXT_BLOCK,
         accuracy_level=INT8_COMPUTE,
-        nodes_to_exclude=kept_fp32(source),
+        nodes_to_exclude=_kept_fp32(_products(source)),
         op_types_to_quantize=("MatMul",),
     )
     quantizer.process()
