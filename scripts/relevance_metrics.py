@@ -51,7 +51,7 @@ class Score:
     ranking: float | None
     self_shown: bool | None = None
     closest: int = 0  # results offered below the cut, as the closest, where none reached it
-    right: int = 0  # right answers in the library
+    right: int = 0  # right answers to find (in the library, the query picture left out)
 
 
 def bucket(share: float) -> str:
@@ -74,18 +74,21 @@ def score(
     if not case.right:
         meant = len(set(shown) & case.meant) / len(shown) if shown and case.meant else None
         return Score(case.form, None, len(shown), None, meant, None, self_shown, offered, 0)
-    best = min(len(case.right), k)
-    found = len(set(shown) & case.right)
+    # The query picture is never shown, so it is no right answer to find: recall and the ranking's precision
+    # count the others (the concept's bucket is still its share of the library).
+    right = case.right - {case.query_image}
+    best = min(len(right), k)
+    found = len(set(shown) & right)
     return Score(
         case.form,
         bucket(len(case.right) / library_size),
         len(shown),
         recall=found / best,
         precision=found / len(shown) if shown else None,
-        ranking=len(set(ranked[:best]) & case.right) / best,
+        ranking=len(set(ranked[:best]) & right) / best,
         self_shown=self_shown,
         closest=offered,
-        right=len(case.right),
+        right=len(right),
     )
 
 

@@ -72,7 +72,9 @@ def test_the_query_picture_is_neither_right_nor_wrong_and_is_reported_apart():
     )
     assert result.self_shown is True
     assert result.shown == 2 and result.precision == 1 / 2
-    assert result.ranking == 3 / 4  # b, c, d of the right four: the query picture's place goes to the next
+    assert result.recall == 1 / 3  # b of the three others: the query picture is not there to be found
+    assert result.ranking == 3 / 3  # the uncut top three (as many as are right besides it): b, c, d
+    assert result.right == 3 and result.bucket == "1%"  # the bucket is still the concept's share: 4 in 400
 
 
 def test_a_query_that_should_show_nothing_is_scored_by_what_it_shows():
