@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from itertools import islice
 
 import numpy as np
 
@@ -136,7 +137,8 @@ def ranked(
     while True:
         pairs = vectors.top(query_vector, fetch, filters, catalog)
         records = catalog.images([i for i, _ in pairs])
-        kept = [(i, s) for i, s in pairs if i in records and present(records[i])][:k]
+        # Only until k are kept: `present` may stat a file, and the over-fetched rest are seldom needed.
+        kept = list(islice(((i, s) for i, s in pairs if i in records and present(records[i])), k))
         if len(kept) >= k or len(pairs) < fetch or fetch >= total:
             return [Hit(rank, records[i], s) for rank, (i, s) in enumerate(kept, 1)]
         fetch = min(total, fetch * 2)
