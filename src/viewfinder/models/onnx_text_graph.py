@@ -1,13 +1,13 @@
 """CLIP's text tower written as a fused ONNX graph from the model's weights, instead of torch's export.
 
 torch's (dynamo) exporter writes the text tower as ~600 nodes (133 reshapes, 96 transposes, the slices of each
-attention) whose attention ONNX Runtime cannot fuse. Here each residual block is nine nodes of ONNX Runtime's
-fused operators (com.microsoft) and two that broadcast the start token's keys and values: the query-key-value
-product, its split, the causal attention (MultiHeadAttention, unidirectional), its output projection, a
-SkipLayerNormalization that adds the residual and normalises for the MLP, the MLP's two products around its
-activation (BiasGelu, or QuickGelu after an Add), and a second SkipLayerNormalization that adds the residual and
-applies the next block's (or the final) layer norm: ~150 nodes for 12 blocks. Every product is a plain MatMul,
-so onnx_quantize makes them int8 (the attention output projections excepted, named KEEP_FP32).
+attention) whose attention ONNX Runtime cannot fuse. Here each residual block is nine nodes, mostly ONNX Runtime's
+fused operators (com.microsoft), two of them broadcasting the start token's keys and values: the query-key-value
+product, its split, the causal attention (MultiHeadAttention, unidirectional), its output projection and the
+MLP's two products around its activation (BiasGelu, or QuickGelu after an Add); and two layer norms that add the
+residual first (`_skip_norm`, eleven standard nodes each): the one before the MLP, and the next block's (or the
+final one). ~400 nodes for 12 blocks. Every product is a plain MatMul, so onnx_quantize makes them int8 (the
+attention output projections excepted, named KEEP_FP32).
 
 Two exact savings, both from the causal mask. Every sequence starts with the start token, whose keys and values
 are the same in every query: they are computed here once, from the weights, and each block attends to them as
@@ -41,7 +41,7 @@ STANDARD_OPSET = 18
 # ONNX Runtime reads IR versions up to 13 (1.31); opset 18 needs 8. The installed onnx would write its newest.
 IR_VERSION = 8
 # Recorded in export.json: which graph an export's text tower is, so a later change to it can be told apart.
-TEXT_GRAPH = "fused-1"
+TEXT_GRAPH = "fused-2"  # 2: layer norms in standard operators
 # How close the graph must come to torch's encode_text when it is written, or torch's export is used instead.
 MIN_COSINE = 0.9999
 LAYER_NORMS = (LayerNorm, LayerNormFp32, torch.nn.LayerNorm)
@@ -125,10 +125,21 @@ class _Graph:
 
 
 def _skip_norm(graph: _Graph, value: str, skip: str, bias: str, norm: torch.nn.Module, name: str) -> tuple[str, str]:
-    """(LayerNorm(value + skip + bias), value + skip + bias): ONNX Runtime's SkipLayerNormalization."""
+    """(LayerNorm(value + skip + bias), value + skip + bias), in standard operators.
+
+    ONNX Runtime's SkipLayerNormalization and LayerNormalization normalise a row in about 3 µs at width 512 on
+    one CPU thread; these eleven nodes take a third of that for a sentence's rows (BENCHMARKS.md, "the layer
+    norms"). The square is a Mul, not a Pow: ONNX Runtime fuses the Pow form back into its LayerNormalization.
+    """
     gamma, beta = graph.weight(f"{name}.weight", norm.weight), graph.weight(f"{name}.bias", norm.bias)
-    outputs = graph.node("SkipLayerNormalization", [value, skip, gamma, beta, bias], 4, MS, epsilon=norm.eps)
-    return outputs[0], outputs[3]
+    summed = graph.one("Add", [graph.one("Add", [value, skip]), bias])
+    last_axis = graph.weight(f"{name}.axis", np.array([-1], np.int64))
+    centred = graph.one("Sub", [summed, graph.one("ReduceMean", [summed, last_axis])])
+    variance = graph.one("ReduceMean", [graph.one("Mul", [centred, centred]), last_axis])
+    epsilon = graph.weight(f"{name}.eps", np.array([norm.eps], np.float32))
+    deviation = graph.one("Sqrt", [graph.one("Add", [variance, epsilon])])
+    normed = graph.one("Add", [graph.one("Mul", [graph.one("Div", [centred, deviation]), gamma]), beta])
+    return normed, summed
 
 
 def _start_keys_values(model: CLIP, start_id: int) -> list[tuple[np.ndarray, np.ndarray]]:
