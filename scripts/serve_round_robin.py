@@ -1,6 +1,6 @@
 """Text-query latency of several `viewfinder serve` builds over one index, asked in turn (a round robin).
 
-    python scripts/serve_round_robin.py INDEX [--queries 150] NAME=SRC:RUNTIME [NAME=SRC:RUNTIME ...]
+    python scripts/serve_round_robin.py INDEX [--queries 150] [--cache NAME=DIR ...] NAME=SRC:RUNTIME [...]
 
 Each NAME=SRC:RUNTIME starts `viewfinder serve --runtime RUNTIME` with PYTHONPATH=SRC (a checkout's src folder:
 main's as the baseline, a branch's beside it). All servers run at once and get the same distinct queries one at
@@ -27,9 +27,11 @@ from viewfinder.bench.embed import NOUNS
 
 
 class Server:
-    def __init__(self, name: str, source: str, runtime: str, index: str) -> None:
+    def __init__(self, name: str, source: str, runtime: str, index: str, cache: str | None = None) -> None:
         self.name = name
         env = {**os.environ, "PYTHONPATH": source, "VIEWFINDER_WARM_THUMBNAILS": "0"}  # the index holds no images
+        if cache:
+            env["VIEWFINDER_CACHE"] = cache
         command = [sys.executable, "-m", "viewfinder", "serve", "--index", index, "--port", "0", "--device", "cpu"]
         self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - the server's stderr, read if it fails to start
         self.process = subprocess.Popen(
@@ -80,13 +82,21 @@ def main() -> None:
     parser.add_argument("index")
     parser.add_argument("servers", nargs="+", metavar="NAME=SRC:RUNTIME")
     parser.add_argument("--queries", type=int, default=150)
+    parser.add_argument(
+        "--cache",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="that server's model cache (VIEWFINDER_CACHE), e.g. one whose export another version made",
+    )
     args = parser.parse_args()
+    caches = dict(given.split("=", 1) for given in args.cache)
     servers = []
     try:
         for given in args.servers:
             name, spec = given.split("=", 1)
             source, runtime = spec.rsplit(":", 1)
-            servers.append(Server(name, source, runtime, args.index))
+            servers.append(Server(name, source, runtime, args.index, caches.get(name)))
         for server in servers:
             server.ask("a photo of a dog")  # warm: the first query and the response cache's own path
         cpu_before = [server.cpu_seconds() for server in servers]
