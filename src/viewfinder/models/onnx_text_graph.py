@@ -127,9 +127,9 @@ class _Graph:
 def _skip_norm(graph: _Graph, value: str, skip: str, bias: str, norm: torch.nn.Module, name: str) -> tuple[str, str]:
     """(LayerNorm(value + skip + bias), value + skip + bias), in standard operators.
 
-    ONNX Runtime's SkipLayerNormalization and LayerNormalization normalise a row in about 3 µs at width 512 on
-    one CPU thread; these eleven nodes take a third of that for a sentence's rows (BENCHMARKS.md, "the layer
-    norms"). The square is a Mul, not a Pow: ONNX Runtime fuses the Pow form back into its LayerNormalization.
+    ONNX Runtime's SkipLayerNormalization and LayerNormalization normalise a row of 512 in about 3 µs on one
+    CPU thread; these eleven nodes do a sentence's rows in a third of that (the whole tower: 0.93-1.00x the CPU
+    a sentence, BENCHMARKS.md). The square is a Mul: ONNX Runtime fuses the Pow form back into its own kernel.
     """
     gamma, beta = graph.weight(f"{name}.weight", norm.weight), graph.weight(f"{name}.bias", norm.bias)
     summed = graph.one("Add", [graph.one("Add", [value, skip]), bias])
