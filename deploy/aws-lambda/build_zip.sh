@@ -22,7 +22,7 @@ LIMIT=262144000
 #   Dockerfile removes the same): onnx, onnxscript, onnx_ir, ml_dtypes, sympy, mpmath, onnxruntime's python tools;
 # - in the Lambda Python runtime already: boto3 and its dependencies;
 # - never imported by the search API: huggingface_hub, hf_xet and tokenizers (multilingual and Hugging Face
-#   published models only), uvicorn, httptools and uvloop (`viewfinder serve`'s server), watchdog (folder
+#   published models only), uvicorn and httptools (`viewfinder serve`'s server), watchdog (folder
 #   watching), and the test models that ship in the wheel;
 # - pillow_heif (27 MB), which decodes HEIC and AVIF: without it the package fits the limit, and an uploaded
 #   query image in those formats cannot be read (JPEG, PNG, WebP and the others can).
@@ -33,7 +33,7 @@ TRIM="onnx onnx-*.dist-info onnxscript onnxscript-*.dist-info onnx_ir onnx_ir-*.
       boto3 boto3-*.dist-info botocore botocore-*.dist-info s3transfer s3transfer-*.dist-info jmespath
       jmespath-*.dist-info dateutil python_dateutil-*.dist-info six.py six-*.dist-info urllib3 urllib3-*.dist-info
       huggingface_hub huggingface_hub-*.dist-info hf_xet hf_xet-*.dist-info tokenizers tokenizers-*.dist-info
-      uvicorn uvicorn-*.dist-info httptools httptools-*.dist-info uvloop uvloop-*.dist-info watchdog
+      uvicorn uvicorn-*.dist-info httptools httptools-*.dist-info watchdog
       watchdog-*.dist-info viewfinder/models/exports viewfinder/models/weights
       pillow_heif pillow_heif-*.dist-info pillow_heif.libs _pillow_heif.*.so"
 
