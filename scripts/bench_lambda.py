@@ -86,11 +86,12 @@ def lambda_row(src: Path, url: str, scratch: Path, queries: int, runtime: str) -
 
 def runtime_cpu_s(snapshot_cache: str) -> float:
     """User + system CPU seconds of the function's process under the emulator so far: the one running
-    awslambdaric with this snapshot cache (unique to the run) in its environment."""
+    `python -m awslambdaric` (not the emulator, which names it) with this run's snapshot cache in its environment."""
     marker = f"VIEWFINDER_SNAPSHOT_CACHE={snapshot_cache}".encode()
     for folder in Path("/proc").glob("[0-9]*"):
         try:
-            if b"awslambdaric" in (folder / "cmdline").read_bytes() and marker in (folder / "environ").read_bytes():
+            command = (folder / "cmdline").read_bytes().split(b"\0")
+            if command[1:3] == [b"-m", b"awslambdaric"] and marker in (folder / "environ").read_bytes():
                 fields = (folder / "stat").read_text().rsplit(")", 1)[1].split()
                 return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
         except OSError:  # a process that ended meanwhile

@@ -255,10 +255,12 @@ class Catalog:
             )
 
     def source_counts(self) -> dict[str, int]:
-        """Each source folder with its number of indexed images."""
-        counts = {root: 0 for root in self.roots()}
-        counts.update(self.db.execute("SELECT root, COUNT(*) FROM images GROUP BY root").fetchall())
-        return counts
+        """Each source folder with its number of indexed images, in the order of roots(). The images are read
+        once, not again for their roots (roots() would: 0.03 s of a server's first query over 100k, BENCHMARKS.md)."""
+        counts = dict(self.db.execute("SELECT root, COUNT(*) FROM images GROUP BY root").fetchall())
+        for (root,) in self.db.execute("SELECT root FROM sources UNION SELECT root FROM skipped"):
+            counts.setdefault(root, 0)
+        return dict(sorted(counts.items()))
 
     def ids_under(self, root: str) -> list[int]:
         """Ids of the images indexed from a source folder (found under it, whichever root recorded them)."""
