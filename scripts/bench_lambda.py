@@ -12,7 +12,8 @@ the readers), publishes it to the local S3 server, then measures:
 - `viewfinder serve --index DIR` (the baseline): process start to the first answered /search, and warm p50;
 - `viewfinder serve --index s3://…`: the same, downloading and verifying the snapshot first;
 - the Lambda handler under the Runtime Interface Emulator: process start to the first answered /search
-  invocation (snapshot to a fresh /tmp, model load), and warm invocation p50; and where that time goes
+  invocation (snapshot to a fresh /tmp, model load), the CPU its process took to then (user + system, which
+  swings less than the wall time on a shared machine), and warm invocation p50; and where that time goes
   (scripts/lambda_phases.py, the handler called directly in a fresh process), --rounds times;
 - with --baseline-src, the same Lambda rows for another version of the code (its src folder) under
   --baseline-runtime (default --runtime; the image set onnx before it set auto), on a snapshot it published
@@ -53,7 +54,9 @@ from viewfinder.store.snapshots import publish  # noqa: E402
 
 
 def lambda_env(src: Path, url: str, scratch: Path, runtime: str) -> dict[str, str]:
-    """The handler's environment in a new execution environment: an empty /tmp."""
+    """The handler's environment in a new execution environment: an empty /tmp, removed after its row. Kept,
+    the rounds' downloads (150 MB a cold start) were written back to disk once 30 s old (the kernel's dirty
+    page expiry), from the third round on, on the same cores: every later round took a quarter more CPU."""
     return {
         **os.environ,
         "PYTHONPATH": str(src),
@@ -73,13 +76,30 @@ def lambda_row(src: Path, url: str, scratch: Path, queries: int, runtime: str) -
         answer = invoke(endpoint, http_event("POST", "/search", {"query": "a photo of a dog", "top_k": 50}))
         assert answer["statusCode"] == 200, answer
         cold = time.perf_counter() - started
+        cold_cpu = runtime_cpu_s(env["VIEWFINDER_SNAPSHOT_CACHE"])
         warm = []
         for number in range(queries):
             began = time.perf_counter()
             answer = invoke(endpoint, http_event("POST", "/search", {"query": f"a photo number {number}", "top_k": 50}))
             warm.append((time.perf_counter() - began) * 1000)
             assert answer["statusCode"] == 200, answer
-    return {"first_query_s": round(cold, 3), "p50_ms": percentile(warm, 50)}
+    shutil.rmtree(env["VIEWFINDER_SNAPSHOT_CACHE"])  # a new environment's /tmp (lambda_env says why)
+    return {"first_query_s": round(cold, 3), "cpu_s": cold_cpu, "p50_ms": percentile(warm, 50)}
+
+
+def runtime_cpu_s(snapshot_cache: str) -> float:
+    """User + system CPU seconds of the function's process under the emulator so far: the one running
+    `python -m awslambdaric` (not the emulator, which names it) with this run's snapshot cache in its environment."""
+    marker = f"VIEWFINDER_SNAPSHOT_CACHE={snapshot_cache}".encode()
+    for folder in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (folder / "cmdline").read_bytes().split(b"\0")
+            if command[1:3] == [b"-m", b"awslambdaric"] and marker in (folder / "environ").read_bytes():
+                fields = (folder / "stat").read_text().rsplit(")", 1)[1].split()
+                return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+        except OSError:  # a process that ended meanwhile
+            continue
+    raise RuntimeError("the function's process was not found")
 
 
 def phases(src: Path, url: str, scratch: Path, runtime: str) -> dict:
@@ -87,6 +107,7 @@ def phases(src: Path, url: str, scratch: Path, runtime: str) -> dict:
     command = [sys.executable, str(ROOT / "scripts" / "lambda_phases.py")]
     env = lambda_env(src, url, scratch, runtime)
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    shutil.rmtree(env["VIEWFINDER_SNAPSHOT_CACHE"])
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -126,6 +147,7 @@ def lambda_rounds(codes: dict[str, tuple[Path, str, str]], scratch: Path, args: 
         summary[name] = {
             "first_query_s": colds,
             "median_first_query_s": percentile(colds, 50),
+            "median_cold_cpu_s": percentile([measured[name]["cpu_s"] for measured in rounds], 50),
             "median_p50_ms": percentile([measured[name]["p50_ms"] for measured in rounds], 50),
             "median_cpu_s": percentile([report["cpu_s"] for report in each], 50),
             "median_phase_s": {

@@ -34,6 +34,7 @@ from viewfinder.search import relevance
 from viewfinder.sources import is_object_store_url
 from viewfinder.store.indexdir import IndexDir
 from viewfinder.store.snapshot_cache import (
+    Listed,
     cache_dir,
     catalog_mismatch,
     download,
@@ -72,22 +73,35 @@ def prefetch(url: str, device: str = "auto", runtime: str = "auto", query_model:
 
 class _ColdStart:
     """The current snapshot of a URL on its way into the cache, and the model its manifest names loading
-    meanwhile: a cold start takes the longer of the two, not their sum. `head` is the pointer and the model
-    (named before the download, so that it loads during it; the downloaded manifest is checked again)."""
+    meanwhile: a cold start takes the longer of the two, not their sum. `head` is the pointer, its listing and
+    the model (named before the download, so that it loads during it; the downloaded manifest is checked
+    again)."""
 
     def __init__(self, url: str, cache: Path, device: str, runtime: str, text_tower: bool) -> None:
         pool = ThreadPoolExecutor(2, thread_name_prefix="snapshot-cold-start")
-        self.head = pool.submit(_head, url)
-        self.folder = pool.submit(lambda: download(url, self.head.result()[0], cache))
-        self.embedder = pool.submit(lambda: _loaded(*self.head.result()[1:], device, runtime, text_tower))
+        self.head = pool.submit(_Head.read, url)
+        self.folder = pool.submit(lambda: download(url, self.head.result().pointer, cache, self.head.result().listed))
+        self.embedder = pool.submit(lambda: _loaded(self.head.result(), device, runtime, text_tower))
         pool.shutdown(wait=False)  # its threads end with the last of the three
 
 
-def _head(url: str) -> tuple[dict[str, str], ModelSpec, bool]:
-    """The pointer, the model the manifest names, and whether the snapshot carries a relevance calibration."""
-    pointer = current(url)
-    calibrated = relevance.CACHE_FILE in snapshot_listing(url, pointer)[1]
-    return pointer, resolve_model(manifest_model(url, pointer)), calibrated
+@dataclass(frozen=True)
+class _Head:
+    """What a cold start reads before the download: the pointer, the snapshot's listing (read once, for the
+    download and to know whether the snapshot carries a relevance calibration), the model its manifest names."""
+
+    pointer: dict[str, str]
+    listed: Listed
+    spec: ModelSpec
+
+    @classmethod
+    def read(cls, url: str) -> _Head:
+        pointer = current(url)
+        return cls(pointer, snapshot_listing(url, pointer), resolve_model(manifest_model(url, pointer)))
+
+    @property
+    def calibrated(self) -> bool:
+        return relevance.CACHE_FILE in self.listed[1]
 
 
 @dataclass(frozen=True)
@@ -118,10 +132,10 @@ class SnapshotLiveIndex(LiveIndex):
         start = start or _ColdStart(self.url, self.cache, device, runtime, query_model is None)
         both: list[Future[Any]] = [start.folder, start.embedder]
         wait(both)  # the model loads while the snapshot downloads; neither is left running when one fails
-        pointer, spec, _ = start.head.result()
+        head = start.head.result()
         path, (embedder, prompts) = start.folder.result(), start.embedder.result()
-        IndexDir(path).check_model(spec)
-        self.version = pointer["version"]
+        IndexDir(path).check_model(head.spec)
+        self.version = head.pointer["version"]
         self._failure: _Failure | None = None
         self._problem: str | None = None  # the last problem logged, so that each is logged once
         super().__init__(
@@ -208,16 +222,16 @@ class SnapshotLiveIndex(LiveIndex):
         )
 
 
-def _loaded(spec: ModelSpec, calibrated: bool, device: str, runtime: str, text_tower: bool) -> _Loaded:
+def _loaded(head: _Head, device: str, runtime: str, text_tower: bool) -> _Loaded:
     """The index's model with its text tower loaded (runtimes load towers on first use), unless another
     model encodes the queries (--query-model); and the text vectors of its calibration prompts when the
     snapshot carries no calibration: encoded while the snapshot downloads, the calibration then takes a few
     ms of the cold start instead of the second the first query spent encoding them."""
-    embedder = load_embedder(spec, device, runtime)
+    embedder = load_embedder(head.spec, device, runtime)
     if not text_tower:
         return embedder, None
     embedder.load_text_tower()
-    if not calibrated:
+    if not head.calibrated:
         return embedder, prompt_vectors(embedder)
     # A first run sets up what the runtime and the tokenizer make on first use (its text cleaner's import alone
     # is ~0.15 s): here, while the snapshot downloads, instead of in the warm-up search after it.

@@ -14,21 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-
-# The plugins are imported to register their openers: naming a format Pillow has not loaded makes
-# Image.open import all ~40 plugins.
-from PIL import (
-    AvifImagePlugin,  # noqa: F401
-    BmpImagePlugin,  # noqa: F401
-    GifImagePlugin,  # noqa: F401
-    Image,
-    ImageMode,
-    JpegImagePlugin,
-    PngImagePlugin,  # noqa: F401
-    TiffImagePlugin,  # noqa: F401
-    UnidentifiedImageError,
-    WebPImagePlugin,  # noqa: F401
-)
+from PIL import Image, ImageMode, UnidentifiedImageError
 
 from viewfinder.images.exif import MALFORMED, ORIENTATION, exif_of, field_count, taken_at
 from viewfinder.images.gps import gps_of
@@ -126,6 +112,8 @@ def decode_memory(source: str | os.PathLike | bytes | BinaryIO) -> int:
 
 
 def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
+    from PIL import JpegImagePlugin  # loaded by _opened (_register_formats)
+
     with _opened(source, MAX_PIXELS) as img:
         is_jpeg = isinstance(img, JpegImagePlugin.JpegImageFile)
         fast = None if is_jpeg else spng_decode(img)
@@ -165,6 +153,7 @@ def _decode(source: str | bytes, spec: PreprocessSpec) -> DecodedImage:
 @contextmanager
 def _opened(source: str | bytes | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
     """Opens source after the file checks, with only the header read and its size checked."""
+    _register_formats()
     with _readable(source) as fp, _reasons():
         formats: tuple[str, ...] = _FORMATS
         if fp.read(12)[4:8] == b"ftyp":  # an ISO media file: HEIF, or AVIF
@@ -241,6 +230,23 @@ def _reasons() -> Iterator[None]:
             raise DecodeError("truncated image data") from e
         reason = " ".join(str(e).split()) or type(e).__name__
         raise DecodeError(f"corrupt image data ({reason})") from e
+
+
+@functools.cache
+def _register_formats() -> None:
+    """Imports the plugins of _FORMATS, which registers their openers (naming a format Pillow has not loaded
+    makes Image.open import all ~40 plugins): at the first image, not at import, so that a process that never
+    opens one (a server's cold start, which a text search does not need them for) is spared their 0.02 s of
+    CPU (BENCHMARKS.md)."""
+    from PIL import (  # noqa: F401
+        AvifImagePlugin,
+        BmpImagePlugin,
+        GifImagePlugin,
+        JpegImagePlugin,
+        PngImagePlugin,
+        TiffImagePlugin,
+        WebPImagePlugin,
+    )
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import functools
 import struct
 from types import ModuleType
 
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from viewfinder.images.exif import MALFORMED
 
@@ -36,6 +36,8 @@ def spng_decode(img: Image.Image) -> tuple[Image.Image, Image.Exif] | None:
     """`img`'s pixels as a new image decoded by libspng from the file `img` was opened from, with its EXIF
     (all in the chunks before the image data, which Pillow read with the header), or None where Pillow must
     decode it (see the module's docstring)."""
+    from PIL import PngImagePlugin  # here, not at import: loaded once an image was opened (images.decode)
+
     pyspng = _pyspng()
     if pyspng is None or not isinstance(img, PngImagePlugin.PngImageFile) or img.fp is None:
         return None

@@ -38,8 +38,13 @@ import os
 # tokenizer's tables) and little garbage: collecting while it runs only scans them again and again (without it,
 # 8 cold starts of 9 were faster here; BENCHMARKS.md). Under Lambda the collector is off from here, before the
 # imports, until the handler is built (build_handler).
+# numpy and FAISS each load an OpenBLAS that starts a thread per core at import, which then waits for work
+# spinning: ~0.15 s of CPU of a cold start on two cores (BENCHMARKS.md), more with more. An environment answers
+# one query at a time, whose products are too small to share out (the largest of an init, the calibration of a
+# snapshot published without one, takes 0.02 s on one thread): one thread each is all it needs.
 if os.environ.get("AWS_LAMBDA_RUNTIME_API"):
     gc.disable()
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import logging
 import math

@@ -39,6 +39,7 @@ from viewfinder.store.vector_store import VectorStore
 
 STREAM_CHUNK = 2**20
 PART = 16 * 2**20  # bytes per ranged GET of a large file (AWS suggests 8–16 MB for parallel GETs)
+Listed = tuple[bytes, dict[str, dict[str, Any]]]  # a SNAPSHOT.json and the files it lists (snapshot_listing)
 
 
 def _checked_version(pointer: dict[str, str]) -> str:
@@ -66,7 +67,7 @@ def manifest_model(url: str, pointer: dict[str, str]) -> str:
         raise SnapshotError(f"s3://{bucket}/{key} is not a Viewfinder manifest ({error}).") from None
 
 
-def snapshot_listing(url: str, pointer: dict[str, str]) -> tuple[bytes, dict[str, dict[str, Any]]]:
+def snapshot_listing(url: str, pointer: dict[str, str]) -> Listed:
     """The SNAPSHOT.json of the snapshot `pointer` names, checked against the pointer, and the files it lists."""
     bucket, prefix = location(url)
     key = object_key(prefix, "snapshots", _checked_version(pointer), SNAPSHOT_FILE)
@@ -76,8 +77,9 @@ def snapshot_listing(url: str, pointer: dict[str, str]) -> tuple[bytes, dict[str
     return listing, listed_files(listing, f"s3://{bucket}/{key}")
 
 
-def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
-    """The local folder of the snapshot `pointer` names: downloaded, verified, then renamed into place."""
+def download(url: str, pointer: dict[str, str], cache: Path, listed: Listed | None = None) -> Path:
+    """The local folder of the snapshot `pointer` names: downloaded, verified, then renamed into place.
+    `listed` is its listing when the caller has read it (snapshot_listing), which is then not read again."""
     version = _checked_version(pointer)
     target = cache / version
     if (target / SNAPSHOT_FILE).is_file():  # only a verified folder is ever renamed to this name
@@ -86,7 +88,7 @@ def download(url: str, pointer: dict[str, str], cache: Path) -> Path:
         shutil.rmtree(target)  # another snapshot under the same name (not one `publish` made): fetch this one
     bucket, prefix = location(url)
     base = object_key(prefix, "snapshots", version)
-    listing, files = snapshot_listing(url, pointer)
+    listing, files = listed or snapshot_listing(url, pointer)
     cache.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=cache, prefix=f".{version}."))
     try:

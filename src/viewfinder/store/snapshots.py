@@ -156,6 +156,8 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
 
     SnapshotError, the snapshot left uploaded, when a newer one became current meanwhile (another publish).
     """
+    from boto3.s3.transfer import S3Transfer  # only a publish uploads: a reader never imports boto3
+
     bucket, prefix = location(url)
     index_dir = IndexDir(index_path)
     s3_call(f"bucket s3://{bucket}", client().list_objects_v2, Bucket=bucket, MaxKeys=1)
@@ -167,8 +169,9 @@ def publish(index_path: Path, url: str, keep: int | None = None, thumbnails: boo
 
         def upload(name: str) -> tuple[str, dict[str, Any]]:
             path = folder / name
-            s3_call(f"s3://{bucket}/{base}/{name}", client().upload_file, Filename=str(path), Bucket=bucket,
-                    Key=f"{base}/{name}")  # fmt: skip
+            with S3Transfer(client()) as transfer:  # multipart above 8 MB, as boto3's upload_file
+                s3_call(f"s3://{bucket}/{base}/{name}", transfer.upload_file, filename=str(path), bucket=bucket,
+                        key=f"{base}/{name}")  # fmt: skip
             return name, {"sha256": file_sha256(path), "size": path.stat().st_size}
 
         with ThreadPoolExecutor(TRANSFERS) as pool:
