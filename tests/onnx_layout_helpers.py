@@ -66,7 +66,8 @@ def write_clip_tokenizer(folder: Path, context_length: int) -> None:
     clip = ClipTokenizer(open_clip_vocab())
     names = {"<start_of_text>": "<|startoftext|>", "<end_of_text>": "<|endoftext|>"}
     vocab = {names.get(piece, piece): number for number, piece in enumerate(clip.encoder)}
-    merges = [pair for pair, _ in sorted(clip.ranks.items(), key=lambda item: item[1])]
+    # The ranks are keyed as the merges file writes them, "first second".
+    merges = [tuple(merge.split(" ")) for merge, _ in sorted(clip.ranks.items(), key=lambda item: item[1])]
     tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=context_length)
     tokenizer.save_pretrained(str(folder))
 
