@@ -334,8 +334,13 @@ class VectorIndex(VectorStore):
         temporary = folder / f".{name}.tmp"
         faiss.write_index(self.index, str(temporary))
         _fsync_replace(temporary, folder / name)
-        state = {"file": name, "generation": generation, "dim": self.dim, "precision": self.precision}
-        state["params"] = asdict(self.params)
+        state = {
+            "file": name,
+            "generation": generation,
+            "dim": self.dim,
+            "precision": self.precision,
+            "params": asdict(self.params),
+        }
         state_temporary = folder / f".{STATE_FILE}.tmp"
         state_temporary.write_text(json.dumps(state, indent=2))
         _fsync_replace(state_temporary, folder / STATE_FILE)
