@@ -11,8 +11,8 @@ import pytest
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.factory import load_embedder
-from viewfinder.models.onnx_format import mapped_file
-from viewfinder.models.onnx_mapped import make_mapped, map_text_tower
+from viewfinder.models.onnx_format import make_mapped, mapped_file
+from viewfinder.models.onnx_mapped import map_text_tower
 from viewfinder.models.onnx_quantize import int8_method
 from viewfinder.models.registry import resolve_model
 

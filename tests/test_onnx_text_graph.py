@@ -90,21 +90,24 @@ def test_quick_gelu_and_a_linear_projection_with_a_bias(tiny):
 
 
 @pytest.mark.parametrize(
-    ("quantise", "quantised_op", "kept_final"),
+    ("quantise", "quantised_op", "signed"),
     [(blockwise_int8, "MatMulNBits", False), (signed_text_int8, "MatMulInteger", True)],
 )
-def test_its_int8_versions_keep_the_attention_output_projections_fp32(
-    tiny, tmp_path, quantise, quantised_op, kept_final
+def test_its_int8_versions_keep_the_attention_output_projections_from_dynamic_quantisation(
+    tiny, tmp_path, quantise, quantised_op, signed
 ):
     onnx.save_model(build_text_graph(tiny, START), tmp_path / "text.onnx")
     quantise(tmp_path / "text.onnx", tmp_path / "text.int8.onnx")
     graph = onnx.load(str(tmp_path / "text.int8.onnx")).graph
     kept = [node.name for node in graph.node if node.op_type == "MatMul"]
     out_projections = [f"{KEEP_FP32}resblocks.{number}.attn.out_proj" for number in range(2)]
-    # The signed dynamic version keeps the final projection (the graph's last product) fp32 too.
-    assert kept[: len(out_projections)] == out_projections and len(kept) == len(out_projections) + kept_final
+    blocks = [node.name for node in graph.node if node.op_type == "MatMulNBits"]
+    if signed:  # the out projections in 8-bit blocks (named _Q8), the final projection (the last product) fp32
+        assert blocks == [f"{name}_Q8" for name in out_projections] and len(kept) == 1
+    else:  # the out projections fp32
+        assert kept == out_projections
     quantised = [node for node in graph.node if node.op_type == quantised_op]
-    assert len(quantised) == 2 * 3 + (not kept_final)  # query-key-value, MLP (and the final projection)
+    assert len(quantised) == 2 * 3 + (not signed)  # query-key-value, MLP (and the final projection)
     if quantised_op == "MatMulInteger":  # signed weights, which VNNI multiplies by u8 activations exactly
         weights = {init.name: init for init in graph.initializer}
         assert all(weights[node.input[1]].data_type == onnx.TensorProto.INT8 for node in quantised)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 from viewfinder import settings
@@ -55,3 +57,28 @@ def mapped_file(source: Path) -> Path:
     """The mapped form of the tower file `source` where one was made (onnx_mapped), else `source`."""
     mapped = source.with_name(source.stem + MAPPED)
     return mapped if mapped.is_file() else source
+
+
+def make_mapped(source: Path) -> Path:
+    """Writes the mapped form of the tower file `source` beside it (its graph and its weights file); returns the
+    graph's path. Both are written in a staging folder of this process and renamed into place, the weights
+    first: a reader never takes a half-written file, and servers starting at once on one model cache each
+    write their own (the same bytes) instead of appending to one weights file."""
+    import onnx
+
+    mapped = source.with_name(source.stem + MAPPED)
+    weights = source.with_name(source.stem + WEIGHTS)
+    staging = source.with_name(f".{source.stem}.{os.getpid()}.mapping")
+    shutil.rmtree(staging, ignore_errors=True)  # a crashed run's: onnx appends to an existing weights file
+    staging.mkdir()
+    try:
+        graph = staging / mapped.name
+        onnx.save_model(
+            onnx.load(str(source)), str(graph), save_as_external_data=True, location=weights.name, size_threshold=1024
+        )
+        os.chmod(staging / weights.name, source.stat().st_mode & 0o777)  # onnx writes it for its owner alone
+        os.replace(staging / weights.name, weights)
+        os.replace(graph, mapped)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return mapped

@@ -5,7 +5,9 @@ Loading a tower that holds its weights costs ~0.3 s of CPU for the int8 text tow
 fp32's, in every new process; in the mapped form 0.06 s and 0.11 s, at the same query speed (BENCHMARKS.md,
 "Cold start from a 100k snapshot"). That matters where a process starts per request burst (a Lambda cold
 start), so the Lambda image carries this form, made by `map_text_tower` before the image is built: making it
-needs the onnx package, which the image leaves out.
+(onnx_format.make_mapped) needs the onnx package, which the image leaves out. A server's text tower is loaded
+from it too, made when the server loads it: its one- and two-thread sessions (text_threads) then share one copy
+of the weights instead of holding one each.
 
 A tower file is never rewritten in place (an export folder is named after its model and format, an int8 file
 after its method), so the mapped form made from it stays its copy, and is used whenever it is there
@@ -14,33 +16,9 @@ after its method), so the mapped form made from it stays its copy, and is used w
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from viewfinder.models.onnx_format import MAPPED, WEIGHTS
-
-
-def make_mapped(source: Path) -> Path:
-    """Writes the mapped form of the tower file `source` beside it (its graph, then its weights file); returns
-    the graph's path. The graph is renamed into place last: a reader never takes a half-written one."""
-    import onnx
-
-    mapped = source.with_name(source.stem + MAPPED)
-    weights = source.with_name(source.stem + WEIGHTS)
-    staging = source.with_name(f".{source.stem}.{os.getpid()}{MAPPED}")
-    mapped.unlink(missing_ok=True)  # no reader pairs an old graph with the weights written below
-    weights.unlink(missing_ok=True)  # onnx appends to an existing weights file
-    try:
-        onnx.save_model(
-            onnx.load(str(source)), str(staging), save_as_external_data=True, location=weights.name, size_threshold=1024
-        )
-        os.chmod(weights, source.stat().st_mode & 0o777)  # onnx writes it for its owner alone
-        os.replace(staging, mapped)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        weights.unlink(missing_ok=True)
-        raise
-    return mapped
+from viewfinder.models.onnx_format import make_mapped
 
 
 def map_text_tower(model: str, runtime: str = "auto") -> Path:

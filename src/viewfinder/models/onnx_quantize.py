@@ -8,14 +8,16 @@ The two towers are quantised differently, each the way that keeps its vectors cl
 - the text tower (one short query), where the CPU has VNNI, by dynamic quantisation with signed weights per
   output channel too (`signed_text_int8`), its final projection kept fp32 as well: 0.71-0.76x the CPU time of
   the blocks below for a sentence, 0.86-0.89x for a noun, at the same rankings (BENCHMARKS.md, "HTTP
-  service"; measured with each prompt alone, since the activations' scale is the whole batch's).
+  service"; measured with each prompt alone, since the activations' scale is the whole batch's). Its
+  attention output projections, which lose the rankings quantised dynamically, are 8-bit blocks of OUT_BLOCK
+  (the method below), which hold them: a quarter of their bytes, read from memory on every query.
   Elsewhere with 8-bit weights in blocks of TEXT_BLOCK input rows (ONNX Runtime's MatMulNBits), whose
   activations are quantised per block of TEXT_BLOCK values too: on the ViT-B/32 architecture it holds the
   rankings dynamic quantisation with unsigned weights does not (random weights: cosine to fp32 ≥ 0.9995
   against 0.9991, mean top-10 overlap 0.955-0.962 against 0.932-0.941; `scripts/int8_text_quality.py`) at
   about its speed: blocks of 32 held them a little better, 1.2x slower.
-  The token embedding and the attention output projections (Gather; Gemm in torch's export, KEEP_FP32 in the
-  fused graph) stay fp32 in both; the embedding is read a few rows per query.
+  The token embedding stays fp32 (a Gather, read a few rows per query), and so do the attention output
+  projections of torch's export (Gemm) in both, and of the fused graph (KEEP_FP32) in the blocks.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from pathlib import Path
 from viewfinder.errors import ViewfinderError
 
 TEXT_BLOCK = 128
-# A product whose node's name starts so stays fp32 in the text tower's int8 version: the fused text graph
-# (onnx_text_graph) names its attention output projections so. Quantised too, they lost the rankings
-# (random:ViT-B-32: mean top-10 overlap 0.946 on the 100k vectors, under the 0.95 target; BENCHMARKS.md).
+# A product whose node's name starts so is not quantised dynamically in the text tower's int8 version: the fused
+# text graph (onnx_text_graph) names its attention output projections so. Quantised so too, they lost the
+# rankings (random:ViT-B-32: mean top-10 overlap 0.946 on the 100k vectors, under the 0.95 target); in 8-bit
+# blocks of OUT_BLOCK, as the signed version has them, they hold them (0.960 / 0.956 on the two indexes, against
+# 0.958 / 0.956 kept fp32; BENCHMARKS.md). The blocks' version keeps them fp32.
 KEEP_FP32 = "fp32."
+OUT_BLOCK = 32
 # accuracy_level 4: the product runs in int8 (activations quantised per block), 7x faster here than
 # dequantising the weights to fp32 first.
 INT8_COMPUTE = 4
@@ -94,7 +99,7 @@ def int8_method(name: str) -> tuple[str, Callable[[Path, Path], None]]:
     if name == "image":
         return ("image.int8-s8" if signed else "image.int8"), dynamic_int8
     if signed:
-        return "text.int8-s8", signed_text_int8
+        return "text.int8-s8o", signed_text_int8
     return f"text.int8-b{TEXT_BLOCK}", blockwise_int8
 
 
@@ -137,20 +142,25 @@ def signed_text_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     products = _products(source)
-    # The final projection stays fp32 too: it runs on one row, and quantised it cost the rankings most after
-    # the attention output projections (mean top-10 overlap on the 100k vectors 0.952 -> 0.955, BENCHMARKS.md).
-    kept = [*_kept_fp32(products), products[-1]]
-    # The fused graph's ONNX Runtime operators (com.microsoft) have no type inference in the quantiser: their
-    # outputs are taken to be float, as they all are.
-    quantize_dynamic(
-        source,
-        target,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul"],  # as the blocks: torch's export's Gemms (out projections) stay fp32
-        nodes_to_exclude=kept,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    # The final projection stays fp32: it runs on one row, and quantised it cost the rankings most after the
+    # attention output projections (mean top-10 overlap on the 100k vectors 0.952 -> 0.955, BENCHMARKS.md).
+    final = products[-1:]
+    dynamic = target.with_name(target.stem + ".dynamic.onnx")
+    try:
+        # The fused graph's ONNX Runtime operators (com.microsoft) have no type inference in the quantiser:
+        # their outputs are taken to be float, as they all are.
+        quantize_dynamic(
+            source,
+            dynamic,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],  # as the blocks: torch's export's Gemms (out projections) stay fp32
+            nodes_to_exclude=[*_kept_fp32(products), *final],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        _in_blocks(dynamic, target, OUT_BLOCK, exclude=final)  # what is left: the out projections
+    finally:
+        dynamic.unlink(missing_ok=True)
 
 
 def _kept_fp32(products: list[str]) -> list[str]:
@@ -167,15 +177,20 @@ def _products(source: Path) -> list[str]:
 
 
 def blockwise_int8(source: Path, target: Path) -> None:
+    _in_blocks(source, target, TEXT_BLOCK, exclude=_kept_fp32(_products(source)))
+
+
+def _in_blocks(source: Path, target: Path, block: int, exclude: list[str]) -> None:
+    """The graph's fp32 products (MatMul nodes) but `exclude` as 8-bit weights in blocks of `block` input rows."""
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     quantizer = MatMulNBitsQuantizer(
         str(source),
         bits=8,
-        block_size=TEXT_BLOCK,
+        block_size=block,
         accuracy_level=INT8_COMPUTE,
-        nodes_to_exclude=_kept_fp32(_products(source)),
+        nodes_to_exclude=exclude,
         op_types_to_quantize=("MatMul",),
     )
     quantizer.process()

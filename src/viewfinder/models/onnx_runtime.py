@@ -32,12 +32,14 @@ from viewfinder.models.onnx_format import (
     bundled_export,
     cache_root,
     export_dir,
+    make_mapped,
     mapped_file,
 )
 from viewfinder.models.onnx_layout import hub_layout, mirror_of, write_export
 from viewfinder.models.onnx_quantize import QuantizationError, quantized_file
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
+from viewfinder.models.text_threads import SPIN_US, THREADS, SpareThreadSession, wanted
 from viewfinder.models.tokenizer import VOCAB_FILE, ClipTokenizer, clip_tokenizer
 
 
@@ -144,6 +146,8 @@ class OnnxEmbedder(Embedder):
 
     Each tower loads on first use: indexing never loads the text tower (and its tokenizer), a search by text
     never loads the image tower. Search and serve warm the text tower at start-up with `load_text_tower`.
+    A server's text tower (text_threads.use_free_cores) keeps a two-thread session beside the one-thread one,
+    both on its weights mapped once (onnx_mapped), and a query takes it when a core is free.
     """
 
     def __init__(
@@ -177,6 +181,7 @@ class OnnxEmbedder(Embedder):
         self._meta = meta
         self._tokenizer: ClipTokenizer | HfTokenizer | None = None
         self._sessions: dict[str, object] = {}
+        self._spare_thread: SpareThreadSession | None = None
         self._lock = threading.Lock()
 
     @property
@@ -197,7 +202,12 @@ class OnnxEmbedder(Embedder):
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         session, tokenizer = self._text_tower()
-        return run_tower(session, tokenizer(texts, trim=self.trimmed_text))
+        tokens = tokenizer(texts, trim=self.trimmed_text)
+        if self._spare_thread is not None:
+            with self._spare_thread.lend() as two_threads:
+                if two_threads is not None:
+                    return run_tower(two_threads, tokens)
+        return run_tower(session, tokens)
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
         return run_tower(self._tower("image"), to_model_input(pixels, self.preprocess))
@@ -210,6 +220,8 @@ class OnnxEmbedder(Embedder):
                 if session is None:
                     if name == "text":
                         self._tokenizer = self._load_tokenizer()
+                        if wanted():
+                            self._spare_thread = SpareThreadSession(self._session(name, THREADS))
                     session = self._sessions[name] = self._session(name)
         return session
 
@@ -248,23 +260,41 @@ class OnnxEmbedder(Embedder):
                 self.runtime = "onnx"
         return path
 
-    def _session(self, name: str):
+    def _session(self, name: str, text_threads: int = 1):
         import onnxruntime as ort
 
-        path = mapped_file(self.tower_file(name))  # its weights mapped where that form was made (onnx_mapped)
+        path = self.tower_file(name)
+        if text_threads > 1:
+            _map(path)  # made first (_tower), so that the one-thread session maps the same weights
+        path = mapped_file(path)  # its weights mapped where that form was made (onnx_mapped)
         options = ort.SessionOptions()
         # A text query is one short sequence: on one thread it never waits for a second thread that another
-        # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine).
-        # Image batches use every core.
-        options.intra_op_num_threads = 1 if name == "text" else 0  # 0: one thread per core
-        # Idle pool threads would otherwise spin after each batch, taking the cores the decode threads need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine); a
+        # server's second session takes two where a core is free (text_threads). Image batches use every core.
+        options.intra_op_num_threads = text_threads if name == "text" else 0  # 0: one thread per core
+        if text_threads > 1:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+            options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_US))
+        else:
+            # Idle pool threads would otherwise spin after each batch, taking the cores the decode threads need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if name == "image":
             # A memory pattern plans one block for every intermediate of a batch shape and keeps it; with the
             # arena alone, buffers are reused as they free. Batch 32 of ViT-B-32-256: peak RSS 875 -> 653 MB
             # (fp32), 596 -> 393 MB (int8), at the same speed within noise (BENCHMARKS.md).
             options.enable_mem_pattern = False
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _map(path: Path) -> None:
+    """Makes the mapped form of a tower file where it is missing: sessions on it share its weights in the page
+    cache instead of holding a copy each (~110 MB for ViT-B/32's int8 text tower). A model cache that cannot take
+    it leaves each session its copy."""
+    if mapped_file(path) == path:
+        try:
+            make_mapped(path)
+        except OSError as error:
+            logging.getLogger(__name__).info("cannot map %s (%s); each session loads its own copy", path, error)
 
 
 # ONNX's names of the input types a tower may take, as numpy types.

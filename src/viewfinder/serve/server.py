@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from viewfinder import settings
-from viewfinder.app.serving import one_thread_per_query
+from viewfinder.app.serving import one_thread_per_query, text_on_free_cores
 from viewfinder.errors import ViewfinderError
 from viewfinder.serve.app import create_app
 from viewfinder.serve.guards import LOOPBACK_HOSTS
@@ -57,6 +57,7 @@ def serve(
     api_token, admin_token = settings.value("api_token"), settings.value("admin_token")
     listener = _listen(host, port)  # before the slow model load, so a taken port fails at once
     one_thread_per_query()
+    text_on_free_cores()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("viewfinder").setLevel(logging.INFO)
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a warning per malformed upload is noise
