@@ -17,8 +17,10 @@ def main() -> None:
     for name in TEST_MODELS:
         export = ensure_export(resolve_model(name))
         # int8 towers (text.int8-s8o.onnx or text.int8-b128.onnx, image.int8.onnx, and a quantiser failure noted
-        # beside them) are made from the fp32 ones on first use, on the user's machine (its CPU picks the method).
-        shutil.copytree(export, BUNDLED_ROOT / name.replace(":", "-"), ignore=shutil.ignore_patterns("*.int8*"))
+        # beside them) are made from the fp32 ones on first use, on the user's machine (its CPU picks the method),
+        # and so are mapped forms (a server's, onnx_mapped).
+        skipped = shutil.ignore_patterns("*.int8*", "*.mapped.*")
+        shutil.copytree(export, BUNDLED_ROOT / name.replace(":", "-"), ignore=skipped)
         print(f"bundled {name} from {export}")
 
 
