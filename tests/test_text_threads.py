@@ -12,7 +12,7 @@ import pytest
 from viewfinder.models import onnx_runtime, text_threads
 from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.registry import resolve_model
-from viewfinder.models.text_threads import SpareThreadSession, core_free
+from viewfinder.models.text_threads import SpareThreadSession, running_tasks
 
 TEXTS = ["a photo of a dog", "a red bicycle leaning against a brick wall in the rain", "x"]
 
@@ -23,22 +23,27 @@ def loadavg(tmp_path: Path, running: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("running", "free"), [(1, True), (2, False), (5, False)])
-def test_a_core_is_free_while_fewer_tasks_run_than_there_are_cores(tmp_path, running, free):
-    assert core_free(2, loadavg(tmp_path, running)) is free
+def test_the_running_tasks_are_read_from_the_kernels_count(tmp_path):
+    path = loadavg(tmp_path, 3)
+    with path.open() as opened:
+        assert running_tasks(opened.fileno()) == 3
+        path.write_text("0.1 0.2 0.3 1/312 4\n")  # read afresh each time, as /proc/loadavg is made afresh
+        assert running_tasks(opened.fileno()) == 1
+    with Path("/proc/loadavg").open() as kernels:
+        assert running_tasks(kernels.fileno()) >= 1  # this thread is running
 
 
-@pytest.mark.parametrize("text", ["", "0.1 0.2", "0.1 0.2 0.3 many/312 4", None])
-def test_no_core_counts_as_free_where_the_count_cannot_be_read(tmp_path, text):
+@pytest.mark.parametrize("text", ["", "0.1 0.2", "0.1 0.2 0.3 many/312 4"])
+def test_a_count_that_cannot_be_read_is_none(tmp_path, text):
     path = tmp_path / "loadavg"
-    if text is not None:
-        path.write_text(text)
-    assert not core_free(2, path)
+    path.write_text(text)
+    with path.open() as opened:
+        assert running_tasks(opened.fileno()) is None
 
 
 @pytest.fixture
 def machine(tmp_path, monkeypatch) -> Path:
-    """The kernel's count of running tasks, as this test sets it; no pause between reads."""
+    """The kernel's count of running tasks, as this test sets it; read once, not again for a while."""
     path = loadavg(tmp_path, 1)
     monkeypatch.setattr(text_threads, "LOADAVG", path)
     monkeypatch.setattr(text_threads, "RECHECK_SECONDS", 0.0)
@@ -59,11 +64,19 @@ def test_the_session_is_lent_to_one_query_at_a_time_and_only_while_a_core_is_fre
         assert freed == "two-thread session"
 
 
-def test_a_task_seen_running_once_is_read_again_before_the_query_settles_for_one_thread(machine, monkeypatch):
-    counts = iter(["2/312", "1/312"])
-    monkeypatch.setattr(text_threads, "core_free", lambda cores, path=None: next(counts) == "1/312")
+def test_a_task_seen_running_is_read_again_before_the_query_settles_for_one_thread(machine, monkeypatch):
+    counts = iter([2, 2, 1])
+    monkeypatch.setattr(text_threads, "running_tasks", lambda loadavg: next(counts))
+    monkeypatch.setattr(text_threads, "RECHECK_SECONDS", 10.0)
     with SpareThreadSession("two-thread session", cores=2).lend() as session:
         assert session == "two-thread session"
+    assert next(counts, "all read") == "all read"
+
+
+def test_where_the_count_cannot_be_opened_no_core_is_free(machine, monkeypatch):
+    monkeypatch.setattr(text_threads, "LOADAVG", machine.parent / "no-such-file")
+    with SpareThreadSession("two-thread session", cores=2).lend() as session:
+        assert session is None
 
 
 @pytest.fixture

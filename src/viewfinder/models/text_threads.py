@@ -5,8 +5,8 @@ weights (47 MB for ViT-B/32 in int8) from memory: a second core reading half of 
 (BENCHMARKS.md, "HTTP service"). A second thread that has to wait for a core, though, makes every product wait
 for it: with the other core busy the pair took twice one thread's time. So a server keeps the tower in two
 sessions, one thread and two, and lends the pair to one query at a time, when the kernel counts fewer tasks
-running on the machine than the process has cores (read up to three times 0.1 ms apart: a task seen running
-may be about to sleep). Where the count cannot be read, no core counts as free.
+running on the machine than the process has cores (read again for up to 0.3 ms while it says no: a task seen
+running may be about to sleep). Where the count cannot be read, no core counts as free.
 
 Only a long-running server turns this on (`use_free_cores`, by `viewfinder serve`): a one-off search would
 spend more loading the second session than it saves, and a Lambda cold start loads only what its first
@@ -30,10 +30,9 @@ THREADS = 2
 # give the core back soon after the query, when the rest of the request and its client may want it.
 SPIN_US = 500
 # A task counted running may be one about to sleep (another server process that has just sent its answer): the
-# count is read again, this many times this far apart, before a query settles for one thread. In a round robin
-# of two servers a third of the first reads counted one task too many, and nearly all the second ones did not.
-RECHECKS = 2
-RECHECK_SECONDS = 0.0001
+# count is read again (~1 us a read) for this long before a query settles for one thread. In a round robin of
+# two servers a third of the first reads counted one task too many, and nearly none a read 0.2 ms later.
+RECHECK_SECONDS = 0.0003
 
 _free_cores_wanted = False
 
@@ -58,14 +57,13 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def core_free(cores: int, loadavg: Path | None = None) -> bool:
-    """Whether fewer tasks are running on the machine at this instant than `cores`, the calling thread counted:
-    /proc/loadavg's fourth field is running/existing tasks."""
+def running_tasks(loadavg: int) -> int | None:
+    """The tasks running on the machine at this instant, the calling thread counted, from the open /proc/loadavg
+    (its fourth field is running/existing tasks); None where it cannot be read."""
     try:
-        running = int((loadavg or LOADAVG).read_text().split()[3].split("/")[0])
+        return int(os.pread(loadavg, 64, 0).split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
-        return False
-    return running < cores
+        return None
 
 
 class SpareThreadSession:
@@ -75,6 +73,10 @@ class SpareThreadSession:
         self.session = session
         self.cores = cores if cores is not None else usable_cores()
         self._lent = threading.Lock()
+        try:  # kept open: a read is then one system call, not three
+            self._loadavg: int | None = os.open(LOADAVG, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._loadavg = None
 
     @contextmanager
     def lend(self) -> Iterator[Any | None]:
@@ -88,9 +90,14 @@ class SpareThreadSession:
             self._lent.release()
 
     def _core_free(self) -> bool:
-        for attempt in range(RECHECKS + 1):
-            if core_free(self.cores):
+        if self._loadavg is None:
+            return False
+        until = time.perf_counter() + RECHECK_SECONDS
+        while True:
+            running = running_tasks(self._loadavg)
+            if running is None:
+                return False
+            if running < self.cores:
                 return True
-            if attempt < RECHECKS:
-                time.sleep(RECHECK_SECONDS)
-        return False
+            if time.perf_counter() >= until:
+                return False
