@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import pytest
 
 from viewfinder.errors import BadQueryError
@@ -48,3 +50,13 @@ def test_a_query_sorts_by_relevance_unless_asked_and_refuses_an_unknown_order():
     assert Query(terms, sort="date") != Query(terms)  # so a cached answer in one order never answers the other
     with pytest.raises(BadQueryError, match="sort must be relevance or date, not 'newest'"):
         Query(terms, sort="newest")
+
+
+def test_a_rated_hit_keeps_every_other_field_of_the_hit():
+    """`Hit.rated` builds the hit field by field: a field added to Hit and not carried over fails here."""
+    every = replace(hit(3, "2020-01-01T00:00:00"), relevance=None, match=None, words="open 9-5")
+    rated = every.rated(72.5, "strong")
+    assert (rated.relevance, rated.match) == (72.5, "strong")
+    kept = [field.name for field in fields(Hit) if field.name not in ("relevance", "match")]
+    assert all(getattr(rated, name) == getattr(every, name) for name in kept)
+    assert all(getattr(every, name) is not None for name in kept)  # each carried field was set, so was compared

@@ -42,7 +42,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import cached_property
 
 import numpy as np
@@ -174,9 +174,8 @@ def _cut(positions: np.ndarray, level: float) -> float:
 def rate(hits: Sequence[Hit], typical: float, prior: Prior, identical_anchor: bool, one_term: bool) -> list[Hit]:
     """The hits (a query's ranked pool, at least RATED where the collection has them) with their relevance."""
     scores = ratings([hit.similarity for hit in hits], typical, prior, identical_anchor, one_term)
-    return [
-        replace(hit, relevance=round(r, 1), match=match_word(round(r, 1))) for hit, r in zip(hits, scores, strict=True)
-    ]
+    rounded = [round(r, 1) for r in scores]
+    return [hit.rated(r, match_word(r)) for hit, r in zip(hits, rounded, strict=True)]
 
 
 def calibrate(

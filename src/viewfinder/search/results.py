@@ -22,6 +22,11 @@ class Hit:
     match: str | None = None  # "strong", "possible" or "weak": the relevance in a word (search.relevance)
     words: str | None = None  # the words read in the photo, given for a query with a quoted phrase
 
+    def rated(self, relevance: float, match: str) -> Hit:
+        """This hit with its relevance and its word: made directly, since `dataclasses.replace` inspects every
+        field on each call (a search rates at least 50 hits: 0.13 ms of its time)."""
+        return Hit(self.rank, self.image, self.similarity, relevance, match, self.words)
+
 
 @dataclass(frozen=True)
 class Answer:
