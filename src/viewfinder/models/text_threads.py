@@ -1,7 +1,7 @@
 """A text query's second thread: a server's query runs the text tower on two threads when a core is free for it.
 
 A text query is one short sequence, and one thread encodes it in a time set mostly by reading the tower's
-weights (47 MB for ViT-B/32 in int8) from memory: a second core reading half of them takes a third off
+weights (38 MB for ViT-B/32 in int8) from memory: a second core reading half of them takes a third off
 (BENCHMARKS.md, "HTTP service"). A second thread that has to wait for a core, though, makes every product wait
 for it: with the other core busy the pair took twice one thread's time. So a server keeps the tower in two
 sessions, one thread and two, and lends the pair to one query at a time, when the kernel counts fewer tasks
