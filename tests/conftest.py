@@ -25,6 +25,15 @@ def index(capsys: pytest.CaptureFixture, library: Path, tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def one_text_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a one-off process does: a test that runs `serve` in this process (the CLI's command,
+    with a port taken) sets text_threads.use_free_cores, which would last for every later test."""
+    from viewfinder.models import text_threads
+
+    monkeypatch.setattr(text_threads, "_free_cores_wanted", False)
+
+
 @pytest.fixture(scope="session")
 def tiny_embedder():
     """The deterministic random test model, loaded once for the session."""

@@ -84,7 +84,6 @@ def server_process(machine, tmp_path, monkeypatch) -> Path:
     """This process as `viewfinder serve` sets it up (text_threads.use_free_cores) on two cores, with a model
     cache of its own: the mapped form made here reaches no other test."""
     monkeypatch.setenv("VIEWFINDER_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(text_threads, "_free_cores_wanted", False)
     monkeypatch.setattr(text_threads, "usable_cores", lambda: 2)
     text_threads.use_free_cores()
     return machine
@@ -140,7 +139,6 @@ def test_concurrent_queries_share_the_two_thread_session_out_one_at_a_time(serve
 
 def test_a_one_off_search_keeps_one_session(tmp_path, monkeypatch):
     monkeypatch.setenv("VIEWFINDER_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(text_threads, "_free_cores_wanted", False)
     embedder = OnnxEmbedder(resolve_model("test:tiny"), int8=True)
     embedder.load_text_tower()
     assert embedder._spare_thread is None
