@@ -3,6 +3,8 @@ second session that shares the tower's mapped weights and gives the same vectors
 
 from __future__ import annotations
 
+import gc
+import os
 import threading
 from pathlib import Path
 
@@ -43,7 +45,7 @@ def test_a_count_that_cannot_be_read_is_none(tmp_path, text):
 
 @pytest.fixture
 def machine(tmp_path, monkeypatch) -> Path:
-    """The kernel's count of running tasks, as this test sets it; read once, not again for a while."""
+    """The kernel's count of running tasks, as this test sets it; read once per query (no rereading)."""
     path = loadavg(tmp_path, 1)
     monkeypatch.setattr(text_threads, "LOADAVG", path)
     monkeypatch.setattr(text_threads, "RECHECK_SECONDS", 0.0)
@@ -143,3 +145,13 @@ def test_a_one_off_search_keeps_one_session(tmp_path, monkeypatch):
     embedder.load_text_tower()
     assert embedder._spare_thread is None
     assert not list(embedder.tower_file("text").parent.glob("*.mapped.*"))
+
+
+def test_the_kernels_count_is_closed_with_the_session_that_read_it(machine):
+    spare = SpareThreadSession("two-thread session", cores=2)
+    descriptor = spare._loadavg
+    assert descriptor is not None and os.fstat(descriptor)
+    del spare
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(descriptor)

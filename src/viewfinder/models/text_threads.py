@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,8 +74,9 @@ class SpareThreadSession:
         self.session = session
         self.cores = cores if cores is not None else usable_cores()
         self._lent = threading.Lock()
-        try:  # kept open: a read is then one system call, not three
+        try:  # kept open: a read is then one system call, not three; closed with this object (a model replaced)
             self._loadavg: int | None = os.open(LOADAVG, os.O_RDONLY | os.O_CLOEXEC)
+            weakref.finalize(self, os.close, self._loadavg)
         except OSError:
             self._loadavg = None
 
