@@ -139,6 +139,13 @@ def test_concurrent_queries_share_the_two_thread_session_out_one_at_a_time(serve
         np.testing.assert_allclose(result, expected, atol=1e-6)
 
 
+def test_where_the_kernel_counts_no_tasks_a_server_keeps_one_session(server_process, monkeypatch):
+    monkeypatch.setattr(text_threads, "LOADAVG", server_process.parent / "no-such-file")  # as on macOS
+    embedder = OnnxEmbedder(resolve_model("test:tiny"), int8=True)
+    embedder.load_text_tower()
+    assert embedder._spare_thread is None
+
+
 def test_a_one_off_search_keeps_one_session(tmp_path, monkeypatch):
     monkeypatch.setenv("VIEWFINDER_CACHE", str(tmp_path / "cache"))
     embedder = OnnxEmbedder(resolve_model("test:tiny"), int8=True)

@@ -46,8 +46,9 @@ def use_free_cores() -> None:
 
 
 def wanted() -> bool:
-    """Whether a text tower loaded now should keep a two-thread session too (use_free_cores, and two cores)."""
-    return _free_cores_wanted and usable_cores() >= THREADS
+    """Whether a text tower loaded now should keep a two-thread session too: use_free_cores, two cores, and a
+    kernel that counts its running tasks (Linux; elsewhere the second session would never be lent)."""
+    return _free_cores_wanted and usable_cores() >= THREADS and LOADAVG.is_file()
 
 
 def usable_cores() -> int:
