@@ -260,19 +260,19 @@ class OnnxEmbedder(Embedder):
                 self.runtime = "onnx"
         return path
 
-    def _session(self, name: str, text_threads: int = 1):
+    def _session(self, name: str, threads: int = 1):
         import onnxruntime as ort
 
         path = self.tower_file(name)
-        if text_threads > 1:
+        if threads > 1:
             _map(path)  # made first (_tower), so that the one-thread session maps the same weights
         path = mapped_file(path)  # its weights mapped where that form was made (onnx_mapped)
         options = ort.SessionOptions()
         # A text query is one short sequence: on one thread it never waits for a second thread that another
         # process has taken the core from (2-thread runs were 2-3x slower on a busy two-core machine); a
         # server's second session takes two where a core is free (text_threads). Image batches use every core.
-        options.intra_op_num_threads = text_threads if name == "text" else 0  # 0: one thread per core
-        if text_threads > 1:
+        options.intra_op_num_threads = threads if name == "text" else 0  # 0: one thread per core
+        if threads > 1:
             options.add_session_config_entry("session.intra_op.allow_spinning", "1")
             options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_US))
         else:

@@ -7,7 +7,7 @@ product, its split, the causal attention (MultiHeadAttention, unidirectional), i
 MLP's two products around its activation (BiasGelu, or QuickGelu after an Add); and two layer norms that add the
 residual first (`_skip_norm`, eleven standard nodes each): the one before the MLP, and the next block's (or the
 final one). ~400 nodes for 12 blocks. Every product is a plain MatMul, so onnx_quantize makes them int8 (the
-attention output projections excepted, named KEEP_FP32).
+attention output projections, named KEEP_FP32, in blocks or fp32: onnx_quantize says which).
 
 Two exact savings, both from the causal mask. Every sequence starts with the start token, whose keys and values
 are the same in every query: they are computed here once, from the weights, and each block attends to them as
