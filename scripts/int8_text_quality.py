@@ -1,7 +1,6 @@
 """How much the int8 text tower (`--runtime onnx-int8`, auto) changes query vectors and rankings against fp32.
 
     PYTHONPATH=src python scripts/int8_text_quality.py [--model random:ViT-B-32] [--pictures 400] [--dynamic]
-        [--blockwise]
 
 Prompts: the photo-search prompt bank (models/prompts.py), the shape world's bank, and typed queries made of
 everyday subjects, places, times and styles ("a dog on the beach at sunset"): a few hundred searches as people
@@ -12,8 +11,8 @@ indexes: the demo library's pictures (`viewfinder sample`), embedded by the mode
 synthetic vectors `bench serve` searches (clustered unit vectors; they carry no meaning, only many near
 neighbours). Ties: the share of prompts whose 10th and 11th fp32 scores differ by less than the largest
 score change int8 makes to that prompt's top 11, where any quantiser may swap the two. "int8" is the tower this
-CPU gets (signed dynamic int8 with VNNI, 8-bit blocks without; its file is named). `--dynamic` measures the same
-for the tower as the image tower's method makes it, `--blockwise` for the 8-bit blocks, for comparison. The
+CPU gets (dynamic int8 with signed weights with VNNI, unsigned without; its file is named). `--dynamic` measures
+the same for the tower as the image tower's method makes it, for comparison. The
 targets: cosine ≥ 0.995 for every prompt and a mean top-10 overlap ≥ 0.95 on each index ("meets").
 Each prompt is encoded alone, as a search does: dynamic quantisation scales the activations of a whole batch at
 once, so in a batch a prompt would get another vector than the one it is searched with.
@@ -140,7 +139,7 @@ def measure(fp32: np.ndarray, int8: np.ndarray, indexes: dict[str, np.ndarray]) 
 
 def main() -> None:
     from viewfinder.bench.vectors import clustered_vectors
-    from viewfinder.models.onnx_quantize import blockwise_int8, dynamic_int8, int8_method
+    from viewfinder.models.onnx_quantize import dynamic_int8, int8_method
     from viewfinder.models.onnx_runtime import OnnxEmbedder
     from viewfinder.models.registry import resolve_model
 
@@ -149,7 +148,6 @@ def main() -> None:
     parser.add_argument("--pictures", type=int, default=400, help="demo library pictures to index (400)")
     parser.add_argument("--vectors", type=int, default=100_000, help="synthetic vectors to index (100000)")
     parser.add_argument("--dynamic", action="store_true", help="also measure the image tower's dynamic int8")
-    parser.add_argument("--blockwise", action="store_true", help="also measure 8-bit blocks (CPUs without VNNI)")
     args = parser.parse_args()
     spec = resolve_model(args.model)
     fp32_model, int8_model = OnnxEmbedder(spec), OnnxEmbedder(spec, int8=True)
@@ -173,11 +171,10 @@ def main() -> None:
         "int8_file": int8_method("text")[0],
         "int8": measure(fp32, encode(int8_model.encode_texts, prompts), indexes),
     }
-    others = {"dynamic_int8": (args.dynamic, dynamic_int8), "blockwise_int8": (args.blockwise, blockwise_int8)}
-    for name, (asked, quantise) in others.items():
-        if asked:
-            with tempfile.TemporaryDirectory() as folder:
-                report[name] = measure(fp32, encode(other_tower(fp32_model, Path(folder), quantise), prompts), indexes)
+    if args.dynamic:
+        with tempfile.TemporaryDirectory() as folder:
+            tower = other_tower(fp32_model, Path(folder), dynamic_int8)
+            report["dynamic_int8"] = measure(fp32, encode(tower, prompts), indexes)
     print(json.dumps(report, indent=1))
 
 

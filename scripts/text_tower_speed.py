@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python scripts/text_tower_speed.py NAME=FILE [NAME=FILE ...] [--queries 50] [--rounds 12]
 
-Each FILE is a text tower (`text.onnx`, `text.int8-b128.onnx` of an export folder) taking CLIP tokens trimmed to
+Each FILE is a text tower (`text.onnx`, `text.int8-u8o.onnx` of an export folder) taking CLIP tokens trimmed to
 the query's length, as `search` and `serve` run it: one intra-op thread, spinning off. Every round runs each
 tower on the same queries, the towers in alternating order, so a shared machine's load falls on each alike. Two
 query sets: the ones `scripts/serve_round_robin.py` asks ("a photo of a NOUN number N", 11-13 tokens) and

@@ -16,7 +16,7 @@ from cli_helpers import cli_env
 from viewfinder.images.decode import decode_image
 from viewfinder.images.synthetic import generate_library
 from viewfinder.models import onnx_quantize
-from viewfinder.models.onnx_quantize import KEEP_FP32, TEXT_BLOCK, quantized_file
+from viewfinder.models.onnx_quantize import KEEP_FP32, quantized_file
 from viewfinder.models.onnx_runtime import OnnxEmbedder
 from viewfinder.models.prompts import shapes_prompts
 from viewfinder.models.registry import resolve_model
@@ -35,18 +35,15 @@ def test_each_cpu_gets_its_text_method_in_a_file_named_after_it(shapes_towers, t
     for vnni in (False, True):  # one cache folder: the file of the other method is never taken for this one's
         monkeypatch.setattr(onnx_quantize, "cpu_has_vnni", lambda vnni=vnni: vnni)
         made[vnni] = quantized_file(tmp_path, "text", tmp_path / "text.onnx")
-    assert made[False].name == f"text.int8-b{TEXT_BLOCK}.onnx" and made[True].name == "text.int8-s8o.onnx"
-    blockwise, signed = (onnx.load(str(made[vnni]), load_external_data=False).graph.node for vnni in (False, True))
-    in_blocks = [node for node in blockwise if node.op_type == "MatMulNBits"]
-    assert in_blocks and all(
-        {attribute.name: attribute.i for attribute in node.attribute}["bits"] == 8
-        and {attribute.name: attribute.i for attribute in node.attribute}["block_size"] == TEXT_BLOCK
-        for node in in_blocks
-    )
-    assert not any(node.op_type == "MatMulInteger" for node in blockwise)  # nothing quantised dynamically
-    assert any(node.op_type == "MatMulInteger" for node in signed)
-    # The signed version's blocks are the attention output projections alone.
-    assert all(node.name.startswith(KEEP_FP32) for node in signed if node.op_type == "MatMulNBits")
+    assert made[False].name == "text.int8-u8o.onnx" and made[True].name == "text.int8-s8o.onnx"
+    for vnni, weight_type in ((False, onnx.TensorProto.UINT8), (True, onnx.TensorProto.INT8)):
+        graph = onnx.load(str(made[vnni])).graph
+        weights = {init.name: init.data_type for init in graph.initializer}
+        dynamic = [node for node in graph.node if node.op_type == "MatMulInteger"]
+        assert dynamic and all(weights[node.input[1]] == weight_type for node in dynamic)
+        # The blocks are the attention output projections alone.
+        in_blocks = [node for node in graph.node if node.op_type == "MatMulNBits"]
+        assert in_blocks and all(node.name.startswith(KEEP_FP32) for node in in_blocks)
 
 
 def test_int8_text_vectors_and_rankings_hold_those_of_fp32(shapes_towers, tmp_path):
@@ -71,7 +68,7 @@ def test_quantising_leaves_the_logging_of_the_process_as_it_was(tmp_path):
         "from viewfinder.models.onnx_runtime import OnnxEmbedder\n"
         "from viewfinder.models.registry import resolve_model\n"
         "source = OnnxEmbedder(resolve_model('test:tiny')).folder / 'text.onnx'\n"
-        "for vnni in (False, True):  # each text method: blocks, signed dynamic\n"
+        "for vnni in (False, True):  # each text method: unsigned, signed\n"
         "    onnx_quantize.cpu_has_vnni = lambda vnni=vnni: vnni\n"
         f"    onnx_quantize.quantized_file(pathlib.Path({str(tmp_path)!r}), 'text', source)\n"
         "    assert logging.getLogger().handlers == [], logging.getLogger().handlers\n"

@@ -1,41 +1,34 @@
 """The int8 versions of exported towers, made from the fp32 files on first use and kept beside them.
 
-The two towers are quantised differently, each the way that keeps its vectors closest to fp32 at its speed:
+Both towers are quantised dynamically, each the way that keeps its vectors closest to fp32 at its speed: int8
+weights per output channel, signed where the CPU multiplies u8 by s8 exactly (VNNI), unsigned elsewhere
+(`cpu_has_vnni`), and activations quantised when the tower runs.
 
-- the image tower (batches of images) by dynamic quantisation: int8 weights per output channel, and each
-  activation tensor quantised as a whole when the batch runs. The weights are signed where the CPU multiplies
-  u8 by s8 exactly (VNNI), unsigned elsewhere (`cpu_has_vnni`);
-- the text tower (one short query), where the CPU has VNNI, by dynamic quantisation with signed weights per
-  output channel too (`signed_text_int8`), its final projection kept fp32 as well: 0.71-0.76x the CPU time of
-  the blocks below for a sentence, 0.86-0.89x for a noun, at the same rankings (BENCHMARKS.md, "HTTP
-  service"; measured with each prompt alone, since the activations' scale is the whole batch's). Its
-  attention output projections, which lose the rankings quantised dynamically, are 8-bit blocks of OUT_BLOCK
-  (the method below), which hold them: a quarter of their bytes, read from memory on every query.
-  Elsewhere with 8-bit weights in blocks of TEXT_BLOCK input rows (ONNX Runtime's MatMulNBits), whose
-  activations are quantised per block of TEXT_BLOCK values too: on the ViT-B/32 architecture it holds the
-  rankings dynamic quantisation with unsigned weights does not (random weights: cosine to fp32 ≥ 0.9995
-  against 0.9991, mean top-10 overlap 0.955-0.962 against 0.932-0.941; `scripts/int8_text_quality.py`) at
-  about its speed: blocks of 32 held them a little better, 1.2x slower.
-  The token embedding stays fp32 (a Gather, read a few rows per query), and so do the attention output
-  projections of torch's export (Gemm) in both, and of the fused graph (KEEP_FP32) in the blocks.
+- the image tower (batches of images): every product, each activation tensor quantised as a whole;
+- the text tower (one short query, `text_int8`): its final projection kept fp32. Its attention output projections,
+  which lose the rankings quantised dynamically, are 8-bit blocks of OUT_BLOCK input rows (ONNX Runtime's
+  MatMulNBits, whose activations are quantised per block too), which hold them: a quarter of their bytes, read
+  from memory on every query. Each prompt is measured alone, since dynamic quantisation scales the activations
+  by the whole batch. With VNNI it takes 0.71-0.76x the CPU time of the whole tower in 8-bit blocks for a
+  sentence, 0.86-0.89x for a noun; without (AVX2, AMD EPYC), where those blocks run at 0.9x fp32's time, 0.59x and
+  0.75x; both at the same rankings (BENCHMARKS.md, "HTTP service"). The token embedding stays fp32 (a Gather,
+  read a few rows per query).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from viewfinder.errors import ViewfinderError
+from viewfinder.models.quiet_logging import quiet_logging
 
-TEXT_BLOCK = 128
 # A product whose node's name starts so is not quantised dynamically in the text tower's int8 version: the fused
 # text graph (onnx_text_graph) names its attention output projections so. Quantised so too, they lost the
 # rankings (random:ViT-B-32: mean top-10 overlap 0.946 on the 100k vectors, under the 0.95 target); in 8-bit
-# blocks of OUT_BLOCK, as the signed version has them, they hold them (0.960 / 0.956 on the two indexes, against
-# 0.958 / 0.956 kept fp32; BENCHMARKS.md). The blocks' version keeps them fp32.
+# blocks of OUT_BLOCK they hold them (0.960 / 0.956 on the two indexes, against 0.958 / 0.956 kept fp32;
+# BENCHMARKS.md).
 KEEP_FP32 = "fp32."
 OUT_BLOCK = 32
 # accuracy_level 4: the product runs in int8 (activations quantised per block), 7x faster here than
@@ -60,7 +53,7 @@ def quantized_file(folder: Path, name: str, source: Path) -> Path:
     if not target.is_file():
         staging = folder / f".{stem}.{os.getpid()}.onnx"
         try:
-            with _logging_kept():
+            with quiet_logging():
                 make(source, staging)
         except Exception as error:  # the quantisers raise onnx's and their own errors on graphs they cannot handle
             reason = " ".join(str(error).split())[:300] or type(error).__name__
@@ -69,24 +62,6 @@ def quantized_file(folder: Path, name: str, source: Path) -> Path:
             raise QuantizationError(failed.read_text()) from error
         os.replace(staging, target)
     return target
-
-
-@contextmanager
-def _logging_kept() -> Iterator[None]:
-    """The quantisers' warnings silenced, and the root logger as it was after them.
-
-    Their advice on pre-processing and opsets is not for us. The block quantiser's module configures the root
-    logger when imported (basicConfig at INFO), and the dynamic quantiser warns through logging's module
-    functions, which do the same: either would print every later line of the process on stderr.
-    """
-    root = logging.getLogger()
-    handlers, level, disabled = root.handlers[:], root.level, logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.disable(disabled)
-        root.handlers[:], root.level = handlers, level
 
 
 def int8_method(name: str) -> tuple[str, Callable[[Path, Path], None]]:
@@ -98,9 +73,7 @@ def int8_method(name: str) -> tuple[str, Callable[[Path, Path], None]]:
     signed = cpu_has_vnni()
     if name == "image":
         return ("image.int8-s8" if signed else "image.int8"), dynamic_int8
-    if signed:
-        return "text.int8-s8o", signed_text_int8
-    return f"text.int8-b{TEXT_BLOCK}", blockwise_int8
+    return ("text.int8-s8o" if signed else "text.int8-u8o"), text_int8
 
 
 def cpu_has_vnni(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
@@ -109,7 +82,8 @@ def cpu_has_vnni(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
     ONNX Runtime multiplies u8 activations by s8 weights with VNNI's 32-bit sums, exactly, and 2.1x faster
     than u8 by u8 on ViT-B-32-256 (BENCHMARKS.md, "Int8 image tower for indexing"). Without VNNI, AVX2 sums
     u8 x s8 pairs in 16 bits and saturates, which costs signed weights fidelity (cosine ≈ 0.99 against fp32),
-    so the weights stay unsigned (≈ 0.9999) there, and where the flags cannot be read.
+    so the weights stay unsigned there (u8 by u8, summed exactly in 32 bits), and where the flags cannot be
+    read.
     """
     try:
         text = cpu_flags.read_text()
@@ -137,7 +111,7 @@ def dynamic_int8(source: Path, target: Path) -> None:
     )
 
 
-def signed_text_int8(source: Path, target: Path) -> None:
+def text_int8(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -152,9 +126,9 @@ def signed_text_int8(source: Path, target: Path) -> None:
         quantize_dynamic(
             source,
             dynamic,
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8 if cpu_has_vnni() else QuantType.QUInt8,
             per_channel=True,
-            op_types_to_quantize=["MatMul"],  # as the blocks: torch's export's Gemms (out projections) stay fp32
+            op_types_to_quantize=["MatMul"],  # torch's export's Gemms (its out projections) stay fp32
             nodes_to_exclude=[*_kept_fp32(products), *final],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
@@ -174,10 +148,6 @@ def _products(source: Path) -> list[str]:
 
     nodes = onnx.load(str(source), load_external_data=False).graph.node
     return [node.name for node in nodes if node.op_type == "MatMul"]
-
-
-def blockwise_int8(source: Path, target: Path) -> None:
-    _in_blocks(source, target, TEXT_BLOCK, exclude=_kept_fp32(_products(source)))
 
 
 def _in_blocks(source: Path, target: Path, block: int, exclude: list[str]) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from viewfinder.images.preprocess import PreprocessSpec, to_model_input
 from viewfinder.models import hf_text
 from viewfinder.models.embedder import Embedder
 from viewfinder.models.hub import HUB_HOST, cached_file, first_line, hub_cache_dir, hub_reachable
+from viewfinder.models.quiet_logging import quiet_logging
 from viewfinder.models.registry import MODEL_CONFIG_DIR, RANDOM_SEED, ModelSpec
 
 HUB_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -83,24 +82,13 @@ def create_model(spec: ModelSpec, device: str):
     if spec.is_random:
         torch.manual_seed(RANDOM_SEED)
     try:
-        with _quiet_logging():
+        with quiet_logging():
             model = open_clip.create_model(spec.arch, pretrained=spec.pretrained, device=device, **overrides)
             tokenizer = tokenizer or open_clip.get_tokenizer(spec.arch)
     except Exception as error:
         raise ModelUnavailableError(f"Cannot load model {spec.name}: {first_line(error)}") from error
     model.eval()
     return model, tokenizer
-
-
-@contextmanager
-def _quiet_logging() -> Iterator[None]:
-    """Silences open_clip's and the hub client's log lines (random init, retries); our errors say what to do."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.disable(previous)
 
 
 def _check_weights_reachable(spec: ModelSpec, text_cfg: dict | None = None) -> None:
