@@ -16,7 +16,7 @@ def main() -> None:
     shutil.rmtree(BUNDLED_ROOT, ignore_errors=True)
     for name in TEST_MODELS:
         export = ensure_export(resolve_model(name))
-        # int8 towers (text.int8-s8o.onnx or text.int8-u8o.onnx, image.int8.onnx, and a quantiser failure noted
+        # int8 towers (text.int8-s8o or -u8o, image.int8-s8 or -s7, and a quantiser failure noted
         # beside them) are made from the fp32 ones on first use, on the user's machine (its CPU picks the method),
         # and so are mapped forms (a server's, onnx_mapped).
         skipped = shutil.ignore_patterns("*.int8*", "*.mapped.*")

@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
 from cli_helpers import cli_env
+from onnx import numpy_helper
 
 from viewfinder.errors import ViewfinderError
 from viewfinder.models.factory import load_embedder
@@ -206,7 +208,24 @@ def test_a_tower_the_quantiser_cannot_handle_fails_clearly_once_and_auto_falls_b
     assert fallback.runtime == "onnx"
 
 
-def test_the_image_towers_int8_weights_are_signed_only_where_the_cpu_has_vnni(tmp_path):
+def test_the_image_towers_int8_weights_use_8_bits_only_where_the_cpu_has_vnni(tmp_path, monkeypatch):
+    from viewfinder.models import onnx_quantize
+
+    source = OnnxEmbedder(resolve_model("test:tiny")).folder / "image.onnx"
+    widest = {}
+    for vnni in (False, True):
+        monkeypatch.setattr(onnx_quantize, "cpu_has_vnni", lambda vnni=vnni: vnni)
+        graph = onnx.load(str(onnx_quantize.quantized_file(tmp_path, "image", source))).graph
+        weights = {init.name: init for init in graph.initializer}
+        products = [node for node in graph.node if node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+        assert products and all(weights[node.input[1]].data_type == onnx.TensorProto.INT8 for node in products)
+        widest[vnni] = max(int(np.abs(numpy_helper.to_array(weights[node.input[1]])).max()) for node in products)
+    # Without VNNI, AVX2 sums u8 x s8 pairs in 16 bits: 7-bit weights keep two products of 255 x 64 below its
+    # limit (32,767). VNNI sums in 32 bits, so its weights take the whole range.
+    assert widest[False] <= 64 < widest[True]
+
+
+def test_vnni_is_read_from_the_cpus_flags_line(tmp_path):
     from viewfinder.models.onnx_quantize import cpu_has_vnni
 
     cpuinfo = tmp_path / "cpuinfo"

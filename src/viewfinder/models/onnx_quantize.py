@@ -1,14 +1,18 @@
 """The int8 versions of exported towers, made from the fp32 files on first use and kept beside them.
 
 Both towers are quantised dynamically, each the way that keeps its vectors closest to fp32 at its speed: int8
-weights per output channel, signed where the CPU multiplies u8 by s8 exactly (VNNI), unsigned elsewhere
-(`cpu_has_vnni`), and activations quantised when the tower runs.
+weights per output channel, and activations quantised when the tower runs. Where the CPU has VNNI
+(`cpu_has_vnni`), which multiplies u8 activations by s8 weights exactly, the weights are signed.
 
-- the image tower (batches of images): every product, each activation tensor quantised as a whole;
+- the image tower (batches of images): every product, each activation tensor quantised as a whole. Without
+  VNNI its weights are signed in 7 bits (AVX2 sums two u8 x s8 products in 16 bits: 255 x 64 twice stays
+  below the limit), which runs 0.84x the CPU time of unsigned weights (u8 x u8) there and indexes in 0.9x the
+  time, at a cosine to fp32 of 0.9997 (BENCHMARKS.md, "Int8 image tower for indexing");
 - the text tower (one short query, `text_int8`): its final projection kept fp32. Its attention output projections,
   which lose the rankings quantised dynamically, are 8-bit blocks of OUT_BLOCK input rows (ONNX Runtime's
   MatMulNBits, whose activations are quantised per block too), which hold them: a quarter of their bytes, read
-  from memory on every query. Each prompt is measured alone, since dynamic quantisation scales the activations
+  from memory on every query. Without VNNI its weights are unsigned: in 7 bits they lose the rankings (mean
+  top-10 overlap 0.93). Each prompt is measured alone, since dynamic quantisation scales the activations
   by the whole batch. With VNNI it takes 0.71-0.76x the CPU time of the whole tower in 8-bit blocks for a
   sentence, 0.86-0.89x for a noun; without (AVX2, AMD EPYC), where those blocks run at 0.9x fp32's time, 0.59x and
   0.75x; both at the same rankings (BENCHMARKS.md, "HTTP service"). The token embedding stays fp32 (a Gather,
@@ -72,18 +76,18 @@ def int8_method(name: str) -> tuple[str, Callable[[Path, Path], None]]:
     """
     signed = cpu_has_vnni()
     if name == "image":
-        return ("image.int8-s8" if signed else "image.int8"), dynamic_int8
+        return ("image.int8-s8" if signed else "image.int8-s7"), dynamic_int8
     return ("text.int8-s8o" if signed else "text.int8-u8o"), text_int8
 
 
 def cpu_has_vnni(cpu_flags: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this is an x86 CPU with VNNI (AVX512-VNNI, AVX-VNNI), where int8 weights are signed.
+    """Whether this is an x86 CPU with VNNI (AVX512-VNNI, AVX-VNNI), where int8 weights are signed in 8 bits.
 
     ONNX Runtime multiplies u8 activations by s8 weights with VNNI's 32-bit sums, exactly, and 2.1x faster
     than u8 by u8 on ViT-B-32-256 (BENCHMARKS.md, "Int8 image tower for indexing"). Without VNNI, AVX2 sums
-    u8 x s8 pairs in 16 bits and saturates, which costs signed weights fidelity (cosine ≈ 0.99 against fp32),
-    so the weights stay unsigned there (u8 by u8, summed exactly in 32 bits), and where the flags cannot be
-    read.
+    pairs of u8 x s8 products in 16 bits and saturates, which costs 8-bit signed weights fidelity (text tower:
+    cosine 0.998 against fp32, rankings lost), so there the weights are 7-bit (image) or unsigned (text, u8 by
+    u8, summed exactly in 32 bits), as where the flags cannot be read.
     """
     try:
         text = cpu_flags.read_text()
@@ -97,14 +101,15 @@ def dynamic_int8(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Per-channel scales keep CLIP's widely ranging projection columns accurate. The default tensor type lets
+    # Per-channel scales keep CLIP's widely ranging projection columns accurate. 7-bit weights without VNNI:
+    # see cpu_has_vnni. The default tensor type lets
     # the quantiser through graphs with ONNX Runtime's own operators (the fused text graph), whose outputs
     # shape inference cannot type.
-    weights = QuantType.QInt8 if cpu_has_vnni() else QuantType.QUInt8
     quantize_dynamic(
         source,
         target,
-        weight_type=weights,
+        weight_type=QuantType.QInt8,
+        reduce_range=not cpu_has_vnni(),
         per_channel=True,
         op_types_to_quantize=["MatMul", "Gemm"],
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
