@@ -8,15 +8,15 @@ weights per output channel, and activations quantised when the tower runs. Where
   VNNI its weights are signed in 7 bits (AVX2 sums two u8 x s8 products in 16 bits: 255 x 64 twice stays
   below the limit), which runs 0.84x the CPU time of unsigned weights (u8 x u8) there and indexes in 0.9x the
   time, at a cosine to fp32 of 0.9997 (BENCHMARKS.md, "Int8 image tower for indexing");
-- the text tower (one short query, `text_int8`): its final projection kept fp32. Its attention output projections,
-  which lose the rankings quantised dynamically, are 8-bit blocks of OUT_BLOCK input rows (ONNX Runtime's
-  MatMulNBits, whose activations are quantised per block too), which hold them: a quarter of their bytes, read
-  from memory on every query. Without VNNI its weights are unsigned: in 7 bits they lose the rankings (mean
-  top-10 overlap 0.93). Each prompt is measured alone, since dynamic quantisation scales the activations
-  by the whole batch. With VNNI it takes 0.71-0.76x the CPU time of the whole tower in 8-bit blocks for a
-  sentence, 0.86-0.89x for a noun; without (AVX2, AMD EPYC), where those blocks run at 0.9x fp32's time, 0.59x and
-  0.75x; both at the same rankings (BENCHMARKS.md, "HTTP service"). The token embedding stays fp32 (a Gather,
-  read a few rows per query).
+- the text tower (one short query, `text_int8`): its final projection kept fp32, and its attention output
+  projections, which lose the rankings quantised dynamically, in 8-bit blocks of OUT_BLOCK input rows (ONNX
+  Runtime's MatMulNBits, whose activations are quantised per block too), which hold them: a quarter of their
+  bytes, read from memory on every query. Without VNNI its weights are unsigned: in 7 bits they lose the
+  rankings (mean top-10 overlap 0.93). With VNNI it takes 0.71-0.76x the CPU time of the whole tower in 8-bit
+  blocks for a sentence, 0.86-0.89x for a noun; without (AVX2, AMD EPYC), where those blocks run at 0.9x
+  fp32's time, 0.59x and 0.75x; both at the same rankings (BENCHMARKS.md, "HTTP service"; each prompt measured
+  alone, since dynamic quantisation scales the activations by the whole batch). The token embedding stays
+  fp32 (a Gather, read a few rows per query).
 """
 
 from __future__ import annotations
@@ -101,10 +101,9 @@ def dynamic_int8(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Per-channel scales keep CLIP's widely ranging projection columns accurate. 7-bit weights without VNNI:
-    # see cpu_has_vnni. The default tensor type lets
-    # the quantiser through graphs with ONNX Runtime's own operators (the fused text graph), whose outputs
-    # shape inference cannot type.
+    # Per-channel scales keep CLIP's widely ranging projection columns accurate; 7-bit weights without VNNI (see
+    # cpu_has_vnni). The default tensor type lets the quantiser through graphs with ONNX Runtime's own operators
+    # (the fused text graph), whose outputs shape inference cannot type.
     quantize_dynamic(
         source,
         target,
