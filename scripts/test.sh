@@ -13,4 +13,6 @@ fi
 .venv/bin/ruff check src tests worlds
 .venv/bin/ruff format --check src tests worlds
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# One worker per core (pytest-xdist); tests/conftest.py keeps each module, and the tests of each costly shared
+# server, on one worker. `-n 0` given after it runs the tests in turn, in this process.
+.venv/bin/python -m pytest -n "$(nproc)" --dist loadgroup "$@"

@@ -9,6 +9,25 @@ import pytest
 from cli_helpers import run_cli_json, write_colour_images
 from multilingual_helpers import put_in_hub_cache, train_tokenizer
 
+# Session servers that a second worker would start again at a cost the parallel run does not win back: each
+# Milvus server takes ~10 s of a core to start and keeps ticking, a Ray cluster is four processes.
+ONE_WORKER_SERVERS = frozenset({"milvus_server", "ray_cluster"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups the tests for pytest-xdist's `--dist loadgroup` (scripts/test.sh): each module runs whole on one
+    worker, so its module fixtures are made once, and every module that uses a server in ONE_WORKER_SERVERS runs
+    on the same worker, so each of those servers starts once. Without xdist the marks do nothing."""
+
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    servers = ONE_WORKER_SERVERS.intersection
+    with_servers = {module(item) for item in items if servers(getattr(item, "fixturenames", ()))}
+    for item in items:
+        group = "one-worker-servers" if module(item) in with_servers else module(item)
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture
 def library(tmp_path: Path) -> Path:
