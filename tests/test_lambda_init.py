@@ -15,10 +15,11 @@ from viewfinder.pipeline.indexer import run_index
 
 INIT = """
 import gc, json, os, sys
-collected = []  # the collections from the first line of the handler's module on (its package's come before)
-gc.callbacks.append(
-    lambda phase, info: phase == "start" and "viewfinder.serve.lambda_handler" in sys.modules and collected.append(1)
-)
+# The collections from the first line of the handler's module on (its first line imports gc): not its package's,
+# nor one while Python compiles the module where no bytecode is cached, before any of its lines can run.
+collected = []
+running = lambda: "gc" in getattr(sys.modules.get("viewfinder.serve.lambda_handler"), "__dict__", {})
+gc.callbacks.append(lambda phase, info: phase == "start" and running() and collected.append(1))
 try:
     import viewfinder.serve.lambda_handler as module  # as Lambda imports it: the handler is built at import
     built = module.handler is not None

@@ -17,7 +17,7 @@ from extras_helpers import run_without
 from open_clip.transformer import LayerScale, QuickGELU
 
 from viewfinder.errors import EXTRA_MODULES
-from viewfinder.models import onnx_quantize, onnx_text_graph
+from viewfinder.models import onnx_graph, onnx_quantize, onnx_text_graph
 from viewfinder.models.onnx_export import export_model
 from viewfinder.models.onnx_format import EXPORT_FORMAT, META_FILE, export_dir
 from viewfinder.models.onnx_quantize import KEEP_FP32, cpu_has_vnni, text_int8
@@ -136,10 +136,10 @@ def test_a_graph_off_torch_or_that_does_not_load_is_not_kept(tiny, tmp_path, mon
     assert write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=True)
     assert (tmp_path / "text.onnx.data").is_file()
     with monkeypatch.context() as patch:
-        patch.setattr(onnx_text_graph, "MIN_COSINE", 1.01)  # no graph can pass: as if it drifted from torch
+        patch.setattr(onnx_graph, "MIN_COSINE", 1.01)  # no graph can pass: as if it drifted from torch
         assert not write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=True)
     assert not (tmp_path / "text.onnx").exists() and not (tmp_path / "text.onnx.data").exists()
-    monkeypatch.setattr(onnx_text_graph, "IR_VERSION", 99)  # a graph this ONNX Runtime cannot load
+    monkeypatch.setattr(onnx_graph, "IR_VERSION", 99)  # a graph this ONNX Runtime cannot load
     assert not write_text_graph(tiny, START, tokens, tmp_path / "text.onnx", external=False)
     assert not (tmp_path / "text.onnx").exists()
 

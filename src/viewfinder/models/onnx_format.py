@@ -13,9 +13,10 @@ from viewfinder.errors import ViewfinderError
 from viewfinder.models.query_registry import QuerySpec
 from viewfinder.models.registry import ModelSpec
 
-# 2: CLIP text towers are the fused graph of onnx_text_graph (1: torch's export). A new format is a new folder,
-# made again where the exporter runs; where it cannot, the runtime reads the folder of the format before.
-EXPORT_FORMAT = 2
+# 3: CLIP vision transformers are the fused graph of onnx_image_graph; 2: CLIP text towers are the fused graph of
+# onnx_text_graph (1: torch's export). A new format is a new folder, made again where the exporter runs; where
+# it cannot, the runtime reads the folder of the format before.
+EXPORT_FORMAT = 3
 META_FILE = "export.json"
 # A tower file's mapped form (onnx_mapped): TOWER.mapped.onnx, its graph, and TOWER.mapped.weights beside it.
 MAPPED, WEIGHTS = ".mapped.onnx", ".mapped.weights"

@@ -28,23 +28,23 @@ import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 from open_clip.model import CLIP
-from open_clip.transformer import LayerNorm, LayerNormFp32, QuickGELU, ResidualAttentionBlock, Transformer
+from open_clip.transformer import Transformer
 
 from viewfinder.errors import ViewfinderError
-from viewfinder.models.onnx_quantize import KEEP_FP32
+from viewfinder.models.onnx_graph import (
+    MS,
+    Graph,
+    array_of,
+    check_blocks,
+    check_norms,
+    requirement,
+    save_if_exact,
+)
 
-MS = "com.microsoft"
-# The standard operators beside ONNX Runtime's: Shape's start and end need 15, Split's num_outputs 18.
-STANDARD_OPSET = 18
-# ONNX Runtime reads IR versions up to 13 (1.31); opset 18 needs 8. The installed onnx would write its newest.
-IR_VERSION = 8
 # Recorded in export.json: which graph an export's text tower is, so a later change to it can be told apart.
 TEXT_GRAPH = "fused-2"  # 2: layer norms in standard operators
-# How close the graph must come to torch's encode_text when it is written, or torch's export is used instead.
-MIN_COSINE = 0.9999
-LAYER_NORMS = (LayerNorm, LayerNormFp32, torch.nn.LayerNorm)
 
 
 class TextGraphUnsupportedError(ViewfinderError):
@@ -53,78 +53,18 @@ class TextGraphUnsupportedError(ViewfinderError):
 
 def check_supported(model: torch.nn.Module) -> None:
     """Raises TextGraphUnsupportedError unless `model`'s text tower is one this graph writes exactly."""
-
-    def need(condition: bool, what: str) -> None:
-        if not condition:
-            raise TextGraphUnsupportedError(f"The text tower {what}.")
-
+    need = requirement(TextGraphUnsupportedError, "text tower")
     need(isinstance(model, CLIP), "is not open_clip's CLIP")
     need(model.text_pool_type == "argmax" and model.attn_mask is not None, "is not causal and pooled at the end")
     need(type(model.transformer) is Transformer, "is not open_clip's Transformer")
     need(type(model.token_embedding) is torch.nn.Embedding, "has another token embedding")
     projection = model.text_projection
     need(projection is None or isinstance(projection, torch.nn.Parameter | torch.nn.Linear), "has another projection")
-    norms = [model.ln_final]
-    for block in model.transformer.resblocks:
-        need(type(block) is ResidualAttentionBlock, "has another residual block")
-        need(not hasattr(block, "ln_1_kv"), "has cross-attention")
-        need(type(block.ls_1) is torch.nn.Identity and type(block.ls_2) is torch.nn.Identity, "has layer scale")
-        attention = block.attn
-        need(attention.in_proj_weight is not None and attention.in_proj_bias is not None, "has split projections")
-        need(attention.bias_k is None and not attention.add_zero_attn, "has extra attention keys")
-        need(attention.out_proj.bias is not None, "has no output projection bias")
-        need(_activation(block.mlp.gelu) is not None, f"uses the activation {type(block.mlp.gelu).__name__}")
-        need(block.mlp.c_fc.bias is not None and block.mlp.c_proj.bias is not None, "has an MLP without biases")
-        norms += [block.ln_1, block.ln_2]
-    need(all(type(norm) in LAYER_NORMS and norm.weight is not None and norm.bias is not None for norm in norms),
-         "has another norm")  # fmt: skip
+    check_blocks(list(model.transformer.resblocks), need)
+    check_norms([model.ln_final], need)
 
 
-def _activation(module: torch.nn.Module) -> str | None:
-    """The fused operator of an MLP activation: QuickGelu (x·σ(1.702x), after the bias) or BiasGelu (exact GELU)."""
-    if type(module) is QuickGELU:
-        return "QuickGelu"
-    if type(module) is torch.nn.GELU and module.approximate == "none":
-        return "BiasGelu"
-    return None
-
-
-def _array(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().to(torch.float32).cpu().numpy()
-
-
-class _Graph:
-    """Nodes and weights being written, with fresh names for the values between them."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.weights: list[onnx.TensorProto] = []
-
-    def weight(self, name: str, value: np.ndarray | torch.Tensor) -> str:
-        array = _array(value) if isinstance(value, torch.Tensor) else value
-        self.weights.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
-
-    def node(
-        self, op: str, inputs: list[str], outputs: int = 1, domain: str = "", name: str = "", **attributes
-    ) -> list[str]:
-        index = len(self.nodes)
-        names = [f"{op}_{index}_{output}" for output in range(outputs)]
-        node = helper.make_node(op, inputs, names, name=name or f"{op}_{index}", domain=domain, **attributes)
-        self.nodes.append(node)
-        return names
-
-    def one(self, op: str, inputs: list[str], domain: str = "", **attributes) -> str:
-        return self.node(op, inputs, 1, domain, **attributes)[0]
-
-    def product(self, value: str, linear: torch.nn.Linear, name: str, int8: bool = True) -> str:
-        """value @ linear's weight, as a MatMul (its bias is added by the next node) that onnx_quantize makes
-        int8 unless told otherwise."""
-        node_name = name if int8 else f"{KEEP_FP32}{name}"
-        return self.node("MatMul", [value, self.weight(name, linear.weight.T)], name=node_name)[0]
-
-
-def _skip_norm(graph: _Graph, value: str, skip: str, bias: str, norm: torch.nn.Module, name: str) -> tuple[str, str]:
+def _skip_norm(graph: Graph, value: str, skip: str, bias: str, norm: torch.nn.Module, name: str) -> tuple[str, str]:
     """(LayerNorm(value + skip + bias), value + skip + bias), in standard operators.
 
     ONNX Runtime's SkipLayerNormalization and LayerNormalization normalise a row of 512 in about 3 µs on one
@@ -151,7 +91,7 @@ def _start_keys_values(model: CLIP, start_id: int) -> list[tuple[np.ndarray, np.
             attention = block.attn
             qkv = F.linear(block.ln_1(x), attention.in_proj_weight, attention.in_proj_bias)
             heads = attention.num_heads
-            _, key, value = (_array(part.reshape(1, heads, 1, -1)) for part in qkv.chunk(3, dim=-1))
+            _, key, value = (array_of(part.reshape(1, heads, 1, -1)) for part in qkv.chunk(3, dim=-1))
             keys_values.append((key, value))
             x = block(x, attn_mask=model.attn_mask[:1, :1])
     return keys_values
@@ -162,7 +102,7 @@ def build_text_graph(model: CLIP, start_id: int) -> onnx.ModelProto:
     each sequence starting with the start token `start_id`), unit vectors [batch, dim] out. Raises
     TextGraphUnsupportedError for a tower it does not write."""
     check_supported(model)
-    graph = _Graph()
+    graph = Graph()
     blocks = list(model.transformer.resblocks)
     one = graph.weight("one", np.array([1], np.int64))
     after = graph.one("Slice", ["tokens", one, graph.weight("all", np.array([np.iinfo(np.int64).max])), one])
@@ -201,13 +141,7 @@ def build_text_graph(model: CLIP, start_id: int) -> onnx.ModelProto:
         projected = graph.product(attended, attention.out_proj, f"{name}.attn.out_proj", int8=False)
         out_bias = graph.weight(f"{name}.attn.out_proj_bias", attention.out_proj.bias)
         normed, residual = _skip_norm(graph, projected, residual, out_bias, block.ln_2, f"{name}.ln_2")
-        hidden = graph.product(normed, mlp.c_fc, f"{name}.mlp.c_fc")
-        fc_bias = graph.weight(f"{name}.mlp.c_fc_bias", mlp.c_fc.bias)
-        if _activation(mlp.gelu) == "QuickGelu":
-            hidden = graph.one("QuickGelu", [graph.one("Add", [hidden, fc_bias])], MS, alpha=1.702)
-        else:
-            hidden = graph.one("BiasGelu", [hidden, fc_bias], MS)
-        hidden = graph.product(hidden, mlp.c_proj, f"{name}.mlp.c_proj")
+        hidden = graph.mlp(normed, block, name)
         proj_bias = graph.weight(f"{name}.mlp.c_proj_bias", mlp.c_proj.bias)
         if number < len(blocks) - 1:
             following, following_name = blocks[number + 1].ln_1, f"resblocks.{number + 1}.ln_1"
@@ -227,47 +161,19 @@ def build_text_graph(model: CLIP, start_id: int) -> onnx.ModelProto:
         dim = projection.out_features
     else:
         dim = model.ln_final.weight.shape[0] if projection is None else projection.shape[1]
-    body = helper.make_graph(
-        graph.nodes,
-        "clip_text",
-        [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "tokens"])],
-        [helper.make_tensor_value_info("vector", TensorProto.FLOAT, ["batch", dim])],
-        graph.weights,
-    )
-    opsets = [helper.make_opsetid("", STANDARD_OPSET), helper.make_opsetid(MS, 1)]
-    return helper.make_model(body, opset_imports=opsets, producer_name="viewfinder", ir_version=IR_VERSION)
+    tokens = helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "tokens"])
+    return graph.model("clip_text", tokens, dim)
 
 
 def write_text_graph(model: CLIP, start_id: int, tokens: torch.Tensor, path: Path, external: bool) -> bool:
     """Writes the fused text graph of `model` to `path` (its weights in `path`.data when `external`) when the
-    model's text tower is one it writes and it gives torch's vectors for `tokens` (cosine ≥ MIN_COSINE); False,
-    with nothing written, otherwise."""
-    import onnxruntime as ort
-
+    model's text tower is one it writes and it gives torch's vectors for `tokens` (onnx_graph.save_if_exact);
+    False, with nothing written, otherwise."""
     try:
         graph = build_text_graph(model, start_id)
     except TextGraphUnsupportedError as error:
         logging.getLogger(__name__).info("%s Exporting it with torch.", error)
         return False
-    if external:
-        onnx.save_model(graph, str(path), save_as_external_data=True, location=f"{path.name}.data")
-    else:
-        onnx.save_model(graph, str(path))
     with torch.no_grad():
         theirs = F.normalize(model.encode_text(tokens), dim=-1).numpy()
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        ours = session.run(None, {"tokens": tokens.numpy().astype(np.int64)})[0]
-        cosine = float((ours * theirs).sum(axis=1).min())
-    except Exception as error:  # ONNX Runtime's own errors (an operator or shape this version does not take)
-        cosine, reason = float("nan"), " ".join(str(error).split())[:200]
-    else:
-        reason = f"cosine {cosine:.5f} to torch's vectors"
-    if cosine >= MIN_COSINE:
-        return True
-    logging.getLogger(__name__).warning(
-        "The fused text graph does not run as torch's (%s); exporting with torch.", reason
-    )
-    path.unlink()
-    Path(f"{path}.data").unlink(missing_ok=True)
-    return False
+    return save_if_exact(graph, path, external, {"tokens": tokens.numpy().astype(np.int64)}, theirs, "text")
