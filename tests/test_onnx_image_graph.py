@@ -58,6 +58,10 @@ def test_the_fused_graph_gives_encode_image_for_a_batch_and_for_one_picture(tiny
     ops = [node.op_type for node in graph.graph.node]
     assert ops.count("MultiHeadAttention") == 2 and ops.count("SkipLayerNormalization") == 2 * 2  # 2 blocks
     assert ops.count("Transpose") == 1 and "Reshape" in ops and len(ops) < 40
+    # The last block asks its attention for the class token's row alone.
+    made_by = {output: node for node in graph.graph.node for output in node.output}
+    last_attention = [node for node in graph.graph.node if node.op_type == "MultiHeadAttention"][-1]
+    assert made_by[last_attention.input[0]].op_type == "Slice"
 
 
 def test_quick_gelu(tiny, pixels):
