@@ -22,8 +22,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
 
-    servers = ONE_WORKER_SERVERS.intersection
-    with_servers = {module(item) for item in items if servers(getattr(item, "fixturenames", ()))}
+    with_servers = {module(item) for item in items if ONE_WORKER_SERVERS & set(getattr(item, "fixturenames", ()))}
     for item in items:
         group = "one-worker-servers" if module(item) in with_servers else module(item)
         item.add_marker(pytest.mark.xdist_group(group))

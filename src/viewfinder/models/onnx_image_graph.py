@@ -96,8 +96,8 @@ def build_image_graph(model: CLIP) -> onnx.ModelProto:
     first = [graph.weight("resblocks.0.ln_1.weight", ln_1.weight), graph.weight("resblocks.0.ln_1.bias", ln_1.bias)]
     normed = graph.one("LayerNormalization", [residual, *first], axis=-1, epsilon=float(ln_1.eps))
     # Slice's starts, ends and axes for the class token's row: [0, 1) of axis 1.
-    class_row = [graph.weight(name, np.array([value], np.int64)) for name, value in (("row_0", 0), ("row_1", 1))]
-    class_row.append(class_row[1])
+    bounds = (("row_0", 0), ("row_1", 1), ("axis_1", 1))
+    class_row = [graph.weight(name, np.array([at], np.int64)) for name, at in bounds]
     for number, block in enumerate(blocks):
         name, attention = f"resblocks.{number}", block.attn
         qkv = graph.one("MatMul", [normed, graph.weight(f"{name}.attn.in_proj", attention.in_proj_weight.T)])
