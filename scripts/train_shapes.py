@@ -357,8 +357,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # 4000 steps were enough for solid shapes; with the outlined, hatched and patchy ones they left held-out
     # image→image precision@5 at 0.86, and 6000 reached 0.90 (the model card has the figures). Shapes made of
-    # elements and low-resolution pictures are two more kinds to learn, so a sixth more steps.
-    parser.add_argument("--steps", type=int, default=7000)
+    # elements and low-resolution pictures are two more kinds to learn, so a sixth more steps (7000); grounds of
+    # small sharp cells and pictures in tiles or beads two more again, so another seventh (8000).
+    parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--pool-size", type=int, default=24000)

@@ -30,12 +30,12 @@ LIBRARY_SEED = 31_337
 PER_PAIR = 5  # pictures of each (colour, shape) pair: 240 in all
 TOP = 10
 # The targets are 0.9 for all three. Re-measured on this library when test:shapes was retrained with
-# shapes made of elements and low-resolution pictures: image→image precision@5 0.892 for fresh pictures (the
-# weights before: 0.917; on the model card's library of the same renderer, another seed, 0.921 against 0.904:
-# the two libraries differ by more than the two weights). The thresholds sit just below what the model
-# reaches: two misses in 48 for recall, and for image queries a margin for the int8 image tower's rounding on
-# other CPUs.
-MIN_TEXT_P5, MIN_RECALL, MIN_IMAGE_P5 = 0.97, 0.95, 0.875
+# grounds of small cells and pictures in tiles or beads (8000 steps): text→image precision@5 0.996, recall@1
+# 1.0 in each language, image→image precision@5 0.942 for fresh pictures and 0.988 for library pictures (the
+# weights before: 0.892 for fresh pictures, held to 0.875). The thresholds sit below what the model reaches:
+# two misses in 48 for recall, and image queries at the target, a margin for the int8 image tower's rounding
+# on other CPUs.
+MIN_TEXT_P5, MIN_RECALL, MIN_IMAGE_P5 = 0.97, 0.95, 0.9
 Objects = frozenset[tuple[str, str]]
 
 

@@ -125,6 +125,17 @@ def test_varied_shapes_made_of_elements_show_gaps_and_stay_inside_their_outline(
     assert coarse.size == canvas.size and len(rows) <= 2 * max(varied._ACROSS) * 200 / 120
 
 
+def test_varied_ground_of_cells_keeps_its_distance_from_the_objects_and_shows_several_colours():
+    """Every pixel of a ground of small cells (tiles, their grout, beads and the board behind them) keeps the
+    contrast from the objects' colours that lets an object never disappear, and the clutter has 2 to 5 colours."""
+    avoid = np.array([synthetic.COLOURS["red"], synthetic.COLOURS["white"]], np.float32)
+    for seed in range(20):
+        ground = varied._cells(120, 90, avoid, np.random.default_rng(seed), 75.0)
+        distances = np.linalg.norm(ground.reshape(-1, 1, 3) - avoid[None], axis=2)
+        assert ground.shape == (90, 120, 3) and distances.min() > 75.0, seed
+        assert 2 <= len(np.unique(ground.reshape(-1, 3), axis=0)) <= 5, seed
+
+
 @pytest.mark.parametrize("shape", heldout.SHAPES)
 def test_heldout_shapes_have_their_own_area_and_an_anti_aliased_edge(shape):
     yy, xx = np.mgrid[-50:50, -50:50].astype(np.float32)

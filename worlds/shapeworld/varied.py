@@ -1,17 +1,17 @@
 """Training pictures of coloured shapes with broad rendering variation, so `test:shapes` learns the shapes and
 colours rather than one renderer's habits.
 
-`synthetic.render_scene` draws one style (muted backgrounds, fixed proportions, 4:3 frames); a model trained
-only on it matched pictures by background and failed on shapes drawn by other code. Here every picture draws
-its own frame (aspect ratio and size), background (any colour including the object colours, gradients,
-noise, textures, stripes, blurred blotches, pale paper; now and then close to the objects' colours), object
-proportions, rotation, shading and outline, with or without anti-aliasing, then blur, noise and JPEG at random
-strengths. Over half the objects are not solid: drawn by their edge (one to three strokes of varying width,
-sometimes wobbly) and left empty, hatched, patchy, faintly tinted or half filled, as drawings, print and
-signs show shapes, or built of small elements (dots or squares on a lattice, as halftone print, LED signs,
-beads and tiles make them). Some pictures are seen at a very low resolution, blown up cell by cell (`_coarse`),
-as a thumbnail zoomed in or pixel art shows them. The labels keep their meaning: a circle drawn by its edge is
-one thin line, a ring is a thick band or its two edges (see `_drawn`).
+`synthetic.render_scene` draws one style (muted backgrounds, fixed proportions, 4:3 frames); a model trained only on
+it matched pictures by background and failed on shapes drawn by other code. Here every picture draws its own frame
+(aspect ratio and size), background (any colour including the object colours, gradients, noise, textures, stripes,
+blurred blotches, small sharp cells of several colours, pale paper; now and then close to the objects' colours),
+object proportions, rotation, shading and outline, with or without anti-aliasing, then blur, noise and JPEG at
+random strengths. Over half the objects are not solid: drawn by their edge (one to three strokes of varying width,
+sometimes wobbly) and left empty, hatched, patchy, faintly tinted or half filled, as drawings, print and signs show
+shapes, or built of small elements (dots or squares on a lattice, as halftone print, LED signs, beads and tiles make
+them). Some pictures are seen at a very low resolution, blown up cell by cell (`_coarse`), as a thumbnail zoomed in
+or pixel art shows them, half of them with grout between the cells, as tiles or beads. The labels keep their
+meaning: a circle drawn by its edge is one thin line, a ring is a thick band or its two edges (see `_drawn`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _LOW_CONTRAST = 40.0  # the distance kept instead in a share of pictures: pale, 
 _STYLES = ("solid", "outline", "hatched", "textured", "tinted", "partial", "elements")
 _STYLE_P = (0.4, 0.13, 0.09, 0.09, 0.09, 0.09, 0.11)
 _ACROSS = (9, 16)  # elements or low-resolution cells across a shape: fewer and a person could not tell it
-_COARSE_P = 0.12  # share of pictures seen at a low resolution
+_COARSE_P = 0.16  # share of pictures seen at a low resolution (half of them as tiles or beads)
 _CIRCLE_STROKE = (0.04, 0.12)  # an outlined circle's (or ring edge's) stroke, as a share of r: thin...
 _RING_BAND = (0.2, 0.45)  # ...and a ring's band, as a share of r: thick, so the two never meet
 
@@ -65,7 +65,7 @@ def background(
     a, b = _contrasting(avoid, rng, contrast), _contrasting(avoid, rng, contrast)
     xx = np.arange(width, dtype=np.float32)[None, :] / width
     yy = np.arange(height, dtype=np.float32)[:, None] / height
-    kind = int(rng.integers(8))
+    kind = int(rng.integers(9))
     if kind == 0:  # flat colour
         t = np.zeros((height, width), np.float32)
     elif kind == 1:  # linear gradient
@@ -85,6 +85,8 @@ def background(
     elif kind == 6:  # the sample library's muted backgrounds
         name = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
         return textured_background(name, width, height, rng)
+    elif kind == 7:  # small sharp cells of several colours
+        return _cells(width, height, avoid, rng, contrast)
     else:  # radial
         t = np.clip(np.hypot(xx - rng.random(), yy - rng.random()), 0, 1)
     t = np.broadcast_to(t, (height, width))[..., None]
@@ -233,6 +235,36 @@ def _drawn(
     canvas.paste(fill, mask=Image.fromarray((coverage * 255).astype(np.uint8)))
 
 
+def _cells(width: int, height: int, avoid: np.ndarray, rng: np.random.Generator, contrast: float) -> np.ndarray:
+    """Small sharp-edged cells of two to four colours, one at random per cell, in bands or in checks, as
+    squares or dots on grout: tiled floors, fabric, beads, confetti. Unlike the blurred blotches, this clutter
+    has edges and colours at the scale of an object's own details."""
+    colours = np.stack([_contrasting(avoid, rng, contrast, palette_share=0.5) for _ in range(int(rng.integers(2, 5)))])
+    size = rng.uniform(0.02, 0.08) * max(width, height)
+    rows, columns = int(height / size) + 1, int(width / size) + 1
+    pattern = int(rng.integers(3))
+    if pattern == 0:
+        which = rng.integers(len(colours), size=(rows, columns))
+    else:
+        row, column = np.mgrid[0:rows, 0:columns]
+        which = (row // int(rng.integers(1, 4)) + (column if pattern == 2 else 0)) % len(colours)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) / np.float32(size)
+    ground = colours[which[yy.astype(int), xx.astype(int)]]
+    if rng.random() < 0.6:  # grout between the cells, or the board behind round beads
+        grout = _contrasting(avoid, rng, contrast, palette_share=0.0)
+        gap = _gaps(xx % 1, yy % 1, rng)
+        ground = np.where(gap[..., None], grout, ground)
+    return ground
+
+
+def _gaps(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Where, within cells (u, v in [0, 1)), the grout between square tiles or around round beads shows."""
+    if rng.random() < 0.5:
+        return np.hypot(u - 0.5, v - 0.5) > rng.uniform(0.38, 0.48)
+    half = rng.uniform(0.03, 0.1)
+    return (np.minimum(u, 1 - u) < half) | (np.minimum(v, 1 - v) < half)
+
+
 def _elements(inside: np.ndarray, r: float, rng: np.random.Generator) -> np.ndarray:
     """The shape as small dots or squares on a lattice (sometimes turned), each element kept whole where the
     shape covers its centre: stepped edges and gaps between elements, as in halftone print, LED signs, beads
@@ -254,11 +286,18 @@ def _elements(inside: np.ndarray, r: float, rng: np.random.Generator) -> np.ndar
 
 def _coarse(image: Image.Image, diameter: float, rng: np.random.Generator) -> Image.Image:
     """The picture at a low resolution (`_ACROSS` cells across its largest shape, `diameter` pixels wide, each
-    cell the mean of what it covers), blown up cell by cell to its size again."""
+    cell the mean of what it covers), blown up cell by cell to its size again; half the time each cell is a
+    tile or a bead with grout between them, as a mosaic, a cross-stitch or an LED screen shows a picture."""
     cells = rng.uniform(*_ACROSS) / diameter
     size = (max(1, round(image.width * cells)), max(1, round(image.height * cells)))
     small = image.resize(size, Image.Resampling.BOX)
-    return small.resize(image.size, Image.Resampling.NEAREST)
+    coarse = small.resize(image.size, Image.Resampling.NEAREST)
+    if rng.random() < 0.5:
+        return coarse
+    yy, xx = np.mgrid[0 : image.height, 0 : image.width].astype(np.float32)
+    gap = _gaps((xx * size[0] / image.width) % 1, (yy * size[1] / image.height) % 1, rng)
+    grout = np.full(3, rng.uniform(170, 235) if rng.random() < 0.6 else rng.uniform(15, 60), np.float32)
+    return Image.fromarray(np.where(gap[..., None], grout, np.asarray(coarse, np.float32)).astype(np.uint8))
 
 
 def _layout(count: int, width: int, height: int, rng: np.random.Generator) -> list[tuple[float, float, float]]:
