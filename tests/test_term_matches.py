@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from viewfinder.search.query import Term
-from viewfinder.search.relevance import Calibration, Prior
+from viewfinder.search.relevance import Calibration, Prior, packed_sample
 from viewfinder.search.results import Hit
 from viewfinder.search.term_matches import BELOW_CUT, held_to_terms
 from viewfinder.store.catalog_rows import ImageRecord
@@ -33,7 +33,8 @@ def hit(image_id: int, similarity: float, relevance: float) -> Hit:
 
 
 VECTORS = library()
-CALIBRATION = Calibration("test", "bank", len(VECTORS), Prior(0.0, 0.7), Prior(0.0, 0.9), (0.0,) * DIM)
+SAMPLE = packed_sample(np.stack(list(VECTORS.values())))
+CALIBRATION = Calibration("test", "bank", len(VECTORS), Prior(0.0, 0.7), Prior(0.0, 0.9), (0.0,) * DIM, SAMPLE)
 
 
 def alone(vector: np.ndarray) -> list[Hit]:

@@ -104,8 +104,8 @@ def _with_words(hits: list[Hit], catalog: Catalog) -> list[Hit]:
 
 def _rating_frame(
     query: Query, query_vector: np.ndarray, calibration: relevance.Calibration
-) -> tuple[float, relevance.Prior, bool, bool]:
-    """What a query's hits are rated against: its typical score over the collection, the model's prior for its
+) -> tuple[relevance.Typical, relevance.Prior, bool, bool]:
+    """What a query's hits are rated against: its typical scores over the collection, the model's prior for its
     kind (image queries: mostly image weight), whether its anchor is an identical picture and whether it is
     a single term."""
     prior = calibration.image if query.image_weighted else calibration.text

@@ -7,17 +7,20 @@ cut adapts to each query's own scores, with a prior per model and collection mea
 
 Per index (`calibrate`, kept in `calibration.json`), on a sample of up to SAMPLE_SIZE images:
 - the collection's *centre*, the mean of the sampled vectors: a query's cosine with it (unnormalised) is the
-  mean of its cosines over the collection, its *typical* score;
+  mean of its cosines over the collection, its *typical* score; and KEPT_SAMPLE of the vectors, over which a
+  query's *median* score is taken;
 - for text queries, from a bank of typical searches for the model (`models.prompts.calibration_prompts`):
   `typical`, the median bank prompt's typical score, and `match`, the median of each prompt's best score in
   the sample (most prompts of a bank find something in a collection; their best is a match);
 - for image queries, the same from the sample itself: each image's best other image is its `match`.
 
 Per query, from its typical score t and its ranked hits (at least RATED of them):
-1. Has the collection anything for it? Its best hit must stand out from its own typical score by LIFT of the
-   model's range (match - typical), and, for a query of a single term, reach LEVEL of the way to the
-   model's match level (a mix of terms, or a term less another, scores lower than a term alone: its right
-   answers match part of it). Words the model does not know score alike against every image (no lift); a
+1. Has the collection anything for it? Its best hit must stand out from its own median score by LIFT of the
+   model's range (match - typical); the median, as a concept that fills much of the collection (circles in
+   a library of shapes, people in a family's photos) lifts the mean towards its own matches, and the median
+   not while it holds under half of it. For a query of a single term, it must also reach LEVEL of the way
+   to the model's match level (a mix of terms, or a term less another, scores lower than a term alone: its
+   right answers match part of it). Words the model does not know score alike against every image (no lift); a
    concept that is absent brings only partial matches, short of the match level. Such a query rates every
    hit below 50.
 2. Which hits? Each hit's *position* x = (s - t) / (a - t) runs from the query's typical score (0) to its
@@ -38,6 +41,7 @@ pictures and are measured on held-out renderers by `scripts/bench_relevance.py` 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -51,6 +55,7 @@ from viewfinder.search.results import Hit
 from viewfinder.store.indexdir import IndexDir
 
 SAMPLE_SIZE = 2000
+KEPT_SAMPLE = 256  # vectors kept with the calibration, which a query's median score is taken over
 RATED = 50  # hits a query's cut is found among, whatever its k
 ANCHOR_RANK = 5
 LIFT, LEVEL = 0.4, 0.9
@@ -73,8 +78,19 @@ class Prior:
 
 
 @dataclass(frozen=True)
+class Typical:
+    """What a query typically scores on the collection: the mean of its cosines, from which its hits'
+    positions are measured, and their median, from which its best hit's lift is (a concept that fills much of
+    the collection pulls the mean towards its own matches, not the median while under half of it)."""
+
+    mean: float
+    median: float
+
+
+@dataclass(frozen=True)
 class Calibration:
-    """One index's priors and centre; `images` is the collection size they were measured at."""
+    """One index's priors and centre; `images` is the collection size they were measured at, `sample` up to
+    KEPT_SAMPLE of its vectors (float16, base64)."""
 
     identity: str
     bank: str
@@ -82,6 +98,7 @@ class Calibration:
     text: Prior
     image: Prior
     centre: tuple[float, ...]
+    sample: str
 
     def is_current(self, identity: str, bank: str, images: int) -> bool:
         grown = images > 2 * self.images or 2 * images < self.images
@@ -91,9 +108,14 @@ class Calibration:
     def _centre(self) -> np.ndarray:
         return np.asarray(self.centre, dtype=np.float32)  # made once, not on every query
 
-    def typical(self, query_vector: np.ndarray) -> float:
-        """The query's mean cosine over the collection."""
-        return float(np.dot(self._centre, query_vector))
+    @cached_property
+    def _sample(self) -> np.ndarray:
+        packed = np.frombuffer(base64.b64decode(self.sample), dtype=np.float16)
+        return packed.reshape(-1, len(self.centre)).astype(np.float32)
+
+    def typical(self, query_vector: np.ndarray) -> Typical:
+        """The query's mean cosine over the collection, and its median over the kept sample."""
+        return Typical(float(np.dot(self._centre, query_vector)), float(np.median(self._sample @ query_vector)))
 
 
 def default_min_relevance(random_weights: bool) -> float:
@@ -107,16 +129,16 @@ def match_word(relevance: float) -> str:
 
 
 def ratings(
-    similarities: Sequence[float], typical: float, prior: Prior, identical_anchor: bool, one_term: bool = True
+    similarities: Sequence[float], typical: Typical, prior: Prior, identical_anchor: bool, one_term: bool = True
 ) -> list[float]:
-    """The relevance of each of a query's hits (their cosines, any order) for a query of typical score
+    """The relevance of each of a query's hits (their cosines, any order) for a query of typical scores
     `typical`; `identical_anchor` for image queries, whose anchor is an identical picture. The prior's match
     level is that of a single-term query: a query of several terms is only held to its lift."""
     scores = np.asarray(similarities, dtype=np.float64)
     if scores.size == 0:
         return []
     width, top, strength, cut = _frame(scores, typical, prior, identical_anchor, one_term)
-    positions = (scores - typical) / width
+    positions = (scores - typical.mean) / width
     if strength < 1.0:
         below = np.clip(positions / max(top, 1.0), 0.0, 1.0) * 50.0 * max(strength, 0.0)
         return [min(float(r), 49.9) for r in below]
@@ -126,33 +148,34 @@ def ratings(
     return [float(r) for r in np.where(positions >= cut, above, np.minimum(below, 49.9))]
 
 
-def match_threshold(similarities: Sequence[float], typical: float, prior: Prior, identical_anchor: bool) -> float:
+def match_threshold(similarities: Sequence[float], typical: Typical, prior: Prior, identical_anchor: bool) -> float:
     """The cosine from which a single term's hits are matches (rated 50 or more), from its own ranked hits;
     infinity where the collection has nothing for it."""
     scores = np.asarray(similarities, dtype=np.float64)
     if scores.size == 0:
         return math.inf
     width, _, strength, cut = _frame(scores, typical, prior, identical_anchor, one_term=True)
-    return typical + cut * width if strength >= 1.0 else math.inf
+    return typical.mean + cut * width if strength >= 1.0 else math.inf
 
 
 def _frame(
-    scores: np.ndarray, typical: float, prior: Prior, identical_anchor: bool, one_term: bool
+    scores: np.ndarray, typical: Typical, prior: Prior, identical_anchor: bool, one_term: bool
 ) -> tuple[float, float, float, float]:
-    """A query's scale (anchor less typical score), its best hit's position, its strength (below 1: nothing
+    """A query's scale (anchor less mean score), its best hit's position, its strength (below 1: nothing
     matches) and its cut's position."""
     ranked = np.sort(scores)[::-1]
     best = float(ranked[0])
+    origin = typical.mean
     anchor = 1.0 if identical_anchor else float(ranked[min(ANCHOR_RANK, ranked.size) - 1])
-    width = max(anchor - typical, 1e-6)
+    width = max(anchor - origin, 1e-6)
     # How far the best hit falls short of what a match of this model looks like (1 or more: not short).
-    strength = (best - typical) / (LIFT * prior.span)
+    strength = (best - typical.median) / (LIFT * prior.span)
     if one_term:
         strength = min(strength, (best - prior.typical) / (LEVEL * prior.span))
     # A hit still at the model's match level is a match: a drop above such hits is not the break between the
     # matches and the partial ones (a mix of terms is held to no level: it scores lower than its terms).
-    level = (prior.typical + LEVEL * prior.span - typical) / width if one_term else math.inf
-    return width, (best - typical) / width, strength, _cut(np.sort((scores - typical) / width)[::-1], level)
+    level = (prior.typical + LEVEL * prior.span - origin) / width if one_term else math.inf
+    return width, (best - origin) / width, strength, _cut(np.sort((scores - origin) / width)[::-1], level)
 
 
 def _cut(positions: np.ndarray, level: float) -> float:
@@ -171,7 +194,7 @@ def _cut(positions: np.ndarray, level: float) -> float:
     return float(max(CUT_FROM, candidates[widest] - drops[widest] / 2))
 
 
-def rate(hits: Sequence[Hit], typical: float, prior: Prior, identical_anchor: bool, one_term: bool) -> list[Hit]:
+def rate(hits: Sequence[Hit], typical: Typical, prior: Prior, identical_anchor: bool, one_term: bool) -> list[Hit]:
     """The hits (a query's ranked pool, at least RATED where the collection has them) with their relevance."""
     scores = ratings([hit.similarity for hit in hits], typical, prior, identical_anchor, one_term)
     rounded = [round(r, 1) for r in scores]
@@ -200,11 +223,24 @@ def calibrate(
     np.fill_diagonal(pairs, -np.inf)
     # A single image has no other: its image queries get the text prior.
     image = Prior(float(np.median(vectors @ centre)), float(np.median(pairs.max(axis=1)))) if len(vectors) > 1 else text
+    kept = vectors[np.random.default_rng(0).choice(len(vectors), min(KEPT_SAMPLE, len(vectors)), replace=False)]
     calibration = Calibration(
-        identity, bank, images, _rounded(text), _rounded(image), tuple(round(float(v), 6) for v in centre)
+        identity,
+        bank,
+        images,
+        _rounded(text),
+        _rounded(image),
+        tuple(round(float(v), 6) for v in centre),
+        packed_sample(kept),
     )
     index_dir.write_note(CACHE_FILE, json.dumps(asdict(calibration)))
     return calibration
+
+
+def packed_sample(vectors: np.ndarray) -> str:
+    """Vectors as a calibration keeps them: float16 (the median of a few hundred cosines needs no more), in
+    base64 for its JSON file."""
+    return base64.b64encode(np.ascontiguousarray(vectors, dtype=np.float16).tobytes()).decode("ascii")
 
 
 def _rounded(prior: Prior) -> Prior:
@@ -216,7 +252,7 @@ def _parse(text: str | None) -> Calibration | None:
         return None
     try:
         data = json.loads(text)
-        return Calibration(
+        calibration = Calibration(
             **{
                 **data,
                 "text": Prior(**data["text"]),
@@ -224,5 +260,8 @@ def _parse(text: str | None) -> Calibration | None:
                 "centre": tuple(float(v) for v in data["centre"]),
             }
         )
+        if calibration._sample.size == 0:
+            return None
+        return calibration
     except (ValueError, TypeError, KeyError):
-        return None  # from another version: measured again
+        return None  # from another version (before the kept sample, say) or damaged: measured again
