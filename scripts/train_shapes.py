@@ -50,6 +50,12 @@ SAMPLE_SHARE = 0.15  # pictures in the sample library's own style (the demo's `v
 # Caption languages, English most often: it is the language of the demo and of most queries.
 LANGUAGE_P = {"en": 0.4, "fr": 0.2, "de": 0.2, "es": 0.2}
 LABELS: list = [*COLOURS, *SHAPES, *((colour, shape) for colour in COLOURS for shape in SHAPES)]
+# Captions that describe nothing, added to each batch as negatives for every picture. A CLIP learns from web
+# captions, many of which (file names, codes, words of other languages) say nothing of their picture; a model
+# that never saw such text matched "qwertyuiop" and words of languages it was not taught as well as "a red
+# circle" (BENCHMARKS.md, "Relevance": the 600-step trial and this training).
+NONSENSE_PER_BATCH = 16
+LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 
 @dataclass
@@ -109,6 +115,14 @@ def caption(objects: tuple[ShapeObject, ...], background: str | None, rng: np.ra
     for obj in objects:
         groups[(obj.colour, obj.shape)] = groups.get((obj.colour, obj.shape), 0) + 1
     return captions.describe(language, [(c, s, n) for (c, s), n in groups.items()], rng, complete), language
+
+
+def nonsense(rng: np.random.Generator) -> str:
+    """A caption that describes nothing: one to three words of random letters, none a colour or a shape."""
+    while True:
+        words = ["".join(rng.choice(LETTERS, int(rng.integers(3, 11)))) for _ in range(int(rng.integers(1, 4)))]
+        if not any(word in table for table in VOCABULARY.values() for word in words):
+            return " ".join(words)
 
 
 def _vocabulary() -> dict[str, dict[str, tuple[str, str]]]:
@@ -179,18 +193,27 @@ def _labels(objects: tuple[ShapeObject, ...]) -> np.ndarray:
 
 
 def _matching_loss(
-    images: torch.Tensor, texts: torch.Tensor, scale: torch.Tensor, labels: torch.Tensor, said: torch.Tensor
+    images: torch.Tensor,
+    texts: torch.Tensor,
+    scale: torch.Tensor,
+    labels: torch.Tensor,
+    said: torch.Tensor,
+    nonsense: int = 0,
 ) -> torch.Tensor:
     """CLIP's symmetric cross-entropy, with every caption true of a picture as a positive, not only its own.
 
     With 48 (colour, shape) pairs a batch of 64 holds several pictures of one pair and captions like "circle"
     that fit many pictures; plain CLIP loss pushes those apart, which kept the temperature from rising and
-    taught the model to tell pictures of the same pair apart by their backgrounds.
+    taught the model to tell pictures of the same pair apart by their backgrounds. The last `nonsense` texts
+    describe nothing (`said` has no row for them): each picture's own captions must outscore them, and they
+    have no picture of their own to choose.
     """
     true = ((1 - labels) @ said.T == 0).float()  # [picture, caption]: the caption claims nothing absent
     logits = scale * images @ texts.T
-    per_image = -(true / true.sum(1, keepdim=True) * logits.log_softmax(1)).sum(1).mean()
-    per_text = -(true / true.sum(0, keepdim=True) * logits.log_softmax(0)).sum(0).mean()
+    true_of_all = torch.cat([true, true.new_zeros(len(images), nonsense)], dim=1)
+    per_image = -(true_of_all / true_of_all.sum(1, keepdim=True) * logits.log_softmax(1)).sum(1).mean()
+    described = logits[:, : said.shape[0]]
+    per_text = -(true / true.sum(0, keepdim=True) * described.log_softmax(0)).sum(0).mean()
     return (per_image + per_text) / 2
 
 
@@ -235,12 +258,12 @@ def train(args: argparse.Namespace, pool: Pool) -> torch.nn.Module:
         images = torch.where(flip[1, :, None, None, None], images.flip(-2), images)
         images = images.contiguous(memory_format=torch.channels_last)
         texts = [caption(pool.objects[i], pool.backgrounds[i], rng) for i in picks]
-        tokens = tokenizer([text for text, _ in texts])
+        tokens = tokenizer([text for text, _ in texts] + [nonsense(rng) for _ in range(NONSENSE_PER_BATCH)])
         image_features = model.encode_image(images, normalize=True)
         text_features = model.encode_text(tokens, normalize=True)
         labels = targets[torch.from_numpy(picks)]
         said = torch.from_numpy(np.stack([claims(text, language) for text, language in texts]))
-        loss = _matching_loss(image_features, text_features, model.logit_scale.exp(), labels, said)
+        loss = _matching_loss(image_features, text_features, model.logit_scale.exp(), labels, said, NONSENSE_PER_BATCH)
         aux_loss = torch.nn.functional.binary_cross_entropy_with_logits(aux(image_features * 10), labels)
         loss = loss + args.aux_weight * aux_loss
         optimizer.zero_grad(set_to_none=True)
@@ -349,6 +372,7 @@ def write_card(path: Path, args: argparse.Namespace, results: dict, weights: Pat
         machine=f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs (load average "
         f"{results['load_avg']:.1f} over the last 5 minutes of the run), torch {torch.__version__}, no GPU",
         seen=args.steps * args.batch_size,
+        nonsense=NONSENSE_PER_BATCH,
     )
     path.write_text(card, encoding="utf-8")
 

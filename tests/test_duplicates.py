@@ -58,10 +58,11 @@ def test_near_duplicates_of_40_generated_pictures_are_grouped_with_measured_prec
         label_of = {Path(p).name: Path(p).name.split("__")[0] for p in _all_paths(engine)}
     assert len(label_of) == 200
     precision, recall = pair_quality(names, label_of)
-    # Measured with test:shapes at the default 0.985: precision 1.0, recall 0.79 (200 files, 40 groups of 5;
-    # the model loses some 8% crops and +20% lights, BENCHMARKS.md "Duplicates threshold"); held below. The
-    # weights before reached 0.916 and 0.815 here.
-    assert precision >= 0.9 and recall >= 0.75, (precision, recall)
+    # Measured with test:shapes at the default 0.98: precision 0.887, recall 0.88 (200 files, 40 groups of 5;
+    # the model loses some 8% crops and joins a few pictures of like content, BENCHMARKS.md "Duplicates
+    # threshold"); held below. At 0.985, the default for the weights before, these weights reach 0.942 and
+    # 0.815; the weights before reached 1.0 and 0.79 there.
+    assert precision >= 0.85 and recall >= 0.8, (precision, recall)
 
 
 def _all_paths(engine: Index) -> list[str]:

@@ -81,3 +81,29 @@ def test_the_loss_prefers_pictures_of_one_pair_together_where_clip_loss_pushes_t
 
     assert matching(together) < matching(apart)
     assert clip(together) > clip(apart)
+
+
+def test_captions_that_describe_nothing_are_negatives_for_every_picture():
+    import torch
+
+    circle = train_shapes._labels((ShapeObject("circle", "red", "small", 0.5, 0.5, 0),))
+    labels = torch.from_numpy(np.stack([circle]))
+    said = torch.from_numpy(np.stack([train_shapes.claims("a red circle", "en")]))
+    scale = torch.tensor(100.0)
+    picture = torch.tensor([[1.0, 0.0]])
+
+    def loss(nonsense_at: list[float]) -> float:
+        texts = torch.tensor([[1.0, 0.0], nonsense_at])  # the picture's caption, then one describing nothing
+        return train_shapes._matching_loss(picture, texts, scale, labels, said, nonsense=1).item()
+
+    # Where the nonsense caption scores as high as the picture's own, the loss is higher than where it is
+    # far from the picture: without the nonsense column the two would be equal.
+    assert loss([1.0, 0.0]) > loss([0.0, 1.0]) + 0.1
+
+
+def test_nonsense_captions_name_no_colour_or_shape_in_any_language():
+    rng = np.random.default_rng(5)
+    words = {word for table in train_shapes.VOCABULARY.values() for word in table}
+    drawn = [train_shapes.nonsense(rng) for _ in range(2000)]
+    assert len(set(drawn)) == len(drawn)
+    assert not any(word in words for text in drawn for word in text.split())

@@ -263,7 +263,7 @@ class Index:
             return None
 
     def duplicates(self, threshold: float | None = None, exact: bool = False) -> list[DuplicateGroup]:
-        """Groups of near-identical photos at `threshold` (default 0.985), or only byte-identical copies."""
+        """Groups of near-identical photos at `threshold` (default 0.98), or only byte-identical copies."""
         if exact:
             return exact_groups(self.catalog)
         limit = DEFAULT_THRESHOLD if threshold is None else threshold

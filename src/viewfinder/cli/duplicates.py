@@ -30,7 +30,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         " shots (crops, light edits, bursts; also pictures of like content)",
     )
     duplicates.add_argument(
-        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.985)"
+        "--threshold", type=float, default=None, metavar="T", help="similarity that joins two photos (default 0.98)"
     )
     duplicates.add_argument("--exact", action="store_true", help="only byte-identical copies (--kind exact)")
     duplicates.add_argument(

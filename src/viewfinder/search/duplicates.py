@@ -25,7 +25,7 @@ from viewfinder.store.vector_store import VectorStore
 
 # Chosen by a stated rule on the demo library with the demo model (scripts/duplicates_threshold.py; the method
 # and figures are in BENCHMARKS.md, "Duplicates threshold"); not measured with CLIP.
-DEFAULT_THRESHOLD = 0.985
+DEFAULT_THRESHOLD = 0.98
 # "Similar shots": crops and brightened copies are found nine times in ten at 0.96, where pictures of like
 # content are joined too, for a person to sort (BENCHMARKS.md, "Duplicates threshold").
 SIMILAR_THRESHOLD = 0.96
