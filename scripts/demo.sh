@@ -17,6 +17,18 @@ echo "   it reads English, French, German and Spanish (docs/model-card-shapes.md
 if [ ! -d "$library" ]; then
   "$viewfinder" sample "$library" --count 400
 fi
+# The demo model ships with the code, so an update may bring new weights, and an index built with the ones
+# before is refused: `upgrade` embeds the demo's index again with the new ones.
+if [ -f "$index/manifest.json" ] && ! .venv/bin/python - "$index" "$model" 2>/dev/null <<'PY'
+import sys
+from viewfinder.models.registry import resolve_model
+from viewfinder.store.indexdir import IndexDir
+IndexDir(sys.argv[1]).check_model(resolve_model(sys.argv[2]))
+PY
+then
+  echo "== The demo model's weights changed since $index was built: embedding it again (viewfinder upgrade)"
+  "$viewfinder" upgrade --model "$model" --index "$index"
+fi
 "$viewfinder" index "$library" --index "$index" --model "$model"
 for query in "a red circle" "two green squares" "a blue star" "un cercle rouge"; do
   echo "== viewfinder search \"$query\""

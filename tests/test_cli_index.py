@@ -241,6 +241,7 @@ def test_an_index_built_with_other_weights_of_the_same_model_name_is_refused(cap
     code, _, err = run_cli(capsys, "search", "a red circle", "--index", index)
     assert code == 2 and err.count("\n") == 1
     assert "built with model test:shapes as its weights were then" in err and "index again" in err
+    assert "viewfinder upgrade --model test:shapes" in err
 
 
 @pytest.mark.slow  # loads open_clip and timm in a subprocess

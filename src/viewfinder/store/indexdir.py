@@ -119,7 +119,8 @@ class IndexDir:
             if manifest.model == spec.name:  # the same name with other weights, e.g. a retrained test model
                 raise IndexMismatchError(
                     f"{self.path} was built with model {manifest.model} as its weights were then, not the ones "
-                    "installed now; index again into a new --index directory."
+                    f"installed now; `viewfinder upgrade --model {spec.name} --index {self.path}` embeds it again "
+                    "with them while search goes on, or index again into a new --index directory."
                 )
             raise IndexMismatchError(
                 f"{self.path} was built with model {manifest.model}, not {spec.name}; use --model "
