@@ -194,6 +194,35 @@ def test_an_open_photo_has_an_address_that_back_leaves_and_a_link_opens(page: Pa
     expect(results(page).nth(5)).to_be_focused()
 
 
+def test_a_search_made_while_closing_the_viewer_goes_back_is_kept(page: Page) -> None:
+    page.goto("/?q=blue+triangle")
+    expect_found(page, "matching “blue triangle”")
+    results(page).nth(1).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    # Close, and once the page has asked the history to go back (the dialog's close event) but before that
+    # step lands, search for something else: what a fast typist, or a busy machine, does.
+    page.evaluate(
+        """() => new Promise((done) => {
+            const dialog = document.querySelector("dialog");
+            dialog.addEventListener("close", () => queueMicrotask(() => {
+                const box = document.querySelector('input[type="search"]');
+                Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(box, "red circle");
+                box.dispatchEvent(new Event("input", { bubbles: true }));
+                box.form.requestSubmit();
+                done();
+            }), { once: true });
+            dialog.close();
+        })"""
+    )
+    expect_found(page, "matching “red circle”")
+    expect(dialog).to_be_hidden()
+    assert query_of(page) == {"q": ["red circle"]}
+    page.go_back()  # Back goes to the search before, not into the viewer
+    expect_found(page, "matching “blue triangle”")
+    expect(dialog).to_be_hidden()
+
+
 def test_find_similar_searches_by_the_open_image(page: Page, snapshot) -> None:
     page.goto("/?q=yellow+circle")
     expect_found(page, "matching “yellow circle”")

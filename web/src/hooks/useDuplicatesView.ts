@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
+import { afterStepBack } from "../historySteps";
 
 const PARAM = "view";
 const VALUE = "duplicates";
@@ -18,8 +19,10 @@ export function useDuplicatesView(): { open: boolean; show: () => void; hide: ()
   }, []);
 
   const show = useCallback(() => {
-    if (!isOpen()) window.history.pushState(null, "", `${window.location.pathname}?${PARAM}=${VALUE}`);
-    setOpen(true);
+    afterStepBack(() => {
+      if (!isOpen()) window.history.pushState(null, "", `${window.location.pathname}?${PARAM}=${VALUE}`);
+      setOpen(true);
+    });
   }, []);
   // Leaving is done by the search's own navigation, which rewrites the URL without the view.
   const hide = useCallback(() => setOpen(false), []);

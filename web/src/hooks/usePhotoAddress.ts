@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
+import { afterStepBack, stepBack } from "../historySteps";
 
 /** The query parameter that names the photo open in the viewer, so an open photo can be linked. */
 export const PHOTO_PARAM = "photo";
@@ -28,16 +29,18 @@ export function usePhotoAddress(): PhotoAddress {
   }, []);
 
   const open = useCallback((imageId: string) => {
-    const url = urlWithPhoto(imageId);
-    if (photoInUrl() === null) window.history.pushState(OPENED_HERE, "", url);
-    else window.history.replaceState(window.history.state, "", url);
-    setPhoto(imageId);
+    afterStepBack(() => {
+      const url = urlWithPhoto(imageId);
+      if (photoInUrl() === null) window.history.pushState(OPENED_HERE, "", url);
+      else window.history.replaceState(window.history.state, "", url);
+      setPhoto(imageId);
+    });
   }, []);
 
   const close = useCallback(() => {
     if (photoInUrl() === null) return;
     if (isOpenedHere(window.history.state)) {
-      window.history.back(); // popstate then clears the photo
+      stepBack(); // popstate then clears the photo
       return;
     }
     // Opened from a link: there is no entry of ours to go back to.
@@ -45,7 +48,7 @@ export function usePhotoAddress(): PhotoAddress {
     setPhoto(null);
   }, []);
 
-  const sync = useCallback(() => setPhoto(photoInUrl()), []);
+  const sync = useCallback(() => afterStepBack(() => setPhoto(photoInUrl())), []);
 
   return { photo, open, close, sync };
 }

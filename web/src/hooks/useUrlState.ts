@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
+import { afterStepBack } from "../historySteps";
 import { formatSearchParams, parseSearchParams, type SearchState } from "../searchState";
 
 /** How a change enters the history: a new search is an entry, a small adjustment replaces the current one. */
@@ -21,13 +22,15 @@ export function useUrlState(): [SearchState, (next: SearchState, mode?: HistoryM
   }, []);
 
   const navigate = useCallback((next: SearchState, mode: HistoryMode = "push") => {
-    const url = `${window.location.pathname}${formatSearchParams(next)}`;
-    // Repeating the current search runs it again without stacking identical history entries.
-    if (url !== `${window.location.pathname}${window.location.search}`) {
-      if (mode === "push") window.history.pushState(null, "", url);
-      else window.history.replaceState(null, "", url);
-    }
-    setState(next);
+    afterStepBack(() => {
+      const url = `${window.location.pathname}${formatSearchParams(next)}`;
+      // Repeating the current search runs it again without stacking identical history entries.
+      if (url !== `${window.location.pathname}${window.location.search}`) {
+        if (mode === "push") window.history.pushState(null, "", url);
+        else window.history.replaceState(null, "", url);
+      }
+      setState(next);
+    });
   }, []);
 
   return [state, navigate];
